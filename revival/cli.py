@@ -1,0 +1,173 @@
+"""The ``revival`` command line: parse, validate, resolve device/seed/config, then hand over to
+``experiments``. Exit codes: 0 done, 1 runtime failure (bad data, divergence, ...), 2 bad options,
+130 / 143 interrupted by SIGINT / SIGTERM (resume with ``--resume RUN_DIR``)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
+
+
+class Failure(click.ClickException):
+    """A runtime failure: one line on stderr, exit 1."""
+    exit_code = 1
+
+    def show(self, file=None):
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def _load_config(ctx, param, value):
+    """``--config FILE.toml``: its keys (kebab- or snake-case option names) become the defaults;
+    options given on the command line still win."""
+    if not value:
+        return value
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(value, "rb") as f:
+            table = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise click.BadParameter(f"cannot read {value}: {e}", ctx, param) from None
+    known = {p.name for p in ctx.command.params}
+    defaults = {}
+    for k, v in table.items():
+        key = k.replace("-", "_")
+        if key not in known or key in ("config", "resume"):
+            raise click.BadParameter(f"{value}: unknown option {k!r}", ctx, param)
+        defaults[key] = v
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return value
+
+
+def common_options(f):
+    """Options every training command shares (design.md, CLI conventions)."""
+    opts = [
+        click.option("--config", type=click.Path(exists=True, dir_okay=False), is_eager=True, expose_value=False,
+                     callback=_load_config, help="TOML file of option defaults (keys are option names)."),
+        click.option("--dataset", type=click.Choice(["mnist", "fashion-mnist", "kmnist", "mnist-sample"]),
+                     default="mnist", help="Data set; mnist-sample ships with the package (works offline)."),
+        click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+                     help="Root holding <dataset>/ IDX files [default: $REVIVAL_DATA_DIR or ~/.cache/revival]."),
+        click.option("--train-size", type=click.IntRange(min=1), default=None,
+                     help="Class-stratified, seeded subset of the training split."),
+        click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the run's random generator."),
+        click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N."),
+        click.option("--logdir", type=click.Path(file_okay=False), default="runs", help="Parent of run folders."),
+        click.option("--name", default=None, help="Suffix of the run folder name."),
+        click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None,
+                     help="Continue an interrupted run of this command in its folder (other options come from it)."),
+        click.option("--progress/--no-progress", default=None,
+                     help="Progress bar [default: on a terminal]; otherwise one line per epoch."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def device_or_exit(spec: str):
+    from .experiments import resolve_device
+    try:
+        return resolve_device(spec)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--device") from None
+
+
+def run_or_exit(fn):
+    """Run an experiment; turn its failures into one clear line and the documented exit code."""
+    from .data import DataError
+    from .train import Diverged, Interrupted
+    try:
+        return fn()
+    except DataError as e:
+        raise Failure(str(e)) from None
+    except Diverged as e:
+        click.echo(f"error: training diverged ({e}); lower --lr. Logged epochs and the last good checkpoint "
+                   "are kept.", err=True)
+        sys.exit(1)
+    except Interrupted as e:
+        click.echo(f"interrupted ({e}); the last completed epoch is saved. Continue with --resume.", err=True)
+        sys.exit(e.exit_code)
+    except ValueError as e:
+        raise Failure(str(e)) from None
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version")
+def main():
+    """revival: RBM pretraining by contrastive divergence, and dropout, reproduced and measured.
+
+    Every command writes a run folder under --logdir (default runs/); open the curves with
+    `tensorboard --logdir runs`.
+    """
+
+
+def _resume_opts(resume: str, command: str, given_device: str):
+    from .runs import Run
+    try:
+        run = Run.reopen(resume, command)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--resume") from None
+    opts = dict(run.config["options"])
+    return run, opts
+
+
+@main.command("pretrain-rbm", context_settings=CONTEXT)
+@click.option("--hidden", type=click.IntRange(min=1), default=500, help="Number of hidden units.")
+@click.option("--visible-type", type=click.Choice(["bernoulli", "gaussian"]), default="bernoulli",
+              help="Binary visibles, or unit-variance Gaussian visibles on standardised pixels.")
+@click.option("--binarize", type=click.Choice(["stochastic", "threshold", "none"]), default="stochastic",
+              help="Binary data: one fixed seeded Bernoulli sample per image, pixel >= 128, or grey levels.")
+@click.option("--epochs", type=click.IntRange(min=1), default=10)
+@click.option("--batch-size", type=click.IntRange(min=1), default=100)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Learning rate [default: 0.1 for Bernoulli, 0.01 for Gaussian visibles].")
+@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Fixed momentum [default: 0.5 for 5 epochs, then 0.9].")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=2e-4, help="L2 cost on weights only.")
+@click.option("--cd-k", type=click.IntRange(min=1), default=1, help="Gibbs steps per update (CD-k).")
+@click.option("--persistent/--no-persistent", default=False, help="Persistent CD (Tieleman 2008).")
+@click.option("--sparsity-target", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Target mean activation of hidden units (off unless given).")
+@click.option("--sparsity-cost", type=click.FloatRange(min=0), default=0.0, help="Weight of the sparsity penalty.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              help="Probability of dropping each hidden unit, per example and update (dropout RBM).")
+@click.option("--monitor-size", type=click.IntRange(min=10), default=2000,
+              help="Examples in the fixed train/valid subsets used for free energies and PLL.")
+@common_options
+def pretrain_rbm_cmd(**o):
+    """Train an RBM on images by contrastive divergence (CD-k) or persistent CD.
+
+    Logs reconstruction error, free energies of training and validation data and their gap,
+    pseudo-log-likelihood, weight histograms and filter/sample/reconstruction images every epoch,
+    and writes model.pt (public checkpoint format), config.json and summary.json.
+    """
+    from . import experiments as E
+    from .runs import Run
+    resume = o.pop("resume")
+    progress = o.pop("progress")
+    if resume:
+        run, opts = _resume_opts(resume, "pretrain-rbm", o["device"])
+        make_run = lambda: run  # noqa: E731
+    else:
+        opts = dict(o)
+        if opts["lr"] is None:
+            opts["lr"] = 0.1 if opts["visible_type"] == "bernoulli" else 0.01
+        if opts["sparsity_cost"] > 0 and opts["sparsity_target"] is None:
+            raise click.BadParameter("needs --sparsity-target as well", param_hint="--sparsity-cost")
+        make_run = lambda: Run.create(opts["logdir"], "pretrain-rbm", opts["name"], {"options": opts})  # noqa: E731
+    device = device_or_exit(o["device"] if not resume or o["device"] != "auto" else opts["device"])
+    if progress is None:
+        progress = sys.stderr.isatty()
+    summary = run_or_exit(lambda: E.pretrain_rbm(opts, device, make_run, click.echo, progress, bool(resume)))
+    click.echo(f"done: {Path(summary['model']).parent}")
+
+
+if __name__ == "__main__":
+    main()

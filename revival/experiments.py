@@ -1,0 +1,216 @@
+"""Named experiments: ``pretrain-rbm`` (and its evaluation). Each takes resolved options, a Run and
+a device, runs the data -> model -> train loop, and decides what is logged."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import data as D
+from . import rbm as R
+from . import runs
+from .train import Diverged, GracefulStop, Interrupted, RBMTrainConfig, RBMTrainer, first_non_finite, rbm_monitor
+
+MODEL_FILE, STATE_FILE = "model.pt", "state.pt"
+
+
+def guarded(run: runs.Run, body: Callable[[], dict]) -> dict:
+    """Run ``body`` and record how it ended in ``summary.json``: finished, interrupted (with the
+    last completed epoch), diverged (with the epoch) or failed. Exceptions propagate to the CLI."""
+    try:
+        return body()
+    except Interrupted as e:
+        run.set_status(runs.STATUS_INTERRUPTED, signal=str(e), exit_code=e.exit_code,
+                       hint=f"continue with --resume {run.path}")
+        raise
+    except Diverged as e:
+        run.set_status(runs.STATUS_DIVERGED, epoch=e.epoch, reason=str(e),
+                       hint="lower --lr (or raise --weight-decay); the checkpoint holds the last good epoch")
+        raise
+    except BaseException as e:
+        run.set_status(runs.STATUS_FAILED, error=f"{type(e).__name__}: {e}")
+        raise
+
+
+class Progress:
+    """A progress bar over an epoch's batches on a terminal; silent otherwise."""
+
+    def __init__(self, total: int, label: str, enabled: bool):
+        self.bar = None
+        if enabled and total > 0:
+            import click
+            self.bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            self.bar.__enter__()
+
+    def step(self):
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def resolve_device(spec: str) -> torch.device:
+    """``auto`` -> cuda if available else cpu; ``cuda[:N]`` must exist. ValueError otherwise."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(spec)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {spec}: CUDA is not available on this machine (use --device cpu or auto)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif dev.type != "cpu":
+        raise ValueError(f"--device {spec}: expected auto, cpu or cuda[:N]")
+    return dev
+
+
+# ------------------------------------------------------------------------- pretrain-rbm
+
+def rbm_data(opts: dict, device) -> dict:
+    """Training and validation visible data for an RBM run, plus the fixed monitoring subsets."""
+    seed = opts["seed"]
+    tr_img, _ = D.load_split(opts["dataset"], "train", opts.get("data_dir"), opts.get("train_size"), seed)
+    va_img, _ = D.load_split(opts["dataset"], "valid", opts.get("data_dir"))
+    stats = D.pixel_stats(tr_img) if opts["visible_type"] == "gaussian" else None
+    # a different binarization seed for each split, fixed by the run seed
+    train = D.visible_data(tr_img, device, opts["binarize"], seed, stats)
+    valid = D.visible_data(va_img, device, opts["binarize"], seed + 1, stats)
+    n = min(opts["monitor_size"], len(train), len(valid))
+    pick = torch.from_numpy(np.random.default_rng(seed).permutation(len(train))[:n]).to(device)
+    return {"train": train, "valid": valid, "train_subset": train.batch(pick), "valid_subset": valid.batch(slice(0, n)),
+            "stats": stats}
+
+
+def preprocessing(opts: dict, stats) -> dict:
+    """How data must be prepared to match a checkpoint (stored beside the public format keys)."""
+    pre = {"dataset": opts["dataset"], "binarize": opts["binarize"]}
+    if stats is not None:
+        pre.update(pixel_mean=stats[0].cpu(), pixel_std=stats[1].cpu())
+    return pre
+
+
+def log_rbm_epoch(w, step: int, metrics: dict, model: R.RBM, momentum: float):
+    W, b, c = model.params()
+    for key, tag in (("recon_error", "rbm/recon_error"), ("free_energy_train", "rbm/free_energy/train"),
+                     ("free_energy_valid", "rbm/free_energy/valid"), ("free_energy_gap", "rbm/free_energy/gap"),
+                     ("pseudo_log_likelihood", "rbm/pseudo_log_likelihood"), ("update_ratio", "rbm/update_ratio"),
+                     ("hidden_mean", "rbm/hidden_mean"), ("log_prob_test", "rbm/log_prob/test"), ("log_Z", "rbm/log_Z")):
+        if key in metrics:
+            w.add_scalar(tag, float(metrics[key]), step)
+    w.add_scalar("rbm/momentum", momentum, step)
+    w.add_histogram("weights/weight", W.cpu(), step)
+    w.add_histogram("weights/visible_bias", b.cpu(), step)
+    w.add_histogram("weights/hidden_bias", c.cpu(), step)
+    w.add_histogram("rbm/hidden_activations", metrics["hidden_probs"].cpu(), step)
+    nfilt = min(100, W.shape[0])
+    w.add_image("rbm/filters", runs.image_grid(W[:nfilt], int(np.ceil(np.sqrt(nfilt))), scale_each=True), step)
+    shown = lambda x: x if model.visible_type == "bernoulli" else torch.sigmoid(x)  # noqa: E731 (Gaussian: squash for display)
+    ns = metrics["samples"].shape[0]
+    w.add_image("rbm/samples", runs.image_grid(shown(metrics["samples"]), int(np.ceil(np.sqrt(ns)))), step)
+    pairs = torch.stack([metrics["originals"][:50], metrics["recon"][:50]], 1).reshape(-1, W.shape[1])
+    w.add_image("rbm/reconstructions", runs.image_grid(shown(pairs), 10), step)
+
+
+def epoch_line(epoch: int, epochs: int, m: dict, seconds: float) -> str:
+    parts = [f"epoch {epoch}/{epochs}", f"recon {float(m['recon_error']):.3f}",
+             f"F(train) {float(m['free_energy_train']):.2f}", f"F(valid) {float(m['free_energy_valid']):.2f}",
+             f"gap {float(m['free_energy_gap']):+.2f}"]
+    if "pseudo_log_likelihood" in m:
+        parts.append(f"PLL {float(m['pseudo_log_likelihood']):.2f}")
+    if "log_prob_test" in m:
+        parts.append(f"logp(test) {float(m['log_prob_test']):.2f}")
+    parts += [f"|dW|/|W| {float(m['update_ratio']):.2e}", f"{seconds:.1f}s"]
+    return "  ".join(parts)
+
+
+def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=print, progress: bool = False,
+                 resume: bool = False) -> dict:
+    """Train one RBM by CD-k or PCD on ``opts['dataset']``, logging every epoch to the run.
+
+    The data is loaded (and checked) before ``make_run`` creates or reopens the run folder, so bad
+    data leaves no folder behind. Writes ``model.pt`` (public format) and ``state.pt`` (everything needed to resume bit for bit)
+    atomically after each completed epoch, then ``summary.json``/``summary.md``."""
+    cfg = RBMTrainConfig.from_dict(opts)
+    d = rbm_data(opts, device)
+    run = make_run()
+    echo(f"run folder: {run.path}")
+    gen = torch.Generator(device=device).manual_seed(opts["seed"])
+    model = R.RBM(784, cfg.hidden, cfg.visible_type).to(device)
+    model.init_(gen, d["train"].all().mean(0))
+    trainer = RBMTrainer(model, cfg, gen)
+    start = 0
+    if resume:
+        st = torch.load(run.path / STATE_FILE, map_location=device, weights_only=True)
+        model.load_state_dict(st["model"])
+        trainer.load_state_dict(st["trainer"])
+        start = st["epoch"]
+        echo(f"resuming {run.path} after epoch {start}")
+    pre = preprocessing(opts, d["stats"])
+    history = []
+    last = {}
+
+    def body():
+        nonlocal last
+        with runs.writer(run.path, purge_step=start + 1 if resume else None) as w, GracefulStop() as stop:
+            if not resume:
+                w.add_text("config", runs.markdown_table(run.config), 0)
+            for epoch in range(start, cfg.epochs):
+                t0 = time.perf_counter()
+                bar = Progress(-(-len(d["train"]) // cfg.batch_size), f"epoch {epoch + 1}", progress)
+                try:
+                    m = trainer.train_epoch(d["train"], epoch, stop.check, bar.step)
+                finally:
+                    bar.close()
+                mon_gen = torch.Generator(device=device).manual_seed(opts["seed"] * 1_000_003 + epoch + 1)
+                m.update(rbm_monitor(model, d["train_subset"], d["valid_subset"], mon_gen, trainer.chain))
+                scalars = {k: v for k, v in m.items() if k not in ("hidden_probs", "samples", "recon", "originals")}
+                bad = first_non_finite({**scalars, **dict(model.named_parameters())})
+                if bad is not None:
+                    w.add_text("status", f"diverged at epoch {epoch + 1}: non-finite {bad}", epoch + 1)
+                    raise Diverged(epoch + 1, bad)
+                log_rbm_epoch(w, epoch + 1, m, model, cfg.momentum_at(epoch))
+                w.flush()
+                ck = R.checkpoint_dict(model, {**cfg.as_dict(), "epochs_completed": epoch + 1},
+                                       {"preprocessing": pre})
+                runs.save_torch(run.path / MODEL_FILE, ck)
+                runs.save_torch(run.path / STATE_FILE, {"epoch": epoch + 1, "model": model.state_dict(),
+                                                        "trainer": trainer.state_dict()})
+                last = {k: float(v) for k, v in scalars.items()}
+                history.append(last)
+                echo(epoch_line(epoch + 1, cfg.epochs, m, time.perf_counter() - t0))
+                stop.check()
+        summary = {"status": runs.STATUS_FINISHED, "epochs": cfg.epochs, "final": last,
+                   "model": str(run.path / MODEL_FILE)}
+        run.write_summary(summary, rbm_summary_md(run, summary))
+        return summary
+
+    return guarded(run, body)
+
+
+def rbm_summary_md(run: runs.Run, summary: dict) -> str:
+    lines = [f"# pretrain-rbm: {run.path.name}", "", f"status: **{summary['status']}**, epochs: {summary['epochs']}", "",
+             "| metric | final value |", "| --- | --- |"]
+    lines += [f"| {k} | {v:.4f} |" for k, v in summary["final"].items()]
+    lines += ["", "## configuration", "", runs.markdown_table(run.config)]
+    return "\n".join(lines) + "\n"
+
+
+def load_rbm(path) -> tuple[R.RBM, dict]:
+    """An RBM checkpoint from a run folder or a ``model.pt`` path; ValueError if it is not one."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / MODEL_FILE
+    if not p.is_file():
+        raise ValueError(f"{p}: no such checkpoint")
+    try:
+        ck = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-line error
+        raise ValueError(f"{p}: cannot be read as a torch checkpoint ({type(e).__name__})") from None
+    return R.from_checkpoint(ck, str(p)), ck

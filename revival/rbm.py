@@ -1,0 +1,217 @@
+"""Restricted Boltzmann machines: energies, conditionals, Gibbs sampling and CD-k / PCD statistics.
+
+Notation: visible v (n_visible), hidden h (n_hidden), weight W (n_hidden x n_visible), visible
+bias b, hidden bias c.
+
+References
+----------
+- G. Hinton (2002). Training products of experts by minimizing contrastive divergence. Neural Comp.
+- G. Hinton (2010). A practical guide to training restricted Boltzmann machines. UTML TR 2010-003.
+- T. Tieleman (2008). Training RBMs using approximations to the likelihood gradient. ICML.
+- N. Srivastava et al. (2014). Dropout. JMLR 15, section 8 (dropout RBMs).
+
+Every function here is pure (inputs in, tensors out); randomness comes only from the
+``torch.Generator`` passed in. Nothing here logs, prints or touches files.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+VISIBLE_TYPES = ("bernoulli", "gaussian")
+FORMAT = "revival.rbm.v1"
+
+
+class RBM(nn.Module):
+    """Parameters of an RBM: ``weight`` [n_hidden, n_visible], ``visible_bias``, ``hidden_bias``."""
+
+    def __init__(self, n_visible: int, n_hidden: int, visible_type: str = "bernoulli"):
+        super().__init__()
+        if visible_type not in VISIBLE_TYPES:
+            raise ValueError(f"visible_type must be one of {VISIBLE_TYPES}")
+        self.visible_type = visible_type
+        self.weight = nn.Parameter(torch.zeros(n_hidden, n_visible), requires_grad=False)
+        self.visible_bias = nn.Parameter(torch.zeros(n_visible), requires_grad=False)
+        self.hidden_bias = nn.Parameter(torch.zeros(n_hidden), requires_grad=False)
+
+    @property
+    def n_visible(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def n_hidden(self) -> int:
+        return self.weight.shape[0]
+
+    def params(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.weight.data, self.visible_bias.data, self.hidden_bias.data
+
+    @torch.no_grad()
+    def init_(self, generator: torch.Generator, visible_mean: torch.Tensor | None = None, std: float = 0.01):
+        """Hinton (2010) section 8: W ~ N(0, std^2), c = 0, b_i = log(p_i / (1 - p_i)) where p_i is the
+        fraction of training vectors with unit i on (clipped to [1e-3, 1 - 1e-3]); b = 0 if not given.
+        For Gaussian visibles b is the data mean (zero for standardised data)."""
+        self.weight.normal_(0.0, std, generator=generator)
+        self.hidden_bias.zero_()
+        if visible_mean is None:
+            self.visible_bias.zero_()
+        elif self.visible_type == "bernoulli":
+            p = visible_mean.clamp(1e-3, 1 - 1e-3)
+            self.visible_bias.copy_(torch.log(p / (1 - p)))
+        else:
+            self.visible_bias.copy_(visible_mean)
+        return self
+
+
+# ------------------------------------------------------------------------- conditionals
+
+def hidden_probs(v, weight, hidden_bias):
+    """P(h_j = 1 | v) = sigmoid(c_j + sum_i W_ji v_i)  (same for Bernoulli and Gaussian visibles)."""
+    return torch.sigmoid(torch.addmm(hidden_bias, v, weight.t()))
+
+
+def visible_mean(h, weight, visible_bias, visible_type="bernoulli"):
+    """E[v | h]: Bernoulli: P(v_i = 1 | h) = sigmoid(b_i + sum_j h_j W_ji);
+    Gaussian (unit variance): b_i + sum_j h_j W_ji."""
+    a = torch.addmm(visible_bias, h, weight)
+    return torch.sigmoid(a) if visible_type == "bernoulli" else a
+
+
+def sample_bernoulli(p, generator):
+    """Binary states s with P(s = 1) = p."""
+    return torch.bernoulli(p, generator=generator)
+
+
+def sample_visible(mean, visible_type, generator):
+    """A draw from p(v | h) given its mean: Bernoulli, or N(mean, 1) for Gaussian units."""
+    if visible_type == "bernoulli":
+        return sample_bernoulli(mean, generator)
+    return mean + torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+
+
+# ------------------------------------------------------------------------- energies
+
+def energy(v, h, weight, visible_bias, hidden_bias, visible_type="bernoulli"):
+    """E(v, h) = -b.v - c.h - h W v  (Bernoulli);  ||v - b||^2 / 2 - c.h - h W v  (unit-variance Gaussian)."""
+    inter = ((h @ weight) * v).sum(-1)
+    vis = -(v @ visible_bias) if visible_type == "bernoulli" else 0.5 * ((v - visible_bias) ** 2).sum(-1)
+    return vis - h @ hidden_bias - inter
+
+
+def free_energy(v, weight, visible_bias, hidden_bias, visible_type="bernoulli"):
+    """F(v) = -log sum_h exp(-E(v, h)) = -b.v - sum_j softplus(c_j + W_j v)   (Bernoulli visibles),
+    ||v - b||^2 / 2 - sum_j softplus(c_j + W_j v)   (Gaussian). p(v) = exp(-F(v)) / Z (Hinton 2010, 16.1)."""
+    soft = F.softplus(torch.addmm(hidden_bias, v, weight.t())).sum(-1)
+    vis = -(v @ visible_bias) if visible_type == "bernoulli" else 0.5 * ((v - visible_bias) ** 2).sum(-1)
+    return vis - soft
+
+
+def pseudo_log_likelihood(v, weight, visible_bias, hidden_bias, flip_index):
+    """Stochastic pseudo-log-likelihood of binary v, one flipped unit per example (Besag 1975):
+    PL(v) ~= D * log sigmoid(F(v~) - F(v)), where v~ is v with unit ``flip_index[n]`` flipped and D
+    the number of visible units; log P(v_i | v_-i) = log sigmoid(F(v~) - F(v))."""
+    flipped = v.clone()
+    rows = torch.arange(v.shape[0], device=v.device)
+    flipped[rows, flip_index] = 1.0 - flipped[rows, flip_index]
+    fe = free_energy(v, weight, visible_bias, hidden_bias)
+    fe_flip = free_energy(flipped, weight, visible_bias, hidden_bias)
+    return v.shape[1] * F.logsigmoid(fe_flip - fe)
+
+
+# ------------------------------------------------------------------------- learning statistics
+
+def cd_statistics(v0, weight, visible_bias, hidden_bias, k, generator, visible_type="bernoulli",
+                  chain=None, hidden_keep=None):
+    """Gradient statistics of CD-k (Hinton 2002) or, given a persistent ``chain``, PCD (Tieleman 2008).
+
+    The log-likelihood gradient is  dlogp/dW = <h v>_data - <h v>_model,  estimated as
+
+        pos = P(h|v0) v0^T                         (data phase, hidden probabilities)
+        neg = P(h|v_k) v_k^T                       (after k Gibbs steps from v0, or from the chain)
+
+    Following the Practical Guide (section 3): hidden states are *sampled* to drive each
+    reconstruction; the last visible step uses probabilities (means) v_k, and the statistics use
+    probabilities, never samples. For PCD the chain carries the *sampled* visible states.
+    ``hidden_keep`` (0/1, shape [B, n_hidden]) is the dropout-RBM mask (Srivastava et al. 2014,
+    sec. 8): P(h_j = 1 | v, r) = r_j sigmoid(...), one mask per example kept through the whole chain.
+
+    Returns ``(grad_weight, grad_visible_bias, grad_hidden_bias, recon, chain_out)``: gradients of the
+    *mean* log-likelihood over the batch, the first mean reconstruction E[v_1 | h_0] of v0 (for the
+    reconstruction error), and the new chain state (sampled visibles; for CD the k-th sample).
+    """
+    B = v0.shape[0]
+    h0 = hidden_probs(v0, weight, hidden_bias)
+    if hidden_keep is not None:
+        h0 = h0 * hidden_keep
+    v = v0 if chain is None else chain
+    h = h0 if chain is None else _keep(hidden_probs(v, weight, hidden_bias), hidden_keep)
+    recon = None
+    for _ in range(k):
+        hs = sample_bernoulli(h, generator)
+        vm = visible_mean(hs, weight, visible_bias, visible_type)
+        if recon is None:
+            recon = vm
+        v = sample_visible(vm, visible_type, generator)
+        h = _keep(hidden_probs(vm, weight, hidden_bias), hidden_keep)
+    if chain is not None:
+        recon = visible_mean(sample_bernoulli(h0, generator), weight, visible_bias, visible_type)
+    # one matmul for both terms: [h0; -hk]^T [v0; vk]
+    gw = torch.cat([h0, -h]).t() @ torch.cat([v0, vm])
+    gw.div_(B)
+    gb = (v0.sum(0) - vm.sum(0)) / B
+    gc = (h0.sum(0) - h.sum(0)) / B
+    return gw, gb, gc, recon, v
+
+
+def _keep(h, keep):
+    return h if keep is None else h * keep
+
+
+def sparsity_gradient(q, target, v_mean):
+    """Sparsity penalty (Hinton 2010, section 11): cross-entropy between the target activation p
+    and the running estimate q of each hidden unit's mean activation,
+    -p log q - (1 - p) log(1 - q), whose derivative w.r.t. a unit's total input is q - p.
+    Returns the ascent directions (grad_weight, grad_hidden_bias) = (p - q) x (v_mean, 1)."""
+    d = target - q
+    return d[:, None] * v_mean[None, :], d
+
+
+def reconstruction_error(v0, recon):
+    """Sum over the batch of the squared error ||v0 - E[v_1|h_0]||^2 (a poor but familiar monitor)."""
+    return ((v0 - recon) ** 2).sum()
+
+
+def checkpoint_dict(rbm: RBM, config: dict, extra: dict | None = None) -> dict:
+    """The public checkpoint format ``revival.rbm.v1`` (see design.md)."""
+    out = {"format": FORMAT, "visible_type": rbm.visible_type, "config": dict(config),
+           "state_dict": {"weight": rbm.weight.detach().cpu().clone(),
+                          "visible_bias": rbm.visible_bias.detach().cpu().clone(),
+                          "hidden_bias": rbm.hidden_bias.detach().cpu().clone()}}
+    if extra:
+        out.update(extra)
+    return out
+
+
+def from_checkpoint(ck, where: str = "checkpoint") -> RBM:
+    """Build an RBM from a ``revival.rbm.v1`` dict, checking the format and shapes; ValueError if wrong."""
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT or not isinstance(ck.get("state_dict"), dict):
+        raise ValueError(f"{where}: not a revival RBM checkpoint (expected a dict with format {FORMAT!r})")
+    sd = ck["state_dict"]
+    try:
+        w, b, c = sd["weight"], sd["visible_bias"], sd["hidden_bias"]
+    except KeyError as e:
+        raise ValueError(f"{where}: state_dict lacks {e.args[0]!r}") from None
+    if not all(isinstance(t, torch.Tensor) for t in (w, b, c)) or w.dim() != 2 or b.dim() != 1 or c.dim() != 1:
+        raise ValueError(f"{where}: weight must be 2-D and the biases 1-D tensors")
+    if w.shape != (c.shape[0], b.shape[0]):
+        raise ValueError(f"{where}: shapes disagree: weight {tuple(w.shape)}, visible_bias {tuple(b.shape)}, "
+                         f"hidden_bias {tuple(c.shape)} (weight must be n_hidden x n_visible)")
+    vt = ck.get("visible_type", "bernoulli")
+    if vt not in VISIBLE_TYPES:
+        raise ValueError(f"{where}: unknown visible_type {vt!r}")
+    rbm = RBM(w.shape[1], w.shape[0], vt)
+    rbm.load_state_dict({"weight": w.float(), "visible_bias": b.float(), "hidden_bias": c.float()})
+    if not all(torch.isfinite(t).all() for t in (w, b, c)):
+        raise ValueError(f"{where}: parameters contain NaN or inf")
+    return rbm
+

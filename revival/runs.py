@@ -1,0 +1,193 @@
+"""Run folders: ``<logdir>/<command>/<YYYYmmdd-HHMMSS>[-<name>]/`` with config, TensorBoard events,
+atomic checkpoints and the summary. Callers decide what is logged; this module only writes it."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+STATUS_RUNNING, STATUS_FINISHED = "running", "finished"
+STATUS_DIVERGED, STATUS_INTERRUPTED, STATUS_FAILED = "diverged", "interrupted", "failed"
+
+
+def new_run_dir(logdir, command: str, name: str | None = None, now: float | None = None) -> Path:
+    """Create a fresh run folder; never reuses one (a same-second clash gets a ``-2``, ``-3`` suffix).
+    ``os.mkdir`` is atomic, so two processes starting together still get distinct folders."""
+    parent = Path(logdir) / command
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    base = stamp + (f"-{name}" if name else "")
+    for i in range(1, 10_000):
+        path = parent / (base if i == 1 else f"{base}-{i}")
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a new run folder under {parent}")
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment() -> dict:
+    from . import __version__
+    return {"revival": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "platform": platform.platform(), "git_commit": git_commit(),
+            "command_line": sys.argv}
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, Path):
+        return str(x)
+    if isinstance(x, torch.Tensor):
+        return _jsonable(x.tolist())
+    if isinstance(x, (np.generic,)):
+        return x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)  # JSON has no NaN/inf
+    return x
+
+
+def atomic_write_bytes(path: Path, data: bytes):
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``: a kill at any
+    moment leaves either the old file or the new one, never a torn one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: Path, obj):
+    atomic_write_bytes(path, (json.dumps(_jsonable(obj), indent=2) + "\n").encode())
+
+
+def read_json(path: Path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def save_torch(path: Path, obj):
+    """``torch.save`` made atomic (see :func:`atomic_write_bytes`)."""
+    import io
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def markdown_table(d: dict) -> str:
+    """A two-column markdown table of a (flat or nested) dict, for TensorBoard text and summary.md."""
+    rows = ["| key | value |", "| --- | --- |"]
+    for k, v in d.items():
+        rows.append(f"| {k} | {json.dumps(_jsonable(v)) if isinstance(v, (dict, list, tuple)) else v} |")
+    return "\n".join(rows)
+
+
+def writer(path: Path, purge_step: int | None = None):
+    """A TensorBoard ``SummaryWriter`` on ``path``; use it as a context manager so it is closed.
+    ``purge_step`` (on resume) drops events at or after that step left by an interrupted run."""
+    from torch.utils.tensorboard import SummaryWriter
+    return SummaryWriter(log_dir=str(path), purge_step=purge_step)
+
+
+def log_hparams(w, hparams: dict, metrics: dict):
+    """Write hparams into *this* run's event file (not a nested sub-run as ``add_hparams`` does),
+    so every variant's folder carries the same keys beside its curves."""
+    from torch.utils.tensorboard.summary import hparams as hp_summary
+    clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
+    exp, ssi, sei = hp_summary(clean, metrics)
+    fw = w._get_file_writer()
+    for s in (exp, ssi, sei):
+        fw.add_summary(s)
+    for k, v in metrics.items():
+        w.add_scalar(k, v)
+
+
+def image_grid(images: torch.Tensor, nrow: int, scale_each: bool = False) -> torch.Tensor:
+    """[N, 784] values -> one [1, H, W] grid of 28x28 tiles with a 1-pixel border, values in [0, 1].
+    ``scale_each`` min-max scales every tile on its own (used for filters)."""
+    x = images.detach().float().cpu().reshape(-1, 28, 28)
+    if scale_each:
+        lo = x.amin(dim=(1, 2), keepdim=True)
+        hi = x.amax(dim=(1, 2), keepdim=True)
+        x = (x - lo) / (hi - lo).clamp_min(1e-12)
+    else:
+        x = x.clamp(0, 1)
+    n = x.shape[0]
+    ncol = -(-n // nrow)
+    grid = torch.full((nrow * 29 + 1, ncol * 29 + 1), 0.5)
+    for i in range(n):
+        r, c = divmod(i, ncol)
+        grid[1 + r * 29: 1 + r * 29 + 28, 1 + c * 29: 1 + c * 29 + 28] = x[i]
+    return grid.unsqueeze(0)
+
+
+class Run:
+    """One run folder: ``config.json`` at start, atomic checkpoints, ``summary.json``/``summary.md``."""
+
+    def __init__(self, path: Path, config: dict, resumed: bool = False):
+        self.path = Path(path)
+        self.config = config
+        if not resumed:
+            write_json(self.path / "config.json", {**config, "environment": environment()})
+            self.set_status(STATUS_RUNNING)
+
+    @classmethod
+    def create(cls, logdir, command: str, name: str | None, config: dict) -> "Run":
+        return cls(new_run_dir(logdir, command, name), {"command": command, **config})
+
+    @classmethod
+    def reopen(cls, path, command: str) -> "Run":
+        """Open an existing run folder of ``command`` for ``--resume``; ValueError when it is not one."""
+        path = Path(path)
+        cfg_path = path / "config.json"
+        if not cfg_path.is_file():
+            raise ValueError(f"{path}: not a revival run folder (no config.json)")
+        cfg = read_json(cfg_path)
+        if cfg.get("command") != command:
+            raise ValueError(f"{path}: a run of {cfg.get('command')!r}, not of {command!r}")
+        summary = path / "summary.json"
+        if summary.is_file() and read_json(summary).get("status") == STATUS_FINISHED:
+            raise ValueError(f"{path}: this run already finished; nothing to resume")
+        cfg.pop("environment", None)
+        return cls(path, cfg, resumed=True)
+
+    def set_status(self, status: str, **fields):
+        """Update ``summary.json`` with ``status`` and extra fields (merged into what is there)."""
+        p = self.path / "summary.json"
+        cur = read_json(p) if p.is_file() else {}
+        cur.update(fields)
+        cur["status"] = status
+        write_json(p, cur)
+        return cur
+
+    def write_summary(self, summary: dict, markdown: str):
+        write_json(self.path / "summary.json", summary)
+        atomic_write_bytes(self.path / "summary.md", markdown.encode())

@@ -1,0 +1,224 @@
+"""Training loops: the RBM epoch (CD-k / PCD with momentum, weight decay, sparsity, dropout), its
+per-epoch monitors, and what every loop shares: stopping on a signal and on divergence.
+
+Metrics are accumulated on the device and read once per epoch; nothing here syncs inside a batch.
+"""
+from __future__ import annotations
+
+import signal
+from dataclasses import asdict, dataclass, fields
+from typing import Callable
+
+import torch
+
+from . import rbm as R
+from .data import Visible, batches
+
+
+# ------------------------------------------------------------------------- stopping
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived; ``exit_code`` is 128 + the signal number (130 or 143)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class Diverged(Exception):
+    """A metric or parameter became NaN or infinite."""
+
+    def __init__(self, epoch: int, what: str):
+        super().__init__(f"non-finite {what} at epoch {epoch}")
+        self.epoch, self.what = epoch, what
+
+
+class GracefulStop:
+    """Within ``with GracefulStop() as stop:``, SIGINT and SIGTERM only set a flag; loops call
+    ``stop.check()`` at batch boundaries, which raises :class:`Interrupted`. The previous handlers
+    come back on exit. A second signal while stopping falls back to the default behaviour."""
+
+    def __init__(self):
+        self.signum = None
+        self._old = {}
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:  # second signal: stop trying to be graceful
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+        self.signum = signum
+
+    def __enter__(self):
+        try:
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._old[s] = signal.signal(s, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            self._old = {}
+        return self
+
+    def check(self):
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+    def __exit__(self, *exc):
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        return False
+
+
+def first_non_finite(named: dict) -> str | None:
+    """The name of the first tensor or number holding NaN/inf, or None; one host sync for all."""
+    if not named:
+        return None
+    flags = torch.stack([(~torch.isfinite(torch.as_tensor(v, dtype=torch.float32))).any().cpu()
+                         for v in named.values()])
+    bad = flags.nonzero()
+    return list(named)[int(bad[0])] if len(bad) else None
+
+
+# ------------------------------------------------------------------------- RBM training
+
+@dataclass
+class RBMTrainConfig:
+    """Hyperparameters of one RBM, with the Practical Guide's defaults (Hinton 2010)."""
+    hidden: int = 500
+    visible_type: str = "bernoulli"
+    epochs: int = 10
+    batch_size: int = 100
+    lr: float = 0.1
+    momentum: float | None = None  # fixed momentum; None = initial_momentum, then final after momentum_epochs
+    initial_momentum: float = 0.5
+    final_momentum: float = 0.9
+    momentum_epochs: int = 5
+    weight_decay: float = 2e-4
+    cd_k: int = 1
+    persistent: bool = False
+    sparsity_target: float | None = None
+    sparsity_cost: float = 0.0
+    sparsity_decay: float = 0.95
+    dropout: float = 0.0  # probability of dropping a hidden unit (dropout RBM)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RBMTrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def momentum_at(self, epoch: int) -> float:
+        if self.momentum is not None:
+            return self.momentum
+        return self.initial_momentum if epoch < self.momentum_epochs else self.final_momentum
+
+
+class RBMTrainer:
+    """Owns the learning state of one RBM: velocities, persistent chains, the sparsity estimate.
+
+    The update is SGD with momentum on the CD/PCD gradient (Hinton 2010, sections 9-10):
+        dW <- m dW + lr (grad_W - lambda W);  W <- W + dW      (biases: no decay)
+    """
+
+    def __init__(self, model: R.RBM, cfg: RBMTrainConfig, generator: torch.Generator):
+        self.model, self.cfg, self.gen = model, cfg, generator
+        W, b, c = model.params()
+        self.vel = [torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(c)]
+        self.chain = None
+        if cfg.persistent:
+            # one chain per batch row, started from Bernoulli(sigmoid(b)) noise (Gaussian: N(b, 1))
+            mean = torch.sigmoid(b) if model.visible_type == "bernoulli" else b
+            self.chain = R.sample_visible(mean.expand(cfg.batch_size, -1).contiguous(), model.visible_type, generator)
+        self.q = torch.full_like(c, cfg.sparsity_target if cfg.sparsity_target is not None else 0.0)
+        self.last_update_ratio = torch.zeros((), device=W.device)
+
+    def state_dict(self) -> dict:
+        return {"vel": [v.clone() for v in self.vel], "chain": None if self.chain is None else self.chain.clone(),
+                "q": self.q.clone(), "generator": self.gen.get_state()}
+
+    def load_state_dict(self, st: dict):
+        for v, s in zip(self.vel, st["vel"]):
+            v.copy_(s)
+        if st["chain"] is not None:
+            self.chain.copy_(st["chain"])
+        self.q.copy_(st["q"])
+        self.gen.set_state(st["generator"])
+
+    @torch.no_grad()
+    def train_epoch(self, data: Visible, epoch: int, check: Callable[[], None] = lambda: None,
+                    on_batch: Callable[[], None] | None = None) -> dict:
+        """One pass over ``data`` in a seeded random order. Returns device scalars:
+        ``recon_error`` (mean squared error per example) and ``update_ratio`` (|dW| / |W| at the last step)."""
+        cfg, (W, b, c) = self.cfg, self.model.params()
+        lr, m, vt = cfg.lr, cfg.momentum_at(epoch), self.model.visible_type
+        recon_sum = torch.zeros((), device=W.device)
+        for idx in batches(len(data), cfg.batch_size, self.gen, W.device):
+            check()
+            v0 = data.batch(idx)
+            B = v0.shape[0]
+            keep = None
+            if cfg.dropout > 0:
+                keep = torch.bernoulli(torch.full((B, W.shape[0]), 1.0 - cfg.dropout, device=W.device), generator=self.gen)
+            chain = None if self.chain is None else self.chain[:B]
+            gw, gb, gc, recon, v_out = R.cd_statistics(v0, W, b, c, cfg.cd_k, self.gen, vt, chain, keep)
+            if self.chain is not None:
+                self.chain[:B] = v_out
+            recon_sum += R.reconstruction_error(v0, recon)
+            if cfg.sparsity_target is not None and cfg.sparsity_cost > 0:
+                # running estimate of each hidden unit's mean activation on data (Hinton 2010, 11.1)
+                h_data = R.hidden_probs(v0, W, c).mean(0)
+                self.q.mul_(cfg.sparsity_decay).add_(h_data, alpha=1 - cfg.sparsity_decay)
+                sw, sc = R.sparsity_gradient(self.q, cfg.sparsity_target, v0.mean(0))
+                gw.add_(sw, alpha=cfg.sparsity_cost)
+                gc.add_(sc, alpha=cfg.sparsity_cost)
+            vw, vb, vc = self.vel
+            vw.mul_(m).add_(gw, alpha=lr).add_(W, alpha=-lr * cfg.weight_decay)
+            vb.mul_(m).add_(gb, alpha=lr)
+            vc.mul_(m).add_(gc, alpha=lr)
+            W.add_(vw)
+            b.add_(vb)
+            c.add_(vc)
+            if on_batch is not None:
+                on_batch()
+        self.last_update_ratio = self.vel[0].norm() / W.norm().clamp_min(1e-12)
+        return {"recon_error": recon_sum / len(data), "update_ratio": self.last_update_ratio}
+
+
+@torch.no_grad()
+def rbm_monitor(model: R.RBM, train_subset: torch.Tensor, valid_subset: torch.Tensor, generator: torch.Generator,
+                chain: torch.Tensor | None = None, n_samples: int = 100, sample_steps: int = 50) -> dict:
+    """Per-epoch monitors (Hinton 2010, sections 5-6), all on fixed example sets:
+
+    - mean free energy on a training subset and on validation data, and their gap
+      (valid - train): a gap that keeps growing means the RBM is overfitting;
+    - stochastic pseudo-log-likelihood per example (Bernoulli visibles only);
+    - hidden activation probabilities on the validation subset (for histograms);
+    - ``samples``: the persistent chains when given, else ``n_samples`` fresh Gibbs chains run
+      ``sample_steps`` steps from noise; ``recon``: E[v_1 | h_0] for the first validation examples.
+    """
+    W, b, c = model.params()
+    vt = model.visible_type
+    fe_train = R.free_energy(train_subset, W, b, c, vt).mean()
+    fe_valid = R.free_energy(valid_subset, W, b, c, vt).mean()
+    out = {"free_energy_train": fe_train, "free_energy_valid": fe_valid, "free_energy_gap": fe_valid - fe_train}
+    if vt == "bernoulli":
+        flip = torch.randint(0, W.shape[1], (valid_subset.shape[0],), generator=generator, device=W.device)
+        out["pseudo_log_likelihood"] = R.pseudo_log_likelihood(valid_subset, W, b, c, flip).mean()
+    h_valid = R.hidden_probs(valid_subset, W, c)
+    out["hidden_probs"] = h_valid
+    out["hidden_mean"] = h_valid.mean()
+    shown = valid_subset[:n_samples]
+    out["recon"] = R.visible_mean(R.sample_bernoulli(h_valid[:n_samples], generator), W, b, vt)
+    out["originals"] = shown
+    if chain is not None:
+        out["samples"] = R.visible_mean(R.sample_bernoulli(R.hidden_probs(chain[:n_samples], W, c), generator), W, b, vt)
+    else:
+        mean = torch.sigmoid(b) if vt == "bernoulli" else b
+        v = R.sample_visible(mean.expand(n_samples, -1).contiguous(), vt, generator)
+        vm = v
+        for _ in range(sample_steps):
+            h = R.sample_bernoulli(R.hidden_probs(v, W, c), generator)
+            vm = R.visible_mean(h, W, b, vt)
+            v = R.sample_visible(vm, vt, generator)
+        out["samples"] = vm
+    return out
