@@ -140,6 +140,12 @@ def _resume_opts(resume: str, command: str, given_device: str):
               help="Probability of dropping each hidden unit, per example and update (dropout RBM).")
 @click.option("--monitor-size", type=click.IntRange(min=10), default=2000,
               help="Examples in the fixed train/valid subsets used for free energies and PLL.")
+@click.option("--ais-every", type=click.IntRange(min=0), default=0,
+              help="Estimate the test log-probability by AIS (1,000 betas) every N epochs; 0 = never.")
+@click.option("--ais-runs", type=click.IntRange(min=0), default=100,
+              help="AIS runs for log Z; 0 switches AIS (and the final evaluation) off.")
+@click.option("--ais-betas", type=click.IntRange(min=2), default=14_501,
+              help="Intermediate distributions of the final AIS evaluation (Salakhutdinov & Murray 2008).")
 @common_options
 def pretrain_rbm_cmd(**o):
     """Train an RBM on images by contrastive divergence (CD-k) or persistent CD.
@@ -167,6 +173,44 @@ def pretrain_rbm_cmd(**o):
         progress = sys.stderr.isatty()
     summary = run_or_exit(lambda: E.pretrain_rbm(opts, device, make_run, click.echo, progress, bool(resume)))
     click.echo(f"done: {Path(summary['model']).parent}")
+
+
+
+@main.command("evaluate-rbm", context_settings=CONTEXT)
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test")
+@click.option("--method", type=click.Choice(["auto", "ais", "exact"]), default="auto",
+              help="auto: exact enumeration when a layer has at most 25 units, else AIS.")
+@click.option("--ais-runs", type=click.IntRange(min=1), default=100)
+@click.option("--ais-betas", type=click.IntRange(min=2), default=14_501,
+              help="Intermediate distributions (default: 500 + 4,000 + 10,000 as Salakhutdinov & Murray).")
+@click.option("--dataset", type=click.Choice(["mnist", "fashion-mnist", "kmnist", "mnist-sample"]), default=None,
+              help="[default: the one the checkpoint was trained on, else mnist]")
+@click.option("--binarize", type=click.Choice(["stochastic", "threshold", "none"]), default=None,
+              help="[default: as in training, else stochastic]")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed of the binarization and of AIS [default: the training seed, else 0].")
+@click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def evaluate_rbm_cmd(path, as_json, **o):
+    """Average log-probability of a data split under an RBM checkpoint (run folder or model.pt).
+
+    Needs log Z: exact for small layers, else annealed importance sampling with bounds of
+    +-3 standard errors. Accepts any checkpoint in the documented revival.rbm.v1 format.
+    """
+    import json
+    from . import experiments as E
+    device = device_or_exit(o.pop("device"))
+    res = run_or_exit(lambda: E.evaluate_rbm(path, o, device))
+    if as_json:
+        click.echo(json.dumps(res))
+        return
+    for k in ("checkpoint", "dataset", "split", "n_examples", "method", "log_Z", "log_Z_lower", "log_Z_upper",
+              "avg_log_prob", "avg_log_prob_lower", "avg_log_prob_upper", "ess", "ais_runs", "ais_betas", "seconds"):
+        if k in res:
+            v = res[k]
+            click.echo(f"{k:>20}  {v:.4f}" if isinstance(v, float) else f"{k:>20}  {v}")
 
 
 if __name__ == "__main__":

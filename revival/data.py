@@ -269,6 +269,11 @@ def load_split(dataset: str, split: str, data_dir=None, train_size: int | None =
     return images, labels
 
 
+def split_seed(seed: int, split: str) -> int:
+    """The seed of a split's stochastic binarization: each split gets its own fixed sample."""
+    return seed + SPLITS.index(split)
+
+
 def binarize(images: np.ndarray, mode: str, seed: int) -> np.ndarray:
     """uint8 images -> uint8 visible data.
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from . import data as D
+from . import partition as P
 from . import rbm as R
 from . import runs
 from .train import Diverged, GracefulStop, Interrupted, RBMTrainConfig, RBMTrainer, first_non_finite, rbm_monitor
@@ -80,17 +81,21 @@ def rbm_data(opts: dict, device) -> dict:
     va_img, _ = D.load_split(opts["dataset"], "valid", opts.get("data_dir"))
     stats = D.pixel_stats(tr_img) if opts["visible_type"] == "gaussian" else None
     # a different binarization seed for each split, fixed by the run seed
-    train = D.visible_data(tr_img, device, opts["binarize"], seed, stats)
-    valid = D.visible_data(va_img, device, opts["binarize"], seed + 1, stats)
+    train = D.visible_data(tr_img, device, opts["binarize"], D.split_seed(seed, "train"), stats)
+    valid = D.visible_data(va_img, device, opts["binarize"], D.split_seed(seed, "valid"), stats)
+    test = None
+    if opts.get("ais_runs", 0) > 0:
+        te_img, _ = D.load_split(opts["dataset"], "test", opts.get("data_dir"))
+        test = D.visible_data(te_img, device, opts["binarize"], D.split_seed(seed, "test"), stats)
     n = min(opts["monitor_size"], len(train), len(valid))
     pick = torch.from_numpy(np.random.default_rng(seed).permutation(len(train))[:n]).to(device)
     return {"train": train, "valid": valid, "train_subset": train.batch(pick), "valid_subset": valid.batch(slice(0, n)),
-            "stats": stats}
+            "stats": stats, "test": test}
 
 
 def preprocessing(opts: dict, stats) -> dict:
     """How data must be prepared to match a checkpoint (stored beside the public format keys)."""
-    pre = {"dataset": opts["dataset"], "binarize": opts["binarize"]}
+    pre = {"dataset": opts["dataset"], "binarize": opts["binarize"], "seed": opts["seed"]}
     if stats is not None:
         pre.update(pixel_mean=stats[0].cpu(), pixel_std=stats[1].cpu())
     return pre
@@ -170,6 +175,9 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
                     bar.close()
                 mon_gen = torch.Generator(device=device).manual_seed(opts["seed"] * 1_000_003 + epoch + 1)
                 m.update(rbm_monitor(model, d["train_subset"], d["valid_subset"], mon_gen, trainer.chain))
+                if opts.get("ais_runs", 0) > 0 and opts.get("ais_every", 0) > 0 and (epoch + 1) % opts["ais_every"] == 0:
+                    est = log_prob(model, d["test"], d["train"], "ais", opts["ais_runs"], AIS_MONITOR_BETAS, opts["seed"] + epoch)
+                    m["log_prob_test"], m["log_Z"] = est["avg_log_prob"], est["log_Z"]
                 scalars = {k: v for k, v in m.items() if k not in ("hidden_probs", "samples", "recon", "originals")}
                 bad = first_non_finite({**scalars, **dict(model.named_parameters())})
                 if bad is not None:
@@ -188,6 +196,13 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
                 stop.check()
         summary = {"status": runs.STATUS_FINISHED, "epochs": cfg.epochs, "final": last,
                    "model": str(run.path / MODEL_FILE)}
+        if opts.get("ais_runs", 0) > 0:
+            method = "auto" if model.visible_type == "bernoulli" or P.can_enumerate(model.weight, "gaussian") else None
+            if method:
+                echo(f"estimating log Z ({opts['ais_runs']} AIS runs x {opts['ais_betas']} betas, or exact if small) ...")
+                summary["log_prob"] = log_prob(model, d["test"], d["train"], method, opts["ais_runs"],
+                                               opts["ais_betas"], opts["seed"])
+                echo(log_prob_line(summary["log_prob"]))
         run.write_summary(summary, rbm_summary_md(run, summary))
         return summary
 
@@ -198,6 +213,8 @@ def rbm_summary_md(run: runs.Run, summary: dict) -> str:
     lines = [f"# pretrain-rbm: {run.path.name}", "", f"status: **{summary['status']}**, epochs: {summary['epochs']}", "",
              "| metric | final value |", "| --- | --- |"]
     lines += [f"| {k} | {v:.4f} |" for k, v in summary["final"].items()]
+    if "log_prob" in summary:
+        lines += ["", "## test log-probability", "", runs.markdown_table(summary["log_prob"])]
     lines += ["", "## configuration", "", runs.markdown_table(run.config)]
     return "\n".join(lines) + "\n"
 
@@ -214,3 +231,80 @@ def load_rbm(path) -> tuple[R.RBM, dict]:
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-line error
         raise ValueError(f"{p}: cannot be read as a torch checkpoint ({type(e).__name__})") from None
     return R.from_checkpoint(ck, str(p)), ck
+
+
+# ------------------------------------------------------------------------- log-probability
+
+AIS_MONITOR_BETAS = 1000  # the cheap schedule used by --ais-every during training
+
+
+def log_prob(model: R.RBM, data: D.Visible, train: D.Visible, method: str = "auto", ais_runs: int = 100,
+             ais_betas: int = 14_501, seed: int = 0, batch: int = 10_000) -> dict:
+    """Average log-probability of ``data`` under ``model`` (nats per example) with its log Z:
+    exact when a layer is small enough (``auto``/``exact``), else AIS from a base-rate model fitted to
+    the pixel means of ``train``. Bounds on log Z give the opposite bounds on the log-probability."""
+    W, b, c = model.params()
+    vt = model.visible_type
+    if method == "auto":
+        method = "exact" if P.can_enumerate(W, vt) else "ais"
+    if method == "exact":
+        if not P.can_enumerate(W, vt):
+            raise ValueError(f"--method exact needs a layer of at most {P.MAX_EXACT_UNITS} units "
+                             f"(this RBM is {W.shape[1]}x{W.shape[0]}); use --method ais")
+        lz = float(P.exact_log_z(W, b, c, vt))
+        res = {"method": "exact", "log_Z": lz, "log_Z_lower": lz, "log_Z_upper": lz}
+    elif method == "ais":
+        if vt != "bernoulli":
+            raise ValueError("AIS supports Bernoulli visible units only; this RBM has Gaussian visibles "
+                             f"(--method exact works when the hidden layer has at most {P.MAX_EXACT_UNITS} units)")
+        if ais_runs < 1:
+            raise ValueError("AIS needs --ais-runs >= 1")
+        base = P.base_rate_bias(train.all().mean(0))
+        gen = torch.Generator(device=W.device).manual_seed(seed)
+        r = P.ais_log_z(W, b, c, base, ais_runs, P.betas_of_size(ais_betas, W.device), gen)
+        res = {"method": "ais", "log_Z": r.log_z, "log_Z_lower": r.log_z_lower, "log_Z_upper": r.log_z_upper,
+               "log_Z_base": r.log_z_base, "ais_runs": r.n_runs, "ais_betas": r.n_betas, "ess": r.ess}
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    chunks = (data.batch(slice(i, i + batch)) for i in range(0, len(data), batch))
+    mean_neg_f = P.avg_log_prob(chunks, W, b, c, 0.0, vt)
+    res.update(avg_log_prob=mean_neg_f - res["log_Z"], avg_log_prob_lower=mean_neg_f - res["log_Z_upper"],
+               avg_log_prob_upper=mean_neg_f - res["log_Z_lower"], n_examples=len(data))
+    return res
+
+
+def log_prob_line(r: dict) -> str:
+    s = f"avg log p(v) = {r['avg_log_prob']:.2f} nats over {r['n_examples']} examples, log Z = {r['log_Z']:.2f}"
+    if r["method"] == "ais":
+        s += (f" [{r['log_Z_lower']:.2f}, {r['log_Z_upper']:.2f}] (AIS, {r['ais_runs']} runs x {r['ais_betas']} betas,"
+              f" ESS {r['ess']:.1f})")
+    else:
+        s += " (exact)"
+    return s
+
+
+def evaluate_rbm(path, opts: dict, device) -> dict:
+    """``revival evaluate-rbm``: log Z and the average log-probability of a split for a checkpoint
+    (a run folder or a ``model.pt``, ours or anyone's in the documented format)."""
+    model, ck = load_rbm(path)
+    model.to(device)
+    pre = ck.get("preprocessing") or {}
+    dataset = opts.get("dataset") or pre.get("dataset", "mnist")
+    binarize = opts.get("binarize") or pre.get("binarize", "stochastic")
+    seed = opts["seed"] if opts.get("seed") is not None else int(pre.get("seed", 0))
+    if model.n_visible != 784:
+        raise ValueError(f"{path}: the model has {model.n_visible} visible units; {dataset} images have 784")
+    stats = None
+    if model.visible_type == "gaussian":
+        if "pixel_mean" not in pre:
+            raise ValueError(f"{path}: a Gaussian-visible checkpoint needs preprocessing.pixel_mean/pixel_std")
+        stats = (pre["pixel_mean"].float(), pre["pixel_std"].float())
+    tr_img, _ = D.load_split(dataset, "train", opts.get("data_dir"))
+    sp_img, _ = D.load_split(dataset, opts["split"], opts.get("data_dir"))
+    train = D.visible_data(tr_img, device, binarize, D.split_seed(seed, "train"), stats)
+    data = D.visible_data(sp_img, device, binarize, D.split_seed(seed, opts["split"]), stats)
+    t0 = time.perf_counter()
+    res = log_prob(model, data, train, opts["method"], opts["ais_runs"], opts["ais_betas"], seed)
+    res.update(seconds=time.perf_counter() - t0, split=opts["split"], dataset=dataset, binarize=binarize,
+               seed=seed, checkpoint=str(path), n_visible=model.n_visible, n_hidden=model.n_hidden)
+    return res

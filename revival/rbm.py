@@ -130,36 +130,40 @@ def cd_statistics(v0, weight, visible_bias, hidden_bias, k, generator, visible_t
         neg = P(h|v_k) v_k^T                       (after k Gibbs steps from v0, or from the chain)
 
     Following the Practical Guide (section 3): hidden states are *sampled* to drive each
-    reconstruction; the last visible step uses probabilities (means) v_k, and the statistics use
-    probabilities, never samples. For PCD the chain carries the *sampled* visible states.
+    reconstruction, and the statistics use probabilities, never hidden samples. For CD the last
+    visible step enters as probabilities (means) v_k, as the Guide advises; for PCD it enters as the
+    *sampled* fantasy particles v_k that the persistent chain carries (Tieleman 2008), which keeps
+    the negative statistics an unbiased estimate of the model's <h v> once the chains have mixed.
     ``hidden_keep`` (0/1, shape [B, n_hidden]) is the dropout-RBM mask (Srivastava et al. 2014,
     sec. 8): P(h_j = 1 | v, r) = r_j sigmoid(...), one mask per example kept through the whole chain.
 
     Returns ``(grad_weight, grad_visible_bias, grad_hidden_bias, recon, chain_out)``: gradients of the
-    *mean* log-likelihood over the batch, the first mean reconstruction E[v_1 | h_0] of v0 (for the
-    reconstruction error), and the new chain state (sampled visibles; for CD the k-th sample).
+    *mean* log-likelihood over the batch, the mean reconstruction E[v_1 | h_0] of v0 with h_0 sampled
+    from the data (for the reconstruction error), and the last sampled visible state v_k (the new
+    persistent chain state).
     """
+    if k < 1:
+        raise ValueError("CD-k needs k >= 1")
     B = v0.shape[0]
-    h0 = hidden_probs(v0, weight, hidden_bias)
-    if hidden_keep is not None:
-        h0 = h0 * hidden_keep
-    v = v0 if chain is None else chain
-    h = h0 if chain is None else _keep(hidden_probs(v, weight, hidden_bias), hidden_keep)
+    h0 = _keep(hidden_probs(v0, weight, hidden_bias), hidden_keep)
+    h_drive = h0 if chain is None else _keep(hidden_probs(chain, weight, hidden_bias), hidden_keep)
     recon = None
-    for _ in range(k):
-        hs = sample_bernoulli(h, generator)
-        vm = visible_mean(hs, weight, visible_bias, visible_type)
-        if recon is None:
+    for step in range(k):
+        vm = visible_mean(sample_bernoulli(h_drive, generator), weight, visible_bias, visible_type)
+        if recon is None and chain is None:
             recon = vm
         v = sample_visible(vm, visible_type, generator)
-        h = _keep(hidden_probs(vm, weight, hidden_bias), hidden_keep)
+        if step < k - 1:
+            h_drive = _keep(hidden_probs(v, weight, hidden_bias), hidden_keep)
     if chain is not None:
         recon = visible_mean(sample_bernoulli(h0, generator), weight, visible_bias, visible_type)
-    # one matmul for both terms: [h0; -hk]^T [v0; vk]
-    gw = torch.cat([h0, -h]).t() @ torch.cat([v0, vm])
+    v_neg = vm if chain is None else v
+    h_neg = _keep(hidden_probs(v_neg, weight, hidden_bias), hidden_keep)
+    # one matmul for both terms: [h0; -h_neg]^T [v0; v_neg]
+    gw = torch.cat([h0, -h_neg]).t() @ torch.cat([v0, v_neg])
     gw.div_(B)
-    gb = (v0.sum(0) - vm.sum(0)) / B
-    gc = (h0.sum(0) - h.sum(0)) / B
+    gb = (v0.sum(0) - v_neg.sum(0)) / B
+    gc = (h0.sum(0) - h_neg.sum(0)) / B
     return gw, gb, gc, recon, v
 
 

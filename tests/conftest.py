@@ -1,0 +1,30 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from revival import data as D
+
+
+def full_mnist_root():
+    """The data root when it holds the full MNIST files (CI sets REVIVAL_DATA_DIR), else None."""
+    env = os.environ.get("REVIVAL_DATA_DIR")
+    if not env:
+        return None
+    folder = Path(env) / "mnist"
+    ok = all(any(p.is_file() for p in D.candidates(folder, base)) for base in D.FILES.values())
+    return Path(env) if ok else None
+
+
+needs_full_mnist = pytest.mark.skipif(
+    full_mnist_root() is None,
+    reason="full MNIST not found: set REVIVAL_DATA_DIR to a root holding mnist/ (CI uses ../shared/data)")
+
+
+def random_rbm(n_v, n_h, seed=0, scale=1.0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    W = torch.randn(n_h, n_v, generator=g, dtype=dtype) * scale
+    b = torch.randn(n_v, generator=g, dtype=dtype) * scale
+    c = torch.randn(n_h, generator=g, dtype=dtype) * scale
+    return W, b, c
