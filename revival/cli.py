@@ -213,5 +213,95 @@ def evaluate_rbm_cmd(path, as_json, **o):
             click.echo(f"{k:>20}  {v:.4f}" if isinstance(v, float) else f"{k:>20}  {v}")
 
 
+
+def _list(kind, lo=None, hi=None, hi_open=False, choices=None):
+    """A Click callback parsing a comma-separated list of ``kind`` with range or choice checks."""
+    def parse(ctx, param, value):
+        if value is None:
+            return None
+        if isinstance(value, (list, tuple)):  # from a --config TOML array
+            value = ",".join(map(str, value))
+        items = [t.strip() for t in str(value).split(",")]
+        if not value.strip() or any(not t for t in items):
+            raise click.BadParameter(f"expected a comma-separated list, got {value!r}")
+        out = []
+        for t in items:
+            try:
+                x = kind(t)
+            except ValueError:
+                raise click.BadParameter(f"{t!r} is not a valid {kind.__name__}") from None
+            if choices is not None and x not in choices:
+                raise click.BadParameter(f"unknown {t!r}; choose from {', '.join(choices)}")
+            if (lo is not None and x < lo) or (hi is not None and (x >= hi if hi_open else x > hi)):
+                raise click.BadParameter(f"{t} is outside [{lo}, {hi}{')' if hi_open else ']'}")
+            out.append(x)
+        return out
+    return parse
+
+
+@main.command("compare-dropout", context_settings=CONTEXT)
+@click.option("--preset", type=click.Choice(["quick", "srivastava2014-3x1024-relu", "srivastava2014-table9",
+                                             "hinton2012-800"]), default="quick",
+              help="Named settings (with the paper's numbers); options given here override it.")
+@click.option("--variants", callback=_list(str, choices=["baseline", "weight-decay", "max-norm", "dropout",
+                                                         "dropout-weight-decay", "dropout-maxnorm", "gaussian-dropout"]),
+              help="Comma-separated variants [default: from --preset].")
+@click.option("--layers", callback=_list(int, lo=1), help="Hidden layer sizes, e.g. 1024,1024 [default: from --preset].")
+@click.option("--activation", type=click.Choice(["relu", "logistic", "tanh", "linear"]), default=None)
+@click.option("--loss", type=click.Choice(["cross-entropy", "mse"]), default=None)
+@click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
+@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Learning rate multiplied by this every epoch.")
+@click.option("--initial-momentum", type=click.FloatRange(0, 1, max_open=True), default=None)
+@click.option("--final-momentum", type=click.FloatRange(0, 1, max_open=True), default=None)
+@click.option("--momentum-epochs", type=click.IntRange(min=0), default=None,
+              help="Epochs of the linear momentum ramp.")
+@click.option("--dampen/--no-dampen", default=None, help="Scale each step by (1 - momentum) (Hinton et al. 2012).")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=None, help="L2 strength of *-weight-decay variants.")
+@click.option("--max-norm", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Bound c on each hidden unit's incoming weight norm (max-norm variants).")
+@click.option("--input-dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Drop probability of input pixels (dropout variants).")
+@click.option("--hidden-dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Drop probability of hidden units (dropout variants).")
+@click.option("--mc-samples", type=click.IntRange(min=0), default=None,
+              help="Monte-Carlo masks for the final test error of dropout variants (0 = off).")
+@click.option("--seeds", type=click.IntRange(min=1), default=None, help="Repeat with seeds seed .. seed+N-1.")
+@click.option("--train-sizes", callback=_list(int, lo=1), help="Sweep the training set size (Figure 10).")
+@click.option("--dropout-rates", callback=_list(float, lo=0, hi=1, hi_open=True),
+              help="Sweep the hidden drop probability (Figure 9).")
+@click.option("--eval-train-size", type=click.IntRange(min=1), default=None,
+              help="Training examples used for the per-epoch train error.")
+@click.option("--init", type=click.Path(exists=True), default=None,
+              help="Start the first layer(s) from an RBM or DBN checkpoint (pretraining).")
+@common_options
+def compare_dropout_cmd(**o):
+    """Train one network with and without regularization on the same data and compare them.
+
+    Every variant logs error/train|valid|test and loss/... per epoch into its own sub-folder (one
+    custom-scalars chart overlays them); summary.md tables train/test error, the generalization gap,
+    Monte-Carlo vs weight-scaling inference, and the paper's figure where the preset has one.
+    """
+    from . import compare as C
+    from .runs import Run
+    resume = o.pop("resume")
+    progress = o.pop("progress")
+    if resume:
+        run, opts = _resume_opts(resume, "compare-dropout", o["device"])
+        make_run = lambda: run  # noqa: E731
+    else:
+        try:
+            opts = C.resolve(o)
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
+        make_run = lambda: Run.create(opts["logdir"], "compare-dropout", opts["name"], {"options": opts})  # noqa: E731
+    device = device_or_exit(o["device"] if not resume or o["device"] != "auto" else opts["device"])
+    if progress is None:
+        progress = sys.stderr.isatty()
+    run_or_exit(lambda: C.compare_dropout(opts, device, make_run, click.echo, progress))
+
+
 if __name__ == "__main__":
     main()

@@ -112,7 +112,7 @@ def parse_idx(raw: bytes, name: str = "<bytes>", ndim: int | None = None) -> np.
         how = "truncated" if len(raw) - header < count else "has trailing bytes"
         raise DataError(f"{name}: {how}: header declares {'x'.join(map(str, dims))} = {count} bytes "
                         f"of data, file holds {len(raw) - header}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header, count=count).reshape(dims)
+    return np.frombuffer(raw, dtype=np.uint8, offset=header, count=count).reshape(dims).copy()
 
 
 def read_bytes(path: Path) -> bytes:

@@ -78,8 +78,10 @@ def visible_mean(h, weight, visible_bias, visible_type="bernoulli"):
 
 
 def sample_bernoulli(p, generator):
-    """Binary states s with P(s = 1) = p."""
-    return torch.bernoulli(p, generator=generator)
+    """Binary states s with P(s = 1) = p, as u < p with u ~ U(0, 1). (Unlike ``torch.bernoulli`` this
+    does not raise on NaN, so a diverging run reaches the end-of-epoch check that reports it.)"""
+    u = torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype)
+    return (u < p).to(p.dtype)
 
 
 def sample_visible(mean, visible_type, generator):

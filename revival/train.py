@@ -222,3 +222,110 @@ def rbm_monitor(model: R.RBM, train_subset: torch.Tensor, valid_subset: torch.Te
             v = R.sample_visible(vm, vt, generator)
         out["samples"] = vm
     return out
+
+
+# ------------------------------------------------------------------------- classifier training
+
+@dataclass
+class MLPTrainConfig:
+    """SGD with momentum for classifiers, with the paper-style schedules (Srivastava et al. 2014,
+    appendix A/B; Hinton et al. 2012): momentum ramped linearly from ``initial_momentum`` to
+    ``final_momentum`` over ``momentum_epochs``, learning rate ``lr * lr_decay ** epoch``, and with
+    ``dampen`` each step scaled by (1 - momentum) as in Hinton et al. 2012."""
+    epochs: int = 50
+    batch_size: int = 100
+    lr: float = 0.05
+    lr_decay: float = 1.0
+    initial_momentum: float = 0.5
+    final_momentum: float = 0.9
+    momentum_epochs: int = 10
+    dampen: bool = False
+    weight_decay: float = 0.0
+    max_norm: float | None = None
+    loss: str = "cross-entropy"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MLPTrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def momentum_at(self, epoch: int) -> float:
+        if self.momentum_epochs <= 0 or epoch >= self.momentum_epochs:
+            return self.final_momentum
+        t = epoch / self.momentum_epochs
+        return (1 - t) * self.initial_momentum + t * self.final_momentum
+
+    def lr_at(self, epoch: int) -> float:
+        return self.lr * self.lr_decay ** epoch
+
+
+class ClassifierTrainer:
+    """Minibatch SGD on an :class:`~revival.mlp.MLP`: weight decay on weights only, max-norm
+    projection after every step, dropout masks from the run's generator."""
+
+    def __init__(self, model, cfg: MLPTrainConfig, generator: torch.Generator, noise: torch.Generator):
+        # two streams: ``generator`` orders the examples (the same for every variant of one seed),
+        # ``noise`` draws the dropout masks
+        self.model, self.cfg, self.gen, self.noise = model, cfg, generator, noise
+        self.opt = torch.optim.SGD([{"params": model.weights(), "weight_decay": cfg.weight_decay},
+                                    {"params": model.biases(), "weight_decay": 0.0}],
+                                   lr=cfg.lr, momentum=cfg.momentum_at(0))
+
+    def state_dict(self) -> dict:
+        return {"opt": self.opt.state_dict(), "generator": self.gen.get_state(), "noise": self.noise.get_state()}
+
+    def load_state_dict(self, st: dict):
+        self.opt.load_state_dict(st["opt"])
+        self.gen.set_state(st["generator"])
+        self.noise.set_state(st["noise"])
+
+    def train_epoch(self, x: Visible, y: torch.Tensor, epoch: int, check: Callable[[], None] = lambda: None,
+                    on_batch: Callable[[], None] | None = None) -> dict:
+        """One pass in a seeded order; returns device scalars ``loss`` and ``error`` (with dropout on)."""
+        from .mlp import loss_fn, max_norm_
+        cfg, model = self.cfg, self.model
+        m = cfg.momentum_at(epoch)
+        for g in self.opt.param_groups:
+            g["lr"], g["momentum"], g["dampening"] = cfg.lr_at(epoch), m, (m if cfg.dampen else 0.0)
+        dev = y.device
+        loss_sum, err_sum = torch.zeros((), device=dev), torch.zeros((), device=dev)
+        model.train()
+        for idx in batches(len(x), cfg.batch_size, self.gen, dev):
+            check()
+            xb, yb = x.batch(idx), y[idx]
+            logits = model(xb, self.noise, stochastic=True)
+            loss = loss_fn(logits, yb, cfg.loss)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            if cfg.max_norm is not None:
+                for w in model.weights()[:-1]:  # each hidden unit's incoming weights
+                    max_norm_(w, cfg.max_norm)
+            with torch.no_grad():
+                loss_sum += loss.detach() * len(idx)
+                err_sum += (logits.argmax(1) != yb).sum()
+            if on_batch is not None:
+                on_batch()
+        return {"loss": loss_sum / len(x), "error": err_sum / len(x)}
+
+
+@torch.no_grad()
+def evaluate_classifier(model, x: Visible, y: torch.Tensor, loss: str = "cross-entropy", batch: int = 5000,
+                        mc_samples: int = 0, generator: torch.Generator | None = None) -> dict:
+    """Mean loss and error fraction of the deterministic (weight-scaled) net on all of ``x``, as
+    device scalars; with ``mc_samples`` > 0 also ``error_mc`` from Monte-Carlo averaging."""
+    from .mlp import loss_fn, mc_predict
+    model.eval()
+    dev = y.device
+    loss_sum, err_sum, mc_err = (torch.zeros((), device=dev) for _ in range(3))
+    for i in range(0, len(x), batch):
+        xb, yb = x.batch(slice(i, i + batch)), y[i:i + batch]
+        logits = model(xb)
+        loss_sum += loss_fn(logits, yb, loss, reduction="sum")
+        err_sum += (logits.argmax(1) != yb).sum()
+        if mc_samples > 0:
+            mc_err += (mc_predict(model, xb, mc_samples, generator).argmax(1) != yb).sum()
+    out = {"loss": loss_sum / len(x), "error": err_sum / len(x)}
+    if mc_samples > 0:
+        out["error_mc"] = mc_err / len(x)
+    return out
