@@ -1,0 +1,24 @@
+"""Shared helpers for the CLI tests: read TensorBoard event files back."""
+from pathlib import Path
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+
+def events(folder) -> EventAccumulator:
+    ea = EventAccumulator(str(folder), size_guidance={"scalars": 0, "images": 0, "histograms": 0, "tensors": 0})
+    ea.Reload()
+    return ea
+
+
+def only_run(logdir, command) -> Path:
+    runs = sorted((Path(logdir) / command).iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def plugin_events(folder):
+    """The accumulator TensorBoard's own plugins read (legacy summaries migrated to tensors)."""
+    from tensorboard.backend.event_processing import plugin_event_accumulator as pea
+    ea = pea.EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    ea.Reload()
+    return ea

@@ -1,0 +1,116 @@
+"""compare-dropout end to end through Click's runner, reading the event files back."""
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from revival.cli import main
+from helpers import events, only_run, plugin_events
+
+TINY = ["--dataset", "mnist-sample", "--train-size", "300", "--layers", "64", "--epochs", "3", "--mc-samples", "4",
+        "--eval-train-size", "300", "--no-progress"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_compare_dropout_end_to_end(tmp_path):
+    r = invoke("compare-dropout", *TINY, "--variants", "baseline,dropout,gaussian-dropout,weight-decay",
+               "--logdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path, "compare-dropout")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "finished"
+    rows = {row["variant"]: row for row in summary["rows"]}
+    assert set(rows) == {"baseline", "dropout", "gaussian-dropout", "weight-decay"}
+    for row in rows.values():
+        for k in ("train_size", "seed", "train_error", "valid_error", "test_error", "generalization_gap", "epochs"):
+            assert k in row
+        assert row["train_size"] == 300 and 0 <= row["test_error"] <= 1
+        assert row["generalization_gap"] == pytest.approx(row["test_error"] - row["train_error"])
+    assert "test_error_mc" in rows["dropout"] and "test_error_mc" not in rows["baseline"]
+    assert "| dropout |" in (run / "summary.md").read_text() and "| dropout |" in r.output
+    # one event file per variant, same tags, hparams in the same run (not a nested one)
+    hp_keys = None
+    for v in rows:
+        folder = run / v
+        assert len(list(folder.glob("events.out.tfevents.*"))) == 1
+        assert not [p for p in folder.iterdir() if p.is_dir()]  # no nested hparams sub-run
+        ea = events(folder)
+        for t in ("error/train", "error/valid", "error/test", "loss/train", "loss/valid", "loss/test"):
+            assert [e.step for e in ea.Scalars(t)] == [1, 2, 3]
+        pea = plugin_events(folder)
+        assert "_hparams_/session_start_info" in pea.Tags()["tensors"]
+        from tensorboard.plugins.hparams import plugin_data_pb2
+        info = plugin_data_pb2.HParamsPluginData.FromString(
+            pea.SummaryMetadata("_hparams_/session_start_info").plugin_data.content).session_start_info
+        keys = set(info.hparams)
+        hp_keys = hp_keys or keys
+        assert keys == hp_keys and info.hparams["variant"].string_value == v
+    # the custom-scalars layout sits in the experiment's top folder
+    top = plugin_events(run)
+    assert "custom_scalars__config__" in top.Tags()["tensors"]
+    # all variants start from the same weights: same seed, same initial test error with no training noise
+    assert rows["baseline"]["epochs"] == rows["dropout"]["epochs"] == 3
+
+
+def test_sweeps_and_seeds_make_one_row_each(tmp_path):
+    r = invoke("compare-dropout", *TINY, "--epochs", 1, "--mc-samples", 0, "--variants", "baseline,dropout",
+               "--train-sizes", "100,200", "--dropout-rates", "0.3,0.6", "--seeds", 2, "--logdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path, "compare-dropout")
+    s = json.loads((run / "summary.json").read_text())
+    assert len(s["rows"]) == 2 * 2 * 2 * 2
+    assert {(x["train_size"], x["seed"]) for x in s["rows"]} == {(100, 0), (100, 1), (200, 0), (200, 1)}
+    assert {x["hidden_dropout"] for x in s["rows"] if x["variant"] == "dropout"} == {0.3, 0.6}
+    assert (run / "dropout-n100-p0.3-s1").is_dir()
+    g = [x for x in s["groups"] if x["variant"] == "dropout" and x["train_size"] == 200 and x["hidden_dropout"] == 0.3]
+    assert g[0]["seeds"] == 2 and "test_error_std" in g[0]
+
+
+def test_same_seed_same_summary(tmp_path):
+    for name in ("a", "b"):
+        assert invoke("compare-dropout", *TINY, "--epochs", 2, "--variants", "dropout", "--logdir", tmp_path,
+                      "--name", name).exit_code == 0
+    rows = [json.loads(p.read_text())["rows"] for p in sorted((tmp_path / "compare-dropout").glob("*/summary.json"))]
+    assert rows[0] == rows[1]
+
+
+def test_preset_carries_the_paper_number(tmp_path):
+    r = invoke("compare-dropout", "--preset", "srivastava2014-3x1024-relu", *TINY, "--epochs", 1, "--mc-samples", 0,
+               "--variants", "dropout-maxnorm", "--logdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path, "compare-dropout")
+    s = json.loads((run / "summary.json").read_text())
+    assert s["groups"][0]["paper_test_error"] == pytest.approx(0.0106)
+    assert "Srivastava" in s["paper"]["citation"] and "1.06" in (run / "summary.md").read_text()
+    opts = json.loads((run / "config.json").read_text())["options"]
+    assert opts["layers"] == [64] and opts["max_norm"] == 2.0 and opts["final_momentum"] == 0.95  # CLI wins, preset fills
+
+
+def test_init_from_an_rbm_checkpoint(tmp_path):
+    ck = {"format": "revival.rbm.v1", "visible_type": "bernoulli", "config": {},
+          "state_dict": {"weight": torch.zeros(64, 784), "visible_bias": torch.zeros(784), "hidden_bias": torch.zeros(64)}}
+    torch.save(ck, tmp_path / "rbm.pt")
+    r = invoke("compare-dropout", *TINY, "--epochs", 1, "--variants", "baseline", "--init", tmp_path / "rbm.pt",
+               "--logdir", tmp_path / "runs")
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["compare-dropout", *TINY, "--layers", "32", "--init", str(tmp_path / "rbm.pt"),
+                                  "--logdir", str(tmp_path / "runs2")])
+    assert r.exit_code == 1 and "784->64" in r.output and not (tmp_path / "runs2").exists()
+
+
+@pytest.mark.parametrize("args,code,needle", [
+    (["--hidden-dropout", "1"], 2, "--hidden-dropout"), (["--input-dropout", "-0.1"], 2, "--input-dropout"),
+    (["--layers", ""], 2, "--layers"), (["--layers", "a,b"], 2, "not a valid int"), (["--layers", "10,,3"], 2, "--layers"),
+    (["--layers", "0"], 2, "--layers"), (["--variants", "dropout,magic"], 2, "unknown 'magic'"),
+    (["--preset", "nope"], 2, "--preset"), (["--dropout-rates", "0.5,1.0"], 2, "outside"),
+    (["--train-size", "99999"], 1, "larger than"),
+])
+def test_bad_input(tmp_path, args, code, needle):
+    r = CliRunner().invoke(main, ["compare-dropout", *TINY, "--logdir", str(tmp_path), *args])
+    assert r.exit_code == code, r.output
+    assert needle in r.output
+    assert not (tmp_path / "compare-dropout").exists()

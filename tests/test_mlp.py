@@ -1,0 +1,84 @@
+"""Dropout, max-norm and inference rules of revival.mlp, checked exactly where possible."""
+import itertools
+
+import pytest
+import torch
+
+from revival import mlp as M
+from revival.data import Visible
+from revival.train import ClassifierTrainer, MLPTrainConfig
+
+
+def test_weight_scaling_equals_the_mean_over_all_masks_for_a_linear_net():
+    """For a linear net, the deterministic (weight-scaled) output is exactly the average of the
+    outputs of all 2^n dropout sub-networks, each weighted by its probability."""
+    torch.manual_seed(0)
+    net = M.MLP([3, 4, 2], "linear", input_dropout=0.25, hidden_dropout=0.5).double()
+    x = torch.randn(5, 3, dtype=torch.float64)
+    total = torch.zeros(5, 2, dtype=torch.float64)
+    for in_mask in itertools.product([0, 1], repeat=3):
+        for h_mask in itertools.product([0, 1], repeat=4):
+            mi, mh = torch.tensor(in_mask, dtype=torch.float64), torch.tensor(h_mask, dtype=torch.float64)
+            prob = torch.prod(torch.where(mi == 1, 0.75, 0.25)) * torch.prod(torch.where(mh == 1, 0.5, 0.5))
+            h = net.layers[0](x * mi / 0.75) * mh / 0.5  # inverted dropout, as in training
+            total += prob * net.layers[1](h)
+    assert torch.allclose(net(x), total, atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.8])
+def test_drop_rates_match_the_options(p):
+    g = torch.Generator().manual_seed(1)
+    out = M.bernoulli_dropout(torch.ones(200_000), p, g)
+    assert abs(float((out == 0).float().mean()) - p) < 0.005
+    assert torch.allclose(out[out != 0], torch.tensor(1 / (1 - p)))
+
+
+def test_gaussian_dropout_mean_one_and_stated_variance():
+    g = torch.Generator().manual_seed(2)
+    p = 0.5
+    r = M.gaussian_dropout(torch.ones(400_000), p, g)
+    assert abs(float(r.mean()) - 1.0) < 0.01
+    assert abs(float(r.var()) - p / (1 - p)) < 0.01
+
+
+def test_max_norm_holds_after_every_step():
+    torch.manual_seed(0)
+    model = M.MLP([784, 64, 32, 10], "relu", 0.2, 0.5)
+    x = Visible(torch.randint(0, 256, (300, 784), dtype=torch.uint8), 1 / 255)
+    y = torch.randint(0, 10, (300,))
+    cfg = MLPTrainConfig(epochs=1, batch_size=30, lr=1.0, max_norm=0.5)
+    tr = ClassifierTrainer(model, cfg, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
+    norms = []
+    tr.train_epoch(x, y, 0, on_batch=lambda: norms.append(max(float(w.detach().norm(dim=1).max()) for w in model.weights()[:-1])))
+    assert len(norms) == 10 and max(norms) <= 0.5 + 1e-5
+
+
+def test_mc_average_approaches_weight_scaling_for_a_linear_net():
+    torch.manual_seed(3)
+    net = M.MLP([6, 8, 3], "linear", 0.2, 0.5)
+    x = torch.randn(4, 6)
+    g = torch.Generator().manual_seed(0)
+    mean_logits = torch.stack([net(x, g, stochastic=True) for _ in range(20_000)]).mean(0)
+    assert torch.allclose(mean_logits, net(x), atol=0.05)
+    probs = M.mc_predict(net, x, 50, g)
+    assert torch.allclose(probs.sum(1), torch.ones(4))
+
+
+def test_bad_dropout_probability_is_refused():
+    with pytest.raises(ValueError):
+        M.MLP([4, 2], hidden_dropout=1.0)
+
+
+def test_init_from_rbm_layers_checks_shapes():
+    net = M.MLP([784, 20, 10])
+    sd = {"weight": torch.ones(20, 784), "hidden_bias": torch.full((20,), 2.0), "visible_bias": torch.zeros(784)}
+    M.init_from_rbms(net, [sd])
+    assert torch.all(net.layers[0].weight == 1) and torch.all(net.layers[0].bias == 2)
+    with pytest.raises(ValueError, match="784->30"):
+        M.init_from_rbms(net, [{**sd, "weight": torch.ones(30, 784), "hidden_bias": torch.zeros(30)}])
+
+
+def test_mse_loss():
+    logits = torch.tensor([[10.0, -10.0]])
+    assert float(M.loss_fn(logits, torch.tensor([0]), "mse")) < 1e-6
+    assert float(M.loss_fn(logits, torch.tensor([1]), "mse")) == pytest.approx(2.0, abs=1e-6)
