@@ -47,9 +47,10 @@ class Preset:
 
 PRESETS = {
     "quick": Preset(
-        "A small training subset on which the unregularized net overfits within minutes on a laptop CPU.",
-        {"train_size": 1000, "layers": [800, 800], "activation": "relu", "epochs": 40, "lr": 0.05,
-         "variants": ["baseline", "dropout", "dropout-maxnorm"], "mc_samples": 20, "eval_train_size": 1000}),
+        "2,000 training digits, 784-800-800-10 ReLU: the unregularized net reaches zero training error and "
+        "its test loss climbs, within a few minutes on a laptop CPU.",
+        {"train_size": 2000, "layers": [800, 800], "activation": "relu", "epochs": 80, "lr": 0.02,
+         "variants": ["baseline", "weight-decay", "dropout"], "mc_samples": 20, "eval_train_size": 2000}),
     "srivastava2014-3x1024-relu": Preset(
         "Srivastava et al. 2014, Table 2: 3 x 1024 ReLU on permutation-invariant MNIST.",
         {"layers": [1024, 1024, 1024], "activation": "relu", "variants": ["dropout", "dropout-maxnorm"],

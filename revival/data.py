@@ -302,8 +302,10 @@ class Visible:
     def __len__(self):
         return self.data.shape[0]
 
-    def batch(self, idx: torch.Tensor | slice) -> torch.Tensor:
-        x = self.data[idx].float()
+    def batch(self, idx: torch.Tensor | slice, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Rows ``idx`` as floats; written into ``out`` (a preallocated [len(idx), D] buffer) if given."""
+        rows = torch.index_select(self.data, 0, idx) if isinstance(idx, torch.Tensor) else self.data[idx]
+        x = rows.float() if out is None else out.copy_(rows)
         if isinstance(self.scale, torch.Tensor) or self.scale != 1.0:
             x.mul_(self.scale)
         if isinstance(self.offset, torch.Tensor) or self.offset != 0.0:

@@ -17,6 +17,7 @@ from . import runs
 from .train import Diverged, GracefulStop, Interrupted, RBMTrainConfig, RBMTrainer, first_non_finite, rbm_monitor
 
 MODEL_FILE, STATE_FILE = "model.pt", "state.pt"
+DISPLAY_STEPS = 20  # Gibbs sweeps per epoch of the display chains behind rbm/samples
 
 
 def guarded(run: runs.Run, body: Callable[[], dict]) -> dict:
@@ -113,14 +114,14 @@ def log_rbm_epoch(w, step: int, metrics: dict, model: R.RBM, momentum: float):
     w.add_histogram("weights/weight", W.cpu(), step)
     w.add_histogram("weights/visible_bias", b.cpu(), step)
     w.add_histogram("weights/hidden_bias", c.cpu(), step)
-    w.add_histogram("rbm/hidden_activations", metrics["hidden_probs"].cpu(), step)
+    w.add_histogram("rbm/hidden_activations", metrics["hidden_probs"][:256].cpu(), step)
     nfilt = min(100, W.shape[0])
-    w.add_image("rbm/filters", runs.image_grid(W[:nfilt], int(np.ceil(np.sqrt(nfilt))), scale_each=True), step)
+    runs.add_gray_image(w, "rbm/filters", runs.image_grid(W[:nfilt], int(np.ceil(np.sqrt(nfilt))), scale_each=True), step)
     shown = lambda x: x if model.visible_type == "bernoulli" else torch.sigmoid(x)  # noqa: E731 (Gaussian: squash for display)
     ns = metrics["samples"].shape[0]
-    w.add_image("rbm/samples", runs.image_grid(shown(metrics["samples"]), int(np.ceil(np.sqrt(ns)))), step)
+    runs.add_gray_image(w, "rbm/samples", runs.image_grid(shown(metrics["samples"]), int(np.ceil(np.sqrt(ns)))), step)
     pairs = torch.stack([metrics["originals"][:50], metrics["recon"][:50]], 1).reshape(-1, W.shape[1])
-    w.add_image("rbm/reconstructions", runs.image_grid(shown(pairs), 10), step)
+    runs.add_gray_image(w, "rbm/reconstructions", runs.image_grid(shown(pairs), 10), step)
 
 
 def epoch_line(epoch: int, epochs: int, m: dict, seconds: float) -> str:
@@ -150,19 +151,28 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
     model = R.RBM(784, cfg.hidden, cfg.visible_type).to(device)
     model.init_(gen, d["train"].all().mean(0))
     trainer = RBMTrainer(model, cfg, gen)
+    # display chains for the rbm/samples images: PCD shows its own chains; otherwise 100 chains
+    # kept across epochs (DISPLAY_STEPS Gibbs sweeps each epoch), started from noise
+    display_gen = torch.Generator(device=device).manual_seed(opts["seed"] + 12_345)
+    display = None
+    if trainer.chain is None:
+        mean = torch.sigmoid(model.visible_bias) if cfg.visible_type == "bernoulli" else model.visible_bias
+        display = R.sample_visible(mean.detach().expand(100, -1).contiguous(), cfg.visible_type, display_gen)
     start = 0
     if resume:
         st = torch.load(run.path / STATE_FILE, map_location=device, weights_only=True)
         model.load_state_dict(st["model"])
         trainer.load_state_dict(st["trainer"])
         start = st["epoch"]
+        if display is not None:
+            display = st["display"]
         echo(f"resuming {run.path} after epoch {start}")
     pre = preprocessing(opts, d["stats"])
     history = []
     last = {}
 
     def body():
-        nonlocal last
+        nonlocal last, display
         with runs.writer(run.path, purge_step=start + 1 if resume else None) as w, GracefulStop() as stop:
             if not resume:
                 w.add_text("config", runs.markdown_table(run.config), 0)
@@ -174,11 +184,15 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
                 finally:
                     bar.close()
                 mon_gen = torch.Generator(device=device).manual_seed(opts["seed"] * 1_000_003 + epoch + 1)
-                m.update(rbm_monitor(model, d["train_subset"], d["valid_subset"], mon_gen, trainer.chain))
+                m.update(rbm_monitor(model, d["train_subset"], d["valid_subset"], mon_gen,
+                                     trainer.chain if display is None else display, 100,
+                                     0 if display is None else DISPLAY_STEPS))
+                if display is not None:
+                    display = m["chain"]
                 if opts.get("ais_runs", 0) > 0 and opts.get("ais_every", 0) > 0 and (epoch + 1) % opts["ais_every"] == 0:
                     est = log_prob(model, d["test"], d["train"], "ais", opts["ais_runs"], AIS_MONITOR_BETAS, opts["seed"] + epoch)
                     m["log_prob_test"], m["log_Z"] = est["avg_log_prob"], est["log_Z"]
-                scalars = {k: v for k, v in m.items() if k not in ("hidden_probs", "samples", "recon", "originals")}
+                scalars = {k: v for k, v in m.items() if k not in ("hidden_probs", "samples", "recon", "originals", "chain")}
                 bad = first_non_finite({**scalars, **dict(model.named_parameters())})
                 if bad is not None:
                     w.add_text("status", f"diverged at epoch {epoch + 1}: non-finite {bad}", epoch + 1)
@@ -189,7 +203,7 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
                                        {"preprocessing": pre})
                 runs.save_torch(run.path / MODEL_FILE, ck)
                 runs.save_torch(run.path / STATE_FILE, {"epoch": epoch + 1, "model": model.state_dict(),
-                                                        "trainer": trainer.state_dict()})
+                                                        "trainer": trainer.state_dict(), "display": display})
                 last = {k: float(v) for k, v in scalars.items()}
                 history.append(last)
                 echo(epoch_line(epoch + 1, cfg.epochs, m, time.perf_counter() - t0))

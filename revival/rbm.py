@@ -81,7 +81,7 @@ def sample_bernoulli(p, generator):
     """Binary states s with P(s = 1) = p, as u < p with u ~ U(0, 1). (Unlike ``torch.bernoulli`` this
     does not raise on NaN, so a diverging run reaches the end-of-epoch check that reports it.)"""
     u = torch.rand(p.shape, generator=generator, device=p.device, dtype=p.dtype)
-    return (u < p).to(p.dtype)
+    return torch.lt(u, p, out=u)  # 1.0 where u < p, written over u (no bool tensor, no extra pass)
 
 
 def sample_visible(mean, visible_type, generator):
@@ -108,22 +108,26 @@ def free_energy(v, weight, visible_bias, hidden_bias, visible_type="bernoulli"):
     return vis - soft
 
 
-def pseudo_log_likelihood(v, weight, visible_bias, hidden_bias, flip_index):
+def pseudo_log_likelihood(v, weight, visible_bias, hidden_bias, flip_index, hidden_input=None):
     """Stochastic pseudo-log-likelihood of binary v, one flipped unit per example (Besag 1975):
-    PL(v) ~= D * log sigmoid(F(v~) - F(v)), where v~ is v with unit ``flip_index[n]`` flipped and D
-    the number of visible units; log P(v_i | v_-i) = log sigmoid(F(v~) - F(v))."""
-    flipped = v.clone()
+    PL(v) ~= D * log sigmoid(F(v~) - F(v)), where v~ is v with unit i = ``flip_index[n]`` flipped and
+    D the number of visible units; log P(v_i | v_-i) = log sigmoid(F(v~) - F(v)).
+
+    Flipping v_i changes the hidden input c + W v by (1 - 2 v_i) W[:, i] and b.v by (1 - 2 v_i) b_i,
+    so F(v~) needs no second matmul; ``hidden_input`` (c + W v, if already computed) saves the first."""
+    x = torch.addmm(hidden_bias, v, weight.t()) if hidden_input is None else hidden_input
     rows = torch.arange(v.shape[0], device=v.device)
-    flipped[rows, flip_index] = 1.0 - flipped[rows, flip_index]
-    fe = free_energy(v, weight, visible_bias, hidden_bias)
-    fe_flip = free_energy(flipped, weight, visible_bias, hidden_bias)
+    sign = 1.0 - 2.0 * v[rows, flip_index]  # +1 where the bit turns on, -1 where it turns off
+    fe = -(v @ visible_bias) - F.softplus(x).sum(-1)
+    fe_flip = fe - sign * visible_bias[flip_index] + F.softplus(x).sum(-1) \
+        - F.softplus(x + sign[:, None] * weight.t()[flip_index]).sum(-1)
     return v.shape[1] * F.logsigmoid(fe_flip - fe)
 
 
 # ------------------------------------------------------------------------- learning statistics
 
 def cd_statistics(v0, weight, visible_bias, hidden_bias, k, generator, visible_type="bernoulli",
-                  chain=None, hidden_keep=None):
+                  chain=None, hidden_keep=None, out=None):
     """Gradient statistics of CD-k (Hinton 2002) or, given a persistent ``chain``, PCD (Tieleman 2008).
 
     The log-likelihood gradient is  dlogp/dW = <h v>_data - <h v>_model,  estimated as
@@ -139,34 +143,56 @@ def cd_statistics(v0, weight, visible_bias, hidden_bias, k, generator, visible_t
     ``hidden_keep`` (0/1, shape [B, n_hidden]) is the dropout-RBM mask (Srivastava et al. 2014,
     sec. 8): P(h_j = 1 | v, r) = r_j sigmoid(...), one mask per example kept through the whole chain.
 
-    Returns ``(grad_weight, grad_visible_bias, grad_hidden_bias, recon, chain_out)``: gradients of the
-    *mean* log-likelihood over the batch, the mean reconstruction E[v_1 | h_0] of v0 with h_0 sampled
-    from the data (for the reconstruction error), and the last sampled visible state v_k (the new
-    persistent chain state).
+    Returns ``(h_stack, v_stack, grad_visible_bias, grad_hidden_bias, recon, chain_out)``. The weight
+    gradient of the *mean* log-likelihood over the batch is one matmul of the stacked factors,
+    ``h_stack^T v_stack / B`` with h_stack = [h0; -h_neg] and v_stack = [v0; v_neg]; callers fuse it
+    into their update (see :func:`weight_gradient`). ``recon`` is the mean reconstruction
+    E[v_1 | h_0] of v0 with h_0 sampled from the data (for the reconstruction error); ``chain_out``
+    the last sampled visible state v_k (the new persistent chain; None for CD, which needs no
+    final visible sample). ``out=(h_buf, v_buf)``, buffers of at least 2B rows, receives the stacks
+    without allocating (a trainer's workspace); ``v0`` may already be ``v_buf[:B]``.
     """
     if k < 1:
         raise ValueError("CD-k needs k >= 1")
     B = v0.shape[0]
-    h0 = _keep(hidden_probs(v0, weight, hidden_bias), hidden_keep)
-    h_drive = h0 if chain is None else _keep(hidden_probs(chain, weight, hidden_bias), hidden_keep)
-    recon = None
+    if out is None:
+        out = (v0.new_empty(2 * B, weight.shape[0]), v0.new_empty(2 * B, weight.shape[1]))
+    hs, vs = out[0][:2 * B], out[1][:2 * B]
+    h0, h_neg, v_data, v_neg = hs[:B], hs[B:], vs[:B], vs[B:]
+    if v_data.data_ptr() != v0.data_ptr():
+        v_data.copy_(v0)
+    _hidden_probs_into(h0, v_data, weight, hidden_bias, hidden_keep)
+    h_drive = h0 if chain is None else _hidden_probs_into(h_neg, chain, weight, hidden_bias, hidden_keep)
+    recon = v = None
     for step in range(k):
-        vm = visible_mean(sample_bernoulli(h_drive, generator), weight, visible_bias, visible_type)
+        last_cd = step == k - 1 and chain is None
+        vm = torch.addmm(visible_bias, sample_bernoulli(h_drive, generator), weight, out=v_neg if last_cd else None)
+        if visible_type == "bernoulli":
+            vm.sigmoid_()
         if recon is None and chain is None:
             recon = vm
-        v = sample_visible(vm, visible_type, generator)
+        if not last_cd:
+            v = sample_visible(vm, visible_type, generator)
         if step < k - 1:
-            h_drive = _keep(hidden_probs(v, weight, hidden_bias), hidden_keep)
+            h_drive = _hidden_probs_into(h_neg, v, weight, hidden_bias, hidden_keep)
     if chain is not None:
         recon = visible_mean(sample_bernoulli(h0, generator), weight, visible_bias, visible_type)
-    v_neg = vm if chain is None else v
-    h_neg = _keep(hidden_probs(v_neg, weight, hidden_bias), hidden_keep)
-    # one matmul for both terms: [h0; -h_neg]^T [v0; v_neg]
-    gw = torch.cat([h0, -h_neg]).t() @ torch.cat([v0, v_neg])
-    gw.div_(B)
-    gb = (v0.sum(0) - v_neg.sum(0)) / B
-    gc = (h0.sum(0) - h_neg.sum(0)) / B
-    return gw, gb, gc, recon, v
+        v_neg.copy_(v)
+    _hidden_probs_into(h_neg, v_neg, weight, hidden_bias, hidden_keep).neg_()
+    gb = (v_data.sum(0) - v_neg.sum(0)) / B
+    gc = hs.sum(0) / B  # = (sum h0 - sum h_neg) / B, as the second half is negated
+    return hs, vs, gb, gc, recon, v
+
+
+def _hidden_probs_into(out, v, weight, hidden_bias, keep):
+    """``out`` <- P(h = 1 | v) (times the dropout mask), in place."""
+    torch.addmm(hidden_bias, v, weight.t(), out=out).sigmoid_()
+    return out if keep is None else out.mul_(keep)
+
+
+def weight_gradient(h_stack, v_stack):
+    """dlogp/dW = (h0^T v0 - h_neg^T v_neg) / B = h_stack^T v_stack / B: both terms in one matmul."""
+    return h_stack.t() @ v_stack / (h_stack.shape[0] // 2)
 
 
 def _keep(h, keep):
@@ -184,7 +210,7 @@ def sparsity_gradient(q, target, v_mean):
 
 def reconstruction_error(v0, recon):
     """Sum over the batch of the squared error ||v0 - E[v_1|h_0]||^2 (a poor but familiar monitor)."""
-    return ((v0 - recon) ** 2).sum()
+    return F.mse_loss(recon, v0, reduction="sum")
 
 
 def checkpoint_dict(rbm: RBM, config: dict, extra: dict | None = None) -> dict:

@@ -131,6 +131,8 @@ class RBMTrainer:
             self.chain = R.sample_visible(mean.expand(cfg.batch_size, -1).contiguous(), model.visible_type, generator)
         self.q = torch.full_like(c, cfg.sparsity_target if cfg.sparsity_target is not None else 0.0)
         self.last_update_ratio = torch.zeros((), device=W.device)
+        # workspace for the stacked statistics [h0; -h_neg], [v0; v_neg] (no allocation per batch)
+        self.work = (W.new_empty(2 * cfg.batch_size, W.shape[0]), W.new_empty(2 * cfg.batch_size, W.shape[1]))
 
     def state_dict(self) -> dict:
         return {"vel": [v.clone() for v in self.vel], "chain": None if self.chain is None else self.chain.clone(),
@@ -154,27 +156,31 @@ class RBMTrainer:
         recon_sum = torch.zeros((), device=W.device)
         for idx in batches(len(data), cfg.batch_size, self.gen, W.device):
             check()
-            v0 = data.batch(idx)
-            B = v0.shape[0]
+            B = idx.shape[0]
+            v0 = data.batch(idx, out=self.work[1][:B])
             keep = None
             if cfg.dropout > 0:
                 keep = torch.bernoulli(torch.full((B, W.shape[0]), 1.0 - cfg.dropout, device=W.device), generator=self.gen)
             chain = None if self.chain is None else self.chain[:B]
-            gw, gb, gc, recon, v_out = R.cd_statistics(v0, W, b, c, cfg.cd_k, self.gen, vt, chain, keep)
+            hs, vs, gb, gc, recon, v_out = R.cd_statistics(v0, W, b, c, cfg.cd_k, self.gen, vt, chain, keep, self.work)
             if self.chain is not None:
                 self.chain[:B] = v_out
             recon_sum += R.reconstruction_error(v0, recon)
-            if cfg.sparsity_target is not None and cfg.sparsity_cost > 0:
-                # running estimate of each hidden unit's mean activation on data (Hinton 2010, 11.1)
-                h_data = R.hidden_probs(v0, W, c).mean(0)
-                self.q.mul_(cfg.sparsity_decay).add_(h_data, alpha=1 - cfg.sparsity_decay)
-                sw, sc = R.sparsity_gradient(self.q, cfg.sparsity_target, v0.mean(0))
-                gw.add_(sw, alpha=cfg.sparsity_cost)
-                gc.add_(sc, alpha=cfg.sparsity_cost)
             vw, vb, vc = self.vel
-            vw.mul_(m).add_(gw, alpha=lr).add_(W, alpha=-lr * cfg.weight_decay)
+            # dW <- m dW + (lr / B) [h0; -h_neg]^T [v0; v_neg] - lr lambda W: the gradient matmul is
+            # fused into the velocity update (no gradient tensor, no extra pass over W)
+            vw.addmm_(hs.t(), vs, beta=m, alpha=lr / B)
+            if cfg.weight_decay:
+                vw.add_(W, alpha=-lr * cfg.weight_decay)
             vb.mul_(m).add_(gb, alpha=lr)
             vc.mul_(m).add_(gc, alpha=lr)
+            if cfg.sparsity_target is not None and cfg.sparsity_cost > 0:
+                # running estimate q of each hidden unit's mean activation on data (Hinton 2010, 11.1)
+                self.q.mul_(cfg.sparsity_decay).add_(hs[:B].mean(0) if keep is None else
+                                                     R.hidden_probs(v0, W, c).mean(0), alpha=1 - cfg.sparsity_decay)
+                sw, sc = R.sparsity_gradient(self.q, cfg.sparsity_target, v0.mean(0))
+                vw.add_(sw, alpha=lr * cfg.sparsity_cost)
+                vc.add_(sc, alpha=lr * cfg.sparsity_cost)
             W.add_(vw)
             b.add_(vb)
             c.add_(vc)
@@ -186,41 +192,40 @@ class RBMTrainer:
 
 @torch.no_grad()
 def rbm_monitor(model: R.RBM, train_subset: torch.Tensor, valid_subset: torch.Tensor, generator: torch.Generator,
-                chain: torch.Tensor | None = None, n_samples: int = 100, sample_steps: int = 50) -> dict:
+                chain: torch.Tensor, n_samples: int = 100, sample_steps: int = 0) -> dict:
     """Per-epoch monitors (Hinton 2010, sections 5-6), all on fixed example sets:
 
     - mean free energy on a training subset and on validation data, and their gap
       (valid - train): a gap that keeps growing means the RBM is overfitting;
     - stochastic pseudo-log-likelihood per example (Bernoulli visibles only);
     - hidden activation probabilities on the validation subset (for histograms);
-    - ``samples``: the persistent chains when given, else ``n_samples`` fresh Gibbs chains run
-      ``sample_steps`` steps from noise; ``recon``: E[v_1 | h_0] for the first validation examples.
+    - ``samples``: E[v | h] one step on from the first ``n_samples`` rows of ``chain``, after
+      ``sample_steps`` Gibbs sweeps of it (``chain`` is PCD's own chains, which need no extra sweeps,
+      or display chains that the caller keeps across epochs: returned as ``chain``);
+    - ``recon``: E[v_1 | h_0] for the first validation examples (``originals``).
     """
     W, b, c = model.params()
     vt = model.visible_type
+    x_valid = torch.addmm(c, valid_subset, W.t())  # shared by F(v), P(h|v) and the PLL
     fe_train = R.free_energy(train_subset, W, b, c, vt).mean()
-    fe_valid = R.free_energy(valid_subset, W, b, c, vt).mean()
+    vis = -(valid_subset @ b) if vt == "bernoulli" else 0.5 * ((valid_subset - b) ** 2).sum(-1)
+    fe_valid = (vis - torch.nn.functional.softplus(x_valid).sum(-1)).mean()
     out = {"free_energy_train": fe_train, "free_energy_valid": fe_valid, "free_energy_gap": fe_valid - fe_train}
     if vt == "bernoulli":
         flip = torch.randint(0, W.shape[1], (valid_subset.shape[0],), generator=generator, device=W.device)
-        out["pseudo_log_likelihood"] = R.pseudo_log_likelihood(valid_subset, W, b, c, flip).mean()
-    h_valid = R.hidden_probs(valid_subset, W, c)
+        out["pseudo_log_likelihood"] = R.pseudo_log_likelihood(valid_subset, W, b, c, flip, x_valid).mean()
+    h_valid = torch.sigmoid(x_valid)
     out["hidden_probs"] = h_valid
     out["hidden_mean"] = h_valid.mean()
     shown = valid_subset[:n_samples]
     out["recon"] = R.visible_mean(R.sample_bernoulli(h_valid[:n_samples], generator), W, b, vt)
     out["originals"] = shown
-    if chain is not None:
-        out["samples"] = R.visible_mean(R.sample_bernoulli(R.hidden_probs(chain[:n_samples], W, c), generator), W, b, vt)
-    else:
-        mean = torch.sigmoid(b) if vt == "bernoulli" else b
-        v = R.sample_visible(mean.expand(n_samples, -1).contiguous(), vt, generator)
-        vm = v
-        for _ in range(sample_steps):
-            h = R.sample_bernoulli(R.hidden_probs(v, W, c), generator)
-            vm = R.visible_mean(h, W, b, vt)
-            v = R.sample_visible(vm, vt, generator)
-        out["samples"] = vm
+    v = chain[:n_samples]
+    for _ in range(sample_steps):
+        v = R.sample_visible(R.visible_mean(R.sample_bernoulli(R.hidden_probs(v, W, c), generator), W, b, vt),
+                             vt, generator)
+    out["chain"] = v
+    out["samples"] = R.visible_mean(R.sample_bernoulli(R.hidden_probs(v, W, c), generator), W, b, vt)
     return out
 
 

@@ -1,0 +1,181 @@
+"""Benchmark: CD-1 training of a 784-500 RBM, batch 100, on the 50,000-image MNIST training split.
+
+    REVIVAL_DATA_DIR=../shared/data python scripts/bench_rbm.py [--epochs 3] [--device cuda]
+
+Prints one table, every row measured in this run on this machine: seconds per epoch of revival's
+trainer (training alone, and with the per-epoch monitoring and TensorBoard logging that
+``revival pretrain-rbm`` does), of a plain hand-written PyTorch CD-1 loop, and of scikit-learn's
+``BernoulliRBM`` (same size, batch and epochs; skipped when scikit-learn is missing), next to the
+FLOP floor: the CD-1 work of one epoch (10 * N * 784 * 500 flops) at the speed of a large matmul
+measured here. Also the peak resident memory of the process after the revival runs.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from revival import data as D  # noqa: E402
+from revival import experiments as E  # noqa: E402
+from revival import rbm as R  # noqa: E402
+from revival import runs  # noqa: E402
+from revival.train import RBMTrainConfig, RBMTrainer, rbm_monitor  # noqa: E402
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_gflops(device, n=2048, reps=10) -> float:
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    a @ b
+    sync(device)
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    sync(device)
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def batch_matmuls(device, n, batch, n_hidden, reps=3) -> float:
+    """Seconds for one epoch of just the matmuls CD-1 needs at its real shapes: three
+    [B,784]x[784,H]-sized products and one [H,2B]x[2B,784] gradient product per batch."""
+    W = torch.randn(n_hidden, 784, device=device)
+    v, h = torch.rand(batch, 784, device=device), torch.rand(batch, n_hidden, device=device)
+    V2, H2 = torch.rand(2 * batch, 784, device=device), torch.rand(2 * batch, n_hidden, device=device)
+    G = torch.zeros_like(W)
+    best = float("inf")
+    for _ in range(reps):
+        sync(device)
+        t = time.perf_counter()
+        for _ in range(n // batch):
+            v @ W.t()
+            h @ W
+            v @ W.t()
+            G.addmm_(H2.t(), V2)
+        sync(device)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def plain_cd1(x: torch.Tensor, n_hidden: int, epochs: int, batch: int, lr=0.1, mom=0.5, wd=2e-4, seed=0) -> list[float]:
+    """The CD-1 loop one would write by hand (Hinton 2010's recipe), for comparison."""
+    g = torch.Generator(device=x.device).manual_seed(seed)
+    n, nv = x.shape
+    W = torch.randn(n_hidden, nv, device=x.device, generator=g) * 0.01
+    b, c = torch.zeros(nv, device=x.device), torch.zeros(n_hidden, device=x.device)
+    dW, db, dc = torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(c)
+    times = []
+    for _ in range(epochs):
+        sync(x.device)
+        t = time.perf_counter()
+        perm = torch.randperm(n, device=x.device, generator=g)
+        for i in range(0, n, batch):
+            v0 = x[perm[i:i + batch]].float()
+            ph0 = torch.sigmoid(v0 @ W.t() + c)
+            h0 = (torch.rand(ph0.shape, device=x.device, generator=g) < ph0).float()
+            pv1 = torch.sigmoid(h0 @ W + b)
+            ph1 = torch.sigmoid(pv1 @ W.t() + c)
+            gW = (ph0.t() @ v0 - ph1.t() @ pv1) / len(v0)
+            dW = mom * dW + lr * (gW - wd * W)
+            db = mom * db + lr * (v0 - pv1).mean(0)
+            dc = mom * dc + lr * (ph0 - ph1).mean(0)
+            W, b, c = W + dW, b + db, c + dc
+        sync(x.device)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--hidden", type=int, default=500)
+    ap.add_argument("--batch-size", type=int, default=100)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--no-sklearn", action="store_true")
+    a = ap.parse_args()
+    device = E.resolve_device(a.device)
+    images, _ = D.load_split("mnist", "train", a.data_dir)
+    binary = D.binarize(images, "stochastic", 0)
+    data = D.Visible(torch.from_numpy(binary).to(device))
+    n = len(data)
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"N={n}, 784-{a.hidden}, batch {a.batch_size}, {a.epochs} epochs (median seconds per epoch)")
+
+    gflops = matmul_gflops(device)
+    floor = 10 * n * 784 * a.hidden / (gflops * 1e9)
+    t_mm = batch_matmuls(device, n, a.batch_size, a.hidden)
+
+    cfg = RBMTrainConfig(hidden=a.hidden, batch_size=a.batch_size, epochs=a.epochs)
+
+    def revival_epochs(monitor: bool) -> list[float]:
+        g = torch.Generator(device=device).manual_seed(0)
+        model = R.RBM(784, a.hidden).to(device).init_(g, data.all().mean(0))
+        tr = RBMTrainer(model, cfg, g)
+        sub_t, sub_v = data.batch(slice(0, 2000)), data.batch(slice(n - 2000, n))
+        display = sub_v[:100].clone()
+        times = []
+        with tempfile.TemporaryDirectory() as tmp, runs.writer(Path(tmp)) as w:
+            for e in range(a.epochs):
+                sync(device)
+                t = time.perf_counter()
+                m = tr.train_epoch(data, e)
+                if monitor:
+                    m.update(rbm_monitor(model, sub_t, sub_v, torch.Generator(device=device).manual_seed(e), display, 100,
+                                         E.DISPLAY_STEPS))
+                    display = m["chain"]
+                    E.log_rbm_epoch(w, e + 1, m, model, cfg.momentum_at(e))
+                    w.flush()
+                float(m["recon_error"])  # what the epoch line reads
+                sync(device)
+                times.append(time.perf_counter() - t)
+        return times
+
+    rows = []
+    t_train = float(np.median(revival_epochs(False)))
+    t_mon = float(np.median(revival_epochs(True)))
+    t_plain = float(np.median(plain_cd1(data.data, a.hidden, a.epochs, a.batch_size)))
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rows += [("FLOP floor (CD-1 flops at large-matmul speed)", floor),
+             ("CD-1's matmuls alone, at batch shapes (nothing else)", t_mm),
+             ("revival, training alone", t_train),
+             ("revival, training + monitoring + TensorBoard", t_mon),
+             ("plain PyTorch CD-1 loop", t_plain)]
+    t_sk = None
+    if not a.no_sklearn:
+        try:
+            from sklearn.neural_network import BernoulliRBM
+            x32 = binary.astype(np.float32)
+            sk = BernoulliRBM(n_components=a.hidden, batch_size=a.batch_size, n_iter=a.epochs, learning_rate=0.1,
+                              random_state=0)
+            t = time.perf_counter()
+            sk.fit(x32)
+            t_sk = (time.perf_counter() - t) / a.epochs
+            rows.append(("scikit-learn BernoulliRBM (CPU, mean)", t_sk))
+        except ImportError:
+            print("scikit-learn not installed: its row is skipped (pip install scikit-learn)")
+    print(f"\n| what | s / epoch | vs FLOP floor |\n| --- | --- | --- |")
+    for name, t in rows:
+        print(f"| {name} | {t:.3f} | {floor / t:.0%} of floor speed |")
+    print(f"\nlarge matmul: {gflops:.1f} GFLOP/s; CD-1 work per epoch: {10 * n * 784 * a.hidden / 1e9:.0f} GFLOP")
+    print(f"training speed: {floor / t_train:.0%} of the FLOP floor (target >= 75%); the batch-shaped matmuls "
+          f"alone reach {floor / t_mm:.0%} of it, revival runs at {t_mm / t_train:.0%} of that")
+    print(f"monitoring overhead: {t_mon / t_train - 1:+.1%} (target <= 10%)")
+    print(f"revival vs plain loop: {t_plain / t_train:.2f}x")
+    if t_sk:
+        print(f"revival vs scikit-learn: {t_sk / t_train:.2f}x faster (target >= 1.5x)")
+    print(f"peak RSS after the revival runs: {rss_mb:.0f} MB (target < 1024 MB)")
+
+
+if __name__ == "__main__":
+    main()
