@@ -128,6 +128,8 @@ def _resume_opts(resume: str, command: str, given_device: str):
 @click.option("--batch-size", type=click.IntRange(min=1), default=100)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Learning rate [default: 0.1 for Bernoulli, 0.01 for Gaussian visibles].")
+@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=1.0,
+              help="Learning rate multiplied by this every epoch.")
 @click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Fixed momentum [default: 0.5 for 5 epochs, then 0.9].")
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=2e-4, help="L2 cost on weights only.")

@@ -102,7 +102,7 @@ def preprocessing(opts: dict, stats) -> dict:
     return pre
 
 
-def log_rbm_epoch(w, step: int, metrics: dict, model: R.RBM, momentum: float):
+def log_rbm_epoch(w, step: int, metrics: dict, model: R.RBM, momentum: float, lr: float):
     W, b, c = model.params()
     for key, tag in (("recon_error", "rbm/recon_error"), ("free_energy_train", "rbm/free_energy/train"),
                      ("free_energy_valid", "rbm/free_energy/valid"), ("free_energy_gap", "rbm/free_energy/gap"),
@@ -111,6 +111,7 @@ def log_rbm_epoch(w, step: int, metrics: dict, model: R.RBM, momentum: float):
         if key in metrics:
             w.add_scalar(tag, float(metrics[key]), step)
     w.add_scalar("rbm/momentum", momentum, step)
+    w.add_scalar("rbm/lr", lr, step)
     w.add_histogram("weights/weight", W.cpu(), step)
     w.add_histogram("weights/visible_bias", b.cpu(), step)
     w.add_histogram("weights/hidden_bias", c.cpu(), step)
@@ -197,7 +198,7 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
                 if bad is not None:
                     w.add_text("status", f"diverged at epoch {epoch + 1}: non-finite {bad}", epoch + 1)
                     raise Diverged(epoch + 1, bad)
-                log_rbm_epoch(w, epoch + 1, m, model, cfg.momentum_at(epoch))
+                log_rbm_epoch(w, epoch + 1, m, model, cfg.momentum_at(epoch), cfg.lr_at(epoch))
                 w.flush()
                 ck = R.checkpoint_dict(model, {**cfg.as_dict(), "epochs_completed": epoch + 1},
                                        {"preprocessing": pre})

@@ -87,6 +87,7 @@ class RBMTrainConfig:
     epochs: int = 10
     batch_size: int = 100
     lr: float = 0.1
+    lr_decay: float = 1.0  # learning rate lr * lr_decay ** epoch
     momentum: float | None = None  # fixed momentum; None = initial_momentum, then final after momentum_epochs
     initial_momentum: float = 0.5
     final_momentum: float = 0.9
@@ -106,6 +107,9 @@ class RBMTrainConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def lr_at(self, epoch: int) -> float:
+        return self.lr * self.lr_decay ** epoch
 
     def momentum_at(self, epoch: int) -> float:
         if self.momentum is not None:
@@ -152,7 +156,7 @@ class RBMTrainer:
         """One pass over ``data`` in a seeded random order. Returns device scalars:
         ``recon_error`` (mean squared error per example) and ``update_ratio`` (|dW| / |W| at the last step)."""
         cfg, (W, b, c) = self.cfg, self.model.params()
-        lr, m, vt = cfg.lr, cfg.momentum_at(epoch), self.model.visible_type
+        lr, m, vt = cfg.lr_at(epoch), cfg.momentum_at(epoch), self.model.visible_type
         recon_sum = torch.zeros((), device=W.device)
         for idx in batches(len(data), cfg.batch_size, self.gen, W.device):
             check()

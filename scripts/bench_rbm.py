@@ -134,7 +134,7 @@ def main():
                     m.update(rbm_monitor(model, sub_t, sub_v, torch.Generator(device=device).manual_seed(e), display, 100,
                                          E.DISPLAY_STEPS))
                     display = m["chain"]
-                    E.log_rbm_epoch(w, e + 1, m, model, cfg.momentum_at(e))
+                    E.log_rbm_epoch(w, e + 1, m, model, cfg.momentum_at(e), cfg.lr_at(e))
                     w.flush()
                 float(m["recon_error"])  # what the epoch line reads
                 sync(device)
