@@ -108,14 +108,25 @@ def main():
     """
 
 
-def _resume_opts(resume: str, command: str, given_device: str):
+def prepare(command: str, o: dict, resolve):
+    """What every training command does first: reopen the ``--resume`` folder (its options come from
+    its config.json) or resolve the options of a fresh run, then the device and the progress mode.
+    Returns ``(opts, make_run, device, progress, resumed)``; the run folder is made by ``make_run``
+    only once the data has loaded."""
     from .runs import Run
-    try:
-        run = Run.reopen(resume, command)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--resume") from None
-    opts = dict(run.config["options"])
-    return run, opts
+    resume, progress = o.pop("resume"), o.pop("progress")
+    if resume:
+        try:
+            run = Run.reopen(resume, command)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--resume") from None
+        opts = dict(run.config["options"])
+        make_run = lambda: run  # noqa: E731
+    else:
+        opts = resolve(dict(o))
+        make_run = lambda: Run.create(opts["logdir"], command, opts["name"], {"options": opts})  # noqa: E731
+    device = device_or_exit(o["device"] if not resume or o["device"] != "auto" else opts["device"])
+    return opts, make_run, device, sys.stderr.isatty() if progress is None else progress, bool(resume)
 
 
 @main.command("pretrain-rbm", context_settings=CONTEXT)
@@ -157,23 +168,16 @@ def pretrain_rbm_cmd(**o):
     and writes model.pt (public checkpoint format), config.json and summary.json.
     """
     from . import experiments as E
-    from .runs import Run
-    resume = o.pop("resume")
-    progress = o.pop("progress")
-    if resume:
-        run, opts = _resume_opts(resume, "pretrain-rbm", o["device"])
-        make_run = lambda: run  # noqa: E731
-    else:
-        opts = dict(o)
+
+    def resolve(opts):
         if opts["lr"] is None:
             opts["lr"] = 0.1 if opts["visible_type"] == "bernoulli" else 0.01
         if opts["sparsity_cost"] > 0 and opts["sparsity_target"] is None:
             raise click.BadParameter("needs --sparsity-target as well", param_hint="--sparsity-cost")
-        make_run = lambda: Run.create(opts["logdir"], "pretrain-rbm", opts["name"], {"options": opts})  # noqa: E731
-    device = device_or_exit(o["device"] if not resume or o["device"] != "auto" else opts["device"])
-    if progress is None:
-        progress = sys.stderr.isatty()
-    summary = run_or_exit(lambda: E.pretrain_rbm(opts, device, make_run, click.echo, progress, bool(resume)))
+        return opts
+
+    opts, make_run, device, progress, resume = prepare("pretrain-rbm", o, resolve)
+    summary = run_or_exit(lambda: E.pretrain_rbm(opts, device, make_run, click.echo, progress, resume))
     click.echo(f"done: {Path(summary['model']).parent}")
 
 
@@ -287,21 +291,14 @@ def compare_dropout_cmd(**o):
     Monte-Carlo vs weight-scaling inference, and the paper's figure where the preset has one.
     """
     from . import compare as C
-    from .runs import Run
-    resume = o.pop("resume")
-    progress = o.pop("progress")
-    if resume:
-        run, opts = _resume_opts(resume, "compare-dropout", o["device"])
-        make_run = lambda: run  # noqa: E731
-    else:
+
+    def resolve(opts):
         try:
-            opts = C.resolve(o)
+            return C.resolve(opts)
         except ValueError as e:
             raise click.BadParameter(str(e)) from None
-        make_run = lambda: Run.create(opts["logdir"], "compare-dropout", opts["name"], {"options": opts})  # noqa: E731
-    device = device_or_exit(o["device"] if not resume or o["device"] != "auto" else opts["device"])
-    if progress is None:
-        progress = sys.stderr.isatty()
+
+    opts, make_run, device, progress, _ = prepare("compare-dropout", o, resolve)
     run_or_exit(lambda: C.compare_dropout(opts, device, make_run, click.echo, progress))
 
 
