@@ -68,8 +68,11 @@ def main():
         print(f"  {name}: {lp['avg_log_prob']:.2f} nats [{lp['avg_log_prob_lower']:.2f}, "
               f"{lp['avg_log_prob_upper']:.2f}] in {lp['minutes']:.1f} min", flush=True)
 
+    def upper(r):  # the tighter of the two upper bounds on the true log-probability
+        return min(r["avg_log_prob_upper"], r.get("avg_log_prob_upper_markov", float("inf")))
+
     def better(x, y):  # x is better than y, bounds not overlapping
-        return x in results and y in results and results[x]["avg_log_prob_lower"] > results[y]["avg_log_prob_upper"]
+        return x in results and y in results and results[x]["avg_log_prob_lower"] > upper(results[y])
 
     checks = {"CD-3 > CD-1": better("CD-3", "CD-1"), "CD-25 > CD-3": better("CD-25", "CD-3"),
               "PCD > CD-1": better("PCD", "CD-1")}
@@ -80,14 +83,18 @@ def main():
              f"momentum {a.momentum}, weight decay 2e-4. Test log-probability over the 10,000 test images, log Z by AIS with "
              f"{a.ais_runs} runs x {a.ais_betas} betas from a base-rate model; bounds are log Z +- 3 "
              "standard errors.", "",
-             "| method | ours: avg test log-prob (nats) | bounds | log Z | ESS | minutes | paper | trust |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "Where a few AIS runs dominate (low ESS), log(mean - 3 s.e.) is <= 0 and the upper bound is "
+             "infinite; the column 'upper (99%)' is then the finite one-sided bound from Markov's inequality "
+             "(AIS's Z estimate is unbiased, so P(Z_hat >= 100 Z) <= 1%): estimate + log 100.", "",
+             "| method | ours: avg test log-prob (nats) | +-3 s.e. bounds | upper (99%) | log Z | ESS | minutes | "
+             "paper | trust |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, lp in results.items():
         paper, trust = PAPER[name]
         lines.append(f"| {name} | {lp['avg_log_prob']:.2f} | [{lp['avg_log_prob_lower']:.2f}, "
-                     f"{lp['avg_log_prob_upper']:.2f}] | {lp['log_Z']:.2f} | {lp['ess']:.1f} | {lp['minutes']:.1f} | "
+                     f"{lp['avg_log_prob_upper']:.2f}] | {upper(lp):.2f} | {lp['log_Z']:.2f} | {lp['ess']:.1f} | {lp['minutes']:.1f} | "
                      f"{paper if paper is not None else 'better than CD-1 (Tieleman 2008)'} | {trust or 'S'} |")
-    lines += ["", "Ordering at this length (lower bound of the first above the upper bound of the second):", ""]
+    lines += ["", "Ordering at this length (lower bound of the first above the tighter upper bound of the second):", ""]
     lines += [f"- {k}: {'holds' if v else 'does NOT hold'}" for k, v in checks.items()]
     text = "\n".join(lines) + "\n"
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

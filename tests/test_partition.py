@@ -62,6 +62,7 @@ def test_base_rate_log_z_is_exact_at_beta_zero():
     assert res.log_z_base == pytest.approx(exact, abs=1e-4)
     assert res.log_z == pytest.approx(exact, abs=1e-4)
     assert res.ess == pytest.approx(10)
+    assert res.log_z_lower_markov == pytest.approx(res.log_z - math.log(100))
 
 
 def test_schedules():

@@ -55,3 +55,10 @@ def test_weight_decay_shrinks_weights_without_data_signal():
     tr.train_epoch(data, 0)
     # one step: W + lr (grad - lambda W); the grad part is random, the decay part is exact
     assert torch.all(model.weight < W0)
+
+
+def test_schedules_of_the_rbm_config():
+    cfg = RBMTrainConfig(lr=0.1, lr_decay=0.5)
+    assert [cfg.lr_at(e) for e in range(3)] == [0.1, 0.05, 0.025]
+    assert [cfg.momentum_at(e) for e in (0, 4, 5, 9)] == [0.5, 0.5, 0.9, 0.9]
+    assert RBMTrainConfig(momentum=0.7).momentum_at(8) == 0.7
