@@ -71,7 +71,7 @@ def main():
     ev_x, ev_y = D.Visible(x.data[:10_000], x.scale), y[:10_000]
     valid, test = (put(va_x), lab(va_y)), (put(te_x), lab(te_y))
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, 784-1024-1024-10 ReLU, "
-          f"dropout 0.2/0.5, batch 100, N={len(y)}, {a.epochs} epochs (median seconds per epoch)")
+          f"dropout 0.2/0.5, batch 100, N={len(y)}, {a.epochs} epochs (fastest epoch; evaluation: its median ratio to the same epoch's training)")
 
     model = init_mlp([784, 1024, 1024, 10], "relu", 0)
     model.input_dropout, model.hidden_dropout = 0.2, 0.5
@@ -92,8 +92,8 @@ def main():
         [float(v["error"]) for v in ev]
         sync(device)
         t_eval.append(time.perf_counter() - t)
-    t_plain = float(np.median(plain_loop(x.data, y, a.epochs, 100, device)))
-    tr, evl = float(np.median(t_train)), float(np.median(t_eval))
+    t_plain = min(plain_loop(x.data, y, a.epochs, 100, device))
+    tr, evl = min(t_train), float(np.median(np.array(t_eval) / np.array(t_train))) * min(t_train)
     print("\n| what | s / epoch |\n| --- | --- |")
     print(f"| plain PyTorch loop (nn.Dropout, optim.SGD) | {t_plain:.3f} |")
     print(f"| revival, training alone | {tr:.3f} |")
