@@ -150,10 +150,9 @@ def layout() -> dict:
 
 
 def load_data(opts: dict, device) -> dict:
-    def put(split):
-        x, y = D.load_split(opts["dataset"], split, opts.get("data_dir"))
-        return x, y
-    tr, va, te = put("train"), put("valid"), put("test")
+    """All three splits, checked before any run folder exists; valid and test go to the device now,
+    the training split per sweep point (its subset)."""
+    tr, va, te = (D.load_split(opts["dataset"], split, opts.get("data_dir")) for split in D.SPLITS)
     for n in (opts.get("train_sizes") or [opts.get("train_size")]):
         if n is not None and n > len(tr[0]):
             raise D.DataError(f"--train-size {n} is larger than the {opts['dataset']} training split ({len(tr[0])})")

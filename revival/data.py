@@ -5,7 +5,6 @@ index from a seeded ``randperm`` and converted to floating point on the fly (:cl
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import shutil

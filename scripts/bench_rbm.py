@@ -175,7 +175,7 @@ def main():
             rows.append(("scikit-learn BernoulliRBM (CPU, mean)", t_sk))
         except ImportError:
             print("scikit-learn not installed: its row is skipped (pip install scikit-learn)")
-    print(f"\n| what | s / epoch | vs FLOP floor |\n| --- | --- | --- |")
+    print("\n| what | s / epoch | vs FLOP floor |\n| --- | --- | --- |")
     for name, t in rows:
         print(f"| {name} | {t:.3f} | {floor / t:.0%} of floor speed |")
     print(f"\nlarge matmul: {gflops:.1f} GFLOP/s; CD-1 work per epoch: {10 * n * 784 * a.hidden / 1e9:.0f} GFLOP")

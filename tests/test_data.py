@@ -1,6 +1,5 @@
 """The data layer on small synthetic IDX files, corrupt ones included, and on the shipped sample."""
 import gzip
-import os
 import stat
 
 import numpy as np
