@@ -81,10 +81,19 @@ def device_or_exit(spec: str):
 
 def run_or_exit(fn):
     """Run an experiment; turn its failures into one clear line and the documented exit code."""
+    import signal
     from .data import DataError
     from .train import Diverged, Interrupted
+
+    def terminate(signum, frame):  # SIGTERM outside a training loop: stop like Ctrl-C does
+        raise Interrupted(signum)
+
+    old_term = signal.signal(signal.SIGTERM, terminate)
     try:
         return fn()
+    except KeyboardInterrupt:
+        click.echo("interrupted before any epoch was saved; nothing to resume.", err=True)
+        sys.exit(130)
     except DataError as e:
         raise Failure(str(e)) from None
     except Diverged as e:
@@ -96,6 +105,8 @@ def run_or_exit(fn):
         sys.exit(e.exit_code)
     except ValueError as e:
         raise Failure(str(e)) from None
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
 
 
 @click.group(context_settings=CONTEXT)

@@ -2,6 +2,7 @@
 a device, runs the data -> model -> train loop, and decides what is logged."""
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -25,10 +26,12 @@ def guarded(run: runs.Run, body: Callable[[], dict]) -> dict:
     last completed epoch), diverged (with the epoch) or failed. Exceptions propagate to the CLI."""
     try:
         return body()
-    except Interrupted as e:
+    except (Interrupted, KeyboardInterrupt) as e:
+        # KeyboardInterrupt: Ctrl-C outside the training loop (e.g. during the final AIS)
+        e = e if isinstance(e, Interrupted) else Interrupted(signal.SIGINT)
         run.set_status(runs.STATUS_INTERRUPTED, signal=str(e), exit_code=e.exit_code,
                        hint=f"continue with --resume {run.path}")
-        raise
+        raise e from None
     except Diverged as e:
         run.set_status(runs.STATUS_DIVERGED, epoch=e.epoch, reason=str(e),
                        hint="lower --lr (or raise --weight-decay); the checkpoint holds the last good epoch")
@@ -165,12 +168,13 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
         model.load_state_dict(st["model"])
         trainer.load_state_dict(st["trainer"])
         start = st["epoch"]
+        last = st.get("metrics", {})
         if display is not None:
             display = st["display"]
         echo(f"resuming {run.path} after epoch {start}")
     pre = preprocessing(opts, d["stats"])
-    history = []
-    last = {}
+    if not resume:
+        last = {}
 
     def body():
         nonlocal last, display
@@ -203,10 +207,10 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
                 ck = R.checkpoint_dict(model, {**cfg.as_dict(), "epochs_completed": epoch + 1},
                                        {"preprocessing": pre})
                 runs.save_torch(run.path / MODEL_FILE, ck)
-                runs.save_torch(run.path / STATE_FILE, {"epoch": epoch + 1, "model": model.state_dict(),
-                                                        "trainer": trainer.state_dict(), "display": display})
                 last = {k: float(v) for k, v in scalars.items()}
-                history.append(last)
+                runs.save_torch(run.path / STATE_FILE, {"epoch": epoch + 1, "model": model.state_dict(),
+                                                        "trainer": trainer.state_dict(), "display": display,
+                                                        "metrics": last})
                 echo(epoch_line(epoch + 1, cfg.epochs, m, time.perf_counter() - t0))
                 stop.check()
         summary = {"status": runs.STATUS_FINISHED, "epochs": cfg.epochs, "final": last,

@@ -82,6 +82,27 @@ def test_sigterm_then_resume_compare_dropout(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_ctrl_c_during_the_final_evaluation_is_an_interruption_and_resumes(tmp_path, monkeypatch):
+    from revival import experiments
+    real = experiments.log_prob
+
+    def interrupted_once(*a, **k):
+        monkeypatch.setattr(experiments, "log_prob", real)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiments, "log_prob", interrupted_once)
+    args = ["pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "12", "--epochs", "2", "--monitor-size", "100",
+            "--no-progress", "--logdir", tmp_path]
+    r = invoke(*args)
+    assert r.exit_code == 130
+    run = only_run(tmp_path, "pretrain-rbm")
+    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+    r = invoke("pretrain-rbm", "--resume", run, "--no-progress")
+    assert r.exit_code == 0, r.output
+    s = json.loads((run / "summary.json").read_text())
+    assert s["status"] == "finished" and s["log_prob"]["method"] == "exact" and "recon_error" in s["final"]
+
+
 def test_divergence_stops_keeps_the_last_good_epoch_and_says_so(tmp_path, monkeypatch):
     from revival import train
     real = train.RBMTrainer.train_epoch
