@@ -41,7 +41,8 @@ def _load_config(ctx, param, value):
         key = k.replace("-", "_")
         if key not in known or key in ("config", "resume"):
             raise click.BadParameter(f"{value}: unknown option {k!r}", ctx, param)
-        defaults[key] = v
+        # a TOML array (layers = [1024, 1024]) becomes the comma-separated text the option parses
+        defaults[key] = ",".join(map(str, v)) if isinstance(v, list) else v
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
 
@@ -109,7 +110,7 @@ def run_or_exit(fn):
         signal.signal(signal.SIGTERM, old_term)
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(context_settings=CONTEXT, no_args_is_help=True)
 @click.version_option(__version__, "-V", "--version")
 def main():
     """revival: RBM pretraining by contrastive divergence, and dropout, reproduced and measured.
@@ -236,8 +237,6 @@ def _list(kind, lo=None, hi=None, hi_open=False, choices=None):
     def parse(ctx, param, value):
         if value is None:
             return None
-        if isinstance(value, (list, tuple)):  # from a --config TOML array
-            value = ",".join(map(str, value))
         items = [t.strip() for t in str(value).split(",")]
         if not value.strip() or any(not t for t in items):
             raise click.BadParameter(f"expected a comma-separated list, got {value!r}")

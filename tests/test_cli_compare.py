@@ -114,3 +114,13 @@ def test_bad_input(tmp_path, args, code, needle):
     assert r.exit_code == code, r.output
     assert needle in r.output
     assert not (tmp_path / "compare-dropout").exists()
+
+
+def test_config_file_with_lists(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('layers = [32, 16]\nvariants = ["baseline", "dropout"]\nepochs = 1\ndataset = "mnist-sample"\n'
+                   'train-size = 200\nmc-samples = 0\neval-train-size = 200\n')
+    r = invoke("compare-dropout", "--config", cfg, "--logdir", tmp_path / "runs", "--no-progress")
+    assert r.exit_code == 0, r.output
+    opts = json.loads((only_run(tmp_path / "runs", "compare-dropout") / "config.json").read_text())["options"]
+    assert opts["layers"] == [32, 16] and opts["variants"] == ["baseline", "dropout"]
