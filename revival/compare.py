@@ -14,7 +14,8 @@ from . import data as D
 from . import runs
 from .experiments import MODEL_FILE, STATE_FILE, Progress, guarded
 from .mlp import MLP, init_from_rbms
-from .train import ClassifierTrainer, Diverged, GracefulStop, MLPTrainConfig, evaluate_classifier, first_non_finite
+from .train import (ClassifierTrainer, Diverged, GracefulStop, MLPTrainConfig, evaluate_classifier, first_non_finite,
+                    host_floats)
 
 # which regularizers each variant switches on; the strengths come from the options
 VARIANTS = {
@@ -179,17 +180,16 @@ def train_point(opts, d, run, name, variant, size, rate, seed, device, echo, pro
     cfg = MLPTrainConfig.from_dict({**opts, "weight_decay": s["weight_decay"], "max_norm": s["max_norm"]})
     trainer = ClassifierTrainer(model, cfg, torch.Generator(device=device).manual_seed(seed),
                                 torch.Generator(device=device).manual_seed(seed + 7_777_777))
-    start = 0
+    start, best_test_loss, last = 0, math.inf, {}
     if (folder / STATE_FILE).is_file():
         st = torch.load(folder / STATE_FILE, map_location=device, weights_only=True)
         model.load_state_dict(st["model"])
         trainer.load_state_dict(st["trainer"])
-        start = st["epoch"]
+        start, best_test_loss, last = st["epoch"], st["best_test_loss"], st["metrics"]
         echo(f"[{name}] resuming after epoch {start}")
     hp = {"variant": variant, "train_size": len(idx), "seed": seed, "layers": ",".join(map(str, opts["layers"])),
           "activation": opts["activation"], **{k: (v if v is not None else 0.0) for k, v in s.items()},
           "lr": opts["lr"], "epochs": opts["epochs"], "batch_size": opts["batch_size"]}
-    best_test_loss, last = math.inf, {}
     with runs.writer(folder, purge_step=start + 1 if start else None) as w, GracefulStop() as stop:
         for epoch in range(start, cfg.epochs):
             t0 = time.perf_counter()
@@ -198,15 +198,13 @@ def train_point(opts, d, run, name, variant, size, rate, seed, device, echo, pro
                 tr = trainer.train_epoch(x, y, epoch, stop.check, bar.step)
             finally:
                 bar.close()
-            ev = {"train": evaluate_classifier(model, ex, ey, cfg.loss),
-                  "valid": evaluate_classifier(model, *d["valid"], cfg.loss),
-                  "test": evaluate_classifier(model, *d["test"], cfg.loss)}
-            scalars = {f"{k}/{split}": ev[split][m] for split in ev for k, m in (("error", "error"), ("loss", "loss"))}
-            scalars["loss/train_dropout"] = tr["loss"]
+            scalars = {**evaluate_splits(model, (ex, ey), d["valid"], d["test"], cfg.loss),
+                       "loss/train_dropout": tr["loss"]}
             bad = first_non_finite({**scalars, **dict(model.named_parameters())})
             if bad is not None:
                 raise Diverged(epoch + 1, f"{bad} ({name})")
-            vals = {k: float(v) for k, v in scalars.items()}
+            vals = host_floats(scalars)
+            best_test_loss = min(best_test_loss, vals["loss/test"])
             for k, v in vals.items():
                 w.add_scalar(k, v, epoch + 1)
             w.add_scalar("train/lr", cfg.lr_at(epoch), epoch + 1)
@@ -214,17 +212,12 @@ def train_point(opts, d, run, name, variant, size, rate, seed, device, echo, pro
             w.flush()
             runs.save_torch(folder / STATE_FILE, {"epoch": epoch + 1, "model": model.state_dict(),
                                                   "trainer": trainer.state_dict(),
-                                                  "best_test_loss": min(best_test_loss, vals["loss/test"])})
-            best_test_loss = min(best_test_loss, vals["loss/test"])
+                                                  "best_test_loss": best_test_loss, "metrics": vals})
             last = vals
             echo(f"[{name}] epoch {epoch + 1}/{cfg.epochs}  train err {vals['error/train']:.4f}  valid err "
                  f"{vals['error/valid']:.4f}  test err {vals['error/test']:.4f}  test loss {vals['loss/test']:.4f}  "
                  f"{time.perf_counter() - t0:.1f}s")
             stop.check()
-        if start and not last:  # resumed a point whose epochs were all done
-            last = {k: float(v) for k, v in _final_eval(model, ex, ey, d, cfg.loss).items()}
-        if start:
-            best_test_loss = min(best_test_loss, torch.load(folder / STATE_FILE, weights_only=True)["best_test_loss"])
         row = {"variant": variant, "train_size": len(idx), "seed": seed, "hidden_dropout": s["hidden_dropout"],
                "input_dropout": s["input_dropout"], "train_error": last["error/train"],
                "valid_error": last["error/valid"], "test_error": last["error/test"],
@@ -244,9 +237,10 @@ def train_point(opts, d, run, name, variant, size, rate, seed, device, echo, pro
     return row
 
 
-def _final_eval(model, ex, ey, d, loss):
+def evaluate_splits(model, train, valid, test, loss) -> dict:
+    """``error/<split>`` and ``loss/<split>`` of the weight-scaled net, as device scalars."""
     out = {}
-    for split, (x, y) in (("train", (ex, ey)), ("valid", d["valid"]), ("test", d["test"])):
+    for split, (x, y) in (("train", train), ("valid", valid), ("test", test)):
         ev = evaluate_classifier(model, x, y, loss)
         out[f"error/{split}"], out[f"loss/{split}"] = ev["error"], ev["loss"]
     return out

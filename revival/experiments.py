@@ -15,7 +15,8 @@ from . import data as D
 from . import partition as P
 from . import rbm as R
 from . import runs
-from .train import Diverged, GracefulStop, Interrupted, RBMTrainConfig, RBMTrainer, first_non_finite, rbm_monitor
+from .train import (Diverged, GracefulStop, Interrupted, RBMTrainConfig, RBMTrainer, first_non_finite, host_floats,
+                    rbm_monitor)
 
 MODEL_FILE, STATE_FILE = "model.pt", "state.pt"
 DISPLAY_STEPS = 20  # Gibbs sweeps per epoch of the display chains behind rbm/samples
@@ -105,14 +106,15 @@ def preprocessing(opts: dict, stats) -> dict:
     return pre
 
 
-def log_rbm_epoch(w, step: int, metrics: dict, model: R.RBM, momentum: float, lr: float):
+def log_rbm_epoch(w, step: int, scalars: dict, metrics: dict, model: R.RBM, momentum: float, lr: float):
+    """``scalars``: the epoch's metrics as floats; ``metrics``: the tensors behind the images and histograms."""
     W, b, c = model.params()
     for key, tag in (("recon_error", "rbm/recon_error"), ("free_energy_train", "rbm/free_energy/train"),
                      ("free_energy_valid", "rbm/free_energy/valid"), ("free_energy_gap", "rbm/free_energy/gap"),
                      ("pseudo_log_likelihood", "rbm/pseudo_log_likelihood"), ("update_ratio", "rbm/update_ratio"),
                      ("hidden_mean", "rbm/hidden_mean"), ("log_prob_test", "rbm/log_prob/test"), ("log_Z", "rbm/log_Z")):
-        if key in metrics:
-            w.add_scalar(tag, float(metrics[key]), step)
+        if key in scalars:
+            w.add_scalar(tag, scalars[key], step)
     w.add_scalar("rbm/momentum", momentum, step)
     w.add_scalar("rbm/lr", lr, step)
     w.add_histogram("weights/weight", W.cpu(), step)
@@ -129,14 +131,13 @@ def log_rbm_epoch(w, step: int, metrics: dict, model: R.RBM, momentum: float, lr
 
 
 def epoch_line(epoch: int, epochs: int, m: dict, seconds: float) -> str:
-    parts = [f"epoch {epoch}/{epochs}", f"recon {float(m['recon_error']):.3f}",
-             f"F(train) {float(m['free_energy_train']):.2f}", f"F(valid) {float(m['free_energy_valid']):.2f}",
-             f"gap {float(m['free_energy_gap']):+.2f}"]
+    parts = [f"epoch {epoch}/{epochs}", f"recon {m['recon_error']:.3f}", f"F(train) {m['free_energy_train']:.2f}",
+             f"F(valid) {m['free_energy_valid']:.2f}", f"gap {m['free_energy_gap']:+.2f}"]
     if "pseudo_log_likelihood" in m:
-        parts.append(f"PLL {float(m['pseudo_log_likelihood']):.2f}")
+        parts.append(f"PLL {m['pseudo_log_likelihood']:.2f}")
     if "log_prob_test" in m:
-        parts.append(f"logp(test) {float(m['log_prob_test']):.2f}")
-    parts += [f"|dW|/|W| {float(m['update_ratio']):.2e}", f"{seconds:.1f}s"]
+        parts.append(f"logp(test) {m['log_prob_test']:.2f}")
+    parts += [f"|dW|/|W| {m['update_ratio']:.2e}", f"{seconds:.1f}s"]
     return "  ".join(parts)
 
 
@@ -162,7 +163,7 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
     if trainer.chain is None:
         mean = torch.sigmoid(model.visible_bias) if cfg.visible_type == "bernoulli" else model.visible_bias
         display = R.sample_visible(mean.detach().expand(100, -1).contiguous(), cfg.visible_type, display_gen)
-    start = 0
+    start, last = 0, {}
     if resume:
         st = torch.load(run.path / STATE_FILE, map_location=device, weights_only=True)
         model.load_state_dict(st["model"])
@@ -173,8 +174,6 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
             display = st["display"]
         echo(f"resuming {run.path} after epoch {start}")
     pre = preprocessing(opts, d["stats"])
-    if not resume:
-        last = {}
 
     def body():
         nonlocal last, display
@@ -202,22 +201,25 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
                 if bad is not None:
                     w.add_text("status", f"diverged at epoch {epoch + 1}: non-finite {bad}", epoch + 1)
                     raise Diverged(epoch + 1, bad)
-                log_rbm_epoch(w, epoch + 1, m, model, cfg.momentum_at(epoch), cfg.lr_at(epoch))
+                last = host_floats(scalars)
+                log_rbm_epoch(w, epoch + 1, last, m, model, cfg.momentum_at(epoch), cfg.lr_at(epoch))
                 w.flush()
                 ck = R.checkpoint_dict(model, {**cfg.as_dict(), "epochs_completed": epoch + 1},
                                        {"preprocessing": pre})
                 runs.save_torch(run.path / MODEL_FILE, ck)
-                last = {k: float(v) for k, v in scalars.items()}
                 runs.save_torch(run.path / STATE_FILE, {"epoch": epoch + 1, "model": model.state_dict(),
                                                         "trainer": trainer.state_dict(), "display": display,
                                                         "metrics": last})
-                echo(epoch_line(epoch + 1, cfg.epochs, m, time.perf_counter() - t0))
+                echo(epoch_line(epoch + 1, cfg.epochs, last, time.perf_counter() - t0))
                 stop.check()
         summary = {"status": runs.STATUS_FINISHED, "epochs": cfg.epochs, "final": last,
                    "model": str(run.path / MODEL_FILE)}
         if opts.get("ais_runs", 0) > 0:
-            method = "auto" if model.visible_type == "bernoulli" or P.can_enumerate(model.weight, "gaussian") else None
-            if method:
+            if model.visible_type == "gaussian" and not P.can_enumerate(model.weight, "gaussian"):
+                echo(f"log-probability skipped: AIS needs Bernoulli visibles, and exact log Z at most "
+                     f"{P.MAX_EXACT_UNITS} hidden units")
+            else:
+                method = "auto"
                 echo(f"estimating log Z ({opts['ais_runs']} AIS runs x {opts['ais_betas']} betas, or exact if small) ...")
                 summary["log_prob"] = log_prob(model, d["test"], d["train"], method, opts["ais_runs"],
                                                opts["ais_betas"], opts["seed"])

@@ -67,14 +67,25 @@ class GracefulStop:
         return False
 
 
+def host_floats(named: dict) -> dict:
+    """Scalars (0-d tensors on one device, or numbers) as Python floats, in one host transfer."""
+    tensors = {k: v for k, v in named.items() if isinstance(v, torch.Tensor)}
+    out = {k: float(v) for k, v in named.items() if k not in tensors}
+    if tensors:
+        out.update(zip(tensors, torch.stack([t.detach().float().reshape(()) for t in tensors.values()]).tolist()))
+    return {k: out[k] for k in named}
+
+
 def first_non_finite(named: dict) -> str | None:
-    """The name of the first tensor or number holding NaN/inf, or None; one host sync for all."""
+    """The name of the first tensor or number holding NaN/inf, or None; one host transfer for all
+    (the flags are reduced on the tensors' device and stacked there)."""
     if not named:
         return None
-    flags = torch.stack([(~torch.isfinite(torch.as_tensor(v, dtype=torch.float32))).any().cpu()
+    dev = next((v.device for v in named.values() if isinstance(v, torch.Tensor)), torch.device("cpu"))
+    flags = torch.stack([(~torch.isfinite(torch.as_tensor(v, dtype=torch.float32, device=dev))).any()
                          for v in named.values()])
-    bad = flags.nonzero()
-    return list(named)[int(bad[0])] if len(bad) else None
+    bad = flags.nonzero().flatten().tolist()
+    return list(named)[bad[0]] if bad else None
 
 
 # ------------------------------------------------------------------------- RBM training

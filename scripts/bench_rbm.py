@@ -26,7 +26,7 @@ from revival import data as D  # noqa: E402
 from revival import experiments as E  # noqa: E402
 from revival import rbm as R  # noqa: E402
 from revival import runs  # noqa: E402
-from revival.train import RBMTrainConfig, RBMTrainer, rbm_monitor  # noqa: E402
+from revival.train import RBMTrainConfig, RBMTrainer, host_floats, rbm_monitor  # noqa: E402
 
 
 def sync(device):
@@ -144,7 +144,8 @@ def main():
                     m.update(rbm_monitor(model, sub_t, sub_v, torch.Generator(device=device).manual_seed(e), display, 100,
                                          E.DISPLAY_STEPS))
                     display = m["chain"]
-                    E.log_rbm_epoch(w, e + 1, m, model, cfg.momentum_at(e), cfg.lr_at(e))
+                    scalars = {k: v for k, v in m.items() if k not in ("hidden_probs", "samples", "recon", "originals", "chain")}
+                    E.log_rbm_epoch(w, e + 1, host_floats(scalars), m, model, cfg.momentum_at(e), cfg.lr_at(e))
                     w.flush()
                     sync(device)
                     t_mon.append(time.perf_counter() - t)
