@@ -219,10 +219,11 @@ def evaluate_rbm_cmd(path, as_json, **o):
     """
     import json
     from . import experiments as E
+    from .runs import jsonable
     device = device_or_exit(o.pop("device"))
     res = run_or_exit(lambda: E.evaluate_rbm(path, o, device))
     if as_json:
-        click.echo(json.dumps(res))
+        click.echo(json.dumps(jsonable(res)))  # strict JSON: an infinite bound is the string "-inf"
         return
     for k in ("checkpoint", "dataset", "split", "n_examples", "method", "log_Z", "log_Z_lower", "log_Z_upper",
               "avg_log_prob", "avg_log_prob_lower", "avg_log_prob_upper", "ess", "ais_runs", "ais_betas", "seconds"):

@@ -52,15 +52,16 @@ def environment() -> dict:
             "command_line": sys.argv}
 
 
-def _jsonable(x):
+def jsonable(x):
+    """``x`` with tensors, paths and numpy scalars made plain, and NaN/inf as strings (JSON has none)."""
     if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
     if isinstance(x, Path):
         return str(x)
     if isinstance(x, torch.Tensor):
-        return _jsonable(x.tolist())
+        return jsonable(x.tolist())
     if isinstance(x, (np.generic,)):
         return x.item()
     if isinstance(x, float) and not math.isfinite(x):
@@ -91,7 +92,7 @@ def atomic_write_bytes(path: Path, data: bytes):
 
 
 def write_json(path: Path, obj):
-    atomic_write_bytes(path, (json.dumps(_jsonable(obj), indent=2) + "\n").encode())
+    atomic_write_bytes(path, (json.dumps(jsonable(obj), indent=2) + "\n").encode())
 
 
 def read_json(path: Path):
@@ -111,7 +112,7 @@ def markdown_table(d: dict) -> str:
     """A two-column markdown table of a (flat or nested) dict, for TensorBoard text and summary.md."""
     rows = ["| key | value |", "| --- | --- |"]
     for k, v in d.items():
-        rows.append(f"| {k} | {json.dumps(_jsonable(v)) if isinstance(v, (dict, list, tuple)) else v} |")
+        rows.append(f"| {k} | {json.dumps(jsonable(v)) if isinstance(v, (dict, list, tuple)) else v} |")
     return "\n".join(rows)
 
 

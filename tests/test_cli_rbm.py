@@ -141,7 +141,7 @@ def test_evaluate_rbm_on_a_handwritten_checkpoint(tmp_path):
     # the same model through AIS lands within its bounds of the exact answer
     r = invoke("evaluate-rbm", tmp_path / "m.pt", "--dataset", "mnist-sample", "--method", "ais", "--ais-betas", 2000,
                "--json")
-    ais = json.loads(r.output)
+    ais = json.loads(r.output, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
     assert ais["method"] == "ais" and ais["log_Z_lower"] - 0.05 <= res["log_Z"] <= ais["log_Z_upper"] + 0.05
     r = invoke("evaluate-rbm", tmp_path / "m.pt", "--dataset", "mnist-sample")
     assert r.exit_code == 0 and "avg_log_prob" in r.output
