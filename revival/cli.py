@@ -1,14 +1,17 @@
 """The ``revival`` command line: parse, validate, resolve device/seed/config, then hand over to
-``experiments``. Exit codes: 0 done, 1 runtime failure (bad data, divergence, ...), 2 bad options,
+the experiment rooms (``pretrain``, ``compare``); defaults come from ``experiments``' tables.
+Exit codes: 0 done, 1 runtime failure (bad data, divergence, ...), 2 bad options,
 130 / 143 interrupted by SIGINT / SIGTERM (resume with ``--resume RUN_DIR``)."""
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
 import click
 
 from . import __version__
+from . import experiments as E
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
 
@@ -47,19 +50,57 @@ def _load_config(ctx, param, value):
     return value
 
 
+class Finite(click.FloatRange):
+    """A float range that also refuses NaN and infinities (which pass every comparison check)."""
+
+    def convert(self, value, param, ctx):
+        x = super().convert(value, param, ctx)
+        if not math.isfinite(x):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return x
+
+
+def _list(kind, lo=None, hi=None, hi_open=False, lo_open=False, choices=None):
+    """A Click callback parsing a comma-separated list of ``kind`` with range or choice checks
+    (floats must be finite)."""
+    def parse(ctx, param, value):
+        if value is None:
+            return None
+        if isinstance(value, (list, tuple)):  # a default given as a list
+            value = ",".join(map(str, value))
+        items = [t.strip() for t in str(value).split(",")]
+        if not str(value).strip() or any(not t for t in items):
+            raise click.BadParameter(f"expected a comma-separated list, got {value!r}")
+        out = []
+        for t in items:
+            try:
+                x = kind(t)
+            except ValueError:
+                raise click.BadParameter(f"{t!r} is not a valid {kind.__name__}") from None
+            if kind is float and not math.isfinite(x):
+                raise click.BadParameter(f"{t!r} is not a finite number")
+            if choices is not None and x not in choices:
+                raise click.BadParameter(f"unknown {t!r}; choose from {', '.join(choices)}")
+            if (lo is not None and (x <= lo if lo_open else x < lo)) or \
+                    (hi is not None and (x >= hi if hi_open else x > hi)):
+                raise click.BadParameter(f"{t} is outside {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}")
+            out.append(x)
+        return out
+    return parse
+
+
 def common_options(f):
     """Options every training command shares (design.md, CLI conventions)."""
     opts = [
         click.option("--config", type=click.Path(exists=True, dir_okay=False), is_eager=True, expose_value=False,
                      callback=_load_config, help="TOML file of option defaults (keys are option names)."),
-        click.option("--dataset", type=click.Choice(["mnist", "fashion-mnist", "kmnist", "mnist-sample"]),
-                     default="mnist", help="Data set; mnist-sample ships with the package (works offline)."),
+        click.option("--dataset", type=click.Choice(E.DATASETS), default="mnist", help="Data set; mnist-sample ships with the package (works offline)."),
         click.option("--data-dir", type=click.Path(file_okay=False), default=None,
                      help="Root holding <dataset>/ IDX files [default: $REVIVAL_DATA_DIR or ~/.cache/revival]."),
         click.option("--train-size", type=click.IntRange(min=1), default=None,
                      help="Class-stratified, seeded subset of the training split."),
         click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the run's random generator."),
-        click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N."),
+        click.option("--device", default="auto", help=E.DEVICE_HELP),
         click.option("--logdir", type=click.Path(file_okay=False), default="runs", help="Parent of run folders."),
         click.option("--name", default=None, help="Suffix of the run folder name."),
         click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None,
@@ -73,7 +114,7 @@ def common_options(f):
 
 
 def device_or_exit(spec: str):
-    from .experiments import resolve_device
+    from .runs import resolve_device
     try:
         return resolve_device(spec)
     except ValueError as e:
@@ -141,35 +182,79 @@ def prepare(command: str, o: dict, resolve):
     return opts, make_run, device, sys.stderr.isatty() if progress is None else progress, bool(resume)
 
 
+# ------------------------------------------------------------------------- RBM options
+# (name, Click type of one value, help); defaults from experiments.RBM_DEFAULTS / DBN_DEFAULTS.
+# pretrain-rbm takes one value each; pretrain-dbn takes the options of E.DBN_PER_LAYER as a comma
+# list (one value for all layers, or one per layer).
+RBM_OPTIONS = [
+    ("visible_type", click.Choice(["bernoulli", "gaussian"]),
+     "Binary visibles, or unit-variance Gaussian visibles on standardised pixels (first layer)."),
+    ("epochs", click.IntRange(min=1), "Passes over the training data."),
+    ("batch_size", click.IntRange(min=1), "Examples per update."),
+    ("lr", Finite(min=0, min_open=True), "Learning rate [default: 0.1 for Bernoulli, 0.01 for Gaussian visibles]."),
+    ("lr_decay", Finite(0, 1, min_open=True), "Learning rate multiplied by this every epoch."),
+    ("momentum", Finite(0, 1, max_open=True), "Fixed momentum [default: 0.5 for 5 epochs, then 0.9]."),
+    ("weight_decay", Finite(min=0), "L2 cost on weights only."),
+    ("cd_k", click.IntRange(min=1), "Gibbs steps per update (CD-k)."),
+    ("sparsity_target", Finite(0, 1, min_open=True, max_open=True), "Target mean activation of hidden units (off unless given)."),
+    ("sparsity_cost", Finite(min=0), "Weight of the sparsity penalty."),
+    ("dropout", Finite(0, 1, max_open=True), "Probability of dropping each hidden unit, per example and update (dropout RBM)."),
+    ("monitor_size", click.IntRange(min=10), "Examples in the fixed train/valid subsets used for free energies and PLL."),
+]
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _list_of(t):
+    """The list parser matching a one-value Click type (same ranges)."""
+    if isinstance(t, click.Choice):
+        return _list(str, choices=list(t.choices))
+    kind = int if isinstance(t, click.IntRange) else float
+    return _list(kind, lo=t.min, hi=t.max, lo_open=t.min_open, hi_open=t.max_open)
+
+
+def rbm_options(per_layer: bool):
+    """The RBM training options; with ``per_layer`` the options of E.DBN_PER_LAYER take lists."""
+    defaults = E.DBN_DEFAULTS if per_layer else E.RBM_DEFAULTS
+
+    def deco(f):
+        opts = []
+        for name, t, help_ in RBM_OPTIONS:
+            d = defaults[name]
+            if per_layer and name in E.DBN_PER_LAYER:
+                opts.append(click.option(_flag(name), callback=_list_of(t), default=None if d is None else str(d),
+                                         help=help_ + " One value, or one per layer (comma-separated)."))
+            else:
+                opts.append(click.option(_flag(name), type=t, default=d, help=help_))
+        opts.append(click.option("--persistent/--no-persistent", default=defaults["persistent"],
+                                 help="Persistent CD (Tieleman 2008)."))
+        for o in reversed(opts):
+            f = o(f)
+        return f
+    return deco
+
+
+def _check_sparsity(o: dict):
+    cost, target = o.get("sparsity_cost"), o.get("sparsity_target")
+    costs = cost if isinstance(cost, list) else [cost]
+    if any(c and c > 0 for c in costs) and target is None:
+        raise click.BadParameter("needs --sparsity-target as well", param_hint="--sparsity-cost")
+
+
+# ------------------------------------------------------------------------- commands
+
 @main.command("pretrain-rbm", context_settings=CONTEXT)
-@click.option("--hidden", type=click.IntRange(min=1), default=500, help="Number of hidden units.")
-@click.option("--visible-type", type=click.Choice(["bernoulli", "gaussian"]), default="bernoulli",
-              help="Binary visibles, or unit-variance Gaussian visibles on standardised pixels.")
-@click.option("--binarize", type=click.Choice(["stochastic", "threshold", "none"]), default="stochastic",
+@click.option("--hidden", type=click.IntRange(min=1), default=E.RBM_DEFAULTS["hidden"], help="Number of hidden units.")
+@click.option("--binarize", type=click.Choice(["stochastic", "threshold", "none"]), default=E.RBM_DEFAULTS["binarize"],
               help="Binary data: one fixed seeded Bernoulli sample per image, pixel >= 128, or grey levels.")
-@click.option("--epochs", type=click.IntRange(min=1), default=10)
-@click.option("--batch-size", type=click.IntRange(min=1), default=100)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Learning rate [default: 0.1 for Bernoulli, 0.01 for Gaussian visibles].")
-@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=1.0,
-              help="Learning rate multiplied by this every epoch.")
-@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=None,
-              help="Fixed momentum [default: 0.5 for 5 epochs, then 0.9].")
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=2e-4, help="L2 cost on weights only.")
-@click.option("--cd-k", type=click.IntRange(min=1), default=1, help="Gibbs steps per update (CD-k).")
-@click.option("--persistent/--no-persistent", default=False, help="Persistent CD (Tieleman 2008).")
-@click.option("--sparsity-target", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
-              help="Target mean activation of hidden units (off unless given).")
-@click.option("--sparsity-cost", type=click.FloatRange(min=0), default=0.0, help="Weight of the sparsity penalty.")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
-              help="Probability of dropping each hidden unit, per example and update (dropout RBM).")
-@click.option("--monitor-size", type=click.IntRange(min=10), default=2000,
-              help="Examples in the fixed train/valid subsets used for free energies and PLL.")
-@click.option("--ais-every", type=click.IntRange(min=0), default=0,
+@rbm_options(per_layer=False)
+@click.option("--ais-every", type=click.IntRange(min=0), default=E.RBM_DEFAULTS["ais_every"],
               help="Estimate the test log-probability by AIS (1,000 betas) every N epochs; 0 = never.")
-@click.option("--ais-runs", type=click.IntRange(min=0), default=100,
+@click.option("--ais-runs", type=click.IntRange(min=0), default=E.RBM_DEFAULTS["ais_runs"],
               help="AIS runs for log Z; 0 switches AIS (and the final evaluation) off.")
-@click.option("--ais-betas", type=click.IntRange(min=2), default=14_501,
+@click.option("--ais-betas", type=click.IntRange(min=2), default=E.RBM_DEFAULTS["ais_betas"],
               help="Intermediate distributions of the final AIS evaluation (Salakhutdinov & Murray 2008).")
 @common_options
 def pretrain_rbm_cmd(**o):
@@ -179,109 +264,122 @@ def pretrain_rbm_cmd(**o):
     pseudo-log-likelihood, weight histograms and filter/sample/reconstruction images every epoch,
     and writes model.pt (public checkpoint format), config.json and summary.json.
     """
-    from . import experiments as E
+    from . import pretrain
 
     def resolve(opts):
         if opts["lr"] is None:
-            opts["lr"] = 0.1 if opts["visible_type"] == "bernoulli" else 0.01
-        if opts["sparsity_cost"] > 0 and opts["sparsity_target"] is None:
-            raise click.BadParameter("needs --sparsity-target as well", param_hint="--sparsity-cost")
+            opts["lr"] = E.LR_BY_VISIBLE[opts["visible_type"]]
+        _check_sparsity(opts)
         return opts
 
     opts, make_run, device, progress, resume = prepare("pretrain-rbm", o, resolve)
-    summary = run_or_exit(lambda: E.pretrain_rbm(opts, device, make_run, click.echo, progress, resume))
+    summary = run_or_exit(lambda: pretrain.pretrain_rbm(opts, device, make_run, click.echo, progress, resume))
     click.echo(f"done: {Path(summary['model']).parent}")
 
+
+@main.command("pretrain-dbn", context_settings=CONTEXT)
+@click.option("--layers", callback=_list(int, lo=1), default=",".join(map(str, E.DBN_DEFAULTS["layers"])),
+              help="Hidden units of each layer, bottom first (Hinton & Salakhutdinov 2006: 500,500,2000).")
+@click.option("--binarize", type=click.Choice(["none", "stochastic", "threshold"]), default=E.DBN_DEFAULTS["binarize"],
+              help="First layer's data: grey levels in [0, 1] (none, as the 2006 code), one fixed seeded Bernoulli "
+                   "sample per image, or pixel >= 128.")
+@click.option("--feed", type=click.Choice(E.FEEDS), default=E.DBN_DEFAULTS["feed"],
+              help="Layer k+1 trains on layer k's hidden probabilities (as the 2006 code) or one fixed sample of them.")
+@click.option("--sample-steps", type=click.IntRange(min=0), default=E.DBN_DEFAULTS["sample_steps"],
+              help="Gibbs sweeps in the top RBM behind each dbn/samples grid.")
+@rbm_options(per_layer=True)
+@common_options
+def pretrain_dbn_cmd(**o):
+    """Train a deep belief net greedily: a stack of RBMs, one layer at a time, each on the hidden
+    activities of the layer below (Hinton, Osindero & Teh 2006).
+
+    Each layer's curves, filters and samples go to layer-K/ in the run folder (as pretrain-rbm logs
+    them; higher layers' filters and samples are shown through the layers below), model.pt is the
+    stack (format revival.dbn.v1) and dbn/samples the stack's fantasies after each layer. Use it to
+    start a net in compare-dropout: --init RUN_DIR --variants pretrained,...
+    """
+    from . import pretrain
+
+    def resolve(opts):
+        _check_sparsity(opts)
+        try:
+            E.per_layer(opts, len(opts["layers"]))
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
+        return opts
+
+    opts, make_run, device, progress, resume = prepare("pretrain-dbn", o, resolve)
+    summary = run_or_exit(lambda: pretrain.pretrain_dbn(opts, device, make_run, click.echo, progress, resume))
+    click.echo(f"done: {Path(summary['model']).parent}")
 
 
 @main.command("evaluate-rbm", context_settings=CONTEXT)
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test")
-@click.option("--method", type=click.Choice(["auto", "ais", "exact"]), default="auto",
+@click.option("--layer", type=click.IntRange(min=1), default=None,
+              help="Layer K of a DBN checkpoint (its data: the up-pass probabilities through layers 1..K-1).")
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default=E.EVALUATE_DEFAULTS["split"])
+@click.option("--method", type=click.Choice(["auto", "ais", "exact"]), default=E.EVALUATE_DEFAULTS["method"],
               help="auto: exact enumeration when a layer has at most 25 units, else AIS.")
-@click.option("--ais-runs", type=click.IntRange(min=1), default=100)
-@click.option("--ais-betas", type=click.IntRange(min=2), default=14_501,
+@click.option("--ais-runs", type=click.IntRange(min=1), default=E.EVALUATE_DEFAULTS["ais_runs"])
+@click.option("--ais-betas", type=click.IntRange(min=2), default=E.EVALUATE_DEFAULTS["ais_betas"],
               help="Intermediate distributions (default: 500 + 4,000 + 10,000 as Salakhutdinov & Murray).")
-@click.option("--dataset", type=click.Choice(["mnist", "fashion-mnist", "kmnist", "mnist-sample"]), default=None,
+@click.option("--dataset", type=click.Choice(E.DATASETS), default=None,
               help="[default: the one the checkpoint was trained on, else mnist]")
 @click.option("--binarize", type=click.Choice(["stochastic", "threshold", "none"]), default=None,
               help="[default: as in training, else stochastic]")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Seed of the binarization and of AIS [default: the training seed, else 0].")
-@click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
+@click.option("--device", default="auto", help=E.DEVICE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def evaluate_rbm_cmd(path, as_json, **o):
-    """Average log-probability of a data split under an RBM checkpoint (run folder or model.pt).
+    """Average log-probability of a data split under an RBM checkpoint (run folder or model.pt),
+    or under layer K of a DBN checkpoint (--layer K).
 
     Needs log Z: exact for small layers, else annealed importance sampling with bounds of
     +-3 standard errors. Accepts any checkpoint in the documented revival.rbm.v1 format.
     """
     import json
-    from . import experiments as E
+    from . import pretrain
     from .runs import jsonable
     device = device_or_exit(o.pop("device"))
-    res = run_or_exit(lambda: E.evaluate_rbm(path, o, device))
+    res = run_or_exit(lambda: pretrain.evaluate_rbm(path, o, device))
     if as_json:
         click.echo(json.dumps(jsonable(res)))  # strict JSON: an infinite bound is the string "-inf"
         return
-    for k in ("checkpoint", "dataset", "split", "n_examples", "method", "log_Z", "log_Z_lower", "log_Z_upper",
-              "avg_log_prob", "avg_log_prob_lower", "avg_log_prob_upper", "ess", "ais_runs", "ais_betas", "seconds"):
+    for k in ("checkpoint", "layer", "input", "dataset", "split", "n_examples", "method", "log_Z", "log_Z_lower",
+              "log_Z_upper", "avg_log_prob", "avg_log_prob_lower", "avg_log_prob_upper", "ess", "ais_runs",
+              "ais_betas", "seconds"):
         if k in res:
             v = res[k]
             click.echo(f"{k:>20}  {v:.4f}" if isinstance(v, float) else f"{k:>20}  {v}")
 
 
-
-def _list(kind, lo=None, hi=None, hi_open=False, choices=None):
-    """A Click callback parsing a comma-separated list of ``kind`` with range or choice checks."""
-    def parse(ctx, param, value):
-        if value is None:
-            return None
-        items = [t.strip() for t in str(value).split(",")]
-        if not value.strip() or any(not t for t in items):
-            raise click.BadParameter(f"expected a comma-separated list, got {value!r}")
-        out = []
-        for t in items:
-            try:
-                x = kind(t)
-            except ValueError:
-                raise click.BadParameter(f"{t!r} is not a valid {kind.__name__}") from None
-            if choices is not None and x not in choices:
-                raise click.BadParameter(f"unknown {t!r}; choose from {', '.join(choices)}")
-            if (lo is not None and x < lo) or (hi is not None and (x >= hi if hi_open else x > hi)):
-                raise click.BadParameter(f"{t} is outside [{lo}, {hi}{')' if hi_open else ']'}")
-            out.append(x)
-        return out
-    return parse
-
-
 @main.command("compare-dropout", context_settings=CONTEXT)
-@click.option("--preset", type=click.Choice(["quick", "srivastava2014-3x1024-relu", "srivastava2014-table9",
-                                             "hinton2012-800"]), default="quick",
+@click.option("--preset", type=click.Choice(list(E.PRESETS)), default="quick",
               help="Named settings (with the paper's numbers); options given here override it.")
-@click.option("--variants", callback=_list(str, choices=["baseline", "weight-decay", "max-norm", "dropout",
-                                                         "dropout-weight-decay", "dropout-maxnorm", "gaussian-dropout"]),
+@click.option("--variants", callback=_list(str, choices=list(E.VARIANTS)),
               help="Comma-separated variants [default: from --preset].")
 @click.option("--layers", callback=_list(int, lo=1), help="Hidden layer sizes, e.g. 1024,1024 [default: from --preset].")
-@click.option("--activation", type=click.Choice(["relu", "logistic", "tanh", "linear"]), default=None)
+@click.option("--activation", type=click.Choice(["relu", "logistic", "tanh", "linear"]), default=None,
+              help="Hidden units [default: from --preset; logistic when a pretrained variant runs].")
 @click.option("--loss", type=click.Choice(["cross-entropy", "mse"]), default=None)
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None)
-@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=None,
+@click.option("--lr", type=Finite(min=0, min_open=True), default=None)
+@click.option("--lr-decay", type=Finite(0, 1, min_open=True), default=None,
               help="Learning rate multiplied by this every epoch.")
-@click.option("--initial-momentum", type=click.FloatRange(0, 1, max_open=True), default=None)
-@click.option("--final-momentum", type=click.FloatRange(0, 1, max_open=True), default=None)
+@click.option("--initial-momentum", type=Finite(0, 1, max_open=True), default=None)
+@click.option("--final-momentum", type=Finite(0, 1, max_open=True), default=None)
 @click.option("--momentum-epochs", type=click.IntRange(min=0), default=None,
               help="Epochs of the linear momentum ramp.")
 @click.option("--dampen/--no-dampen", default=None, help="Scale each step by (1 - momentum) (Hinton et al. 2012).")
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=None, help="L2 strength of *-weight-decay variants.")
-@click.option("--max-norm", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--weight-decay", type=Finite(min=0), default=None, help="L2 strength of *-weight-decay variants.")
+@click.option("--max-norm", type=Finite(min=0, min_open=True), default=None,
               help="Bound c on each hidden unit's incoming weight norm (max-norm variants).")
-@click.option("--input-dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
+@click.option("--input-dropout", type=Finite(0, 1, max_open=True), default=None,
               help="Drop probability of input pixels (dropout variants).")
-@click.option("--hidden-dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
+@click.option("--hidden-dropout", type=Finite(0, 1, max_open=True), default=None,
               help="Drop probability of hidden units (dropout variants).")
 @click.option("--mc-samples", type=click.IntRange(min=0), default=None,
               help="Monte-Carlo masks for the final test error of dropout variants (0 = off).")
@@ -289,13 +387,26 @@ def _list(kind, lo=None, hi=None, hi_open=False, choices=None):
 @click.option("--train-sizes", callback=_list(int, lo=1), help="Sweep the training set size (Figure 10).")
 @click.option("--dropout-rates", callback=_list(float, lo=0, hi=1, hi_open=True),
               help="Sweep the hidden drop probability (Figure 9).")
+@click.option("--depths", callback=_list(int, lo=1),
+              help="Sweep the number of hidden layers, each of --width units (Erhan et al. 2010).")
+@click.option("--width", type=click.IntRange(min=1), default=None,
+              help="Units per hidden layer with --depths [default: the first of --layers].")
 @click.option("--eval-train-size", type=click.IntRange(min=1), default=None,
               help="Training examples used for the per-epoch train error.")
 @click.option("--init", type=click.Path(exists=True), default=None,
-              help="Start the first layer(s) from an RBM or DBN checkpoint (pretraining).")
+              help="RBM or DBN checkpoint (run folder or file) the pretrained variants start from; without it they "
+                   "pretrain a DBN here on each point's training images (no labels).")
+@click.option("--pretrain-epochs", type=click.IntRange(min=1), default=None,
+              help="Epochs per layer of the in-experiment pretraining (CD, grey levels).")
+@click.option("--pretrain-lr", type=Finite(min=0, min_open=True), default=None,
+              help="Learning rate of the in-experiment pretraining.")
+@click.option("--pretrain-cd-k", type=click.IntRange(min=1), default=None, help="CD-k of the in-experiment pretraining.")
+@click.option("--pretrain-batch-size", type=click.IntRange(min=1), default=None,
+              help="Batch size of the in-experiment pretraining.")
 @common_options
 def compare_dropout_cmd(**o):
-    """Train one network with and without regularization on the same data and compare them.
+    """Train one network with and without regularization, from random or pretrained weights, on the
+    same data and compare them.
 
     Every variant logs error/train|valid|test and loss/... per epoch into its own sub-folder (one
     custom-scalars chart overlays them); summary.md tables train/test error, the generalization gap,
@@ -305,7 +416,7 @@ def compare_dropout_cmd(**o):
 
     def resolve(opts):
         try:
-            return C.resolve(opts)
+            return E.resolve_compare(opts)
         except ValueError as e:
             raise click.BadParameter(str(e)) from None
 

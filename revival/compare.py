@@ -1,94 +1,67 @@
-"""``compare-dropout``: one network trained with and without regularization on the same data, every
-variant's curves in one experiment, and a table of how much each closed the generalization gap,
-with the published figure beside ours where a preset reproduces a paper's row."""
+"""``compare-dropout``: one network trained with and without regularization, and from random or
+pretrained (deep-belief-net) starting weights, on the same data; every variant's curves in one
+experiment, and a table of how much each closed the generalization gap, with the published figure
+beside ours where a preset reproduces a paper's row.
+
+The experiment is a grid of points (variant x train size x dropout rate x depth x seed). A point
+is self-contained (:class:`Point`): it trains in its own sub-folder and ends with ``result.json``,
+which resume uses to skip it."""
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import data as D
+from . import dbn as DBN
 from . import runs
-from .experiments import MODEL_FILE, STATE_FILE, Progress, guarded
-from .mlp import MLP, init_from_rbms
-from .train import (ClassifierTrainer, Diverged, GracefulStop, MLPTrainConfig, evaluate_classifier, first_non_finite,
-                    host_floats)
+from .experiments import PRESETS, RBM_DEFAULTS, VARIANTS, Preset, hidden_layers
+from .layerwise import first_layer_data, fit_stack
+from .mlp import MLP
+from .train import ClassifierTrainer, GracefulStop, MLPTrainConfig, checked_floats, epoch_loop, evaluate_classifier
 
-# which regularizers each variant switches on; the strengths come from the options
-VARIANTS = {
-    "baseline": {},
-    "weight-decay": {"weight_decay": True},
-    "max-norm": {"max_norm": True},
-    "dropout": {"dropout": "bernoulli"},
-    "dropout-weight-decay": {"dropout": "bernoulli", "weight_decay": True},
-    "dropout-maxnorm": {"dropout": "bernoulli", "max_norm": True},
-    "gaussian-dropout": {"dropout": "gaussian"},
-}
-
-DEFAULTS = {
-    "dataset": "mnist", "train_size": None, "layers": [1024, 1024], "activation": "relu", "loss": "cross-entropy",
-    "variants": ["baseline", "dropout"], "epochs": 50, "batch_size": 100, "lr": 0.05, "lr_decay": 1.0,
-    "initial_momentum": 0.5, "final_momentum": 0.9, "momentum_epochs": 10, "dampen": False,
-    "weight_decay": 1e-4, "max_norm": 3.0, "input_dropout": 0.2, "hidden_dropout": 0.5, "mc_samples": 50,
-    "seeds": 1, "train_sizes": None, "dropout_rates": None, "eval_train_size": 10_000,
-}
+INPUT = "grey levels in [0, 1] (pixel / 255)"  # the input of every net and of in-experiment pretraining
 
 
-@dataclass
-class Preset:
-    description: str
-    options: dict
-    citation: str = ""
-    paper: dict = field(default_factory=dict)  # variant -> published test error in %
-    trust: str = ""
+@dataclass(frozen=True)
+class Point:
+    """One grid point: a variant at a train size (None: the whole split), a hidden drop rate (None:
+    the option's), a depth (None: ``--layers``) and a seed."""
+    variant: str
+    size: int | None
+    rate: float | None
+    depth: int | None
+    seed: int
+
+    def name(self, opts: dict) -> str:
+        parts = [self.variant]
+        if opts.get("train_sizes"):
+            parts.append(f"n{self.size}")
+        if opts.get("dropout_rates"):
+            parts.append(f"p{self.rate:g}")
+        if opts.get("depths"):
+            parts.append(f"d{self.depth}")
+        if opts["seeds"] > 1:
+            parts.append(f"s{self.seed}")
+        return "-".join(parts)
+
+    @property
+    def pretrained(self) -> bool:
+        return bool(VARIANTS[self.variant].get("pretrained"))
 
 
-PRESETS = {
-    "quick": Preset(
-        "2,000 training digits, 784-800-800-10 ReLU: the unregularized net reaches zero training error and "
-        "its test loss climbs, within a few minutes on a laptop CPU.",
-        {"train_size": 2000, "layers": [800, 800], "activation": "relu", "epochs": 80, "lr": 0.02,
-         "variants": ["baseline", "weight-decay", "dropout"], "mc_samples": 20, "eval_train_size": 2000}),
-    "srivastava2014-3x1024-relu": Preset(
-        "Srivastava et al. 2014, Table 2: 3 x 1024 ReLU on permutation-invariant MNIST.",
-        {"layers": [1024, 1024, 1024], "activation": "relu", "variants": ["dropout", "dropout-maxnorm"],
-         "input_dropout": 0.2, "hidden_dropout": 0.5, "max_norm": 2.0, "final_momentum": 0.95,
-         "momentum_epochs": 100, "lr": 0.1, "lr_decay": 0.998, "epochs": 500},
-        "N. Srivastava, G. Hinton, A. Krizhevsky, I. Sutskever, R. Salakhutdinov (2014). Dropout. JMLR 15, Table 2",
-        {"dropout": 1.25, "dropout-maxnorm": 1.06}, "S (several secondary sources)"),
-    "srivastava2014-table9": Preset(
-        "Srivastava et al. 2014, Table 9: regularizers compared on 784-1024-1024-2048-10 ReLU.",
-        {"layers": [1024, 1024, 2048], "activation": "relu",
-         "variants": ["weight-decay", "max-norm", "dropout-weight-decay", "dropout-maxnorm"],
-         "input_dropout": 0.2, "hidden_dropout": 0.5, "max_norm": 2.0, "final_momentum": 0.95,
-         "momentum_epochs": 100, "lr": 0.1, "lr_decay": 0.998, "epochs": 500},
-        "N. Srivastava et al. (2014). Dropout. JMLR 15, Table 9",
-        {"weight-decay": 1.62, "max-norm": 1.35, "dropout-weight-decay": 1.25, "dropout-maxnorm": 1.05},
-        "S (several secondary sources)"),
-    "hinton2012-800": Preset(
-        "Hinton et al. 2012: 784-800-800-10 logistic, standard vs 20% input / 50% hidden dropout with a "
-        "bound on each unit's squared weight length (15).",
-        {"layers": [800, 800], "activation": "logistic", "variants": ["baseline", "dropout-maxnorm"],
-         "input_dropout": 0.2, "hidden_dropout": 0.5, "max_norm": math.sqrt(15.0), "lr": 10.0, "lr_decay": 0.998,
-         "dampen": True, "initial_momentum": 0.5, "final_momentum": 0.99, "momentum_epochs": 500, "epochs": 3000},
-        "G. Hinton, N. Srivastava, A. Krizhevsky, I. Sutskever, R. Salakhutdinov (2012). arXiv:1207.0580",
-        {"baseline": 1.60, "dropout-maxnorm": 1.10}, "V (160 and ~110 test errors out of 10,000)"),
-}
-
-
-def resolve(cli: dict) -> dict:
-    """Defaults < preset < options given on the command line (those that are not None)."""
-    preset = PRESETS[cli.get("preset") or "quick"]
-    out = {**cli, **DEFAULTS, **preset.options}
-    out.update({k: v for k, v in cli.items() if v is not None})
-    out["preset"] = cli.get("preset") or "quick"
-    unknown = [v for v in out["variants"] if v not in VARIANTS]
-    if unknown:
-        raise ValueError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
-    return out
+def grid(opts: dict) -> list[Point]:
+    """Every variant x train size x dropout rate x depth x seed, variants innermost (so the
+    variants of one setting finish together)."""
+    sizes = opts.get("train_sizes") or [opts.get("train_size")]
+    rates = opts.get("dropout_rates") or [None]
+    depths = opts.get("depths") or [None]
+    seeds = range(opts["seed"], opts["seed"] + opts["seeds"])
+    return [Point(v, n, r, dp, s) for n in sizes for r in rates for dp in depths for s in seeds for v in opts["variants"]]
 
 
 def variant_settings(opts: dict, variant: str, rate: float | None) -> dict:
@@ -115,39 +88,29 @@ def init_mlp(sizes, activation, seed: int) -> MLP:
     return model
 
 
-def load_init(path) -> list[dict]:
-    """Layers of an RBM (``revival.rbm.v1``) or DBN (a list of them) checkpoint, for ``--init``:
-    a run folder or a file. ValueError when it is neither."""
-    from pathlib import Path
-    from .rbm import from_checkpoint
-    p = Path(path)
-    if p.is_dir():
-        p = p / MODEL_FILE
-    try:
-        ck = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-line error
-        raise ValueError(f"{p}: cannot be read as a checkpoint ({type(e).__name__})") from None
-    cks = ck if isinstance(ck, list) else [ck]
-    return [dict(from_checkpoint(c, f"{p} layer {i + 1}").state_dict()) for i, c in enumerate(cks)]
+def load_init(path, opts: dict) -> tuple[list, dict]:
+    """The stack behind ``--init`` (an RBM or DBN checkpoint, a run folder or a file) and its
+    preprocessing; ValueError when it is not one or when its layers do not fit the nets of the
+    grid (each net's first hidden layers must have the stack's sizes, from 784 inputs)."""
+    ck, p = runs.load_checkpoint(path)
+    rbms = DBN.from_checkpoint(ck, str(p))
+    pre = ck.get("preprocessing") if isinstance(ck, dict) else None
+    for depth in opts.get("depths") or [None]:
+        sizes = [784, *hidden_layers(opts, depth)]
+        for i, rbm in enumerate(rbms[:len(sizes) - 1]):
+            if (rbm.n_visible, rbm.n_hidden) != (sizes[i], sizes[i + 1]):
+                raise ValueError(f"--init {path}: layer {i + 1} is {rbm.n_visible}->{rbm.n_hidden} but the net's layer "
+                                 f"{i + 1} is {sizes[i]}->{sizes[i + 1]} (set --layers to match)")
+    return rbms, pre if isinstance(pre, dict) else {}
 
 
-def point_name(variant, size, rate, seed, opts) -> str:
-    parts = [variant]
-    if opts.get("train_sizes"):
-        parts.append(f"n{size}")
-    if opts.get("dropout_rates"):
-        parts.append(f"p{rate:g}")
-    if opts["seeds"] > 1:
-        parts.append(f"s{seed}")
-    return "-".join(parts)
-
-
-def layout() -> dict:
-    """Custom-scalars layout: every variant's train and test error on one chart (tags matched by regex)."""
-    return {"compare-dropout": {
-        "error: train and test, all variants": ["Multiline", [r"error/(train|test)"]],
-        "error: validation": ["Multiline", [r"error/valid"]],
-        "loss: train and test": ["Multiline", [r"loss/(train|test)"]]}}
+def pretrain_options(opts: dict, sizes: list[int]) -> list[dict]:
+    """The RBM options of each layer pretrained inside the experiment (``--pretrain-*``, the rest
+    from the 2006 code's settings as ``RBM_DEFAULTS`` has them)."""
+    base = {**RBM_DEFAULTS, "visible_type": "bernoulli", "binarize": "none", "epochs": opts["pretrain_epochs"],
+            "lr": opts["pretrain_lr"], "cd_k": opts["pretrain_cd_k"], "batch_size": opts["pretrain_batch_size"],
+            "monitor_size": 1000}
+    return [{**base, "hidden": n} for n in sizes]
 
 
 def load_data(opts: dict, device) -> dict:
@@ -157,84 +120,148 @@ def load_data(opts: dict, device) -> dict:
     for n in (opts.get("train_sizes") or [opts.get("train_size")]):
         if n is not None and n > len(tr[0]):
             raise D.DataError(f"--train-size {n} is larger than the {opts['dataset']} training split ({len(tr[0])})")
-    vis = lambda x: D.Visible(torch.from_numpy(np.ascontiguousarray(x)).to(device), 1.0 / 255.0)  # noqa: E731
-    lab = lambda y: torch.from_numpy(y.astype(np.int64)).to(device)  # noqa: E731
-    return {"train_np": tr, "valid": (vis(va[0]), lab(va[1])), "test": (vis(te[0]), lab(te[1])), "vis": vis, "lab": lab}
+    return {"train_np": tr, "valid": (_vis(va[0], device), _lab(va[1], device)),
+            "test": (_vis(te[0], device), _lab(te[1], device))}
 
 
-def train_point(opts, d, run, name, variant, size, rate, seed, device, echo, progress, init_layers) -> dict:
-    """Train one variant at one sweep point and seed in ``run.path / name``; returns its summary row."""
-    folder = run.path / name
+def _vis(x: np.ndarray, device) -> D.Visible:
+    return D.Visible(torch.from_numpy(np.ascontiguousarray(x)).to(device), 1.0 / 255.0)
+
+
+def _lab(y: np.ndarray, device) -> torch.Tensor:
+    return torch.from_numpy(y.astype(np.int64)).to(device)
+
+
+@dataclass
+class Experiment:
+    """What every point of one experiment shares: options, data, run, device, console, and the
+    pretrained stacks (``--init``, or pretrained here once per train size and seed)."""
+    opts: dict
+    data: dict
+    run: runs.Run
+    device: torch.device
+    echo: object
+    progress: bool
+    init_stack: list | None = None
+
+    def __post_init__(self):
+        self.stacks = {}
+
+    def training_set(self, point: Point) -> tuple[np.ndarray, np.ndarray]:
+        x_np, y_np = self.data["train_np"]
+        n = point.size
+        idx = D.stratified_subset(y_np, n, point.seed) if n is not None and n < len(y_np) else np.arange(len(y_np))
+        return x_np[idx], y_np[idx]
+
+    def stack(self, point: Point, n_layers: int) -> list:
+        """The RBMs a pretrained point starts from: ``--init``'s, or a DBN pretrained here (without
+        labels) on the point's own training examples, in ``pretrain-n<size>-s<seed>/``."""
+        if self.init_stack is not None:
+            return self.init_stack
+        key = (point.size, point.seed)
+        if key not in self.stacks:
+            o = self.opts
+            deepest = max(len(hidden_layers(o, dp)) for dp in (o.get("depths") or [None]))
+            sizes = hidden_layers(o, max(o.get("depths") or [0]) or None)[:deepest]
+            folder = self.run.path / f"pretrain-n{point.size or 'all'}-s{point.seed}"
+            x, _ = self.training_set(point)
+            vis = {"train": _vis(x, self.device), "valid": self.data["valid"][0]}
+            layer_opts = pretrain_options(o, sizes)
+            first = first_layer_data(vis, {**layer_opts[0], "seed": point.seed})
+            pre = {"dataset": o["dataset"], "binarize": "none", "seed": point.seed, "train_size": len(x)}
+            self.echo(f"pretraining a {'-'.join(map(str, [784, *sizes]))} DBN on {len(x)} training images "
+                      f"(no labels) in {folder}")
+            rbms, _ = fit_stack(folder, layer_opts, first, point.seed, "probs", {"preprocessing": pre}, self.device,
+                                self.echo, self.progress, resume=True)
+            configs = [{k: lo[k] for k in ("hidden", "epochs", "lr", "cd_k", "batch_size")} for lo in layer_opts]
+            runs.save_torch(folder / runs.MODEL_FILE, DBN.checkpoint_dict(rbms, configs, pre))
+            self.stacks[key] = rbms
+        return self.stacks[key]
+
+
+def train_point(ex: Experiment, point: Point) -> dict:
+    """Train one grid point in ``run.path / point.name``; returns its summary row."""
+    opts, d, device, echo = ex.opts, ex.data, ex.device, ex.echo
+    name = point.name(opts)
+    folder = ex.run.path / name
+    hidden = hidden_layers(opts, point.depth)
+    stack = ex.stack(point, len(hidden)) if point.pretrained else None
     folder.mkdir(exist_ok=True)
-    x_np, y_np = d["train_np"]
-    idx = D.stratified_subset(y_np, size, seed) if size is not None and size < len(y_np) else np.arange(len(y_np))
-    x, y = d["vis"](x_np[idx]), d["lab"](y_np[idx])
-    n_eval = min(len(idx), opts["eval_train_size"])
-    ex, ey = D.Visible(x.data[:n_eval], x.scale), y[:n_eval]
-    s = variant_settings(opts, variant, rate)
-    model = init_mlp([784, *opts["layers"], 10], opts["activation"], seed)
-    if init_layers:
-        init_from_rbms(model, init_layers)
+    x_np, y_np = ex.training_set(point)
+    x, y = _vis(x_np, device), _lab(y_np, device)
+    n_eval = min(len(x), opts["eval_train_size"])
+    train_eval = (D.Visible(x.data[:n_eval], x.scale), y[:n_eval])
+    s = variant_settings(opts, point.variant, point.rate)
+    model = init_mlp([784, *hidden, 10], opts["activation"], point.seed)
+    if stack is not None:
+        DBN.init_mlp_(model, stack[:len(hidden)])
     model.input_dropout, model.hidden_dropout, model.dropout_type = s["input_dropout"], s["hidden_dropout"], s["dropout_type"]
     model.to(device)
     cfg = MLPTrainConfig.from_dict({**opts, "weight_decay": s["weight_decay"], "max_norm": s["max_norm"]})
-    trainer = ClassifierTrainer(model, cfg, torch.Generator(device=device).manual_seed(seed),
-                                torch.Generator(device=device).manual_seed(seed + 7_777_777))
+    trainer = ClassifierTrainer(model, cfg, torch.Generator(device=device).manual_seed(point.seed),
+                                torch.Generator(device=device).manual_seed(point.seed + 7_777_777))
     start, best_test_loss, last = 0, math.inf, {}
-    if (folder / STATE_FILE).is_file():
-        st = torch.load(folder / STATE_FILE, map_location=device, weights_only=True)
+    st = runs.load_state(folder, device)
+    if st is not None:
         model.load_state_dict(st["model"])
         trainer.load_state_dict(st["trainer"])
         start, best_test_loss, last = st["epoch"], st["best_test_loss"], st["metrics"]
         echo(f"[{name}] resuming after epoch {start}")
-    hp = {"variant": variant, "train_size": len(idx), "seed": seed, "layers": ",".join(map(str, opts["layers"])),
-          "activation": opts["activation"], **{k: (v if v is not None else 0.0) for k, v in s.items()},
+    hp = {"variant": point.variant, "train_size": len(x), "seed": point.seed, "layers": ",".join(map(str, hidden)),
+          "depth": len(hidden), "pretrained": point.pretrained, "activation": opts["activation"],
+          **{k: (v if v is not None else 0.0) for k, v in s.items()},
           "lr": opts["lr"], "epochs": opts["epochs"], "batch_size": opts["batch_size"]}
+
+    def bar(epoch):
+        return runs.Progress(-(-len(x) // cfg.batch_size), f"{name} {epoch + 1}", ex.progress)
+
+    def end_epoch(w, epoch, tr, seconds):
+        nonlocal best_test_loss, last
+        scalars = {**evaluate_splits(model, train_eval, d["valid"], d["test"], cfg.loss),
+                   "loss/train_dropout": tr["loss"]}
+        vals = checked_floats(scalars, dict(model.named_parameters()), epoch + 1, f" ({name})")
+        best_test_loss = min(best_test_loss, vals["loss/test"])
+        for k, v in vals.items():
+            w.add_scalar(k, v, epoch + 1)
+        w.add_scalar("train/lr", cfg.lr_at(epoch), epoch + 1)
+        w.add_scalar("train/momentum", cfg.momentum_at(epoch), epoch + 1)
+        w.flush()
+        runs.save_epoch(folder, None, {"epoch": epoch + 1, "model": model.state_dict(), "trainer": trainer.state_dict(),
+                                       "best_test_loss": best_test_loss, "metrics": vals})
+        last = vals
+        echo(f"[{name}] epoch {epoch + 1}/{cfg.epochs}  train err {vals['error/train']:.4f}  valid err "
+             f"{vals['error/valid']:.4f}  test err {vals['error/test']:.4f}  test loss {vals['loss/test']:.4f}  "
+             f"{seconds:.1f}s")
+
     with runs.writer(folder, purge_step=start + 1 if start else None) as w, GracefulStop() as stop:
-        for epoch in range(start, cfg.epochs):
-            t0 = time.perf_counter()
-            bar = Progress(-(-len(x) // cfg.batch_size), f"{name} {epoch + 1}", progress)
-            try:
-                tr = trainer.train_epoch(x, y, epoch, stop.check, bar.step)
-            finally:
-                bar.close()
-            scalars = {**evaluate_splits(model, (ex, ey), d["valid"], d["test"], cfg.loss),
-                       "loss/train_dropout": tr["loss"]}
-            bad = first_non_finite({**scalars, **dict(model.named_parameters())})
-            if bad is not None:
-                raise Diverged(epoch + 1, f"{bad} ({name})")
-            vals = host_floats(scalars)
-            best_test_loss = min(best_test_loss, vals["loss/test"])
-            for k, v in vals.items():
-                w.add_scalar(k, v, epoch + 1)
-            w.add_scalar("train/lr", cfg.lr_at(epoch), epoch + 1)
-            w.add_scalar("train/momentum", cfg.momentum_at(epoch), epoch + 1)
-            w.flush()
-            runs.save_torch(folder / STATE_FILE, {"epoch": epoch + 1, "model": model.state_dict(),
-                                                  "trainer": trainer.state_dict(),
-                                                  "best_test_loss": best_test_loss, "metrics": vals})
-            last = vals
-            echo(f"[{name}] epoch {epoch + 1}/{cfg.epochs}  train err {vals['error/train']:.4f}  valid err "
-                 f"{vals['error/valid']:.4f}  test err {vals['error/test']:.4f}  test loss {vals['loss/test']:.4f}  "
-                 f"{time.perf_counter() - t0:.1f}s")
-            stop.check()
-        row = {"variant": variant, "train_size": len(idx), "seed": seed, "hidden_dropout": s["hidden_dropout"],
+        epoch_loop(start, cfg.epochs, stop, bar, lambda e, check, step: trainer.train_epoch(x, y, e, check, step),
+                   lambda e, tr, sec: end_epoch(w, e, tr, sec))
+        row = {"variant": point.variant, "train_size": len(x), "seed": point.seed, "depth": len(hidden),
+               "layers": hidden, "pretrained": point.pretrained, "hidden_dropout": s["hidden_dropout"],
                "input_dropout": s["input_dropout"], "train_error": last["error/train"],
                "valid_error": last["error/valid"], "test_error": last["error/test"],
                "generalization_gap": last["error/test"] - last["error/train"], "test_loss": last["loss/test"],
                "test_loss_min": best_test_loss, "epochs": cfg.epochs}
-        if s["input_dropout"] > 0 or s["hidden_dropout"] > 0:
-            if opts["mc_samples"] > 0:
-                mc_gen = torch.Generator(device=device).manual_seed(seed + 99)
-                row["test_error_mc"] = float(evaluate_classifier(model, *d["test"], cfg.loss, mc_samples=opts["mc_samples"],
-                                                                 generator=mc_gen)["error_mc"])
-                row["mc_samples"] = opts["mc_samples"]
+        if (s["input_dropout"] > 0 or s["hidden_dropout"] > 0) and opts["mc_samples"] > 0:
+            mc_gen = torch.Generator(device=device).manual_seed(point.seed + 99)
+            row["test_error_mc"] = float(evaluate_classifier(model, *d["test"], cfg.loss, mc_samples=opts["mc_samples"],
+                                                             generator=mc_gen)["error_mc"])
+            row["mc_samples"] = opts["mc_samples"]
+        stop.check()
         metrics = {f"hparam/{k}": row[k] for k in ("train_error", "valid_error", "test_error", "generalization_gap")}
         runs.log_hparams(w, hp, metrics)
-    runs.save_torch(folder / MODEL_FILE, {"format": "revival.mlp.v1", "sizes": model.sizes,
-                                          "activation": model.activation, "state_dict": model.state_dict()})
-    runs.write_json(folder / "result.json", row)
+    runs.save_torch(folder / runs.MODEL_FILE, {"format": "revival.mlp.v1", "sizes": model.sizes,
+                                               "activation": model.activation, "state_dict": model.state_dict()})
+    runs.write_json(folder / runs.RESULT_FILE, row)
     return row
+
+
+def layout() -> dict:
+    """Custom-scalars layout: every variant's train and test error on one chart (tags matched by regex)."""
+    return {"compare-dropout": {
+        "error: train and test, all variants": ["Multiline", [r"error/(train|test)"]],
+        "error: validation": ["Multiline", [r"error/valid"]],
+        "loss: train and test": ["Multiline", [r"loss/(train|test)"]]}}
 
 
 def evaluate_splits(model, train, valid, test, loss) -> dict:
@@ -247,52 +274,55 @@ def evaluate_splits(model, train, valid, test, loss) -> dict:
 
 
 def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) -> dict:
-    """Run every variant x sweep point x seed; write ``summary.json`` rows and ``summary.md``."""
+    """Run every grid point; write ``summary.json`` rows and ``summary.md``."""
     d = load_data(opts, device)
-    init_layers = load_init(opts["init"]) if opts.get("init") else None
-    if init_layers and tuple(init_layers[0]["weight"].shape) != (opts["layers"][0], 784):
-        w = init_layers[0]["weight"]
-        raise ValueError(f"--init {opts['init']}: first layer is {w.shape[1]}->{w.shape[0]} but the net's first "
-                         f"layer is 784->{opts['layers'][0]} (set --layers to match)")
+    init_stack = None
+    if opts.get("init"):
+        init_stack, pre = load_init(opts["init"], opts)
+        init_stack = [r.to(device) for r in init_stack]
+        opts["init_preprocessing"] = {k: v for k, v in pre.items() if not isinstance(v, torch.Tensor)}
+        if pre.get("binarize", "none") != "none":
+            echo(f"note: --init was pretrained on {pre.get('binarize')}-binarized pixels; fine-tuning sees {INPUT}")
+    opts["input"] = INPUT
     run = make_run()
     echo(f"run folder: {run.path}")
+    if opts.get("activation_forced_by"):
+        echo(f"activation: logistic for every variant (the {', '.join(opts['activation_forced_by'])} variant(s) "
+             "start from RBMs, whose units are logistic)")
     preset = PRESETS[opts["preset"]]
-    sizes = opts.get("train_sizes") or [opts.get("train_size")]
-    rates = opts.get("dropout_rates") or [None]
-    points = [(v, n, r, s) for n in sizes for r in rates for s in range(opts["seed"], opts["seed"] + opts["seeds"])
-              for v in opts["variants"]]
+    ex = Experiment(opts, d, run, device, echo, progress, init_stack)
 
     def body():
         with runs.writer(run.path) as w:
             w.add_custom_scalars(layout())
             w.add_text("config", runs.markdown_table(run.config), 0)
         rows = []
-        for v, n, r, s in points:
-            name = point_name(v, n, r, s, opts)
-            res = run.path / name / "result.json"
-            rows.append(runs.read_json(res) if res.is_file() else
-                        train_point(opts, d, run, name, v, n, r, s, device, echo, progress, init_layers))
+        for point in grid(opts):
+            res = run.path / point.name(opts) / runs.RESULT_FILE
+            rows.append(runs.read_json(res) if res.is_file() else train_point(ex, point))
             run.set_status(runs.STATUS_RUNNING, rows=rows)
         summary = {"status": runs.STATUS_FINISHED, "preset": opts["preset"], "rows": rows,
                    "groups": group_rows(rows, preset)}
         if preset.citation:
-            summary["paper"] = {"citation": preset.citation, "test_error_percent": preset.paper, "trust": preset.trust}
+            summary["paper"] = {"citation": preset.citation, "test_error_percent": preset.paper, "trust": preset.trust,
+                                "trust_of": {v: preset.trust_for(v) for v in preset.paper},
+                                "architecture": preset.architecture}
         md = summary_markdown(run, summary, preset)
         run.write_summary(summary, md)
         echo(md)
         return summary
 
-    return guarded(run, body)
+    return runs.guarded(run, body)
 
 
 def group_rows(rows: list[dict], preset: Preset) -> list[dict]:
-    """Mean and standard deviation over seeds for each variant x train size x dropout rate."""
+    """Mean and standard deviation over seeds for each variant x train size x dropout rate x depth."""
     groups = {}
     for r in rows:
-        groups.setdefault((r["variant"], r["train_size"], r["hidden_dropout"]), []).append(r)
+        groups.setdefault((r["variant"], r["train_size"], r["hidden_dropout"], r.get("depth")), []).append(r)
     out = []
-    for (v, n, p), rs in groups.items():
-        g = {"variant": v, "train_size": n, "hidden_dropout": p, "seeds": len(rs)}
+    for (v, n, p, depth), rs in groups.items():
+        g = {"variant": v, "train_size": n, "hidden_dropout": p, "depth": depth, "seeds": len(rs)}
         for k in ("train_error", "test_error", "test_error_mc", "generalization_gap", "test_loss", "test_loss_min"):
             vals = [r[k] for r in rs if k in r]
             if vals:
@@ -300,6 +330,7 @@ def group_rows(rows: list[dict], preset: Preset) -> list[dict]:
                 g[k + "_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
         if v in preset.paper:
             g["paper_test_error"] = preset.paper[v] / 100.0
+            g["paper_trust"] = preset.trust_for(v)
         out.append(g)
     return out
 
@@ -307,17 +338,18 @@ def group_rows(rows: list[dict], preset: Preset) -> list[dict]:
 def summary_markdown(run, summary: dict, preset: Preset) -> str:
     pct = lambda x: f"{100 * x:.2f}"  # noqa: E731
     lines = [f"# compare-dropout: {run.path.name}", "", f"preset: **{summary['preset']}**: {preset.description}", ""]
-    lines += ["| variant | train size | hidden drop | seeds | train err % | test err % | test err % (MC) | "
+    lines += ["| variant | train size | depth | hidden drop | seeds | train err % | test err % | test err % (MC) | "
               "gap (test - train) % | test loss final / min | paper test err % |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for g in summary["groups"]:
         spread = f" +- {pct(g['test_error_std'])}" if g["seeds"] > 1 else ""
-        lines.append(f"| {g['variant']} | {g['train_size']} | {g['hidden_dropout']:g} | {g['seeds']} | "
-                     f"{pct(g['train_error'])} | {pct(g['test_error'])}{spread} | "
+        paper = f"{pct(g['paper_test_error'])} ({g['paper_trust']})" if "paper_test_error" in g else "-"
+        lines.append(f"| {g['variant']} | {g['train_size']} | {g.get('depth', '-')} | {g['hidden_dropout']:g} | "
+                     f"{g['seeds']} | {pct(g['train_error'])} | {pct(g['test_error'])}{spread} | "
                      f"{pct(g['test_error_mc']) if 'test_error_mc' in g else '-'} | {pct(g['generalization_gap'])} | "
-                     f"{g['test_loss']:.3f} / {g['test_loss_min']:.3f} | "
-                     f"{pct(g['paper_test_error']) if 'paper_test_error' in g else '-'} |")
+                     f"{g['test_loss']:.3f} / {g['test_loss_min']:.3f} | {paper} |")
     if preset.citation:
-        lines += ["", f"paper: {preset.citation} (trust: {preset.trust}). The paper trains far longer "
-                  "(about 1M updates, on 60,000 images); compare at its length."]
+        lines += ["", f"paper: {preset.citation}; figures for {preset.architecture or 'the preset architecture'} "
+                  "(trust in brackets: V verbatim, S several sources agree, U unconfirmed). The papers train far "
+                  "longer (on all 60,000 images); compare at their length."]
     return "\n".join(lines) + "\n"

@@ -101,20 +101,3 @@ def mc_predict(model: MLP, x, k: int, generator) -> torch.Tensor:
     for _ in range(k):
         probs += torch.softmax(model(x, generator, stochastic=True), 1)
     return probs / k
-
-
-def init_from_rbms(model: MLP, layers: list[dict]):
-    """Copy a stack of RBM layers (``weight`` [n_hidden, n_in], ``hidden_bias``) into the first
-    hidden layers: the pretrained initialisation of Hinton & Salakhutdinov (2006). ValueError if a
-    shape does not fit."""
-    if len(layers) > len(model.layers) - 1:
-        raise ValueError(f"the checkpoint has {len(layers)} layers but the net has only {len(model.layers) - 1} hidden")
-    with torch.no_grad():
-        for i, sd in enumerate(layers):
-            lin = model.layers[i]
-            w, c = sd["weight"], sd["hidden_bias"]
-            if tuple(w.shape) != tuple(lin.weight.shape):
-                raise ValueError(f"checkpoint layer {i + 1} is {w.shape[1]}->{w.shape[0]} but the net's layer "
-                                 f"{i + 1} is {lin.weight.shape[1]}->{lin.weight.shape[0]} (check --layers)")
-            lin.weight.copy_(w)
-            lin.bias.copy_(c)

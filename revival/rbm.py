@@ -184,6 +184,22 @@ def cd_statistics(v0, weight, visible_bias, hidden_bias, k, generator, visible_t
     return hs, vs, gb, gc, recon, v
 
 
+def cd_k_reference(v0, weight, visible_bias, hidden_bias, k, generator, visible_type="bernoulli"):
+    """CD-k written to be read (the fused :func:`cd_statistics` is the one that trains; a test
+    checks that both give the same numbers from the same random draws). Hinton (2002, 2010 sec. 3):
+
+        h_0 = P(h|v_0);  for t = 1..k: v_t ~ p(v|h_{t-1} sampled) (v_k: its mean),  h_t = P(h|v_t)
+        grad W = (h_0^T v_0 - h_k^T v_k) / B,  grad b = mean(v_0 - v_k),  grad c = mean(h_0 - h_k)
+    """
+    h0 = h = hidden_probs(v0, weight, hidden_bias)
+    for step in range(k):
+        mean = visible_mean(sample_bernoulli(h, generator), weight, visible_bias, visible_type)
+        v = mean if step == k - 1 else sample_visible(mean, visible_type, generator)
+        h = hidden_probs(v, weight, hidden_bias)
+    B = v0.shape[0]
+    return (h0.t() @ v0 - h.t() @ v) / B, (v0 - v).mean(0), (h0 - h).mean(0)
+
+
 def _hidden_probs_into(out, v, weight, hidden_bias, keep):
     """``out`` <- P(h = 1 | v) (times the dropout mask), in place."""
     torch.addmm(hidden_bias, v, weight.t(), out=out).sigmoid_()

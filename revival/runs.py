@@ -17,6 +17,7 @@ import torch
 
 STATUS_RUNNING, STATUS_FINISHED = "running", "finished"
 STATUS_DIVERGED, STATUS_INTERRUPTED, STATUS_FAILED = "diverged", "interrupted", "failed"
+MODEL_FILE, STATE_FILE, RESULT_FILE = "model.pt", "state.pt", "result.json"
 
 
 def new_run_dir(logdir, command: str, name: str | None = None, now: float | None = None) -> Path:
@@ -209,3 +210,100 @@ class Run:
     def write_summary(self, summary: dict, markdown: str):
         write_json(self.path / "summary.json", summary)
         atomic_write_bytes(self.path / "summary.md", markdown.encode())
+
+
+# ------------------------------------------------------------------------- the run lifecycle
+
+def resolve_device(spec: str) -> torch.device:
+    """``auto`` -> cuda if available else cpu; ``cuda[:N]`` must exist. ValueError otherwise."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(spec)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {spec}: CUDA is not available on this machine (use --device cpu or auto)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif dev.type != "cpu":
+        raise ValueError(f"--device {spec}: expected auto, cpu or cuda[:N]")
+    return dev
+
+
+class Progress:
+    """A progress bar over an epoch's batches on a terminal; silent otherwise."""
+
+    def __init__(self, total: int, label: str, enabled: bool):
+        self.bar = None
+        if enabled and total > 0:
+            import click
+            self.bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            self.bar.__enter__()
+
+    def step(self):
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def guarded(run: "Run", body):
+    """Run ``body()`` and record how it ended in ``summary.json``: finished (the body writes that),
+    interrupted, diverged (with the epoch) or failed. Exceptions propagate to the CLI."""
+    import signal
+    from .train import Diverged, Interrupted
+    try:
+        return body()
+    except (Interrupted, KeyboardInterrupt) as e:
+        # KeyboardInterrupt: Ctrl-C outside the training loop (e.g. during the final AIS)
+        e = e if isinstance(e, Interrupted) else Interrupted(signal.SIGINT)
+        run.set_status(STATUS_INTERRUPTED, signal=str(e), exit_code=e.exit_code,
+                       hint=f"continue with --resume {run.path}")
+        raise e from None
+    except Diverged as e:
+        run.set_status(STATUS_DIVERGED, epoch=e.epoch, reason=str(e),
+                       hint="lower --lr (or raise --weight-decay); the checkpoint holds the last good epoch")
+        raise
+    except BaseException as e:
+        run.set_status(STATUS_FAILED, error=f"{type(e).__name__}: {e}")
+        raise
+
+
+def save_epoch(folder: Path, model: dict | None, state: dict):
+    """The pair written after every completed epoch: ``state.pt`` (what resume needs, the model's
+    parameters included) first, then the public ``model.pt``; each atomic. A failure between the two
+    leaves state.pt one epoch ahead, and resume trusts state.pt."""
+    save_torch(Path(folder) / STATE_FILE, state)
+    if model is not None:
+        save_torch(Path(folder) / MODEL_FILE, model)
+
+
+def load_state(folder: Path, device) -> dict | None:
+    """``folder/state.pt`` for resume, or None when there is none; ValueError naming the file when
+    it cannot be read."""
+    p = Path(folder) / STATE_FILE
+    if not p.is_file():
+        return None
+    try:
+        st = torch.load(p, map_location=device, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - a torn or foreign file gets one line
+        raise ValueError(f"{p}: cannot be read ({type(e).__name__}); delete it to restart this part from epoch 0") from None
+    if not isinstance(st, dict) or "epoch" not in st:
+        raise ValueError(f"{p}: not a revival resume state; delete it to restart this part from epoch 0")
+    return st
+
+
+def load_checkpoint(path) -> tuple[dict, Path]:
+    """A checkpoint dict from a run folder (its ``model.pt``) or a file, loaded with
+    ``weights_only=True``; ValueError with one line when it is missing or unreadable."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / MODEL_FILE
+    if not p.is_file():
+        raise ValueError(f"{p}: no such checkpoint")
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True), p
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-line error
+        raise ValueError(f"{p}: cannot be read as a torch checkpoint ({type(e).__name__})") from None

@@ -12,6 +12,7 @@ from typing import Callable
 import torch
 
 from . import rbm as R
+from .experiments import COMPARE_DEFAULTS, LR_BY_VISIBLE, RBM_DEFAULTS
 from .data import Visible, batches
 
 
@@ -88,28 +89,61 @@ def first_non_finite(named: dict) -> str | None:
     return list(named)[bad[0]] if bad else None
 
 
+def checked_floats(scalars: dict, params: dict, epoch: int, where: str = "") -> dict:
+    """An epoch's metrics as Python floats, after checking them and the parameters for NaN/inf
+    (one host transfer each); :class:`Diverged` names the first bad one (with ``where``)."""
+    bad = first_non_finite({**scalars, **params})
+    if bad is not None:
+        raise Diverged(epoch, bad + where)
+    return host_floats(scalars)
+
+
+def epoch_loop(start: int, epochs: int, stop: GracefulStop, make_bar: Callable, train_epoch: Callable,
+               end_epoch: Callable):
+    """The loop every trainer shares: for epoch ``start .. epochs - 1``, ``make_bar(epoch)`` (an
+    object with ``step()``/``close()``), ``train_epoch(epoch, check, on_batch)``, then
+    ``end_epoch(epoch, result, seconds)`` (monitor, check, log, save, echo), then a signal check,
+    so a signal during the monitors or the save still stops the run after that epoch is saved."""
+    import time
+    for epoch in range(start, epochs):
+        t0 = time.perf_counter()
+        bar = make_bar(epoch)
+        try:
+            result = train_epoch(epoch, stop.check, bar.step)
+        finally:
+            bar.close()
+        end_epoch(epoch, result, time.perf_counter() - t0)
+        stop.check()
+
+
 # ------------------------------------------------------------------------- RBM training
+
+_RBM = RBM_DEFAULTS
+
 
 @dataclass
 class RBMTrainConfig:
-    """Hyperparameters of one RBM, with the Practical Guide's defaults (Hinton 2010)."""
-    hidden: int = 500
-    visible_type: str = "bernoulli"
-    epochs: int = 10
-    batch_size: int = 100
-    lr: float = 0.1
-    lr_decay: float = 1.0  # learning rate lr * lr_decay ** epoch
-    momentum: float | None = None  # fixed momentum; None = initial_momentum, then final after momentum_epochs
-    initial_momentum: float = 0.5
-    final_momentum: float = 0.9
-    momentum_epochs: int = 5
-    weight_decay: float = 2e-4
-    cd_k: int = 1
-    persistent: bool = False
-    sparsity_target: float | None = None
-    sparsity_cost: float = 0.0
-    sparsity_decay: float = 0.95
-    dropout: float = 0.0  # probability of dropping a hidden unit (dropout RBM)
+    """Hyperparameters of one RBM; defaults from ``experiments.RBM_DEFAULTS`` (the Practical Guide,
+    Hinton 2010). ``momentum`` None means ``initial_momentum``, then ``final_momentum`` after
+    ``momentum_epochs``; the learning rate is ``lr * lr_decay ** epoch``; ``dropout`` is the
+    probability of dropping a hidden unit (dropout RBM)."""
+    hidden: int = _RBM["hidden"]
+    visible_type: str = _RBM["visible_type"]
+    epochs: int = _RBM["epochs"]
+    batch_size: int = _RBM["batch_size"]
+    lr: float = LR_BY_VISIBLE["bernoulli"]
+    lr_decay: float = _RBM["lr_decay"]
+    momentum: float | None = _RBM["momentum"]
+    initial_momentum: float = _RBM["initial_momentum"]
+    final_momentum: float = _RBM["final_momentum"]
+    momentum_epochs: int = _RBM["momentum_epochs"]
+    weight_decay: float = _RBM["weight_decay"]
+    cd_k: int = _RBM["cd_k"]
+    persistent: bool = _RBM["persistent"]
+    sparsity_target: float | None = _RBM["sparsity_target"]
+    sparsity_cost: float = _RBM["sparsity_cost"]
+    sparsity_decay: float = _RBM["sparsity_decay"]
+    dropout: float = _RBM["dropout"]
 
     @classmethod
     def from_dict(cls, d: dict) -> "RBMTrainConfig":
@@ -207,12 +241,12 @@ class RBMTrainer:
 
 @torch.no_grad()
 def rbm_monitor(model: R.RBM, train_subset: torch.Tensor, valid_subset: torch.Tensor, generator: torch.Generator,
-                chain: torch.Tensor, n_samples: int = 100, sample_steps: int = 0) -> dict:
+                chain: torch.Tensor, n_samples: int = 100, sample_steps: int = 0, pll: bool = True) -> dict:
     """Per-epoch monitors (Hinton 2010, sections 5-6), all on fixed example sets:
 
     - mean free energy on a training subset and on validation data, and their gap
       (valid - train): a gap that keeps growing means the RBM is overfitting;
-    - stochastic pseudo-log-likelihood per example (Bernoulli visibles only);
+    - stochastic pseudo-log-likelihood per example (binary data only: ``pll``, Bernoulli visibles);
     - hidden activation probabilities on the validation subset (for histograms);
     - ``samples``: E[v | h] one step on from the first ``n_samples`` rows of ``chain``, after
       ``sample_steps`` Gibbs sweeps of it (``chain`` is PCD's own chains, which need no extra sweeps,
@@ -226,7 +260,7 @@ def rbm_monitor(model: R.RBM, train_subset: torch.Tensor, valid_subset: torch.Te
     vis = -(valid_subset @ b) if vt == "bernoulli" else 0.5 * ((valid_subset - b) ** 2).sum(-1)
     fe_valid = (vis - torch.nn.functional.softplus(x_valid).sum(-1)).mean()
     out = {"free_energy_train": fe_train, "free_energy_valid": fe_valid, "free_energy_gap": fe_valid - fe_train}
-    if vt == "bernoulli":
+    if vt == "bernoulli" and pll:
         flip = torch.randint(0, W.shape[1], (valid_subset.shape[0],), generator=generator, device=W.device)
         out["pseudo_log_likelihood"] = R.pseudo_log_likelihood(valid_subset, W, b, c, flip, x_valid).mean()
     h_valid = torch.sigmoid(x_valid)
@@ -246,23 +280,27 @@ def rbm_monitor(model: R.RBM, train_subset: torch.Tensor, valid_subset: torch.Te
 
 # ------------------------------------------------------------------------- classifier training
 
+_MLP = COMPARE_DEFAULTS
+
+
 @dataclass
 class MLPTrainConfig:
     """SGD with momentum for classifiers, with the paper-style schedules (Srivastava et al. 2014,
     appendix A/B; Hinton et al. 2012): momentum ramped linearly from ``initial_momentum`` to
     ``final_momentum`` over ``momentum_epochs``, learning rate ``lr * lr_decay ** epoch``, and with
-    ``dampen`` each step scaled by (1 - momentum) as in Hinton et al. 2012."""
-    epochs: int = 50
-    batch_size: int = 100
-    lr: float = 0.05
-    lr_decay: float = 1.0
-    initial_momentum: float = 0.5
-    final_momentum: float = 0.9
-    momentum_epochs: int = 10
-    dampen: bool = False
+    ``dampen`` each step scaled by (1 - momentum) as in Hinton et al. 2012. Defaults from
+    ``experiments.COMPARE_DEFAULTS``; ``weight_decay`` and ``max_norm`` are off unless set."""
+    epochs: int = _MLP["epochs"]
+    batch_size: int = _MLP["batch_size"]
+    lr: float = _MLP["lr"]
+    lr_decay: float = _MLP["lr_decay"]
+    initial_momentum: float = _MLP["initial_momentum"]
+    final_momentum: float = _MLP["final_momentum"]
+    momentum_epochs: int = _MLP["momentum_epochs"]
+    dampen: bool = _MLP["dampen"]
     weight_decay: float = 0.0
     max_norm: float | None = None
-    loss: str = "cross-entropy"
+    loss: str = _MLP["loss"]
 
     @classmethod
     def from_dict(cls, d: dict) -> "MLPTrainConfig":

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from revival import data as D  # noqa: E402
-from revival import experiments as E  # noqa: E402
+from revival import layerwise as L  # noqa: E402
 from revival import rbm as R  # noqa: E402
 from revival import runs  # noqa: E402
 from revival.train import RBMTrainConfig, RBMTrainer, host_floats, rbm_monitor  # noqa: E402
@@ -109,7 +109,7 @@ def main():
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--no-sklearn", action="store_true")
     a = ap.parse_args()
-    device = E.resolve_device(a.device)
+    device = runs.resolve_device(a.device)
     images, _ = D.load_split("mnist", "train", a.data_dir)
     binary = D.binarize(images, "stochastic", 0)
     data = D.Visible(torch.from_numpy(binary).to(device))
@@ -130,6 +130,7 @@ def main():
         tr = RBMTrainer(model, cfg, g)
         sub_t, sub_v = data.batch(slice(0, 2000)), data.batch(slice(n - 2000, n))
         display = sub_v[:100].clone()
+        shown = L.LayerData(data, data, sub_t, sub_v, True, lambda x: x, lambda m: m.params()[0])
         t_tr, t_mon = [], []
         with tempfile.TemporaryDirectory() as tmp, runs.writer(Path(tmp)) as w:
             for e in range(a.epochs):
@@ -142,10 +143,10 @@ def main():
                 if monitor:
                     t = time.perf_counter()
                     m.update(rbm_monitor(model, sub_t, sub_v, torch.Generator(device=device).manual_seed(e), display, 100,
-                                         E.DISPLAY_STEPS))
+                                         L.DISPLAY_STEPS))
                     display = m["chain"]
                     scalars = {k: v for k, v in m.items() if k not in ("hidden_probs", "samples", "recon", "originals", "chain")}
-                    E.log_rbm_epoch(w, e + 1, host_floats(scalars), m, model, cfg.momentum_at(e), cfg.lr_at(e))
+                    L.log_rbm_epoch(w, e + 1, host_floats(scalars), m, model, cfg.momentum_at(e), cfg.lr_at(e), shown)
                     w.flush()
                     sync(device)
                     t_mon.append(time.perf_counter() - t)

@@ -94,12 +94,24 @@ def test_init_from_an_rbm_checkpoint(tmp_path):
     ck = {"format": "revival.rbm.v1", "visible_type": "bernoulli", "config": {},
           "state_dict": {"weight": torch.zeros(64, 784), "visible_bias": torch.zeros(784), "hidden_bias": torch.zeros(64)}}
     torch.save(ck, tmp_path / "rbm.pt")
-    r = invoke("compare-dropout", *TINY, "--epochs", 1, "--variants", "baseline", "--init", tmp_path / "rbm.pt",
-               "--logdir", tmp_path / "runs")
+    r = invoke("compare-dropout", *TINY, "--epochs", 1, "--variants", "baseline,pretrained", "--init",
+               tmp_path / "rbm.pt", "--logdir", tmp_path / "runs")
     assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(main, ["compare-dropout", *TINY, "--layers", "32", "--init", str(tmp_path / "rbm.pt"),
-                                  "--logdir", str(tmp_path / "runs2")])
+    run = only_run(tmp_path / "runs", "compare-dropout")
+    # only the pretrained variant starts from the checkpoint (all-zero first layer), the baseline does not
+    w = {v: torch.load(run / v / "model.pt", weights_only=True)["state_dict"] for v in ("baseline", "pretrained")}
+    assert json.loads((run / "config.json").read_text())["options"]["activation"] == "logistic"
+    assert not (run / "pretrain-nNone-s0").exists() and not list(run.glob("pretrain-*"))
+    r = CliRunner().invoke(main, ["compare-dropout", *TINY, "--layers", "32", "--variants", "pretrained", "--init",
+                                  str(tmp_path / "rbm.pt"), "--logdir", str(tmp_path / "runs2")])
     assert r.exit_code == 1 and "784->64" in r.output and not (tmp_path / "runs2").exists()
+    # --init without a pretrained variant, or a pretrained variant with ReLU units: refused, exit 2
+    for extra, needle in ((["--variants", "baseline"], "only applies to the pretrained"),
+                          (["--variants", "pretrained", "--activation", "relu"], "use --activation logistic")):
+        r = CliRunner().invoke(main, ["compare-dropout", *TINY, "--init", str(tmp_path / "rbm.pt"), *extra,
+                                      "--logdir", str(tmp_path / "runs3")])
+        assert r.exit_code == 2 and needle in r.output and not (tmp_path / "runs3").exists()
+    assert w["baseline"]["layers.0.weight"].abs().sum() > 0
 
 
 @pytest.mark.parametrize("args,code,needle", [

@@ -69,13 +69,21 @@ def test_bad_dropout_probability_is_refused():
         M.MLP([4, 2], hidden_dropout=1.0)
 
 
+def rbm_of(sd):
+    from revival import rbm as R
+    r = R.RBM(sd["weight"].shape[1], sd["weight"].shape[0])
+    r.load_state_dict(sd)
+    return r
+
+
 def test_init_from_rbm_layers_checks_shapes():
+    from revival.dbn import init_mlp_
     net = M.MLP([784, 20, 10])
     sd = {"weight": torch.ones(20, 784), "hidden_bias": torch.full((20,), 2.0), "visible_bias": torch.zeros(784)}
-    M.init_from_rbms(net, [sd])
+    init_mlp_(net, [rbm_of(sd)])
     assert torch.all(net.layers[0].weight == 1) and torch.all(net.layers[0].bias == 2)
     with pytest.raises(ValueError, match="784->30"):
-        M.init_from_rbms(net, [{**sd, "weight": torch.ones(30, 784), "hidden_bias": torch.zeros(30)}])
+        init_mlp_(net, [rbm_of({**sd, "weight": torch.ones(30, 784), "hidden_bias": torch.zeros(30)})])
 
 
 def test_mse_loss():

@@ -83,14 +83,14 @@ def test_sigterm_then_resume_compare_dropout(tmp_path):
 
 
 def test_ctrl_c_during_the_final_evaluation_is_an_interruption_and_resumes(tmp_path, monkeypatch):
-    from revival import experiments
-    real = experiments.log_prob
+    from revival import partition
+    real = partition.log_prob
 
     def interrupted_once(*a, **k):
-        monkeypatch.setattr(experiments, "log_prob", real)
+        monkeypatch.setattr(partition, "log_prob", real)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(experiments, "log_prob", interrupted_once)
+    monkeypatch.setattr(partition, "log_prob", interrupted_once)
     args = ["pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "12", "--epochs", "2", "--monitor-size", "100",
             "--no-progress", "--logdir", tmp_path]
     r = invoke(*args)

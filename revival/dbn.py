@@ -1,0 +1,115 @@
+"""Deep belief nets: a stack of RBMs trained greedily, one layer at a time, each on the hidden
+activities of the layer below (Hinton, Osindero & Teh 2006; Hinton & Salakhutdinov 2006).
+
+Layer k's hidden units are layer k+1's visible units. The stack is used three ways:
+
+- **up pass** (recognition): h_k = P(h_k = 1 | h_{k-1}) = sigmoid(c_k + W_k h_{k-1}), h_0 = v; the
+  probabilities (or samples of them) are the training data of the next layer;
+- **generation**: alternating Gibbs sampling in the top RBM, then one **down pass**
+  E[h_{k-1} | h_k] = sigmoid(b_k + W_k^T h_k) through the lower layers' generative weights
+  (Hinton et al. 2006, section 3);
+- **initialisation of a feed-forward net**: hidden layer k gets W_k and c_k, so before fine-tuning
+  the net's hidden activities *are* the up-pass probabilities (Hinton & Salakhutdinov 2006).
+
+The RBM math itself lives in :mod:`revival.rbm`; nothing here logs or touches files.
+"""
+from __future__ import annotations
+
+import torch
+
+from . import rbm as R
+
+FORMAT = "revival.dbn.v1"
+
+
+def up_pass(x: torch.Tensor, rbms: list[R.RBM], generator: torch.Generator | None = None,
+            sample: bool = False) -> torch.Tensor:
+    """The top layer's activities for the rows of ``x``: P(h_k | h_{k-1}) layer after layer
+    (``sample=True``: each layer's probabilities replaced by a Bernoulli sample before going up)."""
+    h = x
+    for rbm in rbms:
+        W, _, c = rbm.params()
+        h = R.hidden_probs(h, W, c)
+        if sample:
+            h = R.sample_bernoulli(h, generator)
+    return h
+
+
+def down_pass(h: torch.Tensor, rbms: list[R.RBM]) -> torch.Tensor:
+    """E[v | h_K] by the generative weights from the top layer ``h`` down to the data: each step
+    the mean of the layer below given the one above (probabilities, no sampling)."""
+    for rbm in reversed(rbms):
+        W, b, _ = rbm.params()
+        h = R.visible_mean(h, W, b, rbm.visible_type)
+    return h
+
+
+@torch.no_grad()
+def sample(rbms: list[R.RBM], n: int, gibbs_steps: int, generator: torch.Generator) -> torch.Tensor:
+    """``n`` fantasies of the DBN as data-space means: ``gibbs_steps`` alternating Gibbs sweeps in
+    the top RBM started from Bernoulli(sigmoid(b_top)) noise, then one down pass."""
+    top = rbms[-1]
+    W, b, c = top.params()
+    mean = torch.sigmoid(b) if top.visible_type == "bernoulli" else b
+    v = R.sample_visible(mean.expand(n, -1).contiguous(), top.visible_type, generator)
+    for _ in range(gibbs_steps):
+        h = R.sample_bernoulli(R.hidden_probs(v, W, c), generator)
+        v = R.sample_visible(R.visible_mean(h, W, b, top.visible_type), top.visible_type, generator)
+    h = R.sample_bernoulli(R.hidden_probs(v, W, c), generator)
+    return down_pass(R.visible_mean(h, W, b, top.visible_type), rbms[:-1])
+
+
+def project_filters(rbms: list[R.RBM]) -> torch.Tensor:
+    """The top layer's units seen in data space: W_K W_{K-1} ... W_1, a row per unit, i.e. each
+    unit's linear combination of layer-1 filters weighted by its connections (the usual picture of
+    higher-layer features; a linear view of a non-linear unit)."""
+    out = rbms[-1].params()[0]
+    for rbm in reversed(rbms[:-1]):
+        out = out @ rbm.params()[0]
+    return out
+
+
+def checkpoint_dict(rbms: list[R.RBM], configs: list[dict], preprocessing: dict) -> dict:
+    """The public format ``revival.dbn.v1``: ``layers`` (``revival.rbm.v1`` dicts, bottom first) and
+    the ``preprocessing`` of the data layer 1 was trained on."""
+    return {"format": FORMAT, "layers": [R.checkpoint_dict(r, c) for r, c in zip(rbms, configs)],
+            "preprocessing": preprocessing}
+
+
+def from_checkpoint(ck, where: str = "checkpoint") -> list[R.RBM]:
+    """The layers of a ``revival.dbn.v1`` dict, or of a single ``revival.rbm.v1`` (a one-layer
+    stack), or of a plain list of them; ValueError naming the layer when one is wrong or when
+    adjacent layers do not fit (layer k's hidden units must be layer k+1's visible units)."""
+    if isinstance(ck, dict) and ck.get("format") == FORMAT:
+        layers = ck.get("layers")
+        if not isinstance(layers, list) or not layers:
+            raise ValueError(f"{where}: a {FORMAT} checkpoint needs a non-empty list 'layers'")
+    elif isinstance(ck, dict) and ck.get("format") == R.FORMAT:
+        layers = [ck]
+    elif isinstance(ck, list) and ck:
+        layers = ck
+    else:
+        raise ValueError(f"{where}: not a revival RBM or DBN checkpoint (expected format {R.FORMAT!r} or {FORMAT!r})")
+    rbms = [R.from_checkpoint(c, f"{where} layer {i + 1}") for i, c in enumerate(layers)]
+    for i in range(1, len(rbms)):
+        if rbms[i].n_visible != rbms[i - 1].n_hidden:
+            raise ValueError(f"{where}: layer {i + 1} has {rbms[i].n_visible} visible units but layer {i} has "
+                             f"{rbms[i - 1].n_hidden} hidden units")
+    return rbms
+
+
+def init_mlp_(model, rbms: list[R.RBM]):
+    """Copy the stack into the first hidden layers of an :class:`~revival.mlp.MLP`: layer k gets
+    the RBM's ``weight`` [n_hidden, n_in] and ``hidden_bias`` (the pretrained initialisation of
+    Hinton & Salakhutdinov 2006). ValueError if the stack is deeper than the net or a shape differs."""
+    if len(rbms) > len(model.layers) - 1:
+        raise ValueError(f"the checkpoint has {len(rbms)} layers but the net has only {len(model.layers) - 1} hidden")
+    with torch.no_grad():
+        for i, rbm in enumerate(rbms):
+            lin = model.layers[i]
+            w, _, c = rbm.params()
+            if tuple(w.shape) != tuple(lin.weight.shape):
+                raise ValueError(f"checkpoint layer {i + 1} is {w.shape[1]}->{w.shape[0]} but the net's layer "
+                                 f"{i + 1} is {lin.weight.shape[1]}->{lin.weight.shape[0]} (check --layers)")
+            lin.weight.copy_(w)
+            lin.bias.copy_(c)

@@ -1,0 +1,245 @@
+"""Layer-wise RBM training shared by the pretraining and the comparison experiments: one loop,
+:func:`fit_rbm`, trains a single RBM or one layer of a stack (every epoch monitored, logged to
+TensorBoard, checkpointed, resumable), and :func:`fit_stack` trains a deep belief net greedily,
+layer k+1 on layer k's hidden activities (Hinton, Osindero & Teh 2006), one sub-folder a layer."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import data as D
+from . import dbn as DBN
+from . import partition as P
+from . import rbm as R
+from . import runs
+from .train import GracefulStop, RBMTrainConfig, RBMTrainer, checked_floats, epoch_loop, rbm_monitor
+
+DISPLAY_STEPS = 20  # Gibbs sweeps per epoch of the display chains behind rbm/samples
+AIS_MONITOR_BETAS = 1000  # the cheap schedule used by --ais-every during training
+N_SHOWN = 100  # tiles in the filter, sample and reconstruction grids
+
+
+@dataclass
+class LayerData:
+    """What one RBM trains and is monitored on. ``to_image`` maps the layer's visible vectors to
+    pixels for the image grids (identity for layer 1, a down pass for higher layers), ``filters``
+    gives its units' weights in pixel space."""
+    train: D.Visible
+    valid: D.Visible
+    train_subset: torch.Tensor
+    valid_subset: torch.Tensor
+    binary: bool  # the data are 0/1 (the pseudo-log-likelihood is defined only then)
+    to_image: Callable[[torch.Tensor], torch.Tensor]
+    filters: Callable[[R.RBM], torch.Tensor]
+    test: D.Visible | None = None  # for the log-probability (--ais-every / final AIS)
+
+
+@dataclass
+class RBMJob:
+    """One RBM to train: its options, data, folder and seed; ``extra`` goes into its checkpoint."""
+    folder: Path
+    opts: dict
+    data: LayerData
+    seed: int
+    extra: dict = field(default_factory=dict)
+    label: str = ""  # prefix of the console lines ("layer 2: ")
+    resume: bool = False
+
+
+def monitor_subsets(train: D.Visible, valid: D.Visible, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed monitoring sets: ``n`` seeded training rows and the first ``n`` validation rows."""
+    n = min(n, len(train), len(valid))
+    pick = torch.from_numpy(np.random.default_rng(seed).permutation(len(train))[:n]).to(train.data.device)
+    return train.batch(pick), valid.batch(slice(0, n))
+
+
+class RBMFit:
+    """The state of :func:`fit_rbm` while it runs: model, trainer, display chains, last metrics."""
+
+    def __init__(self, job: RBMJob, device, echo, progress: bool):
+        self.job, self.echo, self.progress = job, echo, progress
+        self.cfg = cfg = RBMTrainConfig.from_dict(job.opts)
+        d = job.data
+        self.gen = torch.Generator(device=device).manual_seed(job.seed)
+        self.model = R.RBM(d.train.data.shape[1], cfg.hidden, cfg.visible_type).to(device)
+        self.model.init_(self.gen, d.train.all().mean(0))
+        self.trainer = RBMTrainer(self.model, cfg, self.gen)
+        # display chains for the rbm/samples images: PCD shows its own chains; otherwise 100 chains
+        # kept across epochs (DISPLAY_STEPS Gibbs sweeps each epoch), started from noise
+        self.display_gen = torch.Generator(device=device).manual_seed(job.seed + 12_345)
+        self.display = None
+        if self.trainer.chain is None:
+            b = self.model.visible_bias
+            mean = torch.sigmoid(b) if cfg.visible_type == "bernoulli" else b
+            self.display = R.sample_visible(mean.detach().expand(N_SHOWN, -1).contiguous(), cfg.visible_type,
+                                            self.display_gen)
+        self.start, self.last, self.device = 0, {}, device
+        st = runs.load_state(job.folder, device) if job.resume else None
+        if st is not None:
+            self.model.load_state_dict(st["model"])
+            self.trainer.load_state_dict(st["trainer"])
+            self.start, self.last = st["epoch"], st.get("metrics", {})
+            if self.display is not None:
+                self.display = st["display"]
+            echo(f"{job.label}resuming {job.folder} after epoch {self.start}")
+
+    def bar(self, epoch: int) -> runs.Progress:
+        return runs.Progress(-(-len(self.job.data.train) // self.cfg.batch_size), f"{self.job.label}epoch {epoch + 1}",
+                             self.progress)
+
+    def train(self, epoch, check, on_batch) -> dict:
+        return self.trainer.train_epoch(self.job.data.train, epoch, check, on_batch)
+
+    def end_epoch(self, w, epoch: int, m: dict, seconds: float):
+        """Monitor, check for divergence, log, save the pair (state first), echo."""
+        job, d, cfg, model = self.job, self.job.data, self.cfg, self.model
+        mon_gen = torch.Generator(device=self.device).manual_seed(job.seed * 1_000_003 + epoch + 1)
+        m.update(rbm_monitor(model, d.train_subset, d.valid_subset, mon_gen,
+                             self.trainer.chain if self.display is None else self.display, N_SHOWN,
+                             0 if self.display is None else DISPLAY_STEPS, pll=d.binary))
+        if self.display is not None:
+            self.display = m["chain"]
+        o = job.opts
+        if d.test is not None and o.get("ais_runs", 0) > 0 and o.get("ais_every", 0) > 0 and (epoch + 1) % o["ais_every"] == 0:
+            est = P.log_prob(model, d.test, d.train, "ais", o["ais_runs"], AIS_MONITOR_BETAS, job.seed + epoch)
+            m["log_prob_test"], m["log_Z"] = est["avg_log_prob"], est["log_Z"]
+        scalars = {k: v for k, v in m.items() if k not in ("hidden_probs", "samples", "recon", "originals", "chain")}
+        try:
+            self.last = checked_floats(scalars, dict(model.named_parameters()), epoch + 1)
+        except Exception as e:
+            w.add_text("status", f"diverged at epoch {epoch + 1}: {e}", epoch + 1)
+            raise
+        log_rbm_epoch(w, epoch + 1, self.last, m, model, cfg.momentum_at(epoch), cfg.lr_at(epoch), d)
+        w.flush()
+        ck = R.checkpoint_dict(model, {**cfg.as_dict(), "epochs_completed": epoch + 1}, job.extra)
+        runs.save_epoch(job.folder, ck, {"epoch": epoch + 1, "model": model.state_dict(),
+                                         "trainer": self.trainer.state_dict(), "display": self.display,
+                                         "metrics": self.last})
+        self.echo(job.label + epoch_line(epoch + 1, cfg.epochs, self.last, seconds))
+
+
+def fit_rbm(job: RBMJob, device, echo=print, progress: bool = False) -> tuple[R.RBM, dict]:
+    """Train one RBM by CD-k or PCD on ``job.data`` (a single RBM, or one layer of a stack), logging
+    every epoch to ``job.folder`` and writing ``model.pt`` / ``state.pt`` after each; with
+    ``job.resume`` it continues from ``state.pt`` when there is one. Returns the model and the last
+    epoch's metrics. Raises Interrupted on SIGINT/SIGTERM (after the epoch in progress is dropped)."""
+    fit = RBMFit(job, device, echo, progress)
+    with runs.writer(job.folder, purge_step=fit.start + 1 if fit.start else None) as w, GracefulStop() as stop:
+        if fit.start == 0:
+            w.add_text("config", runs.markdown_table(job.opts), 0)
+        epoch_loop(fit.start, fit.cfg.epochs, stop, fit.bar, fit.train,
+                   lambda epoch, m, seconds: fit.end_epoch(w, epoch, m, seconds))
+    return fit.model, fit.last
+
+
+def log_rbm_epoch(w, step: int, scalars: dict, metrics: dict, model: R.RBM, momentum: float, lr: float,
+                  d: LayerData):
+    """``scalars``: the epoch's metrics as floats; ``metrics``: the tensors behind the images and histograms."""
+    W, b, c = model.params()
+    for key, tag in (("recon_error", "rbm/recon_error"), ("free_energy_train", "rbm/free_energy/train"),
+                     ("free_energy_valid", "rbm/free_energy/valid"), ("free_energy_gap", "rbm/free_energy/gap"),
+                     ("pseudo_log_likelihood", "rbm/pseudo_log_likelihood"), ("update_ratio", "rbm/update_ratio"),
+                     ("hidden_mean", "rbm/hidden_mean"), ("log_prob_test", "rbm/log_prob/test"), ("log_Z", "rbm/log_Z")):
+        if key in scalars:
+            w.add_scalar(tag, scalars[key], step)
+    w.add_scalar("rbm/momentum", momentum, step)
+    w.add_scalar("rbm/lr", lr, step)
+    w.add_histogram("weights/weight", W.cpu(), step)
+    w.add_histogram("weights/visible_bias", b.cpu(), step)
+    w.add_histogram("weights/hidden_bias", c.cpu(), step)
+    w.add_histogram("rbm/hidden_activations", metrics["hidden_probs"][:256].cpu(), step)
+    filters = d.filters(model)[:N_SHOWN]
+    runs.add_gray_image(w, "rbm/filters", runs.image_grid(filters, _side(len(filters)), scale_each=True), step)
+    samples = d.to_image(metrics["samples"])
+    runs.add_gray_image(w, "rbm/samples", runs.image_grid(samples, _side(len(samples))), step)
+    pairs = torch.stack([metrics["originals"][:50], metrics["recon"][:50]], 1).reshape(-1, W.shape[1])
+    runs.add_gray_image(w, "rbm/reconstructions", runs.image_grid(d.to_image(pairs), 10), step)
+
+
+def _side(n: int) -> int:
+    return int(np.ceil(np.sqrt(n)))
+
+
+def epoch_line(epoch: int, epochs: int, m: dict, seconds: float) -> str:
+    parts = [f"epoch {epoch}/{epochs}", f"recon {m['recon_error']:.3f}", f"F(train) {m['free_energy_train']:.2f}",
+             f"F(valid) {m['free_energy_valid']:.2f}", f"gap {m['free_energy_gap']:+.2f}"]
+    if "pseudo_log_likelihood" in m:
+        parts.append(f"PLL {m['pseudo_log_likelihood']:.2f}")
+    if "log_prob_test" in m:
+        parts.append(f"logp(test) {m['log_prob_test']:.2f}")
+    parts += [f"|dW|/|W| {m['update_ratio']:.2e}", f"{seconds:.1f}s"]
+    return "  ".join(parts)
+
+
+def first_layer_data(vis: dict, opts: dict) -> LayerData:
+    gaussian = opts["visible_type"] == "gaussian"
+    shown = torch.sigmoid if gaussian else (lambda x: x)  # Gaussian: squash for display
+    tr_sub, va_sub = monitor_subsets(vis["train"], vis["valid"], opts["monitor_size"], opts["seed"])
+    return LayerData(vis["train"], vis["valid"], tr_sub, va_sub, binary=not gaussian and opts["binarize"] != "none",
+                     to_image=shown, filters=lambda m: m.params()[0], test=vis.get("test"))
+
+
+def layer_seed(seed: int, k: int) -> int:
+    """Layer k's training seed: the run seed for layer 1 (so a one-layer stack is ``pretrain-rbm``),
+    a seed derived from it above."""
+    return seed if k == 1 else (seed * 1_000_003 + 7_919 * k) % 2**62
+
+
+def next_layer_data(rbm: R.RBM, x: D.Visible, feed: str, seed: int) -> D.Visible:
+    """Layer k+1's training data: layer k's hidden probabilities of ``x`` (``probs``, as the 2006
+    code), or one fixed seeded Bernoulli sample of them (``samples``, stored as 0/1 bytes)."""
+    W, _, c = rbm.params()
+    out = torch.empty(len(x), W.shape[0], device=W.device, dtype=torch.float32 if feed == "probs" else torch.uint8)
+    g = torch.Generator(device=W.device).manual_seed(seed)
+    with torch.no_grad():
+        for i in range(0, len(x), 10_000):
+            p = R.hidden_probs(x.batch(slice(i, i + 10_000)), W, c)
+            out[i:i + len(p)] = p if feed == "probs" else R.sample_bernoulli(p, g).to(torch.uint8)
+    return D.Visible(out)
+
+
+def stack_layer_data(rbms: list[R.RBM], x_train: D.Visible, x_valid: D.Visible, monitor_size: int, seed: int,
+                     feed: str, first: LayerData) -> LayerData:
+    """LayerData for the layer above ``rbms`` (the trained layers below), whose data are their outputs."""
+    tr_sub, va_sub = monitor_subsets(x_train, x_valid, monitor_size, seed)
+    below = list(rbms)
+    return LayerData(x_train, x_valid, tr_sub, va_sub, binary=feed == "samples",
+                     to_image=lambda v: first.to_image(DBN.down_pass(v, below)),
+                     filters=lambda m: DBN.project_filters([*below, m]))
+
+
+def fit_stack(root: Path, layer_opts: list[dict], first: LayerData, seed: int, feed: str, extra: dict, device,
+              echo=print, progress: bool = False, resume: bool = False,
+              on_layer: Callable[[list[R.RBM], list[dict]], None] | None = None) -> tuple[list[R.RBM], list[dict]]:
+    """Greedy layer-wise training: layer k in ``root/layer-k/`` by :func:`fit_rbm` on ``first``'s data
+    (k = 1) or on the hidden activities of layer k-1 (``feed``: ``probs`` or ``samples``). A layer
+    whose ``result.json`` exists is loaded, not retrained (resume); ``on_layer(rbms, finals)`` runs
+    after each layer. Returns the layers and each layer's final metrics."""
+    rbms, finals = [], []
+    d, x_train, x_valid = first, first.train, first.valid
+    for k, lo in enumerate(layer_opts, 1):
+        folder = Path(root) / f"layer-{k}"
+        folder.mkdir(parents=True, exist_ok=True)
+        label = f"layer {k}/{len(layer_opts)}: "
+        if (folder / runs.RESULT_FILE).is_file():
+            model = DBN.from_checkpoint(runs.load_checkpoint(folder)[0], str(folder))[0].to(device)
+            last = runs.read_json(folder / runs.RESULT_FILE)["final"]
+            echo(f"{label}finished earlier, loaded from {folder}")
+        else:
+            job = RBMJob(folder, lo, d, layer_seed(seed, k), extra, label, resume=resume)
+            model, last = fit_rbm(job, device, echo, progress)
+            runs.write_json(folder / runs.RESULT_FILE, {"layer": k, "final": last, "epochs": lo["epochs"]})
+        rbms.append(model)
+        finals.append({"layer": k, "n_visible": model.n_visible, "n_hidden": model.n_hidden, **last})
+        if on_layer is not None:
+            on_layer(rbms, finals)
+        if k < len(layer_opts):
+            s = layer_seed(seed, k) + 1
+            x_train = next_layer_data(model, x_train, feed, s)
+            x_valid = next_layer_data(model, x_valid, feed, s + 1)
+            d = stack_layer_data(rbms, x_train, x_valid, lo["monitor_size"], seed, feed, first)
+    return rbms, finals

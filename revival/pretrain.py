@@ -1,0 +1,202 @@
+"""Pretraining experiments: ``pretrain-rbm`` (one RBM), ``pretrain-dbn`` (a stack, greedily) and
+``evaluate-rbm``. One loop, :func:`fit_rbm`, trains a single RBM and every layer of a stack: data
+in, a run folder (or a layer's sub-folder) out, every epoch logged, checkpointed and resumable."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from . import data as D
+from . import dbn as DBN
+from . import experiments as E
+from . import partition as P
+from . import rbm as R
+from . import runs
+from .layerwise import (N_SHOWN, LayerData, RBMJob, first_layer_data, fit_rbm, fit_stack,
+                        next_layer_data)
+from .train import RBMTrainConfig
+
+# ------------------------------------------------------------------------- data
+
+def preprocessing(opts: dict, stats) -> dict:
+    """How data must be prepared to match a checkpoint (stored beside the public format keys)."""
+    pre = {"dataset": opts["dataset"], "binarize": opts["binarize"], "seed": opts["seed"]}
+    if stats is not None:
+        pre.update(pixel_mean=stats[0].cpu(), pixel_std=stats[1].cpu())
+    return pre
+
+
+def pixel_data(opts: dict, device, splits=("train", "valid")) -> tuple[dict, tuple | None]:
+    """The first layer's visible data for ``splits`` (binarized or standardised as the options say),
+    checked before any run folder exists; also the pixel statistics of Gaussian visibles."""
+    seed = opts["seed"]
+    images = {s: D.load_split(opts["dataset"], s, opts.get("data_dir"), opts.get("train_size") if s == "train" else None,
+                              seed)[0] for s in splits}
+    stats = D.pixel_stats(images["train"]) if opts["visible_type"] == "gaussian" else None
+    # a different binarization seed for each split, fixed by the run seed
+    return {s: D.visible_data(x, device, opts["binarize"], D.split_seed(seed, s), stats) for s, x in images.items()}, stats
+
+
+# ------------------------------------------------------------------------- pretrain-rbm
+
+def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=print, progress: bool = False,
+                 resume: bool = False) -> dict:
+    """Train one RBM by CD-k or PCD on ``opts['dataset']``, logging every epoch to the run.
+
+    The data is loaded (and checked) before ``make_run`` creates or reopens the run folder, so bad
+    data leaves no folder behind. Writes ``model.pt`` (public format) and ``state.pt`` (everything
+    needed to resume bit for bit) atomically after each completed epoch, then ``summary.json``/``summary.md``."""
+    splits = ("train", "valid", "test") if opts.get("ais_runs", 0) > 0 else ("train", "valid")
+    vis, stats = pixel_data(opts, device, splits)
+    run = make_run()
+    echo(f"run folder: {run.path}")
+    job = RBMJob(run.path, opts, first_layer_data(vis, opts), opts["seed"],
+                 {"preprocessing": preprocessing(opts, stats)}, resume=resume)
+
+    def body():
+        model, last = fit_rbm(job, device, echo, progress)
+        summary = {"status": runs.STATUS_FINISHED, "epochs": opts["epochs"], "final": last,
+                   "model": str(run.path / runs.MODEL_FILE)}
+        if opts.get("ais_runs", 0) > 0:
+            if model.visible_type == "gaussian" and not P.can_enumerate(model.weight, "gaussian"):
+                echo(f"log-probability skipped: AIS needs Bernoulli visibles, and exact log Z at most "
+                     f"{P.MAX_EXACT_UNITS} hidden units")
+            else:
+                echo(f"estimating log Z ({opts['ais_runs']} AIS runs x {opts['ais_betas']} betas, or exact if small) ...")
+                summary["log_prob"] = P.log_prob(model, vis["test"], vis["train"], "auto", opts["ais_runs"],
+                                                 opts["ais_betas"], opts["seed"])
+                echo(log_prob_line(summary["log_prob"]))
+        run.write_summary(summary, rbm_summary_md(run, summary))
+        return summary
+
+    return runs.guarded(run, body)
+
+
+def rbm_summary_md(run: runs.Run, summary: dict) -> str:
+    lines = [f"# {run.config.get('command', 'pretrain-rbm')}: {run.path.name}", "",
+             f"status: **{summary['status']}**, epochs: {summary['epochs']}", "",
+             "| metric | final value |", "| --- | --- |"]
+    lines += [f"| {k} | {v:.4f} |" for k, v in summary["final"].items()]
+    if "log_prob" in summary:
+        lines += ["", "## test log-probability", "", runs.markdown_table(summary["log_prob"])]
+    lines += ["", "## configuration", "", runs.markdown_table(run.config)]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------- pretrain-dbn
+
+def pretrain_dbn(opts: dict, device, make_run: Callable[[], runs.Run], echo=print, progress: bool = False,
+                 resume: bool = False) -> dict:
+    """Greedy layer-wise training of a deep belief net (Hinton, Osindero & Teh 2006): layer 1 on the
+    images, layer k+1 on layer k's hidden probabilities (``--feed probs``) or samples of them. Each
+    layer is a :func:`fit_rbm` run in ``layer-K/``; the root's ``model.pt`` is the stack so far
+    (``revival.dbn.v1``), rewritten when a layer finishes, and ``dbn/samples`` shows the stack's
+    fantasies after each layer. Resume continues at the layer and epoch where the run stopped."""
+    layer_opts = E.per_layer(opts, len(opts["layers"]))
+    vis, stats = pixel_data(layer_opts[0], device)
+    run = make_run()
+    echo(f"run folder: {run.path}")
+    pre = preprocessing(opts, stats)
+    first = first_layer_data(vis, layer_opts[0])
+
+    def on_layer(rbms: list[R.RBM], finals: list[dict]):
+        configs = [{**RBMTrainConfig.from_dict(lo).as_dict(), "layer": k} for k, lo in enumerate(layer_opts, 1)]
+        runs.save_torch(run.path / runs.MODEL_FILE, DBN.checkpoint_dict(rbms, configs[:len(rbms)], pre))
+        log_dbn_samples(run.path, rbms, opts, first, len(rbms))
+
+    def body():
+        _, finals = fit_stack(run.path, layer_opts, first, opts["seed"], opts["feed"], {"preprocessing": pre}, device,
+                              echo, progress, resume, on_layer)
+        summary = {"status": runs.STATUS_FINISHED, "layers": finals, "model": str(run.path / runs.MODEL_FILE)}
+        run.write_summary(summary, dbn_summary_md(run, summary))
+        return summary
+
+    return runs.guarded(run, body)
+
+
+def log_dbn_samples(folder: Path, rbms: list[R.RBM], opts: dict, first: LayerData, k: int):
+    """``dbn/samples`` at step k: 100 fantasies of the k-layer stack (Gibbs in the top RBM, then
+    one down pass), as a 10x10 grid in the run's root event file."""
+    g = torch.Generator(device=rbms[0].weight.device).manual_seed(opts["seed"] + 31_337 * k)
+    images = first.to_image(DBN.sample(rbms, N_SHOWN, opts["sample_steps"], g))
+    with runs.writer(folder) as w:
+        runs.add_gray_image(w, "dbn/samples", runs.image_grid(images, 10), k)
+
+
+def dbn_summary_md(run: runs.Run, summary: dict) -> str:
+    keys = ["layer", "n_visible", "n_hidden", "recon_error", "free_energy_train", "free_energy_valid",
+            "free_energy_gap", "update_ratio"]
+    lines = [f"# pretrain-dbn: {run.path.name}", "", f"status: **{summary['status']}**", "",
+             "| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
+    for row in summary["layers"]:
+        lines.append("| " + " | ".join(f"{row[k]:.4f}" if isinstance(row.get(k), float) else str(row.get(k, "-"))
+                                       for k in keys) + " |")
+    lines += ["", f"stack: `{summary['model']}` (format {DBN.FORMAT}); each layer's curves in `layer-K/`.",
+              "", "## configuration", "", runs.markdown_table(run.config)]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------- evaluate-rbm
+
+def load_rbm(path, layer: int | None = None) -> tuple[R.RBM, dict, list[R.RBM]]:
+    """An RBM from a run folder or ``model.pt``: an RBM checkpoint, or layer ``layer`` of a DBN
+    checkpoint. Returns the RBM, the checkpoint dict, and the layers below it (empty for layer 1).
+    ValueError with one line when it is neither, or when a DBN is given without ``--layer``."""
+    ck, p = runs.load_checkpoint(path)
+    if isinstance(ck, dict) and ck.get("format") == DBN.FORMAT:
+        rbms = DBN.from_checkpoint(ck, str(p))
+        if layer is None:
+            raise ValueError(f"{p}: a DBN checkpoint ({len(rbms)} layers); choose one with --layer 1..{len(rbms)}")
+        if not 1 <= layer <= len(rbms):
+            raise ValueError(f"{p}: --layer {layer}, but the DBN has layers 1..{len(rbms)}")
+        return rbms[layer - 1], ck, rbms[:layer - 1]
+    if layer not in (None, 1):
+        raise ValueError(f"{p}: --layer {layer} needs a DBN checkpoint ({DBN.FORMAT}); this is a single RBM")
+    return R.from_checkpoint(ck, str(p)), ck, []
+
+
+def log_prob_line(r: dict) -> str:
+    s = f"avg log p(v) = {r['avg_log_prob']:.2f} nats over {r['n_examples']} examples, log Z = {r['log_Z']:.2f}"
+    if r["method"] == "ais":
+        s += (f" [{r['log_Z_lower']:.2f}, {r['log_Z_upper']:.2f}] (AIS, {r['ais_runs']} runs x {r['ais_betas']} betas,"
+              f" ESS {r['ess']:.1f})")
+    else:
+        s += " (exact)"
+    return s
+
+
+def evaluate_rbm(path, opts: dict, device) -> dict:
+    """``revival evaluate-rbm``: log Z and the average log-probability of a split for a checkpoint
+    (a run folder or a ``model.pt``, ours or anyone's in the documented format). For layer K of a
+    DBN the data are the up-pass probabilities of the split through layers 1..K-1."""
+    model, ck, below = load_rbm(path, opts.get("layer"))
+    model.to(device)
+    below = [r.to(device) for r in below]
+    pre = ck.get("preprocessing") or {}
+    dataset = opts.get("dataset") or pre.get("dataset", "mnist")
+    binarize = opts.get("binarize") or pre.get("binarize", "stochastic")
+    seed = opts["seed"] if opts.get("seed") is not None else int(pre.get("seed", 0))
+    n_pixels = (below[0] if below else model).n_visible
+    if n_pixels != 784:
+        raise ValueError(f"{path}: the model has {n_pixels} visible units; {dataset} images have 784")
+    stats = None
+    if (below[0] if below else model).visible_type == "gaussian":
+        if "pixel_mean" not in pre:
+            raise ValueError(f"{path}: a Gaussian-visible checkpoint needs preprocessing.pixel_mean/pixel_std")
+        stats = (pre["pixel_mean"].float(), pre["pixel_std"].float())
+    tr_img, _ = D.load_split(dataset, "train", opts.get("data_dir"))
+    sp_img, _ = D.load_split(dataset, opts["split"], opts.get("data_dir"))
+    train = D.visible_data(tr_img, device, binarize, D.split_seed(seed, "train"), stats)
+    data = D.visible_data(sp_img, device, binarize, D.split_seed(seed, opts["split"]), stats)
+    for rbm in below:
+        train, data = (next_layer_data(rbm, x, "probs", 0) for x in (train, data))
+    t0 = time.perf_counter()
+    res = P.log_prob(model, data, train, opts["method"], opts["ais_runs"], opts["ais_betas"], seed)
+    res.update(seconds=time.perf_counter() - t0, split=opts["split"], dataset=dataset, binarize=binarize,
+               seed=seed, checkpoint=str(path), n_visible=model.n_visible, n_hidden=model.n_hidden)
+    if below:
+        res.update(layer=len(below) + 1, input=f"up-pass probabilities through layers 1..{len(below)}")
+    return res
