@@ -33,8 +33,8 @@ class LayerData:
     train_subset: torch.Tensor
     valid_subset: torch.Tensor
     binary: bool  # the data are 0/1 (the pseudo-log-likelihood is defined only then)
-    to_image: Callable[[torch.Tensor], torch.Tensor]
-    filters: Callable[[R.RBM], torch.Tensor]
+    to_image: Callable[[torch.Tensor], torch.Tensor] | None  # None: the data are not images (no grids)
+    filters: Callable[[R.RBM], torch.Tensor] | None
     test: D.Visible | None = None  # for the log-probability (--ais-every / final AIS)
 
 
@@ -152,6 +152,8 @@ def log_rbm_epoch(w, step: int, scalars: dict, metrics: dict, model: R.RBM, mome
     w.add_histogram("weights/visible_bias", b.cpu(), step)
     w.add_histogram("weights/hidden_bias", c.cpu(), step)
     w.add_histogram("rbm/hidden_activations", metrics["hidden_probs"][:256].cpu(), step)
+    if d.to_image is None:
+        return
     filters = d.filters(model)[:N_SHOWN]
     runs.add_gray_image(w, "rbm/filters", runs.image_grid(filters, _side(len(filters)), scale_each=True), step)
     samples = d.to_image(metrics["samples"])
@@ -208,8 +210,8 @@ def stack_layer_data(rbms: list[R.RBM], x_train: D.Visible, x_valid: D.Visible, 
     tr_sub, va_sub = monitor_subsets(x_train, x_valid, monitor_size, seed)
     below = list(rbms)
     return LayerData(x_train, x_valid, tr_sub, va_sub, binary=feed == "samples",
-                     to_image=lambda v: first.to_image(DBN.down_pass(v, below)),
-                     filters=lambda m: DBN.project_filters([*below, m]))
+                     to_image=None if first.to_image is None else lambda v: first.to_image(DBN.down_pass(v, below)),
+                     filters=None if first.filters is None else lambda m: DBN.project_filters([*below, m]))
 
 
 def fit_stack(root: Path, layer_opts: list[dict], first: LayerData, seed: int, feed: str, extra: dict, device,

@@ -102,14 +102,16 @@ def pretrain_dbn(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
     pre = preprocessing(opts, stats)
     first = first_layer_data(vis, layer_opts[0])
 
-    def on_layer(rbms: list[R.RBM], finals: list[dict]):
-        configs = [{**RBMTrainConfig.from_dict(lo).as_dict(), "layer": k} for k, lo in enumerate(layer_opts, 1)]
-        runs.save_torch(run.path / runs.MODEL_FILE, DBN.checkpoint_dict(rbms, configs[:len(rbms)], pre))
-        log_dbn_samples(run.path, rbms, opts, first, len(rbms))
-
     def body():
-        _, finals = fit_stack(run.path, layer_opts, first, opts["seed"], opts["feed"], {"preprocessing": pre}, device,
-                              echo, progress, resume, on_layer)
+        # the root's event file holds dbn/samples; on resume every finished layer logs it again
+        with runs.writer(run.path, purge_step=1 if resume else None) as w:
+            def on_layer(rbms: list[R.RBM], finals: list[dict]):
+                configs = [{**RBMTrainConfig.from_dict(lo).as_dict(), "layer": k} for k, lo in enumerate(layer_opts, 1)]
+                runs.save_torch(run.path / runs.MODEL_FILE, DBN.checkpoint_dict(rbms, configs[:len(rbms)], pre))
+                log_dbn_samples(w, rbms, opts, first, len(rbms))
+
+            _, finals = fit_stack(run.path, layer_opts, first, opts["seed"], opts["feed"], {"preprocessing": pre},
+                                  device, echo, progress, resume, on_layer)
         summary = {"status": runs.STATUS_FINISHED, "layers": finals, "model": str(run.path / runs.MODEL_FILE)}
         run.write_summary(summary, dbn_summary_md(run, summary))
         return summary
@@ -117,13 +119,13 @@ def pretrain_dbn(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
     return runs.guarded(run, body)
 
 
-def log_dbn_samples(folder: Path, rbms: list[R.RBM], opts: dict, first: LayerData, k: int):
+def log_dbn_samples(w, rbms: list[R.RBM], opts: dict, first: LayerData, k: int):
     """``dbn/samples`` at step k: 100 fantasies of the k-layer stack (Gibbs in the top RBM, then
     one down pass), as a 10x10 grid in the run's root event file."""
     g = torch.Generator(device=rbms[0].weight.device).manual_seed(opts["seed"] + 31_337 * k)
     images = first.to_image(DBN.sample(rbms, N_SHOWN, opts["sample_steps"], g))
-    with runs.writer(folder) as w:
-        runs.add_gray_image(w, "dbn/samples", runs.image_grid(images, 10), k)
+    runs.add_gray_image(w, "dbn/samples", runs.image_grid(images, 10), k)
+    w.flush()
 
 
 def dbn_summary_md(run: runs.Run, summary: dict) -> str:
