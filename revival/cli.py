@@ -36,16 +36,25 @@ def _load_config(ctx, param, value):
     try:
         with open(value, "rb") as f:
             table = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise click.BadParameter(f"cannot read {value}: {e}", ctx, param) from None
-    known = {p.name for p in ctx.command.params}
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise click.BadParameter(f"cannot read {value}: {' '.join(str(e).split())}", ctx, param) from None
+    params = {p.name: p for p in ctx.command.params}
     defaults = {}
     for k, v in table.items():
         key = k.replace("-", "_")
-        if key not in known or key in ("config", "resume"):
+        if key not in params or key in ("config", "resume"):
             raise click.BadParameter(f"{value}: unknown option {k!r}", ctx, param)
         # a TOML array (layers = [1024, 1024]) becomes the comma-separated text the option parses
-        defaults[key] = ",".join(map(str, v)) if isinstance(v, list) else v
+        if isinstance(v, list) and all(isinstance(x, (int, float, str)) and not isinstance(x, bool) for x in v):
+            v = ",".join(map(str, v))
+        elif not isinstance(v, (int, float, str, bool)):
+            raise click.BadParameter(f"{value}: {k} = {v!r}: expected a number, text, true/false or a list of them",
+                                     ctx, param)
+        elif isinstance(v, float) and isinstance(params[key].type, click.types.IntParamType):
+            if not v.is_integer():
+                raise click.BadParameter(f"{value}: {k} = {v}: expected a whole number", ctx, param)
+            v = int(v)
+        defaults[key] = v
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
 
@@ -89,6 +98,14 @@ def _list(kind, lo=None, hi=None, hi_open=False, lo_open=False, choices=None):
     return parse
 
 
+def _check_name(ctx, param, value):
+    if value is None:
+        return None
+    if not value or len(value) > 100 or any(c in value for c in "/\\\0") or value in (".", ".."):
+        raise click.BadParameter("must be 1-100 characters without '/' or '\\' (it becomes part of a folder name)")
+    return value
+
+
 def common_options(f):
     """Options every training command shares (design.md, CLI conventions)."""
     opts = [
@@ -99,10 +116,13 @@ def common_options(f):
                      help="Root holding <dataset>/ IDX files [default: $REVIVAL_DATA_DIR or ~/.cache/revival]."),
         click.option("--train-size", type=click.IntRange(min=1), default=None,
                      help="Class-stratified, seeded subset of the training split."),
-        click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the run's random generator."),
+        click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0,
+                     help="Seed of the run's random generator."),
         click.option("--device", default="auto", help=E.DEVICE_HELP),
         click.option("--logdir", type=click.Path(file_okay=False), default="runs", help="Parent of run folders."),
-        click.option("--name", default=None, help="Suffix of the run folder name."),
+        click.option("--name", default=None, callback=_check_name, help="Suffix of the run folder name."),
+        click.option("--download", is_flag=True, default=False,
+                     help="Download missing data files into --data-dir (always done into the default cache)."),
         click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None,
                      help="Continue an interrupted run of this command in its folder (other options come from it)."),
         click.option("--progress/--no-progress", default=None,
@@ -122,10 +142,12 @@ def device_or_exit(spec: str):
 
 
 def run_or_exit(fn):
-    """Run an experiment; turn its failures into one clear line and the documented exit code."""
+    """Run an experiment; turn its failures into one clear line and the documented exit code:
+    1 for run-time failures (each with one line naming the file or option), 2 for options found
+    bad only at run time, 130/143 for SIGINT/SIGTERM (saying whether there is anything to resume)."""
     import signal
     from .data import DataError
-    from .train import Diverged, Interrupted
+    from .runs import Diverged, Interrupted, OptionError, one_line
 
     def terminate(signum, frame):  # SIGTERM outside a training loop: stop like Ctrl-C does
         raise Interrupted(signum)
@@ -133,25 +155,46 @@ def run_or_exit(fn):
     old_term = signal.signal(signal.SIGTERM, terminate)
     try:
         return fn()
-    except KeyboardInterrupt:
-        click.echo("interrupted before any epoch was saved; nothing to resume.", err=True)
-        sys.exit(130)
-    except DataError as e:
-        raise Failure(str(e)) from None
-    except Diverged as e:
-        click.echo(f"error: training diverged ({e}); lower --lr. Logged epochs and the last good checkpoint "
-                   "are kept.", err=True)
-        sys.exit(1)
-    except Interrupted as e:
-        click.echo(f"interrupted ({e}); the last completed epoch is saved. Continue with --resume.", err=True)
+    except (Interrupted, KeyboardInterrupt) as e:
+        e = e if isinstance(e, Interrupted) else Interrupted(signal.SIGINT)
+        path = getattr(e, "run_path", None)
+        if path is None:
+            msg = f"interrupted ({e}) before a run folder was made; nothing to resume."
+        elif e.saved:
+            msg = f"interrupted ({e}); the last completed epoch is saved. Continue with --resume {path}"
+        else:
+            msg = (f"interrupted ({e}) before the first epoch ended; nothing was saved yet "
+                   f"(--resume {path} starts it from epoch 0).")
+        click.echo(msg, err=True)
         sys.exit(e.exit_code)
-    except ValueError as e:
-        raise Failure(str(e)) from None
+    except Diverged as e:
+        kept = ("Logged epochs and the last good checkpoint are kept." if getattr(e, "saved", False) else
+                "No epoch finished, so there is no checkpoint to keep.")
+        click.echo(f"error: training diverged ({e}); lower --lr. {kept}", err=True)
+        sys.exit(1)
+    except OptionError as e:
+        raise click.BadParameter(str(e), param_hint=e.param_hint) from None
+    except (DataError, ValueError, OSError) as e:
+        raise Failure(one_line(e)) from None
+    except Exception as e:  # noqa: BLE001 - whatever else: one line, the traceback in the run folder
+        raise Failure(f"unexpected {one_line(e)} (a run folder, if one was made, keeps traceback.txt)") from None
     finally:
         signal.signal(signal.SIGTERM, old_term)
 
 
-@click.group(context_settings=CONTEXT, no_args_is_help=True)
+class Group(click.Group):
+    """The command group: Ctrl-C before a command's own handling starts (while it imports torch)
+    exits 130 like every other interruption, not Click's "Aborted!" with 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("interrupted before anything started; nothing to resume.", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=Group, context_settings=CONTEXT, no_args_is_help=True)
 @click.version_option(__version__, "-V", "--version")
 def main():
     """revival: RBM pretraining by contrastive divergence, and dropout, reproduced and measured.
@@ -161,19 +204,46 @@ def main():
     """
 
 
+# options that may change on --resume: more epochs (a run that finished can be extended), another device
+RESUME_MAY_CHANGE = {"pretrain-rbm": ("epochs", "device"), "pretrain-dbn": ("epochs", "device"),
+                     "compare-dropout": ("device",)}
+RESUME_NEUTRAL = ("resume", "progress", "config")
+
+
+def given_options(ctx) -> list[str]:
+    """Options the user set (command line or --config), not left at their defaults."""
+    from click.core import ParameterSource
+    return [name for name in ctx.params if ctx.get_parameter_source(name) in
+            (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP, ParameterSource.ENVIRONMENT)]
+
+
 def prepare(command: str, o: dict, resolve):
     """What every training command does first: reopen the ``--resume`` folder (its options come from
-    its config.json) or resolve the options of a fresh run, then the device and the progress mode.
-    Returns ``(opts, make_run, device, progress, resumed)``; the run folder is made by ``make_run``
-    only once the data has loaded."""
+    its config.json; only --epochs and --device may change, and are recorded) or resolve the
+    options of a fresh run, then the device and the progress mode. Returns ``(opts, make_run,
+    device, progress, resumed)``; the run folder is made by ``make_run`` only once the data has loaded."""
     from .runs import Run
     resume, progress = o.pop("resume"), o.pop("progress")
     if resume:
+        given = [n for n in given_options(click.get_current_context()) if n not in RESUME_NEUTRAL]
+        refused = [n for n in given if n not in RESUME_MAY_CHANGE[command]]
+        if refused:
+            names = ", ".join("--" + n.replace("_", "-") for n in refused)
+            raise click.BadParameter(f"{names} cannot change on resume (the run keeps the options in its config.json); "
+                                     f"only {', '.join('--' + n for n in RESUME_MAY_CHANGE[command])} may",
+                                     param_hint="--resume")
+        changed = {n: o[n] for n in given}
         try:
-            run = Run.reopen(resume, command)
+            run = Run.reopen(resume, command, extend="epochs" in changed)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--resume") from None
         opts = dict(run.config["options"])
+        if changed:
+            run.record_resume(changed)
+            opts.update(changed)
+        if getattr(run, "was_killed", False):
+            click.echo(f"{resume}: its last process died without recording how it ended; resuming from the last "
+                       "saved epoch", err=True)
         make_run = lambda: run  # noqa: E731
     else:
         opts = resolve(dict(o))
@@ -252,9 +322,9 @@ def _check_sparsity(o: dict):
 @rbm_options(per_layer=False)
 @click.option("--ais-every", type=click.IntRange(min=0), default=E.RBM_DEFAULTS["ais_every"],
               help="Estimate the test log-probability by AIS (1,000 betas) every N epochs; 0 = never.")
-@click.option("--ais-runs", type=click.IntRange(min=0), default=E.RBM_DEFAULTS["ais_runs"],
+@click.option("--ais-runs", type=click.IntRange(min=0, max=E.MAX_AIS_RUNS), default=E.RBM_DEFAULTS["ais_runs"],
               help="AIS runs for log Z; 0 switches AIS (and the final evaluation) off.")
-@click.option("--ais-betas", type=click.IntRange(min=2), default=E.RBM_DEFAULTS["ais_betas"],
+@click.option("--ais-betas", type=click.IntRange(min=2, max=E.MAX_AIS_BETAS), default=E.RBM_DEFAULTS["ais_betas"],
               help="Intermediate distributions of the final AIS evaluation (Salakhutdinov & Murray 2008).")
 @common_options
 def pretrain_rbm_cmd(**o):
@@ -320,16 +390,17 @@ def pretrain_dbn_cmd(**o):
 @click.option("--split", type=click.Choice(["train", "valid", "test"]), default=E.EVALUATE_DEFAULTS["split"])
 @click.option("--method", type=click.Choice(["auto", "ais", "exact"]), default=E.EVALUATE_DEFAULTS["method"],
               help="auto: exact enumeration when a layer has at most 25 units, else AIS.")
-@click.option("--ais-runs", type=click.IntRange(min=1), default=E.EVALUATE_DEFAULTS["ais_runs"])
-@click.option("--ais-betas", type=click.IntRange(min=2), default=E.EVALUATE_DEFAULTS["ais_betas"],
+@click.option("--ais-runs", type=click.IntRange(min=1, max=E.MAX_AIS_RUNS), default=E.EVALUATE_DEFAULTS["ais_runs"])
+@click.option("--ais-betas", type=click.IntRange(min=2, max=E.MAX_AIS_BETAS), default=E.EVALUATE_DEFAULTS["ais_betas"],
               help="Intermediate distributions (default: 500 + 4,000 + 10,000 as Salakhutdinov & Murray).")
 @click.option("--dataset", type=click.Choice(E.DATASETS), default=None,
               help="[default: the one the checkpoint was trained on, else mnist]")
 @click.option("--binarize", type=click.Choice(["stochastic", "threshold", "none"]), default=None,
               help="[default: as in training, else stochastic]")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
-@click.option("--seed", type=click.IntRange(min=0), default=None,
+@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None,
               help="Seed of the binarization and of AIS [default: the training seed, else 0].")
+@click.option("--download", is_flag=True, default=False, help="Download missing data files into --data-dir.")
 @click.option("--device", default="auto", help=E.DEVICE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def evaluate_rbm_cmd(path, as_json, **o):
@@ -343,7 +414,9 @@ def evaluate_rbm_cmd(path, as_json, **o):
     from . import pretrain
     from .runs import jsonable
     device = device_or_exit(o.pop("device"))
-    res = run_or_exit(lambda: pretrain.evaluate_rbm(path, o, device))
+    progress = sys.stderr.isatty() and not as_json  # --json is for scripts: no progress lines
+    echo = None if as_json else (lambda m: click.echo(m, err=True))
+    res = run_or_exit(lambda: pretrain.evaluate_rbm(path, o, device, echo, progress))
     if as_json:
         click.echo(json.dumps(jsonable(res)))  # strict JSON: an infinite bound is the string "-inf"
         return
@@ -353,6 +426,8 @@ def evaluate_rbm_cmd(path, as_json, **o):
         if k in res:
             v = res[k]
             click.echo(f"{k:>20}  {v:.4f}" if isinstance(v, float) else f"{k:>20}  {v}")
+    if res.get("ais_runs") == 1:
+        click.echo(f"{'note':>20}  one AIS run has no standard error: the bounds are not an interval; use --ais-runs >= 2")
 
 
 @main.command("compare-dropout", context_settings=CONTEXT)

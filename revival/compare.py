@@ -116,7 +116,8 @@ def pretrain_options(opts: dict, sizes: list[int]) -> list[dict]:
 def load_data(opts: dict, device) -> dict:
     """All three splits, checked before any run folder exists; valid and test go to the device now,
     the training split per sweep point (its subset)."""
-    tr, va, te = (D.load_split(opts["dataset"], split, opts.get("data_dir")) for split in D.SPLITS)
+    tr, va, te = (D.load_split(opts["dataset"], split, opts.get("data_dir"), allow_download=opts.get("download") or None)
+                  for split in D.SPLITS)
     for n in (opts.get("train_sizes") or [opts.get("train_size")]):
         if n is not None and n > len(tr[0]):
             raise D.DataError(f"--train-size {n} is larger than the {opts['dataset']} training split ({len(tr[0])})")
@@ -245,7 +246,7 @@ def train_point(ex: Experiment, point: Point) -> dict:
         if (s["input_dropout"] > 0 or s["hidden_dropout"] > 0) and opts["mc_samples"] > 0:
             mc_gen = torch.Generator(device=device).manual_seed(point.seed + 99)
             row["test_error_mc"] = float(evaluate_classifier(model, *d["test"], cfg.loss, mc_samples=opts["mc_samples"],
-                                                             generator=mc_gen)["error_mc"])
+                                                             generator=mc_gen, check=stop.check)["error_mc"])
             row["mc_samples"] = opts["mc_samples"]
         stop.check()
         metrics = {f"hparam/{k}": row[k] for k in ("train_error", "valid_error", "test_error", "generalization_gap")}

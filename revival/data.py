@@ -205,7 +205,7 @@ def locate(dataset: str, base: str, root: Path, allow_download: bool = True) -> 
     hint = (f"put the IDX files (gzip or raw) in {folder}/ or point --data-dir / REVIVAL_DATA_DIR at "
             f"the folder that holds {dataset}/; --dataset mnist-sample works without any files")
     if not allow_download:
-        raise DataError(f"{folder / base}: not found; {hint}")
+        raise DataError(f"{folder / base}: not found; {hint} (or add --download to fetch them into {folder}/)")
     try:
         return download(spec, base, folder)
     except (DataError, OSError) as e:
@@ -247,12 +247,21 @@ def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(chosen))
 
 
+def download_allowed(data_dir=None) -> bool:
+    """Missing files are downloaded only into the default cache, never into a root the user named
+    (``--data-dir`` or ``REVIVAL_DATA_DIR``) unless they ask for it (``--download``)."""
+    return not data_dir and not os.environ.get("REVIVAL_DATA_DIR")
+
+
 def load_split(dataset: str, split: str, data_dir=None, train_size: int | None = None, seed: int = 0,
-               allow_download: bool = True) -> tuple[np.ndarray, np.ndarray]:
+               allow_download: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The paper split: train = training file minus its last ``n_valid`` images, valid = those, test = t10k.
 
-    ``train_size`` takes a class-stratified, seeded subset of the train split.
+    ``train_size`` takes a class-stratified, seeded subset of the train split. ``allow_download``
+    None: only into the default cache (:func:`download_allowed`).
     """
+    if allow_download is None:
+        allow_download = download_allowed(data_dir)
     if dataset not in DATASETS:
         raise DataError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     spec, root = DATASETS[dataset], data_root(data_dir)

@@ -36,6 +36,7 @@ DBN_PER_LAYER = ("epochs", "batch_size", "lr", "lr_decay", "momentum", "initial_
                  "sparsity_decay", "dropout")
 FEEDS = ("probs", "samples")
 
+MAX_AIS_RUNS, MAX_AIS_BETAS = 100_000, 10_000_000  # beyond these AIS would not fit in memory or finish
 EVALUATE_DEFAULTS = {"split": "test", "method": "auto", "ais_runs": 100, "ais_betas": 14_501, "layer": None}
 
 # ------------------------------------------------------------------------- compare-dropout

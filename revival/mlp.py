@@ -95,9 +95,11 @@ def loss_fn(logits, y, kind: str = "cross-entropy", reduction: str = "mean"):
 
 
 @torch.no_grad()
-def mc_predict(model: MLP, x, k: int, generator) -> torch.Tensor:
-    """Monte-Carlo model averaging: the mean softmax over ``k`` dropout masks."""
+def mc_predict(model: MLP, x, k: int, generator, check=None) -> torch.Tensor:
+    """Monte-Carlo model averaging: the mean softmax over ``k`` dropout masks (``check()`` before each)."""
     probs = torch.zeros(x.shape[0], model.sizes[-1], device=x.device)
     for _ in range(k):
+        if check is not None:
+            check()
         probs += torch.softmax(model(x, generator, stochastic=True), 1)
     return probs / k

@@ -94,7 +94,7 @@ class AISResult:
 
 
 def ais_log_z(weight, visible_bias, hidden_bias, base_bias, n_runs: int = 100, betas: torch.Tensor | None = None,
-              generator: torch.Generator | None = None) -> AISResult:
+              generator: torch.Generator | None = None, check=None, progress=None) -> AISResult:
     """AIS estimate of log Z for a Bernoulli-Bernoulli RBM (Salakhutdinov & Murray 2008, section 4).
 
     Intermediate distributions interpolate from the base-rate model A (biases ``base_bias``, no
@@ -106,7 +106,8 @@ def ais_log_z(weight, visible_bias, hidden_bias, base_bias, n_runs: int = 100, b
     beta_k the importance weight gains log p*_k(v) - log p*_{k-1}(v), then one Gibbs sweep that
     leaves p_k invariant moves v. All runs advance together as one batch. The estimate is
     log Z_0 + log mean(w), computed in log space; bounds are log(mean(w) +- 3 std. errors), and
-    ``log_z_lower_markov`` = estimate - log 100 (see ``MARKOV_LOG_K``).
+    ``log_z_lower_markov`` = estimate - log 100 (see ``MARKOV_LOG_K``). ``check()`` (stop on a
+    signal) and ``progress(done, total)`` are called about every 1% of the betas.
     """
     W, b, c = weight, visible_bias, hidden_bias
     dev = W.device
@@ -117,7 +118,13 @@ def ais_log_z(weight, visible_bias, hidden_bias, base_bias, n_runs: int = 100, b
     log_z_base = F.softplus(b_a).sum() + W.shape[0] * math.log(2.0)
     v = torch.bernoulli(torch.sigmoid(b_a).expand(n_runs, -1).contiguous(), generator=generator)
     logw = torch.zeros(n_runs, device=dev, dtype=torch.float64)
+    stride = max(1, betas.numel() // 100)
     for k in range(1, betas.numel()):
+        if k % stride == 0:
+            if check is not None:
+                check()
+            if progress is not None:
+                progress(k, betas.numel() - 1)
         bk, bprev = betas[k], betas[k - 1]
         x = torch.addmm(c, v, W.t())  # W v + c, shared by both log p* terms and the hidden sample
         base_term = v @ b_a
@@ -136,11 +143,14 @@ def _summarise(logw: torch.Tensor, log_z_base: float, n_betas: int) -> AISResult
     m = logw.max()
     w = torch.exp(logw - m)  # weights scaled by exp(-m)
     mean = w.mean()
-    se = w.std(unbiased=True) / math.sqrt(n) if n > 1 else torch.tensor(0.0, dtype=w.dtype)
     log_mean = float(torch.log(mean) + m)
-    upper = float(torch.log(mean + 3 * se) + m)
-    lo = mean - 3 * se
-    lower = float(torch.log(lo) + m) if lo > 0 else -math.inf
+    if n > 1:
+        se = w.std(unbiased=True) / math.sqrt(n)
+        upper = float(torch.log(mean + 3 * se) + m)
+        lo = mean - 3 * se
+        lower = float(torch.log(lo) + m) if lo > 0 else -math.inf
+    else:  # one run has no standard error: no interval, rather than one of zero width
+        lower, upper = -math.inf, math.inf
     ess = float(w.sum() ** 2 / (w * w).sum())
     return AISResult(log_mean + log_z_base, lower + log_z_base, upper + log_z_base, log_z_base, ess, n, n_betas,
                      log_mean + log_z_base - MARKOV_LOG_K)
@@ -163,12 +173,12 @@ def can_enumerate(weight, visible_type="bernoulli") -> bool:
 
 
 def log_prob(model: R.RBM, data, train, method: str = "auto", ais_runs: int = 100, ais_betas: int = 14_501,
-             seed: int = 0, batch: int = 10_000) -> dict:
+             seed: int = 0, batch: int = 10_000, check=None, progress=None) -> dict:
     """Average log-probability of ``data`` under ``model`` (nats per example) with its log Z:
     exact when a layer is small enough (``auto``/``exact``), else AIS from a base-rate model fitted to
     the pixel means of ``train``. ``data`` and ``train`` are visible data sets (``len``, ``batch``,
     ``all``). Bounds on log Z give the opposite bounds on the log-probability:
-    log p(v) = -F(v) - log Z."""
+    log p(v) = -F(v) - log Z. ``check`` and ``progress`` go to :func:`ais_log_z`."""
     W, b, c = model.params()
     vt = model.visible_type
     if method == "auto":
@@ -187,7 +197,7 @@ def log_prob(model: R.RBM, data, train, method: str = "auto", ais_runs: int = 10
             raise ValueError("AIS needs --ais-runs >= 1")
         base = base_rate_bias(train.all().mean(0))
         gen = torch.Generator(device=W.device).manual_seed(seed)
-        r = ais_log_z(W, b, c, base, ais_runs, betas_of_size(ais_betas, W.device), gen)
+        r = ais_log_z(W, b, c, base, ais_runs, betas_of_size(ais_betas, W.device), gen, check, progress)
         res = {"method": "ais", "log_Z": r.log_z, "log_Z_lower": r.log_z_lower, "log_Z_upper": r.log_z_upper,
                "log_Z_base": r.log_z_base, "ais_runs": r.n_runs, "ais_betas": r.n_betas, "ess": r.ess,
                "log_Z_lower_markov": r.log_z_lower_markov}

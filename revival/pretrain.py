@@ -17,7 +17,7 @@ from . import rbm as R
 from . import runs
 from .layerwise import (N_SHOWN, LayerData, RBMJob, first_layer_data, fit_rbm, fit_stack,
                         next_layer_data)
-from .train import RBMTrainConfig
+from .train import GracefulStop, RBMTrainConfig
 
 # ------------------------------------------------------------------------- data
 
@@ -34,7 +34,7 @@ def pixel_data(opts: dict, device, splits=("train", "valid")) -> tuple[dict, tup
     checked before any run folder exists; also the pixel statistics of Gaussian visibles."""
     seed = opts["seed"]
     images = {s: D.load_split(opts["dataset"], s, opts.get("data_dir"), opts.get("train_size") if s == "train" else None,
-                              seed)[0] for s in splits}
+                              seed, opts.get("download") or None)[0] for s in splits}
     stats = D.pixel_stats(images["train"]) if opts["visible_type"] == "gaussian" else None
     # a different binarization seed for each split, fixed by the run seed
     return {s: D.visible_data(x, device, opts["binarize"], D.split_seed(seed, s), stats) for s, x in images.items()}, stats
@@ -66,8 +66,8 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
                      f"{P.MAX_EXACT_UNITS} hidden units")
             else:
                 echo(f"estimating log Z ({opts['ais_runs']} AIS runs x {opts['ais_betas']} betas, or exact if small) ...")
-                summary["log_prob"] = P.log_prob(model, vis["test"], vis["train"], "auto", opts["ais_runs"],
-                                                 opts["ais_betas"], opts["seed"])
+                summary["log_prob"] = estimate_log_prob(model, vis["test"], vis["train"], "auto", opts["ais_runs"],
+                                                        opts["ais_betas"], opts["seed"], echo, progress)
                 echo(log_prob_line(summary["log_prob"]))
         run.write_summary(summary, rbm_summary_md(run, summary))
         return summary
@@ -160,17 +160,30 @@ def load_rbm(path, layer: int | None = None) -> tuple[R.RBM, dict, list[R.RBM]]:
     return R.from_checkpoint(ck, str(p)), ck, []
 
 
+def estimate_log_prob(model, data, train, method, ais_runs, ais_betas, seed, echo=None, progress=False) -> dict:
+    """:func:`partition.log_prob` that honours SIGINT/SIGTERM between betas and shows its progress
+    (a bar on a terminal, a line every 10% otherwise)."""
+    bar = runs.StepProgress(ais_betas - 1, "AIS betas", progress, echo)
+    try:
+        with GracefulStop() as stop:
+            return P.log_prob(model, data, train, method, ais_runs, ais_betas, seed, check=stop.check,
+                              progress=bar.update)
+    finally:
+        bar.close()
+
+
 def log_prob_line(r: dict) -> str:
     s = f"avg log p(v) = {r['avg_log_prob']:.2f} nats over {r['n_examples']} examples, log Z = {r['log_Z']:.2f}"
     if r["method"] == "ais":
-        s += (f" [{r['log_Z_lower']:.2f}, {r['log_Z_upper']:.2f}] (AIS, {r['ais_runs']} runs x {r['ais_betas']} betas,"
-              f" ESS {r['ess']:.1f})")
+        bounds = (f"[{r['log_Z_lower']:.2f}, {r['log_Z_upper']:.2f}]" if r["ais_runs"] > 1 else
+                  "(no interval: one AIS run has no standard error)")
+        s += f" {bounds} (AIS, {r['ais_runs']} runs x {r['ais_betas']} betas, ESS {r['ess']:.1f})"
     else:
         s += " (exact)"
     return s
 
 
-def evaluate_rbm(path, opts: dict, device) -> dict:
+def evaluate_rbm(path, opts: dict, device, echo=None, progress: bool = False) -> dict:
     """``revival evaluate-rbm``: log Z and the average log-probability of a split for a checkpoint
     (a run folder or a ``model.pt``, ours or anyone's in the documented format). For layer K of a
     DBN the data are the up-pass probabilities of the split through layers 1..K-1."""
@@ -178,6 +191,8 @@ def evaluate_rbm(path, opts: dict, device) -> dict:
     model.to(device)
     below = [r.to(device) for r in below]
     pre = ck.get("preprocessing") or {}
+    if not isinstance(pre, dict):
+        raise ValueError(f"{path}: 'preprocessing' must be a dict (dataset, binarize, seed), not {type(pre).__name__}")
     dataset = opts.get("dataset") or pre.get("dataset", "mnist")
     binarize = opts.get("binarize") or pre.get("binarize", "stochastic")
     seed = opts["seed"] if opts.get("seed") is not None else int(pre.get("seed", 0))
@@ -189,14 +204,15 @@ def evaluate_rbm(path, opts: dict, device) -> dict:
         if "pixel_mean" not in pre:
             raise ValueError(f"{path}: a Gaussian-visible checkpoint needs preprocessing.pixel_mean/pixel_std")
         stats = (pre["pixel_mean"].float(), pre["pixel_std"].float())
-    tr_img, _ = D.load_split(dataset, "train", opts.get("data_dir"))
-    sp_img, _ = D.load_split(dataset, opts["split"], opts.get("data_dir"))
+    dl = opts.get("download") or None
+    tr_img, _ = D.load_split(dataset, "train", opts.get("data_dir"), allow_download=dl)
+    sp_img, _ = D.load_split(dataset, opts["split"], opts.get("data_dir"), allow_download=dl)
     train = D.visible_data(tr_img, device, binarize, D.split_seed(seed, "train"), stats)
     data = D.visible_data(sp_img, device, binarize, D.split_seed(seed, opts["split"]), stats)
     for rbm in below:
         train, data = (next_layer_data(rbm, x, "probs", 0) for x in (train, data))
     t0 = time.perf_counter()
-    res = P.log_prob(model, data, train, opts["method"], opts["ais_runs"], opts["ais_betas"], seed)
+    res = estimate_log_prob(model, data, train, opts["method"], opts["ais_runs"], opts["ais_betas"], seed, echo, progress)
     res.update(seconds=time.perf_counter() - t0, split=opts["split"], dataset=dataset, binarize=binarize,
                seed=seed, checkpoint=str(path), n_visible=model.n_visible, n_hidden=model.n_hidden)
     if below:

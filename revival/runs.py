@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -17,7 +18,34 @@ import torch
 
 STATUS_RUNNING, STATUS_FINISHED = "running", "finished"
 STATUS_DIVERGED, STATUS_INTERRUPTED, STATUS_FAILED = "diverged", "interrupted", "failed"
+STATUS_KILLED = "killed"  # left "running" by a process that died without recording how it ended
 MODEL_FILE, STATE_FILE, RESULT_FILE = "model.pt", "state.pt", "result.json"
+
+
+class Interrupted(Exception):
+    """How a run can end early. SIGINT or SIGTERM arrived; ``exit_code`` is 128 + the signal number (130 or 143)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class Diverged(Exception):
+    """A metric or parameter became NaN or infinite."""
+
+    def __init__(self, epoch: int, what: str):
+        super().__init__(f"non-finite {what} at epoch {epoch}")
+        self.epoch, self.what = epoch, what
+
+
+class OptionError(ValueError):
+    """A bad option found only at run time (e.g. a --logdir that cannot be written): the CLI shows it
+    as Click shows option errors, exit 2."""
+
+    def __init__(self, param_hint: str, message: str):
+        super().__init__(message)
+        self.param_hint = param_hint
 
 
 def new_run_dir(logdir, command: str, name: str | None = None, now: float | None = None) -> Path:
@@ -168,43 +196,131 @@ def add_gray_image(w, tag: str, grid: torch.Tensor, step: int):
     w._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=img)]), step)
 
 
+LOCK_FILE = ".lock"
+
+
+class RunLock:
+    """An advisory lock on a run folder (``.lock`` holding the owner's PID), held while a process
+    trains in it: a second process refuses to resume the same folder, and a folder whose status
+    says ``running`` but whose lock is free belonged to a process that died (SIGKILL, power loss).
+    The operating system drops the lock when the process ends, however it ends."""
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / LOCK_FILE
+        self.fd = None
+
+    def acquire(self) -> bool:
+        import fcntl
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+        return True
+
+    def owner(self) -> str:
+        try:
+            return self.path.read_text().strip() or "?"
+        except OSError:
+            return "?"
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock
+            self.fd = None
+
+
 class Run:
-    """One run folder: ``config.json`` at start, atomic checkpoints, ``summary.json``/``summary.md``."""
+    """One run folder: ``config.json`` at start, atomic checkpoints, ``summary.json``/``summary.md``,
+    and the lock that says a process is working in it."""
 
     def __init__(self, path: Path, config: dict, resumed: bool = False):
         self.path = Path(path)
         self.config = config
+        self.lock = RunLock(self.path)
         if not resumed:
+            self.lock.acquire()
             write_json(self.path / "config.json", {**config, "environment": environment()})
             self.set_status(STATUS_RUNNING)
 
     @classmethod
     def create(cls, logdir, command: str, name: str | None, config: dict) -> "Run":
-        return cls(new_run_dir(logdir, command, name), {"command": command, **config})
+        """A new run folder; OptionError naming ``--logdir`` when it cannot be made or written."""
+        try:
+            return cls(new_run_dir(logdir, command, name), {"command": command, **config})
+        except OSError as e:
+            raise OptionError("--logdir", f"{logdir}: cannot create a run folder there ({one_line(e)}); "
+                                          "choose a folder you can write") from None
 
     @classmethod
-    def reopen(cls, path, command: str) -> "Run":
-        """Open an existing run folder of ``command`` for ``--resume``; ValueError when it is not one."""
+    def reopen(cls, path, command: str, extend: bool = False) -> "Run":
+        """Open an existing run folder of ``command`` for ``--resume`` and take its lock. ValueError
+        when it is not one, is finished (unless ``extend``: more epochs were asked for), or another
+        process holds it. A folder left ``running`` by a dead process is marked ``killed`` first."""
         path = Path(path)
         cfg_path = path / "config.json"
         if not cfg_path.is_file():
             raise ValueError(f"{path}: not a revival run folder (no config.json)")
-        cfg = read_json(cfg_path)
+        try:
+            cfg = read_json(cfg_path)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{cfg_path}: cannot be read as JSON ({type(e).__name__}); this folder cannot be resumed") from None
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("options"), dict):
+            raise ValueError(f"{cfg_path}: not a revival config (expected an object with 'command' and 'options')")
         if cfg.get("command") != command:
             raise ValueError(f"{path}: a run of {cfg.get('command')!r}, not of {command!r}")
-        summary = path / "summary.json"
-        if summary.is_file() and read_json(summary).get("status") == STATUS_FINISHED:
+        summary = {}
+        if (path / "summary.json").is_file():
+            try:
+                summary = read_json(path / "summary.json")
+            except (OSError, ValueError):
+                summary = {}
+            summary = summary if isinstance(summary, dict) else {}
+        if summary.get("status") == STATUS_FINISHED and not extend:
             raise ValueError(f"{path}: this run already finished; nothing to resume")
         cfg.pop("environment", None)
-        return cls(path, cfg, resumed=True)
+        run = cls(path, cfg, resumed=True)
+        if not run.lock.acquire():
+            raise ValueError(f"{path}: in use by another revival process (PID {run.lock.owner()}); "
+                             "wait for it to end or stop it first")
+        if summary.get("status") == STATUS_RUNNING:
+            run.set_status(STATUS_KILLED, hint="the process training this run ended without recording how "
+                                               "(killed, or the machine stopped); resumed from its last saved epoch")
+            run.was_killed = True
+        return run
+
+    def record_resume(self, changed: dict):
+        """Note in ``config.json`` when the run was resumed and which options changed (--epochs, --device)."""
+        p = self.path / "config.json"
+        cfg = read_json(p)
+        cfg.setdefault("resumed", []).append({"at": time.strftime("%Y-%m-%d %H:%M:%S"), **changed})
+        cfg["options"].update({k: v for k, v in changed.items() if k in cfg["options"]})
+        write_json(p, cfg)
+        self.config["options"].update({k: v for k, v in changed.items() if k in self.config["options"]})
 
     def set_status(self, status: str, **fields):
-        """Update ``summary.json`` with ``status`` and extra fields (merged into what is there)."""
+        """Update ``summary.json`` with ``status`` and extra fields (merged into what is there), and a
+        short ``summary.md`` unless the run has finished (then the experiment writes the full one).
+        A disk that cannot take the write does not hide the original error."""
         p = self.path / "summary.json"
-        cur = read_json(p) if p.is_file() else {}
+        try:
+            cur = read_json(p) if p.is_file() else {}
+        except (OSError, ValueError):
+            cur = {}
         cur.update(fields)
         cur["status"] = status
-        write_json(p, cur)
+        try:
+            write_json(p, cur)
+            if status != STATUS_FINISHED:
+                lines = [f"# {self.config.get('command', 'run')}: {self.path.name}", "", f"status: **{status}**", ""]
+                lines += [f"- {k}: {v}" for k, v in cur.items() if k not in ("status", "rows") and not isinstance(v, (dict, list))]
+                atomic_write_bytes(self.path / "summary.md", ("\n".join(lines) + "\n").encode())
+        except OSError:
+            pass
         return cur
 
     def write_summary(self, summary: dict, markdown: str):
@@ -218,7 +334,10 @@ def resolve_device(spec: str) -> torch.device:
     """``auto`` -> cuda if available else cpu; ``cuda[:N]`` must exist. ValueError otherwise."""
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(spec)
+    try:
+        dev = torch.device(spec)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(f"--device {spec!r}: expected auto, cpu or cuda[:N]") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"--device {spec}: CUDA is not available on this machine (use --device cpu or auto)")
@@ -227,6 +346,28 @@ def resolve_device(spec: str) -> torch.device:
     elif dev.type != "cpu":
         raise ValueError(f"--device {spec}: expected auto, cpu or cuda[:N]")
     return dev
+
+
+class StepProgress:
+    """Progress of a long step that is not an epoch (AIS over its betas, MC evaluation): a bar on a
+    terminal, otherwise a plain line at every tenth of the way; ``update(done)`` with the count so far."""
+
+    def __init__(self, total: int, label: str, bar: bool, echo=None):
+        self.total, self.label, self.echo, self.shown, self.t0 = total, label, echo, 0, time.perf_counter()
+        self.progress = Progress(total, label, bar)
+
+    def update(self, done: int, total: int | None = None):
+        if self.progress.bar is not None:
+            self.progress.bar.update(done - self.progress.bar.pos)
+        elif self.echo is not None and done * 10 // self.total > self.shown:
+            self.shown = done * 10 // self.total
+            elapsed = time.perf_counter() - self.t0
+            left = elapsed * (self.total - done) / max(done, 1)
+            self.echo(f"{self.label}: {done:,}/{self.total:,} ({100 * done // self.total}%), "
+                      f"{elapsed:.0f} s so far, about {left:.0f} s left")
+
+    def close(self):
+        self.progress.close()
 
 
 class Progress:
@@ -249,26 +390,72 @@ class Progress:
             self.bar = None
 
 
+def has_checkpoint(path: Path) -> bool:
+    """Whether a run folder holds anything ``--resume`` continues from (a completed epoch or point)."""
+    path = Path(path)
+    return any(path.rglob(STATE_FILE)) or any(path.rglob(RESULT_FILE))
+
+
 def guarded(run: "Run", body):
-    """Run ``body()`` and record how it ended in ``summary.json``: finished (the body writes that),
-    interrupted, diverged (with the epoch) or failed. Exceptions propagate to the CLI."""
-    import signal
-    from .train import Diverged, Interrupted
+    """Run ``body()`` and record how it ended in ``summary.json`` (and ``summary.md``): finished (the
+    body writes that), interrupted, diverged (with the epoch) or failed (with one line; the traceback
+    goes to ``traceback.txt``). Interrupted and Diverged leave with ``run_path`` and ``saved`` (is
+    there anything to resume?) so the CLI can say the truth. Exceptions propagate to the CLI."""
     try:
         return body()
     except (Interrupted, KeyboardInterrupt) as e:
-        # KeyboardInterrupt: Ctrl-C outside the training loop (e.g. during the final AIS)
+        # KeyboardInterrupt: Ctrl-C outside a GracefulStop block
         e = e if isinstance(e, Interrupted) else Interrupted(signal.SIGINT)
-        run.set_status(STATUS_INTERRUPTED, signal=str(e), exit_code=e.exit_code,
-                       hint=f"continue with --resume {run.path}")
+        e.run_path, e.saved = run.path, has_checkpoint(run.path)
+        hint = (f"continue with --resume {run.path}" if e.saved else
+                f"stopped before the first epoch ended: nothing saved yet; --resume {run.path} starts it from epoch 0")
+        run.set_status(STATUS_INTERRUPTED, signal=str(e), exit_code=e.exit_code, hint=hint)
         raise e from None
     except Diverged as e:
+        e.run_path, e.saved = run.path, has_checkpoint(run.path)
         run.set_status(STATUS_DIVERGED, epoch=e.epoch, reason=str(e),
-                       hint="lower --lr (or raise --weight-decay); the checkpoint holds the last good epoch")
+                       hint="lower --lr (or raise --weight-decay); " +
+                       ("the checkpoint holds the last good epoch" if e.saved else "no epoch finished, nothing was saved"))
         raise
     except BaseException as e:
-        run.set_status(STATUS_FAILED, error=f"{type(e).__name__}: {e}")
+        import traceback
+        line = one_line(e)
+        try:
+            atomic_write_bytes(run.path / "traceback.txt", traceback.format_exc().encode())
+        except OSError:
+            pass
+        run.set_status(STATUS_FAILED, error=line)
         raise
+    finally:
+        run.lock.release()
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one line: an OSError as ``file: reason`` (saying so when the disk is full),
+    a ValueError as its message, anything else with its type."""
+    import errno
+    if isinstance(e, OSError) and e.strerror:
+        msg = f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+        if e.errno == errno.ENOSPC:
+            msg += " (disk full: free some space or choose another --logdir, then --resume)"
+        return msg
+    msg = " ".join(str(e).split())
+    if isinstance(e, ValueError) and msg:
+        return msg
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+
+
+def check_fits(option: str, n_floats: int, what: str):
+    """OptionError naming ``option`` when ``n_floats`` 4-byte numbers would not fit in this
+    machine's memory (so a huge size fails with one line, not an allocation traceback)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    need = 4 * n_floats
+    if need > total:
+        raise OptionError(option, f"{what} needs about {need / 2**30:,.0f} GiB, more than this machine's "
+                                  f"{total / 2**30:,.0f} GiB; choose smaller sizes")
 
 
 def save_epoch(folder: Path, model: dict | None, state: dict):

@@ -13,32 +13,18 @@ import torch
 
 from . import rbm as R
 from .experiments import COMPARE_DEFAULTS, LR_BY_VISIBLE, RBM_DEFAULTS
+from .runs import Diverged, Interrupted  # noqa: F401 (raised here, defined with the run outcomes)
 from .data import Visible, batches
 
 
 # ------------------------------------------------------------------------- stopping
 
-class Interrupted(Exception):
-    """SIGINT or SIGTERM arrived; ``exit_code`` is 128 + the signal number (130 or 143)."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-        self.exit_code = 128 + signum
-
-
-class Diverged(Exception):
-    """A metric or parameter became NaN or infinite."""
-
-    def __init__(self, epoch: int, what: str):
-        super().__init__(f"non-finite {what} at epoch {epoch}")
-        self.epoch, self.what = epoch, what
-
-
 class GracefulStop:
     """Within ``with GracefulStop() as stop:``, SIGINT and SIGTERM only set a flag; loops call
     ``stop.check()`` at batch boundaries, which raises :class:`Interrupted`. The previous handlers
-    come back on exit. A second signal while stopping falls back to the default behaviour."""
+    come back on exit. A second signal while stopping falls back to the default behaviour.
+    A signal that arrived after the last ``check()`` is never dropped: leaving the block raises
+    :class:`Interrupted` then (unless another exception is already on its way)."""
 
     def __init__(self):
         self.signum = None
@@ -62,9 +48,11 @@ class GracefulStop:
         if self.signum is not None:
             raise Interrupted(self.signum)
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         for s, h in self._old.items():
             signal.signal(s, h)
+        if exc_type is None:
+            self.check()
         return False
 
 
@@ -369,9 +357,11 @@ class ClassifierTrainer:
 
 @torch.no_grad()
 def evaluate_classifier(model, x: Visible, y: torch.Tensor, loss: str = "cross-entropy", batch: int = 5000,
-                        mc_samples: int = 0, generator: torch.Generator | None = None) -> dict:
+                        mc_samples: int = 0, generator: torch.Generator | None = None,
+                        check: Callable[[], None] | None = None) -> dict:
     """Mean loss and error fraction of the deterministic (weight-scaled) net on all of ``x``, as
-    device scalars; with ``mc_samples`` > 0 also ``error_mc`` from Monte-Carlo averaging."""
+    device scalars; with ``mc_samples`` > 0 also ``error_mc`` from Monte-Carlo averaging (``check``
+    is called between masks, so a signal stops a long evaluation)."""
     from .mlp import loss_fn, mc_predict
     model.eval()
     dev = y.device
@@ -382,7 +372,7 @@ def evaluate_classifier(model, x: Visible, y: torch.Tensor, loss: str = "cross-e
         loss_sum += loss_fn(logits, yb, loss, reduction="sum")
         err_sum += (logits.argmax(1) != yb).sum()
         if mc_samples > 0:
-            mc_err += (mc_predict(model, xb, mc_samples, generator).argmax(1) != yb).sum()
+            mc_err += (mc_predict(model, xb, mc_samples, generator, check).argmax(1) != yb).sum()
     out = {"loss": loss_sum / len(x), "error": err_sum / len(x)}
     if mc_samples > 0:
         out["error_mc"] = mc_err / len(x)
