@@ -98,6 +98,19 @@ def _list(kind, lo=None, hi=None, hi_open=False, lo_open=False, choices=None):
     return parse
 
 
+def check_fits(option: str, n_floats: int, what: str):
+    """Exit 2 naming ``option`` when ``n_floats`` 4-byte numbers would not fit in this machine's
+    memory, so a huge size fails with one line instead of an allocation traceback."""
+    import os
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if 4 * n_floats > total:
+        raise click.BadParameter(f"{what} needs about {4 * n_floats / 2**30:,.0f} GiB, more than this machine's "
+                                 f"{total / 2**30:,.0f} GiB; choose smaller sizes", param_hint=option)
+
+
 def _check_name(ctx, param, value):
     if value is None:
         return None
@@ -174,7 +187,9 @@ def run_or_exit(fn):
         sys.exit(1)
     except OptionError as e:
         raise click.BadParameter(str(e), param_hint=e.param_hint) from None
-    except (DataError, ValueError, OSError) as e:
+    except DataError as e:
+        raise Failure(str(e)) from None
+    except (ValueError, OSError) as e:
         raise Failure(one_line(e)) from None
     except Exception as e:  # noqa: BLE001 - whatever else: one line, the traceback in the run folder
         raise Failure(f"unexpected {one_line(e)} (a run folder, if one was made, keeps traceback.txt)") from None
@@ -340,6 +355,9 @@ def pretrain_rbm_cmd(**o):
         if opts["lr"] is None:
             opts["lr"] = E.LR_BY_VISIBLE[opts["visible_type"]]
         _check_sparsity(opts)
+        # weights, velocity, workspace and monitoring: about 6 copies of W plus batch-sized buffers
+        check_fits("--hidden", opts["hidden"] * (6 * 784 + 4 * opts["batch_size"] + opts["monitor_size"]),
+                   f"a 784-{opts['hidden']} RBM")
         return opts
 
     opts, make_run, device, progress, resume = prepare("pretrain-rbm", o, resolve)
@@ -376,6 +394,9 @@ def pretrain_dbn_cmd(**o):
             E.per_layer(opts, len(opts["layers"]))
         except ValueError as e:
             raise click.BadParameter(str(e)) from None
+        sizes = [784, *opts["layers"]]
+        check_fits("--layers", sum(6 * a * b for a, b in zip(sizes, sizes[1:])) + 60_000 * max(sizes),
+                   f"a {'-'.join(map(str, sizes))} DBN")
         return opts
 
     opts, make_run, device, progress, resume = prepare("pretrain-dbn", o, resolve)
@@ -491,9 +512,15 @@ def compare_dropout_cmd(**o):
 
     def resolve(opts):
         try:
-            return E.resolve_compare(opts)
+            opts = E.resolve_compare(opts)
         except ValueError as e:
             raise click.BadParameter(str(e)) from None
+        deepest = max((E.hidden_layers(opts, d) for d in (opts.get("depths") or [None])), key=sum)
+        sizes = [784, *deepest, 10]
+        check_fits("--layers" if not opts.get("depths") else "--width",
+                   sum(6 * a * b for a, b in zip(sizes, sizes[1:])) + 5_000 * sum(sizes),
+                   f"a {'-'.join(map(str, sizes))} net")
+        return opts
 
     opts, make_run, device, progress, _ = prepare("compare-dropout", o, resolve)
     run_or_exit(lambda: C.compare_dropout(opts, device, make_run, click.echo, progress))

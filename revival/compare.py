@@ -219,7 +219,7 @@ def train_point(ex: Experiment, point: Point) -> dict:
     def end_epoch(w, epoch, tr, seconds):
         nonlocal best_test_loss, last
         scalars = {**evaluate_splits(model, train_eval, d["valid"], d["test"], cfg.loss),
-                   "loss/train_dropout": tr["loss"]}
+                   "train/batch_loss": tr["loss"]}
         vals = checked_floats(scalars, dict(model.named_parameters()), epoch + 1, f" ({name})")
         best_test_loss = min(best_test_loss, vals["loss/test"])
         for k, v in vals.items():
@@ -230,13 +230,20 @@ def train_point(ex: Experiment, point: Point) -> dict:
         runs.save_epoch(folder, None, {"epoch": epoch + 1, "model": model.state_dict(), "trainer": trainer.state_dict(),
                                        "best_test_loss": best_test_loss, "metrics": vals})
         last = vals
-        echo(f"[{name}] epoch {epoch + 1}/{cfg.epochs}  train err {vals['error/train']:.4f}  valid err "
-             f"{vals['error/valid']:.4f}  test err {vals['error/test']:.4f}  test loss {vals['loss/test']:.4f}  "
-             f"{seconds:.1f}s")
+        echo(f"[{name}] epoch {epoch + 1}/{cfg.epochs}  train err {100 * vals['error/train']:.2f}%  valid err "
+             f"{100 * vals['error/valid']:.2f}%  test err {100 * vals['error/test']:.2f}%  test loss "
+             f"{vals['loss/test']:.4f}  {seconds:.1f}s")
 
     with runs.writer(folder, purge_step=start + 1 if start else None) as w, GracefulStop() as stop:
-        epoch_loop(start, cfg.epochs, stop, bar, lambda e, check, step: trainer.train_epoch(x, y, e, check, step),
-                   lambda e, tr, sec: end_epoch(w, e, tr, sec))
+        try:
+            epoch_loop(start, cfg.epochs, stop, bar, lambda e, check, step: trainer.train_epoch(x, y, e, check, step),
+                       lambda e, tr, sec: end_epoch(w, e, tr, sec))
+        except runs.Interrupted:
+            saved = runs.load_state(folder, "cpu")
+            if saved is not None:  # the public checkpoint of the last completed epoch, beside state.pt
+                model.load_state_dict(saved["model"])
+                save_mlp(folder, model)
+            raise
         row = {"variant": point.variant, "train_size": len(x), "seed": point.seed, "depth": len(hidden),
                "layers": hidden, "pretrained": point.pretrained, "hidden_dropout": s["hidden_dropout"],
                "input_dropout": s["input_dropout"], "train_error": last["error/train"],
@@ -249,20 +256,26 @@ def train_point(ex: Experiment, point: Point) -> dict:
                                                              generator=mc_gen, check=stop.check)["error_mc"])
             row["mc_samples"] = opts["mc_samples"]
         stop.check()
-        metrics = {f"hparam/{k}": row[k] for k in ("train_error", "valid_error", "test_error", "generalization_gap")}
+        metrics = {f"hparam/{k}": row[k] for k in ("train_error", "valid_error", "test_error", "generalization_gap",
+                                                   "test_loss", "test_error_mc") if k in row}
         runs.log_hparams(w, hp, metrics)
+    save_mlp(folder, model)
+    runs.write_json(folder / runs.RESULT_FILE, row)
+    (folder / runs.STATE_FILE).unlink(missing_ok=True)  # a finished point needs no resume state
+    return row
+
+
+def save_mlp(folder: Path, model: MLP):
     runs.save_torch(folder / runs.MODEL_FILE, {"format": "revival.mlp.v1", "sizes": model.sizes,
                                                "activation": model.activation, "state_dict": model.state_dict()})
-    runs.write_json(folder / runs.RESULT_FILE, row)
-    return row
 
 
 def layout() -> dict:
     """Custom-scalars layout: every variant's train and test error on one chart (tags matched by regex)."""
     return {"compare-dropout": {
-        "error: train and test, all variants": ["Multiline", [r"error/(train|test)"]],
-        "error: validation": ["Multiline", [r"error/valid"]],
-        "loss: train and test": ["Multiline", [r"loss/(train|test)"]]}}
+        "error: train and test, all variants": ["Multiline", [r"^error/(train|test)$"]],
+        "error: validation": ["Multiline", [r"^error/valid$"]],
+        "loss: train and test": ["Multiline", [r"^loss/(train|test)$"]]}}
 
 
 def evaluate_splits(model, train, valid, test, loss) -> dict:
@@ -310,7 +323,7 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
                                 "architecture": preset.architecture}
         md = summary_markdown(run, summary, preset)
         run.write_summary(summary, md)
-        echo(md)
+        echo(md.replace("**", ""))  # the terminal gets the table without markdown emphasis
         return summary
 
     return runs.guarded(run, body)
@@ -338,7 +351,13 @@ def group_rows(rows: list[dict], preset: Preset) -> list[dict]:
 
 def summary_markdown(run, summary: dict, preset: Preset) -> str:
     pct = lambda x: f"{100 * x:.2f}"  # noqa: E731
-    lines = [f"# compare-dropout: {run.path.name}", "", f"preset: **{summary['preset']}**: {preset.description}", ""]
+    o = run.config["options"]
+    used = (f"{o['dataset']}, {o.get('train_size') or 'all'} training images, 784-{'-'.join(map(str, o['layers']))}-10 "
+            f"{o['activation']}, {o['epochs']} epochs, batch {o['batch_size']}, lr {o['lr']:g}")
+    if o.get("depths"):
+        used += f", depths {','.join(map(str, o['depths']))} of width {o.get('width') or o['layers'][0]}"
+    lines = [f"# compare-dropout: {run.path.name}", "", f"preset: **{summary['preset']}** ({preset.description})", "",
+             f"settings used: {used}; every option in config.json.", ""]
     lines += ["| variant | train size | depth | hidden drop | seeds | train err % | test err % | test err % (MC) | "
               "gap (test - train) % | test loss final / min | paper test err % |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]

@@ -135,6 +135,8 @@ def ais_log_z(weight, visible_bias, hidden_bias, base_bias, n_runs: int = 100, b
         if k < betas.numel() - 1:  # transition T_k leaves p_k invariant
             h = torch.bernoulli(torch.sigmoid(bk * x), generator=generator)
             v = torch.bernoulli(torch.sigmoid((1 - bk) * b_a + bk * torch.addmm(b, h, W)), generator=generator)
+    if progress is not None:
+        progress(betas.numel() - 1, betas.numel() - 1)
     return _summarise(logw, float(log_z_base), betas.numel())
 
 

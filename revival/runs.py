@@ -138,11 +138,23 @@ def save_torch(path: Path, obj):
 
 
 def markdown_table(d: dict) -> str:
-    """A two-column markdown table of a (flat or nested) dict, for TensorBoard text and summary.md."""
-    rows = ["| key | value |", "| --- | --- |"]
-    for k, v in d.items():
-        rows.append(f"| {k} | {json.dumps(jsonable(v)) if isinstance(v, (dict, list, tuple)) else v} |")
-    return "\n".join(rows)
+    """A two-column markdown table of a (flat or nested) dict, for TensorBoard text and summary.md:
+    nested keys flattened as ``a.b``, floats to 6 significant digits, lists comma-separated."""
+    def cell(v):
+        v = jsonable(v)
+        if isinstance(v, float):
+            return f"{v:.6g}"
+        if isinstance(v, list):
+            return ", ".join(cell(x) for x in v) if len(v) <= 20 else f"[{len(v)} values]"
+        return str(v)
+
+    def rows(prefix, obj):
+        for k, v in obj.items():
+            if isinstance(v, dict) and v:
+                yield from rows(f"{prefix}{k}.", v)
+            else:
+                yield f"| {prefix}{k} | {cell(v)} |"
+    return "\n".join(["| key | value |", "| --- | --- |", *rows("", d)])
 
 
 def writer(path: Path, purge_step: int | None = None):
@@ -443,19 +455,6 @@ def one_line(e: BaseException) -> str:
     if isinstance(e, ValueError) and msg:
         return msg
     return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
-
-
-def check_fits(option: str, n_floats: int, what: str):
-    """OptionError naming ``option`` when ``n_floats`` 4-byte numbers would not fit in this
-    machine's memory (so a huge size fails with one line, not an allocation traceback)."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return
-    need = 4 * n_floats
-    if need > total:
-        raise OptionError(option, f"{what} needs about {need / 2**30:,.0f} GiB, more than this machine's "
-                                  f"{total / 2**30:,.0f} GiB; choose smaller sizes")
 
 
 def save_epoch(folder: Path, model: dict | None, state: dict):

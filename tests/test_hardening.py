@@ -1,0 +1,320 @@
+"""Every failure a user can cause ends in one clear line with the documented exit code; every
+signal is honoured; what a run folder says is true (issue: hardening)."""
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from revival import runs
+from revival.cli import main
+from helpers import events, only_run
+from test_reliability import interrupt_after, start
+
+R = ["pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "16", "--epochs", "2", "--ais-runs", "0",
+     "--monitor-size", "100", "--no-progress"]
+C = ["compare-dropout", "--dataset", "mnist-sample", "--layers", "32", "--epochs", "2", "--train-size", "200",
+     "--eval-train-size", "200", "--no-progress"]
+
+
+def run_cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def one_error_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip() and not line.startswith(("Usage:", "Try "))]
+    assert len(lines) == 1, output
+    return lines[0]
+
+
+# ------------------------------------------------------------------------- signals
+
+def test_sigterm_during_mc_evaluation_stops_the_experiment_promptly(tmp_path):
+    proc = start([*C, "--variants", "dropout,baseline", "--mc-samples", "200000"], tmp_path)
+    t0 = time.time()
+    code = interrupt_after(proc, "[dropout] epoch 2/2", signal.SIGTERM)
+    assert code == 143 and time.time() - t0 < 60  # 200,000 masks would take many minutes
+    run = only_run(tmp_path, "compare-dropout")
+    s = json.loads((run / "summary.json").read_text())
+    assert s["status"] == "interrupted"
+    assert not (run / "baseline").exists()  # the next variant never started
+    assert (run / "dropout" / "model.pt").is_file() and (run / "dropout" / "state.pt").is_file()
+    assert "interrupted" in (run / "summary.md").read_text()
+
+
+def test_gracefulstop_never_drops_a_signal():
+    from revival.train import GracefulStop
+    with pytest.raises(runs.Interrupted) as e:
+        with GracefulStop():
+            signal.raise_signal(signal.SIGTERM)  # arrives after the last check(): raised on leaving
+    assert e.value.exit_code == 143
+
+
+def test_ctrl_c_while_starting_exits_130_not_aborted(monkeypatch):
+    from revival import cli
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "prepare", interrupted)
+    r = run_cli(*R)
+    assert r.exit_code == 130 and "Aborted" not in r.output and "nothing to resume" in r.output
+
+
+def test_ais_checks_for_signals_and_reports_progress(tmp_path):
+    from revival import partition as P
+    W, b, c = torch.zeros(4, 6), torch.zeros(6), torch.zeros(4)
+    seen = []
+
+    def check():
+        if len(seen) > 5:
+            raise runs.Interrupted(signal.SIGINT)
+
+    with pytest.raises(runs.Interrupted):
+        P.ais_log_z(W, b, c, torch.zeros(6), 3, P.betas_of_size(1000), torch.Generator().manual_seed(0), check,
+                    lambda done, total: seen.append((done, total)))
+    assert seen[0][1] == 999 and 5 < len(seen) < 10
+
+
+def test_evaluate_rbm_shows_ais_progress_and_says_one_run_has_no_interval(tmp_path):
+    from test_cli_rbm import handmade_checkpoint
+    handmade_checkpoint(tmp_path / "m.pt", n_h=30)
+    r = run_cli("evaluate-rbm", tmp_path / "m.pt", "--dataset", "mnist-sample", "--ais-runs", 1, "--ais-betas", 300)
+    assert r.exit_code == 0, r.output
+    assert "AIS betas: " in r.output and "(100%)" in r.output  # a line every 10% off a terminal
+    assert "one AIS run has no standard error" in r.output
+    r = run_cli("evaluate-rbm", tmp_path / "m.pt", "--dataset", "mnist-sample", "--ais-runs", 1, "--ais-betas", 300,
+                "--json")
+    res = json.loads(r.output)
+    assert res["log_Z_lower"] == "-inf" and res["log_Z_upper"] == "inf"
+
+
+# ------------------------------------------------------------------------- nothing saved yet
+
+def test_divergence_in_the_first_epoch_says_nothing_was_saved_and_resume_starts_over(tmp_path):
+    r = run_cli(*R, "--lr", "1e6", "--logdir", tmp_path)
+    assert r.exit_code == 1
+    line = one_error_line(r.output.replace(f"run folder: ", "", 1).split("\n", 1)[1])
+    assert "diverged" in line and "no checkpoint" in line
+    run = only_run(tmp_path, "pretrain-rbm")
+    s = json.loads((run / "summary.json").read_text())
+    assert s["status"] == "diverged" and "nothing was saved" in s["hint"]
+    r = run_cli("pretrain-rbm", "--resume", run, "--no-progress")
+    assert r.exit_code == 1 and "diverged" in r.output and "Traceback" not in r.output  # from epoch 0, no crash
+
+
+def test_interrupt_before_the_first_epoch_tells_the_truth(tmp_path, monkeypatch):
+    from revival import train
+    real = train.RBMTrainer.train_epoch
+    calls = []
+
+    def interrupted_first(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 1:
+            raise runs.Interrupted(signal.SIGINT)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(train.RBMTrainer, "train_epoch", interrupted_first)
+    r = run_cli(*R, "--logdir", tmp_path)
+    assert r.exit_code == 130 and "nothing was saved yet" in r.output
+    run = only_run(tmp_path, "pretrain-rbm")
+    assert "nothing saved yet" in json.loads((run / "summary.json").read_text())["hint"]
+    r = run_cli("pretrain-rbm", "--resume", run, "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert json.loads((run / "summary.json").read_text())["status"] == "finished"
+
+
+# ------------------------------------------------------------------------- one line each
+
+@pytest.mark.parametrize("args,option", [
+    (["--hidden", "99999999999999999999"], "--hidden"), (["--hidden", "10000000000"], "--hidden"),
+    (["--device", "tpu"], "--device"), (["--device", "cuda:abc"], "--device"), (["--device", ""], "--device"),
+    (["--seed", str(2**64)], "--seed"), (["--name", "a/b"], "--name"), (["--name", "x" * 300], "--name"),
+    (["--lr", "nan"], "--lr"), (["--momentum", "nan"], "--momentum"), (["--weight-decay", "inf"], "--weight-decay"),
+    (["--dropout", "nan"], "--dropout"), (["--lr", "-inf"], "--lr"),
+])
+def test_bad_rbm_options_exit_2_naming_the_option(tmp_path, args, option):
+    r = run_cli(*R, "--logdir", tmp_path, *args)
+    assert r.exit_code == 2 and option in r.output and "Traceback" not in r.output, r.output
+    assert not (tmp_path / "pretrain-rbm").exists()
+
+
+@pytest.mark.parametrize("args,option", [
+    (["--layers", "100000000000"], "--layers"), (["--hidden-dropout", "nan"], "--hidden-dropout"),
+    (["--dropout-rates", "0.5,nan"], "--dropout-rates"), (["--lr", "inf"], "--lr"),
+    (["--depths", "0"], "--depths"),
+])
+def test_bad_compare_options_exit_2_naming_the_option(tmp_path, args, option):
+    r = run_cli(*C, "--logdir", tmp_path, *args)
+    assert r.exit_code == 2 and option in r.output and "Traceback" not in r.output, r.output
+
+
+@pytest.mark.parametrize("args", [["--ais-betas", "10000000000"], ["--ais-runs", "100000000000"]])
+def test_evaluate_rbm_refuses_impossible_ais_sizes(tmp_path, args):
+    from test_cli_rbm import handmade_checkpoint
+    handmade_checkpoint(tmp_path / "m.pt")
+    r = run_cli("evaluate-rbm", tmp_path / "m.pt", *args)
+    assert r.exit_code == 2 and args[0] in r.output
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"hidden = {a=1}\n", "expected a number"), (b'hidden = "\xff\xfe"\n', "cannot read"),
+    (b"epochs = 1.5\n", "expected a whole number"),
+])
+def test_bad_config_files_exit_2(tmp_path, content, needle):
+    (tmp_path / "c.toml").write_bytes(content)
+    r = run_cli(*R, "--config", tmp_path / "c.toml", "--logdir", tmp_path / "runs")
+    assert r.exit_code == 2 and needle in r.output and "--config" in r.output
+
+
+def test_logdir_that_cannot_be_written_exits_2(tmp_path):
+    (tmp_path / "file").write_text("x")
+    for logdir in (tmp_path / "file" / "sub", "/proc/revival-test"):
+        r = run_cli(*R, "--logdir", logdir)
+        assert r.exit_code == 2 and "--logdir" in r.output and "cannot create a run folder" in r.output, r.output
+
+
+def test_disk_full_is_one_line_and_keeps_state_and_model_consistent(tmp_path, monkeypatch):
+    real = runs.atomic_write_bytes
+    writes = []
+
+    def full_at_second_model(path, data):
+        writes.append(path.name)
+        if path.name == "model.pt" and writes.count("model.pt") == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, data)
+
+    monkeypatch.setattr(runs, "atomic_write_bytes", full_at_second_model)
+    r = run_cli(*R, "--epochs", 3, "--logdir", tmp_path)
+    assert r.exit_code == 1
+    errors = [line for line in r.output.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and r.output.rstrip().endswith(errors[0]) and "Traceback" not in r.output
+    line = errors[0]
+    assert "disk full" in line and "model.pt" in line
+    run = only_run(tmp_path, "pretrain-rbm")
+    s = json.loads((run / "summary.json").read_text())
+    assert s["status"] == "failed" and "disk full" in s["error"] and (run / "traceback.txt").is_file()
+    # state.pt is written first: it is one epoch ahead of model.pt, and resume trusts it
+    assert torch.load(run / "state.pt", weights_only=True)["epoch"] == 2
+    assert torch.load(run / "model.pt", weights_only=True)["config"]["epochs_completed"] == 1
+    monkeypatch.setattr(runs, "atomic_write_bytes", real)
+    r = run_cli("pretrain-rbm", "--resume", run, "--no-progress")
+    assert r.exit_code == 0 and "resuming" in r.output and "after epoch 2" in r.output, r.output
+    assert torch.load(run / "model.pt", weights_only=True)["config"]["epochs_completed"] == 3
+
+
+def test_checkpoint_with_bad_preprocessing_is_one_line(tmp_path):
+    from test_cli_rbm import handmade_checkpoint
+    handmade_checkpoint(tmp_path / "m.pt", preprocessing=[1, 2])
+    r = run_cli("evaluate-rbm", tmp_path / "m.pt", "--dataset", "mnist-sample")
+    assert r.exit_code == 1 and "'preprocessing' must be a dict" in one_error_line(r.output)
+
+
+@pytest.mark.parametrize("damage", ["truncated-state", "config-list", "config-garbage"])
+def test_damaged_run_folders_on_resume(tmp_path, damage):
+    assert run_cli(*R, "--logdir", tmp_path).exit_code == 0
+    run = only_run(tmp_path, "pretrain-rbm")
+    runs.write_json(run / "summary.json", {"status": "interrupted"})
+    if damage == "truncated-state":
+        (run / "state.pt").write_bytes((run / "state.pt").read_bytes()[:100])
+        r = run_cli("pretrain-rbm", "--resume", run, "--no-progress")
+        assert r.exit_code == 1 and "state.pt: cannot be read" in one_error_line(r.output.split("\n", 1)[1])
+        assert json.loads((run / "summary.json").read_text())["status"] == "failed"
+    else:
+        (run / "config.json").write_text("[1, 2]" if damage == "config-list" else "{not json")
+        r = run_cli("pretrain-rbm", "--resume", run)
+        assert r.exit_code == 2 and "--resume" in r.output and "config.json" in r.output
+
+
+# ------------------------------------------------------------------------- run folders and resume
+
+def test_a_second_process_cannot_resume_a_folder_in_use(tmp_path):
+    assert run_cli(*R, "--logdir", tmp_path).exit_code == 0
+    run = only_run(tmp_path, "pretrain-rbm")
+    runs.write_json(run / "summary.json", {"status": "interrupted"})
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from revival import runs; "
+                               "l = runs.RunLock(sys.argv[1]); assert l.acquire(); print('held', flush=True); "
+                               "time.sleep(60)", str(run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        r = run_cli("pretrain-rbm", "--resume", run)
+        assert r.exit_code == 2 and f"in use by another revival process (PID {holder.pid})" in r.output
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run_cli("pretrain-rbm", "--resume", run, "--no-progress").exit_code == 0  # the lock died with it
+
+
+def test_a_killed_run_is_called_killed_and_resumes(tmp_path):
+    proc = start([*R, "--epochs", "40", "--hidden", "64"], tmp_path)
+    for line in proc.stdout:
+        if "epoch 2/40" in line:
+            proc.kill()  # SIGKILL: no chance to record anything
+            break
+    proc.wait()
+    run = only_run(tmp_path, "pretrain-rbm")
+    assert json.loads((run / "summary.json").read_text())["status"] == "running"
+    r = run_cli("pretrain-rbm", "--resume", run, "--no-progress", "--epochs", 3)
+    assert r.exit_code == 0 and "died without recording" in r.output, r.output
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["options"]["epochs"] == 3 and cfg["resumed"][0]["epochs"] == 3
+
+
+def test_resume_refuses_changed_options_but_extends_epochs(tmp_path):
+    assert run_cli(*R, "--logdir", tmp_path).exit_code == 0
+    run = only_run(tmp_path, "pretrain-rbm")
+    r = run_cli("pretrain-rbm", "--resume", run, "--epochs", 2, "--lr", 5)
+    assert r.exit_code == 2 and "--lr cannot change on resume" in r.output
+    r = run_cli("pretrain-rbm", "--resume", run)
+    assert r.exit_code == 2 and "already finished" in r.output
+    r = run_cli("pretrain-rbm", "--resume", run, "--epochs", 4, "--no-progress")  # a finished run, extended
+    assert r.exit_code == 0 and "after epoch 2" in r.output and "epoch 4/4" in r.output, r.output
+    assert [e.step for e in events(run).Scalars("rbm/recon_error")] == [1, 2, 3, 4]
+    assert json.loads((run / "config.json").read_text())["resumed"][0]["epochs"] == 4
+    r = run_cli("compare-dropout", "--resume", run)
+    assert r.exit_code == 2  # not a compare-dropout run
+
+
+def test_an_empty_data_dir_is_never_written(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = run_cli("pretrain-rbm", "--data-dir", tmp_path / "empty", "--logdir", tmp_path / "runs")
+    assert r.exit_code == 1 and "--download" in one_error_line(r.output)
+    assert list((tmp_path / "empty").iterdir()) == [] and not (tmp_path / "runs").exists()
+
+
+def test_init_with_an_empty_stack_is_refused(tmp_path):
+    torch.save({"format": "revival.dbn.v1", "layers": [], "preprocessing": {}}, tmp_path / "d.pt")
+    r = run_cli(*C, "--variants", "pretrained", "--init", tmp_path / "d.pt", "--logdir", tmp_path / "runs")
+    assert r.exit_code == 1 and "non-empty list 'layers'" in one_error_line(r.output)
+
+
+# ------------------------------------------------------------------------- what a user reads
+
+def test_compare_reports_in_percent_with_the_settings_used(tmp_path):
+    r = run_cli(*C, "--variants", "baseline", "--logdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert "test err " in r.output and "%" in r.output.split("[baseline] epoch 1/2")[1].splitlines()[0]
+    assert "settings used: mnist-sample, 200 training images, 784-32-10 relu, 2 epochs" in r.output
+    assert "**" not in r.output
+    run = only_run(tmp_path, "compare-dropout")
+    assert not (run / "baseline" / "state.pt").exists() and (run / "baseline" / "model.pt").is_file()
+    tags = events(run / "baseline").Tags()["scalars"]
+    assert "train/batch_loss" in tags and "loss/train_dropout" not in tags
+    import re
+    from revival.compare import layout
+    charts = layout()["compare-dropout"]
+    loss_re = charts["loss: train and test"][1][0]
+    assert [t for t in tags if re.search(loss_re, t)] == sorted(["loss/train", "loss/test"], key=tags.index)
+
+
+def test_summary_md_is_readable(tmp_path):
+    assert run_cli(*R, "--logdir", tmp_path).exit_code == 0
+    md = (only_run(tmp_path, "pretrain-rbm") / "summary.md").read_text()
+    assert "| options.hidden | 16 |" in md and '{"' not in md  # one row per option, not a JSON blob
+    assert "| options.weight_decay | 0.0002 |" in md
