@@ -258,7 +258,7 @@ def train_point(ex: Experiment, point: Point) -> dict:
         stop.check()
         metrics = {f"hparam/{k}": row[k] for k in ("train_error", "valid_error", "test_error", "generalization_gap",
                                                    "test_loss", "test_error_mc") if k in row}
-        runs.log_hparams(w, hp, metrics)
+        runs.log_hparams(w, hp, metrics, {"variant": list(opts["variants"])})
     save_mlp(folder, model)
     runs.write_json(folder / runs.RESULT_FILE, row)
     (folder / runs.STATE_FILE).unlink(missing_ok=True)  # a finished point needs no resume state

@@ -164,12 +164,15 @@ def writer(path: Path, purge_step: int | None = None):
     return SummaryWriter(log_dir=str(path), purge_step=purge_step)
 
 
-def log_hparams(w, hparams: dict, metrics: dict):
+def log_hparams(w, hparams: dict, metrics: dict, discrete: dict | None = None):
     """Write hparams into *this* run's event file (not a nested sub-run as ``add_hparams`` does),
-    so every variant's folder carries the same keys beside its curves."""
+    so every variant's folder carries the same keys beside its curves. Booleans are written as the
+    strings "true"/"false" (TensorBoard would show them as 0.0/1.0); ``discrete`` lists the values a
+    text hparam takes across the experiment (so the HParams filter offers them)."""
     from torch.utils.tensorboard.summary import hparams as hp_summary
-    clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
-    exp, ssi, sei = hp_summary(clean, metrics)
+    clean = {k: (str(v).lower() if isinstance(v, bool) else v if isinstance(v, (int, float, str)) else str(v))
+             for k, v in hparams.items()}
+    exp, ssi, sei = hp_summary(clean, metrics, hparam_domain_discrete=discrete)
     fw = w._get_file_writer()
     for s in (exp, ssi, sei):
         fw.add_summary(s)
