@@ -9,7 +9,6 @@ which resume uses to skip it."""
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,7 +153,7 @@ class Experiment:
         idx = D.stratified_subset(y_np, n, point.seed) if n is not None and n < len(y_np) else np.arange(len(y_np))
         return x_np[idx], y_np[idx]
 
-    def stack(self, point: Point, n_layers: int) -> list:
+    def stack(self, point: Point) -> list:
         """The RBMs a pretrained point starts from: ``--init``'s, or a DBN pretrained here (without
         labels) on the point's own training examples, in ``pretrain-n<size>-s<seed>/``."""
         if self.init_stack is not None:
@@ -162,8 +161,7 @@ class Experiment:
         key = (point.size, point.seed)
         if key not in self.stacks:
             o = self.opts
-            deepest = max(len(hidden_layers(o, dp)) for dp in (o.get("depths") or [None]))
-            sizes = hidden_layers(o, max(o.get("depths") or [0]) or None)[:deepest]
+            sizes = max((hidden_layers(o, dp) for dp in (o.get("depths") or [None])), key=len)
             folder = self.run.path / f"pretrain-n{point.size or 'all'}-s{point.seed}"
             x, _ = self.training_set(point)
             vis = {"train": _vis(x, self.device), "valid": self.data["valid"][0]}
@@ -180,88 +178,113 @@ class Experiment:
         return self.stacks[key]
 
 
-def train_point(ex: Experiment, point: Point) -> dict:
-    """Train one grid point in ``run.path / point.name``; returns its summary row."""
-    opts, d, device, echo = ex.opts, ex.data, ex.device, ex.echo
-    name = point.name(opts)
-    folder = ex.run.path / name
-    hidden = hidden_layers(opts, point.depth)
-    stack = ex.stack(point, len(hidden)) if point.pretrained else None
-    folder.mkdir(exist_ok=True)
-    x_np, y_np = ex.training_set(point)
-    x, y = _vis(x_np, device), _lab(y_np, device)
-    n_eval = min(len(x), opts["eval_train_size"])
-    train_eval = (D.Visible(x.data[:n_eval], x.scale), y[:n_eval])
-    s = variant_settings(opts, point.variant, point.rate)
-    model = init_mlp([784, *hidden, 10], opts["activation"], point.seed)
-    if stack is not None:
-        DBN.init_mlp_(model, stack[:len(hidden)])
-    model.input_dropout, model.hidden_dropout, model.dropout_type = s["input_dropout"], s["hidden_dropout"], s["dropout_type"]
-    model.to(device)
-    cfg = MLPTrainConfig.from_dict({**opts, "weight_decay": s["weight_decay"], "max_norm": s["max_norm"]})
-    trainer = ClassifierTrainer(model, cfg, torch.Generator(device=device).manual_seed(point.seed),
-                                torch.Generator(device=device).manual_seed(point.seed + 7_777_777))
-    start, best_test_loss, last = 0, math.inf, {}
-    st = runs.load_state(folder, device)
-    if st is not None:
-        model.load_state_dict(st["model"])
-        trainer.load_state_dict(st["trainer"])
-        start, best_test_loss, last = st["epoch"], st["best_test_loss"], st["metrics"]
-        echo(f"[{name}] resuming after epoch {start}")
-    hp = {"variant": point.variant, "train_size": len(x), "seed": point.seed, "layers": ",".join(map(str, hidden)),
-          "depth": len(hidden), "pretrained": point.pretrained, "activation": opts["activation"],
-          **{k: (v if v is not None else 0.0) for k, v in s.items()},
-          "lr": opts["lr"], "epochs": opts["epochs"], "batch_size": opts["batch_size"]}
+class PointFit:
+    """One grid point while it trains: its data, net, trainer and the metrics so far (resumed from
+    its ``state.pt`` when there is one)."""
 
-    def bar(epoch):
-        return runs.Progress(-(-len(x) // cfg.batch_size), f"{name} {epoch + 1}", ex.progress)
+    def __init__(self, ex: Experiment, point: Point):
+        opts, device = ex.opts, ex.device
+        self.ex, self.point, self.name = ex, point, point.name(opts)
+        self.folder = ex.run.path / self.name
+        hidden = hidden_layers(opts, point.depth)
+        stack = ex.stack(point) if point.pretrained else None
+        self.folder.mkdir(exist_ok=True)
+        x_np, y_np = ex.training_set(point)
+        self.x, self.y = _vis(x_np, device), _lab(y_np, device)
+        n_eval = min(len(self.x), opts["eval_train_size"])
+        self.train_eval = (D.Visible(self.x.data[:n_eval], self.x.scale), self.y[:n_eval])
+        self.s = s = variant_settings(opts, point.variant, point.rate)
+        model = init_mlp([784, *hidden, 10], opts["activation"], point.seed)
+        if stack is not None:
+            DBN.init_mlp_(model, stack[:len(hidden)])
+        model.input_dropout, model.hidden_dropout, model.dropout_type = s["input_dropout"], s["hidden_dropout"], s["dropout_type"]
+        self.model = model.to(device)
+        self.cfg = MLPTrainConfig.from_dict({**opts, "weight_decay": s["weight_decay"], "max_norm": s["max_norm"]})
+        self.trainer = ClassifierTrainer(model, self.cfg, torch.Generator(device=device).manual_seed(point.seed),
+                                         torch.Generator(device=device).manual_seed(point.seed + 7_777_777))
+        self.start, self.best_test_loss, self.last = 0, math.inf, {}
+        st = runs.load_state(self.folder, device)
+        if st is not None:
+            model.load_state_dict(st["model"])
+            self.trainer.load_state_dict(st["trainer"])
+            self.start, self.best_test_loss, self.last = st["epoch"], st["best_test_loss"], st["metrics"]
+            ex.echo(f"[{self.name}] resuming after epoch {self.start}")
+        self.hidden = hidden
 
-    def end_epoch(w, epoch, tr, seconds):
-        nonlocal best_test_loss, last
-        scalars = {**evaluate_splits(model, train_eval, d["valid"], d["test"], cfg.loss),
+    def bar(self, epoch: int) -> runs.Progress:
+        return runs.Progress(-(-len(self.x) // self.cfg.batch_size), f"{self.name} {epoch + 1}", self.ex.progress)
+
+    def train(self, epoch, check, on_batch) -> dict:
+        return self.trainer.train_epoch(self.x, self.y, epoch, check, on_batch)
+
+    def end_epoch(self, w, epoch: int, tr: dict, seconds: float):
+        """Evaluate, check for divergence, log, save the resume state, echo one line in percent."""
+        d, cfg, model = self.ex.data, self.cfg, self.model
+        scalars = {**evaluate_splits(model, self.train_eval, d["valid"], d["test"], cfg.loss),
                    "train/batch_loss": tr["loss"]}
-        vals = checked_floats(scalars, dict(model.named_parameters()), epoch + 1, f" ({name})")
-        best_test_loss = min(best_test_loss, vals["loss/test"])
+        vals = checked_floats(scalars, dict(model.named_parameters()), epoch + 1, f" ({self.name})")
+        self.best_test_loss = min(self.best_test_loss, vals["loss/test"])
         for k, v in vals.items():
             w.add_scalar(k, v, epoch + 1)
         w.add_scalar("train/lr", cfg.lr_at(epoch), epoch + 1)
         w.add_scalar("train/momentum", cfg.momentum_at(epoch), epoch + 1)
         w.flush()
-        runs.save_epoch(folder, None, {"epoch": epoch + 1, "model": model.state_dict(), "trainer": trainer.state_dict(),
-                                       "best_test_loss": best_test_loss, "metrics": vals})
-        last = vals
-        echo(f"[{name}] epoch {epoch + 1}/{cfg.epochs}  train err {100 * vals['error/train']:.2f}%  valid err "
-             f"{100 * vals['error/valid']:.2f}%  test err {100 * vals['error/test']:.2f}%  test loss "
-             f"{vals['loss/test']:.4f}  {seconds:.1f}s")
+        runs.save_epoch(self.folder, None, {"epoch": epoch + 1, "model": model.state_dict(),
+                                            "trainer": self.trainer.state_dict(),
+                                            "best_test_loss": self.best_test_loss, "metrics": vals})
+        self.last = vals
+        self.ex.echo(f"[{self.name}] epoch {epoch + 1}/{cfg.epochs}  train err {100 * vals['error/train']:.2f}%  "
+                     f"valid err {100 * vals['error/valid']:.2f}%  test err {100 * vals['error/test']:.2f}%  "
+                     f"test loss {vals['loss/test']:.4f}  {seconds:.1f}s")
 
-    with runs.writer(folder, purge_step=start + 1 if start else None) as w, GracefulStop() as stop:
-        try:
-            epoch_loop(start, cfg.epochs, stop, bar, lambda e, check, step: trainer.train_epoch(x, y, e, check, step),
-                       lambda e, tr, sec: end_epoch(w, e, tr, sec))
-        except runs.Interrupted:
-            saved = runs.load_state(folder, "cpu")
-            if saved is not None:  # the public checkpoint of the last completed epoch, beside state.pt
-                model.load_state_dict(saved["model"])
-                save_mlp(folder, model)
-            raise
-        row = {"variant": point.variant, "train_size": len(x), "seed": point.seed, "depth": len(hidden),
-               "layers": hidden, "pretrained": point.pretrained, "hidden_dropout": s["hidden_dropout"],
+    def row(self, check) -> dict:
+        """The point's summary row, with the Monte-Carlo test error of dropout variants."""
+        p, s, last, opts = self.point, self.s, self.last, self.ex.opts
+        row = {"variant": p.variant, "train_size": len(self.x), "seed": p.seed, "depth": len(self.hidden),
+               "layers": self.hidden, "pretrained": p.pretrained, "hidden_dropout": s["hidden_dropout"],
                "input_dropout": s["input_dropout"], "train_error": last["error/train"],
                "valid_error": last["error/valid"], "test_error": last["error/test"],
                "generalization_gap": last["error/test"] - last["error/train"], "test_loss": last["loss/test"],
-               "test_loss_min": best_test_loss, "epochs": cfg.epochs}
+               "test_loss_min": self.best_test_loss, "epochs": self.cfg.epochs}
         if (s["input_dropout"] > 0 or s["hidden_dropout"] > 0) and opts["mc_samples"] > 0:
-            mc_gen = torch.Generator(device=device).manual_seed(point.seed + 99)
-            row["test_error_mc"] = float(evaluate_classifier(model, *d["test"], cfg.loss, mc_samples=opts["mc_samples"],
-                                                             generator=mc_gen, check=stop.check)["error_mc"])
+            mc_gen = torch.Generator(device=self.ex.device).manual_seed(p.seed + 99)
+            row["test_error_mc"] = float(evaluate_classifier(self.model, *self.ex.data["test"], self.cfg.loss,
+                                                             mc_samples=opts["mc_samples"], generator=mc_gen,
+                                                             check=check)["error_mc"])
             row["mc_samples"] = opts["mc_samples"]
-        stop.check()
+        return row
+
+    def hparams(self) -> dict:
+        p, opts = self.point, self.ex.opts
+        return {"variant": p.variant, "train_size": len(self.x), "seed": p.seed, "layers": ",".join(map(str, self.hidden)),
+                "depth": len(self.hidden), "pretrained": p.pretrained, "activation": opts["activation"],
+                **{k: (v if v is not None else 0.0) for k, v in self.s.items()},
+                "lr": opts["lr"], "epochs": opts["epochs"], "batch_size": opts["batch_size"]}
+
+
+def train_point(ex: Experiment, point: Point) -> dict:
+    """Train one grid point in ``run.path / point.name``; returns its summary row. Interrupted, it
+    leaves ``state.pt`` and the ``model.pt`` of its last completed epoch; finished, ``model.pt`` and
+    ``result.json`` (no resume state)."""
+    fit = PointFit(ex, point)
+    with runs.writer(fit.folder, purge_step=fit.start + 1 if fit.start else None) as w, GracefulStop() as stop:
+        try:
+            epoch_loop(fit.start, fit.cfg.epochs, stop, fit.bar, fit.train,
+                       lambda epoch, tr, seconds: fit.end_epoch(w, epoch, tr, seconds))
+            row = fit.row(stop.check)
+            stop.check()
+        except runs.Interrupted:
+            saved = runs.load_state(fit.folder, "cpu")
+            if saved is not None:  # the public checkpoint of the last completed epoch, beside state.pt
+                fit.model.load_state_dict(saved["model"])
+                save_mlp(fit.folder, fit.model)
+            raise
         metrics = {f"hparam/{k}": row[k] for k in ("train_error", "valid_error", "test_error", "generalization_gap",
                                                    "test_loss", "test_error_mc") if k in row}
-        runs.log_hparams(w, hp, metrics, {"variant": list(opts["variants"])})
-    save_mlp(folder, model)
-    runs.write_json(folder / runs.RESULT_FILE, row)
-    (folder / runs.STATE_FILE).unlink(missing_ok=True)  # a finished point needs no resume state
+        runs.log_hparams(w, fit.hparams(), metrics, {"variant": list(ex.opts["variants"])})
+    save_mlp(fit.folder, fit.model)
+    runs.write_json(fit.folder / runs.RESULT_FILE, row)
+    (fit.folder / runs.STATE_FILE).unlink(missing_ok=True)  # a finished point needs no resume state
     return row
 
 

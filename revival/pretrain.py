@@ -4,7 +4,6 @@ in, a run folder (or a layer's sub-folder) out, every epoch logged, checkpointed
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Callable
 
 import torch

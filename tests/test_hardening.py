@@ -2,7 +2,6 @@
 signal is honoured; what a run folder says is true (issue: hardening)."""
 import errno
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -100,7 +99,7 @@ def test_evaluate_rbm_shows_ais_progress_and_says_one_run_has_no_interval(tmp_pa
 def test_divergence_in_the_first_epoch_says_nothing_was_saved_and_resume_starts_over(tmp_path):
     r = run_cli(*R, "--lr", "1e6", "--logdir", tmp_path)
     assert r.exit_code == 1
-    line = one_error_line(r.output.replace(f"run folder: ", "", 1).split("\n", 1)[1])
+    line = one_error_line(r.output.replace("run folder: ", "", 1).split("\n", 1)[1])
     assert "diverged" in line and "no checkpoint" in line
     run = only_run(tmp_path, "pretrain-rbm")
     s = json.loads((run / "summary.json").read_text())
