@@ -489,6 +489,19 @@ def evaluate_rbm_cmd(path, as_json, **o):
               help="Units per hidden layer with --depths [default: the first of --layers].")
 @click.option("--eval-train-size", type=click.IntRange(min=1), default=None,
               help="Training examples used for the per-epoch train error.")
+@click.option("--dropout-scaling", type=click.Choice(["inverted", "paper"]), default=None,
+              help="Bernoulli dropout as the papers (no rescaling in training, weights x retain probability at test "
+                   "time) or inverted (kept units / retain probability in training) [default: from --preset].")
+@click.option("--max-norm-layers", type=click.Choice(["hidden", "all"]), default=None,
+              help="Max-norm on hidden units only, or on every layer's units (output too).")
+@click.option("--init-scheme", type=click.Choice(["auto", "he", "fan-in", "small-gaussian", "glorot"]), default=None,
+              help="Initial weights: he N(0,2/fan_in), fan-in N(0,1/fan_in), small-gaussian N(0,0.01^2), glorot "
+                   "uniform; auto = he for ReLU, fan-in otherwise.")
+@click.option("--retrain-on-full/--no-retrain-on-full", default=None,
+              help="After training on 50,000 (valid held out), train a fresh net on all 60,000 for the same number "
+                   "of updates and report its test error too (the papers' protocol).")
+@click.option("--explain", is_flag=True, default=False,
+              help="Print the preset's settings, each with its source (paper section or revival's choice), and exit.")
 @click.option("--init", type=click.Path(exists=True), default=None,
               help="RBM or DBN checkpoint (run folder or file) the pretrained variants start from; without it they "
                    "pretrain a DBN here on each point's training images (no labels).")
@@ -509,6 +522,11 @@ def compare_dropout_cmd(**o):
     Monte-Carlo vs weight-scaling inference, and the paper's figure where the preset has one.
     """
     from . import compare as C
+
+    if o.pop("explain"):
+        opts = E.resolve_compare(dict(o))
+        click.echo(C.settings_markdown(opts, E.PRESETS[opts["preset"]]))
+        return
 
     def resolve(opts):
         try:

@@ -20,7 +20,7 @@ from . import dbn as DBN
 from . import runs
 from .experiments import PRESETS, RBM_DEFAULTS, VARIANTS, Preset, hidden_layers
 from .layerwise import first_layer_data, fit_stack
-from .mlp import MLP
+from .mlp import MLP, init_
 from .train import ClassifierTrainer, GracefulStop, MLPTrainConfig, checked_floats, epoch_loop, evaluate_classifier
 
 INPUT = "grey levels in [0, 1] (pixel / 255)"  # the input of every net and of in-experiment pretraining
@@ -74,17 +74,11 @@ def variant_settings(opts: dict, variant: str, rate: float | None) -> dict:
             "max_norm": opts["max_norm"] if v.get("max_norm") else None}
 
 
-def init_mlp(sizes, activation, seed: int) -> MLP:
-    """Initial weights drawn on the CPU from ``seed`` (identical for every variant and device):
-    N(0, 2/fan_in) for ReLU, N(0, 1/fan_in) otherwise; biases 0."""
-    g = torch.Generator().manual_seed(seed)
-    model = MLP(sizes, activation)
-    gain = 2.0 if activation == "relu" else 1.0
-    with torch.no_grad():
-        for lin in model.layers:
-            lin.weight.normal_(0.0, math.sqrt(gain / lin.weight.shape[1]), generator=g)
-            lin.bias.zero_()
-    return model
+def init_mlp(sizes, activation, seed: int, scheme: str = "auto") -> MLP:
+    """Initial weights drawn on the CPU from ``seed`` (identical for every variant and device) by
+    ``scheme`` (:func:`revival.mlp.init_`; ``auto``: N(0, 2/fan_in) for ReLU, N(0, 1/fan_in)
+    otherwise); biases 0."""
+    return init_(MLP(sizes, activation), scheme, torch.Generator().manual_seed(seed))
 
 
 def load_init(path, opts: dict) -> tuple[list, dict]:
@@ -120,7 +114,7 @@ def load_data(opts: dict, device) -> dict:
     for n in (opts.get("train_sizes") or [opts.get("train_size")]):
         if n is not None and n > len(tr[0]):
             raise D.DataError(f"--train-size {n} is larger than the {opts['dataset']} training split ({len(tr[0])})")
-    return {"train_np": tr, "valid": (_vis(va[0], device), _lab(va[1], device)),
+    return {"train_np": tr, "valid_np": va, "valid": (_vis(va[0], device), _lab(va[1], device)),
             "test": (_vis(te[0], device), _lab(te[1], device))}
 
 
@@ -180,26 +174,35 @@ class Experiment:
 
 class PointFit:
     """One grid point while it trains: its data, net, trainer and the metrics so far (resumed from
-    its ``state.pt`` when there is one)."""
+    its ``state.pt`` when there is one). ``full``: the second phase of ``--retrain-on-full``, a
+    fresh net on train + valid (60,000 images) for the same number of weight updates, in ``full/``."""
 
-    def __init__(self, ex: Experiment, point: Point):
+    def __init__(self, ex: Experiment, point: Point, full: bool = False):
         opts, device = ex.opts, ex.device
-        self.ex, self.point, self.name = ex, point, point.name(opts)
+        self.ex, self.point = ex, point
+        self.name = point.name(opts) + ("/full" if full else "")
         self.folder = ex.run.path / self.name
         hidden = hidden_layers(opts, point.depth)
         stack = ex.stack(point) if point.pretrained else None
-        self.folder.mkdir(exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
         x_np, y_np = ex.training_set(point)
+        epochs = opts["epochs"]
+        if full:
+            updates = epochs * -(-len(x_np) // opts["batch_size"])
+            x_np, y_np = np.concatenate([x_np, ex.data["valid_np"][0]]), np.concatenate([y_np, ex.data["valid_np"][1]])
+            epochs = max(1, round(updates / -(-len(x_np) // opts["batch_size"])))
         self.x, self.y = _vis(x_np, device), _lab(y_np, device)
         n_eval = min(len(self.x), opts["eval_train_size"])
         self.train_eval = (D.Visible(self.x.data[:n_eval], self.x.scale), self.y[:n_eval])
         self.s = s = variant_settings(opts, point.variant, point.rate)
-        model = init_mlp([784, *hidden, 10], opts["activation"], point.seed)
+        model = init_mlp([784, *hidden, 10], opts["activation"], point.seed, opts["init_scheme"])
         if stack is not None:
             DBN.init_mlp_(model, stack[:len(hidden)])
         model.input_dropout, model.hidden_dropout, model.dropout_type = s["input_dropout"], s["hidden_dropout"], s["dropout_type"]
+        model.dropout_scaling = opts["dropout_scaling"]
         self.model = model.to(device)
-        self.cfg = MLPTrainConfig.from_dict({**opts, "weight_decay": s["weight_decay"], "max_norm": s["max_norm"]})
+        self.cfg = MLPTrainConfig.from_dict({**opts, "epochs": epochs, "weight_decay": s["weight_decay"],
+                                             "max_norm": s["max_norm"]})
         self.trainer = ClassifierTrainer(model, self.cfg, torch.Generator(device=device).manual_seed(point.seed),
                                          torch.Generator(device=device).manual_seed(point.seed + 7_777_777))
         self.start, self.best_test_loss, self.last = 0, math.inf, {}
@@ -262,11 +265,15 @@ class PointFit:
                 "lr": opts["lr"], "epochs": opts["epochs"], "batch_size": opts["batch_size"]}
 
 
-def train_point(ex: Experiment, point: Point) -> dict:
-    """Train one grid point in ``run.path / point.name``; returns its summary row. Interrupted, it
-    leaves ``state.pt`` and the ``model.pt`` of its last completed epoch; finished, ``model.pt`` and
-    ``result.json`` (no resume state)."""
-    fit = PointFit(ex, point)
+def fit_phase(ex: Experiment, point: Point, full: bool = False) -> dict:
+    """Train one phase of a grid point in its folder and write its row to ``result.json`` there
+    (a phase whose ``result.json`` exists is not trained again). Interrupted, it leaves
+    ``state.pt`` and the ``model.pt`` of its last completed epoch; finished, ``model.pt`` and the
+    row (no resume state)."""
+    folder = ex.run.path / point.name(ex.opts) / ("full" if full else "")
+    if (folder / runs.RESULT_FILE).is_file():
+        return runs.read_json(folder / runs.RESULT_FILE)
+    fit = PointFit(ex, point, full)
     with runs.writer(fit.folder, purge_step=fit.start + 1 if fit.start else None) as w, GracefulStop() as stop:
         try:
             epoch_loop(fit.start, fit.cfg.epochs, stop, fit.bar, fit.train,
@@ -284,7 +291,29 @@ def train_point(ex: Experiment, point: Point) -> dict:
         runs.log_hparams(w, fit.hparams(), metrics, {"variant": list(ex.opts["variants"])})
     save_mlp(fit.folder, fit.model)
     runs.write_json(fit.folder / runs.RESULT_FILE, row)
-    (fit.folder / runs.STATE_FILE).unlink(missing_ok=True)  # a finished point needs no resume state
+    (fit.folder / runs.STATE_FILE).unlink(missing_ok=True)  # a finished phase needs no resume state
+    return row
+
+
+def point_done(ex: Experiment, point: Point) -> dict | None:
+    """The finished row of a point (every phase done), or None."""
+    p = ex.run.path / point.name(ex.opts) / runs.RESULT_FILE
+    if not p.is_file():
+        return None
+    row = runs.read_json(p)
+    return row if not ex.opts.get("retrain_on_full") or "test_error_full" in row else None
+
+
+def train_point(ex: Experiment, point: Point) -> dict:
+    """Train one grid point in ``run.path / point.name``; returns its summary row (its
+    ``result.json``). With ``--retrain-on-full`` the row also carries the retrained net's test
+    error (``test_error_full``) and its epochs, from ``full/``."""
+    row = fit_phase(ex, point)
+    if ex.opts.get("retrain_on_full"):
+        full = fit_phase(ex, point, full=True)
+        row.update(test_error_full=full["test_error"], epochs_full=full["epochs"],
+                   **({"test_error_mc_full": full["test_error_mc"]} if "test_error_mc" in full else {}))
+        runs.write_json(ex.run.path / point.name(ex.opts) / runs.RESULT_FILE, row)
     return row
 
 
@@ -335,8 +364,7 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
             w.add_text("config", runs.markdown_table(run.config), 0)
         rows = []
         for point in grid(opts):
-            res = run.path / point.name(opts) / runs.RESULT_FILE
-            rows.append(runs.read_json(res) if res.is_file() else train_point(ex, point))
+            rows.append(point_done(ex, point) or train_point(ex, point))
             run.set_status(runs.STATUS_RUNNING, rows=rows)
         summary = {"status": runs.STATUS_FINISHED, "preset": opts["preset"], "rows": rows,
                    "groups": group_rows(rows, preset)}
@@ -360,7 +388,8 @@ def group_rows(rows: list[dict], preset: Preset) -> list[dict]:
     out = []
     for (v, n, p, depth), rs in groups.items():
         g = {"variant": v, "train_size": n, "hidden_dropout": p, "depth": depth, "seeds": len(rs)}
-        for k in ("train_error", "test_error", "test_error_mc", "generalization_gap", "test_loss", "test_loss_min"):
+        for k in ("train_error", "test_error", "test_error_mc", "generalization_gap", "test_loss", "test_loss_min",
+                  "test_error_full"):
             vals = [r[k] for r in rs if k in r]
             if vals:
                 g[k] = float(np.mean(vals))
@@ -391,8 +420,26 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
                      f"{g['seeds']} | {pct(g['train_error'])} | {pct(g['test_error'])}{spread} | "
                      f"{pct(g['test_error_mc']) if 'test_error_mc' in g else '-'} | {pct(g['generalization_gap'])} | "
                      f"{g['test_loss']:.3f} / {g['test_loss_min']:.3f} | {paper} |")
+    if any("test_error_full" in g for g in summary["groups"]):
+        lines += ["", "retrained on all 60,000 images for the same number of updates (`--retrain-on-full`), test error %: "
+                  + ", ".join(f"{g['variant']} {pct(g['test_error_full'])}" for g in summary["groups"]
+                              if "test_error_full" in g)]
     if preset.citation:
         lines += ["", f"paper: {preset.citation}; figures for {preset.architecture or 'the preset architecture'} "
-                  "(trust in brackets: V verbatim, S several sources agree, U unconfirmed). The papers train far "
-                  "longer (on all 60,000 images); compare at their length."]
+                  "(trust in brackets: V verbatim, S several sources agree, U unconfirmed). Compare at the "
+                  "paper's length and protocol (see the settings below)."]
+        if preset.note:
+            lines += ["", preset.note]
+    if preset.options:
+        lines += ["", settings_markdown(o, preset)]
     return "\n".join(lines) + "\n"
+
+
+def settings_markdown(opts: dict, preset: Preset) -> str:
+    """The preset's settings as used, each with its source (``--explain``, and summary.md)."""
+    from .experiments import preset_settings
+    rows = ["## settings and where they come from", "", "| setting | value | source |", "| --- | --- | --- |"]
+    for k, v, src in preset_settings(opts["preset"], opts):
+        shown = ", ".join(map(str, v)) if isinstance(v, list) else f"{v:.6g}" if isinstance(v, float) else v
+        rows.append(f"| {k} | {shown} | {src} |")
+    return "\n".join(rows)

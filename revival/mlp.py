@@ -1,10 +1,19 @@
 """Feed-forward nets with dropout (Srivastava et al. 2014; Hinton et al. 2012).
 
-Dropout here is *inverted*: during training each kept unit is divided by its retain probability
-1 - p, so the expected input of every unit is what it is without dropout. Test-time "weight
-scaling" (multiplying outgoing weights by 1 - p, the paper's rule) is then the plain deterministic
-forward pass: the two are the same network. Monte-Carlo inference instead averages the softmax
-output over k sampled masks (the paper's Figure 11 comparison).
+Two formulations of Bernoulli dropout (``dropout_scaling``), with retain probability q = 1 - p:
+
+- ``paper`` (both papers): kept units pass unchanged while training, y = m * x; at test time the
+  outgoing weights are multiplied by q ("weight scaling"), which is the same as multiplying the
+  unit by q: the deterministic forward pass computes q * x.
+- ``inverted`` (today's libraries): kept units are divided by q while training, y = m * x / q;
+  the test-time net is the plain forward pass.
+
+The two compute the same function when the inverted net's weights after a dropped layer are q
+times the paper's (W' = q W). Trained by SGD they follow the same trajectory only if the
+inverted net's learning rate for those weights is q^2 times the paper's, its weight decay 1/q^2
+times, and its max-norm radius q times (dL/dW' = dL/dW / q); copying the papers' settings into an
+inverted net changes them. Monte-Carlo inference averages the softmax output over k sampled masks
+(the paper's Figure 11 comparison) in either formulation.
 
 Gaussian dropout (section 10) multiplies each unit by r ~ N(1, sigma^2) with sigma^2 = p / (1 - p),
 which has the same mean and variance as inverted Bernoulli dropout with drop probability p; it
@@ -12,24 +21,55 @@ needs no scaling at test time.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 ACTIVATIONS = {"relu": torch.relu, "logistic": torch.sigmoid, "tanh": torch.tanh, "linear": lambda x: x}
 DROPOUT_TYPES = ("bernoulli", "gaussian")
+DROPOUT_SCALINGS = ("inverted", "paper")
+INIT_SCHEMES = ("auto", "he", "fan-in", "small-gaussian", "glorot")
 
 
-def bernoulli_dropout(x, p: float, generator):
-    """Inverted Bernoulli dropout: x * m / (1 - p), m_i ~ Bernoulli(1 - p), so E[out] = x."""
+def bernoulli_dropout(x, p: float, generator, inverted: bool = True):
+    """Bernoulli dropout, m_i ~ Bernoulli(1 - p): inverted x * m / (1 - p) (so E[out] = x), or the
+    papers' x * m. The same random draws give the same mask in both."""
     keep = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= p
-    return x * keep / (1.0 - p)
+    return x * keep / (1.0 - p) if inverted else x * keep
 
 
 def gaussian_dropout(x, p: float, generator):
     """Multiplicative Gaussian noise: x * r, r ~ N(1, p / (1 - p)) (Srivastava et al. 2014, sec. 10)."""
     sigma = (p / (1.0 - p)) ** 0.5
     return x * (1.0 + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype))
+
+
+@torch.no_grad()
+def init_(model: "MLP", scheme: str, generator: torch.Generator):
+    """Initial weights (biases 0) by ``scheme``:
+    ``he`` N(0, 2 / fan_in) (He et al. 2015, for ReLU); ``fan-in`` N(0, 1 / fan_in) (the scale of
+    the dropout author's public example config); ``small-gaussian`` N(0, 0.01^2) (Hinton's Guide,
+    the era's habit); ``glorot`` U[-r, r], r = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010's
+    normalized init); ``auto``: he for ReLU units, fan-in otherwise."""
+    if scheme == "auto":
+        scheme = "he" if model.activation == "relu" else "fan-in"
+    for lin in model.layers:
+        fan_out, fan_in = lin.weight.shape
+        if scheme == "he":
+            lin.weight.normal_(0.0, math.sqrt(2.0 / fan_in), generator=generator)
+        elif scheme == "fan-in":
+            lin.weight.normal_(0.0, math.sqrt(1.0 / fan_in), generator=generator)
+        elif scheme == "small-gaussian":
+            lin.weight.normal_(0.0, 0.01, generator=generator)
+        elif scheme == "glorot":
+            r = math.sqrt(6.0 / (fan_in + fan_out))
+            lin.weight.uniform_(-r, r, generator=generator)
+        else:
+            raise ValueError(f"init scheme must be one of {INIT_SCHEMES}")
+        lin.bias.zero_()
+    return model
 
 
 def max_norm_(weight: torch.Tensor, c: float):
@@ -43,15 +83,19 @@ class MLP(nn.Module):
     """``784 -> hidden... -> 10`` with one activation for hidden layers and logits out.
 
     ``input_dropout`` and ``hidden_dropout`` are *drop* probabilities of the inputs and of each
-    hidden layer's outputs; ``dropout_type`` picks Bernoulli or Gaussian noise.
+    hidden layer's outputs; ``dropout_type`` picks Bernoulli or Gaussian noise, ``dropout_scaling``
+    the formulation of Bernoulli dropout (module docstring).
     """
 
-    def __init__(self, sizes, activation="relu", input_dropout=0.0, hidden_dropout=0.0, dropout_type="bernoulli"):
+    def __init__(self, sizes, activation="relu", input_dropout=0.0, hidden_dropout=0.0, dropout_type="bernoulli",
+                 dropout_scaling="inverted"):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}")
         if dropout_type not in DROPOUT_TYPES:
             raise ValueError(f"dropout_type must be one of {DROPOUT_TYPES}")
+        if dropout_scaling not in DROPOUT_SCALINGS:
+            raise ValueError(f"dropout_scaling must be one of {DROPOUT_SCALINGS}")
         for p in (input_dropout, hidden_dropout):
             if not 0.0 <= p < 1.0:
                 raise ValueError("dropout probabilities must lie in [0, 1)")
@@ -59,24 +103,30 @@ class MLP(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(self.sizes[:-1], self.sizes[1:]))
         self.activation = activation
         self.input_dropout, self.hidden_dropout, self.dropout_type = input_dropout, hidden_dropout, dropout_type
+        self.dropout_scaling = dropout_scaling
 
-    def _drop(self, x, p, generator):
+    def _drop(self, x, p, generator, stochastic: bool):
+        """A layer's output after dropout: sampled noise (training, MC inference), or the
+        deterministic net's expectation (paper formulation: the unit times q = 1 - p, which is
+        its outgoing weights times q)."""
         if p <= 0:
             return x
-        return (bernoulli_dropout if self.dropout_type == "bernoulli" else gaussian_dropout)(x, p, generator)
+        paper = self.dropout_scaling == "paper" and self.dropout_type == "bernoulli"
+        if not stochastic:
+            return x * (1.0 - p) if paper else x
+        if self.dropout_type == "gaussian":
+            return gaussian_dropout(x, p, generator)
+        return bernoulli_dropout(x, p, generator, inverted=not paper)
 
     def forward(self, x, generator: torch.Generator | None = None, stochastic: bool = False):
         """Logits. ``stochastic=True`` samples dropout noise from ``generator`` (training and
         Monte-Carlo inference); otherwise the deterministic weight-scaled net."""
         act = ACTIVATIONS[self.activation]
-        if stochastic:
-            x = self._drop(x, self.input_dropout, generator)
+        x = self._drop(x, self.input_dropout, generator, stochastic)
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if i < len(self.layers) - 1:
-                x = act(x)
-                if stochastic:
-                    x = self._drop(x, self.hidden_dropout, generator)
+                x = self._drop(act(x), self.hidden_dropout, generator, stochastic)
         return x
 
     def weights(self):

@@ -288,6 +288,7 @@ class MLPTrainConfig:
     dampen: bool = _MLP["dampen"]
     weight_decay: float = 0.0
     max_norm: float | None = None
+    max_norm_layers: str = _MLP["max_norm_layers"]  # "hidden": each hidden unit's incoming weights; "all": output too
     loss: str = _MLP["loss"]
 
     @classmethod
@@ -344,8 +345,8 @@ class ClassifierTrainer:
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
-            if cfg.max_norm is not None:
-                for w in model.weights()[:-1]:  # each hidden unit's incoming weights
+            if cfg.max_norm is not None:  # each unit's incoming weights: hidden units, or every layer
+                for w in model.weights() if cfg.max_norm_layers == "all" else model.weights()[:-1]:
                     max_norm_(w, cfg.max_norm)
             with torch.no_grad():
                 loss_sum += loss.detach() * len(idx)
