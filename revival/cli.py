@@ -525,7 +525,7 @@ def compare_dropout_cmd(**o):
 
     if o.pop("explain"):
         opts = E.resolve_compare(dict(o))
-        click.echo(C.settings_markdown(opts, E.PRESETS[opts["preset"]]))
+        click.echo(C.explain_markdown(opts, E.PRESETS[opts["preset"]]))
         return
 
     def resolve(opts):

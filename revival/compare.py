@@ -435,6 +435,20 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
     return "\n".join(lines) + "\n"
 
 
+def explain_markdown(opts: dict, preset: Preset) -> str:
+    """``--explain``: what a preset is, the published figures with their trust and the net they
+    belong to, and its settings with their sources."""
+    lines = [f"# preset {opts['preset']}", "", preset.description, ""]
+    if preset.paper:
+        lines += [f"Published ({preset.citation}), for {preset.architecture}:", "",
+                  "| variant | test error % | trust |", "| --- | --- | --- |"]
+        lines += [f"| {v} | {e:.2f} | {preset.trust_for(v)} |" for v, e in preset.paper.items()]
+        lines.append("")
+    if preset.note:
+        lines += [preset.note, ""]
+    return "\n".join(lines) + "\n" + settings_markdown(opts, preset) + "\n"
+
+
 def settings_markdown(opts: dict, preset: Preset) -> str:
     """The preset's settings as used, each with its source (``--explain``, and summary.md)."""
     from .experiments import preset_settings

@@ -70,6 +70,7 @@ def test_paper_formulation_scales_at_test_time_and_not_in_training():
         net.layers[1].weight.fill_(1.0)
         net.layers[1].bias.zero_()
     x = torch.ones(1, 4)
+    net.requires_grad_(False)
     assert torch.allclose(net(x), torch.full((1, 2), 3 * 0.75 * 4 * 0.5))  # both layers' outputs scaled
     g = torch.Generator().manual_seed(0)
     outs = {float(net(x, g, stochastic=True)[0, 0]) for _ in range(200)}
