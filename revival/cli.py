@@ -341,6 +341,11 @@ def _check_sparsity(o: dict):
               help="AIS runs for log Z; 0 switches AIS (and the final evaluation) off.")
 @click.option("--ais-betas", type=click.IntRange(min=2, max=E.MAX_AIS_BETAS), default=E.RBM_DEFAULTS["ais_betas"],
               help="Intermediate distributions of the final AIS evaluation (Salakhutdinov & Murray 2008).")
+@click.option("--raise-examples", type=click.IntRange(min=0), default=E.RBM_DEFAULTS["raise_examples"],
+              help="With N > 0 the final evaluation is a sandwich: RAISE's conservative estimate on N test examples "
+                   "beside AIS (see evaluate-rbm --method sandwich).")
+@click.option("--base-rate", type=click.Choice(E.BASE_RATES), default=E.RBM_DEFAULTS["base_rate"],
+              help="Base-rate model of AIS/RAISE: clipped pixel means, or Salakhutdinov's pseudo-counts.")
 @common_options
 def pretrain_rbm_cmd(**o):
     """Train an RBM on images by contrastive divergence (CD-k) or persistent CD.
@@ -409,8 +414,18 @@ def pretrain_dbn_cmd(**o):
 @click.option("--layer", type=click.IntRange(min=1), default=None,
               help="Layer K of a DBN checkpoint (its data: the up-pass probabilities through layers 1..K-1).")
 @click.option("--split", type=click.Choice(["train", "valid", "test"]), default=E.EVALUATE_DEFAULTS["split"])
-@click.option("--method", type=click.Choice(["auto", "ais", "exact"]), default=E.EVALUATE_DEFAULTS["method"],
-              help="auto: exact enumeration when a layer has at most 25 units, else AIS.")
+@click.option("--method", type=click.Choice(["auto", "ais", "exact", "sandwich"]), default=E.EVALUATE_DEFAULTS["method"],
+              help="auto: exact enumeration when a layer has at most 25 units, else AIS; sandwich: AIS (optimistic) "
+                   "and RAISE (conservative, Burda et al. 2015) side by side, with a verdict.")
+@click.option("--raise-examples", type=click.IntRange(min=1), default=E.EVALUATE_DEFAULTS["raise_examples"],
+              help="Examples RAISE anneals back from (its cost grows with them), with --method sandwich.")
+@click.option("--raise-chains", type=click.IntRange(min=1, max=1000), default=E.EVALUATE_DEFAULTS["raise_chains"],
+              help="Reverse chains per example for RAISE.")
+@click.option("--base-rate", type=click.Choice(E.BASE_RATES), default=E.EVALUATE_DEFAULTS["base_rate"],
+              help="AIS/RAISE base-rate model: pixel means clipped to [0.001, 0.999], or Salakhutdinov's 5 "
+                   "pseudo-counts per 100-case batch.")
+@click.option("--tolerance", type=Finite(min=0), default=E.EVALUATE_DEFAULTS["tolerance"],
+              help="Nats within which AIS and RAISE read as a tight sandwich.")
 @click.option("--ais-runs", type=click.IntRange(min=1, max=E.MAX_AIS_RUNS), default=E.EVALUATE_DEFAULTS["ais_runs"])
 @click.option("--ais-betas", type=click.IntRange(min=2, max=E.MAX_AIS_BETAS), default=E.EVALUATE_DEFAULTS["ais_betas"],
               help="Intermediate distributions (default: 500 + 4,000 + 10,000 as Salakhutdinov & Murray).")
@@ -441,14 +456,17 @@ def evaluate_rbm_cmd(path, as_json, **o):
     if as_json:
         click.echo(json.dumps(jsonable(res)))  # strict JSON: an infinite bound is the string "-inf"
         return
-    for k in ("checkpoint", "layer", "input", "dataset", "split", "n_examples", "method", "log_Z", "log_Z_lower",
-              "log_Z_upper", "avg_log_prob", "avg_log_prob_lower", "avg_log_prob_upper", "ess", "ais_runs",
-              "ais_betas", "seconds"):
+    for k in ("checkpoint", "layer", "input", "dataset", "split", "n_examples", "method", "base_rate", "log_Z",
+              "log_Z_lower", "log_Z_upper", "avg_log_prob", "avg_log_prob_lower", "avg_log_prob_upper",
+              "avg_log_prob_upper_markov", "ess", "ais_runs", "ais_betas", "raise_examples", "raise_chains",
+              "ais_avg_log_prob_subset", "raise_avg_log_prob", "sandwich_gap", "seconds"):
         if k in res:
             v = res[k]
-            click.echo(f"{k:>20}  {v:.4f}" if isinstance(v, float) else f"{k:>20}  {v}")
+            click.echo(f"{k:>26}  {v:.4f}" if isinstance(v, float) else f"{k:>26}  {v}")
+    if "raise_avg_log_prob" in res:
+        click.echo(f"{'verdict':>26}  {pretrain.sandwich_line(res)}")
     if res.get("ais_runs") == 1:
-        click.echo(f"{'note':>20}  one AIS run has no standard error: the bounds are not an interval; use --ais-runs >= 2")
+        click.echo(f"{'note':>26}  one AIS run has no standard error: the bounds are not an interval; use --ais-runs >= 2")
 
 
 @main.command("compare-dropout", context_settings=CONTEXT)

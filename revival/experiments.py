@@ -22,13 +22,14 @@ RBM_DEFAULTS = {
     "lr": None, "lr_decay": 1.0, "momentum": None, "initial_momentum": 0.5, "final_momentum": 0.9,
     "momentum_epochs": 5, "weight_decay": 2e-4, "cd_k": 1, "persistent": False, "sparsity_target": None,
     "sparsity_cost": 0.0, "sparsity_decay": 0.95, "dropout": 0.0, "monitor_size": 2000,
-    "ais_every": 0, "ais_runs": 100, "ais_betas": 14_501,
+    "ais_every": 0, "ais_runs": 100, "ais_betas": 14_501, "raise_examples": 0, "base_rate": "clip",
 }
 LR_BY_VISIBLE = {"bernoulli": 0.1, "gaussian": 0.01}
 
 # pretrain-dbn: the same RBM options, one value for all layers or one per layer; grey levels in
 # [0, 1] as the 2006 code trains its first layer, the next layer on the hidden probabilities
-DBN_DEFAULTS = {**{k: v for k, v in RBM_DEFAULTS.items() if not k.startswith("ais_") and k != "hidden"},
+DBN_DEFAULTS = {**{k: v for k, v in RBM_DEFAULTS.items()
+                   if not k.startswith(("ais_", "raise_")) and k not in ("hidden", "base_rate")},
                 "layers": [500, 500, 2000], "binarize": "none", "feed": "probs", "sample_steps": 200}
 # the options of pretrain-dbn that take a comma list, one value per layer
 DBN_PER_LAYER = ("epochs", "batch_size", "lr", "lr_decay", "momentum", "initial_momentum", "final_momentum",
@@ -37,7 +38,9 @@ DBN_PER_LAYER = ("epochs", "batch_size", "lr", "lr_decay", "momentum", "initial_
 FEEDS = ("probs", "samples")
 
 MAX_AIS_RUNS, MAX_AIS_BETAS = 100_000, 10_000_000  # beyond these AIS would not fit in memory or finish
-EVALUATE_DEFAULTS = {"split": "test", "method": "auto", "ais_runs": 100, "ais_betas": 14_501, "layer": None}
+EVALUATE_DEFAULTS = {"split": "test", "method": "auto", "ais_runs": 100, "ais_betas": 14_501, "layer": None,
+                     "raise_examples": 300, "raise_chains": 1, "base_rate": "clip", "tolerance": 1.0}
+BASE_RATES = ("clip", "pseudo-counts")
 
 # ------------------------------------------------------------------------- compare-dropout
 

@@ -65,9 +65,13 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
                      f"{P.MAX_EXACT_UNITS} hidden units")
             else:
                 echo(f"estimating log Z ({opts['ais_runs']} AIS runs x {opts['ais_betas']} betas, or exact if small) ...")
-                summary["log_prob"] = estimate_log_prob(model, vis["test"], vis["train"], "auto", opts["ais_runs"],
-                                                        opts["ais_betas"], opts["seed"], echo, progress)
+                method = "sandwich" if opts.get("raise_examples", 0) > 0 and not P.can_enumerate(model.weight) else "auto"
+                summary["log_prob"] = estimate_log_prob(model, vis["test"], vis["train"], method, opts["ais_runs"],
+                                                        opts["ais_betas"], opts["seed"], echo, progress,
+                                                        **sandwich_options(opts))
                 echo(log_prob_line(summary["log_prob"]))
+                if method == "sandwich":
+                    echo(sandwich_line(summary["log_prob"]))
         run.write_summary(summary, rbm_summary_md(run, summary))
         return summary
 
@@ -159,16 +163,42 @@ def load_rbm(path, layer: int | None = None) -> tuple[R.RBM, dict, list[R.RBM]]:
     return R.from_checkpoint(ck, str(p)), ck, []
 
 
-def estimate_log_prob(model, data, train, method, ais_runs, ais_betas, seed, echo=None, progress=False) -> dict:
+def estimate_log_prob(model, data, train, method, ais_runs, ais_betas, seed, echo=None, progress=False,
+                      **sandwich) -> dict:
     """:func:`partition.log_prob` that honours SIGINT/SIGTERM between betas and shows its progress
-    (a bar on a terminal, a line every 10% otherwise)."""
+    (a bar on a terminal, a line every 10% otherwise); ``sandwich``: base_rate, raise_examples,
+    raise_chains, tolerance."""
     bar = runs.StepProgress(ais_betas - 1, "AIS betas", progress, echo)
+    bar_raise = runs.StepProgress(ais_betas - 2, "RAISE betas", progress, echo) if method == "sandwich" else None
     try:
         with GracefulStop() as stop:
             return P.log_prob(model, data, train, method, ais_runs, ais_betas, seed, check=stop.check,
-                              progress=bar.update)
+                              progress=bar.update, raise_progress=bar_raise and bar_raise.update, **sandwich)
     finally:
         bar.close()
+        if bar_raise is not None:
+            bar_raise.close()
+
+
+def sandwich_options(opts: dict) -> dict:
+    out = {k: opts[k] for k in ("base_rate", "raise_chains", "tolerance") if opts.get(k) is not None}
+    if opts.get("raise_examples"):
+        out["raise_examples"] = opts["raise_examples"]
+    return out
+
+
+def sandwich_line(r: dict) -> str:
+    """The one-line verdict of ``--method sandwich``."""
+    lo, hi = r["raise_avg_log_prob"], r["ais_avg_log_prob_subset"]
+    head = (f"on {r['raise_examples']} examples: RAISE (conservative) {lo:.2f} <= log p <= AIS {hi:.2f} "
+            f"(99% bound {r['ais_avg_log_prob_subset_upper_markov']:.2f}), ESS {r['ess']:.1f}: ")
+    if r["tight"]:
+        return head + f"tight (they agree within {r['tolerance']:g} nats)"
+    if r["sandwich_gap"] < 0:
+        return head + (f"RAISE lies {-r['sandwich_gap']:.2f} nats above AIS: both are noisy at this schedule; "
+                       "use more betas (--ais-betas) and runs (--ais-runs)")
+    return head + (f"not tight: the interval is {r['sandwich_gap']:.2f} nats wide; use more betas (--ais-betas) "
+                   "and runs (--ais-runs) before trusting either number")
 
 
 def log_prob_line(r: dict) -> str:
@@ -211,7 +241,8 @@ def evaluate_rbm(path, opts: dict, device, echo=None, progress: bool = False) ->
     for rbm in below:
         train, data = (next_layer_data(rbm, x, "probs", 0) for x in (train, data))
     t0 = time.perf_counter()
-    res = estimate_log_prob(model, data, train, opts["method"], opts["ais_runs"], opts["ais_betas"], seed, echo, progress)
+    res = estimate_log_prob(model, data, train, opts["method"], opts["ais_runs"], opts["ais_betas"], seed, echo, progress,
+                            **sandwich_options(opts))
     res.update(seconds=time.perf_counter() - t0, split=opts["split"], dataset=dataset, binarize=binarize,
                seed=seed, checkpoint=str(path), n_visible=model.n_visible, n_hidden=model.n_hidden)
     if below:
