@@ -151,15 +151,9 @@ def ais_log_z(weight, visible_bias, hidden_bias, base_bias, n_runs: int = 100, b
 
 
 def _log_f(v, x, b_a, b, beta):
-    """log p*_beta(v) of the annealing path (hidden units summed out), given x = W v + c."""
+    """log p*_beta(v) of the annealing path (hidden units summed out), given x = W v + c. The sweep
+    h ~ p_beta(h | v), v ~ p_beta(v | h) leaves p_beta(v) invariant and is reversible with respect to it."""
     return (1 - beta) * (v @ b_a) + beta * (v @ b) + F.softplus(beta * x).sum(-1)
-
-
-def _gibbs_sweep(v, W, b, c, b_a, beta, generator):
-    """One sweep h ~ p_beta(h | v), v ~ p_beta(v | h) of the annealing path; it leaves p_beta(v)
-    invariant and is reversible with respect to it."""
-    h = torch.bernoulli(torch.sigmoid(beta * torch.addmm(c, v, W.t())), generator=generator)
-    return torch.bernoulli(torch.sigmoid((1 - beta) * b_a + beta * torch.addmm(b, h, W)), generator=generator)
 
 
 @dataclass
@@ -206,6 +200,7 @@ def raise_log_prob(v_data, weight, visible_bias, hidden_bias, base_bias, n_chain
     logw = torch.zeros(v.shape[0], device=dev, dtype=torch.float64)
     K = betas.numel() - 1
     stride = max(1, K // 100)
+    x = torch.addmm(c, v, W.t())  # W v + c of the current state: both log f and the sweep's hidden step use it
     for k in range(K - 1, 0, -1):  # x_k -> x_{k-1} by T_k; w gains log f_k(x_k) - log f_k(x_{k-1})
         if (K - k) % stride == 0:
             if check is not None:
@@ -213,9 +208,11 @@ def raise_log_prob(v_data, weight, visible_bias, hidden_bias, base_bias, n_chain
             if progress is not None:
                 progress(K - k, K - 1)
         bk = betas[k]
-        before = _log_f(v, torch.addmm(c, v, W.t()), b_a, b, bk)
-        v = _gibbs_sweep(v, W, b, c, b_a, bk, generator)
-        logw += (before - _log_f(v, torch.addmm(c, v, W.t()), b_a, b, bk)).double()
+        before = _log_f(v, x, b_a, b, bk)
+        h = torch.bernoulli(torch.sigmoid(bk * x), generator=generator)
+        v = torch.bernoulli(torch.sigmoid((1 - bk) * b_a + bk * torch.addmm(b, h, W)), generator=generator)
+        x = torch.addmm(c, v, W.t())
+        logw += (before - _log_f(v, x, b_a, b, bk)).double()
     logw += (v @ b_a - F.softplus(b_a).sum()).double()  # log p_0(x_0), the base-rate model normalised
     if progress is not None:
         progress(K - 1, K - 1)
