@@ -539,12 +539,12 @@ def compare_dropout_cmd(**o):
     custom-scalars chart overlays them); summary.md tables train/test error, the generalization gap,
     Monte-Carlo vs weight-scaling inference, and the paper's figure where the preset has one.
     """
-    from . import compare as C
-
     if o.pop("explain"):
+        from .report import explain_markdown
         opts = E.resolve_compare(dict(o))
-        click.echo(C.explain_markdown(opts, E.PRESETS[opts["preset"]]))
+        click.echo(explain_markdown(opts, E.PRESETS[opts["preset"]]))
         return
+    from . import compare as C
 
     def resolve(opts):
         try:
