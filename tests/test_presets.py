@@ -90,7 +90,7 @@ def test_max_norm_on_hidden_layers_or_every_layer(layers, bounded):
     cfg = MLPTrainConfig(epochs=1, batch_size=10, lr=0.01, max_norm=1.0, max_norm_layers=layers)
     tr = ClassifierTrainer(net, cfg, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
     tr.train_epoch(Visible(torch.randint(0, 255, (20, 10), dtype=torch.uint8), 1 / 255), torch.randint(0, 4, (20,)), 0)
-    norms = [float(lin.weight.norm(dim=1).max()) for lin in net.layers]
+    norms = [float(lin.weight.detach().norm(dim=1).max()) for lin in net.layers]
     assert sum(n <= 1.0 + 1e-6 for n in norms) == bounded
 
 
