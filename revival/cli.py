@@ -140,6 +140,8 @@ def common_options(f):
                      help="Continue an interrupted run of this command in its folder (other options come from it)."),
         click.option("--progress/--no-progress", default=None,
                      help="Progress bar [default: on a terminal]; otherwise one line per epoch."),
+        click.option("--figures/--no-figures", default=True, envvar="REVIVAL_FIGURES", show_envvar=True,
+                     help="Draw the run's figures into RUN_DIR/figures/ when it finishes (see `revival report`)."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -222,7 +224,7 @@ def main():
 # options that may change on --resume: more epochs (a run that finished can be extended), another device
 RESUME_MAY_CHANGE = {"pretrain-rbm": ("epochs", "device"), "pretrain-dbn": ("epochs", "device"),
                      "compare-dropout": ("device",)}
-RESUME_NEUTRAL = ("resume", "progress", "config")
+RESUME_NEUTRAL = ("resume", "progress", "config", "figures")
 
 
 def given_options(ctx) -> list[str]:
@@ -239,6 +241,7 @@ def prepare(command: str, o: dict, resolve):
     device, progress, resumed)``; the run folder is made by ``make_run`` only once the data has loaded."""
     from .runs import Run
     resume, progress = o.pop("resume"), o.pop("progress")
+    o.pop("figures", None)
     if resume:
         given = [n for n in given_options(click.get_current_context()) if n not in RESUME_NEUTRAL]
         refused = [n for n in given if n not in RESUME_MAY_CHANGE[command]]
@@ -259,12 +262,37 @@ def prepare(command: str, o: dict, resolve):
         if getattr(run, "was_killed", False):
             click.echo(f"{resume}: its last process died without recording how it ended; resuming from the last "
                        "saved epoch", err=True)
-        make_run = lambda: run  # noqa: E731
+        make_run = remembered(lambda: run)
     else:
         opts = resolve(dict(o))
-        make_run = lambda: Run.create(opts["logdir"], command, opts["name"], {"options": opts})  # noqa: E731
+        make_run = remembered(lambda: Run.create(opts["logdir"], command, opts["name"], {"options": opts}))
     device = device_or_exit(o["device"] if not resume or o["device"] != "auto" else opts["device"])
     return opts, make_run, device, sys.stderr.isatty() if progress is None else progress, bool(resume)
+
+
+def remembered(make):
+    """``make`` that keeps the run it made as ``.run`` (for the figures drawn once it finished)."""
+    def f():
+        f.run = make()
+        return f.run
+    f.run = None
+    return f
+
+
+def draw_figures(make_run, enabled: bool):
+    """The finished run's figures (``revival report``); a failure here never fails the run."""
+    ctx = click.get_current_context()
+    if not (enabled if ctx.params.get("figures") is None else ctx.params["figures"]) or make_run.run is None:
+        return
+    try:
+        from .report import link_figures, run_figures
+        files, missing = run_figures(make_run.run.path)
+        link_figures(make_run.run.path, files, missing)
+        click.echo(f"figures: {len(files)} in {make_run.run.path / 'figures'}"
+                   + (f" ({len(missing)} not drawn: see summary.md)" if missing else ""))
+    except Exception as e:  # noqa: BLE001 - the run itself finished; say what went wrong in one line
+        click.echo(f"figures: not drawn ({type(e).__name__}: {' '.join(str(e).split())}); "
+                   f"retry with revival report {make_run.run.path}", err=True)
 
 
 # ------------------------------------------------------------------------- RBM options
@@ -367,6 +395,7 @@ def pretrain_rbm_cmd(**o):
 
     opts, make_run, device, progress, resume = prepare("pretrain-rbm", o, resolve)
     summary = run_or_exit(lambda: pretrain.pretrain_rbm(opts, device, make_run, click.echo, progress, resume))
+    draw_figures(make_run, o.get("figures", True))
     click.echo(f"done: {Path(summary['model']).parent}")
 
 
@@ -406,6 +435,7 @@ def pretrain_dbn_cmd(**o):
 
     opts, make_run, device, progress, resume = prepare("pretrain-dbn", o, resolve)
     summary = run_or_exit(lambda: pretrain.pretrain_dbn(opts, device, make_run, click.echo, progress, resume))
+    draw_figures(make_run, o.get("figures", True))
     click.echo(f"done: {Path(summary['model']).parent}")
 
 
@@ -560,6 +590,41 @@ def compare_dropout_cmd(**o):
 
     opts, make_run, device, progress, _ = prepare("compare-dropout", o, resolve)
     run_or_exit(lambda: C.compare_dropout(opts, device, make_run, click.echo, progress))
+    draw_figures(make_run, True)
+
+
+@main.command("report", context_settings=CONTEXT)
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--svg", is_flag=True, help="Also write each figure as SVG.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the overlay of several runs [default: the first run's figures/overlay/].")
+def report_cmd(runs, svg, out):
+    """Draw the figures of finished (or stopped) runs from their own files into RUN_DIR/figures/
+    and link them from summary.md: pretrain-rbm / pretrain-dbn monitors, filters and samples;
+    compare-dropout's train vs test error per epoch (overfitting), test loss and the sweep plots
+    (test error against training-set size, drop rate or depth, with the paper's figure). Given
+    several runs of one command it also overlays them, labelled by run name.
+    """
+    from .report import NotARun, check_runs, link_figures, overlay_figures, run_figures
+    try:
+        check_runs([Path(r) for r in runs])
+    except NotARun as e:
+        raise click.BadParameter(str(e), param_hint="RUNS") from None
+    for r in runs:
+        try:
+            files, missing = run_figures(Path(r), svg)
+        except NotARun as e:
+            raise click.BadParameter(str(e), param_hint="RUNS") from None
+        link_figures(Path(r), files, missing)
+        click.echo(f"{r}: {len(files)} figure file(s) in {Path(r) / 'figures'}")
+        for m in missing:
+            click.echo(f"{r}: not drawn: {m}")
+    if len(runs) > 1:
+        try:
+            files, _ = overlay_figures([Path(r) for r in runs], Path(out) if out else Path(runs[0]) / "figures" / "overlay", svg)
+        except NotARun as e:
+            raise click.BadParameter(str(e), param_hint="RUNS") from None
+        click.echo(f"overlay: {', '.join(str(f) for f in files)}")
 
 
 if __name__ == "__main__":

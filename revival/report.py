@@ -1,6 +1,12 @@
-"""Reports from a run's own numbers: the compare-dropout summary tables (groups over seeds, the
-published figures beside ours, the settings with their sources). No training here, no torch."""
+"""Reports from a run's own files: the compare-dropout summary tables (groups over seeds, the
+published figures beside ours, the settings with their sources) and the figures of every command
+(``revival report``), read back from event files, ``summary.json`` and ``result.json``. No
+training here, no torch."""
 from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -83,3 +89,253 @@ def settings_markdown(opts: dict, preset: Preset) -> str:
         shown = ", ".join(map(str, v)) if isinstance(v, list) else f"{v:.6g}" if isinstance(v, float) else v
         rows.append(f"| {k} | {shown} | {src} |")
     return "\n".join(rows)
+
+
+# ------------------------------------------------------------------------- figures from run folders
+
+FIGURES_DIR = "figures"
+FIGURE_SECTION = "## figures"
+
+
+class NotARun(ValueError):
+    """The folder is not a revival run folder."""
+
+
+def read_scalars(folder: Path) -> dict[str, tuple[list[int], list[float]]]:
+    """Every scalar tag of the event files directly in ``folder``: tag -> (steps, values)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    ea = EventAccumulator(str(folder), size_guidance={"scalars": 0, "images": 1, "histograms": 1, "tensors": 1})
+    ea.Reload()
+    out = {}
+    for tag in ea.Tags().get("scalars", []):
+        events = ea.Scalars(tag)
+        out[tag] = ([e.step for e in events], [e.value for e in events])
+    return out
+
+
+def last_image(folder: Path, tag: str) -> bytes | None:
+    """The PNG of the last ``tag`` image in ``folder``'s event files, or None."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    ea = EventAccumulator(str(folder), size_guidance={"images": 0, "scalars": 1, "histograms": 1, "tensors": 1})
+    ea.Reload()
+    if tag not in ea.Tags().get("images", []):
+        return None
+    return ea.Images(tag)[-1].encoded_image_string
+
+
+def _config(run: Path) -> dict:
+    import json
+    p = run / "config.json"
+    if not p.is_file():
+        raise NotARun(f"{run}: not a revival run folder (no config.json)")
+    try:
+        cfg = json.loads(p.read_text())
+    except (OSError, ValueError):
+        raise NotARun(f"{run}/config.json: cannot be read as JSON") from None
+    if not isinstance(cfg, dict) or cfg.get("command") not in ("pretrain-rbm", "pretrain-dbn", "compare-dropout"):
+        raise NotARun(f"{run}: config.json names no revival training command")
+    return cfg
+
+
+def _summary(run: Path) -> dict:
+    import json
+    try:
+        s = json.loads((run / "summary.json").read_text())
+        return s if isinstance(s, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def rbm_panels(scalars: dict, log_prob: dict | None, label: str = "", style: int = 0) -> dict[str, object]:
+    """The RBM monitors as panels (reconstruction, free energies and their gap, PLL, log-probability)."""
+    from .figures import Panel, Series
+
+    def s(tag, name=None, dashed=False, st=style):
+        if tag not in scalars:
+            return []
+        x, y = scalars[tag]
+        return [Series((label + " " if label else "") + (name or tag), x, y, style=st, line="--" if dashed else None)]
+
+    panels = {"recon": Panel("reconstruction error (a poor guide on its own)", "epoch", "squared error per image",
+                             s("rbm/recon_error", "recon")),
+              "free_energy": Panel("mean free energy: train subset vs validation", "epoch", "F(v)",
+                                   s("rbm/free_energy/train", "train", dashed=True) + s("rbm/free_energy/valid", "valid")),
+              "gap": Panel("free-energy gap (valid - train): growing = overfitting", "epoch", "nats",
+                           s("rbm/free_energy/gap", "gap"))}
+    if "rbm/pseudo_log_likelihood" in scalars:
+        panels["pll"] = Panel("pseudo-log-likelihood (validation)", "epoch", "nats", s("rbm/pseudo_log_likelihood", "PLL"))
+    lp = s("rbm/log_prob/test", "log p(test), AIS 1,000 betas")
+    if lp or log_prob:
+        p = Panel("average test log-probability", "epoch", "nats", lp)
+        if log_prob and isinstance(log_prob.get("avg_log_prob"), (int, float)):
+            p.hlines.append((log_prob["avg_log_prob"], f"final ({log_prob.get('method')}): {log_prob['avg_log_prob']:.2f}", 1))
+            if isinstance(log_prob.get("raise_avg_log_prob"), (int, float)):
+                p.hlines.append((log_prob["raise_avg_log_prob"], f"RAISE: {log_prob['raise_avg_log_prob']:.2f}", 2))
+        panels["log_prob"] = p
+    return panels
+
+
+def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) -> dict[str, object]:
+    """The overfitting figure (train and test error per epoch of every point of the first seed),
+    test loss per epoch, and the sweep plots (test error against each axis that varies)."""
+    from .figures import Panel, Series
+    rows = summary.get("rows") or []
+    seeds = sorted({r["seed"] for r in rows})
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    style = {v: i for i, v in enumerate(variants)}
+    settings = {}  # sweep setting (the point name without variant and seed) -> [(variant, name)]
+    for p in sorted(run.iterdir()):
+        row = _load_json(p / "result.json") if p.is_dir() else {}
+        if not row or (seeds and row.get("seed") != seeds[0]):
+            continue
+        key = p.name[len(row["variant"]):].lstrip("-")
+        key = "-".join(part for part in key.split("-") if not (part.startswith("s") and part[1:].isdigit()))
+        settings.setdefault(key, []).append((row["variant"], p.name))
+    panels = {}
+    for key, points in list(settings.items())[:4]:
+        suffix = f" ({key})" if key else ""
+        err = Panel("train (dashed) and test (solid) error" + suffix, "epoch", "error %")
+        loss = Panel("test loss of the weight-scaled net" + suffix, "epoch", "loss")
+        for variant, name in points:
+            sc = read_scalars(run / name)
+            for tag, line in (("error/train", "--"), ("error/test", "-")):
+                if tag in sc:
+                    x, y = sc[tag]
+                    err.series.append(Series(f"{variant} {tag.split('/')[1]}", x, [100 * v for v in y],
+                                             style=style[variant], line=line))
+            if "loss/test" in sc:
+                loss.series.append(Series(variant, *sc["loss/test"], style=style[variant], line="-"))
+        panels["overfitting" + (f"-{key}" if key else "")] = err
+        panels["test_loss" + (f"-{key}" if key else "")] = loss
+    groups = summary.get("groups") or []
+    axes = [(k, lbl, log) for k, lbl, log, opt in (("train_size", "training examples", True, "train_sizes"),
+                                                   ("hidden_dropout", "hidden drop probability", False, "dropout_rates"),
+                                                   ("depth", "hidden layers", False, "depths"))
+            if opts.get(opt) and len({g.get(k) for g in groups}) > 1]
+    for k, lbl, log in axes:
+        others = [o for o, _, _ in axes if o != k]
+        for fixed in sorted({tuple(g.get(o) for o in others) for g in groups}, key=str):
+            tag = "-".join(f"{o}{v:g}" if isinstance(v, float) else f"{o}{v}" for o, v in zip(others, fixed))
+            p = Panel(f"test error vs {lbl}" + (f" ({', '.join(f'{o} {v}' for o, v in zip(others, fixed))})" if others else ""),
+                      lbl, "test error %", logx=log)
+            for v in variants:
+                pts = sorted((g[k], g) for g in groups if g["variant"] == v and
+                             tuple(g.get(o) for o in others) == fixed and g.get(k) is not None)
+                if not pts:
+                    continue
+                xs = [x for x, _ in pts]
+                ys = [100 * g["test_error"] for _, g in pts]
+                sd = [100 * g.get("test_error_std", 0.0) for _, g in pts]
+                band = any(sd)
+                p.series.append(Series(v, xs, ys, [y - d for y, d in zip(ys, sd)] if band else None,
+                                       [y + d for y, d in zip(ys, sd)] if band else None, style=style[v]))
+            if preset is not None:
+                p.hlines += [(e, f"paper: {v} {e:.2f}%", style.get(v, 0)) for v, e in preset.paper.items()
+                             if v in style]
+            panels[f"error_vs_{k}" + (f"-{tag}" if tag else "")] = p
+    return panels
+
+
+def _load_json(p: Path) -> dict:
+    import json
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def run_figures(run: Path, svg: bool = False) -> tuple[list[Path], list[str]]:
+    """Draw a run folder's figures into ``run/figures/`` from its own files; returns the files and
+    one line for each figure that could not be drawn (what is missing). NotARun for a folder that
+    is not a run."""
+    from .experiments import PRESETS
+    from .figures import draw, save
+    run = Path(run)
+    cfg = _config(run)
+    cmd, summary, out, missing = cfg["command"], _summary(run), [], []
+    folder = run / FIGURES_DIR
+
+    def put(name, panels, title, ncols=1):
+        if any(p.series or p.hlines for p in panels):
+            out.extend(save(draw(panels, title, ncols), folder, name, svg))
+        else:
+            missing.append(f"{name}: no data in {run} (no event files with its tags yet)")
+
+    def image(name, folder_, tag):
+        png = last_image(folder_, tag)
+        if png is None:
+            missing.append(f"{name}: no {tag} image in {folder_}")
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.png").write_bytes(png)
+        out.append(folder / f"{name}.png")
+
+    if cmd == "pretrain-rbm":
+        panels = rbm_panels(read_scalars(run), summary.get("log_prob"))
+        put("curves", list(panels.values()), f"pretrain-rbm {run.name}", 2)
+        for name in ("filters", "samples", "reconstructions"):
+            image(name, run, f"rbm/{name}")
+    elif cmd == "pretrain-dbn":
+        layers = sorted((p for p in run.glob("layer-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
+        merged = {}
+        for i, layer in enumerate(layers):
+            for key, p in rbm_panels(read_scalars(layer), None, layer.name, i).items():
+                merged.setdefault(key, p).series.extend([] if merged[key] is p else p.series)
+        put("curves", list(merged.values()), f"pretrain-dbn {run.name}: every layer", 2)
+        image("dbn_samples", run, "dbn/samples")
+        for layer in layers:
+            image(f"{layer.name}_filters", layer, "rbm/filters")
+    else:
+        preset = PRESETS.get(cfg.get("options", {}).get("preset"))
+        for name, panel in compare_panels(run, summary, preset, cfg.get("options", {})).items():
+            put(name, [panel], f"compare-dropout {run.name}")
+    return out, missing
+
+
+def check_runs(runs_: list[Path]):
+    """NotARun unless every folder is a run, and (for an overlay) all are runs of one command."""
+    cmds = {_config(Path(r))["command"] for r in runs_}
+    if len(cmds) > 1:
+        raise NotARun(f"runs of different commands ({', '.join(sorted(cmds))}) cannot share axes; "
+                      "report them one command at a time")
+
+
+def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tuple[list[Path], list[str]]:
+    """Several runs of the same command on the same axes, labelled by run name (a pretrain-rbm's
+    monitors, or every compare-dropout point's test error), into ``out_dir``."""
+    from .figures import Panel, Series, draw, save
+    check_runs(runs_)
+    cmd, out = _config(Path(runs_[0]))["command"], []
+    if cmd in ("pretrain-rbm", "pretrain-dbn"):
+        merged = {}
+        for i, r in enumerate(runs_):
+            folder = Path(r) if cmd == "pretrain-rbm" else Path(r) / "layer-1"
+            for key, p in rbm_panels(read_scalars(folder), None, Path(r).name, i).items():
+                merged.setdefault(key, p).series.extend([] if merged[key] is p else p.series)
+        out += save(draw(list(merged.values()), "runs overlaid" + (" (layer 1)" if cmd == "pretrain-dbn" else ""), 2),
+                    out_dir, "overlay", svg)
+    else:
+        p = Panel("test error of every point, runs overlaid", "epoch", "test error %")
+        for i, r in enumerate(runs_):
+            for point in sorted(q for q in Path(r).iterdir() if q.is_dir() and (q / "result.json").is_file()):
+                sc = read_scalars(point)
+                if "error/test" in sc:
+                    x, y = sc["error/test"]
+                    p.series.append(Series(f"{Path(r).name}/{point.name}", x, [100 * v for v in y], style=i))
+        out += save(draw([p], "runs overlaid"), out_dir, "overlay", svg)
+    return out, []
+
+
+def link_figures(run: Path, files: list[Path], missing: list[str]):
+    """Add (or replace) the figures section of ``run/summary.md``: each figure linked, and what is missing."""
+    md = run / "summary.md"
+    text = md.read_text() if md.is_file() else ""
+    text = text.split("\n" + FIGURE_SECTION)[0].rstrip() + "\n"
+    lines = ["", FIGURE_SECTION, ""]
+    lines += [f"![{f.stem}]({FIGURES_DIR}/{f.name})" for f in files if f.suffix == ".png"]
+    lines += [f"- not drawn: {m}" for m in missing]
+    fd, tmp = tempfile.mkstemp(prefix=".summary.md.", dir=run)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n".join(lines) + "\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, md)

@@ -6,6 +6,9 @@ import torch
 
 from revival import data as D
 
+# the automatic figures at the end of each command cost a second a run; the figure tests ask for them
+os.environ.setdefault("REVIVAL_FIGURES", "0")
+
 
 def full_mnist_root():
     """The data root when it holds the full MNIST files (CI sets REVIVAL_DATA_DIR), else None."""

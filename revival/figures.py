@@ -1,0 +1,85 @@
+"""Figures as data in, PNG (and SVG) out, with matplotlib's non-interactive backend: line charts of
+series with optional spread bands and reference lines. Readable in greyscale and by colour-blind
+readers: the Okabe-Ito palette, and every series also differs by marker and line style."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+STYLES = ["-", "--", "-.", ":"]
+
+
+@dataclass
+class Series:
+    """One line: ``x``, ``y``; optional ``lo``/``hi`` band (spread over seeds); ``style`` index picks
+    colour, marker and line style together (so one variant keeps its look across panels);
+    ``line`` overrides the line style ("--" for train curves beside solid "-" test curves)."""
+    label: str
+    x: list
+    y: list
+    lo: list | None = None
+    hi: list | None = None
+    style: int = 0
+    line: str | None = None
+
+
+@dataclass
+class Panel:
+    title: str
+    xlabel: str
+    ylabel: str
+    series: list[Series] = field(default_factory=list)
+    logx: bool = False
+    hlines: list[tuple[float, str, int]] = field(default_factory=list)  # (y, label, style)
+
+
+def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
+    """A figure of one or more panels; returns the matplotlib Figure (callers save it)."""
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.4 * ncols, 4.2 * nrows), squeeze=False)
+    for ax, p in zip(axes.flat, panels):
+        for s in p.series:
+            k = s.style % len(COLOURS)
+            many = len(s.x) > 30
+            ax.plot(s.x, s.y, color=COLOURS[k], marker=MARKERS[s.style % len(MARKERS)],
+                    markevery=max(1, len(s.x) // 10) if many else 1, markersize=5,
+                    linestyle=s.line or STYLES[s.style % len(STYLES)], label=s.label, linewidth=1.6)
+            if s.lo is not None and s.hi is not None:
+                ax.fill_between(s.x, s.lo, s.hi, color=COLOURS[k], alpha=0.18, linewidth=0)
+        for y, label, style in p.hlines:
+            ax.axhline(y, color=COLOURS[style % len(COLOURS)], linestyle=":", linewidth=1.2)
+            ax.annotate(label, (0.01, y), xycoords=("axes fraction", "data"), fontsize=8,
+                        color=COLOURS[style % len(COLOURS)], va="bottom")
+        if p.logx:
+            ax.set_xscale("log")
+        ax.set_title(p.title, fontsize=11)
+        ax.set_xlabel(p.xlabel)
+        ax.set_ylabel(p.ylabel)
+        ax.grid(True, alpha=0.3)
+        if p.series:
+            ax.legend(fontsize=8, loc="best")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def save(fig, folder: Path, name: str, svg: bool = False) -> list[Path]:
+    """Write ``name``.png (and .svg) into ``folder``; closes the figure."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = [folder / f"{name}.png"]
+    fig.savefig(out[0], dpi=110)
+    if svg:
+        out.append(folder / f"{name}.svg")
+        fig.savefig(out[1])
+    plt.close(fig)
+    return out

@@ -1,0 +1,112 @@
+"""Figures drawn from a run's own files (`revival report` and the automatic figures)."""
+import json
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from revival import report as REP
+from revival.cli import main
+from helpers import only_run
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def fake_compare_run(root, errors):
+    """A compare-dropout run folder written by hand: known per-epoch errors for two variants,
+    a train-size sweep in summary.json."""
+    from torch.utils.tensorboard import SummaryWriter
+    run = root / "compare-dropout" / "fake"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"command": "compare-dropout", "options": {
+        "preset": "quick", "train_sizes": [100, 1000]}}))
+    rows, groups = [], []
+    for i, (variant, (train, test)) in enumerate(errors.items()):
+        for n in (100, 1000):
+            name = f"{variant}-n{n}"
+            (run / name).mkdir()
+            with SummaryWriter(str(run / name)) as w:
+                for step, (a, b) in enumerate(zip(train, test), 1):
+                    w.add_scalar("error/train", a, step)
+                    w.add_scalar("error/test", b, step)
+                    w.add_scalar("loss/test", 2 * b, step)
+            row = {"variant": variant, "train_size": n, "seed": 0, "hidden_dropout": 0.0, "depth": 1,
+                   "test_error": test[-1] / (1 + (n == 1000)), "train_error": train[-1]}
+            (run / name / "result.json").write_text(json.dumps(row))
+            rows.append(row)
+            groups.append({"variant": variant, "train_size": n, "hidden_dropout": 0.0, "depth": 1, "seeds": 1,
+                           "test_error": row["test_error"], "test_error_std": 0.0})
+    (run / "summary.json").write_text(json.dumps({"status": "finished", "rows": rows, "groups": groups}))
+    (run / "summary.md").write_text("# compare-dropout: fake\n")
+    return run
+
+
+def test_figures_plot_the_runs_own_numbers(tmp_path):
+    errors = {"baseline": ([0.5, 0.2, 0.0], [0.6, 0.3, 0.25]), "dropout": ([0.55, 0.3, 0.1], [0.6, 0.25, 0.15])}
+    run = fake_compare_run(tmp_path, errors)
+    panels = REP.compare_panels(run, json.loads((run / "summary.json").read_text()), None,
+                                {"train_sizes": [100, 1000]})
+    over = panels["overfitting-n100"]
+    assert len(over.series) == 4  # train and test of two variants
+    by_label = {s.label: s for s in over.series}
+    assert list(by_label["baseline test"].y) == pytest.approx([60, 30, 25])
+    assert list(by_label["dropout train"].y) == pytest.approx([55, 30, 10])
+    assert by_label["baseline train"].line == "--" and by_label["baseline test"].line == "-"
+    sweep = panels["error_vs_train_size"]
+    assert sweep.logx and [s.label for s in sweep.series] == ["baseline", "dropout"]
+    assert list(sweep.series[0].x) == [100, 1000] and list(sweep.series[0].y) == pytest.approx([25, 12.5])
+    files, missing = REP.run_figures(run)
+    assert not missing and {f.name for f in files} >= {"overfitting-n100.png", "error_vs_train_size.png"}
+    for f in files:
+        with Image.open(f) as im:
+            assert im.format == "PNG" and im.size[0] >= 600 and im.size[1] >= 400
+
+
+def test_pretrain_rbm_draws_its_figures_and_links_them(tmp_path):
+    r = invoke("pretrain-rbm", "--dataset", "mnist-sample", "--hidden", 16, "--epochs", 3, "--monitor-size", 100,
+               "--ais-every", 1, "--ais-runs", 5, "--ais-betas", 100, "--logdir", tmp_path, "--no-progress", "--figures")
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path, "pretrain-rbm")
+    names = {p.name for p in (run / "figures").iterdir()}
+    assert names == {"curves.png", "filters.png", "samples.png", "reconstructions.png"}
+    md = (run / "summary.md").read_text()
+    assert "## figures" in md and "![curves](figures/curves.png)" in md
+    from revival.report import read_scalars, rbm_panels
+    panels = rbm_panels(read_scalars(run), json.loads((run / "summary.json").read_text()).get("log_prob"))
+    assert set(panels) == {"recon", "free_energy", "gap", "pll", "log_prob"}
+    assert len(panels["free_energy"].series) == 2 and len(panels["recon"].series[0].y) == 3
+    assert panels["log_prob"].hlines  # the final (exact) log-probability as a reference line
+    # reporting again replaces the section, never duplicates it
+    assert invoke("report", run).exit_code == 0
+    assert (run / "summary.md").read_text().count("## figures") == 1
+
+
+def test_several_runs_overlay_and_a_dbn_report(tmp_path):
+    for name in ("a", "b"):
+        assert invoke("pretrain-rbm", "--dataset", "mnist-sample", "--hidden", 8, "--epochs", 2, "--ais-runs", 0,
+                      "--monitor-size", 100, "--name", name, "--logdir", tmp_path, "--no-progress").exit_code == 0
+    runs = sorted((tmp_path / "pretrain-rbm").iterdir())
+    r = invoke("report", *runs, "--out", tmp_path / "ov", "--svg")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "ov" / "overlay.png").is_file() and (tmp_path / "ov" / "overlay.svg").is_file()
+    assert invoke("pretrain-dbn", "--dataset", "mnist-sample", "--layers", "16,8", "--epochs", 1, "--monitor-size", 100,
+                  "--sample-steps", 2, "--logdir", tmp_path, "--no-progress", "--figures").exit_code == 0
+    dbn = only_run(tmp_path, "pretrain-dbn")
+    assert {p.name for p in (dbn / "figures").iterdir()} == {"curves.png", "dbn_samples.png", "layer-1_filters.png",
+                                                             "layer-2_filters.png"}
+    r = CliRunner().invoke(main, ["report", str(runs[0]), str(dbn)])
+    assert r.exit_code == 2 and "cannot share axes" in r.output
+
+
+def test_a_run_missing_files_gets_a_figureless_report_and_a_non_run_exits_2(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"command": "pretrain-rbm", "options": {}}))
+    r = invoke("report", run)
+    assert r.exit_code == 0 and "not drawn: curves: no data" in r.output and "no rbm/filters image" in r.output
+    assert "- not drawn:" in (run / "summary.md").read_text()
+    (tmp_path / "plain").mkdir()
+    r = CliRunner().invoke(main, ["report", str(tmp_path / "plain")])
+    assert r.exit_code == 2 and "not a revival run folder" in r.output
