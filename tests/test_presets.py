@@ -2,7 +2,6 @@
 layer, initialisation schemes, and presets that say where each setting comes from."""
 import json
 import math
-import re
 from pathlib import Path
 
 import pytest

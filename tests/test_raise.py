@@ -1,9 +1,7 @@
 """RAISE against the exact forward-annealed distribution of a tiny RBM (Burda et al. 2015)."""
-import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from revival import partition as P
 from revival import rbm as R
