@@ -101,11 +101,23 @@ class NotARun(ValueError):
     """The folder is not a revival run folder."""
 
 
+_EVENTS: dict = {}  # folder -> loaded accumulator, for the duration of one report (run_figures clears it)
+
+
+def _events(folder: Path):
+    """The event files directly in ``folder``, read once per report (scalars and images, no histograms)."""
+    key = str(folder)
+    if key not in _EVENTS:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+        ea = EventAccumulator(key, size_guidance={"scalars": 0, "images": 0, "histograms": 1, "tensors": 1})
+        ea.Reload()
+        _EVENTS[key] = ea
+    return _EVENTS[key]
+
+
 def read_scalars(folder: Path) -> dict[str, tuple[list[int], list[float]]]:
     """Every scalar tag of the event files directly in ``folder``: tag -> (steps, values)."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    ea = EventAccumulator(str(folder), size_guidance={"scalars": 0, "images": 1, "histograms": 1, "tensors": 1})
-    ea.Reload()
+    ea = _events(folder)
     out = {}
     for tag in ea.Tags().get("scalars", []):
         events = ea.Scalars(tag)
@@ -115,9 +127,7 @@ def read_scalars(folder: Path) -> dict[str, tuple[list[int], list[float]]]:
 
 def last_image(folder: Path, tag: str) -> bytes | None:
     """The PNG of the last ``tag`` image in ``folder``'s event files, or None."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    ea = EventAccumulator(str(folder), size_guidance={"images": 0, "scalars": 1, "histograms": 1, "tensors": 1})
-    ea.Reload()
+    ea = _events(folder)
     if tag not in ea.Tags().get("images", []):
         return None
     return ea.Images(tag)[-1].encoded_image_string
@@ -248,10 +258,18 @@ def run_figures(run: Path, svg: bool = False) -> tuple[list[Path], list[str]]:
     """Draw a run folder's figures into ``run/figures/`` from its own files; returns the files and
     one line for each figure that could not be drawn (what is missing). NotARun for a folder that
     is not a run."""
-    from .experiments import PRESETS
-    from .figures import draw, save
     run = Path(run)
     cfg = _config(run)
+    _EVENTS.clear()
+    try:
+        return _run_figures(run, cfg, svg)
+    finally:
+        _EVENTS.clear()
+
+
+def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]]:
+    from .experiments import PRESETS
+    from .figures import draw, save
     cmd, summary, out, missing = cfg["command"], _summary(run), [], []
     folder = run / FIGURES_DIR
 
@@ -305,6 +323,7 @@ def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tupl
     monitors, or every compare-dropout point's test error), into ``out_dir``."""
     from .figures import Panel, Series, draw, save
     check_runs(runs_)
+    _EVENTS.clear()
     cmd, out = _config(Path(runs_[0]))["command"], []
     if cmd in ("pretrain-rbm", "pretrain-dbn"):
         merged = {}
