@@ -83,3 +83,33 @@ def save(fig, folder: Path, name: str, svg: bool = False) -> list[Path]:
         fig.savefig(out[1])
     plt.close(fig)
     return out
+
+
+def dots(title: str, ylabel: str, labels: list[str], points: dict[str, list], intervals: dict[str, list] | None = None,
+         references: list[tuple[float, str]] = ()):
+    """A dot plot: for each category (``labels``) one marker per named estimate in ``points``
+    (None where missing), with an error bar from ``intervals[name]`` ((lo, hi) or None), and
+    horizontal reference lines (a paper's value). Returns the Figure."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    n = len(points)
+    for j, (name, ys) in enumerate(points.items()):
+        xs = [i + (j - (n - 1) / 2) * 0.15 for i in range(len(labels))]
+        keep = [(x, y, (intervals or {}).get(name, [None] * len(ys))[i]) for i, (x, y) in enumerate(zip(xs, ys))
+                if y is not None]
+        if not keep:
+            continue
+        for x, y, iv in keep:
+            if iv is not None and all(v is not None and abs(v) != float("inf") for v in iv):
+                ax.plot([x, x], iv, color=COLOURS[j % len(COLOURS)], linewidth=2, alpha=0.6)
+        ax.plot([k[0] for k in keep], [k[1] for k in keep], linestyle="none", marker=MARKERS[j % len(MARKERS)],
+                color=COLOURS[j % len(COLOURS)], markersize=8, label=name)
+    for y, label in references:
+        ax.axhline(y, color="#555555", linestyle=":", linewidth=1)
+        ax.annotate(label, (0.01, y), xycoords=("axes fraction", "data"), fontsize=8, va="bottom")
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=11)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

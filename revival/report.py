@@ -333,6 +333,9 @@ def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tupl
                 merged.setdefault(key, p).series.extend([] if merged[key] is p else p.series)
         out += save(draw(list(merged.values()), "runs overlaid" + (" (layer 1)" if cmd == "pretrain-dbn" else ""), 2),
                     out_dir, "overlay", svg)
+        lps = [(_summary(Path(r)).get("log_prob") or {}) for r in runs_]
+        if cmd == "pretrain-rbm" and any(isinstance(lp.get("avg_log_prob"), (int, float)) for lp in lps):
+            out += save(log_prob_figure([Path(r).name for r in runs_], lps), out_dir, "log_prob", svg)
     else:
         p = Panel("test error of every point, runs overlaid", "epoch", "test error %")
         for i, r in enumerate(runs_):
@@ -343,6 +346,21 @@ def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tupl
                     p.series.append(Series(f"{Path(r).name}/{point.name}", x, [100 * v for v in y], style=i))
         out += save(draw([p], "runs overlaid"), out_dir, "overlay", svg)
     return out, []
+
+
+def _num(x):
+    return x if isinstance(x, (int, float)) else float(x) if isinstance(x, str) and x.lstrip("-") == "inf" else None
+
+
+def log_prob_figure(names: list[str], lps: list[dict], references=()):
+    """The average test log-probability of each run: AIS's estimate with its +-3 s.e. interval (the
+    finite part), AIS's 99% upper bound, and RAISE's conservative estimate where it was computed."""
+    from .figures import dots
+    points = {"AIS estimate": [_num(lp.get("avg_log_prob")) for lp in lps],
+              "AIS 99% upper bound": [_num(lp.get("avg_log_prob_upper_markov")) for lp in lps],
+              "RAISE (conservative, subset)": [_num(lp.get("raise_avg_log_prob")) for lp in lps]}
+    iv = {"AIS estimate": [(_num(lp.get("avg_log_prob_lower")), _num(lp.get("avg_log_prob_upper"))) for lp in lps]}
+    return dots("average test log-probability", "nats per image", names, points, iv, references)
 
 
 def link_figures(run: Path, files: list[Path], missing: list[str]):
