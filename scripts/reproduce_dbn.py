@@ -97,6 +97,38 @@ def table(results: dict, a) -> str:
     return "\n".join(lines) + "\n"
 
 
+def figure(results: dict, a, path: Path):
+    """Test error against the number of labelled examples (log x), one line per variant, a panel
+    per depth, bands of +-1 standard deviation over seeds (Erhan et al. 2010's picture)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from revival.figures import Panel, Series, draw, save
+    sizes = sorted(results)
+    panels = []
+    for dp in [int(d) for d in a.depths.split(",")]:
+        p = Panel(f"{dp} hidden layer{'s' if dp > 1 else ''} of {a.width}", "labelled training examples",
+                  "test error %", logx=True)
+        for i, v in enumerate(a.variants.split(",")):
+            errs = [[100 * r["test_error"] for r in results[n]["rows"] if r["variant"] == v and r["depth"] == dp]
+                    for n in sizes]
+            if not all(errs):
+                continue
+            m, sd = [float(np.mean(e)) for e in errs], [float(np.std(e, ddof=1)) if len(e) > 1 else 0.0 for e in errs]
+            p.series.append(Series(v, sizes, m, [x - d for x, d in zip(m, sd)], [x + d for x, d in zip(m, sd)], style=i))
+        panels.append(p)
+    save(draw(panels, "random init vs DBN pretraining, with and without dropout", len(panels)), path.parent, path.stem)
+
+
+def from_runs(folders: list[str]) -> dict:
+    """Results read back from existing experiment folders (one per size), to redraw without training."""
+    out = {}
+    for f in folders:
+        s = json.loads((Path(f) / "summary.json").read_text())
+        cfg = json.loads((Path(f) / "config.json").read_text())["options"]
+        out[cfg["train_size"]] = {"rows": s["rows"], "epochs": cfg["epochs"], "pretrain_epochs": cfg["pretrain_epochs"],
+                                  "seconds": float("nan"), "run": f}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,5000,50000")
@@ -110,13 +142,18 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--logdir", default="runs/reproduce-dbn")
     ap.add_argument("--out", default=None, help="also write the table to this file")
+    ap.add_argument("--figure", default=None, help="draw test error against labelled examples into this PNG")
+    ap.add_argument("--from-runs", nargs="+", default=None,
+                    help="existing experiment folders (one per size) to tabulate and draw instead of training")
     a = ap.parse_args()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    results = {int(n): run_size(a, int(n), stamp) for n in a.sizes.split(",")}
+    results = from_runs(a.from_runs) if a.from_runs else {int(n): run_size(a, int(n), stamp) for n in a.sizes.split(",")}
     md = table(results, a)
     print(md)
     if a.out:
         Path(a.out).write_text(md)
+    if a.figure:
+        figure(results, a, Path(a.figure))
 
 
 if __name__ == "__main__":
