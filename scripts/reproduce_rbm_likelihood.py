@@ -45,11 +45,21 @@ def main():
     ap.add_argument("--logdir", default="runs/reproduce-rbm-likelihood")
     ap.add_argument("--out", default="docs/rbm-likelihood.md")
     ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--figure", default=None, help="draw the per-method dot plot (with the papers' values) into this PNG")
+    ap.add_argument("--from-runs", nargs="+", default=None,
+                    help="existing pretrain-rbm run folders named ...-<METHOD> to tabulate and draw instead of training")
     a = ap.parse_args()
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     results = {}
-    for name in a.methods.split(","):
+    if a.from_runs:
+        for f in a.from_runs:
+            lp = json.loads((Path(f) / "summary.json").read_text())["log_prob"]
+            # run folders are <run stamp>-<script stamp>-<METHOD>: two stamps of two parts each
+            results[Path(f).name.split("-", 4)[-1]] = {
+                **{k: (float(v) if isinstance(v, str) and v.lstrip("-") in ("inf", "nan") else v) for k, v in lp.items()},
+                "minutes": float("nan"), "run": f}
+    for name in ([] if a.from_runs else a.methods.split(",")):
         cmd = [sys.executable, "-m", "revival", "pretrain-rbm", "--hidden", "500", "--epochs", str(a.epochs),
                "--lr", str(a.lr), "--lr-decay", str(a.lr_decay), "--momentum", str(a.momentum), "--seed", str(a.seed), "--device", a.device, "--logdir", a.logdir,
                "--name", f"{stamp}-{name}", "--ais-runs", str(a.ais_runs), "--ais-betas", str(a.ais_betas),
@@ -122,6 +132,13 @@ def main():
                          "optimistic side and may be an artefact of AIS")
                       + " (a subset of 300 images; the full test set's mean differs by the subset's sampling error)."]
     text = "\n".join(lines) + "\n"
+    if a.figure:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from revival.figures import save
+        from revival.report import log_prob_figure
+        refs = [(p, f"paper {n}: {p}") for n, (p, _) in PAPER.items() if p is not None and n in results]
+        fig = log_prob_figure(list(results), list(results.values()), refs)
+        save(fig, Path(a.figure).parent, Path(a.figure).stem)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(text)
     print("\n" + text)
