@@ -75,6 +75,18 @@ def variant_settings(opts: dict, variant: str, rate: float | None) -> dict:
             "max_norm": opts["max_norm"] if v.get("max_norm") else None}
 
 
+def differing_hparams(opts: dict) -> set[str]:
+    """The hparams whose values vary across the experiment's grid (what a reader compares)."""
+    out = {"train_size"} if opts.get("train_sizes") else set()
+    if opts.get("depths"):
+        out |= {"depth", "layers"}
+    if opts["seeds"] > 1:
+        out.add("seed")
+    settings = [{**variant_settings(opts, v, r), "variant": v, "pretrained": bool(VARIANTS[v].get("pretrained"))}
+                for v in opts["variants"] for r in (opts.get("dropout_rates") or [None])]
+    return out | {k for k in settings[0] if len({str(s[k]) for s in settings}) > 1}
+
+
 def init_mlp(sizes, activation, seed: int, scheme: str = "auto") -> MLP:
     """Initial weights drawn on the CPU from ``seed`` (identical for every variant and device) by
     ``scheme`` (:func:`revival.mlp.init_`; ``auto``: N(0, 2/fan_in) for ReLU, N(0, 1/fan_in)
@@ -289,7 +301,7 @@ def fit_phase(ex: Experiment, point: Point, full: bool = False) -> dict:
             raise
         metrics = {f"hparam/{k}": row[k] for k in ("train_error", "valid_error", "test_error", "generalization_gap",
                                                    "test_loss", "test_error_mc") if k in row}
-        runs.log_hparams(w, fit.hparams(), metrics, {"variant": list(ex.opts["variants"])})
+        runs.log_hparams(w, fit.hparams(), metrics, {"variant": list(ex.opts["variants"])}, differing_hparams(ex.opts))
     save_mlp(fit.folder, fit.model)
     runs.write_json(fit.folder / runs.RESULT_FILE, row)
     (fit.folder / runs.STATE_FILE).unlink(missing_ok=True)  # a finished phase needs no resume state

@@ -164,15 +164,24 @@ def writer(path: Path, purge_step: int | None = None):
     return SummaryWriter(log_dir=str(path), purge_step=purge_step)
 
 
-def log_hparams(w, hparams: dict, metrics: dict, discrete: dict | None = None):
+def log_hparams(w, hparams: dict, metrics: dict, discrete: dict | None = None, differs: set | None = None):
     """Write hparams into *this* run's event file (not a nested sub-run as ``add_hparams`` does),
     so every variant's folder carries the same keys beside its curves. Booleans are written as the
     strings "true"/"false" (TensorBoard would show them as 0.0/1.0); ``discrete`` lists the values a
-    text hparam takes across the experiment (so the HParams filter offers them)."""
+    text hparam takes across the experiment (so the HParams filter offers them); ``differs`` names
+    the hparams that vary across the experiment: TensorBoard lists those first (it sorts by
+    "differs", then by name, and shows the first few), so the variant column is in view."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
     from torch.utils.tensorboard.summary import hparams as hp_summary
     clean = {k: (str(v).lower() if isinstance(v, bool) else v if isinstance(v, (int, float, str)) else str(v))
              for k, v in hparams.items()}
     exp, ssi, sei = hp_summary(clean, metrics, hparam_domain_discrete=discrete)
+    if differs:
+        meta = exp.value[0].metadata.plugin_data
+        data = plugin_data_pb2.HParamsPluginData.FromString(meta.content)
+        for info in data.experiment.hparam_infos:
+            info.differs = info.name in differs
+        meta.content = data.SerializeToString()
     fw = w._get_file_writer()
     for s in (exp, ssi, sei):
         fw.add_summary(s)

@@ -317,3 +317,18 @@ def test_summary_md_is_readable(tmp_path):
     md = (only_run(tmp_path, "pretrain-rbm") / "summary.md").read_text()
     assert "| options.hidden | 16 |" in md and '{"' not in md  # one row per option, not a JSON blob
     assert "| options.weight_decay | 0.0002 |" in md
+
+
+def test_hparams_mark_what_differs_so_tensorboard_shows_the_variant_column(tmp_path):
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    from helpers import plugin_events
+    r = run_cli(*C, "--variants", "baseline,weight-decay", "--mc-samples", "0", "--logdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    pea = plugin_events(only_run(tmp_path, "compare-dropout") / "weight-decay")
+    exp = plugin_data_pb2.HParamsPluginData.FromString(
+        pea.SummaryMetadata("_hparams_/experiment").plugin_data.content).experiment
+    differs = {i.name for i in exp.hparam_infos if i.differs}
+    assert differs == {"variant", "weight_decay"}  # TensorBoard lists these first
+    info = plugin_data_pb2.HParamsPluginData.FromString(
+        pea.SummaryMetadata("_hparams_/session_start_info").plugin_data.content).session_start_info
+    assert info.hparams["pretrained"].string_value == "false"  # booleans as text, not 0.0
