@@ -224,7 +224,7 @@ def main():
 # options that may change on --resume: more epochs (a run that finished can be extended), another device
 RESUME_MAY_CHANGE = {"pretrain-rbm": ("epochs", "device"), "pretrain-dbn": ("epochs", "device"),
                      "compare-dropout": ("device",)}
-RESUME_NEUTRAL = ("resume", "progress", "config", "figures")
+RESUME_NEUTRAL = ("resume", "progress", "config", "figures", "download")
 
 
 def given_options(ctx) -> list[str]:

@@ -234,8 +234,13 @@ class RunLock:
         self.fd = None
 
     def acquire(self) -> bool:
+        """True when this process now holds the lock, False when another does; ValueError when
+        the folder cannot be written at all."""
         import fcntl
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise ValueError(f"{self.path.parent}: cannot write in this run folder ({one_line(e)})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
