@@ -313,6 +313,9 @@ RBM_OPTIONS = [
     ("sparsity_cost", Finite(min=0), "Weight of the sparsity penalty."),
     ("dropout", Finite(0, 1, max_open=True), "Probability of dropping each hidden unit, per example and update (dropout RBM)."),
     ("monitor_size", click.IntRange(min=10), "Examples in the fixed train/valid subsets used for free energies and PLL."),
+    ("init_std", Finite(min=0, min_open=True), "Initial weights N(0, s^2) (the Guide: 0.01; the 2006 code: 0.1)."),
+    ("visible_bias_init", click.Choice(E.VISIBLE_BIAS_INITS),
+     "Initial visible biases: log(p/(1-p)) of the data (the Guide) or zero (the 2006 code)."),
 ]
 
 
@@ -560,6 +563,10 @@ def evaluate_rbm_cmd(path, as_json, **o):
 @click.option("--pretrain-cd-k", type=click.IntRange(min=1), default=None, help="CD-k of the in-experiment pretraining.")
 @click.option("--pretrain-batch-size", type=click.IntRange(min=1), default=None,
               help="Batch size of the in-experiment pretraining.")
+@click.option("--pretrain-init-std", type=Finite(min=0, min_open=True), default=None,
+              help="Initial RBM weights N(0, s^2) of the in-experiment pretraining.")
+@click.option("--pretrain-visible-bias-init", type=click.Choice(E.VISIBLE_BIAS_INITS), default=None,
+              help="Initial RBM visible biases of the in-experiment pretraining.")
 @common_options
 def compare_dropout_cmd(**o):
     """Train one network with and without regularization, from random or pretrained weights, on the

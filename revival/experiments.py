@@ -23,7 +23,11 @@ RBM_DEFAULTS = {
     "momentum_epochs": 5, "weight_decay": 2e-4, "cd_k": 1, "persistent": False, "sparsity_target": None,
     "sparsity_cost": 0.0, "sparsity_decay": 0.95, "dropout": 0.0, "monitor_size": 2000,
     "ais_every": 0, "ais_runs": 100, "ais_betas": 14_501, "raise_examples": 0, "base_rate": "clip",
+    # initial weights N(0, init_std^2) and visible biases log(p / (1 - p)) of the data (the Guide);
+    # Hinton & Salakhutdinov's 2006 code uses 0.1 and zero biases
+    "init_std": 0.01, "visible_bias_init": "log-odds",
 }
+VISIBLE_BIAS_INITS = ("log-odds", "zero")
 LR_BY_VISIBLE = {"bernoulli": 0.1, "gaussian": 0.01}
 
 # pretrain-dbn: the same RBM options, one value for all layers or one per layer; grey levels in
@@ -69,6 +73,7 @@ COMPARE_DEFAULTS = {
     # pretraining inside the experiment (pretrained variants without --init): Hinton & Salakhutdinov's
     # code (CD-1, lr 0.1, momentum 0.5 -> 0.9 from epoch 6, weight cost 2e-4, batch 100, grey levels)
     "pretrain_epochs": 10, "pretrain_lr": 0.1, "pretrain_cd_k": 1, "pretrain_batch_size": 100,
+    "pretrain_init_std": 0.01, "pretrain_visible_bias_init": "log-odds",
 }
 
 
@@ -185,13 +190,16 @@ PRESETS = {
         "(lr 0.1, momentum 0.5 -> 0.9, weight cost 2e-4, batch 100, grey levels), then fine-tuned by "
         "backpropagation, against the same net from random initialisation.",
         {"layers": [500, 500, 2000], "activation": "logistic", "variants": ["baseline", "pretrained"],
-         "pretrain_epochs": 50, "pretrain_lr": 0.1, "pretrain_batch_size": 100, "epochs": 200, "lr": 0.1,
-         "mc_samples": 0, "retrain_on_full": True},
+         "pretrain_epochs": 50, "pretrain_lr": 0.1, "pretrain_batch_size": 100, "pretrain_init_std": 0.1,
+         "pretrain_visible_bias_init": "zero", "epochs": 200, "lr": 0.1, "mc_samples": 0, "retrain_on_full": True},
         "G. Hinton & R. Salakhutdinov (2006). Reducing the dimensionality of data with neural networks. Science 313",
         {"baseline": 1.6, "pretrained": 1.2}, "S", architecture="784-500-500-2000-10 logistic, trained on 60,000",
         sources={"layers": "authors' code (mnistclassify.m, V)", "activation": "authors' code (V)",
                  "pretrain_epochs": "authors' code: maxepoch = 50 (V)", "pretrain_lr": "authors' code (V)",
                  "pretrain_batch_size": "authors' code (V)",
+                 "pretrain_init_std": "authors' code: 0.1 * randn (V); the Guide's 0.01 kills the 2,000-unit "
+                                      "layer at lr 0.1 (docs/compare-dropout.md)",
+                 "pretrain_visible_bias_init": "authors' code: all biases 0 (V)",
                  "epochs": "authors' code: 200 epochs of fine-tuning (V), by conjugate gradient on batches of 1,000 "
                            "there, by SGD here",
                  "lr": "revival's choice: the authors fine-tune by conjugate gradient, no learning rate",
@@ -202,7 +210,8 @@ PRESETS = {
         "Srivastava et al. 2014, Table 2: a 784-500-500-2000 DBN fine-tuned by backpropagation, with and "
         "without dropout (20% inputs, 50% hidden).",
         {"layers": [500, 500, 2000], "activation": "logistic", "variants": ["pretrained", "pretrained-dropout"],
-         "pretrain_epochs": 50, "pretrain_lr": 0.1, "epochs": 200, "lr": 0.05, "final_momentum": 0.95,
+         "pretrain_epochs": 50, "pretrain_lr": 0.1, "pretrain_init_std": 0.1, "pretrain_visible_bias_init": "zero",
+         "epochs": 200, "lr": 0.05, "final_momentum": 0.95,
          "momentum_epochs": 100, "mc_samples": 0, "dropout_scaling": "paper", "retrain_on_full": True},
         "N. Srivastava et al. (2014). Dropout. JMLR 15, Table 2",
         {"pretrained": 1.18, "pretrained-dropout": 0.92}, "S", trust_of={"pretrained": "U"},
@@ -210,6 +219,8 @@ PRESETS = {
         sources={"layers": "paper, Table 2 (S)", "activation": "paper (S)", "variants": "paper, Table 2 rows",
                  "dropout_scaling": "paper (S)", "final_momentum": "paper, App. B.1 (V)",
                  "pretrain_epochs": "Hinton & Salakhutdinov's code (V), assumed", "pretrain_lr": "their code (V)",
+                 "pretrain_init_std": "Hinton & Salakhutdinov's code: 0.1 * randn (V), assumed",
+                 "pretrain_visible_bias_init": "their code: zero biases (V), assumed",
                  "lr": "revival's choice: the paper says only that fine-tuning with dropout needs smaller rates (S)",
                  "momentum_epochs": "revival's choice: the paper gives only the final momentum",
                  "epochs": "revival's choice: the fine-tuning length is not in the sources at hand",

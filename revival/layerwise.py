@@ -21,6 +21,7 @@ from .train import GracefulStop, RBMTrainConfig, RBMTrainer, checked_floats, epo
 DISPLAY_STEPS = 20  # Gibbs sweeps per epoch of the display chains behind rbm/samples
 AIS_MONITOR_BETAS = 1000  # the cheap schedule used by --ais-every during training
 N_SHOWN = 100  # tiles in the filter, sample and reconstruction grids
+DEAD = 1e-3  # mean hidden activity below this (or above 1 - this): a collapsed RBM
 
 
 @dataclass
@@ -66,7 +67,8 @@ class RBMFit:
         d = job.data
         self.gen = torch.Generator(device=device).manual_seed(job.seed)
         self.model = R.RBM(d.train.data.shape[1], cfg.hidden, cfg.visible_type).to(device)
-        self.model.init_(self.gen, d.train.all().mean(0))
+        self.model.init_(self.gen, d.train.all().mean(0) if cfg.visible_bias_init == "log-odds" else None,
+                         std=cfg.init_std)
         self.trainer = RBMTrainer(self.model, cfg, self.gen)
         # display chains for the rbm/samples images: PCD shows its own chains; otherwise 100 chains
         # kept across epochs (DISPLAY_STEPS Gibbs sweeps each epoch), started from noise
@@ -77,7 +79,7 @@ class RBMFit:
             mean = torch.sigmoid(b) if cfg.visible_type == "bernoulli" else b
             self.display = R.sample_visible(mean.detach().expand(N_SHOWN, -1).contiguous(), cfg.visible_type,
                                             self.display_gen)
-        self.start, self.last, self.device = 0, {}, device
+        self.start, self.last, self.device, self.warned = 0, {}, device, False
         st = runs.load_state(job.folder, device) if job.resume else None
         if st is not None:
             self.model.load_state_dict(st["model"])
@@ -120,6 +122,12 @@ class RBMFit:
                                          "trainer": self.trainer.state_dict(), "display": self.display,
                                          "metrics": self.last})
         self.echo(job.label + epoch_line(epoch + 1, cfg.epochs, self.last, seconds))
+        h = self.last.get("hidden_mean")
+        if h is not None and not self.warned and (h < DEAD or h > 1 - DEAD):
+            self.warned = True  # once a run: say it where the user looks
+            self.echo(f"{job.label}warning: the hidden units are almost all {'off' if h < DEAD else 'on'} on validation "
+                      f"data (mean activity {h:.1e}): the RBM has collapsed and passes nothing on; lower --lr "
+                      "or start from larger weights (--init-std 0.1, --visible-bias-init zero, as the 2006 code)")
 
 
 def fit_rbm(job: RBMJob, device, echo=print, progress: bool = False) -> tuple[R.RBM, dict]:

@@ -132,6 +132,8 @@ class RBMTrainConfig:
     sparsity_cost: float = _RBM["sparsity_cost"]
     sparsity_decay: float = _RBM["sparsity_decay"]
     dropout: float = _RBM["dropout"]
+    init_std: float = _RBM["init_std"]
+    visible_bias_init: str = _RBM["visible_bias_init"]
 
     @classmethod
     def from_dict(cls, d: dict) -> "RBMTrainConfig":

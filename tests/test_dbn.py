@@ -275,3 +275,32 @@ def test_bad_dbn_checkpoint_for_init_is_one_line(tmp_path):
     assert r.exit_code == 1
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "shapes disagree" in lines[0] and not (tmp_path / "runs").exists()
+
+
+def test_a_collapsed_layer_is_reported_and_the_2006_init_is_available(tmp_path, monkeypatch):
+    real = L.rbm_monitor
+
+    def dead(*a, **k):
+        out = real(*a, **k)
+        out["hidden_mean"] = torch.tensor(1e-5)
+        return out
+
+    monkeypatch.setattr(L, "rbm_monitor", dead)
+    r = invoke(*DBN_SMALL, "--layers", 16, "--epochs", 2, "--init-std", 0.1, "--visible-bias-init", "zero",
+               "--logdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert r.output.count("warning: the hidden units are almost all off") == 1  # once, not every epoch
+    opts = json.loads((only_run(tmp_path, "pretrain-dbn") / "config.json").read_text())["options"]
+    assert opts["init_std"] == 0.1 and opts["visible_bias_init"] == "zero"
+
+
+def test_init_options_set_the_rbm_start():
+    from revival.train import RBMTrainConfig
+    first = tiny_first_layer()
+    for std, vb in ((0.1, "zero"), (0.01, "log-odds")):
+        job = L.RBMJob(None, {**layer_opts(6, 1), "init_std": std, "visible_bias_init": vb}, first, 0)
+        fit = L.RBMFit(job, torch.device("cpu"), echo=lambda s: None, progress=False)
+        W, b, _ = fit.model.params()
+        assert float(W.std()) == pytest.approx(std, rel=0.5)
+        assert (float(b.abs().max()) == 0) == (vb == "zero")
+        assert RBMTrainConfig.from_dict(job.opts).init_std == std
