@@ -98,7 +98,7 @@ def test_max_norm_on_hidden_layers_or_every_layer(layers, bounded):
 def test_init_schemes_have_their_scale(scheme, std):
     net = M.init_(M.MLP([400, 400, 10], "relu"), scheme, torch.Generator().manual_seed(0))
     assert float(net.layers[0].weight.detach().std()) == pytest.approx(std, rel=0.02)
-    assert float(net.layers[0].bias.abs().sum()) == 0
+    assert float(net.layers[0].bias.detach().abs().sum()) == 0
 
 
 @pytest.mark.parametrize("name", [n for n, p in E.PRESETS.items() if p.citation])
