@@ -279,10 +279,10 @@ def remembered(make):
     return f
 
 
-def draw_figures(make_run, enabled: bool):
-    """The finished run's figures (``revival report``); a failure here never fails the run."""
-    ctx = click.get_current_context()
-    if not (enabled if ctx.params.get("figures") is None else ctx.params["figures"]) or make_run.run is None:
+def draw_figures(make_run):
+    """The finished run's figures (``revival report``) unless ``--no-figures``; a failure here never
+    fails the run."""
+    if not click.get_current_context().params.get("figures", True) or make_run.run is None:
         return
     try:
         from .report import link_figures, run_figures
@@ -398,7 +398,7 @@ def pretrain_rbm_cmd(**o):
 
     opts, make_run, device, progress, resume = prepare("pretrain-rbm", o, resolve)
     summary = run_or_exit(lambda: pretrain.pretrain_rbm(opts, device, make_run, click.echo, progress, resume))
-    draw_figures(make_run, o.get("figures", True))
+    draw_figures(make_run)
     click.echo(f"done: {Path(summary['model']).parent}")
 
 
@@ -438,7 +438,7 @@ def pretrain_dbn_cmd(**o):
 
     opts, make_run, device, progress, resume = prepare("pretrain-dbn", o, resolve)
     summary = run_or_exit(lambda: pretrain.pretrain_dbn(opts, device, make_run, click.echo, progress, resume))
-    draw_figures(make_run, o.get("figures", True))
+    draw_figures(make_run)
     click.echo(f"done: {Path(summary['model']).parent}")
 
 
@@ -597,7 +597,7 @@ def compare_dropout_cmd(**o):
 
     opts, make_run, device, progress, _ = prepare("compare-dropout", o, resolve)
     run_or_exit(lambda: C.compare_dropout(opts, device, make_run, click.echo, progress))
-    draw_figures(make_run, True)
+    draw_figures(make_run)
 
 
 @main.command("report", context_settings=CONTEXT)
