@@ -114,12 +114,12 @@ def test_a_run_missing_files_gets_a_figureless_report_and_a_non_run_exits_2(tmp_
 
 def test_log_prob_figure_plots_each_estimate_of_each_run():
     lps = [{"avg_log_prob": -120.0, "avg_log_prob_lower": -121.0, "avg_log_prob_upper": "inf",
-            "avg_log_prob_upper_markov": -115.4, "raise_avg_log_prob": -126.0},
+            "ais_avg_log_prob_subset": -118.1, "raise_avg_log_prob": -126.0},
            {"avg_log_prob": -103.4, "avg_log_prob_lower": -103.6, "avg_log_prob_upper": -103.1}]
     fig = REP.log_prob_figure(["CD-1", "CD-25"], lps, [(-125.53, "paper CD-1")])
     ax = fig.axes[0]
     markers = {line.get_label(): list(line.get_ydata()) for line in ax.lines if line.get_linestyle() == "None"}
-    assert markers == {"AIS estimate": [-120.0, -103.4], "AIS 99% upper bound": [-115.4],
-                       "RAISE (conservative, subset)": [-126.0]}
+    assert markers == {"AIS, all test images": [-120.0, -103.4], "AIS, RAISE's images": [-118.1],
+                       "RAISE (conservative), same images": [-126.0]}
     bars = [list(line.get_ydata()) for line in ax.lines if line.get_linestyle() == "-" and len(line.get_ydata()) == 2]
     assert [-103.6, -103.1] in bars and not any(-121.0 in b for b in bars)  # an infinite bound draws no bar
