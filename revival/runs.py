@@ -159,8 +159,19 @@ def markdown_table(d: dict) -> str:
 
 def writer(path: Path, purge_step: int | None = None):
     """A TensorBoard ``SummaryWriter`` on ``path``; use it as a context manager so it is closed.
-    ``purge_step`` (on resume) drops events at or after that step left by an interrupted run."""
+    ``purge_step`` (on resume) drops events at or after that step left by an interrupted run.
+
+    TensorBoard reads a folder's event files in name order, and a name starts with the second it
+    was created in, then the process id: a resume within the same second as the run it continues
+    could sort first and replay the steps out of order. So a resumed writer waits for the next
+    second when an existing event file was made in this one."""
+    import re
     from torch.utils.tensorboard import SummaryWriter
+    if purge_step is not None:
+        stamps = [int(m.group(1)) for f in Path(path).glob("events.out.tfevents.*")
+                  if (m := re.match(r"events\.out\.tfevents\.(\d+)\.", f.name))]
+        if stamps and max(stamps) >= int(time.time()):
+            time.sleep(max(stamps) + 1 - time.time() + 0.01)
     return SummaryWriter(log_dir=str(path), purge_step=purge_step)
 
 

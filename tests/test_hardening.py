@@ -332,3 +332,17 @@ def test_hparams_mark_what_differs_so_tensorboard_shows_the_variant_column(tmp_p
     info = plugin_data_pb2.HParamsPluginData.FromString(
         pea.SummaryMetadata("_hparams_/session_start_info").plugin_data.content).session_start_info
     assert info.hparams["pretrained"].string_value == "false"  # booleans as text, not 0.0
+
+
+def test_a_resume_in_the_same_second_keeps_tensorboard_steps_in_order(tmp_path):
+    """TensorBoard reads event files in name order (creation second, then PID): a resumed writer
+    must not sort before the file of the run it continues."""
+    with runs.writer(tmp_path) as w:
+        for step in (1, 2, 3):
+            w.add_scalar("x", step, step)
+    with runs.writer(tmp_path, purge_step=3) as w:  # at once, as a quick Ctrl-C and --resume would
+        for step in (3, 4):
+            w.add_scalar("x", 10 + step, step)
+    files = sorted(p.name for p in tmp_path.glob("events.out.tfevents.*"))
+    assert len(files) == 2 and files[0].split(".")[3] < files[1].split(".")[3]
+    assert [(e.step, e.value) for e in events(tmp_path).Scalars("x")] == [(1, 1), (2, 2), (3, 13), (4, 14)]
