@@ -540,12 +540,12 @@ def evaluate_rbm_cmd(path, as_json, **o):
               help="Units per hidden layer with --depths [default: the first of --layers].")
 @click.option("--eval-train-size", type=click.IntRange(min=1), default=None,
               help="Training examples used for the per-epoch train error.")
-@click.option("--dropout-scaling", type=click.Choice(["inverted", "paper"]), default=None,
+@click.option("--dropout-scaling", type=click.Choice(E.DROPOUT_SCALINGS), default=None,
               help="Bernoulli dropout as the papers (no rescaling in training, weights x retain probability at test "
                    "time) or inverted (kept units / retain probability in training) [default: from --preset].")
-@click.option("--max-norm-layers", type=click.Choice(["hidden", "all"]), default=None,
+@click.option("--max-norm-layers", type=click.Choice(E.MAX_NORM_LAYERS), default=None,
               help="Max-norm on hidden units only, or on every layer's units (output too).")
-@click.option("--init-scheme", type=click.Choice(["auto", "he", "fan-in", "small-gaussian", "glorot"]), default=None,
+@click.option("--init-scheme", type=click.Choice(E.INIT_SCHEMES), default=None,
               help="Initial weights: he N(0,2/fan_in), fan-in N(0,1/fan_in), small-gaussian N(0,0.01^2), glorot "
                    "uniform; auto = he for ReLU, fan-in otherwise.")
 @click.option("--retrain-on-full/--no-retrain-on-full", default=None,

@@ -45,6 +45,9 @@ MAX_AIS_RUNS, MAX_AIS_BETAS = 100_000, 10_000_000  # beyond these AIS would not 
 EVALUATE_DEFAULTS = {"split": "test", "method": "auto", "ais_runs": 100, "ais_betas": 14_501, "layer": None,
                      "raise_examples": 300, "raise_chains": 1, "base_rate": "clip", "tolerance": 1.0}
 BASE_RATES = ("clip", "pseudo-counts")
+DROPOUT_SCALINGS = ("inverted", "paper")
+MAX_NORM_LAYERS = ("hidden", "all")
+INIT_SCHEMES = ("auto", "he", "fan-in", "small-gaussian", "glorot")
 
 # ------------------------------------------------------------------------- compare-dropout
 

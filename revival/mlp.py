@@ -29,8 +29,7 @@ from torch import nn
 
 ACTIVATIONS = {"relu": torch.relu, "logistic": torch.sigmoid, "tanh": torch.tanh, "linear": lambda x: x}
 DROPOUT_TYPES = ("bernoulli", "gaussian")
-DROPOUT_SCALINGS = ("inverted", "paper")
-INIT_SCHEMES = ("auto", "he", "fan-in", "small-gaussian", "glorot")
+from .experiments import DROPOUT_SCALINGS, INIT_SCHEMES  # noqa: E402 (the choices, declared once)
 
 
 def bernoulli_dropout(x, p: float, generator, inverted: bool = True):
