@@ -112,7 +112,7 @@ class RBMFit:
         scalars = {k: v for k, v in m.items() if k not in ("hidden_probs", "samples", "recon", "originals", "chain")}
         try:
             self.last = checked_floats(scalars, dict(model.named_parameters()), epoch + 1)
-        except Exception as e:
+        except runs.Diverged as e:
             w.add_text("status", f"diverged at epoch {epoch + 1}: {e}", epoch + 1)
             raise
         log_rbm_epoch(w, epoch + 1, self.last, m, model, cfg.momentum_at(epoch), cfg.lr_at(epoch), d)
