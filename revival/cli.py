@@ -508,9 +508,10 @@ def evaluate_rbm_cmd(path, as_json, **o):
 @click.option("--variants", callback=_list(str, choices=list(E.VARIANTS)),
               help="Comma-separated variants [default: from --preset].")
 @click.option("--layers", callback=_list(int, lo=1), help="Hidden layer sizes, e.g. 1024,1024 [default: from --preset].")
-@click.option("--activation", type=click.Choice(["relu", "logistic", "tanh", "linear"]), default=None,
+@click.option("--activation", type=click.Choice(E.ACTIVATIONS), default=None,
               help="Hidden units [default: from --preset; logistic when a pretrained variant runs].")
-@click.option("--loss", type=click.Choice(["cross-entropy", "mse"]), default=None)
+@click.option("--loss", type=click.Choice(E.LOSSES), default=None,
+              help="Cross-entropy of the softmax, or squared error between the softmax and the one-hot target.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--lr", type=Finite(min=0, min_open=True), default=None)
@@ -538,6 +539,17 @@ def evaluate_rbm_cmd(path, as_json, **o):
               help="Sweep the number of hidden layers, each of --width units (Erhan et al. 2010).")
 @click.option("--width", type=click.IntRange(min=1), default=None,
               help="Units per hidden layer with --depths [default: the first of --layers].")
+@click.option("--activations", callback=_list(str, choices=E.ACTIVATIONS),
+              help="Sweep the hidden units, e.g. logistic,tanh,relu (Glorot & Bengio 2010).")
+@click.option("--losses", callback=_list(str, choices=E.LOSSES), help="Sweep the cost function: cross-entropy,mse.")
+@click.option("--init-schemes", callback=_list(str, choices=E.INIT_SCHEMES),
+              help="Sweep the initial weights, e.g. standard-uniform,glorot.")
+@click.option("--min-updates", type=click.IntRange(min=0), default=None,
+              help="Train each net for at least this many weight updates (small training sets get more epochs, "
+                   "evaluated about --epochs times); 0 = --epochs for every size.")
+@click.option("--monitor-layers/--no-monitor-layers", default=None,
+              help="Log each layer's gradient norm, each hidden layer's mean and saturated share, and activation "
+                   "histograms every epoch.")
 @click.option("--eval-train-size", type=click.IntRange(min=1), default=None,
               help="Training examples used for the per-epoch train error.")
 @click.option("--dropout-scaling", type=click.Choice(E.DROPOUT_SCALINGS), default=None,
@@ -546,8 +558,9 @@ def evaluate_rbm_cmd(path, as_json, **o):
 @click.option("--max-norm-layers", type=click.Choice(E.MAX_NORM_LAYERS), default=None,
               help="Max-norm on hidden units only, or on every layer's units (output too).")
 @click.option("--init-scheme", type=click.Choice(E.INIT_SCHEMES), default=None,
-              help="Initial weights: he N(0,2/fan_in), fan-in N(0,1/fan_in), small-gaussian N(0,0.01^2), glorot "
-                   "uniform; auto = he for ReLU, fan-in otherwise.")
+              help="Initial weights: he N(0,2/fan_in), fan-in N(0,1/fan_in), small-gaussian N(0,0.01^2), "
+                   "standard-uniform U(+-1/sqrt(fan_in)), glorot U(+-sqrt(6/(fan_in+fan_out))); auto = he for ReLU, "
+                   "fan-in otherwise.")
 @click.option("--retrain-on-full/--no-retrain-on-full", default=None,
               help="After training on 50,000 (valid held out), train a fresh net on all 60,000 for the same number "
                    "of updates and report its test error too (the papers' protocol).")

@@ -3,12 +3,15 @@ pretrained (deep-belief-net) starting weights, on the same data; every variant's
 experiment, and a table of how much each closed the generalization gap, with the published figure
 beside ours where a preset reproduces a paper's row.
 
-The experiment is a grid of points (variant x train size x dropout rate x depth x seed). A point
-is self-contained (:class:`Point`): it trains in its own sub-folder and ends with ``result.json``,
-which resume uses to skip it."""
+The experiment is a grid of points (variant x train size x dropout rate x depth x activation x
+loss x init scheme x seed). A point is self-contained (:class:`Point`): it trains in its own
+sub-folder and ends with ``result.json``, which resume uses to skip it. The classical baselines
+(logistic regression, kNN, RBF SVM; :mod:`revival.classic`) are points too, one per train size and
+seed, since the net's axes do not apply to them."""
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,33 +21,45 @@ import torch
 from . import data as D
 from . import dbn as DBN
 from . import runs
-from .experiments import PRESETS, RBM_DEFAULTS, VARIANTS, hidden_layers
+from .classic import fit_knn, fit_svm
+from .experiments import KNN_KS, PRESETS, RBM_DEFAULTS, SVM_CS, VARIANTS, hidden_layers
 from .layerwise import first_layer_data, fit_stack
 from .report import group_rows, summary_markdown
 from .mlp import MLP, init_
-from .train import ClassifierTrainer, GracefulStop, MLPTrainConfig, checked_floats, epoch_loop, evaluate_classifier
+from .train import (ClassifierTrainer, GracefulStop, MLPTrainConfig, checked_floats, epoch_loop, evaluate_classifier,
+                    layer_monitor)
 
 INPUT = "grey levels in [0, 1] (pixel / 255)"  # the input of every net and of in-experiment pretraining
+MONITOR_EXAMPLES = 1000  # the first validation images: what the per-layer activation monitors look at
+# the sweep axes a net point can take besides size, rate, depth and seed: option (list) -> Point field
+NET_AXES = {"activations": "activation", "losses": "loss", "init_schemes": "init_scheme"}
 
 
 @dataclass(frozen=True)
 class Point:
     """One grid point: a variant at a train size (None: the whole split), a hidden drop rate (None:
-    the option's), a depth (None: ``--layers``) and a seed."""
+    the option's), a depth (None: ``--layers``), an activation, loss and init scheme (None: the
+    option's) and a seed. A classical variant's point has None for every net axis."""
     variant: str
     size: int | None
     rate: float | None
     depth: int | None
     seed: int
+    activation: str | None = None
+    loss: str | None = None
+    init_scheme: str | None = None
 
     def name(self, opts: dict) -> str:
+        """The point's folder name: the variant, then one part per swept axis (``n<size>``,
+        ``p<rate>``, ``d<depth>``, the activation, loss and init scheme by name, ``s<seed>``)."""
         parts = [self.variant]
         if opts.get("train_sizes"):
             parts.append(f"n{self.size}")
-        if opts.get("dropout_rates"):
+        if opts.get("dropout_rates") and self.rate is not None:
             parts.append(f"p{self.rate:g}")
-        if opts.get("depths"):
+        if opts.get("depths") and self.depth is not None:
             parts.append(f"d{self.depth}")
+        parts += [v for v in (self.activation, self.loss, self.init_scheme) if v is not None]
         if opts["seeds"] > 1:
             parts.append(f"s{self.seed}")
         return "-".join(parts)
@@ -53,15 +68,33 @@ class Point:
     def pretrained(self) -> bool:
         return bool(VARIANTS[self.variant].get("pretrained"))
 
+    @property
+    def classic(self) -> str | None:
+        return VARIANTS[self.variant].get("classic")
+
 
 def grid(opts: dict) -> list[Point]:
-    """Every variant x train size x dropout rate x depth x seed, variants innermost (so the
-    variants of one setting finish together)."""
+    """Every variant x train size x dropout rate x depth x activation x loss x init scheme x seed,
+    variants innermost (so the variants of one setting finish together). A classical variant
+    appears once per train size and seed, where it first comes up."""
     sizes = opts.get("train_sizes") or [opts.get("train_size")]
     rates = opts.get("dropout_rates") or [None]
     depths = opts.get("depths") or [None]
+    acts, losses, inits = (opts.get(k) or [None] for k in NET_AXES)
     seeds = range(opts["seed"], opts["seed"] + opts["seeds"])
-    return [Point(v, n, r, dp, s) for n in sizes for r in rates for dp in depths for s in seeds for v in opts["variants"]]
+    points = {}
+    for n in sizes:
+        for r in rates:
+            for dp in depths:
+                for a in acts:
+                    for lo in losses:
+                        for i in inits:
+                            for s in seeds:
+                                for v in opts["variants"]:
+                                    p = Point(v, n, None, None, s) if VARIANTS[v].get("classic") else \
+                                        Point(v, n, r, dp, s, a, lo, i)
+                                    points.setdefault(p, None)
+    return list(points)
 
 
 def variant_settings(opts: dict, variant: str, rate: float | None) -> dict:
@@ -78,8 +111,9 @@ def variant_settings(opts: dict, variant: str, rate: float | None) -> dict:
 def differing_hparams(opts: dict) -> set[str]:
     """The hparams whose values vary across the experiment's grid (what a reader compares)."""
     out = {"train_size"} if opts.get("train_sizes") else set()
-    if opts.get("depths"):
+    if opts.get("depths") or any(VARIANTS[v].get("classic") == "logistic-regression" for v in opts["variants"]):
         out |= {"depth", "layers"}
+    out |= {field for axis, field in NET_AXES.items() if opts.get(axis)}
     if opts["seeds"] > 1:
         out.add("seed")
     settings = [{**variant_settings(opts, v, r), "variant": v, "pretrained": bool(VARIANTS[v].get("pretrained"))}
@@ -128,7 +162,7 @@ def load_data(opts: dict, device) -> dict:
     for n in (opts.get("train_sizes") or [opts.get("train_size")]):
         if n is not None and n > len(tr[0]):
             raise D.DataError(f"--train-size {n} is larger than the {opts['dataset']} training split ({len(tr[0])})")
-    return {"train_np": tr, "valid_np": va, "valid": (_vis(va[0], device), _lab(va[1], device)),
+    return {"train_np": tr, "valid_np": va, "test_np": te, "valid": (_vis(va[0], device), _lab(va[1], device)),
             "test": (_vis(te[0], device), _lab(te[1], device))}
 
 
@@ -196,27 +230,38 @@ class PointFit:
         self.ex, self.point = ex, point
         self.name = point.name(opts) + ("/full" if full else "")
         self.folder = ex.run.path / self.name
-        hidden = hidden_layers(opts, point.depth)
+        lr_only = point.classic == "logistic-regression"  # softmax on the pixels: no hidden layer
+        hidden = [] if lr_only else hidden_layers(opts, point.depth)
+        self.activation = point.activation or opts["activation"]
+        self.loss = point.loss or opts["loss"]
+        self.init_scheme = "fan-in" if lr_only else point.init_scheme or opts["init_scheme"]
         stack = ex.stack(point) if point.pretrained else None
         self.folder.mkdir(parents=True, exist_ok=True)
         x_np, y_np = ex.training_set(point)
-        epochs = opts["epochs"]
+        epochs, bs = opts["epochs"], opts["batch_size"]
+        epochs_asked = epochs
         if full:
-            updates = epochs * -(-len(x_np) // opts["batch_size"])
+            updates = point_epochs(opts, len(x_np)) * -(-len(x_np) // bs)
             x_np, y_np = np.concatenate([x_np, ex.data["valid_np"][0]]), np.concatenate([y_np, ex.data["valid_np"][1]])
-            epochs = max(1, round(updates / -(-len(x_np) // opts["batch_size"])))
+            epochs = max(1, round(updates / -(-len(x_np) // bs)))
+        else:
+            epochs = point_epochs(opts, len(x_np))
+        # with --min-updates a small set trains for many short epochs: evaluate and log about
+        # --epochs times (and at the end), not after every one
+        self.eval_every = -(-epochs // epochs_asked) if epochs > epochs_asked else 1
         self.x, self.y = _vis(x_np, device), _lab(y_np, device)
         n_eval = min(len(self.x), opts["eval_train_size"])
         self.train_eval = (D.Visible(self.x.data[:n_eval], self.x.scale), self.y[:n_eval])
+        self.monitor_x = ex.data["valid"][0].batch(slice(0, MONITOR_EXAMPLES)) if opts["monitor_layers"] else None
         self.s = s = variant_settings(opts, point.variant, point.rate)
-        model = init_mlp([784, *hidden, 10], opts["activation"], point.seed, opts["init_scheme"])
+        model = init_mlp([784, *hidden, 10], self.activation, point.seed, self.init_scheme)
         if stack is not None:
             DBN.init_mlp_(model, stack[:len(hidden)])
         model.input_dropout, model.hidden_dropout, model.dropout_type = s["input_dropout"], s["hidden_dropout"], s["dropout_type"]
         model.dropout_scaling = opts["dropout_scaling"]
         self.model = model.to(device)
         self.cfg = MLPTrainConfig.from_dict({**opts, "epochs": epochs, "weight_decay": s["weight_decay"],
-                                             "max_norm": s["max_norm"]})
+                                             "max_norm": s["max_norm"], "loss": self.loss})
         self.trainer = ClassifierTrainer(model, self.cfg, torch.Generator(device=device).manual_seed(point.seed),
                                          torch.Generator(device=device).manual_seed(point.seed + 7_777_777))
         self.start, self.best_test_loss, self.last = 0, math.inf, {}
@@ -235,14 +280,25 @@ class PointFit:
         return self.trainer.train_epoch(self.x, self.y, epoch, check, on_batch)
 
     def end_epoch(self, w, epoch: int, tr: dict, seconds: float):
-        """Evaluate, check for divergence, log, save the resume state, echo one line in percent."""
+        """Evaluate, check for divergence, log (with the per-layer monitors), save the resume
+        state, echo one line in percent; with ``eval_every`` > 1 only every that many epochs and
+        after the last."""
+        if (epoch + 1) % self.eval_every and epoch + 1 != self.cfg.epochs:
+            return
         d, cfg, model = self.ex.data, self.cfg, self.model
         scalars = {**evaluate_splits(model, self.train_eval, d["valid"], d["test"], cfg.loss),
                    "train/batch_loss": tr["loss"]}
+        acts = []
+        if self.monitor_x is not None:
+            layer_scalars, acts = layer_monitor(model, self.monitor_x)
+            scalars.update(layer_scalars)
+            scalars.update({f"grad_norm/layer_{k}": g for k, g in enumerate(tr["grad_norm"].unbind(), 1)})
         vals = checked_floats(scalars, dict(model.named_parameters()), epoch + 1, f" ({self.name})")
         self.best_test_loss = min(self.best_test_loss, vals["loss/test"])
         for k, v in vals.items():
             w.add_scalar(k, v, epoch + 1)
+        for k, a in enumerate(acts, 1):
+            w.add_histogram(f"activation/layer_{k}", a, epoch + 1)
         w.add_scalar("train/lr", cfg.lr_at(epoch), epoch + 1)
         w.add_scalar("train/momentum", cfg.momentum_at(epoch), epoch + 1)
         w.flush()
@@ -258,11 +314,19 @@ class PointFit:
         """The point's summary row, with the Monte-Carlo test error of dropout variants."""
         p, s, last, opts = self.point, self.s, self.last, self.ex.opts
         row = {"variant": p.variant, "train_size": len(self.x), "seed": p.seed, "depth": len(self.hidden),
-               "layers": self.hidden, "pretrained": p.pretrained, "hidden_dropout": s["hidden_dropout"],
+               "layers": self.hidden, "pretrained": p.pretrained,
+               # a classical model's row is off the net's axes (it trains with --loss, fan-in init)
+               **({a: None for a in NET_AXES.values()} if p.classic else
+                  {"activation": self.activation, "loss": self.loss, "init_scheme": self.init_scheme}),
+               "hidden_dropout": s["hidden_dropout"],
                "input_dropout": s["input_dropout"], "train_error": last["error/train"],
                "valid_error": last["error/valid"], "test_error": last["error/test"],
                "generalization_gap": last["error/test"] - last["error/train"], "test_loss": last["loss/test"],
-               "test_loss_min": self.best_test_loss, "epochs": self.cfg.epochs}
+               "test_loss_min": self.best_test_loss, "epochs": self.cfg.epochs,
+               "updates": self.cfg.epochs * -(-len(self.x) // self.cfg.batch_size)}
+        if self.monitor_x is not None:  # where the units ended up: the figure of Glorot & Bengio's Table/Figure 2
+            row["saturated"] = [last[f"activation/layer_{k}/saturated"] for k in range(1, len(self.hidden) + 1)]
+            row["grad_norm"] = [last[f"grad_norm/layer_{k}"] for k in range(1, len(self.hidden) + 2)]
         if (s["input_dropout"] > 0 or s["hidden_dropout"] > 0) and opts["mc_samples"] > 0:
             mc_gen = torch.Generator(device=self.ex.device).manual_seed(p.seed + 99)
             row["test_error_mc"] = float(evaluate_classifier(self.model, *self.ex.data["test"], self.cfg.loss,
@@ -274,9 +338,17 @@ class PointFit:
     def hparams(self) -> dict:
         p, opts = self.point, self.ex.opts
         return {"variant": p.variant, "train_size": len(self.x), "seed": p.seed, "layers": ",".join(map(str, self.hidden)),
-                "depth": len(self.hidden), "pretrained": p.pretrained, "activation": opts["activation"],
-                **{k: (v if v is not None else 0.0) for k, v in self.s.items()},
-                "lr": opts["lr"], "epochs": opts["epochs"], "batch_size": opts["batch_size"]}
+                "depth": len(self.hidden), "pretrained": p.pretrained,
+                "activation": self.activation if self.hidden else "none", "loss": self.loss,
+                "init_scheme": self.init_scheme, **{k: (v if v is not None else 0.0) for k, v in self.s.items()},
+                "lr": opts["lr"], "epochs": self.cfg.epochs, "batch_size": opts["batch_size"]}
+
+
+def point_epochs(opts: dict, n: int) -> int:
+    """The epochs a net point trains on ``n`` examples: ``--epochs``, raised so it makes at least
+    ``--min-updates`` weight updates."""
+    per_epoch = -(-n // opts["batch_size"])
+    return max(opts["epochs"], -(-opts.get("min_updates", 0) // per_epoch))
 
 
 def fit_phase(ex: Experiment, point: Point, full: bool = False) -> dict:
@@ -315,13 +387,68 @@ def point_done(ex: Experiment, point: Point) -> dict | None:
     if not p.is_file():
         return None
     row = runs.read_json(p)
-    return row if not ex.opts.get("retrain_on_full") or "test_error_full" in row else None
+    return row if not ex.opts.get("retrain_on_full") or "test_error_full" in row or _fixed(point) else None
+
+
+def _fixed(point: Point) -> bool:
+    """kNN and the SVM: fitted once, not trained for a number of updates (no retrain phase)."""
+    return point.classic in ("knn", "svm-rbf")
+
+
+def fit_classic(ex: Experiment, point: Point) -> dict:
+    """kNN or the RBF SVM on the point's training examples (k or C chosen on the validation split),
+    in its own folder like every point: ``result.json`` and one TensorBoard point per split at the
+    nets' last epoch, so the model shows in the overlay beside the nets' final errors."""
+    folder = ex.run.path / point.name(ex.opts)
+    if (folder / runs.RESULT_FILE).is_file():
+        return runs.read_json(folder / runs.RESULT_FILE)
+    folder.mkdir(parents=True, exist_ok=True)
+    opts, d = ex.opts, ex.data
+    x_np, y_np = ex.training_set(point)
+    n_eval = min(len(x_np), opts["eval_train_size"])
+    ex.echo(f"[{point.name(opts)}] fitting {point.variant} on {len(x_np)} training images")
+    t0 = time.perf_counter()
+    with GracefulStop() as stop:
+        if point.classic == "knn":
+            train = (_vis(x_np, ex.device).all(), _lab(y_np, ex.device))
+            res = fit_knn(train, (d["valid"][0].all(), d["valid"][1]), (d["test"][0].all(), d["test"][1]),
+                          (train[0][:n_eval], train[1][:n_eval]), KNN_KS, check=stop.check)
+            extra, setting = {"k": res["k"], "valid_error_by_k": res["valid_error_by_k"]}, f"k = {res['k']}"
+        else:
+            as_np = lambda a: (a[0].astype(np.float32) / 255.0, a[1])  # noqa: E731 (the nets' grey levels)
+            tr = as_np((x_np, y_np))
+            res = fit_svm(tr, as_np(d["valid_np"]), as_np(ex.data["test_np"]), (tr[0][:n_eval], tr[1][:n_eval]),
+                          SVM_CS, point.seed, check=stop.check)
+            extra = {"C": res["C"], "valid_error_by_C": {str(c): e for c, e in res["valid_error_by_C"].items()},
+                     "support_vectors": res["support_vectors"]}
+            setting = f"C = {res['C']:g}, {res['support_vectors']} support vectors"
+    seconds = time.perf_counter() - t0
+    row = {"variant": point.variant, "train_size": len(x_np), "seed": point.seed, "depth": 0, "layers": [],
+           "pretrained": False, "activation": None, "loss": None, "init_scheme": None, "hidden_dropout": 0.0,
+           "input_dropout": 0.0, "train_error": res["error/train"], "valid_error": res["error/valid"],
+           "test_error": res["error/test"], "generalization_gap": res["error/test"] - res["error/train"],
+           "epochs": 0, "updates": 0, "seconds": seconds, **extra}
+    with runs.writer(folder) as w:
+        for split in ("train", "valid", "test"):
+            w.add_scalar(f"error/{split}", res[f"error/{split}"], opts["epochs"])
+        hp = {"variant": point.variant, "train_size": len(x_np), "seed": point.seed, "layers": "", "depth": 0,
+              "pretrained": False, "activation": "none", "loss": "none", "init_scheme": "none",
+              **{k: (v if isinstance(v, str) else 0.0) for k, v in variant_settings(opts, "baseline", None).items()},
+              "lr": 0.0, "epochs": 0, "batch_size": 0}
+        metrics = {f"hparam/{k}": row[k] for k in ("train_error", "valid_error", "test_error", "generalization_gap")}
+        runs.log_hparams(w, hp, metrics, {"variant": list(opts["variants"])}, differing_hparams(opts))
+    runs.write_json(folder / runs.RESULT_FILE, row)
+    ex.echo(f"[{point.name(opts)}] {setting}  train err {100 * row['train_error']:.2f}%  valid err "
+            f"{100 * row['valid_error']:.2f}%  test err {100 * row['test_error']:.2f}%  {seconds:.1f}s")
+    return row
 
 
 def train_point(ex: Experiment, point: Point) -> dict:
     """Train one grid point in ``run.path / point.name``; returns its summary row (its
     ``result.json``). With ``--retrain-on-full`` the row also carries the retrained net's test
     error (``test_error_full``) and its epochs, from ``full/``."""
+    if _fixed(point):
+        return fit_classic(ex, point)
     row = fit_phase(ex, point)
     if ex.opts.get("retrain_on_full"):
         full = fit_phase(ex, point, full=True)
@@ -341,7 +468,10 @@ def layout() -> dict:
     return {"compare-dropout": {
         "error: train and test, all variants": ["Multiline", [r"^error/(train|test)$"]],
         "error: validation": ["Multiline", [r"^error/valid$"]],
-        "loss: train and test": ["Multiline", [r"^loss/(train|test)$"]]}}
+        "loss: train and test": ["Multiline", [r"^loss/(train|test)$"]],
+        "saturated share of each hidden layer (dead units for ReLU)": ["Multiline", [r"^activation/layer_\d+/saturated$"]],
+        "mean activation of each hidden layer": ["Multiline", [r"^activation/layer_\d+/mean$"]],
+        "gradient norm of each layer's weights": ["Multiline", [r"^grad_norm/layer_\d+$"]]}}
 
 
 def evaluate_splits(model, train, valid, test, loss) -> dict:

@@ -47,7 +47,14 @@ EVALUATE_DEFAULTS = {"split": "test", "method": "auto", "ais_runs": 100, "ais_be
 BASE_RATES = ("clip", "pseudo-counts")
 DROPOUT_SCALINGS = ("inverted", "paper")
 MAX_NORM_LAYERS = ("hidden", "all")
-INIT_SCHEMES = ("auto", "he", "fan-in", "small-gaussian", "glorot")
+INIT_SCHEMES = ("auto", "he", "fan-in", "small-gaussian", "standard-uniform", "glorot")
+ACTIVATIONS = ("relu", "logistic", "tanh", "linear")
+LOSSES = ("cross-entropy", "mse")
+# classical baselines: k tried for kNN (chosen on the validation split), C tried for the RBF SVM
+# (chosen likewise; gamma = 1 / (n_pixels * pixel variance), scikit-learn's "scale")
+KNN_KS = (1, 3, 5, 7, 9, 15)
+SVM_CS = (1.0, 10.0)
+CLASSIC_EXTRA = "classic"  # pip install 'revival[classic]' brings scikit-learn for svm-rbf
 
 # ------------------------------------------------------------------------- compare-dropout
 
@@ -62,6 +69,11 @@ VARIANTS = {
     "gaussian-dropout": {"dropout": "gaussian"},
     "pretrained": {"pretrained": True},
     "pretrained-dropout": {"pretrained": True, "dropout": "bernoulli"},
+    # classical models on the same examples: no hidden layer, so the depth, activation, loss,
+    # init-scheme and dropout-rate axes do not apply to them (one point per train size and seed)
+    "logistic-regression": {"classic": "logistic-regression"},
+    "knn": {"classic": "knn"},
+    "svm-rbf": {"classic": "svm-rbf"},
 }
 PRETRAINED_ACTIVATION = "logistic"  # an RBM's hidden units are logistic
 
@@ -73,6 +85,9 @@ COMPARE_DEFAULTS = {
     "seeds": 1, "train_sizes": None, "dropout_rates": None, "depths": None, "width": None,
     "eval_train_size": 10_000, "init": None, "dropout_scaling": "inverted", "max_norm_layers": "hidden",
     "init_scheme": "auto", "retrain_on_full": False,
+    # more sweep axes (None: the single option above), the per-layer monitors, and a floor on the
+    # weight updates of small training sets (0: off; epochs are raised, evaluation thinned to ~epochs points)
+    "activations": None, "losses": None, "init_schemes": None, "monitor_layers": True, "min_updates": 0,
     # pretraining inside the experiment (pretrained variants without --init): Hinton & Salakhutdinov's
     # code (CD-1, lr 0.1, momentum 0.5 -> 0.9 from epoch 6, weight cost 2e-4, batch 100, grey levels)
     "pretrain_epochs": 10, "pretrain_lr": 0.1, "pretrain_cd_k": 1, "pretrain_batch_size": 100,
@@ -229,6 +244,77 @@ PRESETS = {
                  "epochs": "revival's choice: the fine-tuning length is not in the sources at hand",
                  "mc_samples": "revival's choice: weight scaling only (the paper's test-time rule)",
                  "retrain_on_full": "paper protocol (S)"}),
+    # ---- activations, initialisation, cost functions, data size
+    "glorot2010": Preset(
+        "Glorot & Bengio 2010, Figure 2 / Table 1 in miniature: 5 hidden layers of 1,000, logistic vs tanh vs "
+        "ReLU units, each from the paper's 'standard' small uniform weights and from its normalized init; the "
+        "per-layer monitors show where units saturate and gradients vanish. 5,000 digits, 10 epochs: minutes "
+        "on a laptop CPU.",
+        {"train_size": 5000, "layers": [1000] * 5, "variants": ["baseline"], "activations": ["logistic", "tanh", "relu"],
+         "init_schemes": ["standard-uniform", "glorot"], "epochs": 10, "batch_size": 10, "lr": 0.01,
+         "initial_momentum": 0.0, "final_momentum": 0.0, "momentum_epochs": 0, "mc_samples": 0,
+         "eval_train_size": 5000},
+        "X. Glorot & Y. Bengio (2010). Understanding the difficulty of training deep feedforward neural networks. "
+        "AISTATS, PMLR 9, Figure 2 and Table 1", {}, "S",
+        architecture="5 hidden layers of 1,000 units, MNIST among other data sets",
+        sources={"layers": "paper: five hidden layers of 1,000 units (S)",
+                 "activations": "paper: sigmoid, tanh, softsign (S); ReLU added here as the remedy that came after",
+                 "init_schemes": "paper, eq. 1 vs eq. 16: the 'standard' U[-1/sqrt(fan_in), 1/sqrt(fan_in)] (std "
+                                 "0.018 for 1,000 inputs, the era's small start) vs the normalized "
+                                 "U[-sqrt(6/(fan_in+fan_out)), ...] (S)",
+                 "batch_size": "paper: mini-batches of ten (S)",
+                 "lr": "revival's choice: the paper tunes the learning rate per model on validation",
+                 "initial_momentum": "paper: plain stochastic gradient, no momentum (S)",
+                 "final_momentum": "paper: plain stochastic gradient (S)", "momentum_epochs": "no momentum",
+                 "train_size": "revival's choice (reduced): the paper trains on all 50,000",
+                 "epochs": "revival's choice (reduced): the paper's curves run to millions of updates",
+                 "mc_samples": "no dropout: no Monte-Carlo evaluation",
+                 "variants": "paper: plain nets, no regularizer (S)",
+                 "eval_train_size": "revival's choice: the whole reduced training set"},
+        note="Published effects (S): logistic nets drive the top hidden layer to 0 early and leave it saturated "
+             "for a long time; tanh saturates layer by layer from the bottom; the normalized init keeps "
+             "activation and gradient scales alike across layers, and lowers the tanh net's test error. Table 1's "
+             "exact MNIST errors are unconfirmed here (U), so none is printed as the paper's figure."),
+    "cost-functions": Preset(
+        "Glorot & Bengio 2010, Figure 5: the same logistic net trained with cross-entropy and with squared error "
+        "between the softmax and the one-hot target; squared error learns more slowly from a poor start. "
+        "5,000 digits, 784-500-500-10, 20 epochs: minutes on a laptop CPU.",
+        {"train_size": 5000, "layers": [500, 500], "activation": "logistic", "variants": ["baseline"],
+         "losses": ["cross-entropy", "mse"], "init_scheme": "small-gaussian", "epochs": 20, "lr": 0.1,
+         "mc_samples": 0, "eval_train_size": 5000},
+        "X. Glorot & Y. Bengio (2010). AISTATS, PMLR 9, Figure 5", {}, "S",
+        architecture="a logistic net; Figure 5 draws the error surface of one weight per layer",
+        sources={"activation": "paper: logistic units for the cost comparison (S)",
+                 "losses": "paper: cross-entropy vs quadratic cost on the softmax (S)",
+                 "init_scheme": "revival's choice: the era's small-Gaussian start, where plateaus show",
+                 "train_size": "revival's choice (reduced)", "epochs": "revival's choice (reduced)",
+                 "layers": "revival's choice: two hidden layers, small enough for a CPU",
+                 "variants": "paper: plain nets, no regularizer (S)", "lr": "revival's choice",
+                 "mc_samples": "no dropout: no Monte-Carlo evaluation",
+                 "eval_train_size": "revival's choice: the whole reduced training set"},
+        note="The paper shows the shape of the error surface (plateaus under squared error), not a table of test "
+             "errors: there is no published figure to print beside ours."),
+    "data-size": Preset(
+        "How much data a deep net needs: 784-800-800-10 ReLU with and without dropout against logistic "
+        "regression, k-nearest neighbours and an RBF SVM on the same 100 ... 10,000 training digits (Srivastava "
+        "et al. 2014 Figure 10's shape). Small sets get at least 2,000 weight updates. About 15 minutes on a "
+        "laptop CPU; add --train-sizes 100,...,50000 on a GPU.",
+        {"train_sizes": [100, 300, 1000, 3000, 10000], "layers": [800, 800], "activation": "relu",
+         "variants": ["baseline", "dropout", "logistic-regression", "knn", "svm-rbf"], "epochs": 30,
+         "min_updates": 2000, "lr": 0.05, "mc_samples": 0, "eval_train_size": 2000},
+        "N. Srivastava et al. (2014). Dropout. JMLR 15, Figure 10 (train sizes 100 to 10,000)", {}, "S",
+        architecture="Figure 10: 784-1024-1024-2048-10 with and without dropout",
+        sources={"train_sizes": "paper, Figure 10: 100 to 10,000 (S)",
+                 "variants": "paper: with and without dropout; the classical rows are revival's addition",
+                 "layers": "revival's choice (reduced): the paper's net is 1024-1024-2048",
+                 "min_updates": "revival's choice: a 100-image set otherwise gets one update per epoch",
+                 "epochs": "revival's choice (reduced)", "lr": "revival's choice",
+                 "mc_samples": "revival's choice: weight scaling only",
+                 "activation": "paper: ReLU nets in Figure 10's experiments (S)",
+                 "eval_train_size": "revival's choice: at most 2,000 images for the per-epoch train error"},
+        note="Figure 10's values are read off a plot (no table): dropout does not help at 100-500 images and helps "
+             "more as the set grows. Larochelle et al. 2007's MNIST-basic (10,000 training images, 50,000 test, a "
+             "different split, U): SVM-rbf 3.03%, NNet 4.69%, DBN-3 3.11%."),
 }
 
 
@@ -256,6 +342,14 @@ def resolve_compare(cli: dict) -> dict:
     if unknown:
         raise ValueError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     pretrained = [v for v in out["variants"] if VARIANTS[v].get("pretrained")]
+    if pretrained and any(a != PRETRAINED_ACTIVATION for a in out.get("activations") or []):
+        raise ValueError(f"--activations {','.join(out['activations'])}: the {', '.join(pretrained)} variant(s) start "
+                         "from RBMs, whose hidden units are logistic; sweep activations without them")
+    if "svm-rbf" in out["variants"]:
+        import importlib.util
+        if importlib.util.find_spec("sklearn") is None:
+            raise ValueError(f"the svm-rbf variant needs scikit-learn: pip install 'revival[{CLASSIC_EXTRA}]' "
+                             "(or leave svm-rbf out of --variants)")
     if pretrained and out["activation"] != PRETRAINED_ACTIVATION:
         if cli.get("activation") is not None:
             raise ValueError(f"--activation {out['activation']}: the {', '.join(pretrained)} variant(s) start from "

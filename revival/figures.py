@@ -37,6 +37,7 @@ class Panel:
     ylabel: str
     series: list[Series] = field(default_factory=list)
     logx: bool = False
+    logy: bool = False
     hlines: list[tuple[float, str, int]] = field(default_factory=list)  # (y, label, style)
 
 
@@ -59,6 +60,8 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
                         color=COLOURS[style % len(COLOURS)], va="bottom")
         if p.logx:
             ax.set_xscale("log")
+        if p.logy:
+            ax.set_yscale("log")
         ax.set_title(p.title, fontsize=11)
         ax.set_xlabel(p.xlabel)
         ax.set_ylabel(p.ylabel)

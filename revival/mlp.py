@@ -50,8 +50,10 @@ def init_(model: "MLP", scheme: str, generator: torch.Generator):
     """Initial weights (biases 0) by ``scheme``:
     ``he`` N(0, 2 / fan_in) (He et al. 2015, for ReLU); ``fan-in`` N(0, 1 / fan_in) (the scale of
     the dropout author's public example config); ``small-gaussian`` N(0, 0.01^2) (Hinton's Guide,
-    the era's habit); ``glorot`` U[-r, r], r = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010's
-    normalized init); ``auto``: he for ReLU units, fan-in otherwise."""
+    the era's habit); ``standard-uniform`` U[-1/sqrt(fan_in), 1/sqrt(fan_in)] (Glorot & Bengio
+    2010, eq. 1: the "standard" init they start from, Var = 1 / (3 fan_in)); ``glorot``
+    U[-r, r], r = sqrt(6 / (fan_in + fan_out)) (their eq. 16, "normalized": Var = 2 / (fan_in +
+    fan_out)); ``auto``: he for ReLU units, fan-in otherwise."""
     if scheme == "auto":
         scheme = "he" if model.activation == "relu" else "fan-in"
     for lin in model.layers:
@@ -62,6 +64,9 @@ def init_(model: "MLP", scheme: str, generator: torch.Generator):
             lin.weight.normal_(0.0, math.sqrt(1.0 / fan_in), generator=generator)
         elif scheme == "small-gaussian":
             lin.weight.normal_(0.0, 0.01, generator=generator)
+        elif scheme == "standard-uniform":
+            r = 1.0 / math.sqrt(fan_in)
+            lin.weight.uniform_(-r, r, generator=generator)
         elif scheme == "glorot":
             r = math.sqrt(6.0 / (fan_in + fan_out))
             lin.weight.uniform_(-r, r, generator=generator)
@@ -128,11 +133,43 @@ class MLP(nn.Module):
                 x = self._drop(act(x), self.hidden_dropout, generator, stochastic)
         return x
 
+    @torch.no_grad()
+    def hidden_activations(self, x) -> list:
+        """Each hidden layer's outputs of the deterministic (weight-scaled) net, before dropout's
+        test-time scaling: what the units themselves emit."""
+        act, out = ACTIVATIONS[self.activation], []
+        x = self._drop(x, self.input_dropout, None, False)
+        for layer in self.layers[:-1]:
+            a = act(layer(x))
+            out.append(a)
+            x = self._drop(a, self.hidden_dropout, None, False)
+        return out
+
     def weights(self):
         return [l.weight for l in self.layers]
 
     def biases(self):
         return [l.bias for l in self.layers]
+
+
+# how close to a bound counts as saturated: 1% of the unit's output range (Glorot & Bengio 2010 watch
+# logistic units pinned at 0 and tanh units at +-1)
+SATURATION_MARGIN = 0.01
+
+
+@torch.no_grad()
+def saturation(a: torch.Tensor, activation: str) -> torch.Tensor:
+    """The saturated share of a hidden layer's outputs ``a`` (examples x units), a device scalar:
+    logistic, the fraction of outputs within 1% of the range of 0 or 1 (a < 0.01 or a > 0.99); tanh,
+    within 1% of the range of -1 or 1 (|a| > 0.98); ReLU, the fraction of *dead* units, zero on
+    every example given (no gradient reaches their incoming weights); linear units never saturate."""
+    if activation == "logistic":
+        return ((a < SATURATION_MARGIN) | (a > 1 - SATURATION_MARGIN)).float().mean()
+    if activation == "tanh":
+        return (a.abs() > 1 - 2 * SATURATION_MARGIN).float().mean()
+    if activation == "relu":
+        return (a <= 0).all(0).float().mean()
+    return torch.zeros((), device=a.device)
 
 
 def loss_fn(logits, y, kind: str = "cross-entropy", reduction: str = "mean"):

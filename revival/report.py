@@ -10,23 +10,35 @@ from pathlib import Path
 
 import numpy as np
 
-from .experiments import Preset, preset_settings
+from .experiments import VARIANTS, Preset, preset_settings
+
+
+AXIS_COLUMNS = ("activation", "loss", "init_scheme")  # the row fields of the optional sweep axes
+CLASSIC = tuple(v for v, d in VARIANTS.items() if d.get("classic"))  # the variants without hidden layers
 
 
 def group_rows(rows: list[dict], preset: Preset) -> list[dict]:
-    """Mean and standard deviation over seeds for each variant x train size x dropout rate x depth."""
+    """Mean and standard deviation over seeds for each variant x train size x dropout rate x depth x
+    activation x loss x init scheme; per-layer lists (saturated share, gradient norms) averaged
+    layer by layer."""
     groups = {}
     for r in rows:
-        groups.setdefault((r["variant"], r["train_size"], r["hidden_dropout"], r.get("depth")), []).append(r)
+        key = (r["variant"], r["train_size"], r["hidden_dropout"], r.get("depth"), *(r.get(a) for a in AXIS_COLUMNS))
+        groups.setdefault(key, []).append(r)
     out = []
-    for (v, n, p, depth), rs in groups.items():
-        g = {"variant": v, "train_size": n, "hidden_dropout": p, "depth": depth, "seeds": len(rs)}
-        for k in ("train_error", "test_error", "test_error_mc", "generalization_gap", "test_loss", "test_loss_min",
-                  "test_error_full"):
-            vals = [r[k] for r in rs if k in r]
+    for (v, n, p, depth, *axes), rs in groups.items():
+        g = {"variant": v, "train_size": n, "hidden_dropout": p, "depth": depth, **dict(zip(AXIS_COLUMNS, axes)),
+             "seeds": len(rs)}
+        for k in ("train_error", "valid_error", "test_error", "test_error_mc", "generalization_gap", "test_loss",
+                  "test_loss_min", "test_error_full"):
+            vals = [r[k] for r in rs if r.get(k) is not None]
             if vals:
                 g[k] = float(np.mean(vals))
                 g[k + "_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+        for k in ("saturated", "grad_norm"):
+            vals = [r[k] for r in rs if isinstance(r.get(k), list)]
+            if vals and len({len(x) for x in vals}) == 1:
+                g[k] = [float(x) for x in np.mean(vals, axis=0)]
         if v in preset.paper:
             g["paper_test_error"] = preset.paper[v] / 100.0
             g["paper_trust"] = preset.trust_for(v)
@@ -37,22 +49,34 @@ def group_rows(rows: list[dict], preset: Preset) -> list[dict]:
 def summary_markdown(run, summary: dict, preset: Preset) -> str:
     pct = lambda x: f"{100 * x:.2f}"  # noqa: E731
     o = run.config["options"]
-    used = (f"{o['dataset']}, {o.get('train_size') or 'all'} training images, 784-{'-'.join(map(str, o['layers']))}-10 "
-            f"{o['activation']}, {o['epochs']} epochs, batch {o['batch_size']}, lr {o['lr']:g}")
+    sizes = ",".join(map(str, o["train_sizes"])) if o.get("train_sizes") else o.get("train_size") or "all"
+    used = (f"{o['dataset']}, {sizes} training images, 784-{'-'.join(map(str, o['layers']))}-10"
+            f"{'' if o.get('activations') else ' ' + o['activation']}, {o['epochs']} epochs, batch {o['batch_size']}, "
+            f"lr {o['lr']:g}")
     if o.get("depths"):
         used += f", depths {','.join(map(str, o['depths']))} of width {o.get('width') or o['layers'][0]}"
+    for opt, name in (("activations", "activations"), ("losses", "losses"), ("init_schemes", "init schemes")):
+        if o.get(opt):
+            used += f", {name} {','.join(o[opt])}"
+    if o.get("min_updates"):
+        used += f", at least {o['min_updates']} updates per net"
+    axes = [a for a, opt in zip(AXIS_COLUMNS, ("activations", "losses", "init_schemes")) if o.get(opt)]
     lines = [f"# compare-dropout: {run.path.name}", "", f"preset: **{summary['preset']}** ({preset.description})", "",
              f"settings used: {used}; every option in config.json.", ""]
-    lines += ["| variant | train size | depth | hidden drop | seeds | train err % | test err % | test err % (MC) | "
+    lines += ["| variant | train size | depth | " + "".join(f"{a.replace('_', ' ')} | " for a in axes) +
+              "hidden drop | seeds | train err % | test err % | test err % (MC) | "
               "gap (test - train) % | test loss final / min | paper test err % |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| --- " * (11 + len(axes)) + "|"]
     for g in summary["groups"]:
         spread = f" +- {pct(g['test_error_std'])}" if g["seeds"] > 1 else ""
         paper = f"{pct(g['paper_test_error'])} ({g['paper_trust']})" if "paper_test_error" in g else "-"
-        lines.append(f"| {g['variant']} | {g['train_size']} | {g.get('depth', '-')} | {g['hidden_dropout']:g} | "
+        loss = f"{g['test_loss']:.3f} / {g['test_loss_min']:.3f}" if "test_loss" in g else "-"
+        lines.append(f"| {g['variant']} | {g['train_size']} | {g.get('depth', '-')} | " +
+                     "".join(f"{g.get(a) or '-'} | " for a in axes) + f"{g['hidden_dropout']:g} | "
                      f"{g['seeds']} | {pct(g['train_error'])} | {pct(g['test_error'])}{spread} | "
                      f"{pct(g['test_error_mc']) if 'test_error_mc' in g else '-'} | {pct(g['generalization_gap'])} | "
-                     f"{g['test_loss']:.3f} / {g['test_loss_min']:.3f} | {paper} |")
+                     f"{loss} | {paper} |")
+    lines += layer_markdown(summary["groups"], axes) + classic_markdown(summary)
     if any("test_error_full" in g for g in summary["groups"]):
         lines += ["", "retrained on all 60,000 images for the same number of updates (`--retrain-on-full`), test error %: "
                   + ", ".join(f"{g['variant']} {pct(g['test_error_full'])}" for g in summary["groups"]
@@ -66,6 +90,52 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
     if preset.options:
         lines += ["", settings_markdown(o, preset)]
     return "\n".join(lines) + "\n"
+
+
+def layer_markdown(groups: list[dict], axes: list[str]) -> list[str]:
+    """The per-layer monitors at the end of training, one row per net: each hidden layer's saturated
+    share (dead units for ReLU) and each layer's mean weight-gradient norm, input side first."""
+    nets = [g for g in groups if g.get("saturated") is not None and len(g.get("grad_norm") or []) > 1]
+    if not nets:
+        return []
+    lines = ["", "per layer at the last evaluation (layer 1 next to the input): saturated share % of each hidden layer "
+             "(logistic/tanh within 1% of a bound, ReLU: dead units) and the mean norm of each weight layer's "
+             "gradient during its last epoch (the last entry is the output layer)", "",
+             "| variant | train size | depth | " + "".join(f"{a.replace('_', ' ')} | " for a in axes) +
+             "saturated % by layer | gradient norm by layer |", "| --- " * (5 + len(axes)) + "|"]
+    for g in nets:
+        lines.append(f"| {g['variant']} | {g['train_size']} | {g.get('depth', '-')} | " +
+                     "".join(f"{g.get(a) or '-'} | " for a in axes) +
+                     " / ".join(f"{100 * x:.1f}" for x in g["saturated"]) + " | " +
+                     " / ".join(f"{x:.3g}" for x in g["grad_norm"]) + " |")
+    return lines
+
+
+def classic_markdown(summary: dict) -> list[str]:
+    """Which k and C the classical baselines chose on the validation split, and at which train size
+    the best net first beats the best classical model."""
+    rows = summary.get("rows") or []
+    fixed = [r for r in rows if "k" in r or "C" in r]
+    lines = []
+    if fixed:
+        lines += ["", "classical baselines chose on the validation split: " + ", ".join(
+            f"{r['variant']} n={r['train_size']} s{r['seed']}: " + (f"k = {r['k']}" if "k" in r else f"C = {r['C']:g}")
+            for r in fixed)]
+    classic = CLASSIC
+    groups = summary.get("groups") or []
+    sizes = sorted({g["train_size"] for g in groups})
+    if len(sizes) > 1 and any(g["variant"] in classic for g in groups) and any(g["variant"] not in classic for g in groups):
+        lines += ["", "| train size | best net (test err %) | best classical model (test err %) | net ahead by (points) |",
+                  "| --- | --- | --- | --- |"]
+        for n in sizes:
+            nets = [g for g in groups if g["train_size"] == n and g["variant"] not in classic]
+            cls = [g for g in groups if g["train_size"] == n and g["variant"] in classic]
+            if not nets or not cls:
+                continue
+            bn, bc = min(nets, key=lambda g: g["test_error"]), min(cls, key=lambda g: g["test_error"])
+            lines.append(f"| {n} | {bn['variant']} {100 * bn['test_error']:.2f} | {bc['variant']} "
+                         f"{100 * bc['test_error']:.2f} | {100 * (bc['test_error'] - bn['test_error']):+.2f} |")
+    return lines
 
 
 def explain_markdown(opts: dict, preset: Preset) -> str:
@@ -222,15 +292,20 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
                                                    ("hidden_dropout", "hidden drop probability", False, "dropout_rates"),
                                                    ("depth", "hidden layers", False, "depths"))
             if opts.get(opt) and len({g.get(k) for g in groups}) > 1]
+    swept = [a for a in AXIS_COLUMNS if len({g.get(a) for g in groups if g["variant"] not in CLASSIC}) > 1]
     for k, lbl, log in axes:
-        others = [o for o, _, _ in axes if o != k]
-        for fixed in sorted({tuple(g.get(o) for o in others) for g in groups}, key=str):
+        others = [o for o, _, _ in axes if o != k] + swept
+        nets = [g for g in groups if g["variant"] not in CLASSIC] or groups
+        for fixed in sorted({tuple(g.get(o) for o in others) for g in nets}, key=str):
             tag = "-".join(f"{o}{v:g}" if isinstance(v, float) else f"{o}{v}" for o, v in zip(others, fixed))
             p = Panel(f"test error vs {lbl}" + (f" ({', '.join(f'{o} {v}' for o, v in zip(others, fixed))})" if others else ""),
                       lbl, "test error %", logx=log)
             for v in variants:
-                pts = sorted((g[k], g) for g in groups if g["variant"] == v and
-                             tuple(g.get(o) for o in others) == fixed and g.get(k) is not None)
+                # a classical model does not depend on the net's settings: it shows in every panel
+                # of the train-size sweep, and in no other sweep
+                pts = sorted((g[k], g) for g in groups if g["variant"] == v and g.get(k) is not None and (
+                    (v in CLASSIC and k == "train_size") or
+                    (v not in CLASSIC and tuple(g.get(o) for o in others) == fixed)))
                 if not pts:
                     continue
                 xs = [x for x, _ in pts]
@@ -243,7 +318,28 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
                 p.hlines += [(e, f"paper: {v} {e:.2f}%", style.get(v, 0)) for v, e in preset.paper.items()
                              if v in style]
             panels[f"error_vs_{k}" + (f"-{tag}" if tag else "")] = p
+    panels.update(layer_panels(groups))
     return panels
+
+
+def layer_panels(groups: list[dict]) -> dict:
+    """Glorot & Bengio's view of a deep net: the saturated share of each hidden layer and the
+    gradient norm of each weight layer at the end of training, against the layer's depth, one line
+    per net (variant and swept settings)."""
+    from .figures import Panel, Series
+    nets = [g for g in groups if g.get("saturated") and len(g["saturated"]) > 1]
+    if not nets:
+        return {}
+    sat = Panel("saturated share by layer (ReLU: dead units), last evaluation", "hidden layer", "saturated %")
+    grad = Panel("mean gradient norm of each layer's weights, last epoch", "weight layer (last: output)",
+                 "||dL/dW||", logy=True)
+    for i, g in enumerate(nets):
+        label = " ".join(str(x) for x in (g["variant"], *(g.get(a) for a in AXIS_COLUMNS),
+                                         f"n{g['train_size']}", f"d{g['depth']}") if x is not None)
+        sat.series.append(Series(label, list(range(1, len(g["saturated"]) + 1)), [100 * x for x in g["saturated"]],
+                                 style=i))
+        grad.series.append(Series(label, list(range(1, len(g["grad_norm"]) + 1)), g["grad_norm"], style=i))
+    return {"saturation_by_layer": sat, "grad_norm_by_layer": grad}
 
 
 def _load_json(p: Path) -> dict:

@@ -292,6 +292,7 @@ class MLPTrainConfig:
     max_norm: float | None = None
     max_norm_layers: str = _MLP["max_norm_layers"]  # "hidden": each hidden unit's incoming weights; "all": output too
     loss: str = _MLP["loss"]
+    monitor_layers: bool = _MLP["monitor_layers"]  # per-layer gradient norms (mean over the epoch's batches)
 
     @classmethod
     def from_dict(cls, d: dict) -> "MLPTrainConfig":
@@ -330,7 +331,9 @@ class ClassifierTrainer:
 
     def train_epoch(self, x: Visible, y: torch.Tensor, epoch: int, check: Callable[[], None] = lambda: None,
                     on_batch: Callable[[], None] | None = None) -> dict:
-        """One pass in a seeded order; returns device scalars ``loss`` and ``error`` (with dropout on)."""
+        """One pass in a seeded order; returns device scalars ``loss`` and ``error`` (with dropout on)
+        and, with ``monitor_layers``, ``grad_norm``: each layer's ||dL/dW_k||_2 (Frobenius; the loss
+        gradient alone, before weight decay and momentum) averaged over the epoch's batches."""
         from .mlp import loss_fn, max_norm_
         cfg, model = self.cfg, self.model
         m = cfg.momentum_at(epoch)
@@ -338,6 +341,9 @@ class ClassifierTrainer:
             g["lr"], g["momentum"], g["dampening"] = cfg.lr_at(epoch), m, (m if cfg.dampen else 0.0)
         dev = y.device
         loss_sum, err_sum = torch.zeros((), device=dev), torch.zeros((), device=dev)
+        weights = model.weights()
+        grad_sum = torch.zeros(len(weights), device=dev) if cfg.monitor_layers else None
+        n_batches = 0
         model.train()
         for idx in batches(len(x), cfg.batch_size, self.gen, dev):
             check()
@@ -346,6 +352,10 @@ class ClassifierTrainer:
             loss = loss_fn(logits, yb, cfg.loss)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
+            if grad_sum is not None:
+                with torch.no_grad():
+                    grad_sum += torch.stack(torch._foreach_norm([w.grad for w in weights]))
+                n_batches += 1
             self.opt.step()
             if cfg.max_norm is not None:  # each unit's incoming weights: hidden units, or every layer
                 for w in model.weights() if cfg.max_norm_layers == "all" else model.weights()[:-1]:
@@ -355,7 +365,24 @@ class ClassifierTrainer:
                 err_sum += (logits.argmax(1) != yb).sum()
             if on_batch is not None:
                 on_batch()
-        return {"loss": loss_sum / len(x), "error": err_sum / len(x)}
+        out = {"loss": loss_sum / len(x), "error": err_sum / len(x)}
+        if grad_sum is not None:
+            out["grad_norm"] = grad_sum / max(n_batches, 1)
+        return out
+
+
+@torch.no_grad()
+def layer_monitor(model, x: torch.Tensor) -> tuple[dict, list]:
+    """What each hidden layer emits on the fixed examples ``x`` (deterministic net): device scalars
+    ``activation/layer_k/mean`` and ``activation/layer_k/saturated`` (:func:`revival.mlp.saturation`),
+    and the activations themselves (for histograms). Layers count from 1 at the input."""
+    from .mlp import saturation
+    acts = model.hidden_activations(x)
+    scalars = {}
+    for k, a in enumerate(acts, 1):
+        scalars[f"activation/layer_{k}/mean"] = a.mean()
+        scalars[f"activation/layer_{k}/saturated"] = saturation(a, model.activation)
+    return scalars, acts
 
 
 @torch.no_grad()

@@ -1,0 +1,102 @@
+"""Classical baselines on raw pixels, trained on the same examples as the nets they are compared
+with: k-nearest neighbours (in torch, on the run's device) and an RBF-kernel SVM (scikit-learn,
+the optional extra ``revival[classic]``). Logistic regression needs nothing here: it is an MLP
+without hidden layers, trained by the same trainer as every net.
+
+Both pick their one hyperparameter (k, or the SVM's C) on the validation split, as Larochelle et
+al. 2007 did for their MNIST baselines, and report the error on each split with it.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+
+@torch.no_grad()
+def nearest(train_x: torch.Tensor, query_x: torch.Tensor, k: int, batch: int = 1000,
+            check: Callable[[], None] | None = None) -> torch.Tensor:
+    """Indices [n_query, k] of each query's ``k`` nearest training rows by Euclidean distance,
+    nearest first. ||q - t||^2 = ||q||^2 - 2 q.t + ||t||^2; the first term is the same for every
+    t of one query, so the ranking uses ||t||^2 - 2 q.t (one matrix product per query batch)."""
+    t_sq = (train_x * train_x).sum(1)
+    out = []
+    for i in range(0, len(query_x), batch):
+        if check is not None:
+            check()
+        d = torch.addmm(t_sq, query_x[i:i + batch], train_x.t(), beta=1.0, alpha=-2.0)
+        out.append(torch.topk(d, k, dim=1, largest=False, sorted=True).indices)
+    return torch.cat(out) if out else torch.zeros((0, k), dtype=torch.long, device=train_x.device)
+
+
+def vote(neighbour_labels: torch.Tensor, k: int, n_classes: int) -> torch.Tensor:
+    """Majority vote of the first ``k`` columns of ``neighbour_labels`` [n, >=k] (nearest first);
+    a tie goes to the tied class whose nearest member is closest."""
+    lab = neighbour_labels[:, :k]
+    n = lab.shape[0]
+    counts = torch.zeros(n, n_classes, dtype=torch.long, device=lab.device).scatter_add_(
+        1, lab, torch.ones_like(lab))
+    ranks = torch.arange(k, device=lab.device).expand(n, k)
+    first = torch.full((n, n_classes), k, dtype=torch.long, device=lab.device).scatter_reduce_(
+        1, lab, ranks, reduce="amin")
+    return (counts * (k + 1) + (k - first)).argmax(1)
+
+
+@torch.no_grad()
+def fit_knn(train: tuple, valid: tuple, test: tuple, train_eval: tuple, ks, n_classes: int = 10,
+            check: Callable[[], None] | None = None) -> dict:
+    """kNN with k chosen from ``ks`` (those not above the training set's size) by validation error
+    (the smaller k on a tie). Each split is ``(x [n, D] float, y [n] long)`` on one device. The
+    training error is the resubstitution error on ``train_eval`` (a prefix of the training set,
+    so each example counts itself among its neighbours: 0 at k = 1)."""
+    (tx, ty), ks = train, [k for k in ks if k <= len(train[0])] or [1]
+    k_max = max(ks)
+
+    def errors(split, k_list):
+        nb = ty[nearest(tx, split[0], k_max, check=check)]
+        return {k: (vote(nb, k, n_classes) != split[1]).float().mean() for k in k_list}
+
+    valid_err = errors(valid, ks)
+    valid_vals = {k: float(v) for k, v in valid_err.items()}
+    k = min(ks, key=lambda kk: (valid_vals[kk], kk))
+    return {"k": k, "valid_error_by_k": valid_vals, "error/valid": valid_vals[k],
+            "error/test": float(errors(test, [k])[k]), "error/train": float(errors(train_eval, [k])[k])}
+
+
+def fit_svm(train: tuple, valid: tuple, test: tuple, train_eval: tuple, cs, seed: int,
+            check: Callable[[], None] | None = None) -> dict:
+    """An RBF-kernel SVM (scikit-learn's SVC, one-vs-one, gamma = 1 / (D * Var(x)), its "scale")
+    for each C in ``cs``, keeping the one with the lowest validation error (the smaller C on a tie).
+    Splits are ``(x [n, D] float32 numpy, y [n] numpy)``; ``check()`` runs between fits (a fit
+    itself cannot be interrupted)."""
+    from sklearn.svm import SVC
+    tx, ty = train
+    best = None
+    by_c = {}
+    for c in cs:
+        if check is not None:
+            check()
+        if len(np.unique(ty)) < 2:  # one class: every prediction is that class
+            model = _Constant(ty[0])
+        else:
+            model = SVC(C=c, kernel="rbf", gamma="scale", random_state=seed).fit(tx, ty)
+        err = float(np.mean(model.predict(valid[0]) != valid[1]))
+        by_c[c] = err
+        if best is None or err < best[0]:
+            best = (err, c, model)
+    err, c, model = best
+    if check is not None:
+        check()
+    return {"C": c, "valid_error_by_C": by_c, "error/valid": err,
+            "error/test": float(np.mean(model.predict(test[0]) != test[1])),
+            "error/train": float(np.mean(model.predict(train_eval[0]) != train_eval[1])),
+            "support_vectors": int(getattr(model, "support_", np.zeros(0)).shape[0])}
+
+
+class _Constant:
+    def __init__(self, label):
+        self.label = label
+
+    def predict(self, x):
+        return np.full(len(x), self.label)
