@@ -116,9 +116,9 @@ def test_every_paper_preset_says_where_each_setting_comes_from(name):
 
 @pytest.mark.parametrize("name", [n for n, p in E.PRESETS.items() if p.citation])
 def test_docs_carry_each_presets_settings_table(name):
-    """docs/compare-dropout.md shows `revival compare-dropout --preset NAME --explain`; it must say
-    what the code trains."""
-    text = DOCS.read_text()
+    """docs/ (compare-dropout.md, or lessons.md for the activation / cost / data-size presets) shows
+    `revival compare-dropout --preset NAME --explain`; it must say what the code trains."""
+    text = DOCS.read_text() + (DOCS.parent / "lessons.md").read_text()
     r = CliRunner().invoke(main, ["compare-dropout", "--preset", name, "--explain"])
     assert r.exit_code == 0, r.output
     rows = [line for line in r.output.splitlines() if line.startswith("| ") and not line.startswith("| setting")]
