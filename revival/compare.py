@@ -22,105 +22,16 @@ from . import data as D
 from . import dbn as DBN
 from . import runs
 from .classic import fit_knn, fit_svm
-from .experiments import KNN_KS, PRESETS, RBM_DEFAULTS, SVM_CS, VARIANTS, hidden_layers
+from .experiments import KNN_KS, PRESETS, RBM_DEFAULTS, SVM_CS, hidden_layers
 from .layerwise import first_layer_data, fit_stack
 from .report import group_rows, summary_markdown
+from .sweep import NET_AXES, Point, differing_hparams, grid, point_epochs, variant_settings  # noqa: F401 (the grid)
 from .mlp import MLP, init_
 from .train import (ClassifierTrainer, GracefulStop, MLPTrainConfig, checked_floats, epoch_loop, evaluate_classifier,
                     layer_monitor)
 
 INPUT = "grey levels in [0, 1] (pixel / 255)"  # the input of every net and of in-experiment pretraining
 MONITOR_EXAMPLES = 1000  # the first validation images: what the per-layer activation monitors look at
-# the sweep axes a net point can take besides size, rate, depth and seed: option (list) -> Point field
-NET_AXES = {"activations": "activation", "losses": "loss", "init_schemes": "init_scheme"}
-
-
-@dataclass(frozen=True)
-class Point:
-    """One grid point: a variant at a train size (None: the whole split), a hidden drop rate (None:
-    the option's), a depth (None: ``--layers``), an activation, loss and init scheme (None: the
-    option's) and a seed. A classical variant's point has None for every net axis."""
-    variant: str
-    size: int | None
-    rate: float | None
-    depth: int | None
-    seed: int
-    activation: str | None = None
-    loss: str | None = None
-    init_scheme: str | None = None
-
-    def name(self, opts: dict) -> str:
-        """The point's folder name: the variant, then one part per swept axis (``n<size>``,
-        ``p<rate>``, ``d<depth>``, the activation, loss and init scheme by name, ``s<seed>``)."""
-        parts = [self.variant]
-        if opts.get("train_sizes"):
-            parts.append(f"n{self.size}")
-        if opts.get("dropout_rates") and self.rate is not None:
-            parts.append(f"p{self.rate:g}")
-        if opts.get("depths") and self.depth is not None:
-            parts.append(f"d{self.depth}")
-        parts += [v for v in (self.activation, self.loss, self.init_scheme) if v is not None]
-        if opts["seeds"] > 1:
-            parts.append(f"s{self.seed}")
-        return "-".join(parts)
-
-    @property
-    def pretrained(self) -> bool:
-        return bool(VARIANTS[self.variant].get("pretrained"))
-
-    @property
-    def classic(self) -> str | None:
-        return VARIANTS[self.variant].get("classic")
-
-
-def grid(opts: dict) -> list[Point]:
-    """Every variant x train size x dropout rate x depth x activation x loss x init scheme x seed,
-    variants innermost (so the variants of one setting finish together). A classical variant
-    appears once per train size and seed, where it first comes up."""
-    sizes = opts.get("train_sizes") or [opts.get("train_size")]
-    rates = opts.get("dropout_rates") or [None]
-    depths = opts.get("depths") or [None]
-    acts, losses, inits = (opts.get(k) or [None] for k in NET_AXES)
-    seeds = range(opts["seed"], opts["seed"] + opts["seeds"])
-    points = {}
-    for n in sizes:
-        for r in rates:
-            for dp in depths:
-                for a in acts:
-                    for lo in losses:
-                        for i in inits:
-                            for s in seeds:
-                                for v in opts["variants"]:
-                                    p = Point(v, n, None, None, s) if VARIANTS[v].get("classic") else \
-                                        Point(v, n, r, dp, s, a, lo, i)
-                                    points.setdefault(p, None)
-    return list(points)
-
-
-def variant_settings(opts: dict, variant: str, rate: float | None) -> dict:
-    """The model and optimizer settings one variant trains with."""
-    v = VARIANTS[variant]
-    drop = v.get("dropout")
-    return {"input_dropout": opts["input_dropout"] if drop else 0.0,
-            "hidden_dropout": (rate if rate is not None else opts["hidden_dropout"]) if drop else 0.0,
-            "dropout_type": drop or "bernoulli",
-            "weight_decay": opts["weight_decay"] if v.get("weight_decay") else 0.0,
-            "max_norm": opts["max_norm"] if v.get("max_norm") else None}
-
-
-def differing_hparams(opts: dict) -> set[str]:
-    """The hparams whose values vary across the experiment's grid (what a reader compares)."""
-    out = {"train_size"} if opts.get("train_sizes") else set()
-    if opts.get("depths") or any(VARIANTS[v].get("classic") == "logistic-regression" for v in opts["variants"]):
-        out |= {"depth", "layers"}
-    out |= {field for axis, field in NET_AXES.items() if opts.get(axis)}
-    if opts["seeds"] > 1:
-        out.add("seed")
-    settings = [{**variant_settings(opts, v, r), "variant": v, "pretrained": bool(VARIANTS[v].get("pretrained"))}
-                for v in opts["variants"] for r in (opts.get("dropout_rates") or [None])]
-    return out | {k for k in settings[0] if len({str(s[k]) for s in settings}) > 1}
-
-
 def init_mlp(sizes, activation, seed: int, scheme: str = "auto") -> MLP:
     """Initial weights drawn on the CPU from ``seed`` (identical for every variant and device) by
     ``scheme`` (:func:`revival.mlp.init_`; ``auto``: N(0, 2/fan_in) for ReLU, N(0, 1/fan_in)
@@ -264,7 +175,7 @@ class PointFit:
                                              "max_norm": s["max_norm"], "loss": self.loss})
         self.trainer = ClassifierTrainer(model, self.cfg, torch.Generator(device=device).manual_seed(point.seed),
                                          torch.Generator(device=device).manual_seed(point.seed + 7_777_777))
-        self.start, self.best_test_loss, self.last = 0, math.inf, {}
+        self.start, self.best_test_loss, self.last, self.seconds = 0, math.inf, {}, 0.0
         st = runs.load_state(self.folder, device)
         if st is not None:
             model.load_state_dict(st["model"])
@@ -283,8 +194,10 @@ class PointFit:
         """Evaluate, check for divergence, log (with the per-layer monitors), save the resume
         state, echo one line in percent; with ``eval_every`` > 1 only every that many epochs and
         after the last."""
+        self.seconds += seconds
         if (epoch + 1) % self.eval_every and epoch + 1 != self.cfg.epochs:
             return
+        seconds, self.seconds = self.seconds, 0.0  # the echo says the time since the last evaluation
         d, cfg, model = self.ex.data, self.cfg, self.model
         scalars = {**evaluate_splits(model, self.train_eval, d["valid"], d["test"], cfg.loss),
                    "train/batch_loss": tr["loss"]}
@@ -325,6 +238,7 @@ class PointFit:
                "test_loss_min": self.best_test_loss, "epochs": self.cfg.epochs,
                "updates": self.cfg.epochs * -(-len(self.x) // self.cfg.batch_size)}
         if self.monitor_x is not None:  # where the units ended up: the figure of Glorot & Bengio's Table/Figure 2
+            row["activation_mean"] = [last[f"activation/layer_{k}/mean"] for k in range(1, len(self.hidden) + 1)]
             row["saturated"] = [last[f"activation/layer_{k}/saturated"] for k in range(1, len(self.hidden) + 1)]
             row["grad_norm"] = [last[f"grad_norm/layer_{k}"] for k in range(1, len(self.hidden) + 2)]
         if (s["input_dropout"] > 0 or s["hidden_dropout"] > 0) and opts["mc_samples"] > 0:
@@ -342,13 +256,6 @@ class PointFit:
                 "activation": self.activation if self.hidden else "none", "loss": self.loss,
                 "init_scheme": self.init_scheme, **{k: (v if v is not None else 0.0) for k, v in self.s.items()},
                 "lr": opts["lr"], "epochs": self.cfg.epochs, "batch_size": opts["batch_size"]}
-
-
-def point_epochs(opts: dict, n: int) -> int:
-    """The epochs a net point trains on ``n`` examples: ``--epochs``, raised so it makes at least
-    ``--min-updates`` weight updates."""
-    per_epoch = -(-n // opts["batch_size"])
-    return max(opts["epochs"], -(-opts.get("min_updates", 0) // per_epoch))
 
 
 def fit_phase(ex: Experiment, point: Point, full: bool = False) -> dict:

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from .experiments import VARIANTS, Preset, preset_settings
+from .sweep import NET_AXES
 
 
-AXIS_COLUMNS = ("activation", "loss", "init_scheme")  # the row fields of the optional sweep axes
+AXIS_COLUMNS = tuple(NET_AXES.values())  # the row fields of the optional sweep axes
 CLASSIC = tuple(v for v, d in VARIANTS.items() if d.get("classic"))  # the variants without hidden layers
 
 
@@ -35,7 +36,7 @@ def group_rows(rows: list[dict], preset: Preset) -> list[dict]:
             if vals:
                 g[k] = float(np.mean(vals))
                 g[k + "_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
-        for k in ("saturated", "grad_norm"):
+        for k in ("activation_mean", "saturated", "grad_norm"):
             vals = [r[k] for r in rs if isinstance(r.get(k), list)]
             if vals and len({len(x) for x in vals}) == 1:
                 g[k] = [float(x) for x in np.mean(vals, axis=0)]
@@ -98,15 +99,17 @@ def layer_markdown(groups: list[dict], axes: list[str]) -> list[str]:
     nets = [g for g in groups if g.get("saturated") is not None and len(g.get("grad_norm") or []) > 1]
     if not nets:
         return []
-    lines = ["", "per layer at the last evaluation (layer 1 next to the input): saturated share % of each hidden layer "
-             "(logistic/tanh within 1% of a bound, ReLU: dead units) and the mean norm of each weight layer's "
-             "gradient during its last epoch (the last entry is the output layer)", "",
+    lines = ["", "per layer at the last evaluation (layer 1 next to the input): each hidden layer's mean activation "
+             "and saturated share % (logistic/tanh within 1% of a bound, ReLU: dead units) on 1,000 validation "
+             "images, and the mean norm of each weight layer's gradient during the last epoch (the last entry is "
+             "the output layer)", "",
              "| variant | train size | depth | " + "".join(f"{a.replace('_', ' ')} | " for a in axes) +
-             "saturated % by layer | gradient norm by layer |", "| --- " * (5 + len(axes)) + "|"]
+             "mean activation by layer | saturated % by layer | gradient norm by layer |", "| --- " * (6 + len(axes)) + "|"]
     for g in nets:
         lines.append(f"| {g['variant']} | {g['train_size']} | {g.get('depth', '-')} | " +
                      "".join(f"{g.get(a) or '-'} | " for a in axes) +
-                     " / ".join(f"{100 * x:.1f}" for x in g["saturated"]) + " | " +
+                     (" / ".join(f"{x:.3f}" for x in g["activation_mean"]) if g.get("activation_mean") else "-") +
+                     " | " + " / ".join(f"{100 * x:.1f}" for x in g["saturated"]) + " | " +
                      " / ".join(f"{x:.3g}" for x in g["grad_norm"]) + " |")
     return lines
 
@@ -323,7 +326,7 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
 
 
 def layer_panels(groups: list[dict]) -> dict:
-    """Glorot & Bengio's view of a deep net: the saturated share of each hidden layer and the
+    """Glorot & Bengio's view of a deep net: the mean activation and saturated share of each hidden layer and the
     gradient norm of each weight layer at the end of training, against the layer's depth, one line
     per net (variant and swept settings)."""
     from .figures import Panel, Series
@@ -331,6 +334,7 @@ def layer_panels(groups: list[dict]) -> dict:
     if not nets:
         return {}
     sat = Panel("saturated share by layer (ReLU: dead units), last evaluation", "hidden layer", "saturated %")
+    mean = Panel("mean activation by layer, last evaluation", "hidden layer", "mean output")
     grad = Panel("mean gradient norm of each layer's weights, last epoch", "weight layer (last: output)",
                  "||dL/dW||", logy=True)
     for i, g in enumerate(nets):
@@ -338,8 +342,11 @@ def layer_panels(groups: list[dict]) -> dict:
                                          f"n{g['train_size']}", f"d{g['depth']}") if x is not None)
         sat.series.append(Series(label, list(range(1, len(g["saturated"]) + 1)), [100 * x for x in g["saturated"]],
                                  style=i))
+        if g.get("activation_mean"):
+            mean.series.append(Series(label, list(range(1, len(g["activation_mean"]) + 1)), g["activation_mean"],
+                                      style=i))
         grad.series.append(Series(label, list(range(1, len(g["grad_norm"]) + 1)), g["grad_norm"], style=i))
-    return {"saturation_by_layer": sat, "grad_norm_by_layer": grad}
+    return {"activation_mean_by_layer": mean, "saturation_by_layer": sat, "grad_norm_by_layer": grad}
 
 
 def _load_json(p: Path) -> dict:

@@ -234,7 +234,7 @@ def test_axes_monitors_and_classical_models_end_to_end(tmp_path, monkeypatch):
     # the classical model: one point per split at the nets' last epoch
     assert [(e.step, e.value) for e in events(run / "knn").Scalars("error/test")] == [(2, pytest.approx(knn["test_error"]))]
     md = (run / "summary.md").read_text()
-    assert "| activation | loss |" in md and "saturated % by layer" in md and "k = " in md
+    assert "| activation | loss |" in md and "mean activation by layer" in md and "saturated % by layer" in md and "k = " in md
 
 
 def test_min_updates_thins_evaluation(tmp_path):

@@ -1,0 +1,105 @@
+"""compare-dropout's grid: the points an experiment trains (variant x train size x dropout rate x
+depth x activation x loss x init scheme x seed), their folder names, each variant's regularizer
+settings and how many epochs a point trains. Pure bookkeeping over the option dict: no torch, no
+data, no run folder."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .experiments import VARIANTS
+
+# the sweep axes a net point can take besides size, rate, depth and seed: option (list) -> Point field
+NET_AXES = {"activations": "activation", "losses": "loss", "init_schemes": "init_scheme"}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One grid point: a variant at a train size (None: the whole split), a hidden drop rate (None:
+    the option's), a depth (None: ``--layers``), an activation, loss and init scheme (None: the
+    option's) and a seed. A classical variant's point has None for every net axis."""
+    variant: str
+    size: int | None
+    rate: float | None
+    depth: int | None
+    seed: int
+    activation: str | None = None
+    loss: str | None = None
+    init_scheme: str | None = None
+
+    def name(self, opts: dict) -> str:
+        """The point's folder name: the variant, then one part per swept axis (``n<size>``,
+        ``p<rate>``, ``d<depth>``, the activation, loss and init scheme by name, ``s<seed>``)."""
+        parts = [self.variant]
+        if opts.get("train_sizes"):
+            parts.append(f"n{self.size}")
+        if opts.get("dropout_rates") and self.rate is not None:
+            parts.append(f"p{self.rate:g}")
+        if opts.get("depths") and self.depth is not None:
+            parts.append(f"d{self.depth}")
+        parts += [v for v in (self.activation, self.loss, self.init_scheme) if v is not None]
+        if opts["seeds"] > 1:
+            parts.append(f"s{self.seed}")
+        return "-".join(parts)
+
+    @property
+    def pretrained(self) -> bool:
+        return bool(VARIANTS[self.variant].get("pretrained"))
+
+    @property
+    def classic(self) -> str | None:
+        return VARIANTS[self.variant].get("classic")
+
+
+def grid(opts: dict) -> list[Point]:
+    """Every variant x train size x dropout rate x depth x activation x loss x init scheme x seed,
+    variants innermost (so the variants of one setting finish together). A classical variant
+    appears once per train size and seed, where it first comes up."""
+    sizes = opts.get("train_sizes") or [opts.get("train_size")]
+    rates = opts.get("dropout_rates") or [None]
+    depths = opts.get("depths") or [None]
+    acts, losses, inits = (opts.get(k) or [None] for k in NET_AXES)
+    seeds = range(opts["seed"], opts["seed"] + opts["seeds"])
+    points = {}
+    for n in sizes:
+        for r in rates:
+            for dp in depths:
+                for a in acts:
+                    for lo in losses:
+                        for i in inits:
+                            for s in seeds:
+                                for v in opts["variants"]:
+                                    p = Point(v, n, None, None, s) if VARIANTS[v].get("classic") else \
+                                        Point(v, n, r, dp, s, a, lo, i)
+                                    points.setdefault(p, None)
+    return list(points)
+
+
+def variant_settings(opts: dict, variant: str, rate: float | None) -> dict:
+    """The model and optimizer settings one variant trains with."""
+    v = VARIANTS[variant]
+    drop = v.get("dropout")
+    return {"input_dropout": opts["input_dropout"] if drop else 0.0,
+            "hidden_dropout": (rate if rate is not None else opts["hidden_dropout"]) if drop else 0.0,
+            "dropout_type": drop or "bernoulli",
+            "weight_decay": opts["weight_decay"] if v.get("weight_decay") else 0.0,
+            "max_norm": opts["max_norm"] if v.get("max_norm") else None}
+
+
+def differing_hparams(opts: dict) -> set[str]:
+    """The hparams whose values vary across the experiment's grid (what a reader compares)."""
+    out = {"train_size"} if opts.get("train_sizes") else set()
+    if opts.get("depths") or any(VARIANTS[v].get("classic") == "logistic-regression" for v in opts["variants"]):
+        out |= {"depth", "layers"}
+    out |= {field for axis, field in NET_AXES.items() if opts.get(axis)}
+    if opts["seeds"] > 1:
+        out.add("seed")
+    settings = [{**variant_settings(opts, v, r), "variant": v, "pretrained": bool(VARIANTS[v].get("pretrained"))}
+                for v in opts["variants"] for r in (opts.get("dropout_rates") or [None])]
+    return out | {k for k in settings[0] if len({str(s[k]) for s in settings}) > 1}
+
+
+def point_epochs(opts: dict, n: int) -> int:
+    """The epochs a net point trains on ``n`` examples: ``--epochs``, raised so it makes at least
+    ``--min-updates`` weight updates."""
+    per_epoch = -(-n // opts["batch_size"])
+    return max(opts["epochs"], -(-opts.get("min_updates", 0) // per_epoch))
