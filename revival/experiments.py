@@ -53,7 +53,7 @@ LOSSES = ("cross-entropy", "mse")
 # classical baselines: k tried for kNN (chosen on the validation split), C tried for the RBF SVM
 # (chosen likewise; gamma = 1 / (n_pixels * pixel variance), scikit-learn's "scale")
 KNN_KS = (1, 3, 5, 7, 9, 15)
-SVM_CS = (1.0, 10.0)
+SVM_CS = (1.0, 10.0, 100.0)
 CLASSIC_EXTRA = "classic"  # pip install 'revival[classic]' brings scikit-learn for svm-rbf
 
 # ------------------------------------------------------------------------- compare-dropout
