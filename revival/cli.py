@@ -111,6 +111,18 @@ def check_fits(option: str, n_floats: int, what: str):
                                  f"{total / 2**30:,.0f} GiB; choose smaller sizes", param_hint=option)
 
 
+def _set_threads(ctx, param, value):
+    """``--threads N``: torch's intra-op threads for this process (default: torch's, one per core)."""
+    if value is not None:
+        import torch
+        torch.set_num_threads(value)
+    return value
+
+
+THREADS_HELP = ("CPU threads for torch [default: torch's, one per core]. Lower it (1 or 2) when other work shares "
+                "the cores: oversubscribed threads ran 8-11x slower than one thread here.")
+
+
 def _check_name(ctx, param, value):
     if value is None:
         return None
@@ -142,6 +154,8 @@ def common_options(f):
                      help="Progress bar [default: on a terminal]; otherwise one line per epoch."),
         click.option("--figures/--no-figures", default=True, envvar="REVIVAL_FIGURES", show_envvar=True,
                      help="Draw the run's figures into RUN_DIR/figures/ when it finishes (see `revival report`)."),
+        click.option("--threads", type=click.IntRange(min=1, max=1024), default=None, callback=_set_threads,
+                     help=THREADS_HELP),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -224,7 +238,7 @@ def main():
 # options that may change on --resume: more epochs (a run that finished can be extended), another device
 RESUME_MAY_CHANGE = {"pretrain-rbm": ("epochs", "device"), "pretrain-dbn": ("epochs", "device"),
                      "compare-dropout": ("device",)}
-RESUME_NEUTRAL = ("resume", "progress", "config", "figures", "download")
+RESUME_NEUTRAL = ("resume", "progress", "config", "figures", "download", "threads")
 
 
 def given_options(ctx) -> list[str]:
@@ -471,6 +485,7 @@ def pretrain_dbn_cmd(**o):
               help="Seed of the binarization and of AIS [default: the training seed, else 0].")
 @click.option("--download", is_flag=True, default=False, help="Download missing data files into --data-dir.")
 @click.option("--device", default="auto", help=E.DEVICE_HELP)
+@click.option("--threads", type=click.IntRange(min=1, max=1024), default=None, callback=_set_threads, help=THREADS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def evaluate_rbm_cmd(path, as_json, **o):
     """Average log-probability of a data split under an RBM checkpoint (run folder or model.pt),
@@ -483,6 +498,7 @@ def evaluate_rbm_cmd(path, as_json, **o):
     from . import pretrain
     from .runs import jsonable
     device = device_or_exit(o.pop("device"))
+    o.pop("threads")
     progress = sys.stderr.isatty() and not as_json  # --json is for scripts: no progress lines
     echo = None if as_json else (lambda m: click.echo(m, err=True))
     res = run_or_exit(lambda: pretrain.evaluate_rbm(path, o, device, echo, progress))

@@ -275,6 +275,14 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
         key = "-".join(part for part in key.split("-") if not (part.startswith("s") and part[1:].isdigit()))
         settings.setdefault(key, []).append((row["variant"], p.name))
     panels = {}
+    if len(variants) == 1 and len(settings) > 1:  # one variant, several settings (e.g. activations x inits):
+        err = Panel("test error of every setting (first seed)", "epoch", "test error %")  # one chart
+        for i, (key, points) in enumerate(list(settings.items())[:8]):
+            sc = read_scalars(run / points[0][1])
+            if "error/test" in sc:
+                x, y = sc["error/test"]
+                err.series.append(Series(key, x, [100 * v for v in y], style=i))
+        panels["test_error_by_setting"] = err
     for key, points in list(settings.items())[:4]:
         suffix = f" ({key})" if key else ""
         err = Panel("train (dashed) and test (solid) error" + suffix, "epoch", "error %")
@@ -302,7 +310,7 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
         for fixed in sorted({tuple(g.get(o) for o in others) for g in nets}, key=str):
             tag = "-".join(f"{o}{v:g}" if isinstance(v, float) else f"{o}{v}" for o, v in zip(others, fixed))
             p = Panel(f"test error vs {lbl}" + (f" ({', '.join(f'{o} {v}' for o, v in zip(others, fixed))})" if others else ""),
-                      lbl, "test error %", logx=log)
+                      lbl, "test error %", logx=log, logy=(k == "train_size"))
             for v in variants:
                 # a classical model does not depend on the net's settings: it shows in every panel
                 # of the train-size sweep, and in no other sweep
