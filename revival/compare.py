@@ -61,6 +61,7 @@ def pretrain_options(opts: dict, sizes: list[int]) -> list[dict]:
     base = {**RBM_DEFAULTS, "visible_type": "bernoulli", "binarize": "none", "epochs": opts["pretrain_epochs"],
             "lr": opts["pretrain_lr"], "cd_k": opts["pretrain_cd_k"], "batch_size": opts["pretrain_batch_size"],
             "init_std": opts["pretrain_init_std"], "visible_bias_init": opts["pretrain_visible_bias_init"],
+            "precision": opts.get("precision", "fp32"),
             "monitor_size": 1000}
     return [{**base, "hidden": n} for n in sizes]
 

@@ -26,7 +26,10 @@ RBM_DEFAULTS = {
     # initial weights N(0, init_std^2) and visible biases log(p / (1 - p)) of the data (the Guide);
     # Hinton & Salakhutdinov's 2006 code uses 0.1 and zero biases
     "init_std": 0.01, "visible_bias_init": "log-odds",
+    # matrix products in float32, or bfloat16 where the machine runs it fast (revival.precision)
+    "precision": "fp32",
 }
+PRECISIONS = ("fp32", "bf16")
 VISIBLE_BIAS_INITS = ("log-odds", "zero")
 LR_BY_VISIBLE = {"bernoulli": 0.1, "gaussian": 0.01}
 
@@ -88,6 +91,7 @@ COMPARE_DEFAULTS = {
     # more sweep axes (None: the single option above), the per-layer monitors, and a floor on the
     # weight updates of small training sets (0: off; epochs are raised, evaluation thinned to ~epochs points)
     "activations": None, "losses": None, "init_schemes": None, "monitor_layers": True, "min_updates": 0,
+    "precision": "fp32",
     # pretraining inside the experiment (pretrained variants without --init): Hinton & Salakhutdinov's
     # code (CD-1, lr 0.1, momentum 0.5 -> 0.9 from epoch 6, weight cost 2e-4, batch 100, grey levels)
     "pretrain_epochs": 10, "pretrain_lr": 0.1, "pretrain_cd_k": 1, "pretrain_batch_size": 100,

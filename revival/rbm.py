@@ -127,7 +127,7 @@ def pseudo_log_likelihood(v, weight, visible_bias, hidden_bias, flip_index, hidd
 # ------------------------------------------------------------------------- learning statistics
 
 def cd_statistics(v0, weight, visible_bias, hidden_bias, k, generator, visible_type="bernoulli",
-                  chain=None, hidden_keep=None, out=None):
+                  chain=None, hidden_keep=None, out=None, lowp=None):
     """Gradient statistics of CD-k (Hinton 2002) or, given a persistent ``chain``, PCD (Tieleman 2008).
 
     The log-likelihood gradient is  dlogp/dW = <h v>_data - <h v>_model,  estimated as
@@ -151,9 +151,13 @@ def cd_statistics(v0, weight, visible_bias, hidden_bias, k, generator, visible_t
     the last sampled visible state v_k (the new persistent chain; None for CD, which needs no
     final visible sample). ``out=(h_buf, v_buf)``, buffers of at least 2B rows, receives the stacks
     without allocating (a trainer's workspace); ``v0`` may already be ``v_buf[:B]``.
+    ``lowp`` (e.g. torch.bfloat16): the matrix products run in that dtype on copies of the
+    parameters (mixed precision); their results, the sampling and the statistics stay float32.
     """
     if k < 1:
         raise ValueError("CD-k needs k >= 1")
+    if lowp is not None:  # the products' copies of the parameters, made once per batch
+        weight, visible_bias, hidden_bias = weight.to(lowp), visible_bias.to(lowp), hidden_bias.to(lowp)
     B = v0.shape[0]
     if out is None:
         out = (v0.new_empty(2 * B, weight.shape[0]), v0.new_empty(2 * B, weight.shape[1]))
@@ -166,7 +170,7 @@ def cd_statistics(v0, weight, visible_bias, hidden_bias, k, generator, visible_t
     recon = v = None
     for step in range(k):
         last_cd = step == k - 1 and chain is None
-        vm = torch.addmm(visible_bias, sample_bernoulli(h_drive, generator), weight, out=v_neg if last_cd else None)
+        vm = _affine(visible_bias, sample_bernoulli(h_drive, generator), weight, out=v_neg if last_cd else None)
         if visible_type == "bernoulli":
             vm.sigmoid_()
         if recon is None and chain is None:
@@ -176,7 +180,9 @@ def cd_statistics(v0, weight, visible_bias, hidden_bias, k, generator, visible_t
         if step < k - 1:
             h_drive = _hidden_probs_into(h_neg, v, weight, hidden_bias, hidden_keep)
     if chain is not None:
-        recon = visible_mean(sample_bernoulli(h0, generator), weight, visible_bias, visible_type)
+        recon = _affine(visible_bias, sample_bernoulli(h0, generator), weight)
+        if visible_type == "bernoulli":
+            recon.sigmoid_()
         v_neg.copy_(v)
     _hidden_probs_into(h_neg, v_neg, weight, hidden_bias, hidden_keep).neg_()
     gb = (v_data.sum(0) - v_neg.sum(0)) / B
@@ -202,8 +208,17 @@ def cd_k_reference(v0, weight, visible_bias, hidden_bias, k, generator, visible_
 
 def _hidden_probs_into(out, v, weight, hidden_bias, keep):
     """``out`` <- P(h = 1 | v) (times the dropout mask), in place."""
-    torch.addmm(hidden_bias, v, weight.t(), out=out).sigmoid_()
+    _affine(hidden_bias, v, weight.t(), out=out).sigmoid_()
     return out if keep is None else out.mul_(keep)
+
+
+def _affine(bias, x, w, out=None):
+    """bias + x w, computed in ``w``'s dtype (``x`` cast to it); a low-precision product comes back
+    as float32 (into ``out`` when given)."""
+    if w.dtype == x.dtype:
+        return torch.addmm(bias, x, w, out=out)
+    r = torch.addmm(bias, x.to(w.dtype), w)
+    return r.float() if out is None else out.copy_(r)
 
 
 def weight_gradient(h_stack, v_stack):

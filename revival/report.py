@@ -345,9 +345,11 @@ def layer_panels(groups: list[dict]) -> dict:
     mean = Panel("mean activation by layer, last evaluation", "hidden layer", "mean output")
     grad = Panel("mean gradient norm of each layer's weights, last epoch", "weight layer (last: output)",
                  "||dL/dW||", logy=True)
+    keys = ("variant", *AXIS_COLUMNS, "train_size", "depth", "hidden_dropout")
+    varying = [k for k in keys if len({g.get(k) for g in nets}) > 1] or ["variant"]  # label by what differs
+    prefix = {"train_size": "n", "depth": "d", "hidden_dropout": "p"}
     for i, g in enumerate(nets):
-        label = " ".join(str(x) for x in (g["variant"], *(g.get(a) for a in AXIS_COLUMNS),
-                                         f"n{g['train_size']}", f"d{g['depth']}") if x is not None)
+        label = " ".join(f"{prefix.get(k, '')}{g.get(k)}" for k in varying)
         sat.series.append(Series(label, list(range(1, len(g["saturated"]) + 1)), [100 * x for x in g["saturated"]],
                                  style=i))
         if g.get("activation_mean"):

@@ -134,6 +134,7 @@ class RBMTrainConfig:
     dropout: float = _RBM["dropout"]
     init_std: float = _RBM["init_std"]
     visible_bias_init: str = _RBM["visible_bias_init"]
+    precision: str = _RBM["precision"]  # "bf16": the CD matrix products in bfloat16 (revival.precision)
 
     @classmethod
     def from_dict(cls, d: dict) -> "RBMTrainConfig":
@@ -172,6 +173,7 @@ class RBMTrainer:
         self.last_update_ratio = torch.zeros((), device=W.device)
         # workspace for the stacked statistics [h0; -h_neg], [v0; v_neg] (no allocation per batch)
         self.work = (W.new_empty(2 * cfg.batch_size, W.shape[0]), W.new_empty(2 * cfg.batch_size, W.shape[1]))
+        self.lowp = torch.bfloat16 if cfg.precision == "bf16" else None  # mixed precision (revival.precision)
 
     def state_dict(self) -> dict:
         return {"vel": [v.clone() for v in self.vel], "chain": None if self.chain is None else self.chain.clone(),
@@ -201,14 +203,18 @@ class RBMTrainer:
             if cfg.dropout > 0:
                 keep = torch.bernoulli(torch.full((B, W.shape[0]), 1.0 - cfg.dropout, device=W.device), generator=self.gen)
             chain = None if self.chain is None else self.chain[:B]
-            hs, vs, gb, gc, recon, v_out = R.cd_statistics(v0, W, b, c, cfg.cd_k, self.gen, vt, chain, keep, self.work)
+            hs, vs, gb, gc, recon, v_out = R.cd_statistics(v0, W, b, c, cfg.cd_k, self.gen, vt, chain, keep, self.work,
+                                                           self.lowp)
             if self.chain is not None:
                 self.chain[:B] = v_out
             recon_sum += R.reconstruction_error(v0, recon)
             vw, vb, vc = self.vel
             # dW <- m dW + (lr / B) [h0; -h_neg]^T [v0; v_neg] - lr lambda W: the gradient matmul is
             # fused into the velocity update (no gradient tensor, no extra pass over W)
-            vw.addmm_(hs.t(), vs, beta=m, alpha=lr / B)
+            if self.lowp is None:
+                vw.addmm_(hs.t(), vs, beta=m, alpha=lr / B)
+            else:  # the product in low precision (accumulated in float32 inside, rounded once), velocity in float32
+                vw.mul_(m).add_(torch.mm(hs.t().to(self.lowp), vs.to(self.lowp)), alpha=lr / B)
             if cfg.weight_decay:
                 vw.add_(W, alpha=-lr * cfg.weight_decay)
             vb.mul_(m).add_(gb, alpha=lr)
@@ -293,6 +299,7 @@ class MLPTrainConfig:
     max_norm_layers: str = _MLP["max_norm_layers"]  # "hidden": each hidden unit's incoming weights; "all": output too
     loss: str = _MLP["loss"]
     monitor_layers: bool = _MLP["monitor_layers"]  # per-layer gradient norms (mean over the epoch's batches)
+    precision: str = _MLP["precision"]  # "bf16": forward and backward products under bfloat16 autocast
 
     @classmethod
     def from_dict(cls, d: dict) -> "MLPTrainConfig":
@@ -348,7 +355,9 @@ class ClassifierTrainer:
         for idx in batches(len(x), cfg.batch_size, self.gen, dev):
             check()
             xb, yb = x.batch(idx), y[idx]
-            logits = model(xb, self.noise, stochastic=True)
+            with torch.autocast(dev.type, torch.bfloat16, enabled=cfg.precision == "bf16"):
+                logits = model(xb, self.noise, stochastic=True)
+            logits = logits.float()  # the loss, its gradient seed and the weights' updates in float32
             loss = loss_fn(logits, yb, cfg.loss)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -1,0 +1,87 @@
+"""--precision bf16: probed, with a fallback that says why; mixed-precision CD statistics and
+classifier steps close to float32; --threads."""
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from revival import precision as PR
+from revival import rbm as R
+from revival.cli import main
+from helpers import only_run
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_probe_measures_both_precisions():
+    p = PR.probe(torch.device("cpu"), shape=(32, 64, 32), budget_s=0.01)
+    assert p["fp32"] > 0 and p["bf16"] >= 0 and p["ratio"] == pytest.approx(p["bf16"] / p["fp32"])
+
+
+def test_resolve_falls_back_with_one_line_where_bf16_is_slow(monkeypatch):
+    lines = []
+    monkeypatch.setattr(PR, "probe", lambda device: {"fp32": 140.0, "bf16": 4.0, "ratio": 4.0 / 140.0})
+    used, info = PR.resolve("bf16", "cpu", lines.append)
+    assert used == "fp32" and info["requested"] == "bf16" and info["probe_ratio"] == pytest.approx(0.03, abs=0.01)
+    assert len(lines) == 1 and "falls back to fp32" in lines[0] and "0.03x" in lines[0]
+    monkeypatch.setattr(PR, "probe", lambda device: {"fp32": 100.0, "bf16": 230.0, "ratio": 2.3})
+    assert PR.resolve("bf16", "cpu", lines.append)[0] == "bf16" and len(lines) == 1
+    assert PR.resolve("fp32", "cpu", lines.append) == ("fp32", {"requested": "fp32"})
+
+
+def test_bf16_cd_statistics_stay_close_to_float32():
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(64, 100, generator=g) * 0.1
+    b, c = torch.randn(100, generator=g) * 0.1, torch.randn(64, generator=g) * 0.1
+    v0 = (torch.rand(50, 100, generator=g) < 0.3).float()
+    full = R.cd_statistics(v0, W, b, c, 1, torch.Generator().manual_seed(1))
+    low = R.cd_statistics(v0, W, b, c, 1, torch.Generator().manual_seed(1), lowp=torch.bfloat16)
+    for a, z in zip(full[:4], low[:4]):
+        assert z.dtype == torch.float32
+    # the data-phase probabilities differ only by bf16 rounding of the product (8 bits)
+    assert (full[0][:50] - low[0][:50]).abs().max() < 0.02
+    # the same uniforms drive the samples: nearly every hidden sample agrees
+    grad_full = R.weight_gradient(full[0], full[1])
+    grad_low = R.weight_gradient(low[0], low[1])
+    assert (grad_full - grad_low).norm() / grad_full.norm() < 0.1
+
+
+def test_bf16_everywhere_through_the_cli(tmp_path, monkeypatch):
+    monkeypatch.setattr(PR, "probe", lambda device: {"fp32": 100.0, "bf16": 300.0, "ratio": 3.0})
+    r = invoke("pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "32", "--epochs", "2", "--ais-runs", "0",
+               "--precision", "bf16", "--no-progress", "--logdir", tmp_path / "rbm")
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((only_run(tmp_path / "rbm", "pretrain-rbm") / "config.json").read_text())["options"]
+    assert cfg["precision"] == "bf16" and cfg["precision_info"]["probe_ratio"] == 3.0
+    r = invoke("compare-dropout", "--dataset", "mnist-sample", "--train-size", "200", "--layers", "32", "--epochs", "2",
+               "--mc-samples", "0", "--variants", "baseline,pretrained", "--pretrain-epochs", "1", "--precision", "bf16",
+               "--no-progress", "--logdir", tmp_path / "cmp")
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path / "cmp", "compare-dropout")
+    rows = json.loads((run / "summary.json").read_text())["rows"]
+    assert all(0 <= row["test_error"] < 0.9 for row in rows)
+    # a slow bf16: the run says so once and trains in fp32
+    monkeypatch.setattr(PR, "probe", lambda device: {"fp32": 100.0, "bf16": 5.0, "ratio": 0.05})
+    r = invoke("pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "16", "--epochs", "1", "--ais-runs", "0",
+               "--precision", "bf16", "--no-progress", "--logdir", tmp_path / "slow")
+    assert r.exit_code == 0
+    assert r.output.count("falls back to fp32") == 1  # Click's runner shows stderr in the output
+    cfg = json.loads((only_run(tmp_path / "slow", "pretrain-rbm") / "config.json").read_text())["options"]
+    assert cfg["precision"] == "fp32" and cfg["precision_info"]["requested"] == "bf16"
+
+
+def test_threads_option_sets_torch_threads(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        r = invoke("pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "8", "--epochs", "1", "--ais-runs", "0",
+                   "--threads", "1", "--no-progress", "--logdir", tmp_path)
+        assert r.exit_code == 0, r.output
+        assert torch.get_num_threads() == 1
+        assert json.loads((only_run(tmp_path, "pretrain-rbm") / "config.json").read_text())["options"]["threads"] == 1
+    finally:
+        torch.set_num_threads(before)
+    r = invoke("evaluate-rbm", only_run(tmp_path, "pretrain-rbm"), "--threads", "0")
+    assert r.exit_code == 2
