@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
@@ -62,6 +63,9 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
             ax.set_xscale("log")
         if p.logy:
             ax.set_yscale("log")
+            plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")  # 3, 10, 30: not 3x10^0
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(plain)
         ax.set_title(p.title, fontsize=11)
         ax.set_xlabel(p.xlabel)
         ax.set_ylabel(p.ylabel)

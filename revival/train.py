@@ -363,7 +363,7 @@ class ClassifierTrainer:
             loss.backward()
             if grad_sum is not None:
                 with torch.no_grad():
-                    grad_sum += torch.stack(torch._foreach_norm([w.grad for w in weights]))
+                    grad_sum += torch.stack([torch.dot(w.grad.view(-1), w.grad.view(-1)) for w in weights]).sqrt_()
                 n_batches += 1
             self.opt.step()
             if cfg.max_norm is not None:  # each unit's incoming weights: hidden units, or every layer

@@ -8,6 +8,12 @@ trainer (training alone, and with the per-epoch monitoring and TensorBoard loggi
 ``BernoulliRBM`` (same size, batch and epochs; skipped when scikit-learn is missing), next to the
 FLOP floor: the CD-1 work of one epoch (10 * N * 784 * 500 flops) at the speed of a large matmul
 measured here. Also the peak resident memory of the process after the revival runs.
+
+``--precision bf16`` adds the rows of revival's trainer with its matrix products in bfloat16 (where
+``revival.precision.probe`` finds bf16 fast; the probe's numbers are printed). ``--scaling`` prints
+a second table: seconds per epoch of revival's trainer (training alone, 10,000 images, scaled to
+50,000) for hidden sizes 100 / 500 / 2000 x batch sizes 10 / 100 / 1000 x fp32 / bf16, each with
+its share of the fp32 FLOP floor, so a reader sees how the cost grows with the work.
 """
 from __future__ import annotations
 
@@ -108,6 +114,9 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--no-sklearn", action="store_true")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="also time revival's trainer with bf16 matrix products")
+    ap.add_argument("--scaling", action="store_true", help="print the hidden x batch x precision table too")
     a = ap.parse_args()
     device = runs.resolve_device(a.device)
     images, _ = D.load_split("mnist", "train", a.data_dir)
@@ -122,9 +131,14 @@ def main():
     t_mm = batch_matmuls(device, n, a.batch_size, a.hidden)
 
     cfg = RBMTrainConfig(hidden=a.hidden, batch_size=a.batch_size, epochs=a.epochs)
+    from revival.precision import probe
+    pr = probe(device)
+    print(f"precision probe ({'x'.join(map(str, (256, 784, 512)))} matmul): fp32 {pr['fp32']:.0f} GFLOP/s, "
+          f"bf16 {pr['bf16']:.0f} GFLOP/s ({pr['ratio']:.2f}x)")
 
-    def revival_epochs(monitor: bool) -> tuple[list[float], list[float]]:
+    def revival_epochs(monitor: bool, precision: str = "fp32") -> tuple[list[float], list[float]]:
         """Seconds of training and of monitoring (+ TensorBoard) in each epoch, timed apart."""
+        cfg.precision = precision
         g = torch.Generator(device=device).manual_seed(0)
         model = R.RBM(784, a.hidden).to(device).init_(g, data.all().mean(0))
         tr = RBMTrainer(model, cfg, g)
@@ -154,6 +168,8 @@ def main():
 
     rows = []
     t_train = min(revival_epochs(False)[0])
+    t_bf16 = min(revival_epochs(False, "bf16")[0]) if a.precision == "bf16" else None
+    cfg.precision = "fp32"
     tt, tm = revival_epochs(True)
     t_mon = float(np.median(np.array(tt) + np.array(tm)))
     overhead = float(np.median(np.array(tm) / np.array(tt)))  # monitoring / training, epoch by epoch
@@ -162,6 +178,7 @@ def main():
     rows += [("FLOP floor (CD-1 flops at large-matmul speed)", floor),
              ("CD-1's matmuls alone, at batch shapes (nothing else)", t_mm),
              ("revival, training alone", t_train),
+             *([("revival, training alone, bf16 matrix products", t_bf16)] if t_bf16 else []),
              ("revival, training + monitoring + TensorBoard", t_mon),
              ("plain PyTorch CD-1 loop", t_plain)]
     t_sk = None
@@ -187,7 +204,37 @@ def main():
     print(f"revival vs plain loop: {t_plain / t_train:.2f}x")
     if t_sk:
         print(f"revival vs scikit-learn: {t_sk / t_train:.2f}x faster (target >= 1.5x)")
+    if t_bf16:
+        print(f"bf16 vs fp32 training: {t_train / t_bf16:.2f}x faster")
     print(f"peak RSS after the revival runs: {rss_mb:.0f} MB (target < 1024 MB)")
+    if a.scaling:
+        scaling(data, device, gflops, pr)
+
+
+def scaling(data, device, gflops, pr, n=10_000):
+    """Seconds per epoch (scaled to 50,000 images) of revival's CD-1 trainer across hidden sizes,
+    batch sizes and precisions, one warm-up epoch then the best of two, on ``n`` images."""
+    sub = D.Visible(data.data[:n])
+    print("\n| hidden | batch | precision | s / epoch (50,000 images) | of the fp32 FLOP floor |\n| --- | --- | --- | --- | --- |")
+    for hidden in (100, 500, 2000):
+        for batch in (10, 100, 1000):
+            for precision in ("fp32", "bf16"):
+                if precision == "bf16" and pr["ratio"] < 1.5:
+                    print(f"| {hidden} | {batch} | bf16 | not run: bf16 is not fast here ({pr['ratio']:.2f}x) | - |")
+                    continue
+                cfg = RBMTrainConfig(hidden=hidden, batch_size=batch, epochs=3, precision=precision)
+                g = torch.Generator(device=device).manual_seed(0)
+                tr = RBMTrainer(R.RBM(784, hidden).to(device).init_(g, sub.all().mean(0)), cfg, g)
+                times = []
+                for e in range(3):
+                    sync(device)
+                    t = time.perf_counter()
+                    float(tr.train_epoch(sub, e)["recon_error"])
+                    sync(device)
+                    times.append(time.perf_counter() - t)
+                sec = min(times[1:]) * 50_000 / n
+                floor = 10 * 50_000 * 784 * hidden / (gflops * 1e9)
+                print(f"| {hidden} | {batch} | {precision} | {sec:.3f} | {floor / sec:.0%} |")
 
 
 if __name__ == "__main__":
