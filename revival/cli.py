@@ -284,7 +284,11 @@ def prepare(command: str, o: dict, resolve):
     if "precision" in opts:  # bf16 only where this device runs it fast (probed; a warning line otherwise)
         from .precision import resolve as resolve_precision
         asked = (opts.get("precision_info") or {}).get("requested", opts["precision"])
-        opts["precision"], opts["precision_info"] = resolve_precision(asked, device, lambda m: click.echo(m, err=True))
+        first = lambda v: v[0] if isinstance(v, list) else v  # noqa: E731 (pretrain-dbn: per-layer lists)
+        width = first(opts.get("hidden") or opts.get("width") or opts.get("layers") or [500])
+        shape = (first(opts.get("batch_size")) or 100, 784, width)  # the run's first product
+        opts["precision"], opts["precision_info"] = resolve_precision(asked, device, lambda m: click.echo(m, err=True),
+                                                                      shape)
     return opts, make_run, device, sys.stderr.isatty() if progress is None else progress, bool(resume)
 
 

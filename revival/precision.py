@@ -52,20 +52,24 @@ def probe(device, shape=PROBE_SHAPE, budget_s: float = 0.1) -> dict:
     return out
 
 
-def resolve(requested: str, device, echo=print) -> tuple[str, dict]:
+def resolve(requested: str, device, echo=print, shape=None) -> tuple[str, dict]:
     """The precision a run uses and what decided it: fp32 as asked; bf16 only where :func:`probe`
-    measures it at least ``FAST_ENOUGH`` times faster than fp32, else fp32 with one warning line."""
+    measures it at least ``FAST_ENOUGH`` times faster than fp32 at the run's own product shape
+    ``(batch, n_in, n_out)`` (default ``PROBE_SHAPE``; small products gain nothing: measured in
+    docs/benchmarks.md), else fp32 with one warning line."""
     if requested not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}")
     if requested == "fp32":
         return "fp32", {"requested": "fp32"}
-    p = probe(torch.device(device))
-    info = {"requested": requested, "probe_gflops_fp32": round(p["fp32"], 1), "probe_gflops_bf16": round(p["bf16"], 1),
-            "probe_ratio": round(p["ratio"], 2)}
+    shape = tuple(shape or PROBE_SHAPE)
+    p = probe(torch.device(device)) if shape == PROBE_SHAPE else probe(torch.device(device), shape)
+    info = {"requested": requested, "probe_shape": list(shape), "probe_gflops_fp32": round(p["fp32"], 1),
+            "probe_gflops_bf16": round(p["bf16"], 1), "probe_ratio": round(p["ratio"], 2)}
     if p["ratio"] >= FAST_ENOUGH:
         return "bf16", info
-    echo(f"warning: --precision bf16 falls back to fp32 on this {torch.device(device).type} device: a bf16 matmul "
-         f"runs at {p['bf16']:.0f} GFLOP/s against {p['fp32']:.0f} in fp32 ({p['ratio']:.2f}x, below the "
+    echo(f"warning: --precision bf16 falls back to fp32 on this {torch.device(device).type} device: a "
+         f"{'x'.join(map(str, shape))} bf16 matmul runs at {p['bf16']:.0f} GFLOP/s against {p['fp32']:.0f} in fp32 "
+         f"({p['ratio']:.2f}x, below the "
          f"{FAST_ENOUGH}x that pays for its rounding; bf16 is fast with AVX-512 BF16 / AMX or on a GPU)")
     return "fp32", info
 

@@ -23,11 +23,11 @@ def test_probe_measures_both_precisions():
 
 def test_resolve_falls_back_with_one_line_where_bf16_is_slow(monkeypatch):
     lines = []
-    monkeypatch.setattr(PR, "probe", lambda device: {"fp32": 140.0, "bf16": 4.0, "ratio": 4.0 / 140.0})
+    monkeypatch.setattr(PR, "probe", lambda device, shape=None, budget_s=0.1: {"fp32": 140.0, "bf16": 4.0, "ratio": 4.0 / 140.0})
     used, info = PR.resolve("bf16", "cpu", lines.append)
     assert used == "fp32" and info["requested"] == "bf16" and info["probe_ratio"] == pytest.approx(0.03, abs=0.01)
     assert len(lines) == 1 and "falls back to fp32" in lines[0] and "0.03x" in lines[0]
-    monkeypatch.setattr(PR, "probe", lambda device: {"fp32": 100.0, "bf16": 230.0, "ratio": 2.3})
+    monkeypatch.setattr(PR, "probe", lambda device, shape=None, budget_s=0.1: {"fp32": 100.0, "bf16": 230.0, "ratio": 2.3})
     assert PR.resolve("bf16", "cpu", lines.append)[0] == "bf16" and len(lines) == 1
     assert PR.resolve("fp32", "cpu", lines.append) == ("fp32", {"requested": "fp32"})
 
@@ -50,12 +50,13 @@ def test_bf16_cd_statistics_stay_close_to_float32():
 
 
 def test_bf16_everywhere_through_the_cli(tmp_path, monkeypatch):
-    monkeypatch.setattr(PR, "probe", lambda device: {"fp32": 100.0, "bf16": 300.0, "ratio": 3.0})
+    monkeypatch.setattr(PR, "probe", lambda device, shape=None, budget_s=0.1: {"fp32": 100.0, "bf16": 300.0, "ratio": 3.0})
     r = invoke("pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "32", "--epochs", "2", "--ais-runs", "0",
                "--precision", "bf16", "--no-progress", "--logdir", tmp_path / "rbm")
     assert r.exit_code == 0, r.output
     cfg = json.loads((only_run(tmp_path / "rbm", "pretrain-rbm") / "config.json").read_text())["options"]
     assert cfg["precision"] == "bf16" and cfg["precision_info"]["probe_ratio"] == 3.0
+    assert cfg["precision_info"]["probe_shape"] == [100, 784, 32]  # the run's own batch x 784 x hidden product
     r = invoke("compare-dropout", "--dataset", "mnist-sample", "--train-size", "200", "--layers", "32", "--epochs", "2",
                "--mc-samples", "0", "--variants", "baseline,pretrained", "--pretrain-epochs", "1", "--precision", "bf16",
                "--no-progress", "--logdir", tmp_path / "cmp")
@@ -64,7 +65,7 @@ def test_bf16_everywhere_through_the_cli(tmp_path, monkeypatch):
     rows = json.loads((run / "summary.json").read_text())["rows"]
     assert all(0 <= row["test_error"] < 0.9 for row in rows)
     # a slow bf16: the run says so once and trains in fp32
-    monkeypatch.setattr(PR, "probe", lambda device: {"fp32": 100.0, "bf16": 5.0, "ratio": 0.05})
+    monkeypatch.setattr(PR, "probe", lambda device, shape=None, budget_s=0.1: {"fp32": 100.0, "bf16": 5.0, "ratio": 0.05})
     r = invoke("pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "16", "--epochs", "1", "--ais-runs", "0",
                "--precision", "bf16", "--no-progress", "--logdir", tmp_path / "slow")
     assert r.exit_code == 0
