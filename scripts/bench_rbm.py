@@ -117,6 +117,8 @@ def main():
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                     help="also time revival's trainer with bf16 matrix products")
     ap.add_argument("--scaling", action="store_true", help="print the hidden x batch x precision table too")
+    ap.add_argument("--cli", action="store_true",
+                    help="also time `revival pretrain-rbm` itself: whole epochs (monitoring, TensorBoard, checkpoints)")
     a = ap.parse_args()
     device = runs.resolve_device(a.device)
     images, _ = D.load_split("mnist", "train", a.data_dir)
@@ -167,6 +169,7 @@ def main():
         return t_tr, t_mon
 
     rows = []
+    t_cli = cli_epoch(a, 1 + a.epochs) if a.cli else None
     t_train = min(revival_epochs(False)[0])
     t_bf16 = min(revival_epochs(False, "bf16")[0]) if a.precision == "bf16" else None
     cfg.precision = "fp32"
@@ -180,7 +183,9 @@ def main():
              ("revival, training alone", t_train),
              *([("revival, training alone, bf16 matrix products", t_bf16)] if t_bf16 else []),
              ("revival, training + monitoring + TensorBoard", t_mon),
-             ("plain PyTorch CD-1 loop", t_plain)]
+             ("plain PyTorch CD-1 loop", t_plain),
+             *([("revival pretrain-rbm, the CLI's whole epoch (monitoring, TensorBoard, checkpoints)", t_cli)]
+               if t_cli else [])]
     t_sk = None
     if not a.no_sklearn:
         try:
@@ -202,6 +207,9 @@ def main():
           f"alone reach {floor / t_mm:.0%} of it, revival runs at {t_mm / t_train:.0%} of that")
     print(f"monitoring overhead: {overhead:+.1%} of the same epoch's training time (target <= 10%)")
     print(f"revival vs plain loop: {t_plain / t_train:.2f}x")
+    if t_cli:
+        print(f"the CLI's whole epoch vs the plain loop's: {t_cli / t_plain:.2f}x (target <= 1.1x); "
+              f"vs revival's training alone: {t_cli / t_train:.2f}x")
     if t_sk:
         print(f"revival vs scikit-learn: {t_sk / t_train:.2f}x faster (target >= 1.5x)")
     if t_bf16:
@@ -209,6 +217,27 @@ def main():
     print(f"peak RSS after the revival runs: {rss_mb:.0f} MB (target < 1024 MB)")
     if a.scaling:
         scaling(data, device, gflops, pr)
+
+
+def cli_epoch(a, epochs: int) -> float:
+    """Seconds per whole epoch of ``revival pretrain-rbm`` as a user runs it (same size, batch and
+    data; no AIS, no figures): the wall time of an ``epochs``-epoch run minus a 1-epoch run, over
+    the difference, each the best of two alternating runs (start-up, data loading and the first
+    epoch's warm-up cancel out)."""
+    import subprocess
+    import os
+    best = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(2):
+            for e in (1, epochs):
+                t = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "revival", "pretrain-rbm", "--hidden", str(a.hidden), "--batch-size",
+                                str(a.batch_size), "--epochs", str(e), "--ais-runs", "0", "--no-figures", "--no-progress",
+                                "--device", a.device, "--logdir", tmp, *(["--data-dir", a.data_dir] if a.data_dir else [])],
+                               check=True, capture_output=True, cwd=Path(__file__).resolve().parents[1],
+                               env={**os.environ, "REVIVAL_FIGURES": "0"})
+                best[e] = min(best.get(e, float("inf")), time.perf_counter() - t)
+    return (best[epochs] - best[1]) / (epochs - 1)
 
 
 def scaling(data, device, gflops, pr, n=10_000):
