@@ -237,7 +237,7 @@ def main():
 
 # options that may change on --resume: more epochs (a run that finished can be extended), another device
 RESUME_MAY_CHANGE = {"pretrain-rbm": ("epochs", "device"), "pretrain-dbn": ("epochs", "device"),
-                     "compare-dropout": ("device",)}
+                     "compare-dropout": ("device", "executor", "ray_address", "point_cpus", "point_gpus", "max_retries")}
 RESUME_NEUTRAL = ("resume", "progress", "config", "figures", "download", "threads")
 
 
@@ -609,6 +609,18 @@ def evaluate_rbm_cmd(path, as_json, **o):
               help="Initial RBM visible biases of the in-experiment pretraining.")
 @click.option("--precision", type=click.Choice(E.PRECISIONS), default=None,
               help=PRECISION_HELP + " Evaluation stays float32.")
+@click.option("--executor", type=click.Choice(E.EXECUTORS), default=None,
+              help="Run the grid's points one after another here, or as Ray tasks (needs revival[ray]; the run "
+                   "folder must be on storage every node sees) [default: local].")
+@click.option("--ray-address", default=None,
+              help="Ray cluster to join (auto, ray://host:port) [default: start a local Ray instance].")
+@click.option("--point-cpus", type=Finite(min=0, min_open=True), default=None,
+              help="CPUs per point with --executor ray (also its torch threads) [default: 1].")
+@click.option("--point-gpus", type=Finite(min=0), default=None,
+              help="GPUs per point with --executor ray, fractional to share one (0.25: four points a GPU) [default: 0].")
+@click.option("--max-retries", type=click.IntRange(min=0, max=100), default=None,
+              help="Retries of a point whose task fails or whose worker dies, before it is recorded as failed "
+                   "[default: 1].")
 @common_options
 def compare_dropout_cmd(**o):
     """Train one network with and without regularization, from random or pretrained weights, on the

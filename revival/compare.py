@@ -414,10 +414,31 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
         with runs.writer(run.path) as w:
             w.add_custom_scalars(layout())
             w.add_text("config", runs.markdown_table(run.config), 0)
-        rows = []
-        for point in grid(opts):
-            rows.append(point_done(ex, point) or train_point(ex, point))
-            run.set_status(runs.STATUS_RUNNING, rows=rows)
+        points = grid(opts)
+        done = {p: r for p in points if (r := point_done(ex, p)) is not None}
+
+        def finished(point, row):
+            done[point] = row
+            run.set_status(runs.STATUS_RUNNING, rows=[done[p] for p in points if p in done])
+
+        failed = []
+        todo = [p for p in points if p not in done]
+        if opts.get("executor") == "ray" and todo:
+            from . import distributed
+            for p in todo:  # the pretrained stacks first, here (the points of one size and seed share one)
+                if p.pretrained and ex.init_stack is None:
+                    ex.stack(p)
+            with GracefulStop() as stop:
+                failed = distributed.run_points(todo, opts, run, stop, echo, finished)
+        else:
+            for p in todo:
+                finished(p, train_point(ex, p))
+        rows = [done[p] for p in points if p in done]
+        if failed:
+            run.set_status(runs.STATUS_RUNNING, rows=rows, failed=[{"point": n, "error": e} for n, e in failed])
+            raise ValueError(f"{len(failed)} of {len(points)} points failed ({'; '.join(f'{n}: {e}' for n, e in failed[:3])}"
+                             f"{'; ...' if len(failed) > 3 else ''}); {len(rows)} finished; --resume {run.path} "
+                             "runs the failed ones again")
         summary = {"status": runs.STATUS_FINISHED, "preset": opts["preset"], "rows": rows,
                    "groups": group_rows(rows, preset)}
         if preset.citation:

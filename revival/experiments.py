@@ -58,6 +58,8 @@ LOSSES = ("cross-entropy", "mse")
 KNN_KS = (1, 3, 5, 7, 9, 15)
 SVM_CS = (1.0, 10.0, 100.0)
 CLASSIC_EXTRA = "classic"  # pip install 'revival[classic]' brings scikit-learn for svm-rbf
+RAY_EXTRA = "ray"  # pip install 'revival[ray]' brings Ray for compare-dropout --executor ray
+EXECUTORS = ("local", "ray")
 
 # ------------------------------------------------------------------------- compare-dropout
 
@@ -92,6 +94,8 @@ COMPARE_DEFAULTS = {
     # weight updates of small training sets (0: off; epochs are raised, evaluation thinned to ~epochs points)
     "activations": None, "losses": None, "init_schemes": None, "monitor_layers": True, "min_updates": 0,
     "precision": "fp32",
+    # where the points run: one after another here, or as Ray tasks (revival.distributed)
+    "executor": "local", "ray_address": None, "point_cpus": 1.0, "point_gpus": 0.0, "max_retries": 1,
     # pretraining inside the experiment (pretrained variants without --init): Hinton & Salakhutdinov's
     # code (CD-1, lr 0.1, momentum 0.5 -> 0.9 from epoch 6, weight cost 2e-4, batch 100, grey levels)
     "pretrain_epochs": 10, "pretrain_lr": 0.1, "pretrain_cd_k": 1, "pretrain_batch_size": 100,
@@ -350,6 +354,10 @@ def resolve_compare(cli: dict) -> dict:
     if pretrained and any(a != PRETRAINED_ACTIVATION for a in out.get("activations") or []):
         raise ValueError(f"--activations {','.join(out['activations'])}: the {', '.join(pretrained)} variant(s) start "
                          "from RBMs, whose hidden units are logistic; sweep activations without them")
+    if out.get("executor") == "ray":
+        import importlib.util
+        if importlib.util.find_spec("ray") is None:
+            raise ValueError(f"--executor ray needs Ray: pip install 'revival[{RAY_EXTRA}]' (or use --executor local)")
     if "svm-rbf" in out["variants"]:
         import importlib.util
         if importlib.util.find_spec("sklearn") is None:

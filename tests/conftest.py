@@ -31,3 +31,12 @@ def random_rbm(n_v, n_h, seed=0, scale=1.0, dtype=torch.float64):
     b = torch.randn(n_v, generator=g, dtype=dtype) * scale
     c = torch.randn(n_h, generator=g, dtype=dtype) * scale
     return W, b, c
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """`--threads N` in an in-process CLI call sets torch's threads for the whole process; put them
+    back, so a later test's bit-for-bit comparison with a subprocess is not run at another count."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)

@@ -1,0 +1,128 @@
+"""``compare-dropout --executor ray``: the grid's points as Ray tasks, for sweeps beyond one machine.
+
+A point is already self-contained (its options in, its own sub-folder out, ``result.json`` when it
+finished), so each becomes one Ray task that loads its own data, resolves its device on the worker
+and writes only its own sub-folder of the run folder, which must therefore be on storage every
+worker sees (checked at start: a worker reads a marker the driver wrote and writes one back). The
+driver keeps what is shared: the root event file, ``summary.json`` / ``summary.md`` as points
+finish, the progress lines. A task that raises or whose worker dies is retried ``--max-retries``
+times, then recorded as failed without stopping the others. Ctrl-C cancels what is outstanding.
+Ray is an optional extra: ``pip install "revival[ray]"``.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import runs
+
+MARKER = ".ray-storage-check"
+FAULTS_ENV = "REVIVAL_FAULTS"  # fault injection for the tests: "fail:NAME,die-once:NAME" (point folder names)
+
+
+@dataclass
+class _RunAt:
+    """What a point needs of the run on a worker: its folder."""
+    path: Path
+
+
+def _point_task(opts: dict, run_path: str, point, threads: int) -> dict:
+    """One grid point on a Ray worker: data, device and (with --init) the stack loaded here."""
+    import torch
+    from . import compare as C
+    _inject_fault(point.name(opts), Path(run_path))
+    torch.set_num_threads(max(1, threads))
+    device = runs.resolve_device(opts["device"])
+    data = C.load_data(opts, device)
+    stack = None
+    if opts.get("init"):
+        stack = [r.to(device) for r in C.load_init(opts["init"], opts)[0]]
+    ex = C.Experiment(opts, data, _RunAt(Path(run_path)), device, lambda m: print(m, flush=True), False, stack)
+    return C.train_point(ex, point)
+
+
+def _inject_fault(name: str, run_path: Path):
+    """Faults the tests ask for through ``REVIVAL_FAULTS``: ``fail:NAME`` raises in every attempt of
+    point NAME, ``die-once:NAME`` kills the worker process in NAME's first attempt (a crashed node)."""
+    import os
+    for item in filter(None, os.environ.get(FAULTS_ENV, "").split(",")):
+        kind, _, target = item.partition(":")
+        if target != name:
+            continue
+        if kind == "fail":
+            raise RuntimeError(f"injected failure of {name}")
+        flag = run_path / f".{name}.died"
+        if kind == "die-once" and not flag.exists():
+            flag.write_text("1")
+            os._exit(1)
+
+
+def _check_task(run_path: str, token: str) -> str:
+    p = Path(run_path) / MARKER
+    seen = p.read_text() if p.is_file() else ""
+    (Path(run_path) / (MARKER + ".worker")).write_text(token[::-1])
+    return seen
+
+
+def connect(address: str | None, num_cpus: int | None = None):
+    """Join the Ray cluster at ``address`` (``auto``, ``ray://host:port``) or start a local one."""
+    import ray
+    if not ray.is_initialized():
+        kw = {"address": address} if address else {"num_cpus": num_cpus, "include_dashboard": False}
+        ray.init(log_to_driver=True, **kw)
+    return ray
+
+
+def check_shared_storage(ray, run_path: Path, resources: dict):
+    """ValueError unless a worker can read the driver's marker in ``run_path`` and the driver can
+    read the worker's reply (the run folder must be on storage every node sees)."""
+    token = secrets.token_hex(8)
+    (run_path / MARKER).write_text(token)
+    seen = ray.get(ray.remote(_check_task).options(**resources).remote(str(run_path), token))
+    reply = run_path / (MARKER + ".worker")
+    ok = seen == token and reply.is_file() and reply.read_text() == token[::-1]
+    for p in (run_path / MARKER, reply):
+        p.unlink(missing_ok=True)
+    if not ok:
+        raise ValueError(f"the Ray workers cannot see the run folder {run_path}: put --logdir on storage every "
+                         "node shares (NFS, a cluster file system), or run one node")
+
+
+def run_points(points: list, opts: dict, run, stop, echo, on_done) -> list[tuple[str, str]]:
+    """Run ``points`` as Ray tasks; ``on_done(point, row)`` as each finishes. Returns the failed
+    points as ``(name, error line)``. ``stop.check()`` is polled while waiting (a signal cancels the
+    outstanding tasks and raises Interrupted)."""
+    ray = connect(opts.get("ray_address"), None if opts.get("ray_address") else max(1, int(opts["point_cpus"])) * 2)
+    resources = {"num_cpus": opts["point_cpus"], "num_gpus": opts["point_gpus"]}
+    check_shared_storage(ray, run.path, resources)
+    task = ray.remote(_point_task).options(max_retries=opts["max_retries"], retry_exceptions=True, **resources)
+    clean = {k: v for k, v in opts.items() if k != "init_preprocessing"}
+    pending = {task.remote(clean, str(run.path), p, max(1, int(opts["point_cpus"]))): p for p in points}
+    failed, done, t0 = [], 0, time.perf_counter()
+    try:
+        while pending:
+            stop.check()
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            for ref in ready:
+                p = pending.pop(ref)
+                name = p.name(opts)
+                try:
+                    row = ray.get(ref)
+                except Exception as e:  # noqa: BLE001 - the task's error after its retries: record it, go on
+                    failed.append((name, runs.one_line(getattr(e, "cause", None) or e)))
+                    echo(f"[{name}] failed after {opts['max_retries']} retr{'y' if opts['max_retries'] == 1 else 'ies'}: "
+                         f"{failed[-1][1]}")
+                    continue
+                done += 1
+                on_done(p, row)
+                echo(f"ray: {done + len(failed)}/{done + len(failed) + len(pending)} points ({name} finished, "
+                     f"{time.perf_counter() - t0:.0f} s)")
+    except BaseException:
+        for ref in pending:  # force: a running task's worker is killed, so nothing writes after we return
+            ray.cancel(ref, force=True)
+        if not opts.get("ray_address"):
+            ray.shutdown()  # the local instance this run started goes with it
+        raise
+    return failed

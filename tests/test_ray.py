@@ -1,0 +1,92 @@
+"""compare-dropout --executor ray on a local Ray instance the test starts (2 CPUs): the same rows as
+the local executor, retries of a dead worker, a point that always fails, Ctrl-C and resume."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from revival.cli import main
+from helpers import only_run
+
+GRID = ["--dataset", "mnist-sample", "--train-sizes", "100,200", "--layers", "16", "--epochs", "2", "--mc-samples", "0",
+        "--variants", "baseline,dropout", "--no-progress", "--no-figures", "--threads", "1"]
+ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0", "PYTHONUNBUFFERED": "1"}
+
+needs_ray = pytest.mark.skipif(__import__("importlib").util.find_spec("ray") is None,
+                               reason="ray not installed: pip install 'revival[ray]' (.ci/run installs it)")
+
+
+def cli(args, logdir, extra_env=None, **kw):
+    return subprocess.run([sys.executable, "-m", "revival", "compare-dropout", *args, "--logdir", str(logdir)],
+                          capture_output=True, text=True, env={**ENV, **(extra_env or {})}, timeout=300, **kw)
+
+
+def rows(run):
+    return json.loads((run / "summary.json").read_text())["rows"]
+
+
+def test_executor_ray_without_ray_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    r = CliRunner().invoke(main, ["compare-dropout", *GRID, "--executor", "ray", "--logdir", str(tmp_path)])
+    assert r.exit_code == 2 and "revival[ray]" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "compare-dropout").exists()
+
+
+@needs_ray
+def test_ray_gives_the_local_rows(tmp_path):
+    assert cli(GRID, tmp_path / "local").returncode == 0
+    r = cli([*GRID, "--executor", "ray"], tmp_path / "ray")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "ray: 4/4 points" in r.stdout
+    a, b = (only_run(tmp_path / k, "compare-dropout") for k in ("local", "ray"))
+    assert rows(a) == rows(b)  # same seeds, same device type: the executor changes nothing
+    assert not list(b.glob(".ray-storage-check*"))  # the storage check cleans up after itself
+
+
+@needs_ray
+def test_dead_worker_is_retried_and_a_failing_point_is_reported_then_resumed(tmp_path):
+    r = cli([*GRID, "--executor", "ray"], tmp_path,
+            {"REVIVAL_FAULTS": "fail:baseline-n200,die-once:dropout-n100"})
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "1 of 4 points failed" in r.stderr and "baseline-n200" in r.stderr
+    run = only_run(tmp_path, "compare-dropout")
+    s = json.loads((run / "summary.json").read_text())
+    assert s["status"] == "failed" and [f["point"] for f in s["failed"]] == ["baseline-n200"]
+    assert len(s["rows"]) == 3 and (run / ".dropout-n100.died").exists()  # it died once, was retried, finished
+    before = {p.name: (p / "result.json").stat().st_mtime_ns for p in run.iterdir() if (p / "result.json").is_file()}
+    assert sorted(before) == ["baseline-n100", "dropout-n100", "dropout-n200"]
+    r = CliRunner().invoke(main, ["compare-dropout", "--resume", str(run), "--no-progress", "--no-figures"])
+    assert r.exit_code == 0, r.output
+    assert all((run / n / "result.json").stat().st_mtime_ns == t for n, t in before.items())  # only the failed one ran
+    s = json.loads((run / "summary.json").read_text())
+    assert s["status"] == "finished" and len(s["rows"]) == 4
+
+
+@needs_ray
+def test_ctrl_c_cancels_outstanding_points_and_resume_finishes(tmp_path):
+    args = [a if a != "2" else "40" for a in GRID]  # 40 epochs: points long enough to interrupt
+    p = subprocess.Popen([sys.executable, "-m", "revival", "compare-dropout", *args, "--executor", "ray",
+                          "--logdir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env=ENV)
+    t0 = time.time()
+    for line in p.stdout:
+        if "ray: 1/4 points" in line:
+            p.send_signal(signal.SIGINT)
+            break
+        assert time.time() - t0 < 240
+    p.stdout.read()
+    assert p.wait(timeout=120) == 130
+    run = only_run(tmp_path, "compare-dropout")
+    s = json.loads((run / "summary.json").read_text())
+    assert s["status"] == "interrupted"
+    finished = [q.name for q in run.iterdir() if (q / "result.json").is_file()]
+    assert 1 <= len(finished) < 4
+    r = CliRunner().invoke(main, ["compare-dropout", "--resume", str(run), "--no-progress", "--no-figures"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((run / "summary.json").read_text())["status"] == "finished"
+    assert len(rows(run)) == 4
