@@ -120,6 +120,8 @@ def run_points(points: list, opts: dict, run, stop, echo, on_done) -> list[tuple
                 echo(f"ray: {done + len(failed)}/{done + len(failed) + len(pending)} points ({name} finished, "
                      f"{time.perf_counter() - t0:.0f} s)")
     except BaseException:
+        run.set_status(runs.STATUS_RUNNING, points_finished=done, points_failed=len(failed),
+                       points_remaining=len(pending))  # how the run ended is written over it by runs.guarded
         for ref in pending:  # force: a running task's worker is killed, so nothing writes after we return
             ray.cancel(ref, force=True)
         if not opts.get("ray_address"):

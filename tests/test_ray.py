@@ -86,6 +86,7 @@ def test_ctrl_c_cancels_outstanding_points_and_resume_finishes(tmp_path):
     assert s["status"] == "interrupted"
     finished = [q.name for q in run.iterdir() if (q / "result.json").is_file()]
     assert 1 <= len(finished) < 4
+    assert s["points_finished"] >= 1 and s["points_finished"] + s["points_remaining"] == 4
     r = CliRunner().invoke(main, ["compare-dropout", "--resume", str(run), "--no-progress", "--no-figures"])
     assert r.exit_code == 0, r.output
     assert json.loads((run / "summary.json").read_text())["status"] == "finished"
