@@ -429,7 +429,7 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
                 if p.pretrained and ex.init_stack is None:
                     ex.stack(p)
             with GracefulStop() as stop:
-                failed = distributed.run_points(todo, opts, run, stop, echo, finished)
+                failed = distributed.run_points(todo, opts, run, stop, echo, finished, progress)
         else:
             for p in todo:
                 finished(p, train_point(ex, p))

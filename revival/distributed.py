@@ -90,10 +90,11 @@ def check_shared_storage(ray, run_path: Path, resources: dict):
                          "node shares (NFS, a cluster file system), or run one node")
 
 
-def run_points(points: list, opts: dict, run, stop, echo, on_done) -> list[tuple[str, str]]:
+def run_points(points: list, opts: dict, run, stop, echo, on_done, progress: bool = False) -> list[tuple[str, str]]:
     """Run ``points`` as Ray tasks; ``on_done(point, row)`` as each finishes. Returns the failed
     points as ``(name, error line)``. ``stop.check()`` is polled while waiting (a signal cancels the
-    outstanding tasks and raises Interrupted)."""
+    outstanding tasks and raises Interrupted). ``progress``: a bar of points done on a terminal
+    instead of one line a point."""
     ray = connect(opts.get("ray_address"), None if opts.get("ray_address") else max(1, int(opts["point_cpus"])) * 2)
     resources = {"num_cpus": opts["point_cpus"], "num_gpus": opts["point_gpus"]}
     check_shared_storage(ray, run.path, resources)
@@ -101,6 +102,7 @@ def run_points(points: list, opts: dict, run, stop, echo, on_done) -> list[tuple
     clean = {k: v for k, v in opts.items() if k != "init_preprocessing"}
     pending = {task.remote(clean, str(run.path), p, max(1, int(opts["point_cpus"]))): p for p in points}
     failed, done, t0 = [], 0, time.perf_counter()
+    bar = runs.Progress(len(points), "points", progress)
     try:
         while pending:
             stop.check()
@@ -114,11 +116,14 @@ def run_points(points: list, opts: dict, run, stop, echo, on_done) -> list[tuple
                     failed.append((name, runs.one_line(getattr(e, "cause", None) or e)))
                     echo(f"[{name}] failed after {opts['max_retries']} retr{'y' if opts['max_retries'] == 1 else 'ies'}: "
                          f"{failed[-1][1]}")
+                    bar.step()
                     continue
                 done += 1
                 on_done(p, row)
-                echo(f"ray: {done + len(failed)}/{done + len(failed) + len(pending)} points ({name} finished, "
-                     f"{time.perf_counter() - t0:.0f} s)")
+                bar.step()
+                if not progress:
+                    echo(f"ray: {done + len(failed)}/{done + len(failed) + len(pending)} points ({name} finished, "
+                         f"{time.perf_counter() - t0:.0f} s)")
     except BaseException:
         run.set_status(runs.STATUS_RUNNING, points_finished=done, points_failed=len(failed),
                        points_remaining=len(pending))  # how the run ended is written over it by runs.guarded
@@ -127,4 +132,6 @@ def run_points(points: list, opts: dict, run, stop, echo, on_done) -> list[tuple
         if not opts.get("ray_address"):
             ray.shutdown()  # the local instance this run started goes with it
         raise
+    finally:
+        bar.close()
     return failed
