@@ -174,6 +174,7 @@ class PointFit:
         self.model = model.to(device)
         self.cfg = MLPTrainConfig.from_dict({**opts, "epochs": epochs, "weight_decay": s["weight_decay"],
                                              "max_norm": s["max_norm"], "loss": self.loss})
+        self.per_epoch = -(-len(self.x) // self.cfg.batch_size)  # weight updates an epoch
         self.trainer = ClassifierTrainer(model, self.cfg, torch.Generator(device=device).manual_seed(point.seed),
                                          torch.Generator(device=device).manual_seed(point.seed + 7_777_777))
         self.start, self.best_test_loss, self.last, self.seconds = 0, math.inf, {}, 0.0
@@ -186,7 +187,7 @@ class PointFit:
         self.hidden = hidden
 
     def bar(self, epoch: int) -> runs.Progress:
-        return runs.Progress(-(-len(self.x) // self.cfg.batch_size), f"{self.name} {epoch + 1}", self.ex.progress)
+        return runs.Progress(self.per_epoch, f"{self.name} {epoch + 1}", self.ex.progress)
 
     def train(self, epoch, check, on_batch) -> dict:
         return self.trainer.train_epoch(self.x, self.y, epoch, check, on_batch)
@@ -237,7 +238,7 @@ class PointFit:
                "valid_error": last["error/valid"], "test_error": last["error/test"],
                "generalization_gap": last["error/test"] - last["error/train"], "test_loss": last["loss/test"],
                "test_loss_min": self.best_test_loss, "epochs": self.cfg.epochs,
-               "updates": self.cfg.epochs * -(-len(self.x) // self.cfg.batch_size)}
+               "updates": self.cfg.epochs * self.per_epoch}
         if self.monitor_x is not None:  # where the units ended up: the figure of Glorot & Bengio's Table/Figure 2
             row["activation_mean"] = [last[f"activation/layer_{k}/mean"] for k in range(1, len(self.hidden) + 1)]
             row["saturated"] = [last[f"activation/layer_{k}/saturated"] for k in range(1, len(self.hidden) + 1)]

@@ -66,12 +66,12 @@ def _check_task(run_path: str, token: str) -> str:
     return seen
 
 
-def connect(address: str | None, num_cpus: int | None = None):
-    """Join the Ray cluster at ``address`` (``auto``, ``ray://host:port``) or start a local one."""
+def connect(address: str | None):
+    """Join the Ray cluster at ``address`` (``auto``, ``ray://host:port``) or start a local one
+    with this machine's CPUs and GPUs."""
     import ray
     if not ray.is_initialized():
-        kw = {"address": address} if address else {"num_cpus": num_cpus, "include_dashboard": False}
-        ray.init(log_to_driver=True, **kw)
+        ray.init(log_to_driver=True, **({"address": address} if address else {"include_dashboard": False}))
     return ray
 
 
@@ -95,12 +95,11 @@ def run_points(points: list, opts: dict, run, stop, echo, on_done, progress: boo
     points as ``(name, error line)``. ``stop.check()`` is polled while waiting (a signal cancels the
     outstanding tasks and raises Interrupted). ``progress``: a bar of points done on a terminal
     instead of one line a point."""
-    ray = connect(opts.get("ray_address"), None if opts.get("ray_address") else max(1, int(opts["point_cpus"])) * 2)
+    ray = connect(opts.get("ray_address"))
     resources = {"num_cpus": opts["point_cpus"], "num_gpus": opts["point_gpus"]}
     check_shared_storage(ray, run.path, resources)
     task = ray.remote(_point_task).options(max_retries=opts["max_retries"], retry_exceptions=True, **resources)
-    clean = {k: v for k, v in opts.items() if k != "init_preprocessing"}
-    pending = {task.remote(clean, str(run.path), p, max(1, int(opts["point_cpus"]))): p for p in points}
+    pending = {task.remote(opts, str(run.path), p, max(1, int(opts["point_cpus"]))): p for p in points}
     failed, done, t0 = [], 0, time.perf_counter()
     bar = runs.Progress(len(points), "points", progress)
     try:

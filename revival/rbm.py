@@ -73,7 +73,7 @@ def hidden_probs(v, weight, hidden_bias):
 def visible_mean(h, weight, visible_bias, visible_type="bernoulli"):
     """E[v | h]: Bernoulli: P(v_i = 1 | h) = sigmoid(b_i + sum_j h_j W_ji);
     Gaussian (unit variance): b_i + sum_j h_j W_ji."""
-    a = torch.addmm(visible_bias, h, weight)
+    a = _affine(visible_bias, h, weight)
     return torch.sigmoid(a) if visible_type == "bernoulli" else a
 
 
@@ -180,9 +180,7 @@ def cd_statistics(v0, weight, visible_bias, hidden_bias, k, generator, visible_t
         if step < k - 1:
             h_drive = _hidden_probs_into(h_neg, v, weight, hidden_bias, hidden_keep)
     if chain is not None:
-        recon = _affine(visible_bias, sample_bernoulli(h0, generator), weight)
-        if visible_type == "bernoulli":
-            recon.sigmoid_()
+        recon = visible_mean(sample_bernoulli(h0, generator), weight, visible_bias, visible_type)
         v_neg.copy_(v)
     _hidden_probs_into(h_neg, v_neg, weight, hidden_bias, hidden_keep).neg_()
     gb = (v_data.sum(0) - v_neg.sum(0)) / B

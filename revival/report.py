@@ -56,24 +56,22 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
             f"lr {o['lr']:g}")
     if o.get("depths"):
         used += f", depths {','.join(map(str, o['depths']))} of width {o.get('width') or o['layers'][0]}"
-    for opt, name in (("activations", "activations"), ("losses", "losses"), ("init_schemes", "init schemes")):
+    for opt in NET_AXES:
         if o.get(opt):
-            used += f", {name} {','.join(o[opt])}"
+            used += f", {opt.replace('_', ' ')} {','.join(o[opt])}"
     if o.get("min_updates"):
         used += f", at least {o['min_updates']} updates per net"
-    axes = [a for a, opt in zip(AXIS_COLUMNS, ("activations", "losses", "init_schemes")) if o.get(opt)]
+    axes = [field for opt, field in NET_AXES.items() if o.get(opt)]
     lines = [f"# compare-dropout: {run.path.name}", "", f"preset: **{summary['preset']}** ({preset.description})", "",
              f"settings used: {used}; every option in config.json.", ""]
-    lines += ["| variant | train size | depth | " + "".join(f"{a.replace('_', ' ')} | " for a in axes) +
-              "hidden drop | seeds | train err % | test err % | test err % (MC) | "
+    lines += [_head(axes) + "hidden drop | seeds | train err % | test err % | test err % (MC) | "
               "gap (test - train) % | test loss final / min | paper test err % |",
               "| --- " * (11 + len(axes)) + "|"]
     for g in summary["groups"]:
         spread = f" +- {pct(g['test_error_std'])}" if g["seeds"] > 1 else ""
         paper = f"{pct(g['paper_test_error'])} ({g['paper_trust']})" if "paper_test_error" in g else "-"
         loss = f"{g['test_loss']:.3f} / {g['test_loss_min']:.3f}" if "test_loss" in g else "-"
-        lines.append(f"| {g['variant']} | {g['train_size']} | {g.get('depth', '-')} | " +
-                     "".join(f"{g.get(a) or '-'} | " for a in axes) + f"{g['hidden_dropout']:g} | "
+        lines.append(_cells(g, axes) + f"{g['hidden_dropout']:g} | "
                      f"{g['seeds']} | {pct(g['train_error'])} | {pct(g['test_error'])}{spread} | "
                      f"{pct(g['test_error_mc']) if 'test_error_mc' in g else '-'} | {pct(g['generalization_gap'])} | "
                      f"{loss} | {paper} |")
@@ -93,6 +91,15 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _head(axes: list[str]) -> str:
+    """The first columns of a group table: variant, train size, depth and the swept axes."""
+    return "| variant | train size | depth | " + "".join(f"{a.replace('_', ' ')} | " for a in axes)
+
+
+def _cells(g: dict, axes: list[str]) -> str:
+    return f"| {g['variant']} | {g['train_size']} | {g.get('depth', '-')} | " + "".join(f"{g.get(a) or '-'} | " for a in axes)
+
+
 def layer_markdown(groups: list[dict], axes: list[str]) -> list[str]:
     """The per-layer monitors at the end of training, one row per net: each hidden layer's saturated
     share (dead units for ReLU) and each layer's mean weight-gradient norm, input side first."""
@@ -103,12 +110,9 @@ def layer_markdown(groups: list[dict], axes: list[str]) -> list[str]:
              "and saturated share % (logistic/tanh within 1% of a bound, ReLU: dead units) on 1,000 validation "
              "images, and the mean norm of each weight layer's gradient during the last epoch (the last entry is "
              "the output layer)", "",
-             "| variant | train size | depth | " + "".join(f"{a.replace('_', ' ')} | " for a in axes) +
-             "mean activation by layer | saturated % by layer | gradient norm by layer |", "| --- " * (6 + len(axes)) + "|"]
+             _head(axes) + "mean activation by layer | saturated % by layer | gradient norm by layer |", "| --- " * (6 + len(axes)) + "|"]
     for g in nets:
-        lines.append(f"| {g['variant']} | {g['train_size']} | {g.get('depth', '-')} | " +
-                     "".join(f"{g.get(a) or '-'} | " for a in axes) +
-                     (" / ".join(f"{x:.3f}" for x in g["activation_mean"]) if g.get("activation_mean") else "-") +
+        lines.append(_cells(g, axes) + (" / ".join(f"{x:.3f}" for x in g["activation_mean"]) if g.get("activation_mean") else "-") +
                      " | " + " / ".join(f"{100 * x:.1f}" for x in g["saturated"]) + " | " +
                      " / ".join(f"{x:.3g}" for x in g["grad_norm"]) + " |")
     return lines

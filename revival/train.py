@@ -15,6 +15,7 @@ from . import rbm as R
 from .experiments import COMPARE_DEFAULTS, LR_BY_VISIBLE, RBM_DEFAULTS
 from .runs import Diverged, Interrupted  # noqa: F401 (raised here, defined with the run outcomes)
 from .data import Visible, batches
+from .precision import lowp
 
 
 # ------------------------------------------------------------------------- stopping
@@ -173,7 +174,7 @@ class RBMTrainer:
         self.last_update_ratio = torch.zeros((), device=W.device)
         # workspace for the stacked statistics [h0; -h_neg], [v0; v_neg] (no allocation per batch)
         self.work = (W.new_empty(2 * cfg.batch_size, W.shape[0]), W.new_empty(2 * cfg.batch_size, W.shape[1]))
-        self.lowp = torch.bfloat16 if cfg.precision == "bf16" else None  # mixed precision (revival.precision)
+        self.lowp = lowp(cfg.precision)  # the dtype of the matrix products: mixed precision, or None
 
     def state_dict(self) -> dict:
         return {"vel": [v.clone() for v in self.vel], "chain": None if self.chain is None else self.chain.clone(),
@@ -350,7 +351,6 @@ class ClassifierTrainer:
         loss_sum, err_sum = torch.zeros((), device=dev), torch.zeros((), device=dev)
         weights = model.weights()
         grad_sum = torch.zeros(len(weights), device=dev) if cfg.monitor_layers else None
-        n_batches = 0
         model.train()
         for idx in batches(len(x), cfg.batch_size, self.gen, dev):
             check()
@@ -364,7 +364,6 @@ class ClassifierTrainer:
             if grad_sum is not None:
                 with torch.no_grad():
                     grad_sum += torch.stack([torch.dot(w.grad.view(-1), w.grad.view(-1)) for w in weights]).sqrt_()
-                n_batches += 1
             self.opt.step()
             if cfg.max_norm is not None:  # each unit's incoming weights: hidden units, or every layer
                 for w in model.weights() if cfg.max_norm_layers == "all" else model.weights()[:-1]:
@@ -376,7 +375,7 @@ class ClassifierTrainer:
                 on_batch()
         out = {"loss": loss_sum / len(x), "error": err_sum / len(x)}
         if grad_sum is not None:
-            out["grad_norm"] = grad_sum / max(n_batches, 1)
+            out["grad_norm"] = grad_sum / -(-len(x) // cfg.batch_size)  # mean over the epoch's batches
         return out
 
 
