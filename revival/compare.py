@@ -10,6 +10,7 @@ sub-folder and ends with ``result.json``, which resume uses to skip it. The clas
 seed, since the net's axes do not apply to them."""
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -20,8 +21,8 @@ import torch
 
 from . import data as D
 from . import dbn as DBN
-from . import runs
-from .classic import fit_knn, fit_svm
+from . import executor, runs
+from .baselines import fit_knn, fit_svm
 from .experiments import KNN_KS, PRESETS, RBM_DEFAULTS, SVM_CS, hidden_layers
 from .layerwise import first_layer_data, fit_stack
 from .report import group_rows, summary_markdown
@@ -367,6 +368,23 @@ def train_point(ex: Experiment, point: Point) -> dict:
     return row
 
 
+@dataclass
+class _RunAt:
+    """What a point needs of the run on another machine: its folder."""
+    path: Path
+
+
+def point_on_worker(opts: dict, run_path: str, point: Point, threads: int) -> dict:
+    """One grid point in a worker process (``--executor ray``): its data, device and (with --init)
+    the stack loaded there, then :func:`train_point` into its sub-folder of ``run_path``."""
+    torch.set_num_threads(max(1, threads))
+    device = runs.resolve_device(opts["device"])
+    stack = [r.to(device) for r in load_init(opts["init"], opts)[0]] if opts.get("init") else None
+    ex = Experiment(opts, load_data(opts, device), _RunAt(Path(run_path)), device, lambda m: print(m, flush=True),
+                    False, stack)
+    return train_point(ex, point)
+
+
 def save_mlp(folder: Path, model: MLP):
     runs.save_torch(folder / runs.MODEL_FILE, {"format": "revival.mlp.v1", "sizes": model.sizes,
                                                "activation": model.activation, "state_dict": model.state_dict()})
@@ -424,16 +442,15 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
 
         failed = []
         todo = [p for p in points if p not in done]
-        if opts.get("executor") == "ray" and todo:
-            from . import distributed
+        elsewhere = opts.get("executor", "local") != "local"
+        if elsewhere:
             for p in todo:  # the pretrained stacks first, here (the points of one size and seed share one)
                 if p.pretrained and ex.init_stack is None:
                     ex.stack(p)
-            with GracefulStop() as stop:
-                failed = distributed.run_points(todo, opts, run, stop, echo, finished, progress)
-        else:
-            for p in todo:
-                finished(p, train_point(ex, p))
+        # while points run elsewhere a signal is caught here; a local point's own loop catches it
+        with GracefulStop() if elsewhere else contextlib.nullcontext() as stop:
+            failed = executor.run_points(todo, opts, run, lambda p: train_point(ex, p), point_on_worker, stop, echo,
+                                         finished, progress)
         rows = [done[p] for p in points if p in done]
         if failed:
             run.set_status(runs.STATUS_RUNNING, rows=rows, failed=[{"point": n, "error": e} for n, e in failed])

@@ -94,7 +94,7 @@ COMPARE_DEFAULTS = {
     # weight updates of small training sets (0: off; epochs are raised, evaluation thinned to ~epochs points)
     "activations": None, "losses": None, "init_schemes": None, "monitor_layers": True, "min_updates": 0,
     "precision": "fp32",
-    # where the points run: one after another here, or as Ray tasks (revival.distributed)
+    # where the points run: one after another here, or as Ray tasks (revival.executor)
     "executor": "local", "ray_address": None, "point_cpus": 1.0, "point_gpus": 0.0, "max_retries": 1,
     # pretraining inside the experiment (pretrained variants without --init): Hinton & Salakhutdinov's
     # code (CD-1, lr 0.1, momentum 0.5 -> 0.9 from epoch 6, weight cost 2e-4, batch 100, grey levels)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from revival import classic as K
+from revival import baselines as K
 from revival import compare as C
 from revival import experiments as E
 from revival.cli import main

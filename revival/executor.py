@@ -1,8 +1,10 @@
-"""``compare-dropout --executor ray``: the grid's points as Ray tasks, for sweeps beyond one machine.
+"""Where compare-dropout's grid points run (``--executor``): one after another in this process, or
+as Ray tasks for sweeps beyond one machine. What a point computes is the caller's (two functions
+passed in); this room only runs them, retries, cancels and reports.
 
-A point is already self-contained (its options in, its own sub-folder out, ``result.json`` when it
-finished), so each becomes one Ray task that loads its own data, resolves its device on the worker
-and writes only its own sub-folder of the run folder, which must therefore be on storage every
+A point is self-contained (its options in, its own sub-folder out, ``result.json`` when it
+finished), so on Ray each becomes one task that loads its own data, resolves its device on the
+worker and writes only its own sub-folder of the run folder, which must therefore be on storage every
 worker sees (checked at start: a worker reads a marker the driver wrote and writes one back). The
 driver keeps what is shared: the root event file, ``summary.json`` / ``summary.md`` as points
 finish, the progress lines. A task that raises or whose worker dies is retried ``--max-retries``
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import runs
@@ -22,25 +23,11 @@ MARKER = ".ray-storage-check"
 FAULTS_ENV = "REVIVAL_FAULTS"  # fault injection for the tests: "fail:NAME,die-once:NAME" (point folder names)
 
 
-@dataclass
-class _RunAt:
-    """What a point needs of the run on a worker: its folder."""
-    path: Path
-
-
-def _point_task(opts: dict, run_path: str, point, threads: int) -> dict:
-    """One grid point on a Ray worker: data, device and (with --init) the stack loaded here."""
-    import torch
-    from . import compare as C
+def _point_task(work, opts: dict, run_path: str, point, threads: int) -> dict:
+    """One grid point on a Ray worker: ``work(opts, run_path, point, threads)`` (a module-level
+    function, so Ray ships it by reference), after any fault the tests ask for."""
     _inject_fault(point.name(opts), Path(run_path))
-    torch.set_num_threads(max(1, threads))
-    device = runs.resolve_device(opts["device"])
-    data = C.load_data(opts, device)
-    stack = None
-    if opts.get("init"):
-        stack = [r.to(device) for r in C.load_init(opts["init"], opts)[0]]
-    ex = C.Experiment(opts, data, _RunAt(Path(run_path)), device, lambda m: print(m, flush=True), False, stack)
-    return C.train_point(ex, point)
+    return work(opts, run_path, point, threads)
 
 
 def _inject_fault(name: str, run_path: Path):
@@ -90,16 +77,23 @@ def check_shared_storage(ray, run_path: Path, resources: dict):
                          "node shares (NFS, a cluster file system), or run one node")
 
 
-def run_points(points: list, opts: dict, run, stop, echo, on_done, progress: bool = False) -> list[tuple[str, str]]:
-    """Run ``points`` as Ray tasks; ``on_done(point, row)`` as each finishes. Returns the failed
-    points as ``(name, error line)``. ``stop.check()`` is polled while waiting (a signal cancels the
-    outstanding tasks and raises Interrupted). ``progress``: a bar of points done on a terminal
-    instead of one line a point."""
+def run_points(points: list, opts: dict, run, here, remote, stop, echo, on_done,
+               progress: bool = False) -> list[tuple[str, str]]:
+    """Run ``points`` by ``opts["executor"]``: ``local``, ``on_done(point, here(point))`` for each in
+    turn (an error stops the experiment); ``ray``, each as a Ray task running
+    ``remote(opts, run_path, point, threads)``, ``on_done(point, row)`` as each finishes. Returns the
+    failed points as ``(name, error line)`` (always empty locally). ``stop.check()`` is polled while
+    waiting (a signal cancels the outstanding tasks and raises Interrupted). ``progress``: a bar of
+    points done on a terminal instead of one line a point."""
+    if opts.get("executor", "local") == "local":
+        for p in points:
+            on_done(p, here(p))
+        return []
     ray = connect(opts.get("ray_address"))
     resources = {"num_cpus": opts["point_cpus"], "num_gpus": opts["point_gpus"]}
     check_shared_storage(ray, run.path, resources)
     task = ray.remote(_point_task).options(max_retries=opts["max_retries"], retry_exceptions=True, **resources)
-    pending = {task.remote(opts, str(run.path), p, max(1, int(opts["point_cpus"]))): p for p in points}
+    pending = {task.remote(remote, opts, str(run.path), p, max(1, int(opts["point_cpus"]))): p for p in points}
     failed, done, t0 = [], 0, time.perf_counter()
     bar = runs.Progress(len(points), "points", progress)
     try:
