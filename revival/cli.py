@@ -111,16 +111,42 @@ def check_fits(option: str, n_floats: int, what: str):
                                  f"{total / 2**30:,.0f} GiB; choose smaller sizes", param_hint=option)
 
 
+class Threads(click.ParamType):
+    """``auto`` or a whole number of threads, 1-1024."""
+    name = "auto|N"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or str(value).strip().lower() == "auto":
+            return value if isinstance(value, int) else "auto"
+        try:
+            n = int(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is neither 'auto' nor a whole number", param, ctx)
+        if not 1 <= n <= 1024:
+            self.fail(f"{n} is not in 1..1024", param, ctx)
+        return n
+
+
 def _set_threads(ctx, param, value):
-    """``--threads N``: torch's intra-op threads for this process (default: torch's, one per core)."""
-    if value is not None:
-        import torch
-        torch.set_num_threads(value)
+    """``--threads auto|N``: torch's intra-op threads for this process. ``auto`` (the default) is
+    the cores free when the run starts, or $OMP_NUM_THREADS when set (:mod:`revival.threads`);
+    the number chosen is what the option records (config.json), with why in ``threads_chosen_by``."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    import torch
+    if value == "auto":
+        from .threads import auto_threads
+        value, why = auto_threads()
+    else:
+        why = "--threads"
+    ctx.meta["threads_chosen_by"] = why
+    torch.set_num_threads(value)
     return value
 
 
-THREADS_HELP = ("CPU threads for torch [default: torch's, one per core]. Lower it (1 or 2) when other work shares "
-                "the cores: oversubscribed threads ran 8-11x slower than one thread here.")
+THREADS_HELP = ("CPU threads for torch: auto = the cores free when the run starts ($OMP_NUM_THREADS wins when set). "
+                "torch's own one-per-core collapses when other work shares the cores (5-10x slower than one thread "
+                "here).")
 
 
 def _check_name(ctx, param, value):
@@ -154,8 +180,7 @@ def common_options(f):
                      help="Progress bar [default: on a terminal]; otherwise one line per epoch."),
         click.option("--figures/--no-figures", default=True, envvar="REVIVAL_FIGURES", show_envvar=True,
                      help="Draw the run's figures into RUN_DIR/figures/ when it finishes (see `revival report`)."),
-        click.option("--threads", type=click.IntRange(min=1, max=1024), default=None, callback=_set_threads,
-                     help=THREADS_HELP),
+        click.option("--threads", type=Threads(), default="auto", callback=_set_threads, help=THREADS_HELP),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -289,6 +314,9 @@ def prepare(command: str, o: dict, resolve):
         shape = (first(opts.get("batch_size")) or 100, 784, width)  # the run's first product
         opts["precision"], opts["precision_info"] = resolve_precision(asked, device, lambda m: click.echo(m, err=True),
                                                                       shape)
+    why = click.get_current_context().meta.get("threads_chosen_by")
+    if why and not resume:
+        opts["threads_chosen_by"] = why
     return opts, make_run, device, sys.stderr.isatty() if progress is None else progress, bool(resume)
 
 
@@ -496,7 +524,7 @@ def pretrain_dbn_cmd(**o):
               help="Seed of the binarization and of AIS [default: the training seed, else 0].")
 @click.option("--download", is_flag=True, default=False, help="Download missing data files into --data-dir.")
 @click.option("--device", default="auto", help=E.DEVICE_HELP)
-@click.option("--threads", type=click.IntRange(min=1, max=1024), default=None, callback=_set_threads, help=THREADS_HELP)
+@click.option("--threads", type=Threads(), default="auto", callback=_set_threads, help=THREADS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def evaluate_rbm_cmd(path, as_json, **o):
     """Average log-probability of a data split under an RBM checkpoint (run folder or model.pt),

@@ -1,8 +1,13 @@
 import os
 from pathlib import Path
 
-import pytest
-import torch
+# one torch thread for the suite and every command it starts (`--threads auto` honours
+# OMP_NUM_THREADS): the tests' tiny nets gain nothing from more, and on a machine whose cores are
+# busy with other work one-thread-per-core ran the suite past 40 minutes (revival.threads)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from revival import data as D
 

@@ -1,6 +1,7 @@
 """--precision bf16: probed, with a fallback that says why; mixed-precision CD statistics and
 classifier steps close to float32; --threads."""
 import json
+import os
 
 import pytest
 import torch
@@ -86,3 +87,31 @@ def test_threads_option_sets_torch_threads(tmp_path):
         torch.set_num_threads(before)
     r = invoke("evaluate-rbm", only_run(tmp_path, "pretrain-rbm"), "--threads", "0")
     assert r.exit_code == 2
+
+
+def test_auto_threads_takes_the_free_cores_and_honours_omp_num_threads(monkeypatch):
+    from revival import threads as T
+    monkeypatch.setattr(T, "usable_cores", lambda: 4)
+    assert T.auto_threads({}, free=4.0)[0] == 4
+    assert T.auto_threads({}, free=1.8)[0] == 2  # a core 20% busy elsewhere still counts
+    assert T.auto_threads({}, free=1.6)[0] == 1
+    assert T.auto_threads({}, free=0.0)[0] == 1  # every core busy: one thread, never torch's one per core
+    assert T.auto_threads({}, free=9.0)[0] == 4  # never more than this process may use
+    assert T.auto_threads({"OMP_NUM_THREADS": "3"}, free=0.0) == (3, "OMP_NUM_THREADS")
+    assert T.auto_threads({"OMP_NUM_THREADS": "x"}, free=2.2)[0] == 2
+    assert 0.0 <= T.free_cores(0.05) <= (os.cpu_count() or 1) + 1e-9
+
+
+def test_threads_default_is_auto_and_recorded(tmp_path, monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    try:
+        r = invoke("pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "8", "--epochs", "1", "--ais-runs", "0",
+                   "--no-progress", "--logdir", tmp_path)
+        assert r.exit_code == 0, r.output
+        opts = json.loads((only_run(tmp_path, "pretrain-rbm") / "config.json").read_text())["options"]
+        assert opts["threads"] == 1 and opts["threads_chosen_by"] == "OMP_NUM_THREADS"
+    finally:
+        torch.set_num_threads(before)
+    r = invoke("pretrain-rbm", "--threads", "many")
+    assert r.exit_code == 2 and "neither 'auto' nor a whole number" in r.output
