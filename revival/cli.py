@@ -635,6 +635,9 @@ def evaluate_rbm_cmd(path, as_json, **o):
               help="Initial RBM weights N(0, s^2) of the in-experiment pretraining.")
 @click.option("--pretrain-visible-bias-init", type=click.Choice(E.VISIBLE_BIAS_INITS), default=None,
               help="Initial RBM visible biases of the in-experiment pretraining.")
+@click.option("--freeze-pretrained-epochs", type=click.IntRange(min=0), default=None,
+              help="Epochs at the start of fine-tuning in which the pretrained variants train only the new output "
+                   "layer (Hinton & Salakhutdinov's backpropclassify.m: 5).")
 @click.option("--precision", type=click.Choice(E.PRECISIONS), default=None,
               help=PRECISION_HELP + " Evaluation stays float32.")
 @click.option("--executor", type=click.Choice(E.EXECUTORS), default=None,

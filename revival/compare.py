@@ -168,13 +168,21 @@ class PointFit:
         self.monitor_x = ex.data["valid"][0].batch(slice(0, MONITOR_EXAMPLES)) if opts["monitor_layers"] else None
         self.s = s = variant_settings(opts, point.variant, point.rate)
         model = init_mlp([784, *hidden, 10], self.activation, point.seed, self.init_scheme)
+        self.weight_scale = None
         if stack is not None:
-            DBN.init_mlp_(model, stack[:len(hidden)])
+            # the papers' dropout feeds each pretrained layer q times the input its RBM saw: scale by 1/q
+            if opts["dropout_scaling"] == "paper" and s["dropout_type"] == "bernoulli" and \
+                    (s["input_dropout"] > 0 or s["hidden_dropout"] > 0):
+                self.weight_scale = DBN.dropout_scales(min(len(stack), len(hidden)), s["input_dropout"],
+                                                       s["hidden_dropout"])
+            DBN.init_mlp_(model, stack[:len(hidden)], self.weight_scale)
         model.input_dropout, model.hidden_dropout, model.dropout_type = s["input_dropout"], s["hidden_dropout"], s["dropout_type"]
         model.dropout_scaling = opts["dropout_scaling"]
         self.model = model.to(device)
         self.cfg = MLPTrainConfig.from_dict({**opts, "epochs": epochs, "weight_decay": s["weight_decay"],
-                                             "max_norm": s["max_norm"], "loss": self.loss})
+                                             "max_norm": s["max_norm"], "loss": self.loss,
+                                             "freeze_epochs": min(opts["freeze_pretrained_epochs"], epochs)
+                                             if stack is not None else 0})
         self.per_epoch = -(-len(self.x) // self.cfg.batch_size)  # weight updates an epoch
         self.trainer = ClassifierTrainer(model, self.cfg, torch.Generator(device=device).manual_seed(point.seed),
                                          torch.Generator(device=device).manual_seed(point.seed + 7_777_777))
@@ -240,6 +248,9 @@ class PointFit:
                "generalization_gap": last["error/test"] - last["error/train"], "test_loss": last["loss/test"],
                "test_loss_min": self.best_test_loss, "epochs": self.cfg.epochs,
                "updates": self.cfg.epochs * self.per_epoch}
+        if p.pretrained:  # how the pretrained start was used: weights scaled by 1/q, epochs with it frozen
+            row["pretrained_weight_scale"] = self.weight_scale
+            row["freeze_pretrained_epochs"] = self.cfg.freeze_epochs
         if self.monitor_x is not None:  # where the units ended up: the figure of Glorot & Bengio's Table/Figure 2
             row["activation_mean"] = [last[f"activation/layer_{k}/mean"] for k in range(1, len(self.hidden) + 1)]
             row["saturated"] = [last[f"activation/layer_{k}/saturated"] for k in range(1, len(self.hidden) + 1)]
@@ -462,7 +473,7 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
         if preset.citation:
             summary["paper"] = {"citation": preset.citation, "test_error_percent": preset.paper, "trust": preset.trust,
                                 "trust_of": {v: preset.trust_for(v) for v in preset.paper},
-                                "architecture": preset.architecture}
+                                "architecture": preset.architecture, "other_net": preset.other_net}
         md = summary_markdown(run, summary, preset)
         run.write_summary(summary, md)
         echo(md.replace("**", ""))  # the terminal gets the table without markdown emphasis

@@ -98,10 +98,15 @@ def from_checkpoint(ck, where: str = "checkpoint") -> list[R.RBM]:
     return rbms
 
 
-def init_mlp_(model, rbms: list[R.RBM]):
+def init_mlp_(model, rbms: list[R.RBM], input_scale: list[float] | None = None):
     """Copy the stack into the first hidden layers of an :class:`~revival.mlp.MLP`: layer k gets
     the RBM's ``weight`` [n_hidden, n_in] and ``hidden_bias`` (the pretrained initialisation of
-    Hinton & Salakhutdinov 2006). ValueError if the stack is deeper than the net or a shape differs."""
+    Hinton & Salakhutdinov 2006). ValueError if the stack is deeper than the net or a shape differs.
+
+    ``input_scale[k]`` multiplies layer k's copied weights (biases unchanged). Dropout fine-tuning in
+    the papers' formulation (no rescaling in training) feeds a layer q times the input its RBM saw,
+    q its input's retain probability; Srivastava et al. 2014, section 5.2, therefore scale the
+    pretrained weights up by 1/q, so that E[W (m * x)] = W x, the RBM's up pass (:func:`dropout_scales`)."""
     if len(rbms) > len(model.layers) - 1:
         raise ValueError(f"the checkpoint has {len(rbms)} layers but the net has only {len(model.layers) - 1} hidden")
     with torch.no_grad():
@@ -111,5 +116,12 @@ def init_mlp_(model, rbms: list[R.RBM]):
             if tuple(w.shape) != tuple(lin.weight.shape):
                 raise ValueError(f"checkpoint layer {i + 1} is {w.shape[1]}->{w.shape[0]} but the net's layer "
                                  f"{i + 1} is {lin.weight.shape[1]}->{lin.weight.shape[0]} (check --layers)")
-            lin.weight.copy_(w)
+            lin.weight.copy_(w if input_scale is None else w * input_scale[i])
             lin.bias.copy_(c)
+
+
+def dropout_scales(n_layers: int, input_dropout: float, hidden_dropout: float) -> list[float]:
+    """The factors 1/q_k of :func:`init_mlp_` for the papers' dropout: q_1 = 1 - input_dropout for
+    the first layer (its input is the image), q_k = 1 - hidden_dropout above (Srivastava et al.
+    2014, section 5.2: "the weights are scaled up by 1/p", p there the retain probability)."""
+    return [1.0 / (1.0 - (input_dropout if k == 0 else hidden_dropout)) for k in range(n_layers)]

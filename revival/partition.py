@@ -64,10 +64,13 @@ from .experiments import BASE_RATES  # noqa: E402 (declared once, beside the opt
 def base_rate_bias(train_mean: torch.Tensor, eps: float = 1e-3, kind: str = "clip") -> torch.Tensor:
     """Visible biases of the base-rate model (zero weights) fitted to training pixel means p:
     b_A = log(p / (1 - p)), with p clipped to [eps, 1 - eps] (``clip``), or, as Salakhutdinov's
-    ``base_rate.m``, with 5 pseudo-counts on and 5 off per 100-case batch (``pseudo-counts``):
-    p = (100 p + 5) / 110, which lies in [0.045, 0.955]."""
+    ``base_rate.m`` (Salakhutdinov & Murray 2008's code), with 5 pseudo-counts of "on" added per
+    100-case batch to the counts and to the number of cases (``pseudo-counts``):
+    p = (count + 5 n_batches) / (100 n_batches + 5 n_batches) = (100 p + 5) / 105, in [5/105, 1].
+    A pixel on in every training image (p = 1) would get an infinite log-odds there; here p is
+    capped at 1 - eps so the base-rate model stays a proper distribution."""
     if kind == "pseudo-counts":
-        p = (100.0 * train_mean + 5.0) / 110.0
+        p = ((100.0 * train_mean + 5.0) / 105.0).clamp(max=1 - eps)
     elif kind == "clip":
         p = train_mean.clamp(eps, 1 - eps)
     else:

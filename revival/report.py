@@ -43,6 +43,8 @@ def group_rows(rows: list[dict], preset: Preset) -> list[dict]:
         if v in preset.paper:
             g["paper_test_error"] = preset.paper[v] / 100.0
             g["paper_trust"] = preset.trust_for(v)
+            if v in preset.other_net:
+                g["paper_other_net"] = preset.other_net[v]
         out.append(g)
     return out
 
@@ -70,6 +72,8 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
     for g in summary["groups"]:
         spread = f" +- {pct(g['test_error_std'])}" if g["seeds"] > 1 else ""
         paper = f"{pct(g['paper_test_error'])} ({g['paper_trust']})" if "paper_test_error" in g else "-"
+        if "paper_other_net" in g:
+            paper += " literature, another net"
         loss = f"{g['test_loss']:.3f} / {g['test_loss_min']:.3f}" if "test_loss" in g else "-"
         lines.append(_cells(g, axes) + f"{g['hidden_dropout']:g} | "
                      f"{g['seeds']} | {pct(g['train_error'])} | {pct(g['test_error'])}{spread} | "
@@ -153,6 +157,7 @@ def explain_markdown(opts: dict, preset: Preset) -> str:
         lines += [f"Published ({preset.citation}), for {preset.architecture}:", "",
                   "| variant | test error % | trust |", "| --- | --- | --- |"]
         lines += [f"| {v} | {e:.2f} | {preset.trust_for(v)} |" for v, e in preset.paper.items()]
+        lines += ["", *(f"- {v}: {what}." for v, what in preset.other_net.items())]
         lines.append("")
     if preset.note:
         lines += [preset.note, ""]
@@ -330,7 +335,8 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
                 p.series.append(Series(v, xs, ys, [y - d for y, d in zip(ys, sd)] if band else None,
                                        [y + d for y, d in zip(ys, sd)] if band else None, style=style[v]))
             if preset is not None:
-                p.hlines += [(e, f"paper: {v} {e:.2f}%", style.get(v, 0)) for v, e in preset.paper.items()
+                p.hlines += [(e, (f"literature, another net: {e:.2f}%" if v in preset.other_net else
+                                  f"paper: {v} {e:.2f}%"), style.get(v, 0)) for v, e in preset.paper.items()
                              if v in style]
             panels[f"error_vs_{k}" + (f"-{tag}" if tag else "")] = p
     panels.update(layer_panels(groups))

@@ -301,6 +301,10 @@ class MLPTrainConfig:
     loss: str = _MLP["loss"]
     monitor_layers: bool = _MLP["monitor_layers"]  # per-layer gradient norms (mean over the epoch's batches)
     precision: str = _MLP["precision"]  # "bf16": forward and backward products under bfloat16 autocast
+    # the first ``freeze_epochs`` epochs update the output layer alone (the hidden layers keep their
+    # start): Hinton & Salakhutdinov's backpropclassify.m trains only the new softmax layer on top of
+    # the pretrained stack for its first 5 epochs
+    freeze_epochs: int = 0
 
     @classmethod
     def from_dict(cls, d: dict) -> "MLPTrainConfig":
@@ -351,6 +355,7 @@ class ClassifierTrainer:
         loss_sum, err_sum = torch.zeros((), device=dev), torch.zeros((), device=dev)
         weights = model.weights()
         grad_sum = torch.zeros(len(weights), device=dev) if cfg.monitor_layers else None
+        frozen = [prm for lin in model.layers[:-1] for prm in lin.parameters()] if epoch < cfg.freeze_epochs else []
         model.train()
         for idx in batches(len(x), cfg.batch_size, self.gen, dev):
             check()
@@ -361,13 +366,18 @@ class ClassifierTrainer:
             loss = loss_fn(logits, yb, cfg.loss)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
+            if frozen:  # no gradient, no step: SGD leaves these weights, biases and velocities as they are
+                for prm in frozen:
+                    prm.grad = None
             if grad_sum is not None:
                 with torch.no_grad():
-                    grad_sum += torch.stack([torch.dot(w.grad.view(-1), w.grad.view(-1)) for w in weights]).sqrt_()
+                    grad_sum += torch.stack([torch.dot(w.grad.view(-1), w.grad.view(-1)) if w.grad is not None
+                                             else w.new_zeros(()) for w in weights]).sqrt_()
             self.opt.step()
             if cfg.max_norm is not None:  # each unit's incoming weights: hidden units, or every layer
                 for w in model.weights() if cfg.max_norm_layers == "all" else model.weights()[:-1]:
-                    max_norm_(w, cfg.max_norm)
+                    if w.grad is not None:  # a frozen layer is left as it is
+                        max_norm_(w, cfg.max_norm)
             with torch.no_grad():
                 loss_sum += loss.detach() * len(idx)
                 err_sum += (logits.argmax(1) != yb).sum()

@@ -304,3 +304,78 @@ def test_init_options_set_the_rbm_start():
         assert float(W.std()) == pytest.approx(std, rel=0.5)
         assert (float(b.abs().max()) == 0) == (vb == "zero")
         assert RBMTrainConfig.from_dict(job.opts).init_std == std
+
+
+def test_papers_dropout_scales_the_pretrained_weights_up_by_one_over_q():
+    """Srivastava et al. 2014 sec. 5.2: with dropout that does not rescale in training, the copied
+    weights are divided by the retain probability of their input, so the first forward pass of the
+    dropout net in training mode gets, in expectation, the RBM's up-pass input."""
+    rbms = random_stack([784, 30, 20])
+    x = torch.rand(16, 784, generator=torch.Generator().manual_seed(3))
+    net = MLP([784, 30, 20, 10], "logistic", input_dropout=0.2, hidden_dropout=0.5, dropout_scaling="paper")
+    scales = DBN.dropout_scales(2, 0.2, 0.5)
+    assert scales == [1 / 0.8, 1 / 0.5]
+    DBN.init_mlp_(net, rbms, scales)
+    W, _, c = rbms[0].params()
+    want = x @ W.t() + c  # the RBM's up-pass pre-activation of layer 1
+    g, total, n = torch.Generator().manual_seed(0), torch.zeros_like(want), 8000
+    with torch.no_grad():
+        for _ in range(n):  # training mode: masks drawn, no rescaling (the papers' formulation)
+            total += net.layers[0](net._drop(x, 0.2, g, True))
+    # unscaled weights would give 0.8 W x + c, several nats of pre-activation away
+    assert torch.allclose(total / n, want, atol=0.15), float((total / n - want).abs().max())
+    # the second layer: its input, the first layer's dropped output, is scaled by 1/0.5
+    assert torch.allclose(net.layers[1].weight, rbms[1].params()[0] * 2.0)
+    assert torch.equal(net.layers[1].bias, rbms[1].params()[2])
+
+
+def test_compare_scales_pretrained_weights_only_for_the_papers_dropout(tmp_path, monkeypatch):
+    from revival import compare as C
+    captured = {}
+    real = C.ClassifierTrainer.train_epoch
+
+    def first_epoch(self, *a, **k):
+        captured.setdefault(self.model.dropout_scaling, [p.detach().clone() for p in self.model.parameters()])
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(C.ClassifierTrainer, "train_epoch", first_epoch)
+    for scaling in ("paper", "inverted"):
+        assert invoke(*TINY, "--epochs", 1, "--variants", "pretrained-dropout", "--dropout-scaling", scaling,
+                      "--logdir", tmp_path / scaling).exit_code == 0
+    for scaling, factors in (("paper", [1 / 0.8, 2.0]), ("inverted", None)):
+        run = only_run(tmp_path / scaling, "compare-dropout")
+        rbms = DBN.from_checkpoint(torch.load(run / "pretrain-n300-s0" / "model.pt", weights_only=True))
+        row = json.loads((run / "pretrained-dropout" / "result.json").read_text())
+        assert row["pretrained_weight_scale"] == factors
+        for i, rbm in enumerate(rbms):
+            W = rbm.params()[0]
+            assert torch.allclose(captured[scaling][2 * i], W * (factors[i] if factors else 1.0))
+
+
+def test_freeze_pretrained_epochs_trains_only_the_output_layer_first(tmp_path, monkeypatch):
+    """backpropclassify.m: the first epochs train only the new softmax layer on the pretrained stack."""
+    from revival import compare as C
+    seen = []
+    real = C.ClassifierTrainer.train_epoch
+
+    def spy(self, x, y, epoch, *a, **k):
+        out = real(self, x, y, epoch, *a, **k)
+        seen.append((epoch, [p.detach().clone() for p in self.model.parameters()]))
+        return out
+
+    monkeypatch.setattr(C.ClassifierTrainer, "train_epoch", spy)
+    r = invoke(*TINY, "--epochs", 4, "--variants", "pretrained,baseline", "--freeze-pretrained-epochs", 2,
+               "--logdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path, "compare-dropout")
+    rbms = DBN.from_checkpoint(torch.load(run / "pretrain-n300-s0" / "model.pt", weights_only=True))
+    pre, base = seen[:4], seen[4:]
+    for epoch, params in pre[:2]:  # hidden layers are the stack's after 2 epochs; the output layer moved
+        for i, rbm in enumerate(rbms):
+            assert torch.equal(params[2 * i], rbm.params()[0]) and torch.equal(params[2 * i + 1], rbm.params()[2])
+    assert not torch.equal(pre[0][1][4], pre[1][1][4])
+    assert not torch.equal(pre[2][1][0], rbms[0].params()[0])  # then everything trains
+    assert not torch.equal(base[0][1][0], base[1][1][0])  # random-init points are never frozen
+    rows = {x["variant"]: x for x in json.loads((run / "summary.json").read_text())["rows"]}
+    assert rows["pretrained"]["freeze_pretrained_epochs"] == 2 and "freeze_pretrained_epochs" not in rows["baseline"]
+    assert json.loads((run / "config.json").read_text())["options"]["freeze_pretrained_epochs"] == 2

@@ -1,4 +1,5 @@
 """Dropout, max-norm and inference rules of revival.mlp, checked exactly where possible."""
+import copy
 import itertools
 
 import pytest
@@ -46,11 +47,20 @@ def test_max_norm_holds_after_every_step():
     model = M.MLP([784, 64, 32, 10], "relu", 0.2, 0.5)
     x = Visible(torch.randint(0, 256, (300, 784), dtype=torch.uint8), 1 / 255)
     y = torch.randint(0, 10, (300,))
-    cfg = MLPTrainConfig(epochs=1, batch_size=30, lr=1.0, max_norm=0.5)
-    tr = ClassifierTrainer(model, cfg, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
-    norms = []
-    tr.train_epoch(x, y, 0, on_batch=lambda: norms.append(max(float(w.detach().norm(dim=1).max()) for w in model.weights()[:-1])))
+    start = copy.deepcopy(model.state_dict())
+
+    def norms_with(max_norm):
+        model.load_state_dict(start)
+        cfg = MLPTrainConfig(epochs=1, batch_size=30, lr=1.0, max_norm=max_norm)
+        tr = ClassifierTrainer(model, cfg, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
+        norms = []
+        tr.train_epoch(x, y, 0, on_batch=lambda: norms.append(max(float(w.detach().norm(dim=1).max())
+                                                                  for w in model.weights()[:-1])))
+        return norms
+
+    norms = norms_with(0.5)
     assert len(norms) == 10 and max(norms) <= 0.5 + 1e-5
+    assert min(norms_with(None)) > 0.5  # the same steps without the bound leave it
 
 
 def test_mc_average_approaches_weight_scaling_for_a_linear_net():

@@ -128,15 +128,33 @@ def test_docs_carry_each_presets_settings_table(name):
 
 def test_hinton2012_rows_name_what_they_belong_to():
     p = E.PRESETS["hinton2012-800"]
-    assert "best standard net" in p.architecture and "four architectures" in p.architecture
-    assert "Simard" in p.note and "784-800-10" in p.note
+    assert "four architectures" in p.architecture and "literature figure for another net" in p.architecture
+    assert "best standard net of the architectures" not in p.architecture + p.note  # the paper trained no such net
+    assert "Simard" in p.other_net["baseline"] and "784-800-10" in p.other_net["baseline"]
+    assert "Simard" in p.note and "new measurement" in p.note
     assert E.resolve_compare({"preset": "hinton2012-800"})["dropout_scaling"] == "paper"
+
+
+def test_hinton2006_random_init_row_is_a_new_measurement_beside_a_literature_figure():
+    p = E.PRESETS["hinton2006-dbn"]
+    assert set(p.other_net) == {"baseline"} and "new measurement" in p.other_net["baseline"]
+    assert "literature figure for other nets" in p.architecture
+    r = CliRunner().invoke(main, ["compare-dropout", "--preset", "hinton2006-dbn", "--explain"])
+    assert r.exit_code == 0 and "- baseline: literature figure for other nets" in r.output
+    assert "| freeze_pretrained_epochs | 5 | authors' code (backpropclassify.m)" in r.output
+    from revival.report import group_rows
+    rows = [{"variant": v, "train_size": 100, "seed": 0, "depth": 3, "hidden_dropout": 0.0, "train_error": 0.0,
+             "valid_error": 0.1, "test_error": 0.1, "generalization_gap": 0.1, "test_loss": 0.3, "test_loss_min": 0.3}
+            for v in ("baseline", "pretrained")]
+    groups = group_rows(rows, p)
+    assert groups[0]["paper_other_net"] and "paper_other_net" not in groups[1]
 
 
 def test_a_reduced_paper_preset_runs_and_documents_itself(tmp_path):
     r = CliRunner().invoke(main, ["compare-dropout", "--preset", "srivastava2014-3x1024-relu", "--dataset", "mnist-sample",
                                   "--train-size", "300", "--layers", "32,32,32", "--epochs", "2", "--mc-samples", "2",
-                                  "--eval-train-size", "300", "--logdir", str(tmp_path), "--no-progress"])
+                                  "--eval-train-size", "300", "--max-norm", "0.8", "--logdir", str(tmp_path),
+                                  "--no-progress"])
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path, "compare-dropout")
     opts = json.loads((run / "config.json").read_text())["options"]
@@ -144,8 +162,10 @@ def test_a_reduced_paper_preset_runs_and_documents_itself(tmp_path):
     md = (run / "summary.md").read_text()
     assert "| dropout_scaling | paper |" in md and "| layers | 32, 32, 32 | command line (preset:" in md
     net = torch.load(run / "dropout-maxnorm" / "model.pt", weights_only=True)["state_dict"]
+    free = torch.load(run / "dropout" / "model.pt", weights_only=True)["state_dict"]
     for k in ("layers.0.weight", "layers.3.weight"):  # every layer bounded, the output too
-        assert float(net[k].norm(dim=1).max()) <= 2.0 + 1e-5
+        assert float(net[k].norm(dim=1).max()) <= 0.8 + 1e-5
+        assert float(free[k].norm(dim=1).max()) > 0.8  # the variant without the bound goes past it
 
 
 def test_retrain_on_full_trains_a_second_net_for_the_same_updates(tmp_path, monkeypatch):

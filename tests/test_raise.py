@@ -96,7 +96,26 @@ def _rbm(W, b, c):
 def test_pseudo_count_base_rate():
     p = torch.tensor([0.0, 0.5, 1.0])
     assert torch.allclose(torch.sigmoid(P.base_rate_bias(p, kind="pseudo-counts")),
-                          torch.tensor([5 / 110, 55 / 110, 105 / 110]))
+                          torch.tensor([5 / 105, 55 / 105, 1 - 1e-3]))
+    # base_rate.m's sums over batches of 100: (count + 5 batches) / (100 batches + 5 batches)
+    v = (torch.rand(300, 6, generator=torch.Generator().manual_seed(1)) < torch.linspace(0.05, 0.95, 6)).float()
+    ref = (v.sum(0) + 5 * 3) / (100 * 3 + 5 * 3)
+    assert torch.allclose(torch.sigmoid(P.base_rate_bias(v.mean(0), kind="pseudo-counts")), ref)
+    assert torch.isfinite(P.base_rate_bias(torch.ones(3), kind="pseudo-counts")).all()
     assert torch.allclose(torch.sigmoid(P.base_rate_bias(p)), torch.tensor([1e-3, 0.5, 1 - 1e-3]))
     with pytest.raises(ValueError):
         P.base_rate_bias(p, kind="nope")
+
+
+def test_the_sandwich_line_never_prints_an_impossible_inequality():
+    from revival.pretrain import sandwich_line
+    r = {"raise_examples": 300, "ess": 1.1, "tolerance": 1.0, "ais_avg_log_prob_subset_upper_markov": -187.7}
+    crossed = sandwich_line({**r, "raise_avg_log_prob": -192.17, "ais_avg_log_prob_subset": -192.31,
+                             "sandwich_gap": -0.14, "tight": True})
+    assert "<=" not in crossed and "cross by 0.14 nats" in crossed and "no bracket" in crossed
+    far = sandwich_line({**r, "raise_avg_log_prob": -190.0, "ais_avg_log_prob_subset": -192.31,
+                         "sandwich_gap": -2.31, "tight": False})
+    assert "<=" not in far and "cross by 2.31 nats" in far and "beyond" in far
+    ok = sandwich_line({**r, "raise_avg_log_prob": -192.5, "ais_avg_log_prob_subset": -192.31,
+                        "sandwich_gap": 0.19, "tight": True})
+    assert "-192.50 <= log p <= AIS -192.31" in ok and "tight" in ok
