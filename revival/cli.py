@@ -127,21 +127,18 @@ class Threads(click.ParamType):
         return n
 
 
-def _set_threads(ctx, param, value):
-    """``--threads auto|N``: torch's intra-op threads for this process. ``auto`` (the default) is
-    the cores free when the run starts, or $OMP_NUM_THREADS when set (:mod:`revival.threads`);
-    the number chosen is what the option records (config.json), with why in ``threads_chosen_by``."""
-    if value is None or ctx.resilient_parsing:
-        return value
+def apply_threads(value) -> tuple[int, str]:
+    """Give torch the threads of ``--threads auto|N`` and say why that many: ``auto`` is the cores
+    free when the run starts, or $OMP_NUM_THREADS when set (:mod:`revival.threads`). Called once
+    the options are known good, so a bad option is refused before torch is imported."""
     import torch
-    if value == "auto":
+    if value in (None, "auto"):
         from .threads import auto_threads
-        value, why = auto_threads()
+        n, why = auto_threads()
     else:
-        why = "--threads"
-    ctx.meta["threads_chosen_by"] = why
-    torch.set_num_threads(value)
-    return value
+        n, why = int(value), "--threads"
+    torch.set_num_threads(n)
+    return n, why
 
 
 THREADS_HELP = ("CPU threads for torch: auto = the cores free when the run starts ($OMP_NUM_THREADS wins when set). "
@@ -150,8 +147,14 @@ THREADS_HELP = ("CPU threads for torch: auto = the cores free when the run start
 
 
 def _check_name(ctx, param, value):
+    """``--name``: part of a folder name, a console line and config.json, so checked before any
+    folder exists: 1-100 printable characters, no path separators, valid UTF-8."""
     if value is None:
         return None
+    if any("\udc80" <= c <= "\udcff" for c in value):  # bytes the terminal's encoding could not decode
+        raise click.BadParameter("is not valid UTF-8 text; use letters, digits, '-', '_' or '.'")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise click.BadParameter("holds a control character (a newline or tab); use letters, digits, '-', '_' or '.'")
     if not value or len(value) > 100 or any(c in value for c in "/\\\0") or value in (".", ".."):
         raise click.BadParameter("must be 1-100 characters without '/' or '\\' (it becomes part of a folder name)")
     return value
@@ -180,7 +183,7 @@ def common_options(f):
                      help="Progress bar [default: on a terminal]; otherwise one line per epoch."),
         click.option("--figures/--no-figures", default=True, envvar="REVIVAL_FIGURES", show_envvar=True,
                      help="Draw the run's figures into RUN_DIR/figures/ when it finishes (see `revival report`)."),
-        click.option("--threads", type=Threads(), default="auto", callback=_set_threads, help=THREADS_HELP),
+        click.option("--threads", type=Threads(), default="auto", help=THREADS_HELP),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -207,6 +210,7 @@ def run_or_exit(fn):
         raise Interrupted(signum)
 
     old_term = signal.signal(signal.SIGTERM, terminate)
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: KeyboardInterrupt from here on
     try:
         return fn()
     except (Interrupted, KeyboardInterrupt) as e:
@@ -236,17 +240,63 @@ def run_or_exit(fn):
         raise Failure(f"unexpected {one_line(e)} (a run folder, if one was made, keeps traceback.txt)") from None
     finally:
         signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
+
+
+def _exit_at_once(message: str, cleanup=None):
+    """A signal handler that writes ``message`` and ends the process with 128 + the signal number,
+    without unwinding: for the start-up (imports, option checks) and the end (figures), where
+    there is nothing to save and an exception raised inside a half-done import can surface as
+    an unrelated error (numpy's "cannot load module more than once per process")."""
+    import os
+
+    def handler(signum, frame):
+        try:
+            if cleanup is not None:
+                cleanup()
+            os.write(2, (message + "\n").encode())
+        finally:
+            os._exit(128 + signum)
+    return handler
+
+
+def _temp_figures(run: Path):
+    """Remove the temporary files of figures being written (``figures/.NAME.png.XXXX``)."""
+    def cleanup():
+        for p in (run / "figures").glob(".*"):
+            p.unlink(missing_ok=True)
+        for p in run.glob(".summary.md.*"):
+            p.unlink(missing_ok=True)
+    return cleanup
+
+
+STARTING = "interrupted before anything started; nothing to resume."
 
 
 class Group(click.Group):
-    """The command group: Ctrl-C before a command's own handling starts (while it imports torch)
-    exits 130 like every other interruption, not Click's "Aborted!" with 1."""
+    """The command group: SIGINT or SIGTERM from the first instant of a command (while it imports
+    torch and checks its options) ends it with one line and 130 / 143, not a traceback or Click's
+    "Aborted!" with 1; :func:`run_or_exit` then takes over the signals for the run itself."""
+
+    def main(self, *args, **kwargs):
+        import signal
+        old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for s in old:
+                signal.signal(s, _exit_at_once(STARTING))
+        except ValueError:  # not the main thread (an embedding program): leave its signals alone
+            old = {}
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            click.echo("interrupted before anything started; nothing to resume.", err=True)
+            click.echo(STARTING, err=True)
             sys.exit(130)
 
 
@@ -273,7 +323,7 @@ def given_options(ctx) -> list[str]:
             (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP, ParameterSource.ENVIRONMENT)]
 
 
-def prepare(command: str, o: dict, resolve):
+def prepare(command: str, o: dict, resolve, on_resume=None):
     """What every training command does first: reopen the ``--resume`` folder (its options come from
     its config.json; only --epochs and --device may change, and are recorded) or resolve the
     options of a fresh run, then the device and the progress mode. Returns ``(opts, make_run,
@@ -287,7 +337,7 @@ def prepare(command: str, o: dict, resolve):
         if refused:
             names = ", ".join("--" + n.replace("_", "-") for n in refused)
             raise click.BadParameter(f"{names} cannot change on resume (the run keeps the options in its config.json); "
-                                     f"only {', '.join('--' + n for n in RESUME_MAY_CHANGE[command])} may",
+                                     f"only {', '.join('--' + n.replace('_', '-') for n in RESUME_MAY_CHANGE[command])} may",
                                      param_hint="--resume")
         changed = {n: o[n] for n in given}
         try:
@@ -295,13 +345,19 @@ def prepare(command: str, o: dict, resolve):
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--resume") from None
         opts = dict(run.config["options"])
+        if on_resume is not None:  # the command's own rule for what a changed option means here
+            try:
+                changed = on_resume(run, opts, changed)
+            except ValueError as e:
+                run.lock.release()
+                raise click.BadParameter(str(e), param_hint="--resume") from None
         if changed:
             run.record_resume(changed)
             opts.update(changed)
         if getattr(run, "was_killed", False):
             click.echo(f"{resume}: its last process died without recording how it ended; resuming from the last "
                        "saved epoch", err=True)
-        make_run = remembered(lambda: run)
+        make_run = remembered(run.mark_resumed)
     else:
         opts = resolve(dict(o))
         make_run = remembered(lambda: Run.create(opts["logdir"], command, opts["name"], {"options": opts}))
@@ -314,9 +370,9 @@ def prepare(command: str, o: dict, resolve):
         shape = (first(opts.get("batch_size")) or 100, 784, width)  # the run's first product
         opts["precision"], opts["precision_info"] = resolve_precision(asked, device, lambda m: click.echo(m, err=True),
                                                                       shape)
-    why = click.get_current_context().meta.get("threads_chosen_by")
-    if why and not resume:
-        opts["threads_chosen_by"] = why
+    n, why = apply_threads(o.get("threads"))
+    if not resume:  # the count used, and why (a resumed run keeps its first record; see README)
+        opts["threads"], opts["threads_chosen_by"] = n, why
     return opts, make_run, device, sys.stderr.isatty() if progress is None else progress, bool(resume)
 
 
@@ -334,15 +390,23 @@ def draw_figures(make_run):
     fails the run."""
     if not click.get_current_context().params.get("figures", True) or make_run.run is None:
         return
+    import signal
+    path = make_run.run.path
+    stop = _exit_at_once(f"interrupted while drawing the figures: the run itself finished ({path}); "
+                         f"draw them with: revival report {path}", _temp_figures(path))
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         from .report import link_figures, run_figures
-        files, missing = run_figures(make_run.run.path)
-        link_figures(make_run.run.path, files, missing)
-        click.echo(f"figures: {len(files)} in {make_run.run.path / 'figures'}"
+        files, missing = run_figures(path)
+        link_figures(path, files, missing)
+        click.echo(f"figures: {len(files)} in {path / 'figures'}"
                    + (f" ({len(missing)} not drawn: see summary.md)" if missing else ""))
     except Exception as e:  # noqa: BLE001 - the run itself finished; say what went wrong in one line
         click.echo(f"figures: not drawn ({type(e).__name__}: {' '.join(str(e).split())}); "
-                   f"retry with revival report {make_run.run.path}", err=True)
+                   f"retry with revival report {path}", err=True)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 # ------------------------------------------------------------------------- RBM options
@@ -489,7 +553,13 @@ def pretrain_dbn_cmd(**o):
                    f"a {'-'.join(map(str, sizes))} DBN")
         return opts
 
-    opts, make_run, device, progress, resume = prepare("pretrain-dbn", o, resolve)
+    def on_resume(run, opts, changed):
+        if "epochs" in changed:
+            changed["epochs"], line = pretrain.extend_dbn_epochs(run.path, opts, changed["epochs"])
+            click.echo(line)
+        return changed
+
+    opts, make_run, device, progress, resume = prepare("pretrain-dbn", o, resolve, on_resume)
     summary = run_or_exit(lambda: pretrain.pretrain_dbn(opts, device, make_run, click.echo, progress, resume))
     draw_figures(make_run)
     click.echo(f"done: {Path(summary['model']).parent}")
@@ -524,7 +594,7 @@ def pretrain_dbn_cmd(**o):
               help="Seed of the binarization and of AIS [default: the training seed, else 0].")
 @click.option("--download", is_flag=True, default=False, help="Download missing data files into --data-dir.")
 @click.option("--device", default="auto", help=E.DEVICE_HELP)
-@click.option("--threads", type=Threads(), default="auto", callback=_set_threads, help=THREADS_HELP)
+@click.option("--threads", type=Threads(), default="auto", help=THREADS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def evaluate_rbm_cmd(path, as_json, **o):
     """Average log-probability of a data split under an RBM checkpoint (run folder or model.pt),
@@ -537,7 +607,7 @@ def evaluate_rbm_cmd(path, as_json, **o):
     from . import pretrain
     from .runs import jsonable
     device = device_or_exit(o.pop("device"))
-    o.pop("threads")
+    apply_threads(o.pop("threads"))
     progress = sys.stderr.isatty() and not as_json  # --json is for scripts: no progress lines
     echo = None if as_json else (lambda m: click.echo(m, err=True))
     res = run_or_exit(lambda: pretrain.evaluate_rbm(path, o, device, echo, progress))
@@ -697,26 +767,54 @@ def report_cmd(runs, svg, out):
     (test error against training-set size, drop rate or depth, with the paper's figure). Given
     several runs of one command it also overlays them, labelled by run name.
     """
+    import signal
     from .report import NotARun, check_runs, link_figures, overlay_figures, run_figures
     try:
         check_runs([Path(r) for r in runs])
     except NotARun as e:
         raise click.BadParameter(str(e), param_hint="RUNS") from None
-    for r in runs:
+    if out and len(runs) == 1:
+        click.echo("--out is the folder of the overlay of several runs; with one run it is not used", err=True)
+    overlay = Path(out) if out else Path(runs[0]) / "figures" / "overlay"
+    if len(runs) > 1 and out:  # checked before any drawing; the default is checked with runs[0]'s figures/
+        try:
+            if overlay.is_symlink():
+                raise OSError(f"{overlay}: is a link; give a real folder")
+            overlay.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise click.BadParameter(f"cannot make the folder {overlay} ({_os_line(e)})", param_hint="--out") from None
+    for r in runs:  # a signal here: one line, what to run again, 130 / 143 (no run is changed but figures/)
+        stop = _exit_at_once(f"interrupted while drawing the figures of {r}; run revival report again",
+                             _temp_figures(Path(r)))
+        old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             files, missing = run_figures(Path(r), svg)
+            link_figures(Path(r), files, missing)
         except NotARun as e:
             raise click.BadParameter(str(e), param_hint="RUNS") from None
-        link_figures(Path(r), files, missing)
+        except OSError as e:
+            raise Failure(f"{r}: figures not drawn: {_os_line(e)}") from None
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
         click.echo(f"{r}: {len(files)} figure file(s) in {Path(r) / 'figures'}")
         for m in missing:
             click.echo(f"{r}: not drawn: {m}")
     if len(runs) > 1:
         try:
-            files, _ = overlay_figures([Path(r) for r in runs], Path(out) if out else Path(runs[0]) / "figures" / "overlay", svg)
+            files, _ = overlay_figures([Path(r) for r in runs], overlay, svg)
         except NotARun as e:
             raise click.BadParameter(str(e), param_hint="RUNS") from None
+        except OSError as e:
+            raise Failure(f"overlay not drawn: {_os_line(e)}") from None
         click.echo(f"overlay: {', '.join(str(f) for f in files)}")
+
+
+def _os_line(e: OSError) -> str:
+    """An OSError as ``file: reason`` in one line (no torch needed, unlike runs.one_line)."""
+    if e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+    return " ".join(str(e).split())
 
 
 if __name__ == "__main__":

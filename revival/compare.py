@@ -432,6 +432,12 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
         if pre.get("binarize", "none") != "none":
             echo(f"note: --init was pretrained on {pre.get('binarize')}-binarized pixels; fine-tuning sees {INPUT}")
     opts["input"] = INPUT
+    if opts.get("executor", "local") == "ray":  # join (or start) Ray and check the request before any folder
+        try:
+            executor.check_resources(executor.connect(opts.get("ray_address")), opts)
+        except ValueError as e:
+            executor.stop_local(opts)
+            raise e if isinstance(e, runs.OptionError) else runs.OptionError("--ray-address", str(e)) from None
     run = make_run()
     echo(f"run folder: {run.path}")
     if opts.get("activation_forced_by"):

@@ -53,21 +53,90 @@ def _check_task(run_path: str, token: str) -> str:
     return seen
 
 
+STORAGE_CHECK_TIMEOUT_S = 120.0  # a check task that has not run by then never will: resources, or no worker
+
+
 def connect(address: str | None):
     """Join the Ray cluster at ``address`` (``auto``, ``ray://host:port``) or start a local one
-    with this machine's CPUs and GPUs."""
+    with this machine's CPUs and GPUs. Ray's start-up installs its own SIGTERM handler (which ends
+    the driver with SIGABRT and C++ stack lines); revival's handlers are put back, so a SIGTERM
+    stops the run like Ctrl-C. A signal during the start-up shuts down what had started.
+    ValueError naming --ray-address when the cluster cannot be joined."""
+    import signal
     import ray
-    if not ray.is_initialized():
+    if ray.is_initialized():
+        return ray
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
         ray.init(log_to_driver=True, **({"address": address} if address else {"include_dashboard": False}))
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        _shutdown(ray)
+        if address:
+            raise ValueError(f"--ray-address {address}: cannot join a Ray cluster there ({runs.one_line(e)}); "
+                             "check the address (auto, or ray://HOST:PORT), or leave it out to start one here") from None
+        raise
+    except BaseException:
+        _shutdown(ray)
+        raise
+    finally:
+        for s, h in old.items():
+            if h is not None:
+                signal.signal(s, h)
     return ray
 
 
-def check_shared_storage(ray, run_path: Path, resources: dict):
+def _shutdown(ray):
+    try:
+        if ray.is_initialized():
+            ray.shutdown()
+    except Exception:  # noqa: BLE001 - already going down
+        pass
+
+
+def stop_local(opts: dict):
+    """Shut down the Ray instance this process started (none to stop when it joined a cluster)."""
+    import ray
+    if not opts.get("ray_address"):
+        _shutdown(ray)
+
+
+def check_resources(ray, opts: dict):
+    """``runs.OptionError`` naming --point-cpus / --point-gpus when one point asks for more than
+    the whole cluster has (such a task would wait for ever)."""
+    total = ray.cluster_resources()
+    for opt, key, unit in (("point_cpus", "CPU", "CPUs"), ("point_gpus", "GPU", "GPUs")):
+        want, have = float(opts.get(opt) or 0.0), float(total.get(key, 0.0))
+        if want > have:
+            name = "--" + opt.replace("_", "-")
+            raise runs.OptionError(name, f"{name} {want:g}: the Ray cluster has {have:g} {unit} in all, so no point "
+                                         f"could ever start; ask for at most {have:g}" +
+                                         (" (or use --point-gpus 0 on a machine without GPUs)" if key == "GPU" else ""))
+
+
+def check_shared_storage(ray, run_path: Path, resources: dict, stop=None, timeout: float = STORAGE_CHECK_TIMEOUT_S):
     """ValueError unless a worker can read the driver's marker in ``run_path`` and the driver can
-    read the worker's reply (the run folder must be on storage every node sees)."""
+    read the worker's reply (the run folder must be on storage every node sees). Waits at most
+    ``timeout`` seconds, calling ``stop.check()`` every second (a signal stops the wait)."""
     token = secrets.token_hex(8)
     (run_path / MARKER).write_text(token)
-    seen = ray.get(ray.remote(_check_task).options(**resources).remote(str(run_path), token))
+    ref = ray.remote(_check_task).options(**resources).remote(str(run_path), token)
+    t0 = time.monotonic()
+    try:
+        while True:
+            if stop is not None:
+                stop.check()
+            ready, _ = ray.wait([ref], timeout=1.0)
+            if ready:
+                seen = ray.get(ref)
+                break
+            if time.monotonic() - t0 > timeout:
+                raise ValueError(f"no Ray worker ran the storage check within {timeout:.0f} s: the cluster cannot "
+                                 f"grant a point its resources now ({resources}); lower --point-cpus / --point-gpus "
+                                 "or free the cluster")
+    except BaseException:
+        ray.cancel(ref, force=True)
+        (run_path / MARKER).unlink(missing_ok=True)
+        raise
     reply = run_path / (MARKER + ".worker")
     ok = seen == token and reply.is_file() and reply.read_text() == token[::-1]
     for p in (run_path / MARKER, reply):
@@ -91,7 +160,12 @@ def run_points(points: list, opts: dict, run, here, remote, stop, echo, on_done,
         return []
     ray = connect(opts.get("ray_address"))
     resources = {"num_cpus": opts["point_cpus"], "num_gpus": opts["point_gpus"]}
-    check_shared_storage(ray, run.path, resources)
+    try:
+        check_shared_storage(ray, run.path, resources, stop)
+    except BaseException:
+        if not opts.get("ray_address"):
+            _shutdown(ray)  # the local instance this run started goes with it: no orphaned workers
+        raise
     task = ray.remote(_point_task).options(max_retries=opts["max_retries"], retry_exceptions=True, **resources)
     pending = {task.remote(remote, opts, str(run.path), p, max(1, int(opts["point_cpus"]))): p for p in points}
     failed, done, t0 = [], 0, time.perf_counter()
@@ -123,7 +197,7 @@ def run_points(points: list, opts: dict, run, here, remote, stop, echo, on_done,
         for ref in pending:  # force: a running task's worker is killed, so nothing writes after we return
             ray.cancel(ref, force=True)
         if not opts.get("ray_address"):
-            ray.shutdown()  # the local instance this run started goes with it
+            _shutdown(ray)  # the local instance this run started goes with it
         raise
     finally:
         bar.close()

@@ -358,6 +358,10 @@ def preset_settings(name: str, opts: dict | None = None) -> list[tuple[str, obje
     return rows
 
 
+# compare-dropout's list options: the variants and the sweep axes
+SWEEP_LISTS = ("variants", "train_sizes", "dropout_rates", "depths", "activations", "losses", "init_schemes")
+
+
 def resolve_compare(cli: dict) -> dict:
     """Defaults < preset < options given on the command line (those that are not None).
     ValueError for an unknown variant or a pretrained variant with a non-logistic activation."""
@@ -365,6 +369,18 @@ def resolve_compare(cli: dict) -> dict:
     out = {**cli, **COMPARE_DEFAULTS, **preset.options}
     out.update({k: v for k, v in cli.items() if v is not None})
     out["preset"] = cli.get("preset") or "quick"
+    # a value given twice is one point (config.json records the list once); values that differ but
+    # print alike would share a folder, and the second point would never train: refused
+    for k in SWEEP_LISTS:
+        if isinstance(out.get(k), list):
+            out[k] = list(dict.fromkeys(out[k]))
+    if out.get("dropout_rates"):
+        seen = {}
+        for r in out["dropout_rates"]:
+            other = seen.setdefault(f"{r:g}", r)
+            if other != r:
+                raise ValueError(f"--dropout-rates: {other!r} and {r!r} would share the folder p{r:g}; give rates "
+                                 "that differ within 6 significant digits")
     unknown = [v for v in out["variants"] if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")

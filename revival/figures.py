@@ -80,15 +80,34 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
     return fig
 
 
+def write_atomic(path: Path, write) -> Path:
+    """``write(file)`` into a temporary file beside ``path``, then renamed over it: a reader never
+    sees half a file, and a link at ``path`` is replaced, never followed (a run folder may come
+    from someone else: its ``figures/curves.png`` could point at any file of the reader's)."""
+    import os
+    import tempfile
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def save(fig, folder: Path, name: str, svg: bool = False) -> list[Path]:
-    """Write ``name``.png (and .svg) into ``folder``; closes the figure."""
-    folder.mkdir(parents=True, exist_ok=True)
-    out = [folder / f"{name}.png"]
-    fig.savefig(out[0], dpi=110)
-    if svg:
-        out.append(folder / f"{name}.svg")
-        fig.savefig(out[1])
-    plt.close(fig)
+    """Write ``name``.png (and .svg) into ``folder``, each atomically (:func:`write_atomic`);
+    closes the figure."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        out = [write_atomic(folder / f"{name}.png", lambda f: fig.savefig(f, format="png", dpi=110))]
+        if svg:
+            out.append(write_atomic(folder / f"{name}.svg", lambda f: fig.savefig(f, format="svg")))
+    finally:
+        plt.close(fig)
     return out
 
 

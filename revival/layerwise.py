@@ -222,6 +222,28 @@ def stack_layer_data(rbms: list[R.RBM], x_train: D.Visible, x_valid: D.Visible, 
                      filters=None if first.filters is None else lambda m: DBN.project_filters([*below, m]))
 
 
+def finished_layer(folder: Path, k: int, n_visible: int, n_hidden: int) -> tuple[R.RBM, dict]:
+    """Layer ``k`` of a stack that ``layer-k/result.json`` says finished: its RBM and final metrics.
+    ValueError naming the file, and how to recover, when the result is unreadable or not a layer
+    result, when the model is missing or unreadable, or when its shape is not this stack's layer
+    (``n_visible`` x ``n_hidden``)."""
+    res_path, model_path = folder / runs.RESULT_FILE, folder / runs.MODEL_FILE
+    again = f"delete {folder} to train layer {k} again"
+    try:
+        res = runs.read_json(res_path)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{res_path}: cannot be read as JSON ({type(e).__name__}); {again}") from None
+    if not isinstance(res, dict) or not isinstance(res.get("final"), dict):
+        raise ValueError(f"{res_path}: not a layer result (expected an object with 'final'); {again}")
+    if not model_path.is_file():
+        raise ValueError(f"{model_path}: missing, although {res_path.name} says layer {k} finished; {again}")
+    model = DBN.from_checkpoint(runs.load_checkpoint(model_path)[0], str(model_path))[0]
+    if (model.n_visible, model.n_hidden) != (n_visible, n_hidden):
+        raise ValueError(f"{model_path}: a {model.n_visible}-{model.n_hidden} RBM, but layer {k} of this stack is "
+                         f"{n_visible}-{n_hidden}; {again}")
+    return model, res["final"]
+
+
 def fit_stack(root: Path, layer_opts: list[dict], first: LayerData, seed: int, feed: str, extra: dict, device,
               echo=print, progress: bool = False, resume: bool = False,
               on_layer: Callable[[list[R.RBM], list[dict]], None] | None = None) -> tuple[list[R.RBM], list[dict]]:
@@ -236,8 +258,9 @@ def fit_stack(root: Path, layer_opts: list[dict], first: LayerData, seed: int, f
         folder.mkdir(parents=True, exist_ok=True)
         label = f"layer {k}/{len(layer_opts)}: "
         if (folder / runs.RESULT_FILE).is_file():
-            model = DBN.from_checkpoint(runs.load_checkpoint(folder)[0], str(folder))[0].to(device)
-            last = runs.read_json(folder / runs.RESULT_FILE)["final"]
+            n_visible = rbms[-1].n_hidden if rbms else first.train.data.shape[1]
+            model, last = finished_layer(folder, k, n_visible, lo["hidden"])
+            model = model.to(device)
             echo(f"{label}finished earlier, loaded from {folder}")
         else:
             job = RBMJob(folder, lo, d, layer_seed(seed, k), extra, label, resume=resume)

@@ -3,6 +3,8 @@
 in, a run folder (or a layer's sub-folder) out, every epoch logged, checkpointed and resumable."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import time
 from typing import Callable
 
@@ -120,6 +122,36 @@ def pretrain_dbn(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
         return summary
 
     return runs.guarded(run, body)
+
+
+def extend_dbn_epochs(path, opts: dict, epochs) -> tuple[list[int], str]:
+    """What ``pretrain-dbn --resume RUN --epochs E`` trains: a finished layer keeps the epochs it
+    trained (the layers above it learned from its output, so training it further would leave them
+    mismatched), the layer in progress and those not started get ``E`` (one value, or one per layer).
+    Returns the per-layer epochs to record and one line saying so; ValueError naming --epochs when
+    every layer has finished or when ``E`` is below the epochs the layer in progress already did."""
+    n = len(opts["layers"])
+    old = E.per_layer(opts, n)
+    new = E.per_layer({**opts, "epochs": epochs}, n)
+    out, kept = [], []
+    for k, (o, w) in enumerate(zip(old, new), 1):
+        folder = Path(path) / f"layer-{k}"
+        if (folder / runs.RESULT_FILE).is_file():
+            out.append(o["epochs"])
+            kept.append(k)
+            continue
+        st = runs.load_state(folder, "cpu")
+        if st is not None and st["epoch"] > w["epochs"]:
+            raise ValueError(f"--epochs {w['epochs']}: layer {k} already trained {st['epoch']} epochs; give at least that")
+        out.append(w["epochs"])
+    if len(kept) == n:
+        raise ValueError(f"--epochs: every layer of this stack has finished ({', '.join(map(str, out))} epochs); a "
+                         "finished layer is not trained further, because the layers above it learned from its output. "
+                         "Train a new stack with the epochs you want instead")
+    line = (f"layer{'s' if len(kept) > 1 else ''} {', '.join(map(str, kept))} finished earlier and keep"
+            f"{'s' if len(kept) == 1 else ''} {', '.join(str(out[k - 1]) for k in kept)} epochs; " if kept else "")
+    line += ", ".join(f"layer {k} trains to {out[k - 1]}" for k in range(1, n + 1) if k not in kept)
+    return out, f"resume: {line}"
 
 
 def log_dbn_samples(w, rbms: list[R.RBM], opts: dict, first: LayerData, k: int):

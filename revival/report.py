@@ -4,8 +4,6 @@ published figures beside ours, the settings with their sources) and the figures 
 training here, no torch."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -183,6 +181,22 @@ class NotARun(ValueError):
     """The folder is not a revival run folder."""
 
 
+class UnsafeRun(NotARun):
+    """A run folder whose figures/ or summary.md is not what revival writes there (a link, a file
+    where a folder belongs, a folder where a file belongs): report writes nothing through it."""
+
+
+def writable_figures(run: Path) -> Path:
+    """``run/figures``, after checking that writing there cannot land outside the run folder."""
+    folder = run / FIGURES_DIR
+    if folder.is_symlink():
+        raise UnsafeRun(f"{folder}: is a link; report writes figures only into a real folder of the run "
+                        "(remove the link and run revival report again)")
+    if folder.exists() and not folder.is_dir():
+        raise UnsafeRun(f"{folder}: is a file, not a folder; move it away and run revival report again")
+    return folder
+
+
 _EVENTS: dict = {}  # folder -> loaded accumulator, for the duration of one report (run_figures clears it)
 
 
@@ -271,14 +285,19 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
     """The overfitting figure (train and test error per epoch of every point of the first seed),
     test loss per epoch, and the sweep plots (test error against each axis that varies)."""
     from .figures import Panel, Series
-    rows = summary.get("rows") or []
-    seeds = sorted({r["seed"] for r in rows})
+    rows = summary.get("rows")
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and "variant" in r for r in rows):
+        rows = point_rows(run)  # a stopped run, or a summary.json lost or damaged: the points' own results
+        summary = {**summary, "rows": rows, "groups": group_rows(rows, preset or Preset("", {}))}
+    seeds = sorted({r["seed"] for r in rows if "seed" in r})
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     style = {v: i for i, v in enumerate(variants)}
     settings = {}  # sweep setting (the point name without variant and seed) -> [(variant, name)]
     for p in sorted(run.iterdir()):
         row = _load_json(p / "result.json") if p.is_dir() else {}
         if not row or (seeds and row.get("seed") != seeds[0]):
+            continue
+        if row.get("variant") not in style:
             continue
         key = p.name[len(row["variant"]):].lstrip("-")
         key = "-".join(part for part in key.split("-") if not (part.startswith("s") and part[1:].isdigit()))
@@ -369,6 +388,17 @@ def layer_panels(groups: list[dict]) -> dict:
     return {"activation_mean_by_layer": mean, "saturation_by_layer": sat, "grad_norm_by_layer": grad}
 
 
+def point_rows(run: Path) -> list[dict]:
+    """The rows of a compare-dropout run's finished points, read from each ``<point>/result.json``
+    (what summary.json's ``rows`` holds once the run finishes)."""
+    rows = []
+    for p in sorted(q for q in run.iterdir() if q.is_dir()):
+        row = _load_json(p / "result.json")
+        if isinstance(row, dict) and isinstance(row.get("variant"), str) and row["variant"] in VARIANTS:
+            rows.append(row)
+    return rows
+
+
 def _load_json(p: Path) -> dict:
     import json
     try:
@@ -392,9 +422,9 @@ def run_figures(run: Path, svg: bool = False) -> tuple[list[Path], list[str]]:
 
 def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]]:
     from .experiments import PRESETS
-    from .figures import draw, save
+    from .figures import draw, save, write_atomic
     cmd, summary, out, missing = cfg["command"], _summary(run), [], []
-    folder = run / FIGURES_DIR
+    folder = writable_figures(run)
 
     def put(name, panels, title, ncols=1):
         if any(p.series or p.hlines for p in panels):
@@ -408,8 +438,7 @@ def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]
             missing.append(f"{name}: no {tag} image in {folder_}")
             return
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{name}.png").write_bytes(png)
-        out.append(folder / f"{name}.png")
+        out.append(write_atomic(folder / f"{name}.png", lambda f: f.write(png)))
 
     if cmd == "pretrain-rbm":
         panels = rbm_panels(read_scalars(run), summary.get("log_prob"))
@@ -490,14 +519,15 @@ def log_prob_figure(names: list[str], lps: list[dict], references=()):
 
 def link_figures(run: Path, files: list[Path], missing: list[str]):
     """Add (or replace) the figures section of ``run/summary.md``: each figure linked, and what is missing."""
+    from .figures import write_atomic
     md = run / "summary.md"
+    if md.is_symlink() or (md.exists() and not md.is_file()):
+        raise UnsafeRun(f"{md}: is {'a link' if md.is_symlink() else 'not a file'}; report rewrites only the "
+                        "summary.md revival wrote (move it away and run revival report again)")
     text = md.read_text() if md.is_file() else ""
     text = text.split("\n" + FIGURE_SECTION)[0].rstrip() + "\n"
     lines = ["", FIGURE_SECTION, ""]
     lines += [f"![{f.stem}]({FIGURES_DIR}/{f.name})" for f in files if f.suffix == ".png"]
     lines += [f"- not drawn: {m}" for m in missing]
-    fd, tmp = tempfile.mkstemp(prefix=".summary.md.", dir=run)
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n".join(lines) + "\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, md)
+    body = (text + "\n".join(lines) + "\n").encode()
+    write_atomic(md, lambda f: f.write(body))

@@ -20,6 +20,9 @@ STATUS_RUNNING, STATUS_FINISHED = "running", "finished"
 STATUS_DIVERGED, STATUS_INTERRUPTED, STATUS_FAILED = "diverged", "interrupted", "failed"
 STATUS_KILLED = "killed"  # left "running" by a process that died without recording how it ended
 MODEL_FILE, STATE_FILE, RESULT_FILE = "model.pt", "state.pt", "result.json"
+# what an ended run's summary says about how it ended; gone once it is resumed
+STALE_FIELDS = ("hint", "signal", "exit_code", "error", "reason", "epoch", "points_finished", "points_failed",
+                "points_remaining", "failed")
 
 
 class Interrupted(Exception):
@@ -333,6 +336,20 @@ class Run:
             run.was_killed = True
         return run
 
+    def mark_resumed(self) -> "Run":
+        """The reopened run is being written again: ``running`` (so a SIGKILL from now on is seen as
+        ``killed`` by the next resume, and ``--init`` / ``report`` can tell), with how it had ended
+        before appended to ``resumed_from``. Called when training starts, after every check."""
+        p = self.path / "summary.json"
+        try:
+            cur = read_json(p) if p.is_file() else {}
+        except (OSError, ValueError):
+            cur = {}
+        cur = cur if isinstance(cur, dict) else {}
+        before = {"status": cur.get("status", "unknown"), "at": time.strftime("%Y-%m-%d %H:%M:%S")}
+        self.set_status(STATUS_RUNNING, drop=STALE_FIELDS, resumed_from=[*cur.get("resumed_from", []), before])
+        return self
+
     def record_resume(self, changed: dict):
         """Note in ``config.json`` when the run was resumed and which options changed (--epochs, --device)."""
         p = self.path / "config.json"
@@ -342,15 +359,19 @@ class Run:
         write_json(p, cfg)
         self.config["options"].update({k: v for k, v in changed.items() if k in self.config["options"]})
 
-    def set_status(self, status: str, **fields):
-        """Update ``summary.json`` with ``status`` and extra fields (merged into what is there), and a
-        short ``summary.md`` unless the run has finished (then the experiment writes the full one).
-        A disk that cannot take the write does not hide the original error."""
+    def set_status(self, status: str, drop: tuple = (), **fields):
+        """Update ``summary.json`` with ``status`` and extra fields (merged into what is there, less
+        the keys in ``drop``), and a short ``summary.md`` unless the run has finished (then the
+        experiment writes the full one). A disk that cannot take the write does not hide the
+        original error."""
         p = self.path / "summary.json"
         try:
             cur = read_json(p) if p.is_file() else {}
         except (OSError, ValueError):
             cur = {}
+        cur = cur if isinstance(cur, dict) else {}
+        for k in drop:
+            cur.pop(k, None)
         cur.update(fields)
         cur["status"] = status
         try:
@@ -364,7 +385,15 @@ class Run:
         return cur
 
     def write_summary(self, summary: dict, markdown: str):
-        write_json(self.path / "summary.json", summary)
+        """The finished run's summary (kept: ``resumed_from``, the history of its earlier ends)."""
+        p = self.path / "summary.json"
+        try:
+            cur = read_json(p) if p.is_file() else {}
+        except (OSError, ValueError):
+            cur = {}
+        if isinstance(cur, dict) and cur.get("resumed_from") and "resumed_from" not in summary:
+            summary = {**summary, "resumed_from": cur["resumed_from"]}
+        write_json(p, summary)
         atomic_write_bytes(self.path / "summary.md", markdown.encode())
 
 

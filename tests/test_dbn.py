@@ -379,3 +379,44 @@ def test_freeze_pretrained_epochs_trains_only_the_output_layer_first(tmp_path, m
     rows = {x["variant"]: x for x in json.loads((run / "summary.json").read_text())["rows"]}
     assert rows["pretrained"]["freeze_pretrained_epochs"] == 2 and "freeze_pretrained_epochs" not in rows["baseline"]
     assert json.loads((run / "config.json").read_text())["options"]["freeze_pretrained_epochs"] == 2
+
+
+def test_extending_a_stack_trains_only_the_layers_not_finished(tmp_path):
+    assert invoke(*DBN_SMALL, "--epochs", 2, "--logdir", tmp_path).exit_code == 0
+    run = only_run(tmp_path, "pretrain-dbn")
+    r = CliRunner().invoke(main, ["pretrain-dbn", "--resume", str(run), "--epochs", "5"])
+    assert r.exit_code == 2 and "every layer of this stack has finished" in r.output
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["options"]["epochs"] == [2] and "resumed" not in cfg  # a refusal changes nothing
+    assert json.loads((run / "summary.json").read_text())["status"] == "finished"
+    (run / "layer-2" / "result.json").unlink()  # layer 2 as if it had not finished
+    r = invoke("pretrain-dbn", "--resume", run, "--epochs", 5, "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert "layer 1 finished earlier and keeps 2 epochs; layer 2 trains to 5" in r.output
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["options"]["epochs"] == [2, 5] and cfg["resumed"][0]["epochs"] == [2, 5]
+    assert json.loads((run / "layer-1" / "result.json").read_text())["epochs"] == 2
+    assert json.loads((run / "layer-2" / "result.json").read_text())["epochs"] == 5
+    s = json.loads((run / "summary.json").read_text())
+    assert s["status"] == "finished" and s["resumed_from"][0]["status"] == "finished"
+
+
+@pytest.mark.parametrize("damage,needle", [
+    (lambda L: (L / "result.json").write_text("{not json"), "result.json: cannot be read as JSON"),
+    (lambda L: (L / "result.json").write_text("{}"), "result.json: not a layer result"),
+    (lambda L: (L / "result.json").write_text("[1, 2]"), "result.json: not a layer result"),
+    (lambda L: (L / "model.pt").unlink(), "model.pt: missing, although result.json says layer 1 finished"),
+    (lambda L: torch.save(DBN.checkpoint_dict(random_stack([784, 20]), [{}], {})["layers"][0], L / "model.pt"),
+     "model.pt: a 784-20 RBM, but layer 1 of this stack is 784-48"),
+])
+def test_a_damaged_finished_layer_is_named_on_resume(tmp_path, damage, needle):
+    assert invoke(*DBN_SMALL, "--epochs", 1, "--logdir", tmp_path).exit_code == 0
+    run = only_run(tmp_path, "pretrain-dbn")
+    (run / "layer-2" / "result.json").unlink()
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "status": "interrupted"}))
+    damage(run / "layer-1")
+    r = CliRunner().invoke(main, ["pretrain-dbn", "--resume", str(run), "--no-progress"])
+    assert r.exit_code == 1, r.output
+    err = [line for line in r.output.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and needle in err[0] and "delete" in err[0] and "Traceback" not in r.output, r.output

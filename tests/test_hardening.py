@@ -2,6 +2,7 @@
 signal is honoured; what a run folder says is true (issue: hardening)."""
 import errno
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -265,6 +266,30 @@ def test_a_killed_run_is_called_killed_and_resumes(tmp_path):
     assert cfg["options"]["epochs"] == 3 and cfg["resumed"][0]["epochs"] == 3
 
 
+def test_a_resumed_run_is_running_again_so_a_kill_during_it_is_detected(tmp_path):
+    proc = start([*R, "--epochs", "40", "--hidden", "64"], tmp_path)
+    assert interrupt_after(proc, "epoch 2/40", signal.SIGINT) == 130
+    run = only_run(tmp_path, "pretrain-rbm")
+    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+    def resume():
+        return subprocess.Popen([sys.executable, "-m", "revival", "pretrain-rbm", "--resume", str(run), "--no-progress"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    proc = resume()
+    for line in proc.stdout:
+        if "epoch 4/40" in line:  # training again: the folder says so
+            s = json.loads((run / "summary.json").read_text())
+            proc.kill()
+            break
+    proc.wait()
+    assert s["status"] == "running" and "hint" not in s and s["resumed_from"][0]["status"] == "interrupted"
+    assert json.loads((run / "summary.json").read_text())["status"] == "running"  # SIGKILL: nothing recorded
+    assert interrupt_after(resume(), "epoch 5/40", signal.SIGINT) == 130  # the next resume knows it was killed
+    s = json.loads((run / "summary.json").read_text())
+    assert [h["status"] for h in s["resumed_from"]] == ["interrupted", "killed"] and s["status"] == "interrupted"
+
+
 def test_resume_refuses_changed_options_but_extends_epochs(tmp_path):
     assert run_cli(*R, "--logdir", tmp_path).exit_code == 0
     run = only_run(tmp_path, "pretrain-rbm")
@@ -346,3 +371,60 @@ def test_a_resume_in_the_same_second_keeps_tensorboard_steps_in_order(tmp_path):
     files = sorted(p.name for p in tmp_path.glob("events.out.tfevents.*"))
     assert len(files) == 2 and files[0].split(".")[3] < files[1].split(".")[3]
     assert [(e.step, e.value) for e in events(tmp_path).Scalars("x")] == [(1, 1), (2, 2), (3, 13), (4, 14)]
+
+
+def test_names_that_are_not_utf8_or_hold_a_newline_are_refused_before_any_folder(tmp_path):
+    for name in (b"caf\xff", b"two\nlines", b"tab\there"):
+        out = subprocess.run([sys.executable, "-m", "revival", "pretrain-rbm", "--dataset", "mnist-sample",
+                              "--epochs", "1", "--name", name, "--logdir", str(tmp_path)], capture_output=True)
+        err = out.stderr.decode(errors="replace")
+        assert out.returncode == 2 and "--name" in err and "Traceback" not in err, err
+        assert not (tmp_path / "pretrain-rbm").exists()
+
+
+def test_sweep_values_that_print_alike_are_refused_and_repeats_count_once(tmp_path):
+    from revival import experiments as E
+    r = run_cli(*C, "--dropout-rates", "0.1,0.1000001", "--variants", "dropout", "--logdir", tmp_path)
+    assert r.exit_code == 2 and "--dropout-rates" in r.output and "p0.1" in r.output
+    assert not (tmp_path / "compare-dropout").exists()
+    opts = E.resolve_compare({"variants": ["baseline", "baseline", "dropout"], "dropout_rates": [0.5, 0.5, 0.2],
+                              "train_sizes": [100, 100], "depths": [1, 2, 1]})
+    assert opts["variants"] == ["baseline", "dropout"] and opts["dropout_rates"] == [0.5, 0.2]
+    assert opts["train_sizes"] == [100] and opts["depths"] == [1, 2]
+
+
+def test_the_resume_refusal_names_options_as_typed(tmp_path):
+    assert run_cli(*C, "--variants", "baseline", "--epochs", 1, "--logdir", tmp_path).exit_code == 0
+    r = run_cli("compare-dropout", "--resume", only_run(tmp_path, "compare-dropout"), "--lr", 1)
+    assert r.exit_code == 2 and "--ray-address" in r.output and "--point-cpus" in r.output
+    assert "--ray_address" not in r.output and "--point_cpus" not in r.output
+
+
+def _patched_cli(patch: str, args: list, tmp_path):
+    """Run the CLI in a fresh interpreter after ``patch`` (Python source run first), so a signal
+    can be sent at a chosen moment from inside the process."""
+    code = ("import os, signal, sys, time\nimport revival.cli as CLI\nimport revival.report as REP\n" + patch +
+            "\nsys.argv = ['revival', *sys.argv[1:]]\nCLI.main()\n")
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_the_figures_are_drawn_leaves_the_run_finished(tmp_path, sig, code):
+    patch = (f"real = REP.run_figures\ndef slow(*a, **k):\n    os.kill(os.getpid(), {int(sig)})\n    time.sleep(30)\n"
+             "    return real(*a, **k)\nREP.run_figures = slow")
+    out = _patched_cli(patch, [*R, "--epochs", 1, "--figures", "--logdir", tmp_path], tmp_path)
+    assert out.returncode == code, out.stderr
+    run = only_run(tmp_path, "pretrain-rbm")
+    assert "interrupted while drawing the figures: the run itself finished" in out.stderr
+    assert f"revival report {run}" in out.stderr and "Traceback" not in out.stderr
+    assert json.loads((run / "summary.json").read_text())["status"] == "finished"
+    assert "nothing to resume" not in out.stderr
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_at_start_up_is_one_line_and_the_signal_code(tmp_path, sig, code):
+    patch = f"def early(*a, **k):\n    os.kill(os.getpid(), {int(sig)})\n    time.sleep(30)\nCLI.apply_threads = early"
+    out = _patched_cli(patch, [*R, "--logdir", tmp_path], tmp_path)
+    assert out.returncode == code and out.stderr.strip() == "interrupted before anything started; nothing to resume."
+    assert not (tmp_path / "pretrain-rbm").exists()

@@ -68,7 +68,8 @@ def test_dead_worker_is_retried_and_a_failing_point_is_reported_then_resumed(tmp
 
 
 @needs_ray
-def test_ctrl_c_cancels_outstanding_points_and_resume_finishes(tmp_path):
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_cancels_outstanding_points_and_resume_finishes(tmp_path, sig, code):
     args = [a if a != "2" else "40" for a in GRID]  # 40 epochs: points long enough to interrupt
     p = subprocess.Popen([sys.executable, "-m", "revival", "compare-dropout", *args, "--executor", "ray",
                           "--logdir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -76,11 +77,12 @@ def test_ctrl_c_cancels_outstanding_points_and_resume_finishes(tmp_path):
     t0 = time.time()
     for line in p.stdout:
         if "ray: 1/4 points" in line:
-            p.send_signal(signal.SIGINT)
+            p.send_signal(sig)  # SIGTERM too: Ray's own handler must not replace revival's
             break
         assert time.time() - t0 < 240
-    p.stdout.read()
-    assert p.wait(timeout=120) == 130
+    out = p.stdout.read()
+    assert p.wait(timeout=120) == code, out
+    assert "Traceback" not in out and "SIGABRT" not in out
     run = only_run(tmp_path, "compare-dropout")
     s = json.loads((run / "summary.json").read_text())
     assert s["status"] == "interrupted"
@@ -91,3 +93,12 @@ def test_ctrl_c_cancels_outstanding_points_and_resume_finishes(tmp_path):
     assert r.exit_code == 0, r.output
     assert json.loads((run / "summary.json").read_text())["status"] == "finished"
     assert len(rows(run)) == 4
+
+
+@needs_ray
+def test_resources_the_cluster_cannot_grant_are_refused_before_any_folder(tmp_path):
+    for opt, needle in (("--point-cpus", "the Ray cluster has"), ("--point-gpus", "GPUs in all")):
+        r = cli([*GRID, "--executor", "ray", opt, "1000"], tmp_path)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert opt in r.stderr and needle in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "compare-dropout").exists()

@@ -123,3 +123,62 @@ def test_log_prob_figure_plots_each_estimate_of_each_run():
                        "RAISE (conservative), same images": [-126.0]}
     bars = [list(line.get_ydata()) for line in ax.lines if line.get_linestyle() == "-" and len(line.get_ydata()) == 2]
     assert [-103.6, -103.1] in bars and not any(-121.0 in b for b in bars)  # an infinite bound draws no bar
+
+
+ERRS = {"baseline": ([0.5, 0.2, 0.0], [0.6, 0.3, 0.25]), "dropout": ([0.55, 0.3, 0.1], [0.6, 0.25, 0.15])}
+
+
+def test_report_never_writes_through_a_link(tmp_path):
+    run = fake_compare_run(tmp_path, ERRS)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (run / "figures").mkdir()
+    (run / "figures" / "overfitting-n100.png").symlink_to(victim)
+    r = CliRunner().invoke(main, ["report", str(run)])
+    assert r.exit_code == 0, r.output
+    assert victim.read_text() == "precious"  # the link was replaced by the figure, the file left alone
+    assert not (run / "figures" / "overfitting-n100.png").is_symlink()
+    assert Image.open(run / "figures" / "overfitting-n100.png").size[0] > 300
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "overfitting-n100.png").write_text("theirs")
+    for p in sorted((run / "figures").iterdir()):
+        p.unlink()
+    (run / "figures").rmdir()
+    (run / "figures").symlink_to(other)
+    r = CliRunner().invoke(main, ["report", str(run)])
+    assert r.exit_code == 2 and "figures: is a link" in r.output and "Traceback" not in r.output
+    assert (other / "overfitting-n100.png").read_text() == "theirs" and len(list(other.iterdir())) == 1
+
+
+@pytest.mark.parametrize("damage,code,needle", [
+    (lambda run: (run / "figures").write_text("x"), 2, "figures: is a file"),
+    (lambda run: ((run / "summary.md").unlink(), (run / "summary.md").mkdir()), 2, "summary.md: is not a file"),
+])
+def test_report_refuses_a_damaged_run_in_one_line(tmp_path, damage, code, needle):
+    run = fake_compare_run(tmp_path, ERRS)
+    damage(run)
+    r = CliRunner().invoke(main, ["report", str(run)])
+    assert r.exit_code == code and needle in r.output and "Traceback" not in r.output, r.output
+    assert not list(run.glob(".summary.md.*"))  # no temp file left behind
+
+
+def test_report_out_that_cannot_be_a_folder_is_one_line(tmp_path):
+    a, b = fake_compare_run(tmp_path / "a", ERRS), fake_compare_run(tmp_path / "b", ERRS)
+    (tmp_path / "file").write_text("x")
+    for out in (tmp_path / "file" / "sub", "/proc/revival-overlay"):
+        r = CliRunner().invoke(main, ["report", str(a), str(b), "--out", str(out)])
+        assert r.exit_code == 2 and "--out" in r.output and "Traceback" not in r.output, r.output
+
+
+@pytest.mark.parametrize("summary", [None, "{not json", json.dumps({"status": "interrupted"}),
+                                     json.dumps({"status": "finished", "rows": []})])
+def test_report_rebuilds_a_compare_run_from_its_points(tmp_path, summary):
+    run = fake_compare_run(tmp_path, ERRS)
+    if summary is None:
+        (run / "summary.json").unlink()
+    else:
+        (run / "summary.json").write_text(summary)
+    r = CliRunner().invoke(main, ["report", str(run)])
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+    assert (run / "figures" / "overfitting-n100.png").is_file()
