@@ -507,6 +507,10 @@ def pretrain_rbm_cmd(**o):
     def resolve(opts):
         if opts["lr"] is None:
             opts["lr"] = E.LR_BY_VISIBLE[opts["visible_type"]]
+        if opts["momentum"] is None:  # the schedule used, recorded beside the null that selects it
+            m = {k: opts.get(k, E.RBM_DEFAULTS[k]) for k in ("initial_momentum", "momentum_epochs", "final_momentum")}
+            opts["momentum_schedule"] = (f"{m['initial_momentum']:g} for {m['momentum_epochs']} epochs, then "
+                                         f"{m['final_momentum']:g}")
         _check_sparsity(opts)
         # weights, velocity, workspace and monitoring: about 6 copies of W plus batch-sized buffers
         check_fits("--hidden", opts["hidden"] * (6 * 784 + 4 * opts["batch_size"] + opts["monitor_size"]),
@@ -545,9 +549,17 @@ def pretrain_dbn_cmd(**o):
     def resolve(opts):
         _check_sparsity(opts)
         try:
-            E.per_layer(opts, len(opts["layers"]))
+            layers = E.per_layer(opts, len(opts["layers"]))
         except ValueError as e:
             raise click.BadParameter(str(e)) from None
+        # config.json records the values used, not "use the default": each layer's learning rate,
+        # and the momentum schedule where no fixed momentum was given
+        opts["lr"] = [lo["lr"] for lo in layers]
+        if all(lo["momentum"] is None for lo in layers):
+            d = E.RBM_DEFAULTS
+            opts["momentum_schedule"] = [f"{lo.get('initial_momentum', d['initial_momentum']):g} for "
+                                         f"{lo.get('momentum_epochs', d['momentum_epochs'])} epochs, then "
+                                         f"{lo.get('final_momentum', d['final_momentum']):g}" for lo in layers]
         sizes = [784, *opts["layers"]]
         check_fits("--layers", sum(6 * a * b for a, b in zip(sizes, sizes[1:])) + 60_000 * max(sizes),
                    f"a {'-'.join(map(str, sizes))} DBN")
@@ -727,6 +739,9 @@ def compare_dropout_cmd(**o):
     """Train one network with and without regularization, from random or pretrained weights, on the
     same data and compare them.
 
+    Defaults shown as "in preset quick" are that preset's values; another --preset sets its own
+    (--preset NAME --explain lists every value a run uses, and where it comes from).
+
     Every variant logs error/train|valid|test and loss/... per epoch into its own sub-folder (one
     custom-scalars chart overlays them); summary.md tables train/test error, the generalization gap,
     Monte-Carlo vs weight-scaling inference, and the paper's figure where the preset has one.
@@ -753,6 +768,24 @@ def compare_dropout_cmd(**o):
     opts, make_run, device, progress, _ = prepare("compare-dropout", o, resolve)
     run_or_exit(lambda: C.compare_dropout(opts, device, make_run, click.echo, progress))
     draw_figures(make_run)
+
+
+def _show_preset_defaults(command):
+    """``-h`` shows what an option left unset becomes: the quick preset's value (or revival's
+    default under it); another --preset may set its own (``--explain`` lists them)."""
+    quick = E.resolve_compare({"preset": "quick"})
+    for p in command.params:
+        if isinstance(p, click.Option) and p.default is None and p.name in E.COMPARE_DEFAULTS and not p.is_flag:
+            v = quick.get(p.name)
+            if v is None or p.name in ("preset",):
+                continue
+            text = ",".join(map(str, v)) if isinstance(v, list) else f"{v:g}" if isinstance(v, float) else str(v)
+            if isinstance(v, bool):
+                text = "yes" if v else "no"
+            p.show_default = f"{text} in preset quick"
+
+
+_show_preset_defaults(compare_dropout_cmd)
 
 
 @main.command("report", context_settings=CONTEXT)

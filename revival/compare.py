@@ -186,7 +186,7 @@ class PointFit:
         self.per_epoch = -(-len(self.x) // self.cfg.batch_size)  # weight updates an epoch
         self.trainer = ClassifierTrainer(model, self.cfg, torch.Generator(device=device).manual_seed(point.seed),
                                          torch.Generator(device=device).manual_seed(point.seed + 7_777_777))
-        self.start, self.best_test_loss, self.last, self.seconds = 0, math.inf, {}, 0.0
+        self.start, self.best_test_loss, self.last = 0, math.inf, {}
         st = runs.load_state(self.folder, device)
         if st is not None:
             model.load_state_dict(st["model"])
@@ -194,6 +194,7 @@ class PointFit:
             self.start, self.best_test_loss, self.last = st["epoch"], st["best_test_loss"], st["metrics"]
             ex.echo(f"[{self.name}] resuming after epoch {self.start}")
         self.hidden = hidden
+        self.clock = runs.EpochClock(self.start, self.cfg.epochs)
 
     def bar(self, epoch: int) -> runs.Progress:
         return runs.Progress(self.per_epoch, f"{self.name} {epoch + 1}", self.ex.progress)
@@ -205,10 +206,8 @@ class PointFit:
         """Evaluate, check for divergence, log (with the per-layer monitors), save the resume
         state, echo one line in percent; with ``eval_every`` > 1 only every that many epochs and
         after the last."""
-        self.seconds += seconds
         if (epoch + 1) % self.eval_every and epoch + 1 != self.cfg.epochs:
             return
-        seconds, self.seconds = self.seconds, 0.0  # the echo says the time since the last evaluation
         d, cfg, model = self.ex.data, self.cfg, self.model
         scalars = {**evaluate_splits(model, self.train_eval, d["valid"], d["test"], cfg.loss),
                    "train/batch_loss": tr["loss"]}
@@ -232,7 +231,7 @@ class PointFit:
         self.last = vals
         self.ex.echo(f"[{self.name}] epoch {epoch + 1}/{cfg.epochs}  train err {100 * vals['error/train']:.2f}%  "
                      f"valid err {100 * vals['error/valid']:.2f}%  test err {100 * vals['error/test']:.2f}%  "
-                     f"test loss {vals['loss/test']:.4f}  {seconds:.1f}s")
+                     f"test loss {vals['loss/test']:.4f}  {self.clock.lap(epoch + 1)}")
 
     def row(self, check) -> dict:
         """The point's summary row, with the Monte-Carlo test error of dropout variants."""
@@ -402,11 +401,16 @@ def save_mlp(folder: Path, model: MLP):
 
 
 def layout() -> dict:
-    """Custom-scalars layout: every variant's train and test error on one chart (tags matched by regex)."""
+    """Custom-scalars layout (tags matched by regex). Train and test error are separate charts side
+    by side, each with every variant in its own colour (TensorBoard colours by run, and each variant
+    is a run): on one chart a variant's train and test curves shared a colour and differed only by a
+    small marker. Errors are fractions in the event files (0.05 = 5%), as the chart names say."""
     return {"compare-dropout": {
-        "error: train and test, all variants": ["Multiline", [r"^error/(train|test)$"]],
-        "error: validation": ["Multiline", [r"^error/valid$"]],
-        "loss: train and test": ["Multiline", [r"^loss/(train|test)$"]],
+        "train error, every variant (fraction: 0.05 = 5%)": ["Multiline", [r"^error/train$"]],
+        "test error, every variant (fraction: 0.05 = 5%)": ["Multiline", [r"^error/test$"]],
+        "train loss, every variant": ["Multiline", [r"^loss/train$"]],
+        "test loss, every variant (rising = overfitting)": ["Multiline", [r"^loss/test$"]],
+        "validation error, every variant (fraction)": ["Multiline", [r"^error/valid$"]],
         "saturated share of each hidden layer (dead units for ReLU)": ["Multiline", [r"^activation/layer_\d+/saturated$"]],
         "mean activation of each hidden layer": ["Multiline", [r"^activation/layer_\d+/mean$"]],
         "gradient norm of each layer's weights": ["Multiline", [r"^grad_norm/layer_\d+$"]]}}

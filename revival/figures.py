@@ -29,6 +29,7 @@ class Series:
     hi: list | None = None
     style: int = 0
     line: str | None = None
+    colour: int | None = None  # overrides the colour of ``style`` (an overlay: colour by variant, line by run)
 
 
 @dataclass
@@ -42,16 +43,42 @@ class Panel:
     hlines: list[tuple[float, str, int]] = field(default_factory=list)  # (y, label, style)
 
 
+def merged(series: list[Series]) -> list[Series]:
+    """Series that are the same line (same x, y and line style) drawn once, their labels joined
+    with " = ": identical curves would otherwise hide each other behind one visible line and
+    leave legend entries for lines nobody can see."""
+    out, seen = [], {}
+    for s in series:
+        key = (tuple(s.x), tuple(s.y), s.line)
+        if key in seen:
+            first = out[seen[key]]
+            out[seen[key]] = Series(f"{first.label} = {s.label}", first.x, first.y, first.lo, first.hi, first.style,
+                                    first.line, first.colour)
+        else:
+            seen[key] = len(out)
+            out.append(s)
+    return out
+
+
+def _whole(values) -> bool:
+    return len(values) > 0 and all(float(v).is_integer() for v in values)
+
+
 def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
-    """A figure of one or more panels; returns the matplotlib Figure (callers save it)."""
+    """A figure of one or more panels; returns the matplotlib Figure (callers save it). Epochs,
+    layers and sizes that are whole numbers get whole-number ticks; identical series are drawn
+    once (:func:`merged`); a legend of more than four entries goes beside the axes, not over the lines."""
     nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.4 * ncols, 4.2 * nrows), squeeze=False)
+    many_labels = max((len(merged(p.series)) for p in panels), default=0) > 4
+    width = 6.4 + (2.6 if many_labels else 0.0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, 4.2 * nrows), squeeze=False)
     for ax, p in zip(axes.flat, panels):
-        for s in p.series:
-            k = s.style % len(COLOURS)
+        series = merged(p.series)
+        for s in series:
+            k = (s.colour if s.colour is not None else s.style) % len(COLOURS)
             many = len(s.x) > 30
             ax.plot(s.x, s.y, color=COLOURS[k], marker=MARKERS[s.style % len(MARKERS)],
-                    markevery=max(1, len(s.x) // 10) if many else 1, markersize=5,
+                    markevery=max(1, len(s.x) // 10) if many else 1, markersize=5 if len(s.x) > 1 else 8,
                     linestyle=s.line or STYLES[s.style % len(STYLES)], label=s.label, linewidth=1.6)
             if s.lo is not None and s.hi is not None:
                 ax.fill_between(s.x, s.lo, s.hi, color=COLOURS[k], alpha=0.18, linewidth=0)
@@ -61,6 +88,11 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
                         color=COLOURS[style % len(COLOURS)], va="bottom")
         if p.logx:
             ax.set_xscale("log")
+        elif _whole(xs := [x for s in series for x in s.x]):
+            if max(xs) - min(xs) < 2:  # one or two epochs: whole-number ticks around them, not 4.74 ... 5.26
+                ax.set_xticks(range(int(min(xs)) - 1, int(max(xs)) + 2))
+            else:
+                ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         if p.logy:
             ax.set_yscale("log")
             plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")  # 3, 10, 30: not 3x10^0
@@ -70,12 +102,42 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
         ax.set_xlabel(p.xlabel)
         ax.set_ylabel(p.ylabel)
         ax.grid(True, alpha=0.3)
-        if p.series:
-            ax.legend(fontsize=8, loc="best")
+        if series and len(series) > 4:
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, handlelength=3.5)
+        elif series:
+            ax.legend(fontsize=8, loc="best", handlelength=3.5)  # long enough to show a dashed line as dashed
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     if suptitle:
         fig.suptitle(suptitle, fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def image_figure(png: bytes, title: str, note: str = "", column_labels: list[str] | None = None):
+    """A grid of image tiles (a PNG as TensorBoard shows it) drawn large enough to read, with a
+    title and a line saying what the tiles are; ``column_labels`` names the grid's columns (e.g.
+    data / reconstruction pairs). Returns the Figure."""
+    import io
+    import matplotlib.image
+    img = matplotlib.image.imread(io.BytesIO(png), format="png")
+    h, w = img.shape[:2]
+    scale = max(1.0, 560 / max(h, w))  # a 291-pixel grid drawn at about 560 pixels a side
+    fig, ax = plt.subplots(figsize=(w * scale / 100 + 0.4, h * scale / 100 + (1.5 if note else 0.8)), dpi=100)
+    ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    import textwrap
+    chars = int(w * scale / 6.2)  # about what fits across the image at this font size
+    ax.set_title(title, fontsize=11, loc="center")
+    if note:
+        ax.text(0.5, -0.02 if not column_labels else -0.07, "\n".join(textwrap.wrap(note, chars)), fontsize=8,
+                transform=ax.transAxes, ha="center", va="top")
+    ax.set_yticks([])
+    if column_labels:
+        n = len(column_labels)
+        ax.set_xticks([(i + 0.5) * w / n for i in range(n)], column_labels, fontsize=8)
+        ax.tick_params(axis="x", length=0)
+    else:
+        ax.set_xticks([])
     fig.tight_layout()
     return fig
 

@@ -88,6 +88,7 @@ class RBMFit:
             if self.display is not None:
                 self.display = st["display"]
             echo(f"{job.label}resuming {job.folder} after epoch {self.start}")
+        self.clock = runs.EpochClock(self.start, cfg.epochs)
 
     def bar(self, epoch: int) -> runs.Progress:
         return runs.Progress(-(-len(self.job.data.train) // self.cfg.batch_size), f"{self.job.label}epoch {epoch + 1}",
@@ -121,7 +122,7 @@ class RBMFit:
         runs.save_epoch(job.folder, ck, {"epoch": epoch + 1, "model": model.state_dict(),
                                          "trainer": self.trainer.state_dict(), "display": self.display,
                                          "metrics": self.last})
-        self.echo(job.label + epoch_line(epoch + 1, cfg.epochs, self.last, seconds))
+        self.echo(job.label + epoch_line(epoch + 1, cfg.epochs, self.last, self.clock.lap(epoch + 1)))
         h = self.last.get("hidden_mean")
         if h is not None and not self.warned and (h < DEAD or h > 1 - DEAD):
             self.warned = True  # once a run: say it where the user looks
@@ -174,14 +175,14 @@ def _side(n: int) -> int:
     return int(np.ceil(np.sqrt(n)))
 
 
-def epoch_line(epoch: int, epochs: int, m: dict, seconds: float) -> str:
+def epoch_line(epoch: int, epochs: int, m: dict, pace: str) -> str:
     parts = [f"epoch {epoch}/{epochs}", f"recon {m['recon_error']:.3f}", f"F(train) {m['free_energy_train']:.2f}",
              f"F(valid) {m['free_energy_valid']:.2f}", f"gap {m['free_energy_gap']:+.2f}"]
     if "pseudo_log_likelihood" in m:
         parts.append(f"PLL {m['pseudo_log_likelihood']:.2f}")
     if "log_prob_test" in m:
         parts.append(f"logp(test) {m['log_prob_test']:.2f}")
-    parts += [f"|dW|/|W| {m['update_ratio']:.2e}", f"{seconds:.1f}s"]
+    parts += [f"|dW|/|W| {m['update_ratio']:.2e}", pace]
     return "  ".join(parts)
 
 

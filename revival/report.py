@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .experiments import VARIANTS, Preset, preset_settings
+from .experiments import COMPARE_DEFAULTS, PRESETS, VARIANTS, Preset, preset_settings
 from .sweep import NET_AXES
 
 
@@ -165,10 +165,22 @@ def explain_markdown(opts: dict, preset: Preset) -> str:
 def settings_markdown(opts: dict, preset: Preset) -> str:
     """The preset's settings as used, each with its source (``--explain``, and summary.md)."""
     rows = ["## settings and where they come from", "", "| setting | value | source |", "| --- | --- | --- |"]
+    def shown(v):
+        return ", ".join(map(str, v)) if isinstance(v, list) else f"{v:.6g}" if isinstance(v, float) else v
+
     for k, v, src in preset_settings(opts["preset"], opts):
-        shown = ", ".join(map(str, v)) if isinstance(v, list) else f"{v:.6g}" if isinstance(v, float) else v
-        rows.append(f"| {k} | {shown} | {src} |")
+        rows.append(f"| {k} | {shown(v)} | {src} |")
+    # every other value the run resolves, so nothing it trains with is left unsaid
+    own = set(PRESETS[opts["preset"]].options)
+    rest = [f"{k} {shown(opts.get(k, v))}" + (" (command line)" if opts.get(k, v) != v else "")
+            for k, v in COMPARE_DEFAULTS.items() if k not in own and k not in NOT_SETTINGS]
+    rows += ["", "Every other setting (revival's defaults, the same for every preset, unless marked): "
+             + "; ".join(rest) + "."]
     return "\n".join(rows)
+
+
+# options that say where or how to run, not what is trained
+NOT_SETTINGS = ("dataset", "executor", "ray_address", "point_cpus", "point_gpus", "max_retries", "init")
 
 
 # ------------------------------------------------------------------------- figures from run folders
@@ -260,11 +272,12 @@ def rbm_panels(scalars: dict, log_prob: dict | None, label: str = "", style: int
         if tag not in scalars:
             return []
         x, y = scalars[tag]
-        return [Series((label + " " if label else "") + (name or tag), x, y, style=st, line="--" if dashed else None)]
+        # dashed means "training data" in every panel and nothing else; a layer or run is a colour
+        return [Series((label + " " if label else "") + (name or tag), x, y, style=st, line="--" if dashed else "-")]
 
     panels = {"recon": Panel("reconstruction error (a poor guide on its own)", "epoch", "squared error per image",
                              s("rbm/recon_error", "recon")),
-              "free_energy": Panel("mean free energy: train subset vs validation", "epoch", "F(v)",
+              "free_energy": Panel("mean free energy: train subset (dashed) vs validation (solid)", "epoch", "F(v)",
                                    s("rbm/free_energy/train", "train", dashed=True) + s("rbm/free_energy/valid", "valid")),
               "gap": Panel("free-energy gap (valid - train): growing = overfitting", "epoch", "nats",
                            s("rbm/free_energy/gap", "gap"))}
@@ -274,9 +287,18 @@ def rbm_panels(scalars: dict, log_prob: dict | None, label: str = "", style: int
     if lp or log_prob:
         p = Panel("average test log-probability", "epoch", "nats", lp)
         if log_prob and isinstance(log_prob.get("avg_log_prob"), (int, float)):
-            p.hlines.append((log_prob["avg_log_prob"], f"final ({log_prob.get('method')}): {log_prob['avg_log_prob']:.2f}", 1))
+            # the final estimates as points at the last epoch: a panel with only reference lines
+            # and no x range reads as empty when AIS ran only at the end
+            steps = scalars.get("rbm/recon_error", ([1], []))[0]
+            last = [steps[-1] if steps else 1]
+            what = log_prob.get("method", "ais")
+            betas = f", {log_prob['ais_betas']:,} betas" if isinstance(log_prob.get("ais_betas"), int) else ""
+            p.series.append(Series(f"final, {what}{betas}: {log_prob['avg_log_prob']:.2f}", last,
+                                   [log_prob["avg_log_prob"]], style=1, line="none"))
             if isinstance(log_prob.get("raise_avg_log_prob"), (int, float)):
-                p.hlines.append((log_prob["raise_avg_log_prob"], f"RAISE: {log_prob['raise_avg_log_prob']:.2f}", 2))
+                p.series.append(Series(f"RAISE on {log_prob.get('raise_examples', '?')} images: "
+                                       f"{log_prob['raise_avg_log_prob']:.2f}", last, [log_prob["raise_avg_log_prob"]],
+                                       style=2, line="none"))
         panels["log_prob"] = p
     return panels
 
@@ -407,6 +429,16 @@ def _load_json(p: Path) -> dict:
         return {}
 
 
+# what the image grids show: a line under the title, and column labels where columns differ
+IMAGE_NOTES = {
+    "filters": ("each tile one hidden unit's incoming weights as an image (higher layers: projected through "
+                "the layers below), each scaled to its own range: black its most negative weight, white its most positive", None),
+    "samples": ("fantasies: each tile the model's mean image after a run of alternating Gibbs sampling", None),
+    "reconstructions": ("pairs side by side: a validation image, then its one-step reconstruction "
+                        "(up to the hidden probabilities and back down)", ["data", "recon"] * 5),
+}
+
+
 def run_figures(run: Path, svg: bool = False) -> tuple[list[Path], list[str]]:
     """Draw a run folder's figures into ``run/figures/`` from its own files; returns the files and
     one line for each figure that could not be drawn (what is missing). NotARun for a folder that
@@ -422,7 +454,7 @@ def run_figures(run: Path, svg: bool = False) -> tuple[list[Path], list[str]]:
 
 def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]]:
     from .experiments import PRESETS
-    from .figures import draw, save, write_atomic
+    from .figures import draw, image_figure, save
     cmd, summary, out, missing = cfg["command"], _summary(run), [], []
     folder = writable_figures(run)
 
@@ -432,33 +464,33 @@ def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]
         else:
             missing.append(f"{name}: no data in {run} (no event files with its tags yet)")
 
-    def image(name, folder_, tag):
+    def image(name, folder_, tag, title):
         png = last_image(folder_, tag)
         if png is None:
             missing.append(f"{name}: no {tag} image in {folder_}")
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        out.append(write_atomic(folder / f"{name}.png", lambda f: f.write(png)))
+        note, cols = IMAGE_NOTES[tag.split("/")[-1]]
+        out.extend(save(image_figure(png, title, note, cols), folder, name, svg))
 
     if cmd == "pretrain-rbm":
         panels = rbm_panels(read_scalars(run), summary.get("log_prob"))
-        put("curves", list(panels.values()), f"pretrain-rbm {run.name}", 2)
+        put("curves", list(panels.values()), f"pretrain-rbm {run.resolve().name}", 2)
         for name in ("filters", "samples", "reconstructions"):
-            image(name, run, f"rbm/{name}")
+            image(name, run, f"rbm/{name}", f"pretrain-rbm {run.resolve().name}: {name}")
     elif cmd == "pretrain-dbn":
         layers = sorted((p for p in run.glob("layer-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
         merged = {}
         for i, layer in enumerate(layers):
             for key, p in rbm_panels(read_scalars(layer), None, layer.name, i).items():
                 merged.setdefault(key, p).series.extend([] if merged[key] is p else p.series)
-        put("curves", list(merged.values()), f"pretrain-dbn {run.name}: every layer", 2)
-        image("dbn_samples", run, "dbn/samples")
+        put("curves", list(merged.values()), f"pretrain-dbn {run.resolve().name}: every layer (colour = layer)", 2)
+        image("dbn_samples", run, "dbn/samples", f"pretrain-dbn {run.resolve().name}: samples of the whole stack")
         for layer in layers:
-            image(f"{layer.name}_filters", layer, "rbm/filters")
+            image(f"{layer.name}_filters", layer, "rbm/filters", f"pretrain-dbn {run.resolve().name}: {layer.name} filters")
     else:
         preset = PRESETS.get(cfg.get("options", {}).get("preset"))
         for name, panel in compare_panels(run, summary, preset, cfg.get("options", {})).items():
-            put(name, [panel], f"compare-dropout {run.name}")
+            put(name, [panel], f"compare-dropout {run.resolve().name}")
     return out, missing
 
 
@@ -489,13 +521,16 @@ def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tupl
         if cmd == "pretrain-rbm" and any(isinstance(lp.get("avg_log_prob"), (int, float)) for lp in lps):
             out += save(log_prob_figure([Path(r).name for r in runs_], lps), out_dir, "log_prob", svg)
     else:
-        p = Panel("test error of every point, runs overlaid", "epoch", "test error %")
+        p = Panel("test error of every point: colour = point, line style = run", "epoch", "test error %")
+        colour = {}  # the same point (variant and setting) keeps its colour across runs
         for i, r in enumerate(runs_):
             for point in sorted(q for q in Path(r).iterdir() if q.is_dir() and (q / "result.json").is_file()):
                 sc = read_scalars(point)
                 if "error/test" in sc:
                     x, y = sc["error/test"]
-                    p.series.append(Series(f"{Path(r).name}/{point.name}", x, [100 * v for v in y], style=i))
+                    c = colour.setdefault(point.name, len(colour))
+                    p.series.append(Series(f"{Path(r).name}/{point.name}", x, [100 * v for v in y], style=c,
+                                           line=("-", "--", "-.", ":")[i % 4], colour=c))
         out += save(draw([p], "runs overlaid"), out_dir, "overlay", svg)
     return out, []
 

@@ -333,8 +333,10 @@ def test_compare_reports_in_percent_with_the_settings_used(tmp_path):
     import re
     from revival.compare import layout
     charts = layout()["compare-dropout"]
-    loss_re = charts["loss: train and test"][1][0]
-    assert [t for t in tags if re.search(loss_re, t)] == sorted(["loss/train", "loss/test"], key=tags.index)
+    found = {name: [t for t in tags if re.search(spec[1][0], t)] for name, spec in charts.items()}
+    assert found["train loss, every variant"] == ["loss/train"] and found["test error, every variant (fraction: "
+                                                                         "0.05 = 5%)"] == ["error/test"]
+    assert all(len(ts) == 1 for name, ts in found.items() if name.startswith(("train", "test")))  # never mixed
 
 
 def test_summary_md_is_readable(tmp_path):
@@ -428,3 +430,22 @@ def test_a_signal_at_start_up_is_one_line_and_the_signal_code(tmp_path, sig, cod
     out = _patched_cli(patch, [*R, "--logdir", tmp_path], tmp_path)
     assert out.returncode == code and out.stderr.strip() == "interrupted before anything started; nothing to resume."
     assert not (tmp_path / "pretrain-rbm").exists()
+
+
+def test_every_resolved_value_is_shown_and_recorded(tmp_path):
+    h = run_cli("compare-dropout", "-h").output
+    for opt, shown in (("--epochs", "80 in preset quick"), ("--lr", "0.02 in preset quick"),
+                       ("--weight-decay", "0.0001 in preset quick"), ("--max-norm", "3 in preset quick")):
+        assert shown in " ".join(h.split(opt, 1)[1].split("--", 1)[0].split()), opt
+    ex = run_cli("compare-dropout", "--preset", "pretraining-quick", "--explain").output
+    assert "Every other setting" in ex and "weight_decay 0.0001" in ex and "max_norm 3" in ex
+    assert run_cli("pretrain-dbn", "--dataset", "mnist-sample", "--layers", "16,8", "--epochs", "1",
+                   "--monitor-size", "100", "--sample-steps", "2", "--no-progress", "--logdir", tmp_path).exit_code == 0
+    opts = json.loads((only_run(tmp_path, "pretrain-dbn") / "config.json").read_text())["options"]
+    assert opts["lr"] == [0.1, 0.1] and opts["momentum_schedule"] == ["0.5 for 5 epochs, then 0.9"] * 2
+
+
+def test_the_console_epoch_time_includes_evaluation_and_says_what_is_left(tmp_path):
+    r = run_cli(*C, "--variants", "baseline", "--epochs", 3, "--logdir", tmp_path)
+    lines = [line for line in r.output.splitlines() if "] epoch " in line]
+    assert "s/epoch, about" in lines[0] and "left" in lines[0] and lines[-1].endswith("s/epoch")

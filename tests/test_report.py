@@ -77,7 +77,8 @@ def test_pretrain_rbm_draws_its_figures_and_links_them(tmp_path):
     panels = rbm_panels(read_scalars(run), json.loads((run / "summary.json").read_text()).get("log_prob"))
     assert set(panels) == {"recon", "free_energy", "gap", "pll", "log_prob"}
     assert len(panels["free_energy"].series) == 2 and len(panels["recon"].series[0].y) == 3
-    assert panels["log_prob"].hlines  # the final (exact) log-probability as a reference line
+    final = panels["log_prob"].series[-1]  # the final (exact) log-probability as a point at the last epoch
+    assert final.label.startswith("final, exact") and final.x == [3]
     # reporting again replaces the section, never duplicates it
     assert invoke("report", run).exit_code == 0
     assert (run / "summary.md").read_text().count("## figures") == 1
@@ -182,3 +183,44 @@ def test_report_rebuilds_a_compare_run_from_its_points(tmp_path, summary):
     r = CliRunner().invoke(main, ["report", str(run)])
     assert r.exit_code == 0 and "Traceback" not in r.output, r.output
     assert (run / "figures" / "overfitting-n100.png").is_file()
+
+
+def test_figures_do_not_mislead_at_first_sight():
+    from revival import figures as F
+    same = [F.Series("baseline test", [1, 2, 3], [5, 4, 3]), F.Series("weight-decay test", [1, 2, 3], [5, 4, 3]),
+            F.Series("dropout test", [1, 2, 3], [6, 4, 2])]
+    m = F.merged(same)
+    assert [s.label for s in m] == ["baseline test = weight-decay test", "dropout test"]  # one line, one entry
+    fig = F.draw([F.Panel("t", "epoch", "error %", same)])
+    ax = fig.axes[0]
+    assert all(float(t).is_integer() for t in ax.get_xticks())  # no "1.5" epochs
+    assert len(ax.get_legend().get_texts()) == 2
+    one = F.draw([F.Panel("t", "epoch", "nats", [F.Series("final", [5], [-120.0])])]).axes[0]
+    assert [int(t) for t in one.get_xticks()] == [4, 5, 6]
+    # dashed means train, and only train: a second layer's validation curve is solid
+    panels = REP.rbm_panels({"rbm/free_energy/train": ([1, 2], [1.0, 2.0]), "rbm/free_energy/valid": ([1, 2], [1.0, 2.5])},
+                            None, "layer-2", 1)
+    assert [s.line for s in panels["free_energy"].series] == ["--", "-"]
+    assert [s.line for s in panels["gap"].series] == []
+
+
+def test_the_final_log_probability_is_drawn_when_ais_ran_only_at_the_end():
+    p = REP.rbm_panels({"rbm/recon_error": ([1, 2, 3], [3.0, 2.0, 1.0])},
+                       {"avg_log_prob": -120.0, "method": "sandwich", "ais_betas": 14501, "raise_avg_log_prob": -121.0,
+                        "raise_examples": 300})["log_prob"]
+    assert [(s.x, s.y) for s in p.series] == [([3], [-120.0]), ([3], [-121.0])]
+    assert "14,501 betas" in p.series[0].label and "RAISE on 300 images" in p.series[1].label
+
+
+def test_image_grids_are_drawn_large_with_a_title_and_labelled_pairs(tmp_path):
+    import io
+    from revival import figures as F
+    buf = io.BytesIO()
+    Image.new("L", (291, 291), 128).save(buf, format="PNG")
+    fig = F.image_figure(buf.getvalue(), "pretrain-rbm X: reconstructions", "pairs side by side",
+                         ["data", "recon"] * 5)
+    ax = fig.axes[0]
+    assert ax.get_title() == "pretrain-rbm X: reconstructions"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["data", "recon"] * 5
+    path = F.save(fig, tmp_path, "r")[0]
+    assert min(Image.open(path).size) >= 500
