@@ -616,6 +616,17 @@ def evaluate_rbm_cmd(path, as_json, **o):
     +-3 standard errors. Accepts any checkpoint in the documented revival.rbm.v1 format.
     """
     import json
+    ctx = click.get_current_context()
+    if o["method"] != "sandwich":  # options that only the sandwich reads: refused, not silently ignored
+        for name in ("raise_examples", "raise_chains", "tolerance"):
+            if name in given_options(ctx):
+                raise click.BadParameter(f"applies only with --method sandwich (this is --method {o['method']})",
+                                         param_hint="--" + name.replace("_", "-"))
+    kind = _run_kind(Path(path))
+    if kind is not None and kind not in ("pretrain-rbm", "pretrain-dbn"):
+        raise click.BadParameter(f"{path} is a {kind} run: it holds classifiers, not an RBM; give a pretrain-rbm "
+                                 "or pretrain-dbn run (or its model.pt), or a compare-dropout run's "
+                                 "pretrain-n*-s*/ folder", param_hint="PATH")
     from . import pretrain
     from .runs import jsonable
     device = device_or_exit(o.pop("device"))
@@ -758,11 +769,14 @@ def compare_dropout_cmd(**o):
             opts = E.resolve_compare(opts)
         except ValueError as e:
             raise click.BadParameter(str(e)) from None
+        if opts.get("width") is not None and not opts.get("depths"):
+            raise click.BadParameter("--width sets the units of every layer of a --depths sweep; without --depths "
+                                     "give the net with --layers", param_hint="--width")
         deepest = max((E.hidden_layers(opts, d) for d in (opts.get("depths") or [None])), key=sum)
         sizes = [784, *deepest, 10]
-        check_fits("--layers" if not opts.get("depths") else "--width",
-                   sum(6 * a * b for a, b in zip(sizes, sizes[1:])) + 5_000 * sum(sizes),
-                   f"a {'-'.join(map(str, sizes))} net")
+        shape = "-".join(map(str, sizes)) if len(sizes) <= 8 else f"784-({len(deepest)} x {deepest[0]})-10"
+        check_fits("--layers" if not opts.get("depths") else "--depths",
+                   sum(6 * a * b for a, b in zip(sizes, sizes[1:])) + 5_000 * sum(sizes), f"a {shape} net")
         return opts
 
     opts, make_run, device, progress, _ = prepare("compare-dropout", o, resolve)
@@ -841,6 +855,17 @@ def report_cmd(runs, svg, out):
         except OSError as e:
             raise Failure(f"overlay not drawn: {_os_line(e)}") from None
         click.echo(f"overlay: {', '.join(str(f) for f in files)}")
+
+
+def _run_kind(path: Path) -> str | None:
+    """The command that made the run folder ``path`` (from its config.json), without torch; None
+    for a file or a folder that is not a run."""
+    import json
+    try:
+        cfg = json.loads((path / "config.json").read_text()) if path.is_dir() else None
+    except (OSError, ValueError):
+        return None
+    return cfg.get("command") if isinstance(cfg, dict) else None
 
 
 def _os_line(e: OSError) -> str:

@@ -11,6 +11,7 @@ seed, since the net's axes do not apply to them."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from .mlp import MLP, init_
 from .train import (ClassifierTrainer, GracefulStop, MLPTrainConfig, checked_floats, epoch_loop, evaluate_classifier,
                     layer_monitor)
 
+FEW_UPDATES = 300  # fewer weight updates than this per net: the console suggests --min-updates
 INPUT = "grey levels in [0, 1] (pixel / 255)"  # the input of every net and of in-experiment pretraining
 MONITOR_EXAMPLES = 1000  # the first validation images: what the per-layer activation monitors look at
 def init_mlp(sizes, activation, seed: int, scheme: str = "auto") -> MLP:
@@ -51,9 +53,32 @@ def load_init(path, opts: dict) -> tuple[list, dict]:
         sizes = [784, *hidden_layers(opts, depth)]
         for i, rbm in enumerate(rbms[:len(sizes) - 1]):
             if (rbm.n_visible, rbm.n_hidden) != (sizes[i], sizes[i + 1]):
-                raise ValueError(f"--init {path}: layer {i + 1} is {rbm.n_visible}->{rbm.n_hidden} but the net's layer "
-                                 f"{i + 1} is {sizes[i]}->{sizes[i + 1]} (set --layers to match)")
+                raise runs.OptionError("--init", f"--init {path}: layer {i + 1} is {rbm.n_visible}->{rbm.n_hidden} but "
+                                                 f"the net's layer {i + 1} is {sizes[i]}->{sizes[i + 1]} (set --layers "
+                                                 "to match)")
     return rbms, pre if isinstance(pre, dict) else {}
+
+
+def init_notes(path, rbms: list, opts: dict) -> list[str]:
+    """What a person should know about the ``--init`` stack before trusting the comparison: a run
+    still being written, Gaussian visible units under grey-level inputs, fewer layers than the net."""
+    notes = []
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    status = (runs.read_json(folder / "summary.json") if (folder / "summary.json").is_file() else {})
+    status = status.get("status") if isinstance(status, dict) else None
+    if status and status != runs.STATUS_FINISHED:
+        notes.append(f"note: --init {path} is a run whose status is '{status}': its model.pt is the stack as it was "
+                     "last saved, not a finished one")
+    if rbms and rbms[0].visible_type != "bernoulli":
+        notes.append("note: --init's first layer has Gaussian visible units (standardised pixels) but the nets see "
+                     f"{INPUT}; its weights are used as they are")
+    for depth in opts.get("depths") or [None]:
+        n = len(hidden_layers(opts, depth))
+        if len(rbms) < n:
+            notes.append(f"note: --init has {len(rbms)} layer(s) and the net {n}: hidden layers {len(rbms) + 1}..{n} "
+                         "start from random weights")
+            break
+    return notes
 
 
 def pretrain_options(opts: dict, sizes: list[int]) -> list[dict]:
@@ -74,7 +99,9 @@ def load_data(opts: dict, device) -> dict:
                   for split in D.SPLITS)
     for n in (opts.get("train_sizes") or [opts.get("train_size")]):
         if n is not None and n > len(tr[0]):
-            raise D.DataError(f"--train-size {n} is larger than the {opts['dataset']} training split ({len(tr[0])})")
+            opt = "--train-sizes" if opts.get("train_sizes") else "--train-size"
+            raise runs.OptionError(opt, f"{opt} {n} is larger than the {opts['dataset']} training split "
+                                        f"({len(tr[0])} images)")
     return {"train_np": tr, "valid_np": va, "test_np": te, "valid": (_vis(va[0], device), _lab(va[1], device)),
             "test": (_vis(te[0], device), _lab(te[1], device))}
 
@@ -195,6 +222,7 @@ class PointFit:
             ex.echo(f"[{self.name}] resuming after epoch {self.start}")
         self.hidden = hidden
         self.clock = runs.EpochClock(self.start, self.cfg.epochs)
+        self.snapshot = None  # the last completed epoch when it was not evaluated (and so not saved)
 
     def bar(self, epoch: int) -> runs.Progress:
         return runs.Progress(self.per_epoch, f"{self.name} {epoch + 1}", self.ex.progress)
@@ -207,7 +235,13 @@ class PointFit:
         state, echo one line in percent; with ``eval_every`` > 1 only every that many epochs and
         after the last."""
         if (epoch + 1) % self.eval_every and epoch + 1 != self.cfg.epochs:
+            # not evaluated (--min-updates: many short epochs): keep this epoch in memory, so a stop
+            # before the next evaluation saves it (fit_phase) instead of losing the epochs since
+            self.snapshot = copy.deepcopy({"epoch": epoch + 1, "model": self.model.state_dict(),
+                                           "trainer": self.trainer.state_dict(),
+                                           "best_test_loss": self.best_test_loss, "metrics": self.last})
             return
+        self.snapshot = None
         d, cfg, model = self.ex.data, self.cfg, self.model
         scalars = {**evaluate_splits(model, self.train_eval, d["valid"], d["test"], cfg.loss),
                    "train/batch_loss": tr["loss"]}
@@ -287,6 +321,8 @@ def fit_phase(ex: Experiment, point: Point, full: bool = False) -> dict:
             row = fit.row(stop.check)
             stop.check()
         except runs.Interrupted:
+            if fit.snapshot is not None:  # the last completed epoch, which no evaluation had saved yet
+                runs.save_epoch(fit.folder, None, fit.snapshot)
             saved = runs.load_state(fit.folder, "cpu")
             if saved is not None:  # the public checkpoint of the last completed epoch, beside state.pt
                 fit.model.load_state_dict(saved["model"])
@@ -431,6 +467,8 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
     init_stack = None
     if opts.get("init"):
         init_stack, pre = load_init(opts["init"], opts)
+        for line in init_notes(opts["init"], init_stack, opts):
+            echo(line)
         init_stack = [r.to(device) for r in init_stack]
         opts["init_preprocessing"] = {k: v for k, v in pre.items() if not isinstance(v, torch.Tensor)}
         if pre.get("binarize", "none") != "none":
@@ -446,7 +484,14 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
     echo(f"run folder: {run.path}")
     if opts.get("activation_forced_by"):
         echo(f"activation: logistic for every variant (the {', '.join(opts['activation_forced_by'])} variant(s) "
-             "start from RBMs, whose units are logistic)")
+             f"start from RBMs, whose units are logistic); the other settings stay the preset's (lr {opts['lr']:g}): "
+             "a rate tuned for another activation may not suit logistic units")
+    per_net = min(point_epochs(opts, n) * -(-n // opts["batch_size"])
+                  for n in (opts.get("train_sizes") or [opts.get("train_size") or len(d["train_np"][1])]))
+    if per_net < FEW_UPDATES:
+        echo(f"note: a net here makes only {per_net} weight updates, too few for these nets to learn much "
+             f"(a 1,000-image set at batch 100 needs a few thousand); --min-updates {10 * FEW_UPDATES} trains small "
+             "sets for more epochs")
     preset = PRESETS[opts["preset"]]
     ex = Experiment(opts, d, run, device, echo, progress, init_stack)
 

@@ -26,6 +26,14 @@ class DataError(Exception):
     """A data file is missing, unreadable or malformed; the message names the file."""
 
 
+class TooFew(DataError):
+    """A subset larger than its split was asked for (``wanted`` examples of ``have``)."""
+
+    def __init__(self, wanted: int, have: int):
+        super().__init__(f"requested {wanted} examples but the split holds only {have}")
+        self.wanted, self.have = wanted, have
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
@@ -236,7 +244,7 @@ def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     the examples are a seeded random choice.
     """
     if n > len(labels):
-        raise DataError(f"requested {n} examples but the split holds only {len(labels)}")
+        raise TooFew(n, len(labels))
     rng = np.random.default_rng(seed)
     classes, counts = np.unique(labels, return_counts=True)
     exact = counts * n / len(labels)

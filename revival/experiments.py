@@ -3,7 +3,7 @@ the experiments and the trainers' config dataclasses), the variant tables, and t
 their citations and published figures. No torch here and no revival imports, so the CLI starts
 fast and any room may read these tables.
 
-Trust marks on published figures follow ``shared/papers.md``: V quoted verbatim from the paper or
+Trust marks on published figures: V quoted verbatim from the paper or
 its authors' code, S several secondary sources agree, U unconfirmed.
 """
 from __future__ import annotations
@@ -128,7 +128,7 @@ class Preset:
         return self.sources.get(option, "revival's choice" if option in self.options else "revival's default")
 
 
-# where the dropout presets' settings come from (shared/papers.md: V verbatim, S several sources, U unconfirmed)
+# where the dropout presets' settings come from (V verbatim, S several sources, U unconfirmed)
 _SRIVASTAVA_SOURCES = {
     "layers": "paper, Table 2 / Table 9 (S)",
     "activation": "paper, Table 2 / Table 9 (S)",
@@ -354,6 +354,9 @@ def preset_settings(name: str, opts: dict | None = None) -> list[tuple[str, obje
     for k, v in p.options.items():
         used = opts.get(k, v) if opts is not None else v
         src = p.source_of(k) if used == v else "command line (preset: " + p.source_of(k) + ")"
+        if k == "activation" and used != v and opts and opts.get("activation_forced_by"):  # not given: switched
+            src = (f"switched from the preset's {v}: the {', '.join(opts['activation_forced_by'])} variant(s) start "
+                   "from RBMs, whose units are logistic (preset: " + p.source_of(k) + ")")
         rows.append((k, used, src))
     return rows
 

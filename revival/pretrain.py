@@ -34,8 +34,12 @@ def pixel_data(opts: dict, device, splits=("train", "valid")) -> tuple[dict, tup
     """The first layer's visible data for ``splits`` (binarized or standardised as the options say),
     checked before any run folder exists; also the pixel statistics of Gaussian visibles."""
     seed = opts["seed"]
-    images = {s: D.load_split(opts["dataset"], s, opts.get("data_dir"), opts.get("train_size") if s == "train" else None,
-                              seed, opts.get("download") or None)[0] for s in splits}
+    try:
+        images = {s: D.load_split(opts["dataset"], s, opts.get("data_dir"), opts.get("train_size") if s == "train"
+                                  else None, seed, opts.get("download") or None)[0] for s in splits}
+    except D.TooFew as e:  # an option's value, not a data file's fault: exit 2 naming the option
+        raise runs.OptionError("--train-size", f"--train-size {e.wanted} is larger than the {opts['dataset']} "
+                                               f"training split ({e.have} images)") from None
     stats = D.pixel_stats(images["train"]) if opts["visible_type"] == "gaussian" else None
     # a different binarization seed for each split, fixed by the run seed
     return {s: D.visible_data(x, device, opts["binarize"], D.split_seed(seed, s), stats) for s, x in images.items()}, stats
@@ -186,12 +190,14 @@ def load_rbm(path, layer: int | None = None) -> tuple[R.RBM, dict, list[R.RBM]]:
     if isinstance(ck, dict) and ck.get("format") == DBN.FORMAT:
         rbms = DBN.from_checkpoint(ck, str(p))
         if layer is None:
-            raise ValueError(f"{p}: a DBN checkpoint ({len(rbms)} layers); choose one with --layer 1..{len(rbms)}")
+            raise runs.OptionError("--layer", f"{p}: a DBN checkpoint ({len(rbms)} layers); choose one with --layer "
+                                              f"1..{len(rbms)}")
         if not 1 <= layer <= len(rbms):
-            raise ValueError(f"{p}: --layer {layer}, but the DBN has layers 1..{len(rbms)}")
+            raise runs.OptionError("--layer", f"{p}: --layer {layer}, but the DBN has layers 1..{len(rbms)}")
         return rbms[layer - 1], ck, rbms[:layer - 1]
     if layer not in (None, 1):
-        raise ValueError(f"{p}: --layer {layer} needs a DBN checkpoint ({DBN.FORMAT}); this is a single RBM")
+        raise runs.OptionError("--layer", f"{p}: --layer {layer} needs a DBN checkpoint ({DBN.FORMAT}); this is a "
+                                          "single RBM")
     return R.from_checkpoint(ck, str(p)), ck, []
 
 

@@ -216,7 +216,11 @@ def _events(folder: Path):
     """The event files directly in ``folder``, read once per report (scalars and images, no histograms)."""
     key = str(folder)
     if key not in _EVENTS:
+        import logging
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+        # a resumed run's event files hold the steps it wrote again; TensorBoard drops the stale
+        # ones itself and says so at WARNING ("Detected out of order event.step"), which is not news
+        logging.getLogger("tensorboard").setLevel(logging.ERROR)
         ea = EventAccumulator(key, size_guidance={"scalars": 0, "images": 0, "histograms": 1, "tensors": 1})
         ea.Reload()
         _EVENTS[key] = ea

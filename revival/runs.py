@@ -117,6 +117,12 @@ def atomic_write_bytes(path: Path, data: bytes):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        if e.filename is None or str(e.filename) == tmp:  # name the file the user knows, not the temporary one
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+        raise
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

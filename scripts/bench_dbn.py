@@ -1,6 +1,6 @@
 """Benchmark: what a DBN layer and a pretrained fine-tuning epoch cost, through the CLI.
 
-    REVIVAL_DATA_DIR=../shared/data python scripts/bench_dbn.py [--epochs 3] [--rounds 2] [--device cuda]
+    REVIVAL_DATA_DIR=~/data python scripts/bench_dbn.py [--epochs 3] [--rounds 2] [--device cuda]
 
 Rows, measured back to back in this run on this machine (each the fastest epoch over ``--rounds``
 alternating rounds, read from the commands' own epoch lines, so monitoring, TensorBoard and

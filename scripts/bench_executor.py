@@ -2,7 +2,7 @@
 x 2 seeds; 784-256-10 ReLU, 10 epochs) run by the local executor and by Ray with one CPU per point
 (two points at a time on a 2-core machine), through the CLI.
 
-    REVIVAL_DATA_DIR=../shared/data python scripts/bench_executor.py [--points-cpus 1]
+    REVIVAL_DATA_DIR=~/data python scripts/bench_executor.py [--points-cpus 1]
 
 Prints the wall time of each, the per-point time, and whether both give the same summary.json rows.
 Needs ``pip install "revival[ray]"``.

@@ -1,7 +1,7 @@
 """Benchmark: one epoch of a 784-1024-1024-10 ReLU net with dropout (0.2 inputs, 0.5 hidden),
 batch 100, on the 50,000-image MNIST training split.
 
-    REVIVAL_DATA_DIR=../shared/data python scripts/bench_mlp.py [--epochs 3] [--device cuda]
+    REVIVAL_DATA_DIR=~/data python scripts/bench_mlp.py [--epochs 3] [--device cuda]
 
 Prints, measured in this run: seconds per epoch of revival's classifier trainer (training alone,
 and with the per-epoch evaluation of train / valid / test error that ``compare-dropout`` does), and

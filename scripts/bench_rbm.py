@@ -1,6 +1,6 @@
 """Benchmark: CD-1 training of a 784-500 RBM, batch 100, on the 50,000-image MNIST training split.
 
-    REVIVAL_DATA_DIR=../shared/data python scripts/bench_rbm.py [--epochs 3] [--device cuda]
+    REVIVAL_DATA_DIR=~/data python scripts/bench_rbm.py [--epochs 3] [--device cuda]
 
 Prints one table, every row measured in this run on this machine: seconds per epoch of revival's
 trainer (training alone, and with the per-epoch monitoring and TensorBoard logging that

@@ -1,8 +1,8 @@
 """How far to trust an RBM's estimated log-probability: AIS convergence, and calibration on RBMs
 small enough to solve exactly.
 
-    REVIVAL_DATA_DIR=../shared/data python scripts/likelihood_checks.py --sweep runs/.../<CD-1 run>
-    REVIVAL_DATA_DIR=../shared/data python scripts/likelihood_checks.py --calibrate
+    REVIVAL_DATA_DIR=~/data python scripts/likelihood_checks.py --sweep runs/.../<CD-1 run>
+    REVIVAL_DATA_DIR=~/data python scripts/likelihood_checks.py --calibrate
 
 ``--sweep RUN``: evaluates one trained RBM with every combination of ``--betas`` and ``--runs`` by
 ``revival evaluate-rbm --method sandwich`` and prints log Z, the ESS, AIS's estimate on the RAISE

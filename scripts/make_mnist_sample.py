@@ -1,6 +1,6 @@
 """Make the packaged ``mnist-sample`` data set from the full MNIST files, reproducibly.
 
-    REVIVAL_DATA_DIR=../shared/data python scripts/make_mnist_sample.py
+    REVIVAL_DATA_DIR=~/data python scripts/make_mnist_sample.py
 
 Takes a class-balanced, seeded choice of 300 digits per class from the paper's training split
 (the first 50,000 training images), 100 per class from its validation split (the last 10,000) and

@@ -2,7 +2,7 @@
 CD-1 and PCD, 5 epochs on 20,000 binarized MNIST digits, the same seed and data in both
 precisions; prints the exact average test log-probability of each and their difference.
 
-    REVIVAL_DATA_DIR=../shared/data python scripts/precision_checks.py
+    REVIVAL_DATA_DIR=~/data python scripts/precision_checks.py
 
 (bf16 is forced here, whatever the probe says: this checks accuracy, not speed.)
 """

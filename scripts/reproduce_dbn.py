@@ -1,6 +1,6 @@
 """Pretraining vs random initialisation across labelled-set sizes and depths (Erhan et al. 2010).
 
-    REVIVAL_DATA_DIR=../shared/data python scripts/reproduce_dbn.py                 # CPU length
+    REVIVAL_DATA_DIR=~/data python scripts/reproduce_dbn.py                 # CPU length
     python scripts/reproduce_dbn.py --scale 5 --device cuda                          # longer, on a GPU
 
 For each labelled-set size it runs one ``revival compare-dropout`` experiment with the variants
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 VARIANTS = ["baseline", "dropout", "pretrained", "pretrained-dropout"]
-# test error in %, with the trust marks of shared/papers.md; the architecture each belongs to
+# test error in %, with trust marks (V verbatim, S several sources, U unconfirmed); the architecture each belongs to
 PAPER_ROWS = [
     ("Hinton & Salakhutdinov 2006", "784-500-500-2000-10, 60,000 labels: random init", "1.6", "S"),
     ("Hinton & Salakhutdinov 2006", "784-500-500-2000-10, 60,000 labels: DBN-pretrained", "1.2", "S"),

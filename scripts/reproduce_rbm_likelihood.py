@@ -1,13 +1,13 @@
 """Reproduce the CD-k vs PCD density-model comparison on binarized MNIST (784-500 RBMs).
 
-    REVIVAL_DATA_DIR=../shared/data python scripts/reproduce_rbm_likelihood.py            # CPU length
+    REVIVAL_DATA_DIR=~/data python scripts/reproduce_rbm_likelihood.py            # CPU length
     python scripts/reproduce_rbm_likelihood.py --epochs 100 --device cuda                  # longer, on a GPU
 
 Trains one RBM each with CD-1, CD-3, CD-25 and PCD under the same settings (seed, data, learning
 rate, momentum, weight decay, epochs), each an ordinary ``revival pretrain-rbm`` run folder under
 ``--logdir`` (so all four overlay in TensorBoard), then evaluates each with the full AIS schedule
 (100 runs, 14,500 betas) and writes a markdown table with the published figures beside ours
-(Salakhutdinov & Murray 2008, Table 1; see ../shared/papers.md for how well each is confirmed).
+(Salakhutdinov & Murray 2008, Table 1; each with a trust mark: V verbatim, S several sources agree, U unconfirmed).
 
 The published models were trained far longer, with learning-rate schedules tuned per method; at
 the reduced length what must hold is the ordering: CD-1 < CD-3 < CD-25, and PCD better than CD-1.

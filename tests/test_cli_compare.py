@@ -104,7 +104,7 @@ def test_init_from_an_rbm_checkpoint(tmp_path):
     assert not (run / "pretrain-nNone-s0").exists() and not list(run.glob("pretrain-*"))
     r = CliRunner().invoke(main, ["compare-dropout", *TINY, "--layers", "32", "--variants", "pretrained", "--init",
                                   str(tmp_path / "rbm.pt"), "--logdir", str(tmp_path / "runs2")])
-    assert r.exit_code == 1 and "784->64" in r.output and not (tmp_path / "runs2").exists()
+    assert r.exit_code == 2 and "784->64" in r.output and not (tmp_path / "runs2").exists()
     # --init without a pretrained variant, or a pretrained variant with ReLU units: refused, exit 2
     for extra, needle in ((["--variants", "baseline"], "only applies to the pretrained"),
                           (["--variants", "pretrained", "--activation", "relu"], "use --activation logistic")):
@@ -119,7 +119,7 @@ def test_init_from_an_rbm_checkpoint(tmp_path):
     (["--layers", ""], 2, "--layers"), (["--layers", "a,b"], 2, "not a valid int"), (["--layers", "10,,3"], 2, "--layers"),
     (["--layers", "0"], 2, "--layers"), (["--variants", "dropout,magic"], 2, "unknown 'magic'"),
     (["--preset", "nope"], 2, "--preset"), (["--dropout-rates", "0.5,1.0"], 2, "outside"),
-    (["--train-size", "99999"], 1, "larger than"),
+    (["--train-size", "99999"], 2, "larger than"),
 ])
 def test_bad_input(tmp_path, args, code, needle):
     r = CliRunner().invoke(main, ["compare-dropout", *TINY, "--logdir", str(tmp_path), *args])

@@ -100,7 +100,7 @@ def test_bad_data_exits_1_naming_the_file_and_leaves_no_run(tmp_path):
 
 def test_train_size_larger_than_split_is_refused(tmp_path):
     r = invoke("pretrain-rbm", "--dataset", "mnist-sample", "--train-size", 5000, "--logdir", tmp_path)
-    assert r.exit_code == 1 and "only 3000" in r.output and not (tmp_path / "pretrain-rbm").exists()
+    assert r.exit_code == 2 and "(3000 images)" in r.output and not (tmp_path / "pretrain-rbm").exists()
 
 
 @needs_full_mnist

@@ -164,9 +164,9 @@ def test_pretrain_dbn_end_to_end(tmp_path):
     res = json.loads(r.output)
     assert res["layer"] == 2 and res["n_visible"] == 48 and res["method"] == "exact"
     r = CliRunner().invoke(main, ["evaluate-rbm", str(run)])
-    assert r.exit_code == 1 and "choose one with --layer 1..2" in r.output
+    assert r.exit_code == 2 and "choose one with --layer 1..2" in r.output
     r = CliRunner().invoke(main, ["evaluate-rbm", str(run), "--layer", "3"])
-    assert r.exit_code == 1 and "layers 1..2" in r.output
+    assert r.exit_code == 2 and "layers 1..2" in r.output
 
 
 def test_one_layer_dbn_is_pretrain_rbm(tmp_path):

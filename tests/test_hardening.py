@@ -1,5 +1,5 @@
 """Every failure a user can cause ends in one clear line with the documented exit code; every
-signal is honoured; what a run folder says is true (issue: hardening)."""
+signal is honoured; what a run folder says is true ."""
 import errno
 import json
 import os
@@ -449,3 +449,97 @@ def test_the_console_epoch_time_includes_evaluation_and_says_what_is_left(tmp_pa
     r = run_cli(*C, "--variants", "baseline", "--epochs", 3, "--logdir", tmp_path)
     lines = [line for line in r.output.splitlines() if "] epoch " in line]
     assert "s/epoch, about" in lines[0] and "left" in lines[0] and lines[-1].endswith("s/epoch")
+
+
+def test_a_stop_between_evaluations_saves_the_last_completed_epoch(tmp_path, monkeypatch):
+    """--min-updates: 20 short epochs evaluated every 10; a stop in epoch 8 keeps epochs 1-7."""
+    from revival import compare as CMP
+    real = CMP.ClassifierTrainer.train_epoch
+
+    def stop_in_8(self, x, y, epoch, *a, **k):
+        if epoch == 7:
+            raise runs.Interrupted(signal.SIGINT)
+        return real(self, x, y, epoch, *a, **k)
+
+    monkeypatch.setattr(CMP.ClassifierTrainer, "train_epoch", stop_in_8)
+    r = run_cli(*C, "--variants", "baseline", "--min-updates", 40, "--logdir", tmp_path)
+    assert r.exit_code == 130 and "the last completed epoch is saved" in r.output, r.output
+    run = only_run(tmp_path, "compare-dropout")
+    assert torch.load(run / "baseline" / "state.pt", weights_only=True)["epoch"] == 7
+    monkeypatch.setattr(CMP.ClassifierTrainer, "train_epoch", real)
+    r = run_cli("compare-dropout", "--resume", run)
+    assert r.exit_code == 0 and "resuming after epoch 7" in r.output, r.output
+
+
+def test_a_failed_write_names_the_file(tmp_path, monkeypatch):
+    import os as _os
+    real = _os.fdopen
+
+    def full(fd, *a, **k):
+        f = real(fd, *a, **k)
+
+        class Full:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                f.close()
+
+            def write(self, data):
+                raise OSError(errno.EFBIG, "File too large")
+
+            def flush(self):
+                pass
+
+            def fileno(self):
+                return f.fileno()
+        return Full()
+
+    monkeypatch.setattr(runs.os, "fdopen", full)
+    with pytest.raises(OSError) as e:
+        runs.atomic_write_bytes(tmp_path / "state.pt", b"x")
+    assert runs.one_line(e.value) == f"{tmp_path / 'state.pt'}: File too large"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_values_exit_2_naming_the_option_given(tmp_path):
+    cases = [
+        ([*C, "--train-sizes", "100,99999999"], "--train-sizes 99999999"),
+        (["pretrain-rbm", "--dataset", "mnist-sample", "--train-size", "99999", "--epochs", "1"], "--train-size 99999"),
+        ([*C, "--depths", "1,3000", "--width", "800"], "--depths"),
+        ([*C, "--width", "32"], "--width"),
+    ]
+    for args, needle in cases:
+        r = run_cli(*args, "--logdir", tmp_path)
+        line = one_error_line(r.output)
+        assert r.exit_code == 2 and needle in line and len(line) < 300, (args, r.output)
+    assert "784-(3000 x 800)-10" in run_cli(*C, "--depths", "1,3000", "--width", "800", "--logdir", tmp_path).output
+    assert not (tmp_path / "pretrain-rbm").exists() and not (tmp_path / "compare-dropout").exists()
+
+
+def test_evaluate_rbm_names_what_is_wrong_with_exit_2(tmp_path):
+    assert run_cli("pretrain-dbn", "--dataset", "mnist-sample", "--layers", "16,8", "--epochs", "1",
+                   "--monitor-size", "100", "--sample-steps", "2", "--no-progress", "--logdir", tmp_path).exit_code == 0
+    dbn = only_run(tmp_path, "pretrain-dbn")
+    r = run_cli("evaluate-rbm", dbn, "--layer", "99")
+    assert r.exit_code == 2 and "--layer 99, but the DBN has layers 1..2" in r.output
+    r = run_cli("evaluate-rbm", dbn, "--layer", "1", "--raise-examples", "10")
+    assert r.exit_code == 2 and "--raise-examples" in r.output and "only with --method sandwich" in r.output
+    assert run_cli(*C, "--variants", "baseline", "--epochs", 1, "--logdir", tmp_path).exit_code == 0
+    r = run_cli("evaluate-rbm", only_run(tmp_path, "compare-dropout"))
+    assert r.exit_code == 2 and "is a compare-dropout run" in r.output and "pretrain-n" in r.output
+
+
+def test_init_notes_what_a_person_should_know(tmp_path):
+    from revival import dbn as DBN
+    from revival import rbm as Rm
+    rbm = Rm.RBM(784, 32, visible_type="gaussian")
+    torch.save(DBN.checkpoint_dict([rbm], [{}], {}), tmp_path / "g.pt")
+    r = run_cli(*C, "--layers", "32,16", "--variants", "pretrained", "--epochs", 1, "--init", tmp_path / "g.pt",
+                "--logdir", tmp_path / "runs")
+    assert r.exit_code == 0, r.output
+    assert "Gaussian visible units" in r.output and "hidden layers 2..2 start from random weights" in r.output
+    torch.save(DBN.checkpoint_dict([Rm.RBM(784, 20)], [{}], {}), tmp_path / "w.pt")
+    r = run_cli(*C, "--layers", "32", "--variants", "pretrained", "--epochs", 1, "--init", tmp_path / "w.pt",
+                "--logdir", tmp_path / "runs2")
+    assert r.exit_code == 2 and "--init" in r.output and "784->20" in r.output

@@ -1,5 +1,5 @@
 """The other lessons of the revival as experiments: activation / loss / init-scheme sweep axes, the
-per-layer monitors, the classical baselines and --min-updates (issue 12)."""
+per-layer monitors, the classical baselines and --min-updates."""
 import json
 import math
 import sys

@@ -224,3 +224,16 @@ def test_image_grids_are_drawn_large_with_a_title_and_labelled_pairs(tmp_path):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["data", "recon"] * 5
     path = F.save(fig, tmp_path, "r")[0]
     assert min(Image.open(path).size) >= 500
+
+
+def test_report_of_a_resumed_run_prints_no_tensorboard_purge_warnings(tmp_path, caplog):
+    from torch.utils.tensorboard import SummaryWriter
+    assert invoke("pretrain-rbm", "--dataset", "mnist-sample", "--hidden", 8, "--epochs", 2, "--ais-runs", 0,
+                  "--monitor-size", 100, "--logdir", tmp_path, "--no-progress").exit_code == 0
+    run = only_run(tmp_path, "pretrain-rbm")
+    with SummaryWriter(str(run)) as w:  # what a resumed run leaves: a step written again after a later one
+        w.add_scalar("rbm/recon_error", 1.0, 1)
+    REP._EVENTS.clear()
+    caplog.clear()
+    assert invoke("report", run).exit_code == 0
+    assert not [r for r in caplog.records if "out of order" in r.getMessage()]
