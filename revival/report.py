@@ -438,6 +438,8 @@ IMAGE_NOTES = {
     "filters": ("each tile one hidden unit's incoming weights as an image (higher layers: projected through "
                 "the layers below), each scaled to its own range: black its most negative weight, white its most positive", None),
     "samples": ("fantasies: each tile the model's mean image after a run of alternating Gibbs sampling", None),
+    "dbn/samples": ("fantasies of the whole stack: alternating Gibbs sampling in the top RBM, then one down pass "
+                    "through the layers below to pixel means", None),
     "reconstructions": ("pairs side by side: a validation image, then its one-step reconstruction "
                         "(up to the hidden probabilities and back down)", ["data", "recon"] * 5),
 }
@@ -473,7 +475,7 @@ def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]
         if png is None:
             missing.append(f"{name}: no {tag} image in {folder_}")
             return
-        note, cols = IMAGE_NOTES[tag.split("/")[-1]]
+        note, cols = IMAGE_NOTES.get(tag) or IMAGE_NOTES[tag.split("/")[-1]]
         out.extend(save(image_figure(png, title, note, cols), folder, name, svg))
 
     if cmd == "pretrain-rbm":

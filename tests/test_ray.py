@@ -97,8 +97,23 @@ def test_a_signal_cancels_outstanding_points_and_resume_finishes(tmp_path, sig, 
 
 @needs_ray
 def test_resources_the_cluster_cannot_grant_are_refused_before_any_folder(tmp_path):
-    for opt, needle in (("--point-cpus", "the Ray cluster has"), ("--point-gpus", "GPUs in all")):
-        r = cli([*GRID, "--executor", "ray", opt, "1000"], tmp_path)
-        assert r.returncode == 2, r.stdout + r.stderr
-        assert opt in r.stderr and needle in r.stderr and "Traceback" not in r.stderr
+    r = cli([*GRID, "--executor", "ray", "--point-gpus", "1"], tmp_path)  # a CPU machine: no GPU to give
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "--point-gpus 1: the Ray cluster has 0 GPUs in all" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "compare-dropout").exists()
+
+
+def test_the_resource_check_names_the_option_and_what_the_cluster_has():
+    from revival import executor, runs
+
+    class Cluster:
+        @staticmethod
+        def cluster_resources():
+            return {"CPU": 2.0}
+
+    executor.check_resources(Cluster, {"point_cpus": 2, "point_gpus": 0})
+    for opts, needle in (({"point_cpus": 1000, "point_gpus": 0}, "--point-cpus 1000: the Ray cluster has 2 CPUs"),
+                         ({"point_cpus": 1, "point_gpus": 0.5}, "--point-gpus 0.5: the Ray cluster has 0 GPUs")):
+        with pytest.raises(runs.OptionError) as e:
+            executor.check_resources(Cluster, opts)
+        assert needle in str(e.value) and e.value.param_hint == needle.split()[0]
