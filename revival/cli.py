@@ -98,6 +98,30 @@ def _list(kind, lo=None, hi=None, hi_open=False, lo_open=False, choices=None):
     return parse
 
 
+def _per_variant(ctx, param, value):
+    """``VARIANT=VALUE[,VARIANT=VALUE]`` -> {variant: value} (a finite number > 0, or >= 0 for the
+    momentum); the variants are checked against --variants once those are known."""
+    if value is None:
+        return None
+    out = {}
+    for item in str(value).split(","):
+        name, sep, num = item.partition("=")
+        name, num = name.strip(), num.strip()
+        if not sep or not name or not num:
+            raise click.BadParameter(f"expected VARIANT=VALUE[,VARIANT=VALUE], got {item!r}")
+        if name not in E.VARIANTS:
+            raise click.BadParameter(f"unknown variant {name!r}; choose from {', '.join(E.VARIANTS)}")
+        try:
+            x = float(num)
+        except ValueError:
+            raise click.BadParameter(f"{num!r} is not a number") from None
+        low_ok = param.name == "variant_momentum"
+        if not math.isfinite(x) or x < 0 or (x == 0 and not low_ok) or (low_ok and x >= 1):
+            raise click.BadParameter(f"{name}={num}: give a finite number {'in [0, 1)' if low_ok else '> 0'}")
+        out[name] = x
+    return out
+
+
 def check_fits(option: str, n_floats: int, what: str):
     """Exit 2 naming ``option`` when ``n_floats`` 4-byte numbers would not fit in this machine's
     memory, so a huge size fails with one line instead of an allocation traceback."""
@@ -728,6 +752,14 @@ def evaluate_rbm_cmd(path, as_json, **o):
               help="Initial RBM weights N(0, s^2) of the in-experiment pretraining.")
 @click.option("--pretrain-visible-bias-init", type=click.Choice(E.VISIBLE_BIAS_INITS), default=None,
               help="Initial RBM visible biases of the in-experiment pretraining.")
+@click.option("--variant-lr", callback=_per_variant, default=None,
+              help="A learning rate of a variant's own, e.g. baseline=0.1,dropout-maxnorm=10 (recorded per point; "
+                   "tune it on the validation error, never on test).")
+@click.option("--variant-momentum", callback=_per_variant, default=None,
+              help="A final momentum of a variant's own, e.g. baseline=0.9.")
+@click.option("--eval-every", type=click.IntRange(min=1), default=None,
+              help="Evaluate (train subset, validation, test), log and save every K epochs and after the last, "
+                   "instead of every epoch: long runs stop paying for what nobody reads.")
 @click.option("--freeze-pretrained-epochs", type=click.IntRange(min=0), default=None,
               help="Epochs at the start of fine-tuning in which the pretrained variants train only the new output "
                    "layer (Hinton & Salakhutdinov's backpropclassify.m: 5).")
@@ -757,9 +789,17 @@ def compare_dropout_cmd(**o):
     custom-scalars chart overlays them); summary.md tables train/test error, the generalization gap,
     Monte-Carlo vs weight-scaling inference, and the paper's figure where the preset has one.
     """
+    own = {}
+    for key, opt in (("lr", "variant_lr"), ("final_momentum", "variant_momentum")):
+        for v, x in (o.pop(opt, None) or {}).items():
+            own.setdefault(v, {})[key] = x
+    o["variant_options"] = own or None
     if o.pop("explain"):
         from .report import explain_markdown
-        opts = E.resolve_compare(dict(o))
+        try:
+            opts = E.resolve_compare(dict(o))
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
         click.echo(explain_markdown(opts, E.PRESETS[opts["preset"]]))
         return
     from . import compare as C

@@ -188,7 +188,7 @@ class PointFit:
             epochs = point_epochs(opts, len(x_np))
         # with --min-updates a small set trains for many short epochs: evaluate and log about
         # --epochs times (and at the end), not after every one
-        self.eval_every = -(-epochs // epochs_asked) if epochs > epochs_asked else 1
+        self.eval_every = max(-(-epochs // epochs_asked) if epochs > epochs_asked else 1, opts.get("eval_every") or 1)
         self.x, self.y = _vis(x_np, device), _lab(y_np, device)
         n_eval = min(len(self.x), opts["eval_train_size"])
         self.train_eval = (D.Visible(self.x.data[:n_eval], self.x.scale), self.y[:n_eval])
@@ -206,7 +206,9 @@ class PointFit:
         model.input_dropout, model.hidden_dropout, model.dropout_type = s["input_dropout"], s["hidden_dropout"], s["dropout_type"]
         model.dropout_scaling = opts["dropout_scaling"]
         self.model = model.to(device)
-        self.cfg = MLPTrainConfig.from_dict({**opts, "epochs": epochs, "weight_decay": s["weight_decay"],
+        own = {k: v for k, v in s.items() if k not in ("input_dropout", "hidden_dropout", "dropout_type",
+                                                         "weight_decay", "max_norm")}  # --variant-lr etc.
+        self.cfg = MLPTrainConfig.from_dict({**opts, **own, "epochs": epochs, "weight_decay": s["weight_decay"],
                                              "max_norm": s["max_norm"], "loss": self.loss,
                                              "freeze_epochs": min(opts["freeze_pretrained_epochs"], epochs)
                                              if stack is not None else 0})
@@ -281,6 +283,10 @@ class PointFit:
                "generalization_gap": last["error/test"] - last["error/train"], "test_loss": last["loss/test"],
                "test_loss_min": self.best_test_loss, "epochs": self.cfg.epochs,
                "updates": self.cfg.epochs * self.per_epoch}
+        own = (opts.get("variant_options") or {}).get(p.variant)
+        if own:  # the settings this variant trains with instead of the shared ones
+            row["variant_options"] = dict(own)
+            row["lr"] = self.cfg.lr
         if p.pretrained:  # how the pretrained start was used: weights scaled by 1/q, epochs with it frozen
             row["pretrained_weight_scale"] = self.weight_scale
             row["freeze_pretrained_epochs"] = self.cfg.freeze_epochs
@@ -301,8 +307,10 @@ class PointFit:
         return {"variant": p.variant, "train_size": len(self.x), "seed": p.seed, "layers": ",".join(map(str, self.hidden)),
                 "depth": len(self.hidden), "pretrained": p.pretrained,
                 "activation": self.activation if self.hidden else "none", "loss": self.loss,
-                "init_scheme": self.init_scheme, **{k: (v if v is not None else 0.0) for k, v in self.s.items()},
-                "lr": opts["lr"], "epochs": self.cfg.epochs, "batch_size": opts["batch_size"]}
+                "init_scheme": self.init_scheme,
+                **{k: (v if v is not None else 0.0) for k, v in self.s.items()
+                   if k in ("input_dropout", "hidden_dropout", "dropout_type", "weight_decay", "max_norm")},
+                "lr": self.cfg.lr, "epochs": self.cfg.epochs, "batch_size": opts["batch_size"]}
 
 
 def fit_phase(ex: Experiment, point: Point, full: bool = False) -> dict:

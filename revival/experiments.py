@@ -103,7 +103,15 @@ COMPARE_DEFAULTS = {
     # epochs at the start of fine-tuning in which a pretrained net trains its new output layer alone
     # (the hidden layers keep the DBN's weights), as backpropclassify.m does for 5 epochs
     "freeze_pretrained_epochs": 0,
+    # per-variant optimiser settings, {variant: {setting: value}} (a preset's, then --variant-lr etc.),
+    # so each variant of a comparison can train at a setting that works for it
+    "variant_options": {},
+    # evaluate, log and save every this many epochs (and after the last); 1: every epoch
+    "eval_every": 1,
 }
+# the settings a variant may set for itself (not the batch size: every variant makes the same updates)
+VARIANT_OPTION_KEYS = ("lr", "lr_decay", "initial_momentum", "final_momentum", "momentum_epochs", "weight_decay",
+                       "max_norm")
 
 
 @dataclass
@@ -387,6 +395,18 @@ def resolve_compare(cli: dict) -> dict:
     unknown = [v for v in out["variants"] if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    merged = {v: dict(o) for v, o in (preset.options.get("variant_options") or {}).items()}
+    for v, o in (cli.get("variant_options") or {}).items():  # the command line's win, setting by setting
+        merged.setdefault(v, {}).update(o)
+    for v, o in merged.items():
+        if v not in out["variants"]:
+            raise ValueError(f"--variant-{next(iter(o)).replace('_', '-')} {v}=...: {v} is not among the variants "
+                             f"({', '.join(out['variants'])})")
+        bad = [k for k in o if k not in VARIANT_OPTION_KEYS]
+        if bad:
+            raise ValueError(f"variant_options: {', '.join(bad)} cannot be set per variant; choose from "
+                             f"{', '.join(VARIANT_OPTION_KEYS)}")
+    out["variant_options"] = {v: merged[v] for v in out["variants"] if v in merged}
     pretrained = [v for v in out["variants"] if VARIANTS[v].get("pretrained")]
     if pretrained and any(a != PRETRAINED_ACTIVATION for a in out.get("activations") or []):
         raise ValueError(f"--activations {','.join(out['activations'])}: the {', '.join(pretrained)} variant(s) start "

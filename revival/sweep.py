@@ -75,14 +75,19 @@ def grid(opts: dict) -> list[Point]:
 
 
 def variant_settings(opts: dict, variant: str, rate: float | None) -> dict:
-    """The model and optimizer settings one variant trains with."""
+    """The model and optimizer settings one variant trains with: its regularizers (strengths from
+    the options, or from ``variant_options`` where the variant has its own), and any optimiser
+    setting ``variant_options`` gives it (``lr``, momentum schedule, ...)."""
     v = VARIANTS[variant]
+    own = (opts.get("variant_options") or {}).get(variant, {})
     drop = v.get("dropout")
-    return {"input_dropout": opts["input_dropout"] if drop else 0.0,
-            "hidden_dropout": (rate if rate is not None else opts["hidden_dropout"]) if drop else 0.0,
-            "dropout_type": drop or "bernoulli",
-            "weight_decay": opts["weight_decay"] if v.get("weight_decay") else 0.0,
-            "max_norm": opts["max_norm"] if v.get("max_norm") else None}
+    out = {"input_dropout": opts["input_dropout"] if drop else 0.0,
+           "hidden_dropout": (rate if rate is not None else opts["hidden_dropout"]) if drop else 0.0,
+           "dropout_type": drop or "bernoulli",
+           "weight_decay": own.get("weight_decay", opts["weight_decay"]) if v.get("weight_decay") else 0.0,
+           "max_norm": own.get("max_norm", opts["max_norm"]) if v.get("max_norm") else None}
+    out.update({k: x for k, x in own.items() if k not in ("weight_decay", "max_norm")})
+    return out
 
 
 def differing_hparams(opts: dict) -> set[str]:
@@ -95,7 +100,9 @@ def differing_hparams(opts: dict) -> set[str]:
         out.add("seed")
     settings = [{**variant_settings(opts, v, r), "variant": v, "pretrained": bool(VARIANTS[v].get("pretrained"))}
                 for v in opts["variants"] for r in (opts.get("dropout_rates") or [None])]
-    return out | {k for k in settings[0] if len({str(s[k]) for s in settings}) > 1}
+    keys = dict.fromkeys(k for st in settings for k in st)
+    differ = {k for k in keys if len({str(st.get(k)) for st in settings}) > 1}
+    return out | {k for k in differ if k in settings[0]} | ({"lr"} if "lr" in differ else set())
 
 
 def point_epochs(opts: dict, n: int) -> int:

@@ -136,3 +136,41 @@ def test_config_file_with_lists(tmp_path):
     assert r.exit_code == 0, r.output
     opts = json.loads((only_run(tmp_path / "runs", "compare-dropout") / "config.json").read_text())["options"]
     assert opts["layers"] == [32, 16] and opts["variants"] == ["baseline", "dropout"]
+
+
+def test_a_variant_trains_at_its_own_learning_rate_and_says_so(tmp_path, monkeypatch):
+    from revival import compare as C
+    seen = {}
+    real = C.ClassifierTrainer.train_epoch
+
+    def spy(self, x, y, epoch, *a, **k):
+        out = real(self, x, y, epoch, *a, **k)
+        seen.setdefault(self.model.hidden_dropout, [g["lr"] for g in self.opt.param_groups])  # what SGD used
+        return out
+
+    monkeypatch.setattr(C.ClassifierTrainer, "train_epoch", spy)
+    r = invoke("compare-dropout", *TINY, "--mc-samples", 0, "--variants", "baseline,dropout", "--lr", 0.02,
+               "--variant-lr", "dropout=0.3", "--variant-momentum", "dropout=0.5", "--logdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert seen[0.0] == [0.02, 0.02] and seen[0.5] == [0.3, 0.3]
+    run = only_run(tmp_path, "compare-dropout")
+    rows = {x["variant"]: x for x in json.loads((run / "summary.json").read_text())["rows"]}
+    assert rows["dropout"]["variant_options"] == {"lr": 0.3, "final_momentum": 0.5} and rows["dropout"]["lr"] == 0.3
+    assert "variant_options" not in rows["baseline"]
+    assert json.loads((run / "config.json").read_text())["options"]["variant_options"] == {
+        "dropout": {"lr": 0.3, "final_momentum": 0.5}}
+    for bad, needle in ((["--variant-lr", "knn=0.1"], "knn is not among the variants"),
+                        (["--variant-lr", "dropout=0"], "> 0"), (["--variant-lr", "dropout"], "VARIANT=VALUE")):
+        r = CliRunner().invoke(main, ["compare-dropout", *TINY, "--variants", "baseline,dropout", *bad,
+                                      "--logdir", str(tmp_path / "bad")])
+        assert r.exit_code == 2 and needle in r.output, r.output
+
+
+def test_eval_every_evaluates_at_its_epochs_and_the_last(tmp_path):
+    r = invoke("compare-dropout", *TINY, "--mc-samples", 0, "--variants", "baseline", "--epochs", 7, "--eval-every", 3,
+               "--logdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path, "compare-dropout")
+    assert [e.step for e in events(run / "baseline").Scalars("error/test")] == [3, 6, 7]
+    assert [line.split("epoch ")[1].split()[0] for line in r.output.splitlines() if "[baseline] epoch" in line] == \
+        ["3/7", "6/7", "7/7"]
