@@ -789,6 +789,8 @@ def compare_dropout_cmd(**o):
     custom-scalars chart overlays them); summary.md tables train/test error, the generalization gap,
     Monte-Carlo vs weight-scaling inference, and the paper's figure where the preset has one.
     """
+    if "dataset" not in given_options(click.get_current_context()):
+        o["dataset"] = None  # the preset's (larochelle2007: mnist-basic), else mnist
     own = {}
     for key, opt in (("lr", "variant_lr"), ("final_momentum", "variant_momentum")):
         for v, x in (o.pop(opt, None) or {}).items():

@@ -88,6 +88,23 @@ DATASETS = {
     "mnist-sample": DatasetSpec("mnist-sample", mirrors=(), md5={}, n_valid=1_000, packaged=True),
 }
 
+@dataclass(frozen=True)
+class Resplit:
+    """A data set made by re-splitting another's 70,000 images (its training file, then its test
+    file) in one seeded random order: the first ``n_train`` are train, the next ``n_valid`` valid,
+    the next ``n_test`` test (the rest unused)."""
+    base: str
+    n_train: int
+    n_valid: int
+    n_test: int
+    seed: int
+
+
+# Larochelle et al. 2007's MNIST-basic protocol: 10,000 training, 2,000 validation and 50,000 test
+# images drawn from MNIST's 70,000. Their own files are not used here (not reachable offline): this
+# is the same protocol on a seeded split of our own, so the images differ from theirs.
+RESPLITS = {"mnist-basic": Resplit("mnist", 10_000, 2_000, 50_000, seed=2007)}
+
 SPLITS = ("train", "valid", "test")
 BINARIZE = ("stochastic", "threshold", "none")
 
@@ -268,6 +285,8 @@ def load_split(dataset: str, split: str, data_dir=None, train_size: int | None =
     ``train_size`` takes a class-stratified, seeded subset of the train split. ``allow_download``
     None: only into the default cache (:func:`download_allowed`).
     """
+    if dataset in RESPLITS:
+        return resplit(RESPLITS[dataset], split, data_dir, train_size, seed, allow_download)
     if allow_download is None:
         allow_download = download_allowed(data_dir)
     if dataset not in DATASETS:
@@ -282,6 +301,28 @@ def load_split(dataset: str, split: str, data_dir=None, train_size: int | None =
     if split == "train" and train_size is not None:
         idx = stratified_subset(labels, train_size, seed)
         images, labels = images[idx], labels[idx]
+    return images, labels
+
+
+def resplit(r: Resplit, split: str, data_dir=None, train_size: int | None = None, seed: int = 0,
+            allow_download: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One split of a :class:`Resplit` data set (``train_size``: a stratified subset of its train)."""
+    if allow_download is None:
+        allow_download = download_allowed(data_dir)
+    root = data_root(data_dir)
+    parts = [read_pair(r.base, part, root, allow_download) for part in ("train", "test")]
+    images, labels = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    if len(images) < r.n_train + r.n_valid + r.n_test:
+        raise DataError(f"{r.base}: {len(images)} images in all, the re-split needs "
+                        f"{r.n_train + r.n_valid + r.n_test}")
+    order = np.random.default_rng(r.seed).permutation(len(images))
+    start = {"train": 0, "valid": r.n_train, "test": r.n_train + r.n_valid}[split]
+    n = {"train": r.n_train, "valid": r.n_valid, "test": r.n_test}[split]
+    idx = np.sort(order[start:start + n])
+    images, labels = images[idx], labels[idx]
+    if split == "train" and train_size is not None:
+        sub = stratified_subset(labels, train_size, seed)
+        images, labels = images[sub], labels[sub]
     return images, labels
 
 

@@ -38,11 +38,12 @@ def group_rows(rows: list[dict], preset: Preset) -> list[dict]:
             vals = [r[k] for r in rs if isinstance(r.get(k), list)]
             if vals and len({len(x) for x in vals}) == 1:
                 g[k] = [float(x) for x in np.mean(vals, axis=0)]
-        if v in preset.paper:
-            g["paper_test_error"] = preset.paper[v] / 100.0
-            g["paper_trust"] = preset.trust_for(v)
-            if v in preset.other_net:
-                g["paper_other_net"] = preset.other_net[v]
+        pk = f"{v}-d{depth}" if f"{v}-d{depth}" in preset.paper else v  # a figure for one depth of a variant
+        if pk in preset.paper:
+            g["paper_test_error"] = preset.paper[pk] / 100.0
+            g["paper_trust"] = preset.trust_for(pk)
+            if pk in preset.other_net:
+                g["paper_other_net"] = preset.other_net[pk]
         out.append(g)
     return out
 

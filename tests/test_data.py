@@ -186,3 +186,25 @@ def test_fuzz_gzip_reader(tmp_path_factory, blob):
         D.read_bytes(p)
     except D.DataError:
         pass
+
+
+@needs_full_mnist
+def test_mnist_basic_is_a_seeded_disjoint_resplit_of_the_70000():
+    """Larochelle et al. 2007's protocol: 10,000 / 2,000 / 50,000 from MNIST's 70,000, no image twice."""
+    root = full_mnist_root()
+    parts = {s: D.load_split("mnist-basic", s, root) for s in D.SPLITS}
+    assert {s: len(x) for s, (x, _) in parts.items()} == {"train": 10_000, "valid": 2_000, "test": 50_000}
+    train, test = (D.read_pair("mnist", p, root) for p in ("train", "test"))
+    pool = np.concatenate([train[0], test[0]])
+    order = np.random.default_rng(D.RESPLITS["mnist-basic"].seed).permutation(70_000)
+    used = []
+    for s, (a, b) in (("train", (0, 10_000)), ("valid", (10_000, 12_000)), ("test", (12_000, 62_000))):
+        idx = np.sort(order[a:b])
+        assert np.array_equal(parts[s][0], pool[idx])  # each split is exactly its slice of the seeded order
+        used.append(idx)
+    assert len(np.unique(np.concatenate(used))) == 62_000  # no source image in two splits
+    assert (np.concatenate(used) >= 60_000).sum() > 5_000  # MNIST's test file contributes too
+    again = D.load_split("mnist-basic", "train", root)
+    assert np.array_equal(again[0], parts["train"][0]) and np.array_equal(again[1], parts["train"][1])
+    for labels in (parts["train"][1], parts["test"][1]):  # every digit, near its share
+        assert np.bincount(labels, minlength=10).min() > 0.08 * len(labels)

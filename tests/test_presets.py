@@ -182,3 +182,16 @@ def test_retrain_on_full_trains_a_second_net_for_the_same_updates(tmp_path, monk
     r = CliRunner().invoke(main, ["compare-dropout", "--dataset", "mnist-sample", "--train-size", "100",
                                   "--retrain-on-full", "--logdir", str(tmp_path / "x")])
     assert r.exit_code == 2 and "--retrain-on-full" in r.output
+
+
+def test_larochelle2007_uses_its_own_split_and_figures_per_depth():
+    opts = E.resolve_compare({"preset": "larochelle2007", "dataset": None})
+    assert opts["dataset"] == "mnist-basic" and opts["depths"] == [1, 3]
+    assert E.resolve_compare({"preset": "larochelle2007", "dataset": "mnist"})["dataset"] == "mnist"
+    from revival.report import group_rows
+    rows = [{"variant": v, "train_size": 10_000, "seed": 0, "depth": d, "hidden_dropout": 0.0, "train_error": 0.0,
+             "valid_error": 0.05, "test_error": 0.05, "generalization_gap": 0.05, "test_loss": 0.2,
+             "test_loss_min": 0.2} for v, d in (("baseline", 1), ("baseline", 3), ("pretrained", 1), ("pretrained", 3))]
+    paper = {(g["variant"], g["depth"]): g.get("paper_test_error") for g in group_rows(rows, E.PRESETS["larochelle2007"])}
+    assert paper == pytest.approx({("baseline", 1): 0.0469, ("baseline", 3): None, ("pretrained", 1): 0.0394,
+                                   ("pretrained", 3): 0.0311})
