@@ -338,6 +338,8 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
                 x, y = sc["error/test"]
                 err.series.append(Series(key, x, [100 * v for v in y], style=i))
         panels["test_error_by_setting"] = err
+    if any(v not in CLASSIC for pts in settings.values() for v, _ in pts):  # a classical model's lone point
+        settings = {k: pts for k, pts in settings.items() if any(v not in CLASSIC for v, _ in pts)}  # is no curve
     for key, points in list(settings.items())[:4]:
         suffix = f" ({key})" if key else ""
         err = Panel("train (dashed) and test (solid) error" + suffix, "epoch", "error %")
@@ -379,11 +381,21 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
                 sd = [100 * g.get("test_error_std", 0.0) for _, g in pts]
                 band = any(sd)
                 p.series.append(Series(v, xs, ys, [y - d for y, d in zip(ys, sd)] if band else None,
-                                       [y + d for y, d in zip(ys, sd)] if band else None, style=style[v]))
+                                       [y + d for y, d in zip(ys, sd)] if band else None, style=style[v],
+                                       line="-"))  # solid: dashed means "training data" in these figures
             if preset is not None:
                 p.hlines += [(e, (f"literature, another net: {e:.2f}%" if v in preset.other_net else
                                   f"paper: {v} {e:.2f}%"), style.get(v, 0)) for v, e in preset.paper.items()
                              if v in style]
+                if k == "depth":  # published figures for one depth of a variant, as hollow markers there
+                    for key, e in preset.paper.items():
+                        v, _, d = key.rpartition("-d")
+                        if v in style and d.isdigit():
+                            p.series.append(Series(f"paper: {v} at {d} layer{'s' if d != '1' else ''} {e:.2f}%",
+                                                   [int(d)], [e], style=style[v], line="none"))
+            if k == "depth":  # a classical model has no depth: ours as a reference line
+                p.hlines += [(100 * g["test_error"], f"ours: {g['variant']} {100 * g['test_error']:.2f}%",
+                              style.get(g["variant"], 0)) for g in groups if g["variant"] in CLASSIC]
             panels[f"error_vs_{k}" + (f"-{tag}" if tag else "")] = p
     panels.update(layer_panels(groups))
     return panels

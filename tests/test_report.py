@@ -237,3 +237,32 @@ def test_report_of_a_resumed_run_prints_no_tensorboard_purge_warnings(tmp_path, 
     caplog.clear()
     assert invoke("report", run).exit_code == 0
     assert not [r for r in caplog.records if "out of order" in r.getMessage()]
+
+
+def test_a_depth_sweep_draws_the_papers_per_depth_figures_and_no_lone_classic_panel(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+    from revival.experiments import PRESETS
+    run = tmp_path / "compare-dropout" / "r"
+    run.mkdir(parents=True)
+    rows = []
+    for name, v, d, err in (("baseline-d1", "baseline", 1, 0.0435), ("pretrained-d3", "pretrained", 3, 0.0288),
+                            ("baseline-d3", "baseline", 3, 0.0491), ("pretrained-d1", "pretrained", 1, 0.0319),
+                            ("svm-rbf", "svm-rbf", None, 0.0321)):
+        (run / name).mkdir()
+        with SummaryWriter(str(run / name)) as w:
+            for step in ((1, 2) if v != "svm-rbf" else (2,)):
+                w.add_scalar("error/train", 0.0, step)
+                w.add_scalar("error/test", err, step)
+        row = {"variant": v, "train_size": 10_000, "seed": 0, "depth": d, "hidden_dropout": 0.0, "train_error": 0.0,
+               "valid_error": err, "test_error": err, "generalization_gap": err, "test_loss": 0.1, "test_loss_min": 0.1}
+        (run / name / "result.json").write_text(json.dumps(row))
+        rows.append(row)
+    preset = PRESETS["larochelle2007"]
+    summary = {"rows": rows, "groups": REP.group_rows(rows, preset)}
+    panels = REP.compare_panels(run, summary, preset, {"depths": [1, 3]})
+    assert "overfitting" not in panels and {"overfitting-d1", "overfitting-d3"} <= set(panels)
+    depth = panels["error_vs_depth"]
+    assert all(s.line in ("-", "none") for s in depth.series)  # dashed only ever means training data
+    marks = {s.label: (s.x, s.y) for s in depth.series if s.line == "none"}
+    assert marks["paper: pretrained at 3 layers 3.11%"] == ([3], [3.11])
+    assert any(label == "ours: svm-rbf 3.21%" for _, label, _ in depth.hlines)
