@@ -736,6 +736,9 @@ def evaluate_rbm_cmd(path, as_json, **o):
 @click.option("--retrain-on-full/--no-retrain-on-full", default=None,
               help="After training on 50,000 (valid held out), train a fresh net on all 60,000 for the same number "
                    "of updates and report its test error too (the papers' protocol).")
+@click.option("--train-on-all/--no-train-on-all", default=None,
+              help="Train once on the training and validation images together (60,000 for MNIST), for protocols "
+                   "whose length is fixed in advance; the validation error is then on training images.")
 @click.option("--explain", is_flag=True, default=False,
               help="Print the preset's settings, each with its source (paper section or revival's choice), and exit.")
 @click.option("--init", type=click.Path(exists=True), default=None,

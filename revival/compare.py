@@ -132,6 +132,8 @@ class Experiment:
     def training_set(self, point: Point) -> tuple[np.ndarray, np.ndarray]:
         x_np, y_np = self.data["train_np"]
         n = point.size
+        if n is None and self.opts.get("train_on_all"):  # train + valid: a protocol of fixed length
+            return (np.concatenate([x_np, self.data["valid_np"][0]]), np.concatenate([y_np, self.data["valid_np"][1]]))
         idx = D.stratified_subset(y_np, n, point.seed) if n is not None and n < len(y_np) else np.arange(len(y_np))
         return x_np[idx], y_np[idx]
 

@@ -90,6 +90,9 @@ COMPARE_DEFAULTS = {
     "seeds": 1, "train_sizes": None, "dropout_rates": None, "depths": None, "width": None,
     "eval_train_size": 10_000, "init": None, "dropout_scaling": "inverted", "max_norm_layers": "hidden",
     "init_scheme": "auto", "retrain_on_full": False,
+    # train once on training + validation images (60,000 for MNIST): protocols whose length is fixed
+    # in advance (no validation phase to choose it), e.g. Hinton & Salakhutdinov's 200 epochs
+    "train_on_all": False,
     # more sweep axes (None: the single option above), the per-layer monitors, and a floor on the
     # weight updates of small training sets (0: off; epochs are raised, evaluation thinned to ~epochs points)
     "activations": None, "losses": None, "init_schemes": None, "monitor_layers": True, "min_updates": 0,
@@ -233,8 +236,8 @@ PRESETS = {
         "backpropagation, against the same net from random initialisation.",
         {"layers": [500, 500, 2000], "activation": "logistic", "variants": ["baseline", "pretrained"],
          "pretrain_epochs": 50, "pretrain_lr": 0.1, "pretrain_batch_size": 100, "pretrain_init_std": 0.1,
-         "pretrain_visible_bias_init": "zero", "epochs": 200, "lr": 0.1, "mc_samples": 0, "retrain_on_full": True,
-         "freeze_pretrained_epochs": 5},
+         "pretrain_visible_bias_init": "zero", "epochs": 200, "lr": 0.1, "mc_samples": 0, "train_on_all": True,
+         "freeze_pretrained_epochs": 5, "eval_every": 10},
         "G. Hinton & R. Salakhutdinov (2006). Reducing the dimensionality of data with neural networks. Science 313",
         {"baseline": 1.6, "pretrained": 1.2}, "S",
         architecture="784-500-500-2000-10 logistic, trained on 60,000 (the pretrained row); 1.6 is a literature "
@@ -253,7 +256,9 @@ PRESETS = {
                  "epochs": "authors' code: 200 epochs of fine-tuning (V), by conjugate gradient on batches of 1,000 "
                            "there, by SGD here",
                  "lr": "revival's choice: the authors fine-tune by conjugate gradient, no learning rate",
-                 "retrain_on_full": "paper: all 60,000 training images (S)",
+                 "train_on_all": "paper: all 60,000 training images, for the 200 epochs the authors' code fixes "
+                                 "(no validation phase to choose them, so one run on 60,000) (S)",
+                 "eval_every": "revival's choice: evaluate every 10 epochs (and the last) on a long run",
                  "freeze_pretrained_epochs": "authors' code (backpropclassify.m): the first 5 epochs train only "
                                              "the new softmax layer (V)",
                  "variants": "paper: pretrained vs random initialisation (S)",
@@ -460,6 +465,13 @@ def resolve_compare(cli: dict) -> dict:
                              f"RBMs, whose hidden units are logistic; use --activation logistic")
         out["activation"] = PRETRAINED_ACTIVATION  # every variant, so random and pretrained starts compare
         out["activation_forced_by"] = pretrained
+    if cli.get("train_on_all") and not (cli.get("train_size") or cli.get("train_sizes") or cli.get("retrain_on_full")):
+        out["train_size"], out["train_sizes"], out["retrain_on_full"] = None, None, False  # the preset's subset yields
+    if out.get("train_on_all") and (out.get("train_size") or out.get("train_sizes") or out.get("retrain_on_full")):
+        if cli.get("train_on_all"):
+            raise ValueError("--train-on-all trains on every training and validation image; it cannot be combined "
+                             "with --train-size, --train-sizes or --retrain-on-full")
+        out["train_on_all"] = False  # the preset's protocol needs the whole split: a reduced run skips it
     if out.get("retrain_on_full") and (out.get("train_size") or out.get("train_sizes")):
         if cli.get("retrain_on_full"):
             raise ValueError("--retrain-on-full trains on all 60,000 images after the 50,000/10,000 phase; "

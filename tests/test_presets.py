@@ -195,3 +195,21 @@ def test_larochelle2007_uses_its_own_split_and_figures_per_depth():
     paper = {(g["variant"], g["depth"]): g.get("paper_test_error") for g in group_rows(rows, E.PRESETS["larochelle2007"])}
     assert paper == pytest.approx({("baseline", 1): 0.0469, ("baseline", 3): None, ("pretrained", 1): 0.0394,
                                    ("pretrained", 3): 0.0311})
+
+
+def test_train_on_all_trains_once_on_training_and_validation_images(tmp_path):
+    r = CliRunner().invoke(main, ["compare-dropout", "--dataset", "mnist-sample", "--layers", "16", "--epochs", "2",
+                                  "--variants", "baseline,pretrained", "--pretrain-epochs", "1", "--train-on-all",
+                                  "--mc-samples", "0", "--eval-train-size", "200", "--logdir", str(tmp_path),
+                                  "--no-progress"])
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path, "compare-dropout")
+    rows = {x["variant"]: x for x in json.loads((run / "summary.json").read_text())["rows"]}
+    assert rows["baseline"]["train_size"] == 4000 and rows["pretrained"]["train_size"] == 4000  # 3,000 + 1,000
+    assert not (run / "baseline" / "full").exists()  # one phase, no retrain
+    assert "on 4000 training images" in r.output  # the stack is pretrained on all of them too
+    assert E.resolve_compare({"preset": "hinton2006-dbn"})["train_on_all"]
+    assert not E.resolve_compare({"preset": "hinton2006-dbn", "train_size": 5000})["train_on_all"]  # reduced run
+    r = CliRunner().invoke(main, ["compare-dropout", "--dataset", "mnist-sample", "--train-size", "100",
+                                  "--train-on-all", "--logdir", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "--train-on-all" in r.output
