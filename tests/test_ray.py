@@ -117,3 +117,10 @@ def test_the_resource_check_names_the_option_and_what_the_cluster_has():
         with pytest.raises(runs.OptionError) as e:
             executor.check_resources(Cluster, opts)
         assert needle in str(e.value) and e.value.param_hint == needle.split()[0]
+
+
+@needs_ray
+def test_a_ray_address_with_no_cluster_is_one_line_and_no_folder(tmp_path):
+    r = cli([*GRID, "--executor", "ray", "--ray-address", "auto"], tmp_path)
+    assert r.returncode == 2 and "--ray-address auto: cannot join a Ray cluster there" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "compare-dropout").exists()
