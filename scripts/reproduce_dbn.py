@@ -26,7 +26,8 @@ import numpy as np
 VARIANTS = ["baseline", "dropout", "pretrained", "pretrained-dropout"]
 # test error in %, with trust marks (V verbatim, S several sources, U unconfirmed); the architecture each belongs to
 PAPER_ROWS = [
-    ("Hinton & Salakhutdinov 2006", "784-500-500-2000-10, 60,000 labels: random init", "1.6", "S"),
+    ("Hinton & Salakhutdinov 2006 (citing others)", "best randomly initialised backprop of the time, other nets "
+     "(a literature figure, not this architecture)", "1.6", "S"),
     ("Hinton & Salakhutdinov 2006", "784-500-500-2000-10, 60,000 labels: DBN-pretrained", "1.2", "S"),
     ("Srivastava et al. 2014, Table 2", "DBN 500-500-2000 + fine-tuning", "1.18", "U"),
     ("Srivastava et al. 2014, Table 2", "DBN 500-500-2000 + dropout fine-tuning", "0.92", "S"),
