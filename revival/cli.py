@@ -382,6 +382,7 @@ def prepare(command: str, o: dict, resolve, on_resume=None):
             click.echo(f"{resume}: its last process died without recording how it ended; resuming from the last "
                        "saved epoch", err=True)
         make_run = remembered(run.mark_resumed)
+        reopened = run
     else:
         opts = resolve(dict(o))
         make_run = remembered(lambda: Run.create(opts["logdir"], command, opts["name"], {"options": opts}))
@@ -395,7 +396,10 @@ def prepare(command: str, o: dict, resolve, on_resume=None):
         opts["precision"], opts["precision_info"] = resolve_precision(asked, device, lambda m: click.echo(m, err=True),
                                                                       shape)
     n, why = apply_threads(o.get("threads"))
-    if not resume:  # the count used, and why (a resumed run keeps its first record; see README)
+    if not resume:  # the count used, and why
+        opts["threads"], opts["threads_chosen_by"] = n, why
+    elif opts.get("threads") != n:  # results repeat only at one thread count: a change is on record
+        reopened.record_resume({"threads": n, "threads_chosen_by": why})
         opts["threads"], opts["threads_chosen_by"] = n, why
     return opts, make_run, device, sys.stderr.isatty() if progress is None else progress, bool(resume)
 
