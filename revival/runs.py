@@ -342,16 +342,20 @@ class Run:
             run.was_killed = True
         return run
 
-    def mark_resumed(self) -> "Run":
-        """The reopened run is being written again: ``running`` (so a SIGKILL from now on is seen as
-        ``killed`` by the next resume, and ``--init`` / ``report`` can tell), with how it had ended
-        before appended to ``resumed_from``. Called when training starts, after every check."""
+    def summary(self) -> dict:
+        """``summary.json`` as it stands ({} when missing, unreadable or not an object)."""
         p = self.path / "summary.json"
         try:
             cur = read_json(p) if p.is_file() else {}
         except (OSError, ValueError):
             cur = {}
-        cur = cur if isinstance(cur, dict) else {}
+        return cur if isinstance(cur, dict) else {}
+
+    def mark_resumed(self) -> "Run":
+        """The reopened run is being written again: ``running`` (so a SIGKILL from now on is seen as
+        ``killed`` by the next resume, and ``--init`` / ``report`` can tell), with how it had ended
+        before appended to ``resumed_from``. Called when training starts, after every check."""
+        cur = self.summary()
         before = {"status": cur.get("status", "unknown"), "at": time.strftime("%Y-%m-%d %H:%M:%S")}
         self.set_status(STATUS_RUNNING, drop=STALE_FIELDS, resumed_from=[*cur.get("resumed_from", []), before])
         return self
@@ -371,11 +375,7 @@ class Run:
         experiment writes the full one). A disk that cannot take the write does not hide the
         original error."""
         p = self.path / "summary.json"
-        try:
-            cur = read_json(p) if p.is_file() else {}
-        except (OSError, ValueError):
-            cur = {}
-        cur = cur if isinstance(cur, dict) else {}
+        cur = self.summary()
         for k in drop:
             cur.pop(k, None)
         cur.update(fields)
@@ -393,11 +393,8 @@ class Run:
     def write_summary(self, summary: dict, markdown: str):
         """The finished run's summary (kept: ``resumed_from``, the history of its earlier ends)."""
         p = self.path / "summary.json"
-        try:
-            cur = read_json(p) if p.is_file() else {}
-        except (OSError, ValueError):
-            cur = {}
-        if isinstance(cur, dict) and cur.get("resumed_from") and "resumed_from" not in summary:
+        cur = self.summary()
+        if cur.get("resumed_from") and "resumed_from" not in summary:
             summary = {**summary, "resumed_from": cur["resumed_from"]}
         write_json(p, summary)
         atomic_write_bytes(self.path / "summary.md", markdown.encode())

@@ -118,16 +118,13 @@ def test_threads_default_is_auto_and_recorded(tmp_path, monkeypatch):
 
 
 def test_a_resume_at_another_thread_count_is_on_record(tmp_path):
-    before = torch.get_num_threads()
-    try:
-        r = invoke("pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "8", "--epochs", "1", "--ais-runs", "0",
-                   "--threads", "1", "--no-progress", "--logdir", tmp_path)
-        assert r.exit_code == 0, r.output
-        run = only_run(tmp_path, "pretrain-rbm")
-        r = invoke("pretrain-rbm", "--resume", run, "--epochs", "2", "--threads", "2", "--no-progress")
-        assert r.exit_code == 0, r.output
-    finally:
-        torch.set_num_threads(before)
+    # torch's thread count is put back after each test by conftest's autouse fixture
+    r = invoke("pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "8", "--epochs", "1", "--ais-runs", "0",
+               "--threads", "1", "--no-progress", "--logdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path, "pretrain-rbm")
+    r = invoke("pretrain-rbm", "--resume", run, "--epochs", "2", "--threads", "2", "--no-progress")
+    assert r.exit_code == 0, r.output
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["options"]["threads"] == 2 and cfg["resumed"][-1]["threads"] == 2
     assert cfg["resumed"][-1]["threads_chosen_by"] == "--threads"
