@@ -28,18 +28,14 @@ from .experiments import KNN_KS, PRESETS, RBM_DEFAULTS, SVM_CS, hidden_layers
 from .layerwise import first_layer_data, fit_stack
 from .report import group_rows, summary_markdown
 from .sweep import NET_AXES, Point, differing_hparams, grid, point_epochs, variant_settings  # noqa: F401 (the grid)
-from .mlp import MLP, init_
+from .mlp import MLP, seeded_mlp
 from .train import (ClassifierTrainer, GracefulStop, MLPTrainConfig, checked_floats, epoch_loop, evaluate_classifier,
                     layer_monitor)
 
 FEW_UPDATES = 300  # fewer weight updates than this per net: the console suggests --min-updates
 INPUT = "grey levels in [0, 1] (pixel / 255)"  # the input of every net and of in-experiment pretraining
 MONITOR_EXAMPLES = 1000  # the first validation images: what the per-layer activation monitors look at
-def init_mlp(sizes, activation, seed: int, scheme: str = "auto") -> MLP:
-    """Initial weights drawn on the CPU from ``seed`` (identical for every variant and device) by
-    ``scheme`` (:func:`revival.mlp.init_`; ``auto``: N(0, 2/fan_in) for ReLU, N(0, 1/fan_in)
-    otherwise); biases 0."""
-    return init_(MLP(sizes, activation), scheme, torch.Generator().manual_seed(seed))
+init_mlp = seeded_mlp  # (the name scripts/bench_mlp.py and older code use)
 
 
 def load_init(path, opts: dict) -> tuple[list, dict]:
@@ -198,13 +194,9 @@ class PointFit:
         self.s = s = variant_settings(opts, point.variant, point.rate)
         model = init_mlp([784, *hidden, 10], self.activation, point.seed, self.init_scheme)
         self.weight_scale = None
-        if stack is not None:
-            # the papers' dropout feeds each pretrained layer q times the input its RBM saw: scale by 1/q
-            if opts["dropout_scaling"] == "paper" and s["dropout_type"] == "bernoulli" and \
-                    (s["input_dropout"] > 0 or s["hidden_dropout"] > 0):
-                self.weight_scale = DBN.dropout_scales(min(len(stack), len(hidden)), s["input_dropout"],
-                                                       s["hidden_dropout"])
-            DBN.init_mlp_(model, stack[:len(hidden)], self.weight_scale)
+        if stack is not None:  # the papers' dropout feeds each layer q times its RBM's input: scaled by 1/q
+            self.weight_scale = DBN.init_from_stack(model, stack, len(hidden), s["input_dropout"], s["hidden_dropout"],
+                                                    s["dropout_type"], opts["dropout_scaling"])
         model.input_dropout, model.hidden_dropout, model.dropout_type = s["input_dropout"], s["hidden_dropout"], s["dropout_type"]
         model.dropout_scaling = opts["dropout_scaling"]
         self.model = model.to(device)
@@ -442,8 +434,7 @@ def point_on_worker(opts: dict, run_path: str, point: Point, threads: int) -> di
 
 
 def save_mlp(folder: Path, model: MLP):
-    runs.save_torch(folder / runs.MODEL_FILE, {"format": "revival.mlp.v1", "sizes": model.sizes,
-                                               "activation": model.activation, "state_dict": model.state_dict()})
+    runs.save_torch(folder / runs.MODEL_FILE, model.checkpoint())
 
 
 def layout() -> dict:
@@ -505,7 +496,7 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
     preset = PRESETS[opts["preset"]]
     ex = Experiment(opts, d, run, device, echo, progress, init_stack)
 
-    def body():
+    with run.recording():
         with runs.writer(run.path) as w:
             w.add_custom_scalars(layout())
             w.add_text("config", runs.markdown_table(run.config), 0)
@@ -543,5 +534,3 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
         run.write_summary(summary, md)
         echo(md.replace("**", ""))  # the terminal gets the table without markdown emphasis
         return summary
-
-    return runs.guarded(run, body)

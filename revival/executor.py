@@ -193,7 +193,7 @@ def run_points(points: list, opts: dict, run, here, remote, stop, echo, on_done,
                          f"{time.perf_counter() - t0:.0f} s)")
     except BaseException:
         run.set_status(runs.STATUS_RUNNING, points_finished=done, points_failed=len(failed),
-                       points_remaining=len(pending))  # how the run ended is written over it by runs.guarded
+                       points_remaining=len(pending))  # how the run ended is written over it by run.recording()
         for ref in pending:  # force: a running task's worker is killed, so nothing writes after we return
             ray.cancel(ref, force=True)
         if not opts.get("ray_address"):

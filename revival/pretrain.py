@@ -61,7 +61,7 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
     job = RBMJob(run.path, opts, first_layer_data(vis, opts), opts["seed"],
                  {"preprocessing": preprocessing(opts, stats)}, resume=resume)
 
-    def body():
+    with run.recording():
         model, last = fit_rbm(job, device, echo, progress)
         summary = {"status": runs.STATUS_FINISHED, "epochs": opts["epochs"], "final": last,
                    "model": str(run.path / runs.MODEL_FILE)}
@@ -80,8 +80,6 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
                     echo(sandwich_line(summary["log_prob"]))
         run.write_summary(summary, rbm_summary_md(run, summary))
         return summary
-
-    return runs.guarded(run, body)
 
 
 def rbm_summary_md(run: runs.Run, summary: dict) -> str:
@@ -111,7 +109,7 @@ def pretrain_dbn(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
     pre = preprocessing(opts, stats)
     first = first_layer_data(vis, layer_opts[0])
 
-    def body():
+    with run.recording():
         # the root's event file holds dbn/samples; on resume every finished layer logs it again
         with runs.writer(run.path, purge_step=1 if resume else None) as w:
             def on_layer(rbms: list[R.RBM], finals: list[dict]):
@@ -124,8 +122,6 @@ def pretrain_dbn(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
         summary = {"status": runs.STATUS_FINISHED, "layers": finals, "model": str(run.path / runs.MODEL_FILE)}
         run.write_summary(summary, dbn_summary_md(run, summary))
         return summary
-
-    return runs.guarded(run, body)
 
 
 def extend_dbn_epochs(path, opts: dict, epochs) -> tuple[list[int], str]:

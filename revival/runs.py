@@ -2,6 +2,7 @@
 atomic checkpoints and the summary. Callers decide what is logged; this module only writes it."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -16,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import Diverged, Interrupted, OptionError  # noqa: F401 (the run outcomes, re-exported)
+
 STATUS_RUNNING, STATUS_FINISHED = "running", "finished"
 STATUS_DIVERGED, STATUS_INTERRUPTED, STATUS_FAILED = "diverged", "interrupted", "failed"
 STATUS_KILLED = "killed"  # left "running" by a process that died without recording how it ended
@@ -23,32 +26,6 @@ MODEL_FILE, STATE_FILE, RESULT_FILE = "model.pt", "state.pt", "result.json"
 # what an ended run's summary says about how it ended; gone once it is resumed
 STALE_FIELDS = ("hint", "signal", "exit_code", "error", "reason", "epoch", "points_finished", "points_failed",
                 "points_remaining", "failed")
-
-
-class Interrupted(Exception):
-    """How a run can end early. SIGINT or SIGTERM arrived; ``exit_code`` is 128 + the signal number (130 or 143)."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-        self.exit_code = 128 + signum
-
-
-class Diverged(Exception):
-    """A metric or parameter became NaN or infinite."""
-
-    def __init__(self, epoch: int, what: str):
-        super().__init__(f"non-finite {what} at epoch {epoch}")
-        self.epoch, self.what = epoch, what
-
-
-class OptionError(ValueError):
-    """A bad option found only at run time (e.g. a --logdir that cannot be written): the CLI shows it
-    as Click shows option errors, exit 2."""
-
-    def __init__(self, param_hint: str, message: str):
-        super().__init__(message)
-        self.param_hint = param_hint
 
 
 def new_run_dir(logdir, command: str, name: str | None = None, now: float | None = None) -> Path:
@@ -399,6 +376,42 @@ class Run:
         write_json(p, summary)
         atomic_write_bytes(self.path / "summary.md", markdown.encode())
 
+    @contextlib.contextmanager
+    def recording(self):
+        """``with run.recording():`` records how the block ended in ``summary.json`` (and
+        ``summary.md``): finished (the block writes that), interrupted, diverged (with the epoch)
+        or failed (with one line; the traceback goes to ``traceback.txt``), then releases the lock.
+        Interrupted and Diverged leave with ``run_path`` and ``saved`` (is there anything to
+        resume?) so the CLI can say the truth. Exceptions propagate."""
+        run = self
+        try:
+            yield self
+        except (Interrupted, KeyboardInterrupt) as e:
+            # KeyboardInterrupt: Ctrl-C outside a GracefulStop block
+            e = e if isinstance(e, Interrupted) else Interrupted(signal.SIGINT)
+            e.run_path, e.saved = run.path, has_checkpoint(run.path)
+            hint = (f"continue with --resume {run.path}" if e.saved else
+                    f"stopped before the first epoch ended: nothing saved yet; --resume {run.path} starts it from epoch 0")
+            run.set_status(STATUS_INTERRUPTED, signal=str(e), exit_code=e.exit_code, hint=hint)
+            raise e from None
+        except Diverged as e:
+            e.run_path, e.saved = run.path, has_checkpoint(run.path)
+            run.set_status(STATUS_DIVERGED, epoch=e.epoch, reason=str(e),
+                           hint="lower --lr (or raise --weight-decay); " +
+                           ("the checkpoint holds the last good epoch" if e.saved else "no epoch finished, nothing was saved"))
+            raise
+        except BaseException as e:
+            import traceback
+            line = one_line(e)
+            try:
+                atomic_write_bytes(run.path / "traceback.txt", traceback.format_exc().encode())
+            except OSError:
+                pass
+            run.set_status(STATUS_FAILED, error=line)
+            raise
+        finally:
+            run.lock.release()
+
 
 # ------------------------------------------------------------------------- the run lifecycle
 
@@ -494,37 +507,9 @@ def has_checkpoint(path: Path) -> bool:
 
 
 def guarded(run: "Run", body):
-    """Run ``body()`` and record how it ended in ``summary.json`` (and ``summary.md``): finished (the
-    body writes that), interrupted, diverged (with the epoch) or failed (with one line; the traceback
-    goes to ``traceback.txt``). Interrupted and Diverged leave with ``run_path`` and ``saved`` (is
-    there anything to resume?) so the CLI can say the truth. Exceptions propagate to the CLI."""
-    try:
+    """``body()`` inside ``run.recording()`` (the older form; new code uses the ``with`` block)."""
+    with run.recording():
         return body()
-    except (Interrupted, KeyboardInterrupt) as e:
-        # KeyboardInterrupt: Ctrl-C outside a GracefulStop block
-        e = e if isinstance(e, Interrupted) else Interrupted(signal.SIGINT)
-        e.run_path, e.saved = run.path, has_checkpoint(run.path)
-        hint = (f"continue with --resume {run.path}" if e.saved else
-                f"stopped before the first epoch ended: nothing saved yet; --resume {run.path} starts it from epoch 0")
-        run.set_status(STATUS_INTERRUPTED, signal=str(e), exit_code=e.exit_code, hint=hint)
-        raise e from None
-    except Diverged as e:
-        e.run_path, e.saved = run.path, has_checkpoint(run.path)
-        run.set_status(STATUS_DIVERGED, epoch=e.epoch, reason=str(e),
-                       hint="lower --lr (or raise --weight-decay); " +
-                       ("the checkpoint holds the last good epoch" if e.saved else "no epoch finished, nothing was saved"))
-        raise
-    except BaseException as e:
-        import traceback
-        line = one_line(e)
-        try:
-            atomic_write_bytes(run.path / "traceback.txt", traceback.format_exc().encode())
-        except OSError:
-            pass
-        run.set_status(STATUS_FAILED, error=line)
-        raise
-    finally:
-        run.lock.release()
 
 
 def one_line(e: BaseException) -> str:

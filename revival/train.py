@@ -13,7 +13,7 @@ import torch
 
 from . import rbm as R
 from .experiments import COMPARE_DEFAULTS, LR_BY_VISIBLE, RBM_DEFAULTS
-from .runs import Diverged, Interrupted  # noqa: F401 (raised here, defined with the run outcomes)
+from .errors import Diverged, Interrupted  # noqa: F401 (raised here)
 from .data import Visible, batches
 from .precision import lowp
 

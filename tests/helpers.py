@@ -1,7 +1,17 @@
-"""Shared helpers for the CLI tests: read TensorBoard event files back."""
+"""Shared helpers for the tests: run the CLI in process, read TensorBoard event files back."""
 from pathlib import Path
 
+from click.testing import CliRunner
+
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from revival.cli import main
+
+
+def invoke(*args, catch: bool = False):
+    """``revival ARGS`` in this process (arguments turned to text); exceptions propagate unless
+    ``catch`` (then the result holds the exit code and output, as for a user)."""
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=catch)
 
 
 def events(folder) -> EventAccumulator:

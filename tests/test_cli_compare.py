@@ -6,14 +6,10 @@ import torch
 from click.testing import CliRunner
 
 from revival.cli import main
-from helpers import events, only_run, plugin_events
+from helpers import events, invoke, only_run, plugin_events
 
 TINY = ["--dataset", "mnist-sample", "--train-size", "300", "--layers", "64", "--epochs", "3", "--mc-samples", "4",
         "--eval-train-size", "300", "--no-progress"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def test_compare_dropout_end_to_end(tmp_path):

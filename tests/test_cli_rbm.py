@@ -10,13 +10,9 @@ from revival import partition as P
 from revival import rbm as R
 from revival.cli import main
 from conftest import full_mnist_root, needs_full_mnist
-from helpers import events, only_run
+from helpers import events, invoke, only_run
 
 SMALL = ["--dataset", "mnist-sample", "--hidden", "16", "--epochs", "2", "--monitor-size", "200", "--no-progress"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def test_pretrain_rbm_writes_everything(tmp_path):

@@ -13,15 +13,11 @@ from revival import rbm as R
 from revival.cli import main
 from revival.data import Visible
 from revival.mlp import MLP
-from helpers import events, only_run
+from helpers import events, invoke, only_run
 from test_reliability import interrupt_after, start
 
 DBN_SMALL = ["pretrain-dbn", "--dataset", "mnist-sample", "--layers", "48,24", "--monitor-size", "200",
              "--sample-steps", "10", "--no-progress"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def random_stack(sizes, seed=0):

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 
 import pytest
 import torch
@@ -14,17 +15,15 @@ from click.testing import CliRunner
 
 from revival import runs
 from revival.cli import main
-from helpers import events, only_run
+from helpers import events, invoke, only_run
 from test_reliability import interrupt_after, start
+
+run_cli = partial(invoke, catch=True)  # as a user meets it: the exit code and the output, no exception
 
 R = ["pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "16", "--epochs", "2", "--ais-runs", "0",
      "--monitor-size", "100", "--no-progress"]
 C = ["compare-dropout", "--dataset", "mnist-sample", "--layers", "32", "--epochs", "2", "--train-size", "200",
      "--eval-train-size", "200", "--no-progress"]
-
-
-def run_cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def one_error_line(output: str) -> str:

@@ -17,14 +17,10 @@ from revival.mlp import MLP, init_, saturation
 from revival.train import ClassifierTrainer, MLPTrainConfig, layer_monitor
 from revival.data import Visible
 from conftest import full_mnist_root, needs_full_mnist
-from helpers import events, only_run
+from helpers import events, invoke, only_run
 
 TINY = ["--dataset", "mnist-sample", "--train-size", "200", "--layers", "32,32", "--epochs", "2", "--mc-samples", "0",
         "--eval-train-size", "200", "--no-progress"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 # ------------------------------------------------------------------------- grid

@@ -10,11 +10,7 @@ from click.testing import CliRunner
 from revival import precision as PR
 from revival import rbm as R
 from revival.cli import main
-from helpers import only_run
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+from helpers import invoke, only_run
 
 
 def test_probe_measures_both_precisions():

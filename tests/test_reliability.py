@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from revival import runs
 from revival.cli import main
-from helpers import events, only_run
+from helpers import events, invoke, only_run
 
 RBM = ["pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "64", "--epochs", "8", "--ais-runs", "0",
        "--monitor-size", "200", "--seed", "3", "--persistent", "--no-progress"]
@@ -35,10 +35,6 @@ def interrupt_after(proc, marker, sig, timeout=120):
         assert time.time() - t0 < timeout
     proc.stdout.read()
     return proc.wait(timeout=timeout)
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def test_sigint_then_resume_gives_the_uninterrupted_parameters_bit_for_bit(tmp_path):

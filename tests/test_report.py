@@ -7,11 +7,7 @@ from PIL import Image
 
 from revival import report as REP
 from revival.cli import main
-from helpers import only_run
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+from helpers import invoke, only_run
 
 
 def fake_compare_run(root, errors):
