@@ -16,6 +16,7 @@ The RBM math itself lives in :mod:`revival.rbm`; nothing here logs or touches fi
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from . import rbm as R
 
@@ -120,8 +121,56 @@ def init_mlp_(model, rbms: list[R.RBM], input_scale: list[float] | None = None):
             lin.bias.copy_(c)
 
 
+def init_from_stack(model, rbms: list[R.RBM], n_hidden: int, input_dropout: float, hidden_dropout: float,
+                    dropout_type: str, dropout_scaling: str) -> list[float] | None:
+    """Start ``model``'s first hidden layers from ``rbms`` (:func:`init_mlp_`), scaled by
+    :func:`dropout_scales` when the net trains with the papers' Bernoulli dropout; returns the
+    scales used (None: copied as they are)."""
+    scale = None
+    if dropout_scaling == "paper" and dropout_type == "bernoulli" and (input_dropout > 0 or hidden_dropout > 0):
+        scale = dropout_scales(min(len(rbms), n_hidden), input_dropout, hidden_dropout)
+    init_mlp_(model, rbms[:n_hidden], scale)
+    return scale
+
+
 def dropout_scales(n_layers: int, input_dropout: float, hidden_dropout: float) -> list[float]:
     """The factors 1/q_k of :func:`init_mlp_` for the papers' dropout: q_1 = 1 - input_dropout for
     the first layer (its input is the image), q_k = 1 - hidden_dropout above (Srivastava et al.
     2014, section 5.2: "the weights are scaled up by 1/p", p there the retain probability)."""
     return [1.0 / (1.0 - (input_dropout if k == 0 else hidden_dropout)) for k in range(n_layers)]
+
+
+class DBN(nn.Module):
+    """A trained stack as one object (the library API's model): ``rbms`` bottom first, with the
+    methods a notebook needs. The functions above do the work."""
+
+    def __init__(self, rbms: list[R.RBM], configs: list[dict] | None = None, preprocessing: dict | None = None):
+        super().__init__()
+        self.rbms = nn.ModuleList(rbms)
+        self.configs = configs or [{} for _ in rbms]
+        self.preprocessing = preprocessing or {}
+
+    @property
+    def layers(self) -> list[int]:
+        """The sizes, data first: [n_visible, n_hidden_1, ...]."""
+        return [self.rbms[0].n_visible, *(r.n_hidden for r in self.rbms)]
+
+    @torch.no_grad()
+    def transform(self, x):
+        """The top layer's up-pass probabilities of each row of ``x`` (:func:`up_pass`)."""
+        return R._like(x, up_pass(R._tensor(x, self.rbms[0].weight), list(self.rbms)))
+
+    @torch.no_grad()
+    def sample(self, n: int = 100, gibbs_steps: int = 1000, seed: int = 0):
+        """``n`` fantasies in data space (:func:`sample`), as a numpy array."""
+        g = torch.Generator(device=self.rbms[0].weight.device).manual_seed(seed)
+        return sample(list(self.rbms), n, gibbs_steps, g).cpu().numpy()
+
+    def checkpoint(self) -> dict:
+        """The public format ``revival.dbn.v1``."""
+        return checkpoint_dict(list(self.rbms), self.configs, self.preprocessing)
+
+    def save(self, path):
+        """Write :meth:`checkpoint` to ``path`` atomically (``revival.load(path)`` reads it back)."""
+        from .runs import save_torch
+        save_torch(path, self.checkpoint())

@@ -58,6 +58,17 @@ def monitor_subsets(train: D.Visible, valid: D.Visible, n: int, seed: int) -> tu
     return train.batch(pick), valid.batch(slice(0, n))
 
 
+def new_rbm(train: D.Visible, cfg: RBMTrainConfig, seed: int, device) -> tuple[R.RBM, RBMTrainer]:
+    """A fresh RBM for ``train``'s width and its trainer, drawn from one generator seeded with
+    ``seed``: the initial weights (N(0, init_std^2)), the visible biases from the data's means
+    (``log-odds``), then PCD's chains. The CLI's runs and the library's in-memory fits both start
+    here, so the same seed gives the same parameters either way."""
+    gen = torch.Generator(device=device).manual_seed(seed)
+    model = R.RBM(train.data.shape[1], cfg.hidden, cfg.visible_type).to(device)
+    model.init_(gen, train.all().mean(0) if cfg.visible_bias_init == "log-odds" else None, std=cfg.init_std)
+    return model, RBMTrainer(model, cfg, gen)
+
+
 class RBMFit:
     """The state of :func:`fit_rbm` while it runs: model, trainer, display chains, last metrics."""
 
@@ -65,11 +76,8 @@ class RBMFit:
         self.job, self.echo, self.progress = job, echo, progress
         self.cfg = cfg = RBMTrainConfig.from_dict(job.opts)
         d = job.data
-        self.gen = torch.Generator(device=device).manual_seed(job.seed)
-        self.model = R.RBM(d.train.data.shape[1], cfg.hidden, cfg.visible_type).to(device)
-        self.model.init_(self.gen, d.train.all().mean(0) if cfg.visible_bias_init == "log-odds" else None,
-                         std=cfg.init_std)
-        self.trainer = RBMTrainer(self.model, cfg, self.gen)
+        self.model, self.trainer = new_rbm(d.train, cfg, job.seed, device)
+        self.gen = self.trainer.gen
         # display chains for the rbm/samples images: PCD shows its own chains; otherwise 100 chains
         # kept across epochs (DISPLAY_STEPS Gibbs sweeps each epoch), started from noise
         self.display_gen = torch.Generator(device=device).manual_seed(job.seed + 12_345)
@@ -80,6 +88,7 @@ class RBMFit:
             self.display = R.sample_visible(mean.detach().expand(N_SHOWN, -1).contiguous(), cfg.visible_type,
                                             self.display_gen)
         self.start, self.last, self.device, self.warned = 0, {}, device, False
+        self.history: list[dict] = []  # each epoch's metrics (of this process: a resumed run's start here)
         st = runs.load_state(job.folder, device) if job.resume else None
         if st is not None:
             self.model.load_state_dict(st["model"])
@@ -116,6 +125,7 @@ class RBMFit:
         except runs.Diverged as e:
             w.add_text("status", f"diverged at epoch {epoch + 1}: {e}", epoch + 1)
             raise
+        self.history.append({"epoch": epoch + 1, **self.last})
         log_rbm_epoch(w, epoch + 1, self.last, m, model, cfg.momentum_at(epoch), cfg.lr_at(epoch), d)
         w.flush()
         ck = R.checkpoint_dict(model, {**cfg.as_dict(), "epochs_completed": epoch + 1}, job.extra)
@@ -131,17 +141,20 @@ class RBMFit:
                       "or start from larger weights (--init-std 0.1, --visible-bias-init zero, as the 2006 code)")
 
 
-def fit_rbm(job: RBMJob, device, echo=print, progress: bool = False) -> tuple[R.RBM, dict]:
+def fit_rbm(job: RBMJob, device, echo=print, progress: bool = False,
+            history: list | None = None) -> tuple[R.RBM, dict]:
     """Train one RBM by CD-k or PCD on ``job.data`` (a single RBM, or one layer of a stack), logging
     every epoch to ``job.folder`` and writing ``model.pt`` / ``state.pt`` after each; with
     ``job.resume`` it continues from ``state.pt`` when there is one. Returns the model and the last
-    epoch's metrics. Raises Interrupted on SIGINT/SIGTERM (after the epoch in progress is dropped)."""
+    epoch's metrics (``history``, a list, receives every epoch's). Raises Interrupted on SIGINT/SIGTERM (after the epoch in progress is dropped)."""
     fit = RBMFit(job, device, echo, progress)
     with runs.writer(job.folder, purge_step=fit.start + 1 if fit.start else None) as w, GracefulStop() as stop:
         if fit.start == 0:
             w.add_text("config", runs.markdown_table(job.opts), 0)
         epoch_loop(fit.start, fit.cfg.epochs, stop, fit.bar, fit.train,
                    lambda epoch, m, seconds: fit.end_epoch(w, epoch, m, seconds))
+    if history is not None:  # each epoch's metrics, for the library's history
+        history.extend(fit.history)
     return fit.model, fit.last
 
 

@@ -151,6 +151,62 @@ class MLP(nn.Module):
     def biases(self):
         return [l.bias for l in self.layers]
 
+    # -- the public methods of the library API: numpy (or tensors) in, the same kind out
+
+    @torch.no_grad()
+    def predict_proba(self, x, batch: int = 10_000):
+        """Class probabilities softmax(logits) of the deterministic (weight-scaled) net, [n, n_classes]."""
+        was = self.training
+        self.eval()
+        w = self.layers[0].weight
+        t = torch.as_tensor(x).to(device=w.device, dtype=w.dtype).reshape(-1, self.sizes[0])
+        out = torch.cat([torch.softmax(self(t[i:i + batch]), 1) for i in range(0, len(t), batch)]) if len(t) else \
+            t.new_zeros(0, self.sizes[-1])
+        self.train(was)
+        return out if isinstance(x, torch.Tensor) else out.cpu().numpy()
+
+    def predict(self, x):
+        """The most probable class (0 .. n_classes - 1) of each row."""
+        p = self.predict_proba(x)
+        return p.argmax(1)
+
+    def checkpoint(self) -> dict:
+        """The public format ``revival.mlp.v1``: sizes, activation, the dropout it was trained with
+        (the deterministic net scales by it in the papers' formulation) and the state dict."""
+        return {"format": FORMAT, "sizes": self.sizes, "activation": self.activation,
+                "dropout": {"input": self.input_dropout, "hidden": self.hidden_dropout, "type": self.dropout_type,
+                            "scaling": self.dropout_scaling},
+                "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()}}
+
+    def save(self, path):
+        """Write :meth:`checkpoint` to ``path`` atomically (``revival.load(path)`` reads it back)."""
+        from .runs import save_torch
+        save_torch(path, self.checkpoint())
+
+
+FORMAT = "revival.mlp.v1"
+
+
+def seeded_mlp(sizes, activation, seed: int, scheme: str = "auto") -> MLP:
+    """A net whose initial weights are drawn on the CPU from ``seed`` (identical for every variant
+    and device) by ``scheme`` (:func:`init_`; ``auto``: N(0, 2/fan_in) for ReLU, N(0, 1/fan_in)
+    otherwise); biases 0. compare-dropout's points and :func:`revival.fit_net` both start here."""
+    return init_(MLP(sizes, activation), scheme, torch.Generator().manual_seed(seed))
+
+
+def from_checkpoint(ck, where: str = "checkpoint") -> MLP:
+    """An :class:`MLP` from a ``revival.mlp.v1`` dict; ValueError naming ``where`` when it is not one."""
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT or not isinstance(ck.get("state_dict"), dict):
+        raise ValueError(f"{where}: not a revival net checkpoint (expected a dict with format {FORMAT!r})")
+    drop = ck.get("dropout") or {}
+    try:
+        model = MLP(ck["sizes"], ck.get("activation", "relu"), drop.get("input", 0.0), drop.get("hidden", 0.0),
+                    drop.get("type", "bernoulli"), drop.get("scaling", "inverted"))
+        model.load_state_dict(ck["state_dict"])
+    except (KeyError, TypeError, RuntimeError, ValueError) as e:
+        raise ValueError(f"{where}: a {FORMAT} checkpoint that does not fit its sizes ({type(e).__name__})") from None
+    return model
+
 
 # how close to a bound counts as saturated: 1% of the unit's output range (Glorot & Bengio 2010 watch
 # logistic units pinned at 0 and tanh units at +-1)

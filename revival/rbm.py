@@ -46,6 +46,40 @@ class RBM(nn.Module):
     def params(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.weight.data, self.visible_bias.data, self.hidden_bias.data
 
+    # -- the public methods of the library API: numpy (or tensors) in, the same kind out
+
+    @torch.no_grad()
+    def transform(self, v):
+        """P(h = 1 | v) for each row of ``v`` (the features an RBM passes on), [n, n_hidden]."""
+        return _like(v, hidden_probs(_tensor(v, self.weight), self.weight, self.hidden_bias))
+
+    @torch.no_grad()
+    def free_energy(self, v):
+        """F(v) of each row (:func:`free_energy`); p(v) = exp(-F(v)) / Z."""
+        return _like(v, free_energy(_tensor(v, self.weight), *self.params(), self.visible_type))
+
+    @torch.no_grad()
+    def sample(self, n: int = 100, gibbs_steps: int = 1000, seed: int = 0):
+        """``n`` fantasies E[v | h] after ``gibbs_steps`` alternating Gibbs sweeps from noise
+        (Bernoulli(sigmoid(b)), or N(b, 1) for Gaussian visibles), as a numpy array [n, n_visible]."""
+        W, b, c = self.params()
+        g = torch.Generator(device=W.device).manual_seed(seed)
+        mean = torch.sigmoid(b) if self.visible_type == "bernoulli" else b
+        v = sample_visible(mean.expand(n, -1).contiguous(), self.visible_type, g)
+        for _ in range(gibbs_steps):
+            v = sample_visible(visible_mean(sample_bernoulli(hidden_probs(v, W, c), g), W, b, self.visible_type),
+                               self.visible_type, g)
+        return visible_mean(sample_bernoulli(hidden_probs(v, W, c), g), W, b, self.visible_type).cpu().numpy()
+
+    def checkpoint(self, config: dict | None = None) -> dict:
+        """This RBM in the public format ``revival.rbm.v1`` (:func:`checkpoint_dict`)."""
+        return checkpoint_dict(self, config or {}, {"preprocessing": getattr(self, "preprocessing", None) or {}})
+
+    def save(self, path):
+        """Write :meth:`checkpoint` to ``path`` atomically (``revival.load(path)`` reads it back)."""
+        from .runs import save_torch
+        save_torch(path, self.checkpoint())
+
     @torch.no_grad()
     def init_(self, generator: torch.Generator, visible_mean: torch.Tensor | None = None, std: float = 0.01):
         """Hinton (2010) section 8: W ~ N(0, std^2), c = 0, b_i = log(p_i / (1 - p_i)) where p_i is the
@@ -61,6 +95,17 @@ class RBM(nn.Module):
         else:
             self.visible_bias.copy_(visible_mean)
         return self
+
+
+def _tensor(x, like: torch.Tensor) -> torch.Tensor:
+    """``x`` (numpy or tensor, 1-D or 2-D) as a float tensor [n, d] on ``like``'s device and dtype."""
+    t = torch.as_tensor(x)
+    return t.to(device=like.device, dtype=like.dtype).reshape(-1, t.shape[-1] if t.dim() else 1)
+
+
+def _like(x, t: torch.Tensor):
+    """``t`` as numpy when ``x`` was not a tensor (the library API's convention), else as it is."""
+    return t if isinstance(x, torch.Tensor) else t.cpu().numpy()
 
 
 # ------------------------------------------------------------------------- conditionals

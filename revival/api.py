@@ -1,0 +1,381 @@
+"""The library API: train RBMs, deep belief nets and dropout nets in a few lines, in memory.
+
+    import revival
+    data = revival.load_dataset("mnist-sample")
+    rbm, hist = revival.fit_rbm(data.x_train, revival.RBMConfig(n_hidden=100, epochs=5))
+    dbn, _ = revival.fit_dbn(data.x_train, revival.DBNConfig(layers=(200, 200), epochs=5))
+    net, hist = revival.fit_net(data.x_train, data.y_train, revival.NetConfig(layers=(200, 200)), init=dbn,
+                                test=(data.x_test, data.y_test))
+    net.predict(data.x_test); hist["test_error"]
+
+Each ``fit_*`` uses the trainers the CLI uses (:mod:`revival.train`), started the same way from the
+same seed, so a library fit and the matching command give the same parameters. Nothing is written
+unless a :class:`RunLogger` is given: then the run folder is the one the command would make
+(config.json, TensorBoard events, checkpoints, summary), readable by ``revival report``. Data are
+numpy arrays (or tensors) with one example per row; grey-level images as floats k/255 (what
+:func:`load_dataset` returns) are kept on the device as bytes, as the CLI keeps them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import data as D
+from . import dbn as DBN
+from . import partition as P
+from . import rbm as R
+from . import runs
+from .config import DBNConfig, NetConfig, RBMConfig
+from .errors import ConfigError
+from .layerwise import RBMJob, first_layer_data, fit_rbm as _logged_rbm, fit_stack, layer_seed, monitor_subsets, \
+    new_rbm, next_layer_data
+from .mlp import MLP, from_checkpoint as _mlp_from_checkpoint, seeded_mlp
+from .train import ClassifierTrainer, GracefulStop, MLPTrainConfig, RBMTrainConfig, checked_floats, evaluate_classifier
+
+__all__ = ["Dataset", "load_dataset", "fit_rbm", "fit_dbn", "fit_net", "log_prob", "load", "RunLogger"]
+
+
+# ------------------------------------------------------------------------- data
+
+@dataclass
+class Dataset:
+    """The three splits of a data set as numpy arrays: ``x_*`` float32 [n, 784] grey levels in
+    [0, 1] (pixel / 255), ``y_*`` int64 labels."""
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def __repr__(self):
+        return (f"Dataset({self.name!r}: train {len(self.x_train)}, valid {len(self.x_valid)}, test "
+                f"{len(self.x_test)}; x float32 [n, {self.x_train.shape[1]}] in [0, 1], y int64)")
+
+
+def load_dataset(name: str = "mnist", train_size: int | None = None, seed: int = 0, data_dir=None,
+                 download: bool | None = None) -> Dataset:
+    """The paper split of ``name`` (train, valid, test; :func:`revival.data.load_split`) as numpy
+    arrays. ``train_size``: a class-stratified subset of the training split chosen by ``seed``.
+    ``data_dir`` (else ``$REVIVAL_DATA_DIR``, else ``~/.cache/revival``) holds ``<name>/`` IDX files;
+    ``mnist-sample`` ships with the package. DataError when a file is missing or malformed."""
+    parts = {}
+    for split in D.SPLITS:
+        x, y = D.load_split(name, split, data_dir, train_size if split == "train" else None, seed, download)
+        parts[f"x_{split}"], parts[f"y_{split}"] = grey_levels(x), y.astype(np.int64)
+    return Dataset(name, **parts)
+
+
+def grey_levels(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels -> float32 grey levels pixel / 255 (exactly recoverable as bytes)."""
+    return images.astype(np.float32) / np.float32(255.0)
+
+
+def _array(x, what: str) -> np.ndarray:
+    """``x`` as a finite 2-D numeric numpy array; ValueError naming ``what`` otherwise."""
+    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(f"{what}: expected a 2-D array with one example per row, got shape {a.shape}")
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise ValueError(f"{what}: expected numbers, got dtype {a.dtype}")
+    if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+        raise ValueError(f"{what}: holds NaN or infinite values")
+    return a
+
+
+def _as_bytes(a: np.ndarray) -> np.ndarray | None:
+    """``a`` as uint8 pixels when it is (pixel / 255 grey levels or uint8 already), else None."""
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == bool:
+        return a.astype(np.uint8) * np.uint8(255)
+    if a.min() < 0 or a.max() > 1:
+        return None
+    u = np.rint(a.astype(np.float64) * 255.0)
+    return u.astype(np.uint8) if np.array_equal(grey_levels(u.astype(np.uint8)), a.astype(np.float32)) else None
+
+
+def visible(x, device, binarize: str = "none", seed: int = 0, what: str = "x") -> D.Visible:
+    """Rows of ``x`` on ``device`` as the trainers read them. Grey levels k/255 go as bytes, exactly
+    as the CLI loads images (so the same seed gives the same run); ``binarize`` ``stochastic``: one
+    fixed Bernoulli sample (probability = the value, seeded by ``seed``), ``threshold``: value >= 0.5.
+    Other real values are kept as float32 (binarizing needs them in [0, 1])."""
+    a = _array(x, what)
+    u8 = _as_bytes(a)
+    if u8 is not None:
+        return D.visible_data(u8, device, binarize, seed)
+    t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+    if binarize != "none":
+        if t.min() < 0 or t.max() > 1:
+            raise ValueError(f"{what}: binarize={binarize!r} needs values in [0, 1] (use binarize='none')")
+        if binarize == "threshold":
+            t = (t >= 0.5).float()
+        else:
+            t = (torch.rand(t.shape, generator=torch.Generator().manual_seed(seed)) < t).float()
+    return D.Visible(t.to(device))
+
+
+def labels(y, n: int, device, what: str = "y") -> torch.Tensor:
+    """Class indices 0..C-1 as an int64 tensor; ValueError unless ``n`` non-negative whole numbers."""
+    a = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    if a.ndim != 1 or len(a) != n:
+        raise ValueError(f"{what}: expected {n} labels in a 1-D array, got shape {a.shape}")
+    if not np.issubdtype(a.dtype, np.integer) or (len(a) and a.min() < 0):
+        raise ValueError(f"{what}: expected class indices 0, 1, ... (whole numbers); revival.sklearn's estimators "
+                         "take any labels")
+    return torch.from_numpy(a.astype(np.int64)).to(device)
+
+
+def device_of(spec: str, owner: str) -> torch.device:
+    try:
+        return runs.resolve_device(spec)
+    except ValueError as e:
+        raise ConfigError(f"{owner}.device", str(e).replace("--device ", "")) from None
+
+
+# ------------------------------------------------------------------------- logging
+
+class RunLogger:
+    """Where a library fit writes, when it should: a run folder ``<logdir>/<command>/<time>[-name]/``
+    like the CLI's (config.json, TensorBoard events, ``model.pt`` after every epoch, summary.json and
+    summary.md, the lock), so ``tensorboard --logdir runs`` and ``revival report`` read it. ``path``
+    is the folder once the fit has started."""
+
+    def __init__(self, logdir="runs", name: str | None = None, echo=print):
+        self.logdir, self.name, self.echo = logdir, name, echo
+        self.run: runs.Run | None = None
+
+    @property
+    def path(self):
+        return None if self.run is None else self.run.path
+
+    def start(self, command: str, options: dict) -> runs.Run:
+        """Create the run folder (once per logger: a second fit needs a new logger)."""
+        if self.run is not None:
+            raise ValueError(f"this RunLogger already holds the run {self.run.path}; give each fit its own")
+        self.run = runs.Run.create(self.logdir, command, self.name, {"options": {**options, "api": True}})
+        self.echo(f"run folder: {self.run.path}")
+        return self.run
+
+
+def _quiet(*_):
+    pass
+
+
+# ------------------------------------------------------------------------- RBMs
+
+def fit_rbm(x, config: RBMConfig | None = None, *, x_valid=None, logger: RunLogger | None = None):
+    """Train one RBM on the rows of ``x`` by CD-k or PCD (:class:`RBMConfig`); returns ``(rbm, history)``,
+    history a dict of per-epoch lists of floats: ``epoch``, ``recon_error``, ``update_ratio`` and,
+    with ``x_valid``, ``free_energy_train`` / ``free_energy_valid`` / ``free_energy_gap`` on fixed
+    subsets (Hinton 2010, section 6). ``logger``: also write the run folder ``revival pretrain-rbm``
+    writes, with every monitor (then ``x_valid`` defaults to ``x``). Raises Diverged on NaN and
+    Interrupted on SIGINT/SIGTERM (Ctrl-C, a notebook's stop button) at a batch boundary."""
+    cfg = config or RBMConfig()
+    device = device_of(cfg.device, "RBMConfig")
+    seed, opts = cfg.seed, cfg.train_options()
+    train = visible(x, device, cfg.binarize, D.split_seed(seed, "train"), "x")
+    valid = None if x_valid is None else visible(x_valid, device, cfg.binarize, D.split_seed(seed, "valid"), "x_valid")
+    if valid is not None and valid.data.shape[1] != train.data.shape[1]:
+        raise ValueError(f"x_valid: {valid.data.shape[1]} columns, x has {train.data.shape[1]}")
+    tcfg = RBMTrainConfig.from_dict(opts)
+    if logger is None:
+        return rbm_in_memory(train, valid, tcfg, seed, device)
+    run = logger.start("pretrain-rbm", {**opts, "monitor_size": 2000})
+    job = RBMJob(run.path, {**opts, "monitor_size": 2000},
+                 first_layer_data({"train": train, "valid": valid or train}, {**opts, "monitor_size": 2000}), seed,
+                 {"preprocessing": {"binarize": cfg.binarize, "seed": seed}})
+    hist: list = []
+    with run.recording():
+        model, last = _logged_rbm(job, device, logger.echo, False, hist)
+        run.write_summary({"status": runs.STATUS_FINISHED, "epochs": cfg.epochs, "final": last,
+                           "model": str(run.path / runs.MODEL_FILE)}, f"# fit_rbm: {run.path.name}\n\nfinished\n")
+    return model, columns(hist)
+
+
+def columns(rows: list[dict]) -> dict:
+    """Per-epoch dicts -> a dict of lists (the history's shape)."""
+    keys = [k for k in (rows[0] if rows else {})]
+    return {k: [r.get(k) for r in rows] for k in keys}
+
+
+def rbm_in_memory(train: D.Visible, valid: D.Visible | None, cfg: RBMTrainConfig, seed: int, device):
+    """The in-memory loop of :func:`fit_rbm`: the trainer the CLI uses (:func:`revival.layerwise.new_rbm`),
+    no monitors beyond the free energies, nothing written."""
+    model, trainer = new_rbm(train, cfg, seed, device)
+    subsets = None if valid is None else monitor_subsets(train, valid, 1000, seed)
+    rows = []
+    with GracefulStop() as stop:
+        for epoch in range(cfg.epochs):
+            m = trainer.train_epoch(train, epoch, stop.check)
+            if subsets is not None:
+                W, b, c = model.params()
+                fe_t, fe_v = (R.free_energy(s, W, b, c, model.visible_type).mean() for s in subsets)
+                m.update(free_energy_train=fe_t, free_energy_valid=fe_v, free_energy_gap=fe_v - fe_t)
+            rows.append({"epoch": epoch + 1, **checked_floats(m, dict(model.named_parameters()), epoch + 1)})
+    return model, columns(rows)
+
+
+def fit_dbn(x, config: DBNConfig | None = None, *, x_valid=None, logger: RunLogger | None = None):
+    """Train a deep belief net greedily (:class:`DBNConfig`), one RBM a layer, each on the hidden
+    probabilities of the one below (Hinton, Osindero & Teh 2006); returns ``(dbn, history)``, history
+    ``{"layers": [one fit_rbm history per layer]}``. ``logger``: the run folder of ``revival pretrain-dbn``."""
+    cfg = config or DBNConfig()
+    device = device_of(cfg.device, "DBNConfig")
+    layer_cfgs = cfg.layer_configs()
+    opts = [RBMTrainConfig.from_dict(c.train_options()) for c in layer_cfgs]
+    train = visible(x, device, cfg.binarize, D.split_seed(cfg.seed, "train"), "x")
+    valid = None if x_valid is None else visible(x_valid, device, cfg.binarize, D.split_seed(cfg.seed, "valid"), "x_valid")
+    pre = {"binarize": cfg.binarize, "seed": cfg.seed}
+    configs = [{**o.as_dict(), "layer": k} for k, o in enumerate(opts, 1)]
+    if logger is not None:
+        layer_opts = [{**c.train_options(), "monitor_size": 1000} for c in layer_cfgs]
+        run = logger.start("pretrain-dbn", {**cfg.to_dict()})
+        first = first_layer_data({"train": train, "valid": valid or train}, layer_opts[0])
+        with run.recording():
+            rbms, finals = fit_stack(run.path, layer_opts, first, cfg.seed, cfg.feed, {"preprocessing": pre}, device,
+                                     logger.echo)
+            model = DBN.DBN(rbms, configs, pre)
+            runs.save_torch(run.path / runs.MODEL_FILE, model.checkpoint())
+            run.write_summary({"status": runs.STATUS_FINISHED, "layers": finals,
+                               "model": str(run.path / runs.MODEL_FILE)}, f"# fit_dbn: {run.path.name}\n\nfinished\n")
+        return model, {"layers": [columns([f]) for f in finals]}
+    rbms, hists = [], []
+    for k, o in enumerate(opts, 1):
+        rbm, h = rbm_in_memory(train, valid, o, layer_seed(cfg.seed, k), device)
+        rbms.append(rbm)
+        hists.append(h)
+        if k < len(opts):  # the next layer's data: this layer's hidden probabilities (or one sample of them)
+            s = layer_seed(cfg.seed, k) + 1
+            train = next_layer_data(rbm, train, cfg.feed, s)
+            valid = None if valid is None else next_layer_data(rbm, valid, cfg.feed, s + 1)
+    return DBN.DBN(rbms, configs, pre), {"layers": hists}
+
+
+def stack_of(init) -> list[R.RBM]:
+    """The RBMs of ``init``: a DBN, an RBM, a list of RBMs, or a checkpoint path."""
+    if isinstance(init, DBN.DBN):
+        return list(init.rbms)
+    if isinstance(init, R.RBM):
+        return [init]
+    if isinstance(init, (list, tuple)) and all(isinstance(r, R.RBM) for r in init):
+        return list(init)
+    if isinstance(init, (str, bytes)) or hasattr(init, "__fspath__"):
+        return DBN.from_checkpoint(runs.load_checkpoint(init)[0], str(init))
+    raise ValueError(f"init: expected a DBN, an RBM, a list of RBMs or a checkpoint path, got {type(init).__name__}")
+
+
+# ------------------------------------------------------------------------- classifiers
+
+def fit_net(x, y, config: NetConfig | None = None, *, init=None, valid=None, test=None,
+            logger: RunLogger | None = None):
+    """Train a feed-forward classifier (:class:`NetConfig`) on rows ``x`` with class indices ``y``;
+    ``init`` (a DBN, RBM, list of RBMs or checkpoint path) starts the first hidden layers from a
+    pretrained stack (Hinton & Salakhutdinov 2006), scaled for the papers' dropout. ``valid`` and
+    ``test``: ``(x, y)`` pairs evaluated every ``eval_every`` epochs. Returns ``(net, history)``, history
+    per evaluated epoch: ``epoch``, ``batch_loss`` (training loss with dropout on), ``train_error`` /
+    ``train_loss`` (the deterministic net on the first ``eval_train_size`` rows), and
+    ``valid_*`` / ``test_*`` when given; errors are fractions. ``logger``: also write the run folder
+    (TensorBoard ``error/<split>``, ``loss/<split>``, ``model.pt``, summary)."""
+    cfg = config or NetConfig()
+    device = device_of(cfg.device, "NetConfig")
+    xs = visible(x, device, what="x")
+    ys = labels(y, len(xs), device)
+    evals = {}
+    for split, pair in (("valid", valid), ("test", test)):
+        if pair is not None:
+            vx = visible(pair[0], device, what=f"{split}[0]")
+            evals[split] = (vx, labels(pair[1], len(vx), device, f"{split}[1]"))
+    n_classes = int(max([int(ys.max())] + [int(e[1].max()) for e in evals.values()])) + 1
+    hidden = list(cfg.layers)
+    model = seeded_mlp([xs.data.shape[1], *hidden, max(2, n_classes)], cfg.activation, cfg.seed, cfg.init_scheme)
+    stack = None if init is None else stack_of(init)
+    scale = None
+    if stack:
+        scale = DBN.init_from_stack(model, [r.to("cpu") for r in stack], len(hidden), cfg.input_dropout,
+                                    cfg.hidden_dropout, cfg.dropout_type, cfg.dropout_scaling)
+    model.input_dropout, model.hidden_dropout = cfg.input_dropout, cfg.hidden_dropout
+    model.dropout_type, model.dropout_scaling = cfg.dropout_type, cfg.dropout_scaling
+    model = model.to(device)
+    tcfg = MLPTrainConfig.from_dict({**cfg.train_options(), "monitor_layers": False,
+                                     "freeze_epochs": min(cfg.freeze_pretrained_epochs, cfg.epochs) if stack else 0})
+    trainer = ClassifierTrainer(model, tcfg, torch.Generator(device=device).manual_seed(cfg.seed),
+                                torch.Generator(device=device).manual_seed(cfg.seed + 7_777_777))
+    n_eval = min(len(xs), cfg.eval_train_size)
+    evals = {"train": (D.Visible(xs.data[:n_eval], xs.scale, xs.offset), ys[:n_eval]), **evals}
+    run = None
+    if logger is not None:
+        run = logger.start("fit-net", {**cfg.to_dict(), "pretrained": bool(stack), "pretrained_weight_scale": scale})
+    rows = []
+    with (run.recording() if run else _nothing()), (runs.writer(run.path) if run else _nothing()) as w, \
+            GracefulStop() as stop:
+        for epoch in range(tcfg.epochs):
+            tr = trainer.train_epoch(xs, ys, epoch, stop.check)
+            if (epoch + 1) % cfg.eval_every and epoch + 1 != tcfg.epochs:
+                continue
+            m = {"batch_loss": tr["loss"]}
+            for split, (ex, ey) in evals.items():
+                ev = evaluate_classifier(model, ex, ey, tcfg.loss)
+                m[f"{split}_error"], m[f"{split}_loss"] = ev["error"], ev["loss"]
+            vals = checked_floats(m, dict(model.named_parameters()), epoch + 1)
+            rows.append({"epoch": epoch + 1, **vals})
+            if w is not None:
+                for k, v in vals.items():
+                    split, _, kind = k.partition("_")
+                    w.add_scalar("train/batch_loss" if k == "batch_loss" else f"{kind}/{split}", v, epoch + 1)
+                w.flush()
+                model.save(run.path / runs.MODEL_FILE)
+        if run is not None:
+            run.write_summary({"status": runs.STATUS_FINISHED, "final": rows[-1], "model": str(run.path / runs.MODEL_FILE)},
+                              f"# fit_net: {run.path.name}\n\nfinished\n\n" + runs.markdown_table(rows[-1]) + "\n")
+    model.eval()
+    return model, columns(rows)
+
+
+class _nothing:
+    """A context manager that does nothing and gives None (no run: nothing to record or write)."""
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+# ------------------------------------------------------------------------- likelihood, loading
+
+def log_prob(rbm: R.RBM, x, method: str = "auto", train=None, ais_runs: int = 100, ais_betas: int = 14_501,
+             seed: int = 0, binarize: str = "none", raise_examples: int = 300) -> dict:
+    """The average log-probability of the rows of ``x`` under ``rbm``, in nats: exact when the RBM is
+    small enough to enumerate (``method="auto"``), else AIS (Salakhutdinov & Murray 2008) with the
+    base-rate model fitted to ``train`` (default ``x``); ``method="sandwich"`` adds RAISE's
+    conservative estimate on the first ``raise_examples`` rows (Burda et al. 2015). Returns
+    :func:`revival.partition.log_prob`'s dict: ``avg_log_prob`` and ``log_Z``, and for AIS the
+    interval ``log_Z_lower`` / ``log_Z_upper`` (+- 3 standard errors) with the matching
+    ``avg_log_prob_lower`` / ``_upper``. AIS tends to underestimate log Z, so its log-probability
+    leans optimistic: the interval is not a bound."""
+    dev = rbm.weight.device
+    data = visible(x, dev, binarize, D.split_seed(seed, "test"), "x")
+    base = data if train is None else visible(train, dev, binarize, D.split_seed(seed, "train"), "train")
+    return P.log_prob(rbm, data, base, method, ais_runs, ais_betas, seed, raise_examples=raise_examples)
+
+
+def load(path):
+    """A model from a checkpoint file or run folder, by its format: ``revival.rbm.v1`` -> RBM,
+    ``revival.dbn.v1`` -> DBN, ``revival.mlp.v1`` -> MLP (``torch.load(weights_only=True)``)."""
+    ck, p = runs.load_checkpoint(path)
+    fmt = ck.get("format") if isinstance(ck, dict) else None
+    if fmt == R.FORMAT:
+        model = R.from_checkpoint(ck, str(p))
+        model.preprocessing = ck.get("preprocessing") or {}
+        return model
+    if fmt == DBN.FORMAT:
+        return DBN.DBN(DBN.from_checkpoint(ck, str(p)), [lc.get("config", {}) for lc in ck["layers"]],
+                       ck.get("preprocessing") or {})
+    if fmt == "revival.mlp.v1":
+        return _mlp_from_checkpoint(ck, str(p)).eval()
+    raise ValueError(f"{p}: unknown checkpoint format {fmt!r} (expected revival.rbm.v1, revival.dbn.v1 or revival.mlp.v1)")
+
