@@ -10,19 +10,35 @@ The library API (docs/library.md)::
 
 The names load on first use, so ``revival --help`` starts without importing torch.
 """
+
 __version__ = "0.1.0"
 
-_API = {"load_dataset": "api", "fit_rbm": "api", "fit_dbn": "api", "fit_net": "api", "log_prob": "api",
-        "load": "api", "RunLogger": "api", "Dataset": "api",
-        "RBMConfig": "config", "DBNConfig": "config", "NetConfig": "config",
-        "ConfigError": "errors", "Diverged": "errors", "Interrupted": "errors",
-        "RBM": "rbm", "DBN": "dbn", "MLP": "mlp"}
+_API = {
+    "load_dataset": "api",
+    "fit_rbm": "api",
+    "fit_dbn": "api",
+    "fit_net": "api",
+    "log_prob": "api",
+    "load": "api",
+    "RunLogger": "api",
+    "Dataset": "api",
+    "RBMConfig": "config",
+    "DBNConfig": "config",
+    "NetConfig": "config",
+    "ConfigError": "errors",
+    "Diverged": "errors",
+    "Interrupted": "errors",
+    "RBM": "rbm",
+    "DBN": "dbn",
+    "MLP": "mlp",
+}
 __all__ = ["__version__", *_API]
 
 
 def __getattr__(name):
     if name in _API:
         import importlib
+
         return getattr(importlib.import_module(f".{_API[name]}", __name__), name)
     raise AttributeError(f"module 'revival' has no attribute {name!r}")
 

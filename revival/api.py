@@ -15,6 +15,7 @@ unless a :class:`RunLogger` is given: then the run folder is the one the command
 numpy arrays (or tensors) with one example per row; grey-level images as floats k/255 (what
 :func:`load_dataset` returns) are kept on the device as bytes, as the CLI keeps them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,9 +30,20 @@ from . import rbm as R
 from . import runs
 from .config import DBNConfig, NetConfig, RBMConfig
 from .errors import ConfigError
-from .layerwise import RBMJob, first_layer_data, fit_rbm as _logged_rbm, fit_stack, layer_seed, monitor_subsets, \
-    new_rbm, next_layer_data
-from .mlp import MLP, from_checkpoint as _mlp_from_checkpoint, seeded_mlp
+from .layerwise import (
+    RBMJob,
+    first_layer_data,
+    fit_stack,
+    layer_seed,
+    monitor_subsets,
+    new_rbm,
+    next_layer_data,
+)
+from .layerwise import (
+    fit_rbm as _logged_rbm,
+)
+from .mlp import from_checkpoint as _mlp_from_checkpoint
+from .mlp import seeded_mlp
 from .train import ClassifierTrainer, GracefulStop, MLPTrainConfig, RBMTrainConfig, checked_floats, evaluate_classifier
 
 __all__ = ["Dataset", "load_dataset", "fit_rbm", "fit_dbn", "fit_net", "log_prob", "load", "RunLogger"]
@@ -39,10 +51,12 @@ __all__ = ["Dataset", "load_dataset", "fit_rbm", "fit_dbn", "fit_net", "log_prob
 
 # ------------------------------------------------------------------------- data
 
+
 @dataclass
 class Dataset:
     """The three splits of a data set as numpy arrays: ``x_*`` float32 [n, 784] grey levels in
     [0, 1] (pixel / 255), ``y_*`` int64 labels."""
+
     name: str
     x_train: np.ndarray
     y_train: np.ndarray
@@ -52,12 +66,15 @@ class Dataset:
     y_test: np.ndarray
 
     def __repr__(self):
-        return (f"Dataset({self.name!r}: train {len(self.x_train)}, valid {len(self.x_valid)}, test "
-                f"{len(self.x_test)}; x float32 [n, {self.x_train.shape[1]}] in [0, 1], y int64)")
+        return (
+            f"Dataset({self.name!r}: train {len(self.x_train)}, valid {len(self.x_valid)}, test "
+            f"{len(self.x_test)}; x float32 [n, {self.x_train.shape[1]}] in [0, 1], y int64)"
+        )
 
 
-def load_dataset(name: str = "mnist", train_size: int | None = None, seed: int = 0, data_dir=None,
-                 download: bool | None = None) -> Dataset:
+def load_dataset(
+    name: str = "mnist", train_size: int | None = None, seed: int = 0, data_dir=None, download: bool | None = None
+) -> Dataset:
     """The paper split of ``name`` (train, valid, test; :func:`revival.data.load_split`) as numpy
     arrays. ``train_size``: a class-stratified subset of the training split chosen by ``seed``.
     ``data_dir`` (else ``$REVIVAL_DATA_DIR``, else ``~/.cache/revival``) holds ``<name>/`` IDX files;
@@ -124,8 +141,9 @@ def labels(y, n: int, device, what: str = "y") -> torch.Tensor:
     if a.ndim != 1 or len(a) != n:
         raise ValueError(f"{what}: expected {n} labels in a 1-D array, got shape {a.shape}")
     if not np.issubdtype(a.dtype, np.integer) or (len(a) and a.min() < 0):
-        raise ValueError(f"{what}: expected class indices 0, 1, ... (whole numbers); revival.sklearn's estimators "
-                         "take any labels")
+        raise ValueError(
+            f"{what}: expected class indices 0, 1, ... (whole numbers); revival.sklearn's estimators take any labels"
+        )
     return torch.from_numpy(a.astype(np.int64)).to(device)
 
 
@@ -137,6 +155,7 @@ def device_of(spec: str, owner: str) -> torch.device:
 
 
 # ------------------------------------------------------------------------- logging
+
 
 class RunLogger:
     """Where a library fit writes, when it should: a run folder ``<logdir>/<command>/<time>[-name]/``
@@ -167,6 +186,7 @@ def _quiet(*_):
 
 # ------------------------------------------------------------------------- RBMs
 
+
 def fit_rbm(x, config: RBMConfig | None = None, *, x_valid=None, logger: RunLogger | None = None):
     """Train one RBM on the rows of ``x`` by CD-k or PCD (:class:`RBMConfig`); returns ``(rbm, history)``,
     history a dict of per-epoch lists of floats: ``epoch``, ``recon_error``, ``update_ratio`` and,
@@ -185,14 +205,25 @@ def fit_rbm(x, config: RBMConfig | None = None, *, x_valid=None, logger: RunLogg
     if logger is None:
         return rbm_in_memory(train, valid, tcfg, seed, device)
     run = logger.start("pretrain-rbm", {**opts, "monitor_size": 2000})
-    job = RBMJob(run.path, {**opts, "monitor_size": 2000},
-                 first_layer_data({"train": train, "valid": valid or train}, {**opts, "monitor_size": 2000}), seed,
-                 {"preprocessing": {"binarize": cfg.binarize, "seed": seed}})
+    job = RBMJob(
+        run.path,
+        {**opts, "monitor_size": 2000},
+        first_layer_data({"train": train, "valid": valid or train}, {**opts, "monitor_size": 2000}),
+        seed,
+        {"preprocessing": {"binarize": cfg.binarize, "seed": seed}},
+    )
     hist: list = []
     with run.recording():
         model, last = _logged_rbm(job, device, logger.echo, False, hist)
-        run.write_summary({"status": runs.STATUS_FINISHED, "epochs": cfg.epochs, "final": last,
-                           "model": str(run.path / runs.MODEL_FILE)}, f"# fit_rbm: {run.path.name}\n\nfinished\n")
+        run.write_summary(
+            {
+                "status": runs.STATUS_FINISHED,
+                "epochs": cfg.epochs,
+                "final": last,
+                "model": str(run.path / runs.MODEL_FILE),
+            },
+            f"# fit_rbm: {run.path.name}\n\nfinished\n",
+        )
     return model, columns(hist)
 
 
@@ -228,7 +259,9 @@ def fit_dbn(x, config: DBNConfig | None = None, *, x_valid=None, logger: RunLogg
     layer_cfgs = cfg.layer_configs()
     opts = [RBMTrainConfig.from_dict(c.train_options()) for c in layer_cfgs]
     train = visible(x, device, cfg.binarize, D.split_seed(cfg.seed, "train"), "x")
-    valid = None if x_valid is None else visible(x_valid, device, cfg.binarize, D.split_seed(cfg.seed, "valid"), "x_valid")
+    valid = (
+        None if x_valid is None else visible(x_valid, device, cfg.binarize, D.split_seed(cfg.seed, "valid"), "x_valid")
+    )
     pre = {"binarize": cfg.binarize, "seed": cfg.seed}
     configs = [{**o.as_dict(), "layer": k} for k, o in enumerate(opts, 1)]
     if logger is not None:
@@ -236,12 +269,15 @@ def fit_dbn(x, config: DBNConfig | None = None, *, x_valid=None, logger: RunLogg
         run = logger.start("pretrain-dbn", {**cfg.to_dict()})
         first = first_layer_data({"train": train, "valid": valid or train}, layer_opts[0])
         with run.recording():
-            rbms, finals = fit_stack(run.path, layer_opts, first, cfg.seed, cfg.feed, {"preprocessing": pre}, device,
-                                     logger.echo)
+            rbms, finals = fit_stack(
+                run.path, layer_opts, first, cfg.seed, cfg.feed, {"preprocessing": pre}, device, logger.echo
+            )
             model = DBN.DBN(rbms, configs, pre)
             runs.save_torch(run.path / runs.MODEL_FILE, model.checkpoint())
-            run.write_summary({"status": runs.STATUS_FINISHED, "layers": finals,
-                               "model": str(run.path / runs.MODEL_FILE)}, f"# fit_dbn: {run.path.name}\n\nfinished\n")
+            run.write_summary(
+                {"status": runs.STATUS_FINISHED, "layers": finals, "model": str(run.path / runs.MODEL_FILE)},
+                f"# fit_dbn: {run.path.name}\n\nfinished\n",
+            )
         return model, {"layers": [columns([f]) for f in finals]}
     rbms, hists = [], []
     for k, o in enumerate(opts, 1):
@@ -270,8 +306,10 @@ def stack_of(init) -> list[R.RBM]:
 
 # ------------------------------------------------------------------------- classifiers
 
-def fit_net(x, y, config: NetConfig | None = None, *, init=None, valid=None, test=None,
-            logger: RunLogger | None = None):
+
+def fit_net(
+    x, y, config: NetConfig | None = None, *, init=None, valid=None, test=None, logger: RunLogger | None = None
+):
     """Train a feed-forward classifier (:class:`NetConfig`) on rows ``x`` with class indices ``y``;
     ``init`` (a DBN, RBM, list of RBMs or checkpoint path) starts the first hidden layers from a
     pretrained stack (Hinton & Salakhutdinov 2006), scaled for the papers' dropout. ``valid`` and
@@ -295,23 +333,42 @@ def fit_net(x, y, config: NetConfig | None = None, *, init=None, valid=None, tes
     stack = None if init is None else stack_of(init)
     scale = None
     if stack:
-        scale = DBN.init_from_stack(model, [r.to("cpu") for r in stack], len(hidden), cfg.input_dropout,
-                                    cfg.hidden_dropout, cfg.dropout_type, cfg.dropout_scaling)
+        scale = DBN.init_from_stack(
+            model,
+            [r.to("cpu") for r in stack],
+            len(hidden),
+            cfg.input_dropout,
+            cfg.hidden_dropout,
+            cfg.dropout_type,
+            cfg.dropout_scaling,
+        )
     model.input_dropout, model.hidden_dropout = cfg.input_dropout, cfg.hidden_dropout
     model.dropout_type, model.dropout_scaling = cfg.dropout_type, cfg.dropout_scaling
     model = model.to(device)
-    tcfg = MLPTrainConfig.from_dict({**cfg.train_options(), "monitor_layers": False,
-                                     "freeze_epochs": min(cfg.freeze_pretrained_epochs, cfg.epochs) if stack else 0})
-    trainer = ClassifierTrainer(model, tcfg, torch.Generator(device=device).manual_seed(cfg.seed),
-                                torch.Generator(device=device).manual_seed(cfg.seed + 7_777_777))
+    tcfg = MLPTrainConfig.from_dict(
+        {
+            **cfg.train_options(),
+            "monitor_layers": False,
+            "freeze_epochs": min(cfg.freeze_pretrained_epochs, cfg.epochs) if stack else 0,
+        }
+    )
+    trainer = ClassifierTrainer(
+        model,
+        tcfg,
+        torch.Generator(device=device).manual_seed(cfg.seed),
+        torch.Generator(device=device).manual_seed(cfg.seed + 7_777_777),
+    )
     n_eval = min(len(xs), cfg.eval_train_size)
     evals = {"train": (D.Visible(xs.data[:n_eval], xs.scale, xs.offset), ys[:n_eval]), **evals}
     run = None
     if logger is not None:
         run = logger.start("fit-net", {**cfg.to_dict(), "pretrained": bool(stack), "pretrained_weight_scale": scale})
     rows = []
-    with (run.recording() if run else _nothing()), (runs.writer(run.path) if run else _nothing()) as w, \
-            GracefulStop() as stop:
+    with (
+        run.recording() if run else _nothing(),
+        runs.writer(run.path) if run else _nothing() as w,
+        GracefulStop() as stop,
+    ):
         for epoch in range(tcfg.epochs):
             tr = trainer.train_epoch(xs, ys, epoch, stop.check)
             if (epoch + 1) % cfg.eval_every and epoch + 1 != tcfg.epochs:
@@ -329,8 +386,10 @@ def fit_net(x, y, config: NetConfig | None = None, *, init=None, valid=None, tes
                 w.flush()
                 model.save(run.path / runs.MODEL_FILE)
         if run is not None:
-            run.write_summary({"status": runs.STATUS_FINISHED, "final": rows[-1], "model": str(run.path / runs.MODEL_FILE)},
-                              f"# fit_net: {run.path.name}\n\nfinished\n\n" + runs.markdown_table(rows[-1]) + "\n")
+            run.write_summary(
+                {"status": runs.STATUS_FINISHED, "final": rows[-1], "model": str(run.path / runs.MODEL_FILE)},
+                f"# fit_net: {run.path.name}\n\nfinished\n\n" + runs.markdown_table(rows[-1]) + "\n",
+            )
     model.eval()
     return model, columns(rows)
 
@@ -347,8 +406,18 @@ class _nothing:
 
 # ------------------------------------------------------------------------- likelihood, loading
 
-def log_prob(rbm: R.RBM, x, method: str = "auto", train=None, ais_runs: int = 100, ais_betas: int = 14_501,
-             seed: int = 0, binarize: str = "none", raise_examples: int = 300) -> dict:
+
+def log_prob(
+    rbm: R.RBM,
+    x,
+    method: str = "auto",
+    train=None,
+    ais_runs: int = 100,
+    ais_betas: int = 14_501,
+    seed: int = 0,
+    binarize: str = "none",
+    raise_examples: int = 300,
+) -> dict:
     """The average log-probability of the rows of ``x`` under ``rbm``, in nats: exact when the RBM is
     small enough to enumerate (``method="auto"``), else AIS (Salakhutdinov & Murray 2008) with the
     base-rate model fitted to ``train`` (default ``x``); ``method="sandwich"`` adds RAISE's
@@ -373,9 +442,13 @@ def load(path):
         model.preprocessing = ck.get("preprocessing") or {}
         return model
     if fmt == DBN.FORMAT:
-        return DBN.DBN(DBN.from_checkpoint(ck, str(p)), [lc.get("config", {}) for lc in ck["layers"]],
-                       ck.get("preprocessing") or {})
+        return DBN.DBN(
+            DBN.from_checkpoint(ck, str(p)),
+            [lc.get("config", {}) for lc in ck["layers"]],
+            ck.get("preprocessing") or {},
+        )
     if fmt == "revival.mlp.v1":
         return _mlp_from_checkpoint(ck, str(p)).eval()
-    raise ValueError(f"{p}: unknown checkpoint format {fmt!r} (expected revival.rbm.v1, revival.dbn.v1 or revival.mlp.v1)")
-
+    raise ValueError(
+        f"{p}: unknown checkpoint format {fmt!r} (expected revival.rbm.v1, revival.dbn.v1 or revival.mlp.v1)"
+    )

@@ -6,6 +6,7 @@ without hidden layers, trained by the same trainer as every net.
 Both pick their one hyperparameter (k, or the SVM's C) on the validation split, as Larochelle et
 al. 2007 did for their MNIST baselines, and report the error on each split with it.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -15,8 +16,9 @@ import torch
 
 
 @torch.no_grad()
-def nearest(train_x: torch.Tensor, query_x: torch.Tensor, k: int, batch: int = 1000,
-            check: Callable[[], None] | None = None) -> torch.Tensor:
+def nearest(
+    train_x: torch.Tensor, query_x: torch.Tensor, k: int, batch: int = 1000, check: Callable[[], None] | None = None
+) -> torch.Tensor:
     """Indices [n_query, k] of each query's ``k`` nearest training rows by Euclidean distance,
     nearest first. ||q - t||^2 = ||q||^2 - 2 q.t + ||t||^2; the first term is the same for every
     t of one query, so the ranking uses ||t||^2 - 2 q.t (one matrix product per query batch)."""
@@ -25,7 +27,7 @@ def nearest(train_x: torch.Tensor, query_x: torch.Tensor, k: int, batch: int = 1
     for i in range(0, len(query_x), batch):
         if check is not None:
             check()
-        d = torch.addmm(t_sq, query_x[i:i + batch], train_x.t(), beta=1.0, alpha=-2.0)
+        d = torch.addmm(t_sq, query_x[i : i + batch], train_x.t(), beta=1.0, alpha=-2.0)
         out.append(torch.topk(d, k, dim=1, largest=False, sorted=True).indices)
     return torch.cat(out) if out else torch.zeros((0, k), dtype=torch.long, device=train_x.device)
 
@@ -35,17 +37,24 @@ def vote(neighbour_labels: torch.Tensor, k: int, n_classes: int) -> torch.Tensor
     a tie goes to the tied class whose nearest member is closest."""
     lab = neighbour_labels[:, :k]
     n = lab.shape[0]
-    counts = torch.zeros(n, n_classes, dtype=torch.long, device=lab.device).scatter_add_(
-        1, lab, torch.ones_like(lab))
+    counts = torch.zeros(n, n_classes, dtype=torch.long, device=lab.device).scatter_add_(1, lab, torch.ones_like(lab))
     ranks = torch.arange(k, device=lab.device).expand(n, k)
     first = torch.full((n, n_classes), k, dtype=torch.long, device=lab.device).scatter_reduce_(
-        1, lab, ranks, reduce="amin")
+        1, lab, ranks, reduce="amin"
+    )
     return (counts * (k + 1) + (k - first)).argmax(1)
 
 
 @torch.no_grad()
-def fit_knn(train: tuple, valid: tuple, test: tuple, train_eval: tuple, ks, n_classes: int = 10,
-            check: Callable[[], None] | None = None) -> dict:
+def fit_knn(
+    train: tuple,
+    valid: tuple,
+    test: tuple,
+    train_eval: tuple,
+    ks,
+    n_classes: int = 10,
+    check: Callable[[], None] | None = None,
+) -> dict:
     """kNN with k chosen from ``ks`` (those not above the training set's size) by validation error
     (the smaller k on a tie). Each split is ``(x [n, D] float, y [n] long)`` on one device. The
     training error is the resubstitution error on ``train_eval`` (a prefix of the training set,
@@ -60,17 +69,24 @@ def fit_knn(train: tuple, valid: tuple, test: tuple, train_eval: tuple, ks, n_cl
     valid_err = errors(valid, ks)
     valid_vals = {k: float(v) for k, v in valid_err.items()}
     k = min(ks, key=lambda kk: (valid_vals[kk], kk))
-    return {"k": k, "valid_error_by_k": valid_vals, "error/valid": valid_vals[k],
-            "error/test": float(errors(test, [k])[k]), "error/train": float(errors(train_eval, [k])[k])}
+    return {
+        "k": k,
+        "valid_error_by_k": valid_vals,
+        "error/valid": valid_vals[k],
+        "error/test": float(errors(test, [k])[k]),
+        "error/train": float(errors(train_eval, [k])[k]),
+    }
 
 
-def fit_svm(train: tuple, valid: tuple, test: tuple, train_eval: tuple, cs, seed: int,
-            check: Callable[[], None] | None = None) -> dict:
+def fit_svm(
+    train: tuple, valid: tuple, test: tuple, train_eval: tuple, cs, seed: int, check: Callable[[], None] | None = None
+) -> dict:
     """An RBF-kernel SVM (scikit-learn's SVC, one-vs-one, gamma = 1 / (D * Var(x)), its "scale")
     for each C in ``cs``, keeping the one with the lowest validation error (the smaller C on a tie).
     Splits are ``(x [n, D] float32 numpy, y [n] numpy)``; ``check()`` runs between fits (a fit
     itself cannot be interrupted)."""
     from sklearn.svm import SVC
+
     tx, ty = train
     best = None
     by_c = {}
@@ -88,10 +104,14 @@ def fit_svm(train: tuple, valid: tuple, test: tuple, train_eval: tuple, cs, seed
     err, c, model = best
     if check is not None:
         check()
-    return {"C": c, "valid_error_by_C": by_c, "error/valid": err,
-            "error/test": float(np.mean(model.predict(test[0]) != test[1])),
-            "error/train": float(np.mean(model.predict(train_eval[0]) != train_eval[1])),
-            "support_vectors": int(getattr(model, "support_", np.zeros(0)).shape[0])}
+    return {
+        "C": c,
+        "valid_error_by_C": by_c,
+        "error/valid": err,
+        "error/test": float(np.mean(model.predict(test[0]) != test[1])),
+        "error/train": float(np.mean(model.predict(train_eval[0]) != train_eval[1])),
+        "support_vectors": int(getattr(model, "support_", np.zeros(0)).shape[0]),
+    }
 
 
 class _Constant:

@@ -2,6 +2,7 @@
 the experiment rooms (``pretrain``, ``compare``); defaults come from ``experiments``' tables.
 Exit codes: 0 done, 1 runtime failure (bad data, divergence, ...), 2 bad options,
 130 / 143 interrupted by SIGINT / SIGTERM (resume with ``--resume RUN_DIR``)."""
+
 from __future__ import annotations
 
 import math
@@ -18,6 +19,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_con
 
 class Failure(click.ClickException):
     """A runtime failure: one line on stderr, exit 1."""
+
     exit_code = 1
 
     def show(self, file=None):
@@ -48,8 +50,9 @@ def _load_config(ctx, param, value):
         if isinstance(v, list) and all(isinstance(x, (int, float, str)) and not isinstance(x, bool) for x in v):
             v = ",".join(map(str, v))
         elif not isinstance(v, (int, float, str, bool)):
-            raise click.BadParameter(f"{value}: {k} = {v!r}: expected a number, text, true/false or a list of them",
-                                     ctx, param)
+            raise click.BadParameter(
+                f"{value}: {k} = {v!r}: expected a number, text, true/false or a list of them", ctx, param
+            )
         elif isinstance(v, float) and isinstance(params[key].type, click.types.IntParamType):
             if not v.is_integer():
                 raise click.BadParameter(f"{value}: {k} = {v}: expected a whole number", ctx, param)
@@ -72,6 +75,7 @@ class Finite(click.FloatRange):
 def _list(kind, lo=None, hi=None, hi_open=False, lo_open=False, choices=None):
     """A Click callback parsing a comma-separated list of ``kind`` with range or choice checks
     (floats must be finite)."""
+
     def parse(ctx, param, value):
         if value is None:
             return None
@@ -90,11 +94,13 @@ def _list(kind, lo=None, hi=None, hi_open=False, lo_open=False, choices=None):
                 raise click.BadParameter(f"{t!r} is not a finite number")
             if choices is not None and x not in choices:
                 raise click.BadParameter(f"unknown {t!r}; choose from {', '.join(choices)}")
-            if (lo is not None and (x <= lo if lo_open else x < lo)) or \
-                    (hi is not None and (x >= hi if hi_open else x > hi)):
+            if (lo is not None and (x <= lo if lo_open else x < lo)) or (
+                hi is not None and (x >= hi if hi_open else x > hi)
+            ):
                 raise click.BadParameter(f"{t} is outside {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}")
             out.append(x)
         return out
+
     return parse
 
 
@@ -126,17 +132,22 @@ def check_fits(option: str, n_floats: int, what: str):
     """Exit 2 naming ``option`` when ``n_floats`` 4-byte numbers would not fit in this machine's
     memory, so a huge size fails with one line instead of an allocation traceback."""
     import os
+
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return
     if 4 * n_floats > total:
-        raise click.BadParameter(f"{what} needs about {4 * n_floats / 2**30:,.0f} GiB, more than this machine's "
-                                 f"{total / 2**30:,.0f} GiB; choose smaller sizes", param_hint=option)
+        raise click.BadParameter(
+            f"{what} needs about {4 * n_floats / 2**30:,.0f} GiB, more than this machine's "
+            f"{total / 2**30:,.0f} GiB; choose smaller sizes",
+            param_hint=option,
+        )
 
 
 class Threads(click.ParamType):
     """``auto`` or a whole number of threads, 1-1024."""
+
     name = "auto|N"
 
     def convert(self, value, param, ctx):
@@ -156,8 +167,10 @@ def apply_threads(value) -> tuple[int, str]:
     free when the run starts, or $OMP_NUM_THREADS when set (:mod:`revival.threads`). Called once
     the options are known good, so a bad option is refused before torch is imported."""
     import torch
+
     if value in (None, "auto"):
         from .threads import auto_threads
+
         n, why = auto_threads()
     else:
         n, why = int(value), "--threads"
@@ -165,9 +178,11 @@ def apply_threads(value) -> tuple[int, str]:
     return n, why
 
 
-THREADS_HELP = ("CPU threads for torch: auto = the cores free when the run starts ($OMP_NUM_THREADS wins when set). "
-                "torch's own one-per-core collapses when other work shares the cores (5-10x slower than one thread "
-                "here).")
+THREADS_HELP = (
+    "CPU threads for torch: auto = the cores free when the run starts ($OMP_NUM_THREADS wins when set). "
+    "torch's own one-per-core collapses when other work shares the cores (5-10x slower than one thread "
+    "here)."
+)
 
 
 def _check_name(ctx, param, value):
@@ -187,26 +202,62 @@ def _check_name(ctx, param, value):
 def common_options(f):
     """Options every training command shares (design.md, CLI conventions)."""
     opts = [
-        click.option("--config", type=click.Path(exists=True, dir_okay=False), is_eager=True, expose_value=False,
-                     callback=_load_config, help="TOML file of option defaults (keys are option names)."),
-        click.option("--dataset", type=click.Choice(E.DATASETS), default="mnist", help="Data set; mnist-sample ships with the package (works offline)."),
-        click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-                     help="Root holding <dataset>/ IDX files [default: $REVIVAL_DATA_DIR or ~/.cache/revival]."),
-        click.option("--train-size", type=click.IntRange(min=1), default=None,
-                     help="Class-stratified, seeded subset of the training split."),
-        click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0,
-                     help="Seed of the run's random generator."),
+        click.option(
+            "--config",
+            type=click.Path(exists=True, dir_okay=False),
+            is_eager=True,
+            expose_value=False,
+            callback=_load_config,
+            help="TOML file of option defaults (keys are option names).",
+        ),
+        click.option(
+            "--dataset",
+            type=click.Choice(E.DATASETS),
+            default="mnist",
+            help="Data set; mnist-sample ships with the package (works offline).",
+        ),
+        click.option(
+            "--data-dir",
+            type=click.Path(file_okay=False),
+            default=None,
+            help="Root holding <dataset>/ IDX files [default: $REVIVAL_DATA_DIR or ~/.cache/revival].",
+        ),
+        click.option(
+            "--train-size",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Class-stratified, seeded subset of the training split.",
+        ),
+        click.option(
+            "--seed", type=click.IntRange(min=0, max=2**63 - 1), default=0, help="Seed of the run's random generator."
+        ),
         click.option("--device", default="auto", help=E.DEVICE_HELP),
         click.option("--logdir", type=click.Path(file_okay=False), default="runs", help="Parent of run folders."),
         click.option("--name", default=None, callback=_check_name, help="Suffix of the run folder name."),
-        click.option("--download", is_flag=True, default=False,
-                     help="Download missing data files into --data-dir (always done into the default cache)."),
-        click.option("--resume", type=click.Path(exists=True, file_okay=False), default=None,
-                     help="Continue an interrupted run of this command in its folder (other options come from it)."),
-        click.option("--progress/--no-progress", default=None,
-                     help="Progress bar [default: on a terminal]; otherwise one line per epoch."),
-        click.option("--figures/--no-figures", default=True, envvar="REVIVAL_FIGURES", show_envvar=True,
-                     help="Draw the run's figures into RUN_DIR/figures/ when it finishes (see `revival report`)."),
+        click.option(
+            "--download",
+            is_flag=True,
+            default=False,
+            help="Download missing data files into --data-dir (always done into the default cache).",
+        ),
+        click.option(
+            "--resume",
+            type=click.Path(exists=True, file_okay=False),
+            default=None,
+            help="Continue an interrupted run of this command in its folder (other options come from it).",
+        ),
+        click.option(
+            "--progress/--no-progress",
+            default=None,
+            help="Progress bar [default: on a terminal]; otherwise one line per epoch.",
+        ),
+        click.option(
+            "--figures/--no-figures",
+            default=True,
+            envvar="REVIVAL_FIGURES",
+            show_envvar=True,
+            help="Draw the run's figures into RUN_DIR/figures/ when it finishes (see `revival report`).",
+        ),
         click.option("--threads", type=Threads(), default="auto", help=THREADS_HELP),
     ]
     for o in reversed(opts):
@@ -216,6 +267,7 @@ def common_options(f):
 
 def device_or_exit(spec: str):
     from .runs import resolve_device
+
     try:
         return resolve_device(spec)
     except ValueError as e:
@@ -227,6 +279,7 @@ def run_or_exit(fn):
     1 for run-time failures (each with one line naming the file or option), 2 for options found
     bad only at run time, 130/143 for SIGINT/SIGTERM (saying whether there is anything to resume)."""
     import signal
+
     from .data import DataError
     from .runs import Diverged, Interrupted, OptionError, one_line
 
@@ -245,13 +298,18 @@ def run_or_exit(fn):
         elif e.saved:
             msg = f"interrupted ({e}); the last completed epoch is saved. Continue with --resume {path}"
         else:
-            msg = (f"interrupted ({e}) before the first epoch ended; nothing was saved yet "
-                   f"(--resume {path} starts it from epoch 0).")
+            msg = (
+                f"interrupted ({e}) before the first epoch ended; nothing was saved yet "
+                f"(--resume {path} starts it from epoch 0)."
+            )
         click.echo(msg, err=True)
         sys.exit(e.exit_code)
     except Diverged as e:
-        kept = ("Logged epochs and the last good checkpoint are kept." if getattr(e, "saved", False) else
-                "No epoch finished, so there is no checkpoint to keep.")
+        kept = (
+            "Logged epochs and the last good checkpoint are kept."
+            if getattr(e, "saved", False)
+            else "No epoch finished, so there is no checkpoint to keep."
+        )
         click.echo(f"error: training diverged ({e}); lower --lr. {kept}", err=True)
         sys.exit(1)
     except OptionError as e:
@@ -281,16 +339,19 @@ def _exit_at_once(message: str, cleanup=None):
             os.write(2, (message + "\n").encode())
         finally:
             os._exit(128 + signum)
+
     return handler
 
 
 def _temp_figures(run: Path):
     """Remove the temporary files of figures being written (``figures/.NAME.png.XXXX``)."""
+
     def cleanup():
         for p in (run / "figures").glob(".*"):
             p.unlink(missing_ok=True)
         for p in run.glob(".summary.md.*"):
             p.unlink(missing_ok=True)
+
     return cleanup
 
 
@@ -304,6 +365,7 @@ class Group(click.Group):
 
     def main(self, *args, **kwargs):
         import signal
+
         old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             for s in old:
@@ -335,16 +397,24 @@ def main():
 
 
 # options that may change on --resume: more epochs (a run that finished can be extended), another device
-RESUME_MAY_CHANGE = {"pretrain-rbm": ("epochs", "device"), "pretrain-dbn": ("epochs", "device"),
-                     "compare-dropout": ("device", "executor", "ray_address", "point_cpus", "point_gpus", "max_retries")}
+RESUME_MAY_CHANGE = {
+    "pretrain-rbm": ("epochs", "device"),
+    "pretrain-dbn": ("epochs", "device"),
+    "compare-dropout": ("device", "executor", "ray_address", "point_cpus", "point_gpus", "max_retries"),
+}
 RESUME_NEUTRAL = ("resume", "progress", "config", "figures", "download", "threads")
 
 
 def given_options(ctx) -> list[str]:
     """Options the user set (command line or --config), not left at their defaults."""
     from click.core import ParameterSource
-    return [name for name in ctx.params if ctx.get_parameter_source(name) in
-            (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP, ParameterSource.ENVIRONMENT)]
+
+    return [
+        name
+        for name in ctx.params
+        if ctx.get_parameter_source(name)
+        in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP, ParameterSource.ENVIRONMENT)
+    ]
 
 
 def prepare(command: str, o: dict, resolve, on_resume=None):
@@ -353,6 +423,7 @@ def prepare(command: str, o: dict, resolve, on_resume=None):
     options of a fresh run, then the device and the progress mode. Returns ``(opts, make_run,
     device, progress, resumed)``; the run folder is made by ``make_run`` only once the data has loaded."""
     from .runs import Run
+
     resume, progress = o.pop("resume"), o.pop("progress")
     o.pop("figures", None)
     if resume:
@@ -360,9 +431,11 @@ def prepare(command: str, o: dict, resolve, on_resume=None):
         refused = [n for n in given if n not in RESUME_MAY_CHANGE[command]]
         if refused:
             names = ", ".join("--" + n.replace("_", "-") for n in refused)
-            raise click.BadParameter(f"{names} cannot change on resume (the run keeps the options in its config.json); "
-                                     f"only {', '.join('--' + n.replace('_', '-') for n in RESUME_MAY_CHANGE[command])} may",
-                                     param_hint="--resume")
+            raise click.BadParameter(
+                f"{names} cannot change on resume (the run keeps the options in its config.json); "
+                f"only {', '.join('--' + n.replace('_', '-') for n in RESUME_MAY_CHANGE[command])} may",
+                param_hint="--resume",
+            )
         changed = {n: o[n] for n in given}
         try:
             run = Run.reopen(resume, command, extend="epochs" in changed)
@@ -379,8 +452,10 @@ def prepare(command: str, o: dict, resolve, on_resume=None):
             run.record_resume(changed)
             opts.update(changed)
         if getattr(run, "was_killed", False):
-            click.echo(f"{resume}: its last process died without recording how it ended; resuming from the last "
-                       "saved epoch", err=True)
+            click.echo(
+                f"{resume}: its last process died without recording how it ended; resuming from the last saved epoch",
+                err=True,
+            )
         make_run = remembered(run.mark_resumed)
         reopened = run
     else:
@@ -389,12 +464,14 @@ def prepare(command: str, o: dict, resolve, on_resume=None):
     device = device_or_exit(o["device"] if not resume or o["device"] != "auto" else opts["device"])
     if "precision" in opts:  # bf16 only where this device runs it fast (probed; a warning line otherwise)
         from .precision import resolve as resolve_precision
+
         asked = (opts.get("precision_info") or {}).get("requested", opts["precision"])
         first = lambda v: v[0] if isinstance(v, list) else v  # noqa: E731 (pretrain-dbn: per-layer lists)
         width = first(opts.get("hidden") or opts.get("width") or opts.get("layers") or [500])
         shape = (first(opts.get("batch_size")) or 100, 784, width)  # the run's first product
-        opts["precision"], opts["precision_info"] = resolve_precision(asked, device, lambda m: click.echo(m, err=True),
-                                                                      shape)
+        opts["precision"], opts["precision_info"] = resolve_precision(
+            asked, device, lambda m: click.echo(m, err=True), shape
+        )
     n, why = apply_threads(o.get("threads"))
     if not resume:  # the count used, and why
         opts["threads"], opts["threads_chosen_by"] = n, why
@@ -406,9 +483,11 @@ def prepare(command: str, o: dict, resolve, on_resume=None):
 
 def remembered(make):
     """``make`` that keeps the run it made as ``.run`` (for the figures drawn once it finished)."""
+
     def f():
         f.run = make()
         return f.run
+
     f.run = None
     return f
 
@@ -419,19 +498,28 @@ def draw_figures(make_run):
     if not click.get_current_context().params.get("figures", True) or make_run.run is None:
         return
     import signal
+
     path = make_run.run.path
-    stop = _exit_at_once(f"interrupted while drawing the figures: the run itself finished ({path}); "
-                         f"draw them with: revival report {path}", _temp_figures(path))
+    stop = _exit_at_once(
+        f"interrupted while drawing the figures: the run itself finished ({path}); "
+        f"draw them with: revival report {path}",
+        _temp_figures(path),
+    )
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         from .report import link_figures, run_figures
+
         files, missing = run_figures(path)
         link_figures(path, files, missing)
-        click.echo(f"figures: {len(files)} in {path / 'figures'}"
-                   + (f" ({len(missing)} not drawn: see summary.md)" if missing else ""))
+        click.echo(
+            f"figures: {len(files)} in {path / 'figures'}"
+            + (f" ({len(missing)} not drawn: see summary.md)" if missing else "")
+        )
     except Exception as e:  # noqa: BLE001 - the run itself finished; say what went wrong in one line
-        click.echo(f"figures: not drawn ({type(e).__name__}: {' '.join(str(e).split())}); "
-                   f"retry with revival report {path}", err=True)
+        click.echo(
+            f"figures: not drawn ({type(e).__name__}: {' '.join(str(e).split())}); retry with revival report {path}",
+            err=True,
+        )
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -441,11 +529,16 @@ def draw_figures(make_run):
 # (name, Click type of one value, help); defaults from experiments.RBM_DEFAULTS / DBN_DEFAULTS.
 # pretrain-rbm takes one value each; pretrain-dbn takes the options of E.DBN_PER_LAYER as a comma
 # list (one value for all layers, or one per layer).
-PRECISION_HELP = ("Matrix products in float32, or in bfloat16 with float32 weights, velocities and statistics; bf16 "
-                  "is used only where a start-up probe measures it >= 1.5x faster (else fp32, with a warning).")
+PRECISION_HELP = (
+    "Matrix products in float32, or in bfloat16 with float32 weights, velocities and statistics; bf16 "
+    "is used only where a start-up probe measures it >= 1.5x faster (else fp32, with a warning)."
+)
 RBM_OPTIONS = [
-    ("visible_type", click.Choice(["bernoulli", "gaussian"]),
-     "Binary visibles, or unit-variance Gaussian visibles on standardised pixels (first layer)."),
+    (
+        "visible_type",
+        click.Choice(["bernoulli", "gaussian"]),
+        "Binary visibles, or unit-variance Gaussian visibles on standardised pixels (first layer).",
+    ),
     ("epochs", click.IntRange(min=1), "Passes over the training data."),
     ("batch_size", click.IntRange(min=1), "Examples per update."),
     ("lr", Finite(min=0, min_open=True), "Learning rate [default: 0.1 for Bernoulli, 0.01 for Gaussian visibles]."),
@@ -453,13 +546,28 @@ RBM_OPTIONS = [
     ("momentum", Finite(0, 1, max_open=True), "Fixed momentum [default: 0.5 for 5 epochs, then 0.9]."),
     ("weight_decay", Finite(min=0), "L2 cost on weights only."),
     ("cd_k", click.IntRange(min=1), "Gibbs steps per update (CD-k)."),
-    ("sparsity_target", Finite(0, 1, min_open=True, max_open=True), "Target mean activation of hidden units (off unless given)."),
+    (
+        "sparsity_target",
+        Finite(0, 1, min_open=True, max_open=True),
+        "Target mean activation of hidden units (off unless given).",
+    ),
     ("sparsity_cost", Finite(min=0), "Weight of the sparsity penalty."),
-    ("dropout", Finite(0, 1, max_open=True), "Probability of dropping each hidden unit, per example and update (dropout RBM)."),
-    ("monitor_size", click.IntRange(min=10), "Examples in the fixed train/valid subsets used for free energies and PLL."),
+    (
+        "dropout",
+        Finite(0, 1, max_open=True),
+        "Probability of dropping each hidden unit, per example and update (dropout RBM).",
+    ),
+    (
+        "monitor_size",
+        click.IntRange(min=10),
+        "Examples in the fixed train/valid subsets used for free energies and PLL.",
+    ),
     ("init_std", Finite(min=0, min_open=True), "Initial weights N(0, s^2) (the Guide: 0.01; the 2006 code: 0.1)."),
-    ("visible_bias_init", click.Choice(E.VISIBLE_BIAS_INITS),
-     "Initial visible biases: log(p/(1-p)) of the data (the Guide) or zero (the 2006 code)."),
+    (
+        "visible_bias_init",
+        click.Choice(E.VISIBLE_BIAS_INITS),
+        "Initial visible biases: log(p/(1-p)) of the data (the Guide) or zero (the 2006 code).",
+    ),
     ("precision", click.Choice(E.PRECISIONS), PRECISION_HELP),
 ]
 
@@ -485,15 +593,25 @@ def rbm_options(per_layer: bool):
         for name, t, help_ in RBM_OPTIONS:
             d = defaults[name]
             if per_layer and name in E.DBN_PER_LAYER:
-                opts.append(click.option(_flag(name), callback=_list_of(t), default=None if d is None else str(d),
-                                         help=help_ + " One value, or one per layer (comma-separated)."))
+                opts.append(
+                    click.option(
+                        _flag(name),
+                        callback=_list_of(t),
+                        default=None if d is None else str(d),
+                        help=help_ + " One value, or one per layer (comma-separated).",
+                    )
+                )
             else:
                 opts.append(click.option(_flag(name), type=t, default=d, help=help_))
-        opts.append(click.option("--persistent/--no-persistent", default=defaults["persistent"],
-                                 help="Persistent CD (Tieleman 2008)."))
+        opts.append(
+            click.option(
+                "--persistent/--no-persistent", default=defaults["persistent"], help="Persistent CD (Tieleman 2008)."
+            )
+        )
         for o in reversed(opts):
             f = o(f)
         return f
+
     return deco
 
 
@@ -506,22 +624,47 @@ def _check_sparsity(o: dict):
 
 # ------------------------------------------------------------------------- commands
 
+
 @main.command("pretrain-rbm", context_settings=CONTEXT)
 @click.option("--hidden", type=click.IntRange(min=1), default=E.RBM_DEFAULTS["hidden"], help="Number of hidden units.")
-@click.option("--binarize", type=click.Choice(["stochastic", "threshold", "none"]), default=E.RBM_DEFAULTS["binarize"],
-              help="Binary data: one fixed seeded Bernoulli sample per image, pixel >= 128, or grey levels.")
+@click.option(
+    "--binarize",
+    type=click.Choice(["stochastic", "threshold", "none"]),
+    default=E.RBM_DEFAULTS["binarize"],
+    help="Binary data: one fixed seeded Bernoulli sample per image, pixel >= 128, or grey levels.",
+)
 @rbm_options(per_layer=False)
-@click.option("--ais-every", type=click.IntRange(min=0), default=E.RBM_DEFAULTS["ais_every"],
-              help="Estimate the test log-probability by AIS (1,000 betas) every N epochs; 0 = never.")
-@click.option("--ais-runs", type=click.IntRange(min=0, max=E.MAX_AIS_RUNS), default=E.RBM_DEFAULTS["ais_runs"],
-              help="AIS runs for log Z; 0 switches AIS (and the final evaluation) off.")
-@click.option("--ais-betas", type=click.IntRange(min=2, max=E.MAX_AIS_BETAS), default=E.RBM_DEFAULTS["ais_betas"],
-              help="Intermediate distributions of the final AIS evaluation (Salakhutdinov & Murray 2008).")
-@click.option("--raise-examples", type=click.IntRange(min=0), default=E.RBM_DEFAULTS["raise_examples"],
-              help="With N > 0 the final evaluation is a sandwich: RAISE's conservative estimate on N test examples "
-                   "beside AIS (see evaluate-rbm --method sandwich).")
-@click.option("--base-rate", type=click.Choice(E.BASE_RATES), default=E.RBM_DEFAULTS["base_rate"],
-              help="Base-rate model of AIS/RAISE: clipped pixel means, or Salakhutdinov's pseudo-counts.")
+@click.option(
+    "--ais-every",
+    type=click.IntRange(min=0),
+    default=E.RBM_DEFAULTS["ais_every"],
+    help="Estimate the test log-probability by AIS (1,000 betas) every N epochs; 0 = never.",
+)
+@click.option(
+    "--ais-runs",
+    type=click.IntRange(min=0, max=E.MAX_AIS_RUNS),
+    default=E.RBM_DEFAULTS["ais_runs"],
+    help="AIS runs for log Z; 0 switches AIS (and the final evaluation) off.",
+)
+@click.option(
+    "--ais-betas",
+    type=click.IntRange(min=2, max=E.MAX_AIS_BETAS),
+    default=E.RBM_DEFAULTS["ais_betas"],
+    help="Intermediate distributions of the final AIS evaluation (Salakhutdinov & Murray 2008).",
+)
+@click.option(
+    "--raise-examples",
+    type=click.IntRange(min=0),
+    default=E.RBM_DEFAULTS["raise_examples"],
+    help="With N > 0 the final evaluation is a sandwich: RAISE's conservative estimate on N test examples "
+    "beside AIS (see evaluate-rbm --method sandwich).",
+)
+@click.option(
+    "--base-rate",
+    type=click.Choice(E.BASE_RATES),
+    default=E.RBM_DEFAULTS["base_rate"],
+    help="Base-rate model of AIS/RAISE: clipped pixel means, or Salakhutdinov's pseudo-counts.",
+)
 @common_options
 def pretrain_rbm_cmd(**o):
     """Train an RBM on images by contrastive divergence (CD-k) or persistent CD.
@@ -537,12 +680,16 @@ def pretrain_rbm_cmd(**o):
             opts["lr"] = E.LR_BY_VISIBLE[opts["visible_type"]]
         if opts["momentum"] is None:  # the schedule used, recorded beside the null that selects it
             m = {k: opts.get(k, E.RBM_DEFAULTS[k]) for k in ("initial_momentum", "momentum_epochs", "final_momentum")}
-            opts["momentum_schedule"] = (f"{m['initial_momentum']:g} for {m['momentum_epochs']} epochs, then "
-                                         f"{m['final_momentum']:g}")
+            opts["momentum_schedule"] = (
+                f"{m['initial_momentum']:g} for {m['momentum_epochs']} epochs, then {m['final_momentum']:g}"
+            )
         _check_sparsity(opts)
         # weights, velocity, workspace and monitoring: about 6 copies of W plus batch-sized buffers
-        check_fits("--hidden", opts["hidden"] * (6 * 784 + 4 * opts["batch_size"] + opts["monitor_size"]),
-                   f"a 784-{opts['hidden']} RBM")
+        check_fits(
+            "--hidden",
+            opts["hidden"] * (6 * 784 + 4 * opts["batch_size"] + opts["monitor_size"]),
+            f"a 784-{opts['hidden']} RBM",
+        )
         return opts
 
     opts, make_run, device, progress, resume = prepare("pretrain-rbm", o, resolve)
@@ -552,15 +699,31 @@ def pretrain_rbm_cmd(**o):
 
 
 @main.command("pretrain-dbn", context_settings=CONTEXT)
-@click.option("--layers", callback=_list(int, lo=1), default=",".join(map(str, E.DBN_DEFAULTS["layers"])),
-              help="Hidden units of each layer, bottom first (Hinton & Salakhutdinov 2006: 500,500,2000).")
-@click.option("--binarize", type=click.Choice(["none", "stochastic", "threshold"]), default=E.DBN_DEFAULTS["binarize"],
-              help="First layer's data: grey levels in [0, 1] (none, as the 2006 code), one fixed seeded Bernoulli "
-                   "sample per image, or pixel >= 128.")
-@click.option("--feed", type=click.Choice(E.FEEDS), default=E.DBN_DEFAULTS["feed"],
-              help="Layer k+1 trains on layer k's hidden probabilities (as the 2006 code) or one fixed sample of them.")
-@click.option("--sample-steps", type=click.IntRange(min=0), default=E.DBN_DEFAULTS["sample_steps"],
-              help="Gibbs sweeps in the top RBM behind each dbn/samples grid.")
+@click.option(
+    "--layers",
+    callback=_list(int, lo=1),
+    default=",".join(map(str, E.DBN_DEFAULTS["layers"])),
+    help="Hidden units of each layer, bottom first (Hinton & Salakhutdinov 2006: 500,500,2000).",
+)
+@click.option(
+    "--binarize",
+    type=click.Choice(["none", "stochastic", "threshold"]),
+    default=E.DBN_DEFAULTS["binarize"],
+    help="First layer's data: grey levels in [0, 1] (none, as the 2006 code), one fixed seeded Bernoulli "
+    "sample per image, or pixel >= 128.",
+)
+@click.option(
+    "--feed",
+    type=click.Choice(E.FEEDS),
+    default=E.DBN_DEFAULTS["feed"],
+    help="Layer k+1 trains on layer k's hidden probabilities (as the 2006 code) or one fixed sample of them.",
+)
+@click.option(
+    "--sample-steps",
+    type=click.IntRange(min=0),
+    default=E.DBN_DEFAULTS["sample_steps"],
+    help="Gibbs sweeps in the top RBM behind each dbn/samples grid.",
+)
 @rbm_options(per_layer=True)
 @common_options
 def pretrain_dbn_cmd(**o):
@@ -585,12 +748,18 @@ def pretrain_dbn_cmd(**o):
         opts["lr"] = [lo["lr"] for lo in layers]
         if all(lo["momentum"] is None for lo in layers):
             d = E.RBM_DEFAULTS
-            opts["momentum_schedule"] = [f"{lo.get('initial_momentum', d['initial_momentum']):g} for "
-                                         f"{lo.get('momentum_epochs', d['momentum_epochs'])} epochs, then "
-                                         f"{lo.get('final_momentum', d['final_momentum']):g}" for lo in layers]
+            opts["momentum_schedule"] = [
+                f"{lo.get('initial_momentum', d['initial_momentum']):g} for "
+                f"{lo.get('momentum_epochs', d['momentum_epochs'])} epochs, then "
+                f"{lo.get('final_momentum', d['final_momentum']):g}"
+                for lo in layers
+            ]
         sizes = [784, *opts["layers"]]
-        check_fits("--layers", sum(6 * a * b for a, b in zip(sizes, sizes[1:])) + 60_000 * max(sizes),
-                   f"a {'-'.join(map(str, sizes))} DBN")
+        check_fits(
+            "--layers",
+            sum(6 * a * b for a, b in zip(sizes, sizes[1:])) + 60_000 * max(sizes),
+            f"a {'-'.join(map(str, sizes))} DBN",
+        )
         return opts
 
     def on_resume(run, opts, changed):
@@ -607,31 +776,71 @@ def pretrain_dbn_cmd(**o):
 
 @main.command("evaluate-rbm", context_settings=CONTEXT)
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--layer", type=click.IntRange(min=1), default=None,
-              help="Layer K of a DBN checkpoint (its data: the up-pass probabilities through layers 1..K-1).")
+@click.option(
+    "--layer",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Layer K of a DBN checkpoint (its data: the up-pass probabilities through layers 1..K-1).",
+)
 @click.option("--split", type=click.Choice(["train", "valid", "test"]), default=E.EVALUATE_DEFAULTS["split"])
-@click.option("--method", type=click.Choice(["auto", "ais", "exact", "sandwich"]), default=E.EVALUATE_DEFAULTS["method"],
-              help="auto: exact enumeration when a layer has at most 25 units, else AIS; sandwich: AIS (optimistic) "
-                   "and RAISE (conservative, Burda et al. 2015) side by side, with a verdict.")
-@click.option("--raise-examples", type=click.IntRange(min=1), default=E.EVALUATE_DEFAULTS["raise_examples"],
-              help="Examples RAISE anneals back from (its cost grows with them), with --method sandwich.")
-@click.option("--raise-chains", type=click.IntRange(min=1, max=1000), default=E.EVALUATE_DEFAULTS["raise_chains"],
-              help="Reverse chains per example for RAISE.")
-@click.option("--base-rate", type=click.Choice(E.BASE_RATES), default=E.EVALUATE_DEFAULTS["base_rate"],
-              help="AIS/RAISE base-rate model: pixel means clipped to [0.001, 0.999], or Salakhutdinov's 5 "
-                   "pseudo-counts per 100-case batch.")
-@click.option("--tolerance", type=Finite(min=0), default=E.EVALUATE_DEFAULTS["tolerance"],
-              help="Nats within which AIS and RAISE read as a tight sandwich.")
+@click.option(
+    "--method",
+    type=click.Choice(["auto", "ais", "exact", "sandwich"]),
+    default=E.EVALUATE_DEFAULTS["method"],
+    help="auto: exact enumeration when a layer has at most 25 units, else AIS; sandwich: AIS (optimistic) "
+    "and RAISE (conservative, Burda et al. 2015) side by side, with a verdict.",
+)
+@click.option(
+    "--raise-examples",
+    type=click.IntRange(min=1),
+    default=E.EVALUATE_DEFAULTS["raise_examples"],
+    help="Examples RAISE anneals back from (its cost grows with them), with --method sandwich.",
+)
+@click.option(
+    "--raise-chains",
+    type=click.IntRange(min=1, max=1000),
+    default=E.EVALUATE_DEFAULTS["raise_chains"],
+    help="Reverse chains per example for RAISE.",
+)
+@click.option(
+    "--base-rate",
+    type=click.Choice(E.BASE_RATES),
+    default=E.EVALUATE_DEFAULTS["base_rate"],
+    help="AIS/RAISE base-rate model: pixel means clipped to [0.001, 0.999], or Salakhutdinov's 5 "
+    "pseudo-counts per 100-case batch.",
+)
+@click.option(
+    "--tolerance",
+    type=Finite(min=0),
+    default=E.EVALUATE_DEFAULTS["tolerance"],
+    help="Nats within which AIS and RAISE read as a tight sandwich.",
+)
 @click.option("--ais-runs", type=click.IntRange(min=1, max=E.MAX_AIS_RUNS), default=E.EVALUATE_DEFAULTS["ais_runs"])
-@click.option("--ais-betas", type=click.IntRange(min=2, max=E.MAX_AIS_BETAS), default=E.EVALUATE_DEFAULTS["ais_betas"],
-              help="Intermediate distributions (default: 500 + 4,000 + 10,000 as Salakhutdinov & Murray).")
-@click.option("--dataset", type=click.Choice(E.DATASETS), default=None,
-              help="[default: the one the checkpoint was trained on, else mnist]")
-@click.option("--binarize", type=click.Choice(["stochastic", "threshold", "none"]), default=None,
-              help="[default: as in training, else stochastic]")
+@click.option(
+    "--ais-betas",
+    type=click.IntRange(min=2, max=E.MAX_AIS_BETAS),
+    default=E.EVALUATE_DEFAULTS["ais_betas"],
+    help="Intermediate distributions (default: 500 + 4,000 + 10,000 as Salakhutdinov & Murray).",
+)
+@click.option(
+    "--dataset",
+    type=click.Choice(E.DATASETS),
+    default=None,
+    help="[default: the one the checkpoint was trained on, else mnist]",
+)
+@click.option(
+    "--binarize",
+    type=click.Choice(["stochastic", "threshold", "none"]),
+    default=None,
+    help="[default: as in training, else stochastic]",
+)
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None)
-@click.option("--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None,
-              help="Seed of the binarization and of AIS [default: the training seed, else 0].")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=None,
+    help="Seed of the binarization and of AIS [default: the training seed, else 0].",
+)
 @click.option("--download", is_flag=True, default=False, help="Download missing data files into --data-dir.")
 @click.option("--device", default="auto", help=E.DEVICE_HELP)
 @click.option("--threads", type=Threads(), default="auto", help=THREADS_HELP)
@@ -644,19 +853,26 @@ def evaluate_rbm_cmd(path, as_json, **o):
     +-3 standard errors. Accepts any checkpoint in the documented revival.rbm.v1 format.
     """
     import json
+
     ctx = click.get_current_context()
     if o["method"] != "sandwich":  # options that only the sandwich reads: refused, not silently ignored
         for name in ("raise_examples", "raise_chains", "tolerance"):
             if name in given_options(ctx):
-                raise click.BadParameter(f"applies only with --method sandwich (this is --method {o['method']})",
-                                         param_hint="--" + name.replace("_", "-"))
+                raise click.BadParameter(
+                    f"applies only with --method sandwich (this is --method {o['method']})",
+                    param_hint="--" + name.replace("_", "-"),
+                )
     kind = _run_kind(Path(path))
     if kind is not None and kind not in ("pretrain-rbm", "pretrain-dbn"):
-        raise click.BadParameter(f"{path} is a {kind} run: it holds classifiers, not an RBM; give a pretrain-rbm "
-                                 "or pretrain-dbn run (or its model.pt), or a compare-dropout run's "
-                                 "pretrain-n*-s*/ folder", param_hint="PATH")
+        raise click.BadParameter(
+            f"{path} is a {kind} run: it holds classifiers, not an RBM; give a pretrain-rbm "
+            "or pretrain-dbn run (or its model.pt), or a compare-dropout run's "
+            "pretrain-n*-s*/ folder",
+            param_hint="PATH",
+        )
     from . import pretrain
     from .runs import jsonable
+
     device = device_or_exit(o.pop("device"))
     apply_threads(o.pop("threads"))
     progress = sys.stderr.isatty() and not as_json  # --json is for scripts: no progress lines
@@ -665,125 +881,292 @@ def evaluate_rbm_cmd(path, as_json, **o):
     if as_json:
         click.echo(json.dumps(jsonable(res)))  # strict JSON: an infinite bound is the string "-inf"
         return
-    for k in ("checkpoint", "layer", "input", "dataset", "split", "n_examples", "method", "base_rate", "log_Z",
-              "log_Z_lower", "log_Z_upper", "avg_log_prob", "avg_log_prob_lower", "avg_log_prob_upper",
-              "avg_log_prob_upper_markov", "ess", "ais_runs", "ais_betas", "raise_examples", "raise_chains",
-              "ais_avg_log_prob_subset", "raise_avg_log_prob", "sandwich_gap", "seconds"):
+    for k in (
+        "checkpoint",
+        "layer",
+        "input",
+        "dataset",
+        "split",
+        "n_examples",
+        "method",
+        "base_rate",
+        "log_Z",
+        "log_Z_lower",
+        "log_Z_upper",
+        "avg_log_prob",
+        "avg_log_prob_lower",
+        "avg_log_prob_upper",
+        "avg_log_prob_upper_markov",
+        "ess",
+        "ais_runs",
+        "ais_betas",
+        "raise_examples",
+        "raise_chains",
+        "ais_avg_log_prob_subset",
+        "raise_avg_log_prob",
+        "sandwich_gap",
+        "seconds",
+    ):
         if k in res:
             v = res[k]
             click.echo(f"{k:>26}  {v:.4f}" if isinstance(v, float) else f"{k:>26}  {v}")
     if "raise_avg_log_prob" in res:
         click.echo(f"{'verdict':>26}  {pretrain.sandwich_line(res)}")
     if res.get("ais_runs") == 1:
-        click.echo(f"{'note':>26}  one AIS run has no standard error: the bounds are not an interval; use --ais-runs >= 2")
+        click.echo(
+            f"{'note':>26}  one AIS run has no standard error: the bounds are not an interval; use --ais-runs >= 2"
+        )
 
 
 @main.command("compare-dropout", context_settings=CONTEXT)
-@click.option("--preset", type=click.Choice(list(E.PRESETS)), default="quick",
-              help="Named settings (with the paper's numbers); options given here override it.")
-@click.option("--variants", callback=_list(str, choices=list(E.VARIANTS)),
-              help="Comma-separated variants [default: from --preset].")
-@click.option("--layers", callback=_list(int, lo=1), help="Hidden layer sizes, e.g. 1024,1024 [default: from --preset].")
-@click.option("--activation", type=click.Choice(E.ACTIVATIONS), default=None,
-              help="Hidden units [default: from --preset; logistic when a pretrained variant runs].")
-@click.option("--loss", type=click.Choice(E.LOSSES), default=None,
-              help="Cross-entropy of the softmax, or squared error between the softmax and the one-hot target.")
+@click.option(
+    "--preset",
+    type=click.Choice(list(E.PRESETS)),
+    default="quick",
+    help="Named settings (with the paper's numbers); options given here override it.",
+)
+@click.option(
+    "--variants",
+    callback=_list(str, choices=list(E.VARIANTS)),
+    help="Comma-separated variants [default: from --preset].",
+)
+@click.option(
+    "--layers", callback=_list(int, lo=1), help="Hidden layer sizes, e.g. 1024,1024 [default: from --preset]."
+)
+@click.option(
+    "--activation",
+    type=click.Choice(E.ACTIVATIONS),
+    default=None,
+    help="Hidden units [default: from --preset; logistic when a pretrained variant runs].",
+)
+@click.option(
+    "--loss",
+    type=click.Choice(E.LOSSES),
+    default=None,
+    help="Cross-entropy of the softmax, or squared error between the softmax and the one-hot target.",
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--lr", type=Finite(min=0, min_open=True), default=None)
-@click.option("--lr-decay", type=Finite(0, 1, min_open=True), default=None,
-              help="Learning rate multiplied by this every epoch.")
+@click.option(
+    "--lr-decay", type=Finite(0, 1, min_open=True), default=None, help="Learning rate multiplied by this every epoch."
+)
 @click.option("--initial-momentum", type=Finite(0, 1, max_open=True), default=None)
 @click.option("--final-momentum", type=Finite(0, 1, max_open=True), default=None)
-@click.option("--momentum-epochs", type=click.IntRange(min=0), default=None,
-              help="Epochs of the linear momentum ramp.")
+@click.option("--momentum-epochs", type=click.IntRange(min=0), default=None, help="Epochs of the linear momentum ramp.")
 @click.option("--dampen/--no-dampen", default=None, help="Scale each step by (1 - momentum) (Hinton et al. 2012).")
 @click.option("--weight-decay", type=Finite(min=0), default=None, help="L2 strength of *-weight-decay variants.")
-@click.option("--max-norm", type=Finite(min=0, min_open=True), default=None,
-              help="Bound c on each hidden unit's incoming weight norm (max-norm variants).")
-@click.option("--input-dropout", type=Finite(0, 1, max_open=True), default=None,
-              help="Drop probability of input pixels (dropout variants).")
-@click.option("--hidden-dropout", type=Finite(0, 1, max_open=True), default=None,
-              help="Drop probability of hidden units (dropout variants).")
-@click.option("--mc-samples", type=click.IntRange(min=0), default=None,
-              help="Monte-Carlo masks for the final test error of dropout variants (0 = off).")
+@click.option(
+    "--max-norm",
+    type=Finite(min=0, min_open=True),
+    default=None,
+    help="Bound c on each hidden unit's incoming weight norm (max-norm variants).",
+)
+@click.option(
+    "--input-dropout",
+    type=Finite(0, 1, max_open=True),
+    default=None,
+    help="Drop probability of input pixels (dropout variants).",
+)
+@click.option(
+    "--hidden-dropout",
+    type=Finite(0, 1, max_open=True),
+    default=None,
+    help="Drop probability of hidden units (dropout variants).",
+)
+@click.option(
+    "--mc-samples",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Monte-Carlo masks for the final test error of dropout variants (0 = off).",
+)
 @click.option("--seeds", type=click.IntRange(min=1), default=None, help="Repeat with seeds seed .. seed+N-1.")
 @click.option("--train-sizes", callback=_list(int, lo=1), help="Sweep the training set size (Figure 10).")
-@click.option("--dropout-rates", callback=_list(float, lo=0, hi=1, hi_open=True),
-              help="Sweep the hidden drop probability (Figure 9).")
-@click.option("--depths", callback=_list(int, lo=1),
-              help="Sweep the number of hidden layers, each of --width units (Erhan et al. 2010).")
-@click.option("--width", type=click.IntRange(min=1), default=None,
-              help="Units per hidden layer with --depths [default: the first of --layers].")
-@click.option("--activations", callback=_list(str, choices=E.ACTIVATIONS),
-              help="Sweep the hidden units, e.g. logistic,tanh,relu (Glorot & Bengio 2010).")
+@click.option(
+    "--dropout-rates",
+    callback=_list(float, lo=0, hi=1, hi_open=True),
+    help="Sweep the hidden drop probability (Figure 9).",
+)
+@click.option(
+    "--depths",
+    callback=_list(int, lo=1),
+    help="Sweep the number of hidden layers, each of --width units (Erhan et al. 2010).",
+)
+@click.option(
+    "--width",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Units per hidden layer with --depths [default: the first of --layers].",
+)
+@click.option(
+    "--activations",
+    callback=_list(str, choices=E.ACTIVATIONS),
+    help="Sweep the hidden units, e.g. logistic,tanh,relu (Glorot & Bengio 2010).",
+)
 @click.option("--losses", callback=_list(str, choices=E.LOSSES), help="Sweep the cost function: cross-entropy,mse.")
-@click.option("--init-schemes", callback=_list(str, choices=E.INIT_SCHEMES),
-              help="Sweep the initial weights, e.g. standard-uniform,glorot.")
-@click.option("--min-updates", type=click.IntRange(min=0), default=None,
-              help="Train each net for at least this many weight updates (small training sets get more epochs, "
-                   "evaluated about --epochs times); 0 = --epochs for every size.")
-@click.option("--monitor-layers/--no-monitor-layers", default=None,
-              help="Log each layer's gradient norm, each hidden layer's mean and saturated share, and activation "
-                   "histograms every epoch.")
-@click.option("--eval-train-size", type=click.IntRange(min=1), default=None,
-              help="Training examples used for the per-epoch train error.")
-@click.option("--dropout-scaling", type=click.Choice(E.DROPOUT_SCALINGS), default=None,
-              help="Bernoulli dropout as the papers (no rescaling in training, weights x retain probability at test "
-                   "time) or inverted (kept units / retain probability in training) [default: from --preset].")
-@click.option("--max-norm-layers", type=click.Choice(E.MAX_NORM_LAYERS), default=None,
-              help="Max-norm on hidden units only, or on every layer's units (output too).")
-@click.option("--init-scheme", type=click.Choice(E.INIT_SCHEMES), default=None,
-              help="Initial weights: he N(0,2/fan_in), fan-in N(0,1/fan_in), small-gaussian N(0,0.01^2), "
-                   "standard-uniform U(+-1/sqrt(fan_in)), glorot U(+-sqrt(6/(fan_in+fan_out))); auto = he for ReLU, "
-                   "fan-in otherwise.")
-@click.option("--retrain-on-full/--no-retrain-on-full", default=None,
-              help="After training on 50,000 (valid held out), train a fresh net on all 60,000 for the same number "
-                   "of updates and report its test error too (the papers' protocol).")
-@click.option("--train-on-all/--no-train-on-all", default=None,
-              help="Train once on the training and validation images together (60,000 for MNIST), for protocols "
-                   "whose length is fixed in advance; the validation error is then on training images.")
-@click.option("--explain", is_flag=True, default=False,
-              help="Print the preset's settings, each with its source (paper section or revival's choice), and exit.")
-@click.option("--init", type=click.Path(exists=True), default=None,
-              help="RBM or DBN checkpoint (run folder or file) the pretrained variants start from; without it they "
-                   "pretrain a DBN here on each point's training images (no labels).")
-@click.option("--pretrain-epochs", type=click.IntRange(min=1), default=None,
-              help="Epochs per layer of the in-experiment pretraining (CD, grey levels).")
-@click.option("--pretrain-lr", type=Finite(min=0, min_open=True), default=None,
-              help="Learning rate of the in-experiment pretraining.")
-@click.option("--pretrain-cd-k", type=click.IntRange(min=1), default=None, help="CD-k of the in-experiment pretraining.")
-@click.option("--pretrain-batch-size", type=click.IntRange(min=1), default=None,
-              help="Batch size of the in-experiment pretraining.")
-@click.option("--pretrain-init-std", type=Finite(min=0, min_open=True), default=None,
-              help="Initial RBM weights N(0, s^2) of the in-experiment pretraining.")
-@click.option("--pretrain-visible-bias-init", type=click.Choice(E.VISIBLE_BIAS_INITS), default=None,
-              help="Initial RBM visible biases of the in-experiment pretraining.")
-@click.option("--variant-lr", callback=_per_variant, default=None,
-              help="A learning rate of a variant's own, e.g. baseline=0.1,dropout-maxnorm=10 (recorded per point; "
-                   "tune it on the validation error, never on test).")
-@click.option("--variant-momentum", callback=_per_variant, default=None,
-              help="A final momentum of a variant's own, e.g. baseline=0.9.")
-@click.option("--eval-every", type=click.IntRange(min=1), default=None,
-              help="Evaluate (train subset, validation, test), log and save every K epochs and after the last, "
-                   "instead of every epoch: long runs stop paying for what nobody reads.")
-@click.option("--freeze-pretrained-epochs", type=click.IntRange(min=0), default=None,
-              help="Epochs at the start of fine-tuning in which the pretrained variants train only the new output "
-                   "layer (Hinton & Salakhutdinov's backpropclassify.m: 5).")
-@click.option("--precision", type=click.Choice(E.PRECISIONS), default=None,
-              help=PRECISION_HELP + " Evaluation stays float32.")
-@click.option("--executor", type=click.Choice(E.EXECUTORS), default=None,
-              help="Run the grid's points one after another here, or as Ray tasks (needs revival[ray]; the run "
-                   "folder must be on storage every node sees) [default: local].")
-@click.option("--ray-address", default=None,
-              help="Ray cluster to join (auto, ray://host:port) [default: start a local Ray instance].")
-@click.option("--point-cpus", type=Finite(min=0, min_open=True), default=None,
-              help="CPUs per point with --executor ray (also its torch threads) [default: 1].")
-@click.option("--point-gpus", type=Finite(min=0), default=None,
-              help="GPUs per point with --executor ray, fractional to share one (0.25: four points a GPU) [default: 0].")
-@click.option("--max-retries", type=click.IntRange(min=0, max=100), default=None,
-              help="Retries of a point whose task fails or whose worker dies, before it is recorded as failed "
-                   "[default: 1].")
+@click.option(
+    "--init-schemes",
+    callback=_list(str, choices=E.INIT_SCHEMES),
+    help="Sweep the initial weights, e.g. standard-uniform,glorot.",
+)
+@click.option(
+    "--min-updates",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Train each net for at least this many weight updates (small training sets get more epochs, "
+    "evaluated about --epochs times); 0 = --epochs for every size.",
+)
+@click.option(
+    "--monitor-layers/--no-monitor-layers",
+    default=None,
+    help="Log each layer's gradient norm, each hidden layer's mean and saturated share, and activation "
+    "histograms every epoch.",
+)
+@click.option(
+    "--eval-train-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Training examples used for the per-epoch train error.",
+)
+@click.option(
+    "--dropout-scaling",
+    type=click.Choice(E.DROPOUT_SCALINGS),
+    default=None,
+    help="Bernoulli dropout as the papers (no rescaling in training, weights x retain probability at test "
+    "time) or inverted (kept units / retain probability in training) [default: from --preset].",
+)
+@click.option(
+    "--max-norm-layers",
+    type=click.Choice(E.MAX_NORM_LAYERS),
+    default=None,
+    help="Max-norm on hidden units only, or on every layer's units (output too).",
+)
+@click.option(
+    "--init-scheme",
+    type=click.Choice(E.INIT_SCHEMES),
+    default=None,
+    help="Initial weights: he N(0,2/fan_in), fan-in N(0,1/fan_in), small-gaussian N(0,0.01^2), "
+    "standard-uniform U(+-1/sqrt(fan_in)), glorot U(+-sqrt(6/(fan_in+fan_out))); auto = he for ReLU, "
+    "fan-in otherwise.",
+)
+@click.option(
+    "--retrain-on-full/--no-retrain-on-full",
+    default=None,
+    help="After training on 50,000 (valid held out), train a fresh net on all 60,000 for the same number "
+    "of updates and report its test error too (the papers' protocol).",
+)
+@click.option(
+    "--train-on-all/--no-train-on-all",
+    default=None,
+    help="Train once on the training and validation images together (60,000 for MNIST), for protocols "
+    "whose length is fixed in advance; the validation error is then on training images.",
+)
+@click.option(
+    "--explain",
+    is_flag=True,
+    default=False,
+    help="Print the preset's settings, each with its source (paper section or revival's choice), and exit.",
+)
+@click.option(
+    "--init",
+    type=click.Path(exists=True),
+    default=None,
+    help="RBM or DBN checkpoint (run folder or file) the pretrained variants start from; without it they "
+    "pretrain a DBN here on each point's training images (no labels).",
+)
+@click.option(
+    "--pretrain-epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Epochs per layer of the in-experiment pretraining (CD, grey levels).",
+)
+@click.option(
+    "--pretrain-lr",
+    type=Finite(min=0, min_open=True),
+    default=None,
+    help="Learning rate of the in-experiment pretraining.",
+)
+@click.option(
+    "--pretrain-cd-k", type=click.IntRange(min=1), default=None, help="CD-k of the in-experiment pretraining."
+)
+@click.option(
+    "--pretrain-batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Batch size of the in-experiment pretraining.",
+)
+@click.option(
+    "--pretrain-init-std",
+    type=Finite(min=0, min_open=True),
+    default=None,
+    help="Initial RBM weights N(0, s^2) of the in-experiment pretraining.",
+)
+@click.option(
+    "--pretrain-visible-bias-init",
+    type=click.Choice(E.VISIBLE_BIAS_INITS),
+    default=None,
+    help="Initial RBM visible biases of the in-experiment pretraining.",
+)
+@click.option(
+    "--variant-lr",
+    callback=_per_variant,
+    default=None,
+    help="A learning rate of a variant's own, e.g. baseline=0.1,dropout-maxnorm=10 (recorded per point; "
+    "tune it on the validation error, never on test).",
+)
+@click.option(
+    "--variant-momentum",
+    callback=_per_variant,
+    default=None,
+    help="A final momentum of a variant's own, e.g. baseline=0.9.",
+)
+@click.option(
+    "--eval-every",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Evaluate (train subset, validation, test), log and save every K epochs and after the last, "
+    "instead of every epoch: long runs stop paying for what nobody reads.",
+)
+@click.option(
+    "--freeze-pretrained-epochs",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Epochs at the start of fine-tuning in which the pretrained variants train only the new output "
+    "layer (Hinton & Salakhutdinov's backpropclassify.m: 5).",
+)
+@click.option(
+    "--precision", type=click.Choice(E.PRECISIONS), default=None, help=PRECISION_HELP + " Evaluation stays float32."
+)
+@click.option(
+    "--executor",
+    type=click.Choice(E.EXECUTORS),
+    default=None,
+    help="Run the grid's points one after another here, or as Ray tasks (needs revival[ray]; the run "
+    "folder must be on storage every node sees) [default: local].",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    help="Ray cluster to join (auto, ray://host:port) [default: start a local Ray instance].",
+)
+@click.option(
+    "--point-cpus",
+    type=Finite(min=0, min_open=True),
+    default=None,
+    help="CPUs per point with --executor ray (also its torch threads) [default: 1].",
+)
+@click.option(
+    "--point-gpus",
+    type=Finite(min=0),
+    default=None,
+    help="GPUs per point with --executor ray, fractional to share one (0.25: four points a GPU) [default: 0].",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(min=0, max=100),
+    default=None,
+    help="Retries of a point whose task fails or whose worker dies, before it is recorded as failed [default: 1].",
+)
 @common_options
 def compare_dropout_cmd(**o):
     """Train one network with and without regularization, from random or pretrained weights, on the
@@ -805,6 +1188,7 @@ def compare_dropout_cmd(**o):
     o["variant_options"] = own or None
     if o.pop("explain"):
         from .report import explain_markdown
+
         try:
             opts = E.resolve_compare(dict(o))
         except ValueError as e:
@@ -819,13 +1203,19 @@ def compare_dropout_cmd(**o):
         except ValueError as e:
             raise click.BadParameter(str(e)) from None
         if opts.get("width") is not None and not opts.get("depths"):
-            raise click.BadParameter("--width sets the units of every layer of a --depths sweep; without --depths "
-                                     "give the net with --layers", param_hint="--width")
+            raise click.BadParameter(
+                "--width sets the units of every layer of a --depths sweep; without --depths "
+                "give the net with --layers",
+                param_hint="--width",
+            )
         deepest = max((E.hidden_layers(opts, d) for d in (opts.get("depths") or [None])), key=sum)
         sizes = [784, *deepest, 10]
         shape = "-".join(map(str, sizes)) if len(sizes) <= 8 else f"784-({len(deepest)} x {deepest[0]})-10"
-        check_fits("--layers" if not opts.get("depths") else "--depths",
-                   sum(6 * a * b for a, b in zip(sizes, sizes[1:])) + 5_000 * sum(sizes), f"a {shape} net")
+        check_fits(
+            "--layers" if not opts.get("depths") else "--depths",
+            sum(6 * a * b for a, b in zip(sizes, sizes[1:])) + 5_000 * sum(sizes),
+            f"a {shape} net",
+        )
         return opts
 
     opts, make_run, device, progress, _ = prepare("compare-dropout", o, resolve)
@@ -854,8 +1244,12 @@ _show_preset_defaults(compare_dropout_cmd)
 @main.command("report", context_settings=CONTEXT)
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--svg", is_flag=True, help="Also write each figure as SVG.")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Folder for the overlay of several runs [default: the first run's figures/overlay/].")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder for the overlay of several runs [default: the first run's figures/overlay/].",
+)
 def report_cmd(runs, svg, out):
     """Draw the figures of finished (or stopped) runs from their own files into RUN_DIR/figures/
     and link them from summary.md: pretrain-rbm / pretrain-dbn monitors, filters and samples;
@@ -864,7 +1258,9 @@ def report_cmd(runs, svg, out):
     several runs of one command it also overlays them, labelled by run name.
     """
     import signal
+
     from .report import NotARun, check_runs, link_figures, overlay_figures, run_figures
+
     try:
         check_runs([Path(r) for r in runs])
     except NotARun as e:
@@ -880,8 +1276,9 @@ def report_cmd(runs, svg, out):
         except OSError as e:
             raise click.BadParameter(f"cannot make the folder {overlay} ({_os_line(e)})", param_hint="--out") from None
     for r in runs:  # a signal here: one line, what to run again, 130 / 143 (no run is changed but figures/)
-        stop = _exit_at_once(f"interrupted while drawing the figures of {r}; run revival report again",
-                             _temp_figures(Path(r)))
+        stop = _exit_at_once(
+            f"interrupted while drawing the figures of {r}; run revival report again", _temp_figures(Path(r))
+        )
         old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             files, missing = run_figures(Path(r), svg)
@@ -910,6 +1307,7 @@ def _run_kind(path: Path) -> str | None:
     """The command that made the run folder ``path`` (from its config.json), without torch; None
     for a file or a folder that is not a run."""
     import json
+
     try:
         cfg = json.loads((path / "config.json").read_text()) if path.is_dir() else None
     except (OSError, ValueError):

@@ -8,6 +8,7 @@ loss x init scheme x seed). A point is self-contained (:class:`Point`): it train
 sub-folder and ends with ``result.json``, which resume uses to skip it. The classical baselines
 (logistic regression, kNN, RBF SVM; :mod:`revival.classic`) are points too, one per train size and
 seed, since the net's axes do not apply to them."""
+
 from __future__ import annotations
 
 import contextlib
@@ -26,11 +27,18 @@ from . import executor, runs
 from .baselines import fit_knn, fit_svm
 from .experiments import KNN_KS, PRESETS, RBM_DEFAULTS, SVM_CS, hidden_layers
 from .layerwise import first_layer_data, fit_stack
+from .mlp import MLP, seeded_mlp
 from .report import group_rows, summary_markdown
 from .sweep import NET_AXES, Point, differing_hparams, grid, point_epochs, variant_settings  # noqa: F401 (the grid)
-from .mlp import MLP, seeded_mlp
-from .train import (ClassifierTrainer, GracefulStop, MLPTrainConfig, checked_floats, epoch_loop, evaluate_classifier,
-                    layer_monitor)
+from .train import (
+    ClassifierTrainer,
+    GracefulStop,
+    MLPTrainConfig,
+    checked_floats,
+    epoch_loop,
+    evaluate_classifier,
+    layer_monitor,
+)
 
 FEW_UPDATES = 300  # fewer weight updates than this per net: the console suggests --min-updates
 INPUT = "grey levels in [0, 1] (pixel / 255)"  # the input of every net and of in-experiment pretraining
@@ -47,11 +55,14 @@ def load_init(path, opts: dict) -> tuple[list, dict]:
     pre = ck.get("preprocessing") if isinstance(ck, dict) else None
     for depth in opts.get("depths") or [None]:
         sizes = [784, *hidden_layers(opts, depth)]
-        for i, rbm in enumerate(rbms[:len(sizes) - 1]):
+        for i, rbm in enumerate(rbms[: len(sizes) - 1]):
             if (rbm.n_visible, rbm.n_hidden) != (sizes[i], sizes[i + 1]):
-                raise runs.OptionError("--init", f"--init {path}: layer {i + 1} is {rbm.n_visible}->{rbm.n_hidden} but "
-                                                 f"the net's layer {i + 1} is {sizes[i]}->{sizes[i + 1]} (set --layers "
-                                                 "to match)")
+                raise runs.OptionError(
+                    "--init",
+                    f"--init {path}: layer {i + 1} is {rbm.n_visible}->{rbm.n_hidden} but "
+                    f"the net's layer {i + 1} is {sizes[i]}->{sizes[i + 1]} (set --layers "
+                    "to match)",
+                )
     return rbms, pre if isinstance(pre, dict) else {}
 
 
@@ -60,19 +71,25 @@ def init_notes(path, rbms: list, opts: dict) -> list[str]:
     still being written, Gaussian visible units under grey-level inputs, fewer layers than the net."""
     notes = []
     folder = Path(path) if Path(path).is_dir() else Path(path).parent
-    status = (runs.read_json(folder / "summary.json") if (folder / "summary.json").is_file() else {})
+    status = runs.read_json(folder / "summary.json") if (folder / "summary.json").is_file() else {}
     status = status.get("status") if isinstance(status, dict) else None
     if status and status != runs.STATUS_FINISHED:
-        notes.append(f"note: --init {path} is a run whose status is '{status}': its model.pt is the stack as it was "
-                     "last saved, not a finished one")
+        notes.append(
+            f"note: --init {path} is a run whose status is '{status}': its model.pt is the stack as it was "
+            "last saved, not a finished one"
+        )
     if rbms and rbms[0].visible_type != "bernoulli":
-        notes.append("note: --init's first layer has Gaussian visible units (standardised pixels) but the nets see "
-                     f"{INPUT}; its weights are used as they are")
+        notes.append(
+            "note: --init's first layer has Gaussian visible units (standardised pixels) but the nets see "
+            f"{INPUT}; its weights are used as they are"
+        )
     for depth in opts.get("depths") or [None]:
         n = len(hidden_layers(opts, depth))
         if len(rbms) < n:
-            notes.append(f"note: --init has {len(rbms)} layer(s) and the net {n}: hidden layers {len(rbms) + 1}..{n} "
-                         "start from random weights")
+            notes.append(
+                f"note: --init has {len(rbms)} layer(s) and the net {n}: hidden layers {len(rbms) + 1}..{n} "
+                "start from random weights"
+            )
             break
     return notes
 
@@ -80,26 +97,42 @@ def init_notes(path, rbms: list, opts: dict) -> list[str]:
 def pretrain_options(opts: dict, sizes: list[int]) -> list[dict]:
     """The RBM options of each layer pretrained inside the experiment (``--pretrain-*``, the rest
     from the 2006 code's settings as ``RBM_DEFAULTS`` has them)."""
-    base = {**RBM_DEFAULTS, "visible_type": "bernoulli", "binarize": "none", "epochs": opts["pretrain_epochs"],
-            "lr": opts["pretrain_lr"], "cd_k": opts["pretrain_cd_k"], "batch_size": opts["pretrain_batch_size"],
-            "init_std": opts["pretrain_init_std"], "visible_bias_init": opts["pretrain_visible_bias_init"],
-            "precision": opts.get("precision", "fp32"),
-            "monitor_size": 1000}
+    base = {
+        **RBM_DEFAULTS,
+        "visible_type": "bernoulli",
+        "binarize": "none",
+        "epochs": opts["pretrain_epochs"],
+        "lr": opts["pretrain_lr"],
+        "cd_k": opts["pretrain_cd_k"],
+        "batch_size": opts["pretrain_batch_size"],
+        "init_std": opts["pretrain_init_std"],
+        "visible_bias_init": opts["pretrain_visible_bias_init"],
+        "precision": opts.get("precision", "fp32"),
+        "monitor_size": 1000,
+    }
     return [{**base, "hidden": n} for n in sizes]
 
 
 def load_data(opts: dict, device) -> dict:
     """All three splits, checked before any run folder exists; valid and test go to the device now,
     the training split per sweep point (its subset)."""
-    tr, va, te = (D.load_split(opts["dataset"], split, opts.get("data_dir"), allow_download=opts.get("download") or None)
-                  for split in D.SPLITS)
-    for n in (opts.get("train_sizes") or [opts.get("train_size")]):
+    tr, va, te = (
+        D.load_split(opts["dataset"], split, opts.get("data_dir"), allow_download=opts.get("download") or None)
+        for split in D.SPLITS
+    )
+    for n in opts.get("train_sizes") or [opts.get("train_size")]:
         if n is not None and n > len(tr[0]):
             opt = "--train-sizes" if opts.get("train_sizes") else "--train-size"
-            raise runs.OptionError(opt, f"{opt} {n} is larger than the {opts['dataset']} training split "
-                                        f"({len(tr[0])} images)")
-    return {"train_np": tr, "valid_np": va, "test_np": te, "valid": (_vis(va[0], device), _lab(va[1], device)),
-            "test": (_vis(te[0], device), _lab(te[1], device))}
+            raise runs.OptionError(
+                opt, f"{opt} {n} is larger than the {opts['dataset']} training split ({len(tr[0])} images)"
+            )
+    return {
+        "train_np": tr,
+        "valid_np": va,
+        "test_np": te,
+        "valid": (_vis(va[0], device), _lab(va[1], device)),
+        "test": (_vis(te[0], device), _lab(te[1], device)),
+    }
 
 
 def _vis(x: np.ndarray, device) -> D.Visible:
@@ -114,6 +147,7 @@ def _lab(y: np.ndarray, device) -> torch.Tensor:
 class Experiment:
     """What every point of one experiment shares: options, data, run, device, console, and the
     pretrained stacks (``--init``, or pretrained here once per train size and seed)."""
+
     opts: dict
     data: dict
     run: runs.Run
@@ -148,10 +182,22 @@ class Experiment:
             layer_opts = pretrain_options(o, sizes)
             first = first_layer_data(vis, {**layer_opts[0], "seed": point.seed})
             pre = {"dataset": o["dataset"], "binarize": "none", "seed": point.seed, "train_size": len(x)}
-            self.echo(f"pretraining a {'-'.join(map(str, [784, *sizes]))} DBN on {len(x)} training images "
-                      f"(no labels) in {folder}")
-            rbms, _ = fit_stack(folder, layer_opts, first, point.seed, "probs", {"preprocessing": pre}, self.device,
-                                self.echo, self.progress, resume=True)
+            self.echo(
+                f"pretraining a {'-'.join(map(str, [784, *sizes]))} DBN on {len(x)} training images "
+                f"(no labels) in {folder}"
+            )
+            rbms, _ = fit_stack(
+                folder,
+                layer_opts,
+                first,
+                point.seed,
+                "probs",
+                {"preprocessing": pre},
+                self.device,
+                self.echo,
+                self.progress,
+                resume=True,
+            )
             configs = [{k: lo[k] for k in ("hidden", "epochs", "lr", "cd_k", "batch_size")} for lo in layer_opts]
             runs.save_torch(folder / runs.MODEL_FILE, DBN.checkpoint_dict(rbms, configs, pre))
             self.stacks[key] = rbms
@@ -195,20 +241,45 @@ class PointFit:
         model = init_mlp([784, *hidden, 10], self.activation, point.seed, self.init_scheme)
         self.weight_scale = None
         if stack is not None:  # the papers' dropout feeds each layer q times its RBM's input: scaled by 1/q
-            self.weight_scale = DBN.init_from_stack(model, stack, len(hidden), s["input_dropout"], s["hidden_dropout"],
-                                                    s["dropout_type"], opts["dropout_scaling"])
-        model.input_dropout, model.hidden_dropout, model.dropout_type = s["input_dropout"], s["hidden_dropout"], s["dropout_type"]
+            self.weight_scale = DBN.init_from_stack(
+                model,
+                stack,
+                len(hidden),
+                s["input_dropout"],
+                s["hidden_dropout"],
+                s["dropout_type"],
+                opts["dropout_scaling"],
+            )
+        model.input_dropout, model.hidden_dropout, model.dropout_type = (
+            s["input_dropout"],
+            s["hidden_dropout"],
+            s["dropout_type"],
+        )
         model.dropout_scaling = opts["dropout_scaling"]
         self.model = model.to(device)
-        own = {k: v for k, v in s.items() if k not in ("input_dropout", "hidden_dropout", "dropout_type",
-                                                         "weight_decay", "max_norm")}  # --variant-lr etc.
-        self.cfg = MLPTrainConfig.from_dict({**opts, **own, "epochs": epochs, "weight_decay": s["weight_decay"],
-                                             "max_norm": s["max_norm"], "loss": self.loss,
-                                             "freeze_epochs": min(opts["freeze_pretrained_epochs"], epochs)
-                                             if stack is not None else 0})
+        own = {
+            k: v
+            for k, v in s.items()
+            if k not in ("input_dropout", "hidden_dropout", "dropout_type", "weight_decay", "max_norm")
+        }  # --variant-lr etc.
+        self.cfg = MLPTrainConfig.from_dict(
+            {
+                **opts,
+                **own,
+                "epochs": epochs,
+                "weight_decay": s["weight_decay"],
+                "max_norm": s["max_norm"],
+                "loss": self.loss,
+                "freeze_epochs": min(opts["freeze_pretrained_epochs"], epochs) if stack is not None else 0,
+            }
+        )
         self.per_epoch = -(-len(self.x) // self.cfg.batch_size)  # weight updates an epoch
-        self.trainer = ClassifierTrainer(model, self.cfg, torch.Generator(device=device).manual_seed(point.seed),
-                                         torch.Generator(device=device).manual_seed(point.seed + 7_777_777))
+        self.trainer = ClassifierTrainer(
+            model,
+            self.cfg,
+            torch.Generator(device=device).manual_seed(point.seed),
+            torch.Generator(device=device).manual_seed(point.seed + 7_777_777),
+        )
         self.start, self.best_test_loss, self.last = 0, math.inf, {}
         st = runs.load_state(self.folder, device)
         if st is not None:
@@ -233,14 +304,22 @@ class PointFit:
         if (epoch + 1) % self.eval_every and epoch + 1 != self.cfg.epochs:
             # not evaluated (--min-updates: many short epochs): keep this epoch in memory, so a stop
             # before the next evaluation saves it (fit_phase) instead of losing the epochs since
-            self.snapshot = copy.deepcopy({"epoch": epoch + 1, "model": self.model.state_dict(),
-                                           "trainer": self.trainer.state_dict(),
-                                           "best_test_loss": self.best_test_loss, "metrics": self.last})
+            self.snapshot = copy.deepcopy(
+                {
+                    "epoch": epoch + 1,
+                    "model": self.model.state_dict(),
+                    "trainer": self.trainer.state_dict(),
+                    "best_test_loss": self.best_test_loss,
+                    "metrics": self.last,
+                }
+            )
             return
         self.snapshot = None
         d, cfg, model = self.ex.data, self.cfg, self.model
-        scalars = {**evaluate_splits(model, self.train_eval, d["valid"], d["test"], cfg.loss),
-                   "train/batch_loss": tr["loss"]}
+        scalars = {
+            **evaluate_splits(model, self.train_eval, d["valid"], d["test"], cfg.loss),
+            "train/batch_loss": tr["loss"],
+        }
         acts = []
         if self.monitor_x is not None:
             layer_scalars, acts = layer_monitor(model, self.monitor_x)
@@ -255,28 +334,51 @@ class PointFit:
         w.add_scalar("train/lr", cfg.lr_at(epoch), epoch + 1)
         w.add_scalar("train/momentum", cfg.momentum_at(epoch), epoch + 1)
         w.flush()
-        runs.save_epoch(self.folder, None, {"epoch": epoch + 1, "model": model.state_dict(),
-                                            "trainer": self.trainer.state_dict(),
-                                            "best_test_loss": self.best_test_loss, "metrics": vals})
+        runs.save_epoch(
+            self.folder,
+            None,
+            {
+                "epoch": epoch + 1,
+                "model": model.state_dict(),
+                "trainer": self.trainer.state_dict(),
+                "best_test_loss": self.best_test_loss,
+                "metrics": vals,
+            },
+        )
         self.last = vals
-        self.ex.echo(f"[{self.name}] epoch {epoch + 1}/{cfg.epochs}  train err {100 * vals['error/train']:.2f}%  "
-                     f"valid err {100 * vals['error/valid']:.2f}%  test err {100 * vals['error/test']:.2f}%  "
-                     f"test loss {vals['loss/test']:.4f}  {self.clock.lap(epoch + 1)}")
+        self.ex.echo(
+            f"[{self.name}] epoch {epoch + 1}/{cfg.epochs}  train err {100 * vals['error/train']:.2f}%  "
+            f"valid err {100 * vals['error/valid']:.2f}%  test err {100 * vals['error/test']:.2f}%  "
+            f"test loss {vals['loss/test']:.4f}  {self.clock.lap(epoch + 1)}"
+        )
 
     def row(self, check) -> dict:
         """The point's summary row, with the Monte-Carlo test error of dropout variants."""
         p, s, last, opts = self.point, self.s, self.last, self.ex.opts
-        row = {"variant": p.variant, "train_size": len(self.x), "seed": p.seed, "depth": len(self.hidden),
-               "layers": self.hidden, "pretrained": p.pretrained,
-               # a classical model's row is off the net's axes (it trains with --loss, fan-in init)
-               **({a: None for a in NET_AXES.values()} if p.classic else
-                  {"activation": self.activation, "loss": self.loss, "init_scheme": self.init_scheme}),
-               "hidden_dropout": s["hidden_dropout"],
-               "input_dropout": s["input_dropout"], "train_error": last["error/train"],
-               "valid_error": last["error/valid"], "test_error": last["error/test"],
-               "generalization_gap": last["error/test"] - last["error/train"], "test_loss": last["loss/test"],
-               "test_loss_min": self.best_test_loss, "epochs": self.cfg.epochs,
-               "updates": self.cfg.epochs * self.per_epoch}
+        row = {
+            "variant": p.variant,
+            "train_size": len(self.x),
+            "seed": p.seed,
+            "depth": len(self.hidden),
+            "layers": self.hidden,
+            "pretrained": p.pretrained,
+            # a classical model's row is off the net's axes (it trains with --loss, fan-in init)
+            **(
+                {a: None for a in NET_AXES.values()}
+                if p.classic
+                else {"activation": self.activation, "loss": self.loss, "init_scheme": self.init_scheme}
+            ),
+            "hidden_dropout": s["hidden_dropout"],
+            "input_dropout": s["input_dropout"],
+            "train_error": last["error/train"],
+            "valid_error": last["error/valid"],
+            "test_error": last["error/test"],
+            "generalization_gap": last["error/test"] - last["error/train"],
+            "test_loss": last["loss/test"],
+            "test_loss_min": self.best_test_loss,
+            "epochs": self.cfg.epochs,
+            "updates": self.cfg.epochs * self.per_epoch,
+        }
         own = (opts.get("variant_options") or {}).get(p.variant)
         if own:  # the settings this variant trains with instead of the shared ones
             row["variant_options"] = dict(own)
@@ -290,21 +392,40 @@ class PointFit:
             row["grad_norm"] = [last[f"grad_norm/layer_{k}"] for k in range(1, len(self.hidden) + 2)]
         if (s["input_dropout"] > 0 or s["hidden_dropout"] > 0) and opts["mc_samples"] > 0:
             mc_gen = torch.Generator(device=self.ex.device).manual_seed(p.seed + 99)
-            row["test_error_mc"] = float(evaluate_classifier(self.model, *self.ex.data["test"], self.cfg.loss,
-                                                             mc_samples=opts["mc_samples"], generator=mc_gen,
-                                                             check=check)["error_mc"])
+            row["test_error_mc"] = float(
+                evaluate_classifier(
+                    self.model,
+                    *self.ex.data["test"],
+                    self.cfg.loss,
+                    mc_samples=opts["mc_samples"],
+                    generator=mc_gen,
+                    check=check,
+                )["error_mc"]
+            )
             row["mc_samples"] = opts["mc_samples"]
         return row
 
     def hparams(self) -> dict:
         p, opts = self.point, self.ex.opts
-        return {"variant": p.variant, "train_size": len(self.x), "seed": p.seed, "layers": ",".join(map(str, self.hidden)),
-                "depth": len(self.hidden), "pretrained": p.pretrained,
-                "activation": self.activation if self.hidden else "none", "loss": self.loss,
-                "init_scheme": self.init_scheme,
-                **{k: (v if v is not None else 0.0) for k, v in self.s.items()
-                   if k in ("input_dropout", "hidden_dropout", "dropout_type", "weight_decay", "max_norm")},
-                "lr": self.cfg.lr, "epochs": self.cfg.epochs, "batch_size": opts["batch_size"]}
+        return {
+            "variant": p.variant,
+            "train_size": len(self.x),
+            "seed": p.seed,
+            "layers": ",".join(map(str, self.hidden)),
+            "depth": len(self.hidden),
+            "pretrained": p.pretrained,
+            "activation": self.activation if self.hidden else "none",
+            "loss": self.loss,
+            "init_scheme": self.init_scheme,
+            **{
+                k: (v if v is not None else 0.0)
+                for k, v in self.s.items()
+                if k in ("input_dropout", "hidden_dropout", "dropout_type", "weight_decay", "max_norm")
+            },
+            "lr": self.cfg.lr,
+            "epochs": self.cfg.epochs,
+            "batch_size": opts["batch_size"],
+        }
 
 
 def fit_phase(ex: Experiment, point: Point, full: bool = False) -> dict:
@@ -318,8 +439,14 @@ def fit_phase(ex: Experiment, point: Point, full: bool = False) -> dict:
     fit = PointFit(ex, point, full)
     with runs.writer(fit.folder, purge_step=fit.start + 1 if fit.start else None) as w, GracefulStop() as stop:
         try:
-            epoch_loop(fit.start, fit.cfg.epochs, stop, fit.bar, fit.train,
-                       lambda epoch, tr, seconds: fit.end_epoch(w, epoch, tr, seconds))
+            epoch_loop(
+                fit.start,
+                fit.cfg.epochs,
+                stop,
+                fit.bar,
+                fit.train,
+                lambda epoch, tr, seconds: fit.end_epoch(w, epoch, tr, seconds),
+            )
             row = fit.row(stop.check)
             stop.check()
         except runs.Interrupted:
@@ -330,8 +457,11 @@ def fit_phase(ex: Experiment, point: Point, full: bool = False) -> dict:
                 fit.model.load_state_dict(saved["model"])
                 save_mlp(fit.folder, fit.model)
             raise
-        metrics = {f"hparam/{k}": row[k] for k in ("train_error", "valid_error", "test_error", "generalization_gap",
-                                                   "test_loss", "test_error_mc") if k in row}
+        metrics = {
+            f"hparam/{k}": row[k]
+            for k in ("train_error", "valid_error", "test_error", "generalization_gap", "test_loss", "test_error_mc")
+            if k in row
+        }
         runs.log_hparams(w, fit.hparams(), metrics, {"variant": list(ex.opts["variants"])}, differing_hparams(ex.opts))
     save_mlp(fit.folder, fit.model)
     runs.write_json(fit.folder / runs.RESULT_FILE, row)
@@ -369,35 +499,80 @@ def fit_classic(ex: Experiment, point: Point) -> dict:
     with GracefulStop() as stop:
         if point.classic == "knn":
             train = (_vis(x_np, ex.device).all(), _lab(y_np, ex.device))
-            res = fit_knn(train, (d["valid"][0].all(), d["valid"][1]), (d["test"][0].all(), d["test"][1]),
-                          (train[0][:n_eval], train[1][:n_eval]), KNN_KS, check=stop.check)
+            res = fit_knn(
+                train,
+                (d["valid"][0].all(), d["valid"][1]),
+                (d["test"][0].all(), d["test"][1]),
+                (train[0][:n_eval], train[1][:n_eval]),
+                KNN_KS,
+                check=stop.check,
+            )
             extra, setting = {"k": res["k"], "valid_error_by_k": res["valid_error_by_k"]}, f"k = {res['k']}"
         else:
             as_np = lambda a: (a[0].astype(np.float32) / 255.0, a[1])  # noqa: E731 (the nets' grey levels)
             tr = as_np((x_np, y_np))
-            res = fit_svm(tr, as_np(d["valid_np"]), as_np(ex.data["test_np"]), (tr[0][:n_eval], tr[1][:n_eval]),
-                          SVM_CS, point.seed, check=stop.check)
-            extra = {"C": res["C"], "valid_error_by_C": {str(c): e for c, e in res["valid_error_by_C"].items()},
-                     "support_vectors": res["support_vectors"]}
+            res = fit_svm(
+                tr,
+                as_np(d["valid_np"]),
+                as_np(ex.data["test_np"]),
+                (tr[0][:n_eval], tr[1][:n_eval]),
+                SVM_CS,
+                point.seed,
+                check=stop.check,
+            )
+            extra = {
+                "C": res["C"],
+                "valid_error_by_C": {str(c): e for c, e in res["valid_error_by_C"].items()},
+                "support_vectors": res["support_vectors"],
+            }
             setting = f"C = {res['C']:g}, {res['support_vectors']} support vectors"
     seconds = time.perf_counter() - t0
-    row = {"variant": point.variant, "train_size": len(x_np), "seed": point.seed, "depth": 0, "layers": [],
-           "pretrained": False, "activation": None, "loss": None, "init_scheme": None, "hidden_dropout": 0.0,
-           "input_dropout": 0.0, "train_error": res["error/train"], "valid_error": res["error/valid"],
-           "test_error": res["error/test"], "generalization_gap": res["error/test"] - res["error/train"],
-           "epochs": 0, "updates": 0, "seconds": seconds, **extra}
+    row = {
+        "variant": point.variant,
+        "train_size": len(x_np),
+        "seed": point.seed,
+        "depth": 0,
+        "layers": [],
+        "pretrained": False,
+        "activation": None,
+        "loss": None,
+        "init_scheme": None,
+        "hidden_dropout": 0.0,
+        "input_dropout": 0.0,
+        "train_error": res["error/train"],
+        "valid_error": res["error/valid"],
+        "test_error": res["error/test"],
+        "generalization_gap": res["error/test"] - res["error/train"],
+        "epochs": 0,
+        "updates": 0,
+        "seconds": seconds,
+        **extra,
+    }
     with runs.writer(folder) as w:
         for split in ("train", "valid", "test"):
             w.add_scalar(f"error/{split}", res[f"error/{split}"], opts["epochs"])
-        hp = {"variant": point.variant, "train_size": len(x_np), "seed": point.seed, "layers": "", "depth": 0,
-              "pretrained": False, "activation": "none", "loss": "none", "init_scheme": "none",
-              **{k: (v if isinstance(v, str) else 0.0) for k, v in variant_settings(opts, "baseline", None).items()},
-              "lr": 0.0, "epochs": 0, "batch_size": 0}
+        hp = {
+            "variant": point.variant,
+            "train_size": len(x_np),
+            "seed": point.seed,
+            "layers": "",
+            "depth": 0,
+            "pretrained": False,
+            "activation": "none",
+            "loss": "none",
+            "init_scheme": "none",
+            **{k: (v if isinstance(v, str) else 0.0) for k, v in variant_settings(opts, "baseline", None).items()},
+            "lr": 0.0,
+            "epochs": 0,
+            "batch_size": 0,
+        }
         metrics = {f"hparam/{k}": row[k] for k in ("train_error", "valid_error", "test_error", "generalization_gap")}
         runs.log_hparams(w, hp, metrics, {"variant": list(opts["variants"])}, differing_hparams(opts))
     runs.write_json(folder / runs.RESULT_FILE, row)
-    ex.echo(f"[{point.name(opts)}] {setting}  train err {100 * row['train_error']:.2f}%  valid err "
-            f"{100 * row['valid_error']:.2f}%  test err {100 * row['test_error']:.2f}%  {seconds:.1f}s")
+    ex.echo(
+        f"[{point.name(opts)}] {setting}  train err {100 * row['train_error']:.2f}%  valid err "
+        f"{100 * row['valid_error']:.2f}%  test err {100 * row['test_error']:.2f}%  {seconds:.1f}s"
+    )
     return row
 
 
@@ -410,8 +585,11 @@ def train_point(ex: Experiment, point: Point) -> dict:
     row = fit_phase(ex, point)
     if ex.opts.get("retrain_on_full"):
         full = fit_phase(ex, point, full=True)
-        row.update(test_error_full=full["test_error"], epochs_full=full["epochs"],
-                   **({"test_error_mc_full": full["test_error_mc"]} if "test_error_mc" in full else {}))
+        row.update(
+            test_error_full=full["test_error"],
+            epochs_full=full["epochs"],
+            **({"test_error_mc_full": full["test_error_mc"]} if "test_error_mc" in full else {}),
+        )
         runs.write_json(ex.run.path / point.name(ex.opts) / runs.RESULT_FILE, row)
     return row
 
@@ -419,6 +597,7 @@ def train_point(ex: Experiment, point: Point) -> dict:
 @dataclass
 class _RunAt:
     """What a point needs of the run on another machine: its folder."""
+
     path: Path
 
 
@@ -428,8 +607,9 @@ def point_on_worker(opts: dict, run_path: str, point: Point, threads: int) -> di
     torch.set_num_threads(max(1, threads))
     device = runs.resolve_device(opts["device"])
     stack = [r.to(device) for r in load_init(opts["init"], opts)[0]] if opts.get("init") else None
-    ex = Experiment(opts, load_data(opts, device), _RunAt(Path(run_path)), device, lambda m: print(m, flush=True),
-                    False, stack)
+    ex = Experiment(
+        opts, load_data(opts, device), _RunAt(Path(run_path)), device, lambda m: print(m, flush=True), False, stack
+    )
     return train_point(ex, point)
 
 
@@ -442,15 +622,21 @@ def layout() -> dict:
     by side, each with every variant in its own colour (TensorBoard colours by run, and each variant
     is a run): on one chart a variant's train and test curves shared a colour and differed only by a
     small marker. Errors are fractions in the event files (0.05 = 5%), as the chart names say."""
-    return {"compare-dropout": {
-        "train error, every variant (fraction: 0.05 = 5%)": ["Multiline", [r"^error/train$"]],
-        "test error, every variant (fraction: 0.05 = 5%)": ["Multiline", [r"^error/test$"]],
-        "train loss, every variant": ["Multiline", [r"^loss/train$"]],
-        "test loss, every variant (rising = overfitting)": ["Multiline", [r"^loss/test$"]],
-        "validation error, every variant (fraction)": ["Multiline", [r"^error/valid$"]],
-        "saturated share of each hidden layer (dead units for ReLU)": ["Multiline", [r"^activation/layer_\d+/saturated$"]],
-        "mean activation of each hidden layer": ["Multiline", [r"^activation/layer_\d+/mean$"]],
-        "gradient norm of each layer's weights": ["Multiline", [r"^grad_norm/layer_\d+$"]]}}
+    return {
+        "compare-dropout": {
+            "train error, every variant (fraction: 0.05 = 5%)": ["Multiline", [r"^error/train$"]],
+            "test error, every variant (fraction: 0.05 = 5%)": ["Multiline", [r"^error/test$"]],
+            "train loss, every variant": ["Multiline", [r"^loss/train$"]],
+            "test loss, every variant (rising = overfitting)": ["Multiline", [r"^loss/test$"]],
+            "validation error, every variant (fraction)": ["Multiline", [r"^error/valid$"]],
+            "saturated share of each hidden layer (dead units for ReLU)": [
+                "Multiline",
+                [r"^activation/layer_\d+/saturated$"],
+            ],
+            "mean activation of each hidden layer": ["Multiline", [r"^activation/layer_\d+/mean$"]],
+            "gradient norm of each layer's weights": ["Multiline", [r"^grad_norm/layer_\d+$"]],
+        }
+    }
 
 
 def evaluate_splits(model, train, valid, test, loss) -> dict:
@@ -484,15 +670,21 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
     run = make_run()
     echo(f"run folder: {run.path}")
     if opts.get("activation_forced_by"):
-        echo(f"activation: logistic for every variant (the {', '.join(opts['activation_forced_by'])} variant(s) "
-             f"start from RBMs, whose units are logistic); the other settings stay the preset's (lr {opts['lr']:g}): "
-             "a rate tuned for another activation may not suit logistic units")
-    per_net = min(point_epochs(opts, n) * -(-n // opts["batch_size"])
-                  for n in (opts.get("train_sizes") or [opts.get("train_size") or len(d["train_np"][1])]))
+        echo(
+            f"activation: logistic for every variant (the {', '.join(opts['activation_forced_by'])} variant(s) "
+            f"start from RBMs, whose units are logistic); the other settings stay the preset's (lr {opts['lr']:g}): "
+            "a rate tuned for another activation may not suit logistic units"
+        )
+    per_net = min(
+        point_epochs(opts, n) * -(-n // opts["batch_size"])
+        for n in (opts.get("train_sizes") or [opts.get("train_size") or len(d["train_np"][1])])
+    )
     if per_net < FEW_UPDATES:
-        echo(f"note: a net here makes only {per_net} weight updates, too few for these nets to learn much "
-             f"(a 1,000-image set at batch 100 needs a few thousand); --min-updates {10 * FEW_UPDATES} trains small "
-             "sets for more epochs")
+        echo(
+            f"note: a net here makes only {per_net} weight updates, too few for these nets to learn much "
+            f"(a 1,000-image set at batch 100 needs a few thousand); --min-updates {10 * FEW_UPDATES} trains small "
+            "sets for more epochs"
+        )
     preset = PRESETS[opts["preset"]]
     ex = Experiment(opts, d, run, device, echo, progress, init_stack)
 
@@ -516,20 +708,32 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
                     ex.stack(p)
         # while points run elsewhere a signal is caught here; a local point's own loop catches it
         with GracefulStop() if elsewhere else contextlib.nullcontext() as stop:
-            failed = executor.run_points(todo, opts, run, lambda p: train_point(ex, p), point_on_worker, stop, echo,
-                                         finished, progress)
+            failed = executor.run_points(
+                todo, opts, run, lambda p: train_point(ex, p), point_on_worker, stop, echo, finished, progress
+            )
         rows = [done[p] for p in points if p in done]
         if failed:
             run.set_status(runs.STATUS_RUNNING, rows=rows, failed=[{"point": n, "error": e} for n, e in failed])
-            raise ValueError(f"{len(failed)} of {len(points)} points failed ({'; '.join(f'{n}: {e}' for n, e in failed[:3])}"
-                             f"{'; ...' if len(failed) > 3 else ''}); {len(rows)} finished; --resume {run.path} "
-                             "runs the failed ones again")
-        summary = {"status": runs.STATUS_FINISHED, "preset": opts["preset"], "rows": rows,
-                   "groups": group_rows(rows, preset)}
+            raise ValueError(
+                f"{len(failed)} of {len(points)} points failed ({'; '.join(f'{n}: {e}' for n, e in failed[:3])}"
+                f"{'; ...' if len(failed) > 3 else ''}); {len(rows)} finished; --resume {run.path} "
+                "runs the failed ones again"
+            )
+        summary = {
+            "status": runs.STATUS_FINISHED,
+            "preset": opts["preset"],
+            "rows": rows,
+            "groups": group_rows(rows, preset),
+        }
         if preset.citation:
-            summary["paper"] = {"citation": preset.citation, "test_error_percent": preset.paper, "trust": preset.trust,
-                                "trust_of": {v: preset.trust_for(v) for v in preset.paper},
-                                "architecture": preset.architecture, "other_net": preset.other_net}
+            summary["paper"] = {
+                "citation": preset.citation,
+                "test_error_percent": preset.paper,
+                "trust": preset.trust,
+                "trust_of": {v: preset.trust_for(v) for v in preset.paper},
+                "architecture": preset.architecture,
+                "other_net": preset.other_net,
+            }
         md = summary_markdown(run, summary, preset)
         run.write_summary(summary, md)
         echo(md.replace("**", ""))  # the terminal gets the table without markdown emphasis

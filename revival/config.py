@@ -7,6 +7,7 @@ which the CLI's options are built from too), and round-trip through :meth:`to_di
 :meth:`from_dict`, where an unknown key is an error rather than silently dropped. A bad value
 raises :class:`~revival.errors.ConfigError` naming the field and what it accepts. No torch here.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,6 +22,7 @@ from .errors import ConfigError
 class Range:
     """A number's allowed interval (``lo_open``/``hi_open``: the end itself excluded); ``kind`` int or
     float. Floats must also be finite."""
+
     lo: float | None = None
     hi: float | None = None
     lo_open: bool = False
@@ -38,8 +40,9 @@ class Range:
             return f"expected {'a whole number' if self.kind is int else 'a number'}, got {x!r}"
         if not math.isfinite(x):
             return f"{x!r} is not a finite number"
-        if (self.lo is not None and (x <= self.lo if self.lo_open else x < self.lo)) or \
-                (self.hi is not None and (x >= self.hi if self.hi_open else x > self.hi)):
+        if (self.lo is not None and (x <= self.lo if self.lo_open else x < self.lo)) or (
+            self.hi is not None and (x >= self.hi if self.hi_open else x > self.hi)
+        ):
             return f"{x!r} is outside {self.text()}"
         return None
 
@@ -49,26 +52,53 @@ PROBABILITY_BELOW_1 = Range(0, 1, hi_open=True)  # dropout rates and momenta: 1 
 
 # The RBM training settings: allowed values, shared by RBMConfig, DBNConfig and the CLI's options
 RBM_CHECKS = {
-    "hidden": POSITIVE_INT, "epochs": POSITIVE_INT, "batch_size": POSITIVE_INT,
-    "lr": Range(0, lo_open=True), "lr_decay": Range(0, 1, lo_open=True), "momentum": PROBABILITY_BELOW_1,
-    "initial_momentum": PROBABILITY_BELOW_1, "final_momentum": PROBABILITY_BELOW_1, "momentum_epochs": COUNT,
-    "weight_decay": Range(0), "cd_k": POSITIVE_INT, "sparsity_target": Range(0, 1, lo_open=True, hi_open=True),
-    "sparsity_cost": Range(0), "sparsity_decay": Range(0, 1, hi_open=True), "dropout": PROBABILITY_BELOW_1,
-    "monitor_size": Range(10, kind=int), "init_std": Range(0, lo_open=True),
-    "visible_type": ("bernoulli", "gaussian"), "binarize": ("stochastic", "threshold", "none"),
-    "visible_bias_init": E.VISIBLE_BIAS_INITS, "precision": E.PRECISIONS, "feed": E.FEEDS,
+    "hidden": POSITIVE_INT,
+    "epochs": POSITIVE_INT,
+    "batch_size": POSITIVE_INT,
+    "lr": Range(0, lo_open=True),
+    "lr_decay": Range(0, 1, lo_open=True),
+    "momentum": PROBABILITY_BELOW_1,
+    "initial_momentum": PROBABILITY_BELOW_1,
+    "final_momentum": PROBABILITY_BELOW_1,
+    "momentum_epochs": COUNT,
+    "weight_decay": Range(0),
+    "cd_k": POSITIVE_INT,
+    "sparsity_target": Range(0, 1, lo_open=True, hi_open=True),
+    "sparsity_cost": Range(0),
+    "sparsity_decay": Range(0, 1, hi_open=True),
+    "dropout": PROBABILITY_BELOW_1,
+    "monitor_size": Range(10, kind=int),
+    "init_std": Range(0, lo_open=True),
+    "visible_type": ("bernoulli", "gaussian"),
+    "binarize": ("stochastic", "threshold", "none"),
+    "visible_bias_init": E.VISIBLE_BIAS_INITS,
+    "precision": E.PRECISIONS,
+    "feed": E.FEEDS,
 }
 
 # The classifier's settings (compare-dropout's options of the same names)
 NET_CHECKS = {
-    "epochs": POSITIVE_INT, "batch_size": POSITIVE_INT, "lr": Range(0, lo_open=True),
-    "lr_decay": Range(0, 1, lo_open=True), "initial_momentum": PROBABILITY_BELOW_1,
-    "final_momentum": PROBABILITY_BELOW_1, "momentum_epochs": COUNT, "weight_decay": Range(0),
-    "max_norm": Range(0, lo_open=True), "input_dropout": PROBABILITY_BELOW_1, "hidden_dropout": PROBABILITY_BELOW_1,
-    "freeze_pretrained_epochs": COUNT, "eval_every": POSITIVE_INT, "eval_train_size": POSITIVE_INT,
-    "activation": E.ACTIVATIONS, "loss": E.LOSSES, "init_scheme": E.INIT_SCHEMES,
-    "dropout_scaling": E.DROPOUT_SCALINGS, "dropout_type": ("bernoulli", "gaussian"),
-    "max_norm_layers": E.MAX_NORM_LAYERS, "precision": E.PRECISIONS,
+    "epochs": POSITIVE_INT,
+    "batch_size": POSITIVE_INT,
+    "lr": Range(0, lo_open=True),
+    "lr_decay": Range(0, 1, lo_open=True),
+    "initial_momentum": PROBABILITY_BELOW_1,
+    "final_momentum": PROBABILITY_BELOW_1,
+    "momentum_epochs": COUNT,
+    "weight_decay": Range(0),
+    "max_norm": Range(0, lo_open=True),
+    "input_dropout": PROBABILITY_BELOW_1,
+    "hidden_dropout": PROBABILITY_BELOW_1,
+    "freeze_pretrained_epochs": COUNT,
+    "eval_every": POSITIVE_INT,
+    "eval_train_size": POSITIVE_INT,
+    "activation": E.ACTIVATIONS,
+    "loss": E.LOSSES,
+    "init_scheme": E.INIT_SCHEMES,
+    "dropout_scaling": E.DROPOUT_SCALINGS,
+    "dropout_type": ("bernoulli", "gaussian"),
+    "max_norm_layers": E.MAX_NORM_LAYERS,
+    "precision": E.PRECISIONS,
 }
 
 SEED = Range(0, 2**63 - 1, kind=int)
@@ -142,6 +172,7 @@ class RBMConfig(_Config):
     ``binarize`` says what :func:`revival.fit_rbm` does to the data first: one fixed seeded Bernoulli
     sample per value (``stochastic``), ``x >= 0.5`` (``threshold``), or nothing (``none``).
     ``device``: auto, cpu, cuda or cuda:N."""
+
     n_hidden: int = _R["hidden"]
     epochs: int = _R["epochs"]
     batch_size: int = _R["batch_size"]
@@ -195,6 +226,7 @@ class DBNConfig(_Config):
     layer k's hidden probabilities (``feed="probs"``, the 2006 code) or one fixed sample of them.
     Each setting of :data:`revival.experiments.DBN_PER_LAYER` takes one value for every layer or a
     tuple with one value per layer."""
+
     layers: tuple = tuple(_D["layers"])
     epochs: int | tuple = _D["epochs"]
     batch_size: int | tuple = _D["batch_size"]
@@ -232,8 +264,10 @@ class DBNConfig(_Config):
                 object.__setattr__(self, name, tuple(v))
                 v = tuple(v)
             if isinstance(v, tuple) and len(v) != len(self.layers):
-                raise ConfigError(f"DBNConfig.{name}", f"{len(v)} values for {len(self.layers)} layers; give one "
-                                                       "value, or one per layer")
+                raise ConfigError(
+                    f"DBNConfig.{name}",
+                    f"{len(v)} values for {len(self.layers)} layers; give one value, or one per layer",
+                )
         self._check()
         self.layer_configs()  # builds, and so checks, each layer's RBMConfig (a sparsity cost needs a target, ...)
 
@@ -242,12 +276,22 @@ class DBNConfig(_Config):
         layer 1, whose visible type and binarization they describe; layers above are Bernoulli)."""
         out = []
         for k, n in enumerate(self.layers):
-            own = {name: (v[k] if isinstance(v, tuple) else v) for name in E.DBN_PER_LAYER
-                   for v in [getattr(self, name)]}
-            out.append(RBMConfig(n_hidden=n, init_std=self.init_std, visible_bias_init=self.visible_bias_init,
-                                 visible_type=self.visible_type if k == 0 else "bernoulli",
-                                 binarize=self.binarize if k == 0 else "none", precision=self.precision,
-                                 seed=self.seed, device=self.device, **own))
+            own = {
+                name: (v[k] if isinstance(v, tuple) else v) for name in E.DBN_PER_LAYER for v in [getattr(self, name)]
+            }
+            out.append(
+                RBMConfig(
+                    n_hidden=n,
+                    init_std=self.init_std,
+                    visible_bias_init=self.visible_bias_init,
+                    visible_type=self.visible_type if k == 0 else "bernoulli",
+                    binarize=self.binarize if k == 0 else "none",
+                    precision=self.precision,
+                    seed=self.seed,
+                    device=self.device,
+                    **own,
+                )
+            )
         return out
 
 
@@ -263,6 +307,7 @@ class NetConfig(_Config):
     or ``paper`` (no rescaling in training, weights times q at test time). ``freeze_pretrained_epochs``:
     with ``init=`` a DBN, the first epochs train the output layer alone. ``eval_every``: evaluate the
     validation and test sets every that many epochs (and after the last)."""
+
     layers: tuple = tuple(_C["layers"])
     activation: str = _C["activation"]
     loss: str = _C["loss"]

@@ -3,6 +3,7 @@
 The images live on the device as ``uint8`` (one row of 784 pixels per image); batches are sliced by
 index from a seeded ``randperm`` and converted to floating point on the fly (:class:`Visible`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,45 +55,59 @@ FILES = {
 DATASETS = {
     "mnist": DatasetSpec(
         "mnist",
-        mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
-                 "https://storage.googleapis.com/cvdf-datasets/mnist/",
-                 "http://yann.lecun.com/exdb/mnist/"),
-        md5={"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-             "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-             "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-             "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"},
-        sha256={"train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-                "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-                "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-                "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"},
-        n_valid=10_000),
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
+        md5={
+            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        },
+        sha256={
+            "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        },
+        n_valid=10_000,
+    ),
     "fashion-mnist": DatasetSpec(
         "fashion-mnist",
         mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-        md5={"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-             "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-             "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-             "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"},
-        n_valid=10_000),
+        md5={
+            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+        },
+        n_valid=10_000,
+    ),
     "kmnist": DatasetSpec(
         "kmnist",
-        mirrors=("https://codh.rois.ac.jp/kmnist/dataset/kmnist/",
-                 "http://codh.rois.ac.jp/kmnist/dataset/kmnist/"),
-        md5={"train-images-idx3-ubyte.gz": "bdb82020997e1d708af4cf47b453dcf7",
-             "train-labels-idx1-ubyte.gz": "e144d726b3acfaa3e44228e80efcd344",
-             "t10k-images-idx3-ubyte.gz": "5c965bf0a639b31b8f53240b1b52f4d7",
-             "t10k-labels-idx1-ubyte.gz": "7320c461ea6c1c855c0b718fb2a4b134"},
-        n_valid=10_000),
+        mirrors=("https://codh.rois.ac.jp/kmnist/dataset/kmnist/", "http://codh.rois.ac.jp/kmnist/dataset/kmnist/"),
+        md5={
+            "train-images-idx3-ubyte.gz": "bdb82020997e1d708af4cf47b453dcf7",
+            "train-labels-idx1-ubyte.gz": "e144d726b3acfaa3e44228e80efcd344",
+            "t10k-images-idx3-ubyte.gz": "5c965bf0a639b31b8f53240b1b52f4d7",
+            "t10k-labels-idx1-ubyte.gz": "7320c461ea6c1c855c0b718fb2a4b134",
+        },
+        n_valid=10_000,
+    ),
     # 3,000 train + 1,000 valid (one training file) and 1,000 test digits, class-balanced, shipped
     # inside the package; made by scripts/make_mnist_sample.py (CC BY-SA 3.0, see its README).
     "mnist-sample": DatasetSpec("mnist-sample", mirrors=(), md5={}, n_valid=1_000, packaged=True),
 }
+
 
 @dataclass(frozen=True)
 class Resplit:
     """A data set made by re-splitting another's 70,000 images (its training file, then its test
     file) in one seeded random order: the first ``n_train`` are train, the next ``n_valid`` valid,
     the next ``n_test`` test (the rest unused)."""
+
     base: str
     n_train: int
     n_valid: int
@@ -111,6 +126,7 @@ BINARIZE = ("stochastic", "threshold", "none")
 
 # ----------------------------------------------------------------------------------- IDX files
 
+
 def parse_idx(raw: bytes, name: str = "<bytes>", ndim: int | None = None) -> np.ndarray:
     """Parse the bytes of one uncompressed IDX file of unsigned bytes (type code 0x08).
 
@@ -128,14 +144,16 @@ def parse_idx(raw: bytes, name: str = "<bytes>", ndim: int | None = None) -> np.
     header = 4 + 4 * d
     if len(raw) < header:
         raise DataError(f"{name}: truncated IDX header")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(d))
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(d))
     count = 1
     for s in dims:
         count *= s
     if len(raw) - header != count:
         how = "truncated" if len(raw) - header < count else "has trailing bytes"
-        raise DataError(f"{name}: {how}: header declares {'x'.join(map(str, dims))} = {count} bytes "
-                        f"of data, file holds {len(raw) - header}")
+        raise DataError(
+            f"{name}: {how}: header declares {'x'.join(map(str, dims))} = {count} bytes "
+            f"of data, file holds {len(raw) - header}"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header, count=count).reshape(dims).copy()
 
 
@@ -173,6 +191,7 @@ def candidates(folder: Path, base: str) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------------- the cache
+
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
     """``--data-dir``, else ``$REVIVAL_DATA_DIR``, else ``~/.cache/revival``."""
@@ -227,8 +246,10 @@ def locate(dataset: str, base: str, root: Path, allow_download: bool = True) -> 
             return p
     if spec.packaged:
         raise DataError(f"{folder / base}.gz: packaged sample file missing (reinstall revival)")
-    hint = (f"put the IDX files (gzip or raw) in {folder}/ or point --data-dir / REVIVAL_DATA_DIR at "
-            f"the folder that holds {dataset}/; --dataset mnist-sample works without any files")
+    hint = (
+        f"put the IDX files (gzip or raw) in {folder}/ or point --data-dir / REVIVAL_DATA_DIR at "
+        f"the folder that holds {dataset}/; --dataset mnist-sample works without any files"
+    )
     if not allow_download:
         raise DataError(f"{folder / base}: not found; {hint} (or add --download to fetch them into {folder}/)")
     try:
@@ -254,6 +275,7 @@ def read_pair(dataset: str, part: str, root: Path, allow_download: bool = True) 
 
 # ----------------------------------------------------------------------------------- splits
 
+
 def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     """Indices of a seeded, class-stratified subset of size ``n`` (sorted, so order is stable).
 
@@ -278,8 +300,14 @@ def download_allowed(data_dir=None) -> bool:
     return not data_dir and not os.environ.get("REVIVAL_DATA_DIR")
 
 
-def load_split(dataset: str, split: str, data_dir=None, train_size: int | None = None, seed: int = 0,
-               allow_download: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_split(
+    dataset: str,
+    split: str,
+    data_dir=None,
+    train_size: int | None = None,
+    seed: int = 0,
+    allow_download: bool | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The paper split: train = training file minus its last ``n_valid`` images, valid = those, test = t10k.
 
     ``train_size`` takes a class-stratified, seeded subset of the train split. ``allow_download``
@@ -304,8 +332,14 @@ def load_split(dataset: str, split: str, data_dir=None, train_size: int | None =
     return images, labels
 
 
-def resplit(r: Resplit, split: str, data_dir=None, train_size: int | None = None, seed: int = 0,
-            allow_download: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+def resplit(
+    r: Resplit,
+    split: str,
+    data_dir=None,
+    train_size: int | None = None,
+    seed: int = 0,
+    allow_download: bool | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """One split of a :class:`Resplit` data set (``train_size``: a stratified subset of its train)."""
     if allow_download is None:
         allow_download = download_allowed(data_dir)
@@ -313,12 +347,11 @@ def resplit(r: Resplit, split: str, data_dir=None, train_size: int | None = None
     parts = [read_pair(r.base, part, root, allow_download) for part in ("train", "test")]
     images, labels = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     if len(images) < r.n_train + r.n_valid + r.n_test:
-        raise DataError(f"{r.base}: {len(images)} images in all, the re-split needs "
-                        f"{r.n_train + r.n_valid + r.n_test}")
+        raise DataError(f"{r.base}: {len(images)} images in all, the re-split needs {r.n_train + r.n_valid + r.n_test}")
     order = np.random.default_rng(r.seed).permutation(len(images))
     start = {"train": 0, "valid": r.n_train, "test": r.n_train + r.n_valid}[split]
     n = {"train": r.n_train, "valid": r.n_valid, "test": r.n_test}[split]
-    idx = np.sort(order[start:start + n])
+    idx = np.sort(order[start : start + n])
     images, labels = images[idx], labels[idx]
     if split == "train" and train_size is not None:
         sub = stratified_subset(labels, train_size, seed)
@@ -352,6 +385,7 @@ def binarize(images: np.ndarray, mode: str, seed: int) -> np.ndarray:
 @dataclass
 class Visible:
     """Visible data on the device as uint8, turned into floats per batch: ``x * scale + offset``."""
+
     data: torch.Tensor  # [N, D] uint8
     scale: torch.Tensor | float = 1.0
     offset: torch.Tensor | float = 0.0
@@ -373,8 +407,13 @@ class Visible:
         return self.batch(slice(None))
 
 
-def visible_data(images: np.ndarray, device, binarize_mode: str, seed: int,
-                 standardize_with: tuple[torch.Tensor, torch.Tensor] | None = None) -> Visible:
+def visible_data(
+    images: np.ndarray,
+    device,
+    binarize_mode: str,
+    seed: int,
+    standardize_with: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> Visible:
     """Put ``images`` on ``device`` as RBM visible data.
 
     Binary modes give 0/1 values; ``none`` gives pixel/255; ``standardize_with=(mean, std)``
@@ -385,7 +424,9 @@ def visible_data(images: np.ndarray, device, binarize_mode: str, seed: int,
         scale = (1.0 / (255.0 * std)).to(device)
         return Visible(torch.from_numpy(np.ascontiguousarray(images)).to(device), scale, (-mean / std).to(device))
     data = binarize(images, binarize_mode, seed)
-    return Visible(torch.from_numpy(np.ascontiguousarray(data)).to(device), 1.0 / 255.0 if binarize_mode == "none" else 1.0)
+    return Visible(
+        torch.from_numpy(np.ascontiguousarray(data)).to(device), 1.0 / 255.0 if binarize_mode == "none" else 1.0
+    )
 
 
 def pixel_stats(images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

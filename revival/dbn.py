@@ -13,6 +13,7 @@ Layer k's hidden units are layer k+1's visible units. The stack is used three wa
 
 The RBM math itself lives in :mod:`revival.rbm`; nothing here logs or touches files.
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,8 +24,9 @@ from . import rbm as R
 FORMAT = "revival.dbn.v1"
 
 
-def up_pass(x: torch.Tensor, rbms: list[R.RBM], generator: torch.Generator | None = None,
-            sample: bool = False) -> torch.Tensor:
+def up_pass(
+    x: torch.Tensor, rbms: list[R.RBM], generator: torch.Generator | None = None, sample: bool = False
+) -> torch.Tensor:
     """The top layer's activities for the rows of ``x``: P(h_k | h_{k-1}) layer after layer
     (``sample=True``: each layer's probabilities replaced by a Bernoulli sample before going up)."""
     h = x
@@ -73,8 +75,11 @@ def project_filters(rbms: list[R.RBM]) -> torch.Tensor:
 def checkpoint_dict(rbms: list[R.RBM], configs: list[dict], preprocessing: dict) -> dict:
     """The public format ``revival.dbn.v1``: ``layers`` (``revival.rbm.v1`` dicts, bottom first) and
     the ``preprocessing`` of the data layer 1 was trained on."""
-    return {"format": FORMAT, "layers": [R.checkpoint_dict(r, c) for r, c in zip(rbms, configs)],
-            "preprocessing": preprocessing}
+    return {
+        "format": FORMAT,
+        "layers": [R.checkpoint_dict(r, c) for r, c in zip(rbms, configs)],
+        "preprocessing": preprocessing,
+    }
 
 
 def from_checkpoint(ck, where: str = "checkpoint") -> list[R.RBM]:
@@ -94,8 +99,10 @@ def from_checkpoint(ck, where: str = "checkpoint") -> list[R.RBM]:
     rbms = [R.from_checkpoint(c, f"{where} layer {i + 1}") for i, c in enumerate(layers)]
     for i in range(1, len(rbms)):
         if rbms[i].n_visible != rbms[i - 1].n_hidden:
-            raise ValueError(f"{where}: layer {i + 1} has {rbms[i].n_visible} visible units but layer {i} has "
-                             f"{rbms[i - 1].n_hidden} hidden units")
+            raise ValueError(
+                f"{where}: layer {i + 1} has {rbms[i].n_visible} visible units but layer {i} has "
+                f"{rbms[i - 1].n_hidden} hidden units"
+            )
     return rbms
 
 
@@ -115,14 +122,23 @@ def init_mlp_(model, rbms: list[R.RBM], input_scale: list[float] | None = None):
             lin = model.layers[i]
             w, _, c = rbm.params()
             if tuple(w.shape) != tuple(lin.weight.shape):
-                raise ValueError(f"checkpoint layer {i + 1} is {w.shape[1]}->{w.shape[0]} but the net's layer "
-                                 f"{i + 1} is {lin.weight.shape[1]}->{lin.weight.shape[0]} (check --layers)")
+                raise ValueError(
+                    f"checkpoint layer {i + 1} is {w.shape[1]}->{w.shape[0]} but the net's layer "
+                    f"{i + 1} is {lin.weight.shape[1]}->{lin.weight.shape[0]} (check --layers)"
+                )
             lin.weight.copy_(w if input_scale is None else w * input_scale[i])
             lin.bias.copy_(c)
 
 
-def init_from_stack(model, rbms: list[R.RBM], n_hidden: int, input_dropout: float, hidden_dropout: float,
-                    dropout_type: str, dropout_scaling: str) -> list[float] | None:
+def init_from_stack(
+    model,
+    rbms: list[R.RBM],
+    n_hidden: int,
+    input_dropout: float,
+    hidden_dropout: float,
+    dropout_type: str,
+    dropout_scaling: str,
+) -> list[float] | None:
     """Start ``model``'s first hidden layers from ``rbms`` (:func:`init_mlp_`), scaled by
     :func:`dropout_scales` when the net trains with the papers' Bernoulli dropout; returns the
     scales used (None: copied as they are)."""
@@ -173,4 +189,5 @@ class DBN(nn.Module):
     def save(self, path):
         """Write :meth:`checkpoint` to ``path`` atomically (``revival.load(path)`` reads it back)."""
         from .runs import save_torch
+
         save_torch(path, self.checkpoint())

@@ -1,5 +1,6 @@
 """The exceptions every room may raise or catch, in a leaf module (no torch, no revival imports), so
 that training, models and the library never import the run-folder code to say how a run ended."""
+
 from __future__ import annotations
 
 import signal

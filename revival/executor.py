@@ -11,6 +11,7 @@ finish, the progress lines. A task that raises or whose worker dies is retried `
 times, then recorded as failed without stopping the others. Ctrl-C cancels what is outstanding.
 Ray is an optional extra: ``pip install "revival[ray]"``.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -34,6 +35,7 @@ def _inject_fault(name: str, run_path: Path):
     """Faults the tests ask for through ``REVIVAL_FAULTS``: ``fail:NAME`` raises in every attempt of
     point NAME, ``die-once:NAME`` kills the worker process in NAME's first attempt (a crashed node)."""
     import os
+
     for item in filter(None, os.environ.get(FAULTS_ENV, "").split(",")):
         kind, _, target = item.partition(":")
         if target != name:
@@ -63,7 +65,9 @@ def connect(address: str | None):
     stops the run like Ctrl-C. A signal during the start-up shuts down what had started.
     ValueError naming --ray-address when the cluster cannot be joined."""
     import signal
+
     import ray
+
     if ray.is_initialized():
         return ray
     old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -72,8 +76,10 @@ def connect(address: str | None):
     except (ConnectionError, RuntimeError, ValueError) as e:
         _shutdown(ray)
         if address:
-            raise ValueError(f"--ray-address {address}: cannot join a Ray cluster there ({runs.one_line(e)}); "
-                             "check the address (auto, or ray://HOST:PORT), or leave it out to start one here") from None
+            raise ValueError(
+                f"--ray-address {address}: cannot join a Ray cluster there ({runs.one_line(e)}); "
+                "check the address (auto, or ray://HOST:PORT), or leave it out to start one here"
+            ) from None
         raise
     except BaseException:
         _shutdown(ray)
@@ -96,6 +102,7 @@ def _shutdown(ray):
 def stop_local(opts: dict):
     """Shut down the Ray instance this process started (none to stop when it joined a cluster)."""
     import ray
+
     if not opts.get("ray_address"):
         _shutdown(ray)
 
@@ -108,9 +115,12 @@ def check_resources(ray, opts: dict):
         want, have = float(opts.get(opt) or 0.0), float(total.get(key, 0.0))
         if want > have:
             name = "--" + opt.replace("_", "-")
-            raise runs.OptionError(name, f"{name} {want:g}: the Ray cluster has {have:g} {unit} in all, so no point "
-                                         f"could ever start; ask for at most {have:g}" +
-                                         (" (or use --point-gpus 0 on a machine without GPUs)" if key == "GPU" else ""))
+            raise runs.OptionError(
+                name,
+                f"{name} {want:g}: the Ray cluster has {have:g} {unit} in all, so no point "
+                f"could ever start; ask for at most {have:g}"
+                + (" (or use --point-gpus 0 on a machine without GPUs)" if key == "GPU" else ""),
+            )
 
 
 def check_shared_storage(ray, run_path: Path, resources: dict, stop=None, timeout: float = STORAGE_CHECK_TIMEOUT_S):
@@ -130,9 +140,11 @@ def check_shared_storage(ray, run_path: Path, resources: dict, stop=None, timeou
                 seen = ray.get(ref)
                 break
             if time.monotonic() - t0 > timeout:
-                raise ValueError(f"no Ray worker ran the storage check within {timeout:.0f} s: the cluster cannot "
-                                 f"grant a point its resources now ({resources}); lower --point-cpus / --point-gpus "
-                                 "or free the cluster")
+                raise ValueError(
+                    f"no Ray worker ran the storage check within {timeout:.0f} s: the cluster cannot "
+                    f"grant a point its resources now ({resources}); lower --point-cpus / --point-gpus "
+                    "or free the cluster"
+                )
     except BaseException:
         ray.cancel(ref, force=True)
         (run_path / MARKER).unlink(missing_ok=True)
@@ -142,12 +154,15 @@ def check_shared_storage(ray, run_path: Path, resources: dict, stop=None, timeou
     for p in (run_path / MARKER, reply):
         p.unlink(missing_ok=True)
     if not ok:
-        raise ValueError(f"the Ray workers cannot see the run folder {run_path}: put --logdir on storage every "
-                         "node shares (NFS, a cluster file system), or run one node")
+        raise ValueError(
+            f"the Ray workers cannot see the run folder {run_path}: put --logdir on storage every "
+            "node shares (NFS, a cluster file system), or run one node"
+        )
 
 
-def run_points(points: list, opts: dict, run, here, remote, stop, echo, on_done,
-               progress: bool = False) -> list[tuple[str, str]]:
+def run_points(
+    points: list, opts: dict, run, here, remote, stop, echo, on_done, progress: bool = False
+) -> list[tuple[str, str]]:
     """Run ``points`` by ``opts["executor"]``: ``local``, ``on_done(point, here(point))`` for each in
     turn (an error stops the experiment); ``ray``, each as a Ray task running
     ``remote(opts, run_path, point, threads)``, ``on_done(point, row)`` as each finishes. Returns the
@@ -181,19 +196,24 @@ def run_points(points: list, opts: dict, run, here, remote, stop, echo, on_done,
                     row = ray.get(ref)
                 except Exception as e:  # noqa: BLE001 - the task's error after its retries: record it, go on
                     failed.append((name, runs.one_line(getattr(e, "cause", None) or e)))
-                    echo(f"[{name}] failed after {opts['max_retries']} retr{'y' if opts['max_retries'] == 1 else 'ies'}: "
-                         f"{failed[-1][1]}")
+                    echo(
+                        f"[{name}] failed after {opts['max_retries']} retr{'y' if opts['max_retries'] == 1 else 'ies'}: "
+                        f"{failed[-1][1]}"
+                    )
                     bar.step()
                     continue
                 done += 1
                 on_done(p, row)
                 bar.step()
                 if not progress:
-                    echo(f"ray: {done + len(failed)}/{done + len(failed) + len(pending)} points ({name} finished, "
-                         f"{time.perf_counter() - t0:.0f} s)")
+                    echo(
+                        f"ray: {done + len(failed)}/{done + len(failed) + len(pending)} points ({name} finished, "
+                        f"{time.perf_counter() - t0:.0f} s)"
+                    )
     except BaseException:
-        run.set_status(runs.STATUS_RUNNING, points_finished=done, points_failed=len(failed),
-                       points_remaining=len(pending))  # how the run ended is written over it by run.recording()
+        run.set_status(
+            runs.STATUS_RUNNING, points_finished=done, points_failed=len(failed), points_remaining=len(pending)
+        )  # how the run ended is written over it by run.recording()
         for ref in pending:  # force: a running task's worker is killed, so nothing writes after we return
             ray.cancel(ref, force=True)
         if not opts.get("ray_address"):

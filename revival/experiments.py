@@ -6,6 +6,7 @@ fast and any room may read these tables.
 Trust marks on published figures: V quoted verbatim from the paper or
 its authors' code, S several secondary sources agree, U unconfirmed.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,14 +19,34 @@ DEVICE_HELP = "auto, cpu, cuda or cuda:N."
 # Hinton's Practical Guide (2010): batch 100, lr 0.1, momentum 0.5 for 5 epochs then 0.9, weight
 # decay 2e-4 on weights, CD-1; lr None = 0.1 for Bernoulli visibles, 0.01 for Gaussian ones.
 RBM_DEFAULTS = {
-    "hidden": 500, "visible_type": "bernoulli", "binarize": "stochastic", "epochs": 10, "batch_size": 100,
-    "lr": None, "lr_decay": 1.0, "momentum": None, "initial_momentum": 0.5, "final_momentum": 0.9,
-    "momentum_epochs": 5, "weight_decay": 2e-4, "cd_k": 1, "persistent": False, "sparsity_target": None,
-    "sparsity_cost": 0.0, "sparsity_decay": 0.95, "dropout": 0.0, "monitor_size": 2000,
-    "ais_every": 0, "ais_runs": 100, "ais_betas": 14_501, "raise_examples": 0, "base_rate": "clip",
+    "hidden": 500,
+    "visible_type": "bernoulli",
+    "binarize": "stochastic",
+    "epochs": 10,
+    "batch_size": 100,
+    "lr": None,
+    "lr_decay": 1.0,
+    "momentum": None,
+    "initial_momentum": 0.5,
+    "final_momentum": 0.9,
+    "momentum_epochs": 5,
+    "weight_decay": 2e-4,
+    "cd_k": 1,
+    "persistent": False,
+    "sparsity_target": None,
+    "sparsity_cost": 0.0,
+    "sparsity_decay": 0.95,
+    "dropout": 0.0,
+    "monitor_size": 2000,
+    "ais_every": 0,
+    "ais_runs": 100,
+    "ais_betas": 14_501,
+    "raise_examples": 0,
+    "base_rate": "clip",
     # initial weights N(0, init_std^2) and visible biases log(p / (1 - p)) of the data (the Guide);
     # Hinton & Salakhutdinov's 2006 code uses 0.1 and zero biases
-    "init_std": 0.01, "visible_bias_init": "log-odds",
+    "init_std": 0.01,
+    "visible_bias_init": "log-odds",
     # matrix products in float32, or bfloat16 where the machine runs it fast (revival.precision)
     "precision": "fp32",
 }
@@ -35,18 +56,49 @@ LR_BY_VISIBLE = {"bernoulli": 0.1, "gaussian": 0.01}
 
 # pretrain-dbn: the same RBM options, one value for all layers or one per layer; grey levels in
 # [0, 1] as the 2006 code trains its first layer, the next layer on the hidden probabilities
-DBN_DEFAULTS = {**{k: v for k, v in RBM_DEFAULTS.items()
-                   if not k.startswith(("ais_", "raise_")) and k not in ("hidden", "base_rate")},
-                "layers": [500, 500, 2000], "binarize": "none", "feed": "probs", "sample_steps": 200}
+DBN_DEFAULTS = {
+    **{
+        k: v
+        for k, v in RBM_DEFAULTS.items()
+        if not k.startswith(("ais_", "raise_")) and k not in ("hidden", "base_rate")
+    },
+    "layers": [500, 500, 2000],
+    "binarize": "none",
+    "feed": "probs",
+    "sample_steps": 200,
+}
 # the options of pretrain-dbn that take a comma list, one value per layer
-DBN_PER_LAYER = ("epochs", "batch_size", "lr", "lr_decay", "momentum", "initial_momentum", "final_momentum",
-                 "momentum_epochs", "weight_decay", "cd_k", "persistent", "sparsity_target", "sparsity_cost",
-                 "sparsity_decay", "dropout")
+DBN_PER_LAYER = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "lr_decay",
+    "momentum",
+    "initial_momentum",
+    "final_momentum",
+    "momentum_epochs",
+    "weight_decay",
+    "cd_k",
+    "persistent",
+    "sparsity_target",
+    "sparsity_cost",
+    "sparsity_decay",
+    "dropout",
+)
 FEEDS = ("probs", "samples")
 
 MAX_AIS_RUNS, MAX_AIS_BETAS = 100_000, 10_000_000  # beyond these AIS would not fit in memory or finish
-EVALUATE_DEFAULTS = {"split": "test", "method": "auto", "ais_runs": 100, "ais_betas": 14_501, "layer": None,
-                     "raise_examples": 300, "raise_chains": 1, "base_rate": "clip", "tolerance": 1.0}
+EVALUATE_DEFAULTS = {
+    "split": "test",
+    "method": "auto",
+    "ais_runs": 100,
+    "ais_betas": 14_501,
+    "layer": None,
+    "raise_examples": 300,
+    "raise_chains": 1,
+    "base_rate": "clip",
+    "tolerance": 1.0,
+}
 BASE_RATES = ("clip", "pseudo-counts")
 DROPOUT_SCALINGS = ("inverted", "paper")
 MAX_NORM_LAYERS = ("hidden", "all")
@@ -83,26 +135,61 @@ VARIANTS = {
 PRETRAINED_ACTIVATION = "logistic"  # an RBM's hidden units are logistic
 
 COMPARE_DEFAULTS = {
-    "dataset": "mnist", "train_size": None, "layers": [1024, 1024], "activation": "relu", "loss": "cross-entropy",
-    "variants": ["baseline", "dropout"], "epochs": 50, "batch_size": 100, "lr": 0.05, "lr_decay": 1.0,
-    "initial_momentum": 0.5, "final_momentum": 0.9, "momentum_epochs": 10, "dampen": False,
-    "weight_decay": 1e-4, "max_norm": 3.0, "input_dropout": 0.2, "hidden_dropout": 0.5, "mc_samples": 50,
-    "seeds": 1, "train_sizes": None, "dropout_rates": None, "depths": None, "width": None,
-    "eval_train_size": 10_000, "init": None, "dropout_scaling": "inverted", "max_norm_layers": "hidden",
-    "init_scheme": "auto", "retrain_on_full": False,
+    "dataset": "mnist",
+    "train_size": None,
+    "layers": [1024, 1024],
+    "activation": "relu",
+    "loss": "cross-entropy",
+    "variants": ["baseline", "dropout"],
+    "epochs": 50,
+    "batch_size": 100,
+    "lr": 0.05,
+    "lr_decay": 1.0,
+    "initial_momentum": 0.5,
+    "final_momentum": 0.9,
+    "momentum_epochs": 10,
+    "dampen": False,
+    "weight_decay": 1e-4,
+    "max_norm": 3.0,
+    "input_dropout": 0.2,
+    "hidden_dropout": 0.5,
+    "mc_samples": 50,
+    "seeds": 1,
+    "train_sizes": None,
+    "dropout_rates": None,
+    "depths": None,
+    "width": None,
+    "eval_train_size": 10_000,
+    "init": None,
+    "dropout_scaling": "inverted",
+    "max_norm_layers": "hidden",
+    "init_scheme": "auto",
+    "retrain_on_full": False,
     # train once on training + validation images (60,000 for MNIST): protocols whose length is fixed
     # in advance (no validation phase to choose it), e.g. Hinton & Salakhutdinov's 200 epochs
     "train_on_all": False,
     # more sweep axes (None: the single option above), the per-layer monitors, and a floor on the
     # weight updates of small training sets (0: off; epochs are raised, evaluation thinned to ~epochs points)
-    "activations": None, "losses": None, "init_schemes": None, "monitor_layers": True, "min_updates": 0,
+    "activations": None,
+    "losses": None,
+    "init_schemes": None,
+    "monitor_layers": True,
+    "min_updates": 0,
     "precision": "fp32",
     # where the points run: one after another here, or as Ray tasks (revival.executor)
-    "executor": "local", "ray_address": None, "point_cpus": 1.0, "point_gpus": 0.0, "max_retries": 1,
+    "executor": "local",
+    "ray_address": None,
+    "point_cpus": 1.0,
+    "point_gpus": 0.0,
+    "max_retries": 1,
     # pretraining inside the experiment (pretrained variants without --init): Hinton & Salakhutdinov's
     # code (CD-1, lr 0.1, momentum 0.5 -> 0.9 from epoch 6, weight cost 2e-4, batch 100, grey levels)
-    "pretrain_epochs": 10, "pretrain_lr": 0.1, "pretrain_cd_k": 1, "pretrain_batch_size": 100,
-    "pretrain_init_std": 0.01, "pretrain_visible_bias_init": "log-odds",
+    "pretrain_epochs": 10,
+    "pretrain_lr": 0.1,
+    "pretrain_cd_k": 1,
+    "pretrain_batch_size": 100,
+    "pretrain_init_std": 0.01,
+    "pretrain_visible_bias_init": "log-odds",
     # epochs at the start of fine-tuning in which a pretrained net trains its new output layer alone
     # (the hidden layers keep the DBN's weights), as backpropclassify.m does for 5 epochs
     "freeze_pretrained_epochs": 0,
@@ -113,8 +200,15 @@ COMPARE_DEFAULTS = {
     "eval_every": 1,
 }
 # the settings a variant may set for itself (not the batch size: every variant makes the same updates)
-VARIANT_OPTION_KEYS = ("lr", "lr_decay", "initial_momentum", "final_momentum", "momentum_epochs", "weight_decay",
-                       "max_norm")
+VARIANT_OPTION_KEYS = (
+    "lr",
+    "lr_decay",
+    "initial_momentum",
+    "final_momentum",
+    "momentum_epochs",
+    "weight_decay",
+    "max_norm",
+)
 
 
 @dataclass
@@ -126,7 +220,9 @@ class Preset:
     trust: str = ""  # trust of the published figures (one mark for all, unless trust_of says otherwise)
     trust_of: dict = field(default_factory=dict)  # variant -> trust mark, where figures differ
     architecture: str = ""  # the net the published figures belong to
-    sources: dict = field(default_factory=dict)  # option -> where its value comes from (paper section, or revival's choice)
+    sources: dict = field(
+        default_factory=dict
+    )  # option -> where its value comes from (paper section, or revival's choice)
     note: str = ""  # what the published figures are and are not
     # variant -> whose figure it is, where a published figure belongs to another net than the preset
     # trains (a literature figure the paper cites): printed beside it, never as a reproduction target
@@ -158,237 +254,417 @@ _SRIVASTAVA_SOURCES = {
     "init_scheme": "the author's public example code (deepnet, V), not the paper's text: N(0, 1/fan_in)",
     "epochs": "paper: about 1M weight updates (S): 2,000 epochs of 500 updates on 50,000 images",
     "retrain_on_full": "paper: settings chosen on 50,000/10,000, then trained on all 60,000 for the chosen "
-                       "number of updates (S)",
+    "number of updates (S)",
 }
 
 PRESETS = {
     "quick": Preset(
         "2,000 training digits, 784-800-800-10 ReLU: the unregularized net reaches zero training error and "
         "its test loss climbs, within a few minutes on a laptop CPU.",
-        {"train_size": 2000, "layers": [800, 800], "activation": "relu", "epochs": 80, "lr": 0.02,
-         "variants": ["baseline", "weight-decay", "dropout"], "mc_samples": 20, "eval_train_size": 2000}),
+        {
+            "train_size": 2000,
+            "layers": [800, 800],
+            "activation": "relu",
+            "epochs": 80,
+            "lr": 0.02,
+            "variants": ["baseline", "weight-decay", "dropout"],
+            "mc_samples": 20,
+            "eval_train_size": 2000,
+        },
+    ),
     "srivastava2014-3x1024-relu": Preset(
         "Srivastava et al. 2014, Table 2: 3 x 1024 ReLU on permutation-invariant MNIST, the papers' dropout "
         "(no rescaling in training, weights scaled at test time), max-norm on every layer.",
-        {"layers": [1024, 1024, 1024], "activation": "relu", "variants": ["dropout", "dropout-maxnorm"],
-         "dropout_scaling": "paper", "input_dropout": 0.2, "hidden_dropout": 0.5, "max_norm": 2.0,
-         "max_norm_layers": "all", "initial_momentum": 0.5, "final_momentum": 0.95, "momentum_epochs": 100,
-         "lr": 0.1, "lr_decay": 0.998, "batch_size": 100, "init_scheme": "fan-in", "epochs": 2000,
-         "retrain_on_full": True},
+        {
+            "layers": [1024, 1024, 1024],
+            "activation": "relu",
+            "variants": ["dropout", "dropout-maxnorm"],
+            "dropout_scaling": "paper",
+            "input_dropout": 0.2,
+            "hidden_dropout": 0.5,
+            "max_norm": 2.0,
+            "max_norm_layers": "all",
+            "initial_momentum": 0.5,
+            "final_momentum": 0.95,
+            "momentum_epochs": 100,
+            "lr": 0.1,
+            "lr_decay": 0.998,
+            "batch_size": 100,
+            "init_scheme": "fan-in",
+            "epochs": 2000,
+            "retrain_on_full": True,
+        },
         "N. Srivastava, G. Hinton, A. Krizhevsky, I. Sutskever, R. Salakhutdinov (2014). Dropout. JMLR 15, Table 2",
-        {"dropout": 1.25, "dropout-maxnorm": 1.06}, "S", architecture="784-1024-1024-1024-10 ReLU",
-        sources=_SRIVASTAVA_SOURCES),
+        {"dropout": 1.25, "dropout-maxnorm": 1.06},
+        "S",
+        architecture="784-1024-1024-1024-10 ReLU",
+        sources=_SRIVASTAVA_SOURCES,
+    ),
     "srivastava2014-table9": Preset(
         "Srivastava et al. 2014, Table 9: regularizers compared on 784-1024-1024-2048-10 ReLU, the papers' "
         "dropout and max-norm on every layer.",
-        {"layers": [1024, 1024, 2048], "activation": "relu",
-         "variants": ["weight-decay", "max-norm", "dropout-weight-decay", "dropout-maxnorm"],
-         "dropout_scaling": "paper", "input_dropout": 0.2, "hidden_dropout": 0.5, "max_norm": 2.0,
-         "max_norm_layers": "all", "initial_momentum": 0.5, "final_momentum": 0.95, "momentum_epochs": 100,
-         "lr": 0.1, "lr_decay": 0.998, "batch_size": 100, "init_scheme": "fan-in", "epochs": 2000,
-         "retrain_on_full": True},
+        {
+            "layers": [1024, 1024, 2048],
+            "activation": "relu",
+            "variants": ["weight-decay", "max-norm", "dropout-weight-decay", "dropout-maxnorm"],
+            "dropout_scaling": "paper",
+            "input_dropout": 0.2,
+            "hidden_dropout": 0.5,
+            "max_norm": 2.0,
+            "max_norm_layers": "all",
+            "initial_momentum": 0.5,
+            "final_momentum": 0.95,
+            "momentum_epochs": 100,
+            "lr": 0.1,
+            "lr_decay": 0.998,
+            "batch_size": 100,
+            "init_scheme": "fan-in",
+            "epochs": 2000,
+            "retrain_on_full": True,
+        },
         "N. Srivastava et al. (2014). Dropout. JMLR 15, Table 9",
         {"weight-decay": 1.62, "max-norm": 1.35, "dropout-weight-decay": 1.25, "dropout-maxnorm": 1.05},
-        "S", architecture="784-1024-1024-2048-10 ReLU",
-        sources={**_SRIVASTAVA_SOURCES, "weight_decay": "revival's choice: the paper states no L2 strength"}),
+        "S",
+        architecture="784-1024-1024-2048-10 ReLU",
+        sources={**_SRIVASTAVA_SOURCES, "weight_decay": "revival's choice: the paper states no L2 strength"},
+    ),
     "hinton2012-800": Preset(
         "Hinton et al. 2012: 784-800-800-10 logistic, standard backprop vs 20% input / 50% hidden dropout "
         "(the papers' formulation) with a bound of 15 on each hidden unit's squared incoming weight length.",
-        {"layers": [800, 800], "activation": "logistic", "variants": ["baseline", "dropout-maxnorm"],
-         "dropout_scaling": "paper", "input_dropout": 0.2, "hidden_dropout": 0.5, "max_norm": math.sqrt(15.0),
-         "max_norm_layers": "hidden", "lr": 10.0, "lr_decay": 0.998, "dampen": True, "initial_momentum": 0.5,
-         "final_momentum": 0.99, "momentum_epochs": 500, "epochs": 3000, "batch_size": 100,
-         "init_scheme": "small-gaussian"},
+        {
+            "layers": [800, 800],
+            "activation": "logistic",
+            "variants": ["baseline", "dropout-maxnorm"],
+            "dropout_scaling": "paper",
+            "input_dropout": 0.2,
+            "hidden_dropout": 0.5,
+            "max_norm": math.sqrt(15.0),
+            "max_norm_layers": "hidden",
+            "lr": 10.0,
+            "lr_decay": 0.998,
+            "dampen": True,
+            "initial_momentum": 0.5,
+            "final_momentum": 0.99,
+            "momentum_epochs": 500,
+            "epochs": 3000,
+            "batch_size": 100,
+            "init_scheme": "small-gaussian",
+        },
         "G. Hinton, N. Srivastava, A. Krizhevsky, I. Sutskever, R. Salakhutdinov (2012). arXiv:1207.0580",
-        {"baseline": 1.60, "dropout-maxnorm": 1.10}, "V (160 and ~110 test errors out of 10,000)",
+        {"baseline": 1.60, "dropout-maxnorm": 1.10},
+        "V (160 and ~110 test errors out of 10,000)",
         architecture="several nets, not this one alone: 1.10 is the lower set of curves over four architectures "
-                     "(784-800-800-10 among them); 1.60 is a literature figure for another net",
-        other_net={"baseline": "literature figure for another net: the best published standard net of the time, "
-                               "Simard et al. 2003's 784-800-10, not trained in the paper"},
-        sources={"layers": "paper: one of the four architectures tried (S)", "activation": "paper (S)",
-                 "variants": "paper: standard vs dropout with a weight-length bound",
-                 "dropout_scaling": "paper: outgoing weights halved at test time (V)",
-                 "input_dropout": "paper: 20% of the pixels (V)", "hidden_dropout": "paper: 50% of hidden units (V)",
-                 "max_norm": "an independent reproduction: squared length 15 (S)",
-                 "max_norm_layers": "paper: each hidden unit's incoming weight vector (S)",
-                 "lr": "an independent reproduction: 10 x 0.998^epoch (S)",
-                 "lr_decay": "an independent reproduction (S)",
-                 "dampen": "an independent reproduction: step scaled by (1 - momentum) (S)",
-                 "initial_momentum": "an independent reproduction: 0.5 -> 0.99 over 500 epochs (S)",
-                 "final_momentum": "an independent reproduction (S)", "momentum_epochs": "an independent reproduction (S)",
-                 "epochs": "an independent reproduction: 3,000 epochs (S)",
-                 "batch_size": "an independent reproduction: 100 (S)",
-                 "init_scheme": "revival's choice: N(0, 0.01^2), the era's habit; no source at hand states it"},
+        "(784-800-800-10 among them); 1.60 is a literature figure for another net",
+        other_net={
+            "baseline": "literature figure for another net: the best published standard net of the time, "
+            "Simard et al. 2003's 784-800-10, not trained in the paper"
+        },
+        sources={
+            "layers": "paper: one of the four architectures tried (S)",
+            "activation": "paper (S)",
+            "variants": "paper: standard vs dropout with a weight-length bound",
+            "dropout_scaling": "paper: outgoing weights halved at test time (V)",
+            "input_dropout": "paper: 20% of the pixels (V)",
+            "hidden_dropout": "paper: 50% of hidden units (V)",
+            "max_norm": "an independent reproduction: squared length 15 (S)",
+            "max_norm_layers": "paper: each hidden unit's incoming weight vector (S)",
+            "lr": "an independent reproduction: 10 x 0.998^epoch (S)",
+            "lr_decay": "an independent reproduction (S)",
+            "dampen": "an independent reproduction: step scaled by (1 - momentum) (S)",
+            "initial_momentum": "an independent reproduction: 0.5 -> 0.99 over 500 epochs (S)",
+            "final_momentum": "an independent reproduction (S)",
+            "momentum_epochs": "an independent reproduction (S)",
+            "epochs": "an independent reproduction: 3,000 epochs (S)",
+            "batch_size": "an independent reproduction: 100 (S)",
+            "init_scheme": "revival's choice: N(0, 0.01^2), the era's habit; no source at hand states it",
+        },
         note="The 1.60% row is not a net Hinton et al. trained: they quote it as the best published result for a "
-             "standard feed-forward net (160 errors), Simard et al. 2003's 784-800-10 (one hidden layer), so our "
-             "784-800-800-10 baseline is a new measurement beside a literature figure. About 130 errors (1.30%) were reported with 50% hidden dropout and the bound but no "
-             "input dropout. Independent reproductions' settings are not the paper's text."),
+        "standard feed-forward net (160 errors), Simard et al. 2003's 784-800-10 (one hidden layer), so our "
+        "784-800-800-10 baseline is a new measurement beside a literature figure. About 130 errors (1.30%) were reported with 50% hidden dropout and the bound but no "
+        "input dropout. Independent reproductions' settings are not the paper's text.",
+    ),
     # ---- pretraining (deep belief nets)
     "pretraining-quick": Preset(
         "1,000 labelled digits, 784-500-500-10 logistic: random init vs a DBN pretrained on the same digits "
         "(without their labels), each with and without dropout fine-tuning; minutes on a laptop CPU.",
-        {"train_size": 1000, "layers": [500, 500], "activation": "logistic", "epochs": 60, "lr": 0.1,
-         "variants": ["baseline", "dropout", "pretrained", "pretrained-dropout"], "mc_samples": 0,
-         "eval_train_size": 1000, "pretrain_epochs": 30, "momentum_epochs": 10}),
+        {
+            "train_size": 1000,
+            "layers": [500, 500],
+            "activation": "logistic",
+            "epochs": 60,
+            "lr": 0.1,
+            "variants": ["baseline", "dropout", "pretrained", "pretrained-dropout"],
+            "mc_samples": 0,
+            "eval_train_size": 1000,
+            "pretrain_epochs": 30,
+            "momentum_epochs": 10,
+        },
+    ),
     "hinton2006-dbn": Preset(
         "Hinton & Salakhutdinov 2006: 784-500-500-2000-10 logistic; each layer pretrained 50 epochs by CD-1 "
         "(lr 0.1, momentum 0.5 -> 0.9, weight cost 2e-4, batch 100, grey levels), then fine-tuned by "
         "backpropagation, against the same net from random initialisation.",
-        {"layers": [500, 500, 2000], "activation": "logistic", "variants": ["baseline", "pretrained"],
-         "pretrain_epochs": 50, "pretrain_lr": 0.1, "pretrain_batch_size": 100, "pretrain_init_std": 0.1,
-         "pretrain_visible_bias_init": "zero", "epochs": 200, "lr": 0.1, "mc_samples": 0, "train_on_all": True,
-         "freeze_pretrained_epochs": 5, "eval_every": 10},
+        {
+            "layers": [500, 500, 2000],
+            "activation": "logistic",
+            "variants": ["baseline", "pretrained"],
+            "pretrain_epochs": 50,
+            "pretrain_lr": 0.1,
+            "pretrain_batch_size": 100,
+            "pretrain_init_std": 0.1,
+            "pretrain_visible_bias_init": "zero",
+            "epochs": 200,
+            "lr": 0.1,
+            "mc_samples": 0,
+            "train_on_all": True,
+            "freeze_pretrained_epochs": 5,
+            "eval_every": 10,
+        },
         "G. Hinton & R. Salakhutdinov (2006). Reducing the dimensionality of data with neural networks. Science 313",
-        {"baseline": 1.6, "pretrained": 1.2}, "S",
+        {"baseline": 1.6, "pretrained": 1.2},
+        "S",
         architecture="784-500-500-2000-10 logistic, trained on 60,000 (the pretrained row); 1.6 is a literature "
-                     "figure for other nets",
-        other_net={"baseline": "literature figure for other nets: the best randomly initialised backprop the paper "
-                               "cites from the time (beside 1.4% for SVMs); ours from random init is a new measurement"},
+        "figure for other nets",
+        other_net={
+            "baseline": "literature figure for other nets: the best randomly initialised backprop the paper "
+            "cites from the time (beside 1.4% for SVMs); ours from random init is a new measurement"
+        },
         note="Hinton & Salakhutdinov report 1.2% for the pretrained net and cite 1.6% as the best reported error of "
-             "randomly initialised backpropagation at the time, on other nets: this preset's random-init baseline "
-             "(the same 784-500-500-2000-10 net and fine-tuning) is a new measurement, not a reproduction.",
-        sources={"layers": "authors' code (mnistclassify.m, V)", "activation": "authors' code (V)",
-                 "pretrain_epochs": "authors' code: maxepoch = 50 (V)", "pretrain_lr": "authors' code (V)",
-                 "pretrain_batch_size": "authors' code (V)",
-                 "pretrain_init_std": "authors' code: 0.1 * randn (V); the Guide's 0.01 kills the 2,000-unit "
-                                      "layer at lr 0.1 (docs/compare-dropout.md)",
-                 "pretrain_visible_bias_init": "authors' code: all biases 0 (V)",
-                 "epochs": "authors' code: 200 epochs of fine-tuning (V), by conjugate gradient on batches of 1,000 "
-                           "there, by SGD here",
-                 "lr": "revival's choice: the authors fine-tune by conjugate gradient, no learning rate",
-                 "train_on_all": "paper: all 60,000 training images, for the 200 epochs the authors' code fixes "
-                                 "(no validation phase to choose them, so one run on 60,000) (S)",
-                 "eval_every": "revival's choice: evaluate every 10 epochs (and the last) on a long run",
-                 "freeze_pretrained_epochs": "authors' code (backpropclassify.m): the first 5 epochs train only "
-                                             "the new softmax layer (V)",
-                 "variants": "paper: pretrained vs random initialisation (S)",
-                 "mc_samples": "no dropout variant: no Monte-Carlo evaluation"}),
+        "randomly initialised backpropagation at the time, on other nets: this preset's random-init baseline "
+        "(the same 784-500-500-2000-10 net and fine-tuning) is a new measurement, not a reproduction.",
+        sources={
+            "layers": "authors' code (mnistclassify.m, V)",
+            "activation": "authors' code (V)",
+            "pretrain_epochs": "authors' code: maxepoch = 50 (V)",
+            "pretrain_lr": "authors' code (V)",
+            "pretrain_batch_size": "authors' code (V)",
+            "pretrain_init_std": "authors' code: 0.1 * randn (V); the Guide's 0.01 kills the 2,000-unit "
+            "layer at lr 0.1 (docs/compare-dropout.md)",
+            "pretrain_visible_bias_init": "authors' code: all biases 0 (V)",
+            "epochs": "authors' code: 200 epochs of fine-tuning (V), by conjugate gradient on batches of 1,000 "
+            "there, by SGD here",
+            "lr": "revival's choice: the authors fine-tune by conjugate gradient, no learning rate",
+            "train_on_all": "paper: all 60,000 training images, for the 200 epochs the authors' code fixes "
+            "(no validation phase to choose them, so one run on 60,000) (S)",
+            "eval_every": "revival's choice: evaluate every 10 epochs (and the last) on a long run",
+            "freeze_pretrained_epochs": "authors' code (backpropclassify.m): the first 5 epochs train only "
+            "the new softmax layer (V)",
+            "variants": "paper: pretrained vs random initialisation (S)",
+            "mc_samples": "no dropout variant: no Monte-Carlo evaluation",
+        },
+    ),
     "srivastava2014-dbn": Preset(
         "Srivastava et al. 2014, Table 2: a 784-500-500-2000 DBN fine-tuned by backpropagation, with and "
         "without dropout (20% inputs, 50% hidden).",
-        {"layers": [500, 500, 2000], "activation": "logistic", "variants": ["pretrained", "pretrained-dropout"],
-         "pretrain_epochs": 50, "pretrain_lr": 0.1, "pretrain_init_std": 0.1, "pretrain_visible_bias_init": "zero",
-         "epochs": 200, "lr": 0.05, "final_momentum": 0.95,
-         "momentum_epochs": 100, "mc_samples": 0, "dropout_scaling": "paper", "retrain_on_full": True},
+        {
+            "layers": [500, 500, 2000],
+            "activation": "logistic",
+            "variants": ["pretrained", "pretrained-dropout"],
+            "pretrain_epochs": 50,
+            "pretrain_lr": 0.1,
+            "pretrain_init_std": 0.1,
+            "pretrain_visible_bias_init": "zero",
+            "epochs": 200,
+            "lr": 0.05,
+            "final_momentum": 0.95,
+            "momentum_epochs": 100,
+            "mc_samples": 0,
+            "dropout_scaling": "paper",
+            "retrain_on_full": True,
+        },
         "N. Srivastava et al. (2014). Dropout. JMLR 15, Table 2",
-        {"pretrained": 1.18, "pretrained-dropout": 0.92}, "S", trust_of={"pretrained": "U"},
+        {"pretrained": 1.18, "pretrained-dropout": 0.92},
+        "S",
+        trust_of={"pretrained": "U"},
         architecture="784-500-500-2000-10 logistic DBN",
-        sources={"layers": "paper, Table 2 (S)", "activation": "paper (S)", "variants": "paper, Table 2 rows",
-                 "dropout_scaling": "paper (S)", "final_momentum": "paper, App. B.1 (V)",
-                 "pretrain_epochs": "Hinton & Salakhutdinov's code (V), assumed", "pretrain_lr": "their code (V)",
-                 "pretrain_init_std": "Hinton & Salakhutdinov's code: 0.1 * randn (V), assumed",
-                 "pretrain_visible_bias_init": "their code: zero biases (V), assumed",
-                 "lr": "revival's choice: the paper says only that fine-tuning with dropout needs smaller rates (S)",
-                 "momentum_epochs": "revival's choice: the paper gives only the final momentum",
-                 "epochs": "revival's choice: the fine-tuning length is not in the sources at hand",
-                 "mc_samples": "revival's choice: weight scaling only (the paper's test-time rule)",
-                 "retrain_on_full": "paper protocol (S)"}),
+        sources={
+            "layers": "paper, Table 2 (S)",
+            "activation": "paper (S)",
+            "variants": "paper, Table 2 rows",
+            "dropout_scaling": "paper (S)",
+            "final_momentum": "paper, App. B.1 (V)",
+            "pretrain_epochs": "Hinton & Salakhutdinov's code (V), assumed",
+            "pretrain_lr": "their code (V)",
+            "pretrain_init_std": "Hinton & Salakhutdinov's code: 0.1 * randn (V), assumed",
+            "pretrain_visible_bias_init": "their code: zero biases (V), assumed",
+            "lr": "revival's choice: the paper says only that fine-tuning with dropout needs smaller rates (S)",
+            "momentum_epochs": "revival's choice: the paper gives only the final momentum",
+            "epochs": "revival's choice: the fine-tuning length is not in the sources at hand",
+            "mc_samples": "revival's choice: weight scaling only (the paper's test-time rule)",
+            "retrain_on_full": "paper protocol (S)",
+        },
+    ),
     # ---- activations, initialisation, cost functions, data size
     "glorot2010": Preset(
         "Glorot & Bengio 2010, Figure 2 / Table 1 in miniature: 5 hidden layers of 1,000, logistic vs tanh vs "
         "ReLU units, each from the paper's 'standard' small uniform weights and from its normalized init; the "
         "per-layer monitors show where units saturate and gradients vanish. 5,000 digits, 10 epochs: minutes "
         "on a laptop CPU.",
-        {"train_size": 5000, "layers": [1000] * 5, "variants": ["baseline"], "activations": ["logistic", "tanh", "relu"],
-         "init_schemes": ["standard-uniform", "glorot"], "epochs": 10, "batch_size": 10, "lr": 0.01,
-         "initial_momentum": 0.0, "final_momentum": 0.0, "momentum_epochs": 0, "mc_samples": 0,
-         "eval_train_size": 5000},
+        {
+            "train_size": 5000,
+            "layers": [1000] * 5,
+            "variants": ["baseline"],
+            "activations": ["logistic", "tanh", "relu"],
+            "init_schemes": ["standard-uniform", "glorot"],
+            "epochs": 10,
+            "batch_size": 10,
+            "lr": 0.01,
+            "initial_momentum": 0.0,
+            "final_momentum": 0.0,
+            "momentum_epochs": 0,
+            "mc_samples": 0,
+            "eval_train_size": 5000,
+        },
         "X. Glorot & Y. Bengio (2010). Understanding the difficulty of training deep feedforward neural networks. "
-        "AISTATS, PMLR 9, Figure 2 and Table 1", {}, "S",
+        "AISTATS, PMLR 9, Figure 2 and Table 1",
+        {},
+        "S",
         architecture="5 hidden layers of 1,000 units, MNIST among other data sets",
-        sources={"layers": "paper: five hidden layers of 1,000 units (S)",
-                 "activations": "paper: sigmoid, tanh, softsign (S); ReLU added here as the remedy that came after",
-                 "init_schemes": "paper, eq. 1 vs eq. 16: the 'standard' U[-1/sqrt(fan_in), 1/sqrt(fan_in)] (std "
-                                 "0.018 for 1,000 inputs, the era's small start) vs the normalized "
-                                 "U[-sqrt(6/(fan_in+fan_out)), ...] (S)",
-                 "batch_size": "paper: mini-batches of ten (S)",
-                 "lr": "revival's choice: the paper tunes the learning rate per model on validation",
-                 "initial_momentum": "paper: plain stochastic gradient, no momentum (S)",
-                 "final_momentum": "paper: plain stochastic gradient (S)", "momentum_epochs": "no momentum",
-                 "train_size": "revival's choice (reduced): the paper trains on all 50,000",
-                 "epochs": "revival's choice (reduced): the paper's curves run to millions of updates",
-                 "mc_samples": "no dropout: no Monte-Carlo evaluation",
-                 "variants": "paper: plain nets, no regularizer (S)",
-                 "eval_train_size": "revival's choice: the whole reduced training set"},
+        sources={
+            "layers": "paper: five hidden layers of 1,000 units (S)",
+            "activations": "paper: sigmoid, tanh, softsign (S); ReLU added here as the remedy that came after",
+            "init_schemes": "paper, eq. 1 vs eq. 16: the 'standard' U[-1/sqrt(fan_in), 1/sqrt(fan_in)] (std "
+            "0.018 for 1,000 inputs, the era's small start) vs the normalized "
+            "U[-sqrt(6/(fan_in+fan_out)), ...] (S)",
+            "batch_size": "paper: mini-batches of ten (S)",
+            "lr": "revival's choice: the paper tunes the learning rate per model on validation",
+            "initial_momentum": "paper: plain stochastic gradient, no momentum (S)",
+            "final_momentum": "paper: plain stochastic gradient (S)",
+            "momentum_epochs": "no momentum",
+            "train_size": "revival's choice (reduced): the paper trains on all 50,000",
+            "epochs": "revival's choice (reduced): the paper's curves run to millions of updates",
+            "mc_samples": "no dropout: no Monte-Carlo evaluation",
+            "variants": "paper: plain nets, no regularizer (S)",
+            "eval_train_size": "revival's choice: the whole reduced training set",
+        },
         note="Published effects (S): logistic nets drive the top hidden layer to 0 early and leave it saturated "
-             "for a long time; tanh saturates layer by layer from the bottom; the normalized init keeps "
-             "activation and gradient scales alike across layers, and lowers the tanh net's test error. Table 1's "
-             "exact MNIST errors are unconfirmed here (U), so none is printed as the paper's figure."),
+        "for a long time; tanh saturates layer by layer from the bottom; the normalized init keeps "
+        "activation and gradient scales alike across layers, and lowers the tanh net's test error. Table 1's "
+        "exact MNIST errors are unconfirmed here (U), so none is printed as the paper's figure.",
+    ),
     "cost-functions": Preset(
         "Glorot & Bengio 2010, Figure 5: the same logistic net trained with cross-entropy and with squared error "
         "between the softmax and the one-hot target; squared error learns more slowly from a poor start. "
         "5,000 digits, 784-500-500-10, 40 epochs, 3 seeds: minutes on a laptop CPU.",
-        {"train_size": 5000, "layers": [500, 500], "activation": "logistic", "variants": ["baseline"],
-         "losses": ["cross-entropy", "mse"], "init_scheme": "small-gaussian", "epochs": 40, "lr": 0.1,
-         "seeds": 3, "mc_samples": 0, "eval_train_size": 5000},
-        "X. Glorot & Y. Bengio (2010). AISTATS, PMLR 9, Figure 5", {}, "S",
+        {
+            "train_size": 5000,
+            "layers": [500, 500],
+            "activation": "logistic",
+            "variants": ["baseline"],
+            "losses": ["cross-entropy", "mse"],
+            "init_scheme": "small-gaussian",
+            "epochs": 40,
+            "lr": 0.1,
+            "seeds": 3,
+            "mc_samples": 0,
+            "eval_train_size": 5000,
+        },
+        "X. Glorot & Y. Bengio (2010). AISTATS, PMLR 9, Figure 5",
+        {},
+        "S",
         architecture="a logistic net; Figure 5 draws the error surface of one weight per layer",
-        sources={"activation": "paper: logistic units for the cost comparison (S)",
-                 "losses": "paper: cross-entropy vs quadratic cost on the softmax (S)",
-                 "init_scheme": "revival's choice: the era's small-Gaussian start, where plateaus show",
-                 "train_size": "revival's choice (reduced)", "epochs": "revival's choice (reduced)",
-                 "layers": "revival's choice: two hidden layers, small enough for a CPU",
-                 "variants": "paper: plain nets, no regularizer (S)", "lr": "revival's choice",
-                 "seeds": "revival's choice: how long a plateau lasts varies from seed to seed",
-                 "mc_samples": "no dropout: no Monte-Carlo evaluation",
-                 "eval_train_size": "revival's choice: the whole reduced training set"},
+        sources={
+            "activation": "paper: logistic units for the cost comparison (S)",
+            "losses": "paper: cross-entropy vs quadratic cost on the softmax (S)",
+            "init_scheme": "revival's choice: the era's small-Gaussian start, where plateaus show",
+            "train_size": "revival's choice (reduced)",
+            "epochs": "revival's choice (reduced)",
+            "layers": "revival's choice: two hidden layers, small enough for a CPU",
+            "variants": "paper: plain nets, no regularizer (S)",
+            "lr": "revival's choice",
+            "seeds": "revival's choice: how long a plateau lasts varies from seed to seed",
+            "mc_samples": "no dropout: no Monte-Carlo evaluation",
+            "eval_train_size": "revival's choice: the whole reduced training set",
+        },
         note="The paper shows the shape of the error surface (plateaus under squared error), not a table of test "
-             "errors: there is no published figure to print beside ours."),
+        "errors: there is no published figure to print beside ours.",
+    ),
     "data-size": Preset(
         "How much data a deep net needs: 784-800-800-10 ReLU with and without dropout against logistic "
         "regression, k-nearest neighbours and an RBF SVM on the same 100 ... 10,000 training digits (Srivastava "
         "et al. 2014 Figure 10's shape). Small sets get at least 2,000 weight updates. Minutes on a laptop "
         "CPU; docs/lessons.md has the full-length command (50,000 images, the paper's net) for a GPU.",
-        {"train_sizes": [100, 500, 1000, 5000, 10000], "layers": [800, 800], "activation": "relu",
-         "variants": ["baseline", "dropout", "logistic-regression", "knn", "svm-rbf"], "epochs": 30,
-         "min_updates": 2000, "lr": 0.05, "mc_samples": 0, "eval_train_size": 2000},
-        "N. Srivastava et al. (2014). Dropout. JMLR 15, Figure 10 (train sizes 100 to 10,000)", {}, "S",
+        {
+            "train_sizes": [100, 500, 1000, 5000, 10000],
+            "layers": [800, 800],
+            "activation": "relu",
+            "variants": ["baseline", "dropout", "logistic-regression", "knn", "svm-rbf"],
+            "epochs": 30,
+            "min_updates": 2000,
+            "lr": 0.05,
+            "mc_samples": 0,
+            "eval_train_size": 2000,
+        },
+        "N. Srivastava et al. (2014). Dropout. JMLR 15, Figure 10 (train sizes 100 to 10,000)",
+        {},
+        "S",
         architecture="Figure 10: 784-1024-1024-2048-10 with and without dropout",
-        sources={"train_sizes": "paper, Figure 10: 100, 500, 1K, 5K, 10K (and 50K) (S)",
-                 "variants": "paper: with and without dropout; the classical rows are revival's addition",
-                 "layers": "revival's choice (reduced): the paper's net is 1024-1024-2048",
-                 "min_updates": "revival's choice: a 100-image set otherwise gets one update per epoch",
-                 "epochs": "revival's choice (reduced)", "lr": "revival's choice",
-                 "mc_samples": "revival's choice: weight scaling only",
-                 "activation": "paper: ReLU nets in Figure 10's experiments (S)",
-                 "eval_train_size": "revival's choice: at most 2,000 images for the per-epoch train error"},
+        sources={
+            "train_sizes": "paper, Figure 10: 100, 500, 1K, 5K, 10K (and 50K) (S)",
+            "variants": "paper: with and without dropout; the classical rows are revival's addition",
+            "layers": "revival's choice (reduced): the paper's net is 1024-1024-2048",
+            "min_updates": "revival's choice: a 100-image set otherwise gets one update per epoch",
+            "epochs": "revival's choice (reduced)",
+            "lr": "revival's choice",
+            "mc_samples": "revival's choice: weight scaling only",
+            "activation": "paper: ReLU nets in Figure 10's experiments (S)",
+            "eval_train_size": "revival's choice: at most 2,000 images for the per-epoch train error",
+        },
         note="Figure 10's values are read off a plot (no table, S): no gain from dropout at 100 or 500 images, "
-             "gains from 1,000 up, largest in the middle of the range. Larochelle et al. 2007's MNIST-basic (10,000 training images, 50,000 test, a "
-             "different split, U): SVM-rbf 3.03%, NNet 4.69%, DBN-3 3.11%."),
+        "gains from 1,000 up, largest in the middle of the range. Larochelle et al. 2007's MNIST-basic (10,000 training images, 50,000 test, a "
+        "different split, U): SVM-rbf 3.03%, NNet 4.69%, DBN-3 3.11%.",
+    ),
     # ---- full protocols of other papers
     "larochelle2007": Preset(
         "Larochelle et al. 2007, MNIST-basic: 10,000 training, 2,000 validation and 50,000 test digits re-split "
         "from MNIST's 70,000; an RBF SVM, a one-hidden-layer net (NNet) and a 3-layer DBN fine-tuned (DBN-3), with "
         "the 1-layer DBN and a 3-layer net from random initialisation beside them.",
-        {"dataset": "mnist-basic", "layers": [1000], "depths": [1, 3], "width": 1000, "activation": "logistic",
-         "variants": ["baseline", "pretrained", "svm-rbf"], "pretrain_epochs": 50, "pretrain_lr": 0.1,
-         "pretrain_init_std": 0.1, "pretrain_visible_bias_init": "zero", "epochs": 200, "lr": 0.1,
-         "mc_samples": 0, "eval_every": 10, "eval_train_size": 10_000},
+        {
+            "dataset": "mnist-basic",
+            "layers": [1000],
+            "depths": [1, 3],
+            "width": 1000,
+            "activation": "logistic",
+            "variants": ["baseline", "pretrained", "svm-rbf"],
+            "pretrain_epochs": 50,
+            "pretrain_lr": 0.1,
+            "pretrain_init_std": 0.1,
+            "pretrain_visible_bias_init": "zero",
+            "epochs": 200,
+            "lr": 0.1,
+            "mc_samples": 0,
+            "eval_every": 10,
+            "eval_train_size": 10_000,
+        },
         "H. Larochelle, D. Erhan, A. Courville, J. Bergstra, Y. Bengio (2007). An empirical evaluation of deep "
         "architectures on problems with many factors of variation. ICML, Table 1 (mnist-basic)",
-        {"svm-rbf": 3.03, "baseline-d1": 4.69, "pretrained-d1": 3.94, "pretrained-d3": 3.11}, "U",
+        {"svm-rbf": 3.03, "baseline-d1": 4.69, "pretrained-d1": 3.94, "pretrained-d3": 3.11},
+        "U",
         architecture="per model: SVM-rbf; NNet (one hidden layer); DBN-1 and DBN-3 (1 and 3 pretrained layers), each "
-                     "with sizes and rates chosen on their validation set",
-        sources={"dataset": "paper: 10,000 / 2,000 / 50,000 images from MNIST's 70,000 (S); here a seeded re-split "
-                            "of our own (their files are not used), so the images differ",
-                 "variants": "paper, Table 1 rows: SVM-rbf, NNet, DBN-1, DBN-3 (baseline-d3 added: random init at "
-                             "the DBN-3's depth)",
-                 "depths": "paper: DBN-1 and DBN-3; NNet has one hidden layer",
-                 "layers": "revival's choice: the paper picks the units per layer on validation",
-                 "width": "revival's choice: the paper picks the units per layer on validation",
-                 "activation": "paper: sigmoid units (S)",
-                 "pretrain_epochs": "revival's choice: Hinton & Salakhutdinov's 50 a layer (the paper tunes it)",
-                 "pretrain_lr": "Hinton & Salakhutdinov's code (V), assumed",
-                 "pretrain_init_std": "Hinton & Salakhutdinov's code: 0.1 * randn (V), assumed",
-                 "pretrain_visible_bias_init": "Hinton & Salakhutdinov's code: zero biases (V), assumed",
-                 "epochs": "revival's choice: the paper stops on the validation error; 200 epochs = 20,000 updates",
-                 "lr": "revival's choice: the paper tunes it on validation",
-                 "mc_samples": "no dropout variant: no Monte-Carlo evaluation",
-                 "eval_every": "revival's choice: the 50,000-image test set is evaluated every 10 epochs",
-                 "eval_train_size": "the whole training set"},
+        "with sizes and rates chosen on their validation set",
+        sources={
+            "dataset": "paper: 10,000 / 2,000 / 50,000 images from MNIST's 70,000 (S); here a seeded re-split "
+            "of our own (their files are not used), so the images differ",
+            "variants": "paper, Table 1 rows: SVM-rbf, NNet, DBN-1, DBN-3 (baseline-d3 added: random init at "
+            "the DBN-3's depth)",
+            "depths": "paper: DBN-1 and DBN-3; NNet has one hidden layer",
+            "layers": "revival's choice: the paper picks the units per layer on validation",
+            "width": "revival's choice: the paper picks the units per layer on validation",
+            "activation": "paper: sigmoid units (S)",
+            "pretrain_epochs": "revival's choice: Hinton & Salakhutdinov's 50 a layer (the paper tunes it)",
+            "pretrain_lr": "Hinton & Salakhutdinov's code (V), assumed",
+            "pretrain_init_std": "Hinton & Salakhutdinov's code: 0.1 * randn (V), assumed",
+            "pretrain_visible_bias_init": "Hinton & Salakhutdinov's code: zero biases (V), assumed",
+            "epochs": "revival's choice: the paper stops on the validation error; 200 epochs = 20,000 updates",
+            "lr": "revival's choice: the paper tunes it on validation",
+            "mc_samples": "no dropout variant: no Monte-Carlo evaluation",
+            "eval_every": "revival's choice: the 50,000-image test set is evaluated every 10 epochs",
+            "eval_train_size": "the whole training set",
+        },
         note="The published rows are each a model tuned on the 2,000 validation images (units, rates, epochs); this "
-             "preset trains one fixed setting of each at full length, so its rows are a reproduction of the "
-             "protocol, not of the tuning. The paper's figures are unconfirmed here (U)."),
+        "preset trains one fixed setting of each at full length, so its rows are a reproduction of the "
+        "protocol, not of the tuning. The paper's figures are unconfirmed here (U).",
+    ),
 }
 
 
@@ -402,8 +678,10 @@ def preset_settings(name: str, opts: dict | None = None) -> list[tuple[str, obje
         used = opts.get(k, v) if opts is not None else v
         src = p.source_of(k) if used == v else "command line (preset: " + p.source_of(k) + ")"
         if k == "activation" and used != v and opts and opts.get("activation_forced_by"):  # not given: switched
-            src = (f"switched from the preset's {v}: the {', '.join(opts['activation_forced_by'])} variant(s) start "
-                   "from RBMs, whose units are logistic (preset: " + p.source_of(k) + ")")
+            src = (
+                f"switched from the preset's {v}: the {', '.join(opts['activation_forced_by'])} variant(s) start "
+                "from RBMs, whose units are logistic (preset: " + p.source_of(k) + ")"
+            )
         rows.append((k, used, src))
     return rows
 
@@ -429,8 +707,10 @@ def resolve_compare(cli: dict) -> dict:
         for r in out["dropout_rates"]:
             other = seen.setdefault(f"{r:g}", r)
             if other != r:
-                raise ValueError(f"--dropout-rates: {other!r} and {r!r} would share the folder p{r:g}; give rates "
-                                 "that differ within 6 significant digits")
+                raise ValueError(
+                    f"--dropout-rates: {other!r} and {r!r} would share the folder p{r:g}; give rates "
+                    "that differ within 6 significant digits"
+                )
     unknown = [v for v in out["variants"] if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
@@ -439,47 +719,64 @@ def resolve_compare(cli: dict) -> dict:
         merged.setdefault(v, {}).update(o)
     for v, o in merged.items():
         if v not in out["variants"]:
-            raise ValueError(f"--variant-{next(iter(o)).replace('_', '-')} {v}=...: {v} is not among the variants "
-                             f"({', '.join(out['variants'])})")
+            raise ValueError(
+                f"--variant-{next(iter(o)).replace('_', '-')} {v}=...: {v} is not among the variants "
+                f"({', '.join(out['variants'])})"
+            )
         bad = [k for k in o if k not in VARIANT_OPTION_KEYS]
         if bad:
-            raise ValueError(f"variant_options: {', '.join(bad)} cannot be set per variant; choose from "
-                             f"{', '.join(VARIANT_OPTION_KEYS)}")
+            raise ValueError(
+                f"variant_options: {', '.join(bad)} cannot be set per variant; choose from "
+                f"{', '.join(VARIANT_OPTION_KEYS)}"
+            )
     out["variant_options"] = {v: merged[v] for v in out["variants"] if v in merged}
     pretrained = [v for v in out["variants"] if VARIANTS[v].get("pretrained")]
     if pretrained and any(a != PRETRAINED_ACTIVATION for a in out.get("activations") or []):
-        raise ValueError(f"--activations {','.join(out['activations'])}: the {', '.join(pretrained)} variant(s) start "
-                         "from RBMs, whose hidden units are logistic; sweep activations without them")
+        raise ValueError(
+            f"--activations {','.join(out['activations'])}: the {', '.join(pretrained)} variant(s) start "
+            "from RBMs, whose hidden units are logistic; sweep activations without them"
+        )
     if out.get("executor") == "ray":
         import importlib.util
+
         if importlib.util.find_spec("ray") is None:
             raise ValueError(f"--executor ray needs Ray: pip install 'revival[{RAY_EXTRA}]' (or use --executor local)")
     if "svm-rbf" in out["variants"]:
         import importlib.util
+
         if importlib.util.find_spec("sklearn") is None:
-            raise ValueError(f"the svm-rbf variant needs scikit-learn: pip install 'revival[{CLASSIC_EXTRA}]' "
-                             "(or leave svm-rbf out of --variants)")
+            raise ValueError(
+                f"the svm-rbf variant needs scikit-learn: pip install 'revival[{CLASSIC_EXTRA}]' "
+                "(or leave svm-rbf out of --variants)"
+            )
     if pretrained and out["activation"] != PRETRAINED_ACTIVATION:
         if cli.get("activation") is not None:
-            raise ValueError(f"--activation {out['activation']}: the {', '.join(pretrained)} variant(s) start from "
-                             f"RBMs, whose hidden units are logistic; use --activation logistic")
+            raise ValueError(
+                f"--activation {out['activation']}: the {', '.join(pretrained)} variant(s) start from "
+                f"RBMs, whose hidden units are logistic; use --activation logistic"
+            )
         out["activation"] = PRETRAINED_ACTIVATION  # every variant, so random and pretrained starts compare
         out["activation_forced_by"] = pretrained
     if cli.get("train_on_all") and not (cli.get("train_size") or cli.get("train_sizes") or cli.get("retrain_on_full")):
         out["train_size"], out["train_sizes"], out["retrain_on_full"] = None, None, False  # the preset's subset yields
     if out.get("train_on_all") and (out.get("train_size") or out.get("train_sizes") or out.get("retrain_on_full")):
         if cli.get("train_on_all"):
-            raise ValueError("--train-on-all trains on every training and validation image; it cannot be combined "
-                             "with --train-size, --train-sizes or --retrain-on-full")
+            raise ValueError(
+                "--train-on-all trains on every training and validation image; it cannot be combined "
+                "with --train-size, --train-sizes or --retrain-on-full"
+            )
         out["train_on_all"] = False  # the preset's protocol needs the whole split: a reduced run skips it
     if out.get("retrain_on_full") and (out.get("train_size") or out.get("train_sizes")):
         if cli.get("retrain_on_full"):
-            raise ValueError("--retrain-on-full trains on all 60,000 images after the 50,000/10,000 phase; "
-                             "it cannot be combined with --train-size or --train-sizes")
+            raise ValueError(
+                "--retrain-on-full trains on all 60,000 images after the 50,000/10,000 phase; "
+                "it cannot be combined with --train-size or --train-sizes"
+            )
         out["retrain_on_full"] = False  # the preset's protocol needs the whole split: a reduced run skips it
     if not pretrained and out.get("init"):
-        raise ValueError("--init only applies to the pretrained variants (pretrained, pretrained-dropout); "
-                         "add one to --variants")
+        raise ValueError(
+            "--init only applies to the pretrained variants (pretrained, pretrained-dropout); add one to --variants"
+        )
     return out
 
 
@@ -501,8 +798,9 @@ def per_layer(opts: dict, n_layers: int) -> list[dict]:
             if len(v) == 1:
                 v = v * n_layers
             if len(v) != n_layers:
-                raise ValueError(f"--{k.replace('_', '-')}: {len(v)} values for {n_layers} layers "
-                                 "(give one value, or one per layer)")
+                raise ValueError(
+                    f"--{k.replace('_', '-')}: {len(v)} values for {n_layers} layers (give one value, or one per layer)"
+                )
             for o, x in zip(out, v):
                 o[k] = x
     for i, o in enumerate(out):

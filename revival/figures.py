@@ -1,6 +1,7 @@
 """Figures as data in, PNG (and SVG) out, with matplotlib's non-interactive backend: line charts of
 series with optional spread bands and reference lines. Readable in greyscale and by colour-blind
 readers: the Okabe-Ito palette, and every series also differs by marker and line style."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ class Series:
     """One line: ``x``, ``y``; optional ``lo``/``hi`` band (spread over seeds); ``style`` index picks
     colour, marker and line style together (so one variant keeps its look across panels);
     ``line`` overrides the line style ("--" for train curves beside solid "-" test curves)."""
+
     label: str
     x: list
     y: list
@@ -52,8 +54,16 @@ def merged(series: list[Series]) -> list[Series]:
         key = (tuple(s.x), tuple(s.y), s.line)
         if key in seen:
             first = out[seen[key]]
-            out[seen[key]] = Series(f"{first.label} = {s.label}", first.x, first.y, first.lo, first.hi, first.style,
-                                    first.line, first.colour)
+            out[seen[key]] = Series(
+                f"{first.label} = {s.label}",
+                first.x,
+                first.y,
+                first.lo,
+                first.hi,
+                first.style,
+                first.line,
+                first.colour,
+            )
         else:
             seen[key] = len(out)
             out.append(s)
@@ -77,15 +87,29 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
         for s in series:
             k = (s.colour if s.colour is not None else s.style) % len(COLOURS)
             many = len(s.x) > 30
-            ax.plot(s.x, s.y, color=COLOURS[k], marker=MARKERS[s.style % len(MARKERS)],
-                    markevery=max(1, len(s.x) // 10) if many else 1, markersize=5 if len(s.x) > 1 else 8,
-                    linestyle=s.line or STYLES[s.style % len(STYLES)], label=s.label, linewidth=1.6)
+            ax.plot(
+                s.x,
+                s.y,
+                color=COLOURS[k],
+                marker=MARKERS[s.style % len(MARKERS)],
+                markevery=max(1, len(s.x) // 10) if many else 1,
+                markersize=5 if len(s.x) > 1 else 8,
+                linestyle=s.line or STYLES[s.style % len(STYLES)],
+                label=s.label,
+                linewidth=1.6,
+            )
             if s.lo is not None and s.hi is not None:
                 ax.fill_between(s.x, s.lo, s.hi, color=COLOURS[k], alpha=0.18, linewidth=0)
         for y, label, style in p.hlines:
             ax.axhline(y, color=COLOURS[style % len(COLOURS)], linestyle=":", linewidth=1.2)
-            ax.annotate(label, (0.01, y), xycoords=("axes fraction", "data"), fontsize=8,
-                        color=COLOURS[style % len(COLOURS)], va="bottom")
+            ax.annotate(
+                label,
+                (0.01, y),
+                xycoords=("axes fraction", "data"),
+                fontsize=8,
+                color=COLOURS[style % len(COLOURS)],
+                va="bottom",
+            )
         if p.logx:
             ax.set_xscale("log")
         elif _whole(xs := [x for s in series for x in s.x]):
@@ -107,7 +131,7 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
             ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, handlelength=3.5)
         elif series:
             ax.legend(fontsize=8, loc="best", handlelength=3.5)  # long enough to show a dashed line as dashed
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     if suptitle:
         fig.suptitle(suptitle, fontsize=12)
@@ -120,18 +144,28 @@ def image_figure(png: bytes, title: str, note: str = "", column_labels: list[str
     title and a line saying what the tiles are; ``column_labels`` names the grid's columns (e.g.
     data / reconstruction pairs). Returns the Figure."""
     import io
+
     import matplotlib.image
+
     img = matplotlib.image.imread(io.BytesIO(png), format="png")
     h, w = img.shape[:2]
     scale = max(1.0, 560 / max(h, w))  # a 291-pixel grid drawn at about 560 pixels a side
     fig, ax = plt.subplots(figsize=(w * scale / 100 + 0.4, h * scale / 100 + (1.5 if note else 0.8)), dpi=100)
     ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     import textwrap
+
     chars = int(w * scale / 6.2)  # about what fits across the image at this font size
     ax.set_title(title, fontsize=11, loc="center")
     if note:
-        ax.text(0.5, -0.02 if not column_labels else -0.07, "\n".join(textwrap.wrap(note, chars)), fontsize=8,
-                transform=ax.transAxes, ha="center", va="top")
+        ax.text(
+            0.5,
+            -0.02 if not column_labels else -0.07,
+            "\n".join(textwrap.wrap(note, chars)),
+            fontsize=8,
+            transform=ax.transAxes,
+            ha="center",
+            va="top",
+        )
     ax.set_yticks([])
     if column_labels:
         n = len(column_labels)
@@ -149,6 +183,7 @@ def write_atomic(path: Path, write) -> Path:
     from someone else: its ``figures/curves.png`` could point at any file of the reader's)."""
     import os
     import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -174,8 +209,14 @@ def save(fig, folder: Path, name: str, svg: bool = False) -> list[Path]:
     return out
 
 
-def dots(title: str, ylabel: str, labels: list[str], points: dict[str, list], intervals: dict[str, list] | None = None,
-         references: list[tuple[float, str]] = ()):
+def dots(
+    title: str,
+    ylabel: str,
+    labels: list[str],
+    points: dict[str, list],
+    intervals: dict[str, list] | None = None,
+    references: list[tuple[float, str]] = (),
+):
     """A dot plot: for each category (``labels``) one marker per named estimate in ``points``
     (None where missing), with an error bar from ``intervals[name]`` ((lo, hi) or None), and
     horizontal reference lines (a paper's value). Returns the Figure."""
@@ -183,15 +224,25 @@ def dots(title: str, ylabel: str, labels: list[str], points: dict[str, list], in
     n = len(points)
     for j, (name, ys) in enumerate(points.items()):
         xs = [i + (j - (n - 1) / 2) * 0.15 for i in range(len(labels))]
-        keep = [(x, y, (intervals or {}).get(name, [None] * len(ys))[i]) for i, (x, y) in enumerate(zip(xs, ys))
-                if y is not None]
+        keep = [
+            (x, y, (intervals or {}).get(name, [None] * len(ys))[i])
+            for i, (x, y) in enumerate(zip(xs, ys))
+            if y is not None
+        ]
         if not keep:
             continue
         for x, y, iv in keep:
             if iv is not None and all(v is not None and abs(v) != float("inf") for v in iv):
                 ax.plot([x, x], iv, color=COLOURS[j % len(COLOURS)], linewidth=2, alpha=0.6)
-        ax.plot([k[0] for k in keep], [k[1] for k in keep], linestyle="none", marker=MARKERS[j % len(MARKERS)],
-                color=COLOURS[j % len(COLOURS)], markersize=8, label=name)
+        ax.plot(
+            [k[0] for k in keep],
+            [k[1] for k in keep],
+            linestyle="none",
+            marker=MARKERS[j % len(MARKERS)],
+            color=COLOURS[j % len(COLOURS)],
+            markersize=8,
+            label=name,
+        )
     for y, label in references:
         ax.axhline(y, color="#555555", linestyle=":", linewidth=1)
         ax.annotate(label, (0.01, y), xycoords=("axes fraction", "data"), fontsize=8, va="bottom")

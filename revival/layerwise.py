@@ -2,6 +2,7 @@
 :func:`fit_rbm`, trains a single RBM or one layer of a stack (every epoch monitored, logged to
 TensorBoard, checkpointed, resumable), and :func:`fit_stack` trains a deep belief net greedily,
 layer k+1 on layer k's hidden activities (Hinton, Osindero & Teh 2006), one sub-folder a layer."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ class LayerData:
     """What one RBM trains and is monitored on. ``to_image`` maps the layer's visible vectors to
     pixels for the image grids (identity for layer 1, a down pass for higher layers), ``filters``
     gives its units' weights in pixel space."""
+
     train: D.Visible
     valid: D.Visible
     train_subset: torch.Tensor
@@ -42,6 +44,7 @@ class LayerData:
 @dataclass
 class RBMJob:
     """One RBM to train: its options, data, folder and seed; ``extra`` goes into its checkpoint."""
+
     folder: Path
     opts: dict
     data: LayerData
@@ -85,8 +88,9 @@ class RBMFit:
         if self.trainer.chain is None:
             b = self.model.visible_bias
             mean = torch.sigmoid(b) if cfg.visible_type == "bernoulli" else b
-            self.display = R.sample_visible(mean.detach().expand(N_SHOWN, -1).contiguous(), cfg.visible_type,
-                                            self.display_gen)
+            self.display = R.sample_visible(
+                mean.detach().expand(N_SHOWN, -1).contiguous(), cfg.visible_type, self.display_gen
+            )
         self.start, self.last, self.device, self.warned = 0, {}, device, False
         self.history: list[dict] = []  # each epoch's metrics (of this process: a resumed run's start here)
         st = runs.load_state(job.folder, device) if job.resume else None
@@ -100,8 +104,9 @@ class RBMFit:
         self.clock = runs.EpochClock(self.start, cfg.epochs)
 
     def bar(self, epoch: int) -> runs.Progress:
-        return runs.Progress(-(-len(self.job.data.train) // self.cfg.batch_size), f"{self.job.label}epoch {epoch + 1}",
-                             self.progress)
+        return runs.Progress(
+            -(-len(self.job.data.train) // self.cfg.batch_size), f"{self.job.label}epoch {epoch + 1}", self.progress
+        )
 
     def train(self, epoch, check, on_batch) -> dict:
         return self.trainer.train_epoch(self.job.data.train, epoch, check, on_batch)
@@ -110,13 +115,27 @@ class RBMFit:
         """Monitor, check for divergence, log, save the pair (state first), echo."""
         job, d, cfg, model = self.job, self.job.data, self.cfg, self.model
         mon_gen = torch.Generator(device=self.device).manual_seed(job.seed * 1_000_003 + epoch + 1)
-        m.update(rbm_monitor(model, d.train_subset, d.valid_subset, mon_gen,
-                             self.trainer.chain if self.display is None else self.display, N_SHOWN,
-                             0 if self.display is None else DISPLAY_STEPS, pll=d.binary))
+        m.update(
+            rbm_monitor(
+                model,
+                d.train_subset,
+                d.valid_subset,
+                mon_gen,
+                self.trainer.chain if self.display is None else self.display,
+                N_SHOWN,
+                0 if self.display is None else DISPLAY_STEPS,
+                pll=d.binary,
+            )
+        )
         if self.display is not None:
             self.display = m["chain"]
         o = job.opts
-        if d.test is not None and o.get("ais_runs", 0) > 0 and o.get("ais_every", 0) > 0 and (epoch + 1) % o["ais_every"] == 0:
+        if (
+            d.test is not None
+            and o.get("ais_runs", 0) > 0
+            and o.get("ais_every", 0) > 0
+            and (epoch + 1) % o["ais_every"] == 0
+        ):
             est = P.log_prob(model, d.test, d.train, "ais", o["ais_runs"], AIS_MONITOR_BETAS, job.seed + epoch)
             m["log_prob_test"], m["log_Z"] = est["avg_log_prob"], est["log_Z"]
         scalars = {k: v for k, v in m.items() if k not in ("hidden_probs", "samples", "recon", "originals", "chain")}
@@ -129,20 +148,29 @@ class RBMFit:
         log_rbm_epoch(w, epoch + 1, self.last, m, model, cfg.momentum_at(epoch), cfg.lr_at(epoch), d)
         w.flush()
         ck = R.checkpoint_dict(model, {**cfg.as_dict(), "epochs_completed": epoch + 1}, job.extra)
-        runs.save_epoch(job.folder, ck, {"epoch": epoch + 1, "model": model.state_dict(),
-                                         "trainer": self.trainer.state_dict(), "display": self.display,
-                                         "metrics": self.last})
+        runs.save_epoch(
+            job.folder,
+            ck,
+            {
+                "epoch": epoch + 1,
+                "model": model.state_dict(),
+                "trainer": self.trainer.state_dict(),
+                "display": self.display,
+                "metrics": self.last,
+            },
+        )
         self.echo(job.label + epoch_line(epoch + 1, cfg.epochs, self.last, self.clock.lap(epoch + 1)))
         h = self.last.get("hidden_mean")
         if h is not None and not self.warned and (h < DEAD or h > 1 - DEAD):
             self.warned = True  # once a run: say it where the user looks
-            self.echo(f"{job.label}warning: the hidden units are almost all {'off' if h < DEAD else 'on'} on validation "
-                      f"data (mean activity {h:.1e}): the RBM has collapsed and passes nothing on; lower --lr "
-                      "or start from larger weights (--init-std 0.1, --visible-bias-init zero, as the 2006 code)")
+            self.echo(
+                f"{job.label}warning: the hidden units are almost all {'off' if h < DEAD else 'on'} on validation "
+                f"data (mean activity {h:.1e}): the RBM has collapsed and passes nothing on; lower --lr "
+                "or start from larger weights (--init-std 0.1, --visible-bias-init zero, as the 2006 code)"
+            )
 
 
-def fit_rbm(job: RBMJob, device, echo=print, progress: bool = False,
-            history: list | None = None) -> tuple[R.RBM, dict]:
+def fit_rbm(job: RBMJob, device, echo=print, progress: bool = False, history: list | None = None) -> tuple[R.RBM, dict]:
     """Train one RBM by CD-k or PCD on ``job.data`` (a single RBM, or one layer of a stack), logging
     every epoch to ``job.folder`` and writing ``model.pt`` / ``state.pt`` after each; with
     ``job.resume`` it continues from ``state.pt`` when there is one. Returns the model and the last
@@ -151,21 +179,33 @@ def fit_rbm(job: RBMJob, device, echo=print, progress: bool = False,
     with runs.writer(job.folder, purge_step=fit.start + 1 if fit.start else None) as w, GracefulStop() as stop:
         if fit.start == 0:
             w.add_text("config", runs.markdown_table(job.opts), 0)
-        epoch_loop(fit.start, fit.cfg.epochs, stop, fit.bar, fit.train,
-                   lambda epoch, m, seconds: fit.end_epoch(w, epoch, m, seconds))
+        epoch_loop(
+            fit.start,
+            fit.cfg.epochs,
+            stop,
+            fit.bar,
+            fit.train,
+            lambda epoch, m, seconds: fit.end_epoch(w, epoch, m, seconds),
+        )
     if history is not None:  # each epoch's metrics, for the library's history
         history.extend(fit.history)
     return fit.model, fit.last
 
 
-def log_rbm_epoch(w, step: int, scalars: dict, metrics: dict, model: R.RBM, momentum: float, lr: float,
-                  d: LayerData):
+def log_rbm_epoch(w, step: int, scalars: dict, metrics: dict, model: R.RBM, momentum: float, lr: float, d: LayerData):
     """``scalars``: the epoch's metrics as floats; ``metrics``: the tensors behind the images and histograms."""
     W, b, c = model.params()
-    for key, tag in (("recon_error", "rbm/recon_error"), ("free_energy_train", "rbm/free_energy/train"),
-                     ("free_energy_valid", "rbm/free_energy/valid"), ("free_energy_gap", "rbm/free_energy/gap"),
-                     ("pseudo_log_likelihood", "rbm/pseudo_log_likelihood"), ("update_ratio", "rbm/update_ratio"),
-                     ("hidden_mean", "rbm/hidden_mean"), ("log_prob_test", "rbm/log_prob/test"), ("log_Z", "rbm/log_Z")):
+    for key, tag in (
+        ("recon_error", "rbm/recon_error"),
+        ("free_energy_train", "rbm/free_energy/train"),
+        ("free_energy_valid", "rbm/free_energy/valid"),
+        ("free_energy_gap", "rbm/free_energy/gap"),
+        ("pseudo_log_likelihood", "rbm/pseudo_log_likelihood"),
+        ("update_ratio", "rbm/update_ratio"),
+        ("hidden_mean", "rbm/hidden_mean"),
+        ("log_prob_test", "rbm/log_prob/test"),
+        ("log_Z", "rbm/log_Z"),
+    ):
         if key in scalars:
             w.add_scalar(tag, scalars[key], step)
     w.add_scalar("rbm/momentum", momentum, step)
@@ -189,8 +229,13 @@ def _side(n: int) -> int:
 
 
 def epoch_line(epoch: int, epochs: int, m: dict, pace: str) -> str:
-    parts = [f"epoch {epoch}/{epochs}", f"recon {m['recon_error']:.3f}", f"F(train) {m['free_energy_train']:.2f}",
-             f"F(valid) {m['free_energy_valid']:.2f}", f"gap {m['free_energy_gap']:+.2f}"]
+    parts = [
+        f"epoch {epoch}/{epochs}",
+        f"recon {m['recon_error']:.3f}",
+        f"F(train) {m['free_energy_train']:.2f}",
+        f"F(valid) {m['free_energy_valid']:.2f}",
+        f"gap {m['free_energy_gap']:+.2f}",
+    ]
     if "pseudo_log_likelihood" in m:
         parts.append(f"PLL {m['pseudo_log_likelihood']:.2f}")
     if "log_prob_test" in m:
@@ -203,8 +248,16 @@ def first_layer_data(vis: dict, opts: dict) -> LayerData:
     gaussian = opts["visible_type"] == "gaussian"
     shown = torch.sigmoid if gaussian else (lambda x: x)  # Gaussian: squash for display
     tr_sub, va_sub = monitor_subsets(vis["train"], vis["valid"], opts["monitor_size"], opts["seed"])
-    return LayerData(vis["train"], vis["valid"], tr_sub, va_sub, binary=not gaussian and opts["binarize"] != "none",
-                     to_image=shown, filters=lambda m: m.params()[0], test=vis.get("test"))
+    return LayerData(
+        vis["train"],
+        vis["valid"],
+        tr_sub,
+        va_sub,
+        binary=not gaussian and opts["binarize"] != "none",
+        to_image=shown,
+        filters=lambda m: m.params()[0],
+        test=vis.get("test"),
+    )
 
 
 def layer_seed(seed: int, k: int) -> int:
@@ -222,18 +275,25 @@ def next_layer_data(rbm: R.RBM, x: D.Visible, feed: str, seed: int) -> D.Visible
     with torch.no_grad():
         for i in range(0, len(x), 10_000):
             p = R.hidden_probs(x.batch(slice(i, i + 10_000)), W, c)
-            out[i:i + len(p)] = p if feed == "probs" else R.sample_bernoulli(p, g).to(torch.uint8)
+            out[i : i + len(p)] = p if feed == "probs" else R.sample_bernoulli(p, g).to(torch.uint8)
     return D.Visible(out)
 
 
-def stack_layer_data(rbms: list[R.RBM], x_train: D.Visible, x_valid: D.Visible, monitor_size: int, seed: int,
-                     feed: str, first: LayerData) -> LayerData:
+def stack_layer_data(
+    rbms: list[R.RBM], x_train: D.Visible, x_valid: D.Visible, monitor_size: int, seed: int, feed: str, first: LayerData
+) -> LayerData:
     """LayerData for the layer above ``rbms`` (the trained layers below), whose data are their outputs."""
     tr_sub, va_sub = monitor_subsets(x_train, x_valid, monitor_size, seed)
     below = list(rbms)
-    return LayerData(x_train, x_valid, tr_sub, va_sub, binary=feed == "samples",
-                     to_image=None if first.to_image is None else lambda v: first.to_image(DBN.down_pass(v, below)),
-                     filters=None if first.filters is None else lambda m: DBN.project_filters([*below, m]))
+    return LayerData(
+        x_train,
+        x_valid,
+        tr_sub,
+        va_sub,
+        binary=feed == "samples",
+        to_image=None if first.to_image is None else lambda v: first.to_image(DBN.down_pass(v, below)),
+        filters=None if first.filters is None else lambda m: DBN.project_filters([*below, m]),
+    )
 
 
 def finished_layer(folder: Path, k: int, n_visible: int, n_hidden: int) -> tuple[R.RBM, dict]:
@@ -253,14 +313,26 @@ def finished_layer(folder: Path, k: int, n_visible: int, n_hidden: int) -> tuple
         raise ValueError(f"{model_path}: missing, although {res_path.name} says layer {k} finished; {again}")
     model = DBN.from_checkpoint(runs.load_checkpoint(model_path)[0], str(model_path))[0]
     if (model.n_visible, model.n_hidden) != (n_visible, n_hidden):
-        raise ValueError(f"{model_path}: a {model.n_visible}-{model.n_hidden} RBM, but layer {k} of this stack is "
-                         f"{n_visible}-{n_hidden}; {again}")
+        raise ValueError(
+            f"{model_path}: a {model.n_visible}-{model.n_hidden} RBM, but layer {k} of this stack is "
+            f"{n_visible}-{n_hidden}; {again}"
+        )
     return model, res["final"]
 
 
-def fit_stack(root: Path, layer_opts: list[dict], first: LayerData, seed: int, feed: str, extra: dict, device,
-              echo=print, progress: bool = False, resume: bool = False,
-              on_layer: Callable[[list[R.RBM], list[dict]], None] | None = None) -> tuple[list[R.RBM], list[dict]]:
+def fit_stack(
+    root: Path,
+    layer_opts: list[dict],
+    first: LayerData,
+    seed: int,
+    feed: str,
+    extra: dict,
+    device,
+    echo=print,
+    progress: bool = False,
+    resume: bool = False,
+    on_layer: Callable[[list[R.RBM], list[dict]], None] | None = None,
+) -> tuple[list[R.RBM], list[dict]]:
     """Greedy layer-wise training: layer k in ``root/layer-k/`` by :func:`fit_rbm` on ``first``'s data
     (k = 1) or on the hidden activities of layer k-1 (``feed``: ``probs`` or ``samples``). A layer
     whose ``result.json`` exists is loaded, not retrained (resume); ``on_layer(rbms, finals)`` runs

@@ -19,6 +19,7 @@ Gaussian dropout (section 10) multiplies each unit by r ~ N(1, sigma^2) with sig
 which has the same mean and variance as inverted Bernoulli dropout with drop probability p; it
 needs no scaling at test time.
 """
+
 from __future__ import annotations
 
 import math
@@ -91,8 +92,15 @@ class MLP(nn.Module):
     the formulation of Bernoulli dropout (module docstring).
     """
 
-    def __init__(self, sizes, activation="relu", input_dropout=0.0, hidden_dropout=0.0, dropout_type="bernoulli",
-                 dropout_scaling="inverted"):
+    def __init__(
+        self,
+        sizes,
+        activation="relu",
+        input_dropout=0.0,
+        hidden_dropout=0.0,
+        dropout_type="bernoulli",
+        dropout_scaling="inverted",
+    ):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}")
@@ -160,8 +168,11 @@ class MLP(nn.Module):
         self.eval()
         w = self.layers[0].weight
         t = torch.as_tensor(x).to(device=w.device, dtype=w.dtype).reshape(-1, self.sizes[0])
-        out = torch.cat([torch.softmax(self(t[i:i + batch]), 1) for i in range(0, len(t), batch)]) if len(t) else \
-            t.new_zeros(0, self.sizes[-1])
+        out = (
+            torch.cat([torch.softmax(self(t[i : i + batch]), 1) for i in range(0, len(t), batch)])
+            if len(t)
+            else t.new_zeros(0, self.sizes[-1])
+        )
         self.train(was)
         return out if isinstance(x, torch.Tensor) else out.cpu().numpy()
 
@@ -173,14 +184,23 @@ class MLP(nn.Module):
     def checkpoint(self) -> dict:
         """The public format ``revival.mlp.v1``: sizes, activation, the dropout it was trained with
         (the deterministic net scales by it in the papers' formulation) and the state dict."""
-        return {"format": FORMAT, "sizes": self.sizes, "activation": self.activation,
-                "dropout": {"input": self.input_dropout, "hidden": self.hidden_dropout, "type": self.dropout_type,
-                            "scaling": self.dropout_scaling},
-                "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()}}
+        return {
+            "format": FORMAT,
+            "sizes": self.sizes,
+            "activation": self.activation,
+            "dropout": {
+                "input": self.input_dropout,
+                "hidden": self.hidden_dropout,
+                "type": self.dropout_type,
+                "scaling": self.dropout_scaling,
+            },
+            "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
+        }
 
     def save(self, path):
         """Write :meth:`checkpoint` to ``path`` atomically (``revival.load(path)`` reads it back)."""
         from .runs import save_torch
+
         save_torch(path, self.checkpoint())
 
 
@@ -200,8 +220,14 @@ def from_checkpoint(ck, where: str = "checkpoint") -> MLP:
         raise ValueError(f"{where}: not a revival net checkpoint (expected a dict with format {FORMAT!r})")
     drop = ck.get("dropout") or {}
     try:
-        model = MLP(ck["sizes"], ck.get("activation", "relu"), drop.get("input", 0.0), drop.get("hidden", 0.0),
-                    drop.get("type", "bernoulli"), drop.get("scaling", "inverted"))
+        model = MLP(
+            ck["sizes"],
+            ck.get("activation", "relu"),
+            drop.get("input", 0.0),
+            drop.get("hidden", 0.0),
+            drop.get("type", "bernoulli"),
+            drop.get("scaling", "inverted"),
+        )
         model.load_state_dict(ck["state_dict"])
     except (KeyError, TypeError, RuntimeError, ValueError) as e:
         raise ValueError(f"{where}: a {FORMAT} checkpoint that does not fit its sizes ({type(e).__name__})") from None

@@ -6,6 +6,7 @@ References
 - R. Neal (2001). Annealed importance sampling. Statistics and Computing 11.
 - R. Salakhutdinov & I. Murray (2008). On the quantitative analysis of deep belief networks. ICML.
 """
+
 from __future__ import annotations
 
 import math
@@ -80,8 +81,9 @@ def base_rate_bias(train_mean: torch.Tensor, eps: float = 1e-3, kind: str = "cli
 
 def default_betas(device=None) -> torch.Tensor:
     """Salakhutdinov & Murray's schedule: 500 steps in [0, 0.5), 4,000 in [0.5, 0.9), 10,000 in [0.9, 1]."""
-    return torch.cat([torch.linspace(0, 0.5, 501)[:-1], torch.linspace(0.5, 0.9, 4001)[:-1],
-                      torch.linspace(0.9, 1.0, 10001)]).to(device)
+    return torch.cat(
+        [torch.linspace(0, 0.5, 501)[:-1], torch.linspace(0.5, 0.9, 4001)[:-1], torch.linspace(0.9, 1.0, 10001)]
+    ).to(device)
 
 
 def betas_of_size(n: int, device=None) -> torch.Tensor:
@@ -90,8 +92,9 @@ def betas_of_size(n: int, device=None) -> torch.Tensor:
         return default_betas(device)
     n1, n2 = max(1, round(n * 500 / 14_500)), max(1, round(n * 4000 / 14_500))
     n3 = max(2, n - n1 - n2)
-    return torch.cat([torch.linspace(0, 0.5, n1 + 1)[:-1], torch.linspace(0.5, 0.9, n2 + 1)[:-1],
-                      torch.linspace(0.9, 1.0, n3)]).to(device)
+    return torch.cat(
+        [torch.linspace(0, 0.5, n1 + 1)[:-1], torch.linspace(0.5, 0.9, n2 + 1)[:-1], torch.linspace(0.9, 1.0, n3)]
+    ).to(device)
 
 
 @dataclass
@@ -106,8 +109,17 @@ class AISResult:
     log_z_lower_markov: float = -math.inf  # log Z_hat - log(100): Z_hat is unbiased, so P(Z_hat >= 100 Z) <= 1%
 
 
-def ais_log_z(weight, visible_bias, hidden_bias, base_bias, n_runs: int = 100, betas: torch.Tensor | None = None,
-              generator: torch.Generator | None = None, check=None, progress=None) -> AISResult:
+def ais_log_z(
+    weight,
+    visible_bias,
+    hidden_bias,
+    base_bias,
+    n_runs: int = 100,
+    betas: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    check=None,
+    progress=None,
+) -> AISResult:
     """AIS estimate of log Z for a Bernoulli-Bernoulli RBM (Salakhutdinov & Murray 2008, section 4).
 
     Intermediate distributions interpolate from the base-rate model A (biases ``base_bias``, no
@@ -170,9 +182,18 @@ class RAISEResult:
         return float(self.log_p.mean())
 
 
-def raise_log_prob(v_data, weight, visible_bias, hidden_bias, base_bias, n_chains: int = 1,
-                   betas: torch.Tensor | None = None, generator: torch.Generator | None = None, check=None,
-                   progress=None) -> RAISEResult:
+def raise_log_prob(
+    v_data,
+    weight,
+    visible_bias,
+    hidden_bias,
+    base_bias,
+    n_chains: int = 1,
+    betas: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    check=None,
+    progress=None,
+) -> RAISEResult:
     """RAISE (Burda, Grosse & Salakhutdinov 2015): a conservative estimate of each example's
     log-probability under the *forward-annealed* model of AIS, by annealing in reverse from the
     example to the base-rate model.
@@ -237,8 +258,16 @@ def _summarise(logw: torch.Tensor, log_z_base: float, n_betas: int) -> AISResult
     else:  # one run has no standard error: no interval, rather than one of zero width
         lower, upper = -math.inf, math.inf
     ess = float(w.sum() ** 2 / (w * w).sum())
-    return AISResult(log_mean + log_z_base, lower + log_z_base, upper + log_z_base, log_z_base, ess, n, n_betas,
-                     log_mean + log_z_base - MARKOV_LOG_K)
+    return AISResult(
+        log_mean + log_z_base,
+        lower + log_z_base,
+        upper + log_z_base,
+        log_z_base,
+        ess,
+        n,
+        n_betas,
+        log_mean + log_z_base - MARKOV_LOG_K,
+    )
 
 
 def avg_log_prob(data_batches, weight, visible_bias, hidden_bias, log_z: float, visible_type="bernoulli") -> float:
@@ -246,8 +275,11 @@ def avg_log_prob(data_batches, weight, visible_bias, hidden_bias, log_z: float, 
     iterable of [n, D] tensors."""
     total, count = 0.0, 0
     for v in data_batches:
-        total += float((-R.free_energy(v.double(), weight.double(), visible_bias.double(), hidden_bias.double(),
-                                      visible_type)).sum())
+        total += float(
+            (
+                -R.free_energy(v.double(), weight.double(), visible_bias.double(), hidden_bias.double(), visible_type)
+            ).sum()
+        )
         count += v.shape[0]
     return total / count - log_z
 
@@ -260,10 +292,23 @@ def can_enumerate(weight, visible_type="bernoulli") -> bool:
 SANDWICH_TOLERANCE = 1.0  # nats: AIS and RAISE closer than this on the same examples read as "tight"
 
 
-def log_prob(model: R.RBM, data, train, method: str = "auto", ais_runs: int = 100, ais_betas: int = 14_501,
-             seed: int = 0, batch: int = 10_000, check=None, progress=None, base_rate: str = "clip",
-             raise_examples: int = 300, raise_chains: int = 1, tolerance: float = SANDWICH_TOLERANCE,
-             raise_progress=None) -> dict:
+def log_prob(
+    model: R.RBM,
+    data,
+    train,
+    method: str = "auto",
+    ais_runs: int = 100,
+    ais_betas: int = 14_501,
+    seed: int = 0,
+    batch: int = 10_000,
+    check=None,
+    progress=None,
+    base_rate: str = "clip",
+    raise_examples: int = 300,
+    raise_chains: int = 1,
+    tolerance: float = SANDWICH_TOLERANCE,
+    raise_progress=None,
+) -> dict:
     """Average log-probability of ``data`` under ``model`` (nats per example) with its log Z:
     exact when a layer is small enough (``auto``/``exact``), else AIS from a base-rate model fitted to
     the pixel means of ``train``. ``data`` and ``train`` are visible data sets (``len``, ``batch``,
@@ -280,28 +325,45 @@ def log_prob(model: R.RBM, data, train, method: str = "auto", ais_runs: int = 10
         method = "exact" if can_enumerate(W, vt) else "ais"
     if method == "exact":
         if not can_enumerate(W, vt):
-            raise ValueError(f"--method exact needs a layer of at most {MAX_EXACT_UNITS} units "
-                             f"(this RBM is {W.shape[1]}x{W.shape[0]}); use --method ais")
+            raise ValueError(
+                f"--method exact needs a layer of at most {MAX_EXACT_UNITS} units "
+                f"(this RBM is {W.shape[1]}x{W.shape[0]}); use --method ais"
+            )
         lz = float(exact_log_z(W, b, c, vt))
         res = {"method": "exact", "log_Z": lz, "log_Z_lower": lz, "log_Z_upper": lz}
     elif method in ("ais", "sandwich"):
         if vt != "bernoulli":
-            raise ValueError("AIS supports Bernoulli visible units only; this RBM has Gaussian visibles "
-                             f"(--method exact works when the hidden layer has at most {MAX_EXACT_UNITS} units)")
+            raise ValueError(
+                "AIS supports Bernoulli visible units only; this RBM has Gaussian visibles "
+                f"(--method exact works when the hidden layer has at most {MAX_EXACT_UNITS} units)"
+            )
         if ais_runs < 1:
             raise ValueError("AIS needs --ais-runs >= 1")
         base = base_rate_bias(train.all().mean(0), kind=base_rate)
         gen = torch.Generator(device=W.device).manual_seed(seed)
         r = ais_log_z(W, b, c, base, ais_runs, betas_of_size(ais_betas, W.device), gen, check, progress)
-        res = {"method": method, "base_rate": base_rate, "log_Z": r.log_z, "log_Z_lower": r.log_z_lower, "log_Z_upper": r.log_z_upper,
-               "log_Z_base": r.log_z_base, "ais_runs": r.n_runs, "ais_betas": r.n_betas, "ess": r.ess,
-               "log_Z_lower_markov": r.log_z_lower_markov}
+        res = {
+            "method": method,
+            "base_rate": base_rate,
+            "log_Z": r.log_z,
+            "log_Z_lower": r.log_z_lower,
+            "log_Z_upper": r.log_z_upper,
+            "log_Z_base": r.log_z_base,
+            "ais_runs": r.n_runs,
+            "ais_betas": r.n_betas,
+            "ess": r.ess,
+            "log_Z_lower_markov": r.log_z_lower_markov,
+        }
     else:
         raise ValueError(f"unknown method {method!r}")
     chunks = (data.batch(slice(i, i + batch)) for i in range(0, len(data), batch))
     mean_neg_f = avg_log_prob(chunks, W, b, c, 0.0, vt)
-    res.update(avg_log_prob=mean_neg_f - res["log_Z"], avg_log_prob_lower=mean_neg_f - res["log_Z_upper"],
-               avg_log_prob_upper=mean_neg_f - res["log_Z_lower"], n_examples=len(data))
+    res.update(
+        avg_log_prob=mean_neg_f - res["log_Z"],
+        avg_log_prob_lower=mean_neg_f - res["log_Z_upper"],
+        avg_log_prob_upper=mean_neg_f - res["log_Z_lower"],
+        n_examples=len(data),
+    )
     if "log_Z_lower_markov" in res:  # 99% one-sided: the estimate is at most log 100 nats too pessimistic
         res["avg_log_prob_upper_markov"] = mean_neg_f - res["log_Z_lower_markov"]
     if method == "sandwich":
@@ -310,15 +372,35 @@ def log_prob(model: R.RBM, data, train, method: str = "auto", ais_runs: int = 10
             raise ValueError("--method sandwich needs --raise-examples >= 1")
         subset = data.batch(slice(0, n))
         gen = torch.Generator(device=W.device).manual_seed(seed + 1)
-        rr = raise_log_prob(subset, W, b, c, base, raise_chains, betas_of_size(ais_betas, W.device), gen, check,
-                            raise_progress)
+        rr = raise_log_prob(
+            subset, W, b, c, base, raise_chains, betas_of_size(ais_betas, W.device), gen, check, raise_progress
+        )
         ais_subset = avg_log_prob([subset], W, b, c, res["log_Z"], vt)
         gap = ais_subset - rr.avg_log_prob
-        res.update(raise_avg_log_prob=rr.avg_log_prob, raise_examples=n, raise_chains=raise_chains,
-                   ais_avg_log_prob_subset=ais_subset, ais_avg_log_prob_subset_upper_markov=ais_subset + MARKOV_LOG_K,
-                   sandwich_gap=gap, tolerance=tolerance, tight=bool(abs(gap) <= tolerance))
+        res.update(
+            raise_avg_log_prob=rr.avg_log_prob,
+            raise_examples=n,
+            raise_chains=raise_chains,
+            ais_avg_log_prob_subset=ais_subset,
+            ais_avg_log_prob_subset_upper_markov=ais_subset + MARKOV_LOG_K,
+            sandwich_gap=gap,
+            tolerance=tolerance,
+            tight=bool(abs(gap) <= tolerance),
+        )
     return res
 
 
-__all__ = ["log_prob", "raise_log_prob", "RAISEResult", "exact_log_z", "ais_log_z", "AISResult", "default_betas", "betas_of_size", "base_rate_bias",
-           "avg_log_prob", "can_enumerate", "all_states"]
+__all__ = [
+    "log_prob",
+    "raise_log_prob",
+    "RAISEResult",
+    "exact_log_z",
+    "ais_log_z",
+    "AISResult",
+    "default_betas",
+    "betas_of_size",
+    "base_rate_bias",
+    "avg_log_prob",
+    "can_enumerate",
+    "all_states",
+]

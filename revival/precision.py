@@ -6,6 +6,7 @@ slower. So the choice is probed, not assumed: :func:`probe` times a small matmul
 (well under a second) and :func:`resolve` falls back to fp32, saying why, unless bf16 is at least
 ``FAST_ENOUGH`` times faster there.
 """
+
 from __future__ import annotations
 
 import time
@@ -63,14 +64,21 @@ def resolve(requested: str, device, echo=print, shape=None) -> tuple[str, dict]:
         return "fp32", {"requested": "fp32"}
     shape = tuple(shape or PROBE_SHAPE)
     p = probe(torch.device(device)) if shape == PROBE_SHAPE else probe(torch.device(device), shape)
-    info = {"requested": requested, "probe_shape": list(shape), "probe_gflops_fp32": round(p["fp32"], 1),
-            "probe_gflops_bf16": round(p["bf16"], 1), "probe_ratio": round(p["ratio"], 2)}
+    info = {
+        "requested": requested,
+        "probe_shape": list(shape),
+        "probe_gflops_fp32": round(p["fp32"], 1),
+        "probe_gflops_bf16": round(p["bf16"], 1),
+        "probe_ratio": round(p["ratio"], 2),
+    }
     if p["ratio"] >= FAST_ENOUGH:
         return "bf16", info
-    echo(f"warning: --precision bf16 falls back to fp32 on this {torch.device(device).type} device: a "
-         f"{'x'.join(map(str, shape))} bf16 matmul runs at {p['bf16']:.0f} GFLOP/s against {p['fp32']:.0f} in fp32 "
-         f"({p['ratio']:.2f}x, below the "
-         f"{FAST_ENOUGH}x that pays for its rounding; bf16 is fast with AVX-512 BF16 / AMX or on a GPU)")
+    echo(
+        f"warning: --precision bf16 falls back to fp32 on this {torch.device(device).type} device: a "
+        f"{'x'.join(map(str, shape))} bf16 matmul runs at {p['bf16']:.0f} GFLOP/s against {p['fp32']:.0f} in fp32 "
+        f"({p['ratio']:.2f}x, below the "
+        f"{FAST_ENOUGH}x that pays for its rounding; bf16 is fast with AVX-512 BF16 / AMX or on a GPU)"
+    )
     return "fp32", info
 
 

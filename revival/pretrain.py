@@ -1,11 +1,11 @@
 """Pretraining experiments: ``pretrain-rbm`` (one RBM), ``pretrain-dbn`` (a stack, greedily) and
 ``evaluate-rbm``. One loop, :func:`fit_rbm`, trains a single RBM and every layer of a stack: data
 in, a run folder (or a layer's sub-folder) out, every epoch logged, checkpointed and resumable."""
+
 from __future__ import annotations
 
-from pathlib import Path
-
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -16,11 +16,11 @@ from . import experiments as E
 from . import partition as P
 from . import rbm as R
 from . import runs
-from .layerwise import (N_SHOWN, LayerData, RBMJob, first_layer_data, fit_rbm, fit_stack,
-                        next_layer_data)
+from .layerwise import N_SHOWN, LayerData, RBMJob, first_layer_data, fit_rbm, fit_stack, next_layer_data
 from .train import GracefulStop, RBMTrainConfig
 
 # ------------------------------------------------------------------------- data
+
 
 def preprocessing(opts: dict, stats) -> dict:
     """How data must be prepared to match a checkpoint (stored beside the public format keys)."""
@@ -35,20 +35,35 @@ def pixel_data(opts: dict, device, splits=("train", "valid")) -> tuple[dict, tup
     checked before any run folder exists; also the pixel statistics of Gaussian visibles."""
     seed = opts["seed"]
     try:
-        images = {s: D.load_split(opts["dataset"], s, opts.get("data_dir"), opts.get("train_size") if s == "train"
-                                  else None, seed, opts.get("download") or None)[0] for s in splits}
+        images = {
+            s: D.load_split(
+                opts["dataset"],
+                s,
+                opts.get("data_dir"),
+                opts.get("train_size") if s == "train" else None,
+                seed,
+                opts.get("download") or None,
+            )[0]
+            for s in splits
+        }
     except D.TooFew as e:  # an option's value, not a data file's fault: exit 2 naming the option
-        raise runs.OptionError("--train-size", f"--train-size {e.wanted} is larger than the {opts['dataset']} "
-                                               f"training split ({e.have} images)") from None
+        raise runs.OptionError(
+            "--train-size",
+            f"--train-size {e.wanted} is larger than the {opts['dataset']} training split ({e.have} images)",
+        ) from None
     stats = D.pixel_stats(images["train"]) if opts["visible_type"] == "gaussian" else None
     # a different binarization seed for each split, fixed by the run seed
-    return {s: D.visible_data(x, device, opts["binarize"], D.split_seed(seed, s), stats) for s, x in images.items()}, stats
+    return {
+        s: D.visible_data(x, device, opts["binarize"], D.split_seed(seed, s), stats) for s, x in images.items()
+    }, stats
 
 
 # ------------------------------------------------------------------------- pretrain-rbm
 
-def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=print, progress: bool = False,
-                 resume: bool = False) -> dict:
+
+def pretrain_rbm(
+    opts: dict, device, make_run: Callable[[], runs.Run], echo=print, progress: bool = False, resume: bool = False
+) -> dict:
     """Train one RBM by CD-k or PCD on ``opts['dataset']``, logging every epoch to the run.
 
     The data is loaded (and checked) before ``make_run`` creates or reopens the run folder, so bad
@@ -58,23 +73,48 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
     vis, stats = pixel_data(opts, device, splits)
     run = make_run()
     echo(f"run folder: {run.path}")
-    job = RBMJob(run.path, opts, first_layer_data(vis, opts), opts["seed"],
-                 {"preprocessing": preprocessing(opts, stats)}, resume=resume)
+    job = RBMJob(
+        run.path,
+        opts,
+        first_layer_data(vis, opts),
+        opts["seed"],
+        {"preprocessing": preprocessing(opts, stats)},
+        resume=resume,
+    )
 
     with run.recording():
         model, last = fit_rbm(job, device, echo, progress)
-        summary = {"status": runs.STATUS_FINISHED, "epochs": opts["epochs"], "final": last,
-                   "model": str(run.path / runs.MODEL_FILE)}
+        summary = {
+            "status": runs.STATUS_FINISHED,
+            "epochs": opts["epochs"],
+            "final": last,
+            "model": str(run.path / runs.MODEL_FILE),
+        }
         if opts.get("ais_runs", 0) > 0:
             if model.visible_type == "gaussian" and not P.can_enumerate(model.weight, "gaussian"):
-                echo(f"log-probability skipped: AIS needs Bernoulli visibles, and exact log Z at most "
-                     f"{P.MAX_EXACT_UNITS} hidden units")
+                echo(
+                    f"log-probability skipped: AIS needs Bernoulli visibles, and exact log Z at most "
+                    f"{P.MAX_EXACT_UNITS} hidden units"
+                )
             else:
-                echo(f"estimating log Z ({opts['ais_runs']} AIS runs x {opts['ais_betas']} betas, or exact if small) ...")
-                method = "sandwich" if opts.get("raise_examples", 0) > 0 and not P.can_enumerate(model.weight) else "auto"
-                summary["log_prob"] = estimate_log_prob(model, vis["test"], vis["train"], method, opts["ais_runs"],
-                                                        opts["ais_betas"], opts["seed"], echo, progress,
-                                                        **sandwich_options(opts))
+                echo(
+                    f"estimating log Z ({opts['ais_runs']} AIS runs x {opts['ais_betas']} betas, or exact if small) ..."
+                )
+                method = (
+                    "sandwich" if opts.get("raise_examples", 0) > 0 and not P.can_enumerate(model.weight) else "auto"
+                )
+                summary["log_prob"] = estimate_log_prob(
+                    model,
+                    vis["test"],
+                    vis["train"],
+                    method,
+                    opts["ais_runs"],
+                    opts["ais_betas"],
+                    opts["seed"],
+                    echo,
+                    progress,
+                    **sandwich_options(opts),
+                )
                 echo(log_prob_line(summary["log_prob"]))
                 if method == "sandwich":
                     echo(sandwich_line(summary["log_prob"]))
@@ -83,9 +123,14 @@ def pretrain_rbm(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
 
 
 def rbm_summary_md(run: runs.Run, summary: dict) -> str:
-    lines = [f"# {run.config.get('command', 'pretrain-rbm')}: {run.path.name}", "",
-             f"status: **{summary['status']}**, epochs: {summary['epochs']}", "",
-             "| metric | final value |", "| --- | --- |"]
+    lines = [
+        f"# {run.config.get('command', 'pretrain-rbm')}: {run.path.name}",
+        "",
+        f"status: **{summary['status']}**, epochs: {summary['epochs']}",
+        "",
+        "| metric | final value |",
+        "| --- | --- |",
+    ]
     lines += [f"| {k} | {v:.4f} |" for k, v in summary["final"].items()]
     if "log_prob" in summary:
         lines += ["", "## test log-probability", "", runs.markdown_table(summary["log_prob"])]
@@ -95,8 +140,10 @@ def rbm_summary_md(run: runs.Run, summary: dict) -> str:
 
 # ------------------------------------------------------------------------- pretrain-dbn
 
-def pretrain_dbn(opts: dict, device, make_run: Callable[[], runs.Run], echo=print, progress: bool = False,
-                 resume: bool = False) -> dict:
+
+def pretrain_dbn(
+    opts: dict, device, make_run: Callable[[], runs.Run], echo=print, progress: bool = False, resume: bool = False
+) -> dict:
     """Greedy layer-wise training of a deep belief net (Hinton, Osindero & Teh 2006): layer 1 on the
     images, layer k+1 on layer k's hidden probabilities (``--feed probs``) or samples of them. Each
     layer is a :func:`fit_rbm` run in ``layer-K/``; the root's ``model.pt`` is the stack so far
@@ -112,13 +159,25 @@ def pretrain_dbn(opts: dict, device, make_run: Callable[[], runs.Run], echo=prin
     with run.recording():
         # the root's event file holds dbn/samples; on resume every finished layer logs it again
         with runs.writer(run.path, purge_step=1 if resume else None) as w:
+
             def on_layer(rbms: list[R.RBM], finals: list[dict]):
                 configs = [{**RBMTrainConfig.from_dict(lo).as_dict(), "layer": k} for k, lo in enumerate(layer_opts, 1)]
-                runs.save_torch(run.path / runs.MODEL_FILE, DBN.checkpoint_dict(rbms, configs[:len(rbms)], pre))
+                runs.save_torch(run.path / runs.MODEL_FILE, DBN.checkpoint_dict(rbms, configs[: len(rbms)], pre))
                 log_dbn_samples(w, rbms, opts, first, len(rbms))
 
-            _, finals = fit_stack(run.path, layer_opts, first, opts["seed"], opts["feed"], {"preprocessing": pre},
-                                  device, echo, progress, resume, on_layer)
+            _, finals = fit_stack(
+                run.path,
+                layer_opts,
+                first,
+                opts["seed"],
+                opts["feed"],
+                {"preprocessing": pre},
+                device,
+                echo,
+                progress,
+                resume,
+                on_layer,
+            )
         summary = {"status": runs.STATUS_FINISHED, "layers": finals, "model": str(run.path / runs.MODEL_FILE)}
         run.write_summary(summary, dbn_summary_md(run, summary))
         return summary
@@ -142,14 +201,22 @@ def extend_dbn_epochs(path, opts: dict, epochs) -> tuple[list[int], str]:
             continue
         st = runs.load_state(folder, "cpu")
         if st is not None and st["epoch"] > w["epochs"]:
-            raise ValueError(f"--epochs {w['epochs']}: layer {k} already trained {st['epoch']} epochs; give at least that")
+            raise ValueError(
+                f"--epochs {w['epochs']}: layer {k} already trained {st['epoch']} epochs; give at least that"
+            )
         out.append(w["epochs"])
     if len(kept) == n:
-        raise ValueError(f"--epochs: every layer of this stack has finished ({', '.join(map(str, out))} epochs); a "
-                         "finished layer is not trained further, because the layers above it learned from its output. "
-                         "Train a new stack with the epochs you want instead")
-    line = (f"layer{'s' if len(kept) > 1 else ''} {', '.join(map(str, kept))} finished earlier and keep"
-            f"{'s' if len(kept) == 1 else ''} {', '.join(str(out[k - 1]) for k in kept)} epochs; " if kept else "")
+        raise ValueError(
+            f"--epochs: every layer of this stack has finished ({', '.join(map(str, out))} epochs); a "
+            "finished layer is not trained further, because the layers above it learned from its output. "
+            "Train a new stack with the epochs you want instead"
+        )
+    line = (
+        f"layer{'s' if len(kept) > 1 else ''} {', '.join(map(str, kept))} finished earlier and keep"
+        f"{'s' if len(kept) == 1 else ''} {', '.join(str(out[k - 1]) for k in kept)} epochs; "
+        if kept
+        else ""
+    )
     line += ", ".join(f"layer {k} trains to {out[k - 1]}" for k in range(1, n + 1) if k not in kept)
     return out, f"resume: {line}"
 
@@ -164,19 +231,43 @@ def log_dbn_samples(w, rbms: list[R.RBM], opts: dict, first: LayerData, k: int):
 
 
 def dbn_summary_md(run: runs.Run, summary: dict) -> str:
-    keys = ["layer", "n_visible", "n_hidden", "recon_error", "free_energy_train", "free_energy_valid",
-            "free_energy_gap", "update_ratio"]
-    lines = [f"# pretrain-dbn: {run.path.name}", "", f"status: **{summary['status']}**", "",
-             "| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
+    keys = [
+        "layer",
+        "n_visible",
+        "n_hidden",
+        "recon_error",
+        "free_energy_train",
+        "free_energy_valid",
+        "free_energy_gap",
+        "update_ratio",
+    ]
+    lines = [
+        f"# pretrain-dbn: {run.path.name}",
+        "",
+        f"status: **{summary['status']}**",
+        "",
+        "| " + " | ".join(keys) + " |",
+        "|" + " --- |" * len(keys),
+    ]
     for row in summary["layers"]:
-        lines.append("| " + " | ".join(f"{row[k]:.4f}" if isinstance(row.get(k), float) else str(row.get(k, "-"))
-                                       for k in keys) + " |")
-    lines += ["", f"stack: `{summary['model']}` (format {DBN.FORMAT}); each layer's curves in `layer-K/`.",
-              "", "## configuration", "", runs.markdown_table(run.config)]
+        lines.append(
+            "| "
+            + " | ".join(f"{row[k]:.4f}" if isinstance(row.get(k), float) else str(row.get(k, "-")) for k in keys)
+            + " |"
+        )
+    lines += [
+        "",
+        f"stack: `{summary['model']}` (format {DBN.FORMAT}); each layer's curves in `layer-K/`.",
+        "",
+        "## configuration",
+        "",
+        runs.markdown_table(run.config),
+    ]
     return "\n".join(lines) + "\n"
 
 
 # ------------------------------------------------------------------------- evaluate-rbm
+
 
 def load_rbm(path, layer: int | None = None) -> tuple[R.RBM, dict, list[R.RBM]]:
     """An RBM from a run folder or ``model.pt``: an RBM checkpoint, or layer ``layer`` of a DBN
@@ -186,19 +277,22 @@ def load_rbm(path, layer: int | None = None) -> tuple[R.RBM, dict, list[R.RBM]]:
     if isinstance(ck, dict) and ck.get("format") == DBN.FORMAT:
         rbms = DBN.from_checkpoint(ck, str(p))
         if layer is None:
-            raise runs.OptionError("--layer", f"{p}: a DBN checkpoint ({len(rbms)} layers); choose one with --layer "
-                                              f"1..{len(rbms)}")
+            raise runs.OptionError(
+                "--layer", f"{p}: a DBN checkpoint ({len(rbms)} layers); choose one with --layer 1..{len(rbms)}"
+            )
         if not 1 <= layer <= len(rbms):
             raise runs.OptionError("--layer", f"{p}: --layer {layer}, but the DBN has layers 1..{len(rbms)}")
-        return rbms[layer - 1], ck, rbms[:layer - 1]
+        return rbms[layer - 1], ck, rbms[: layer - 1]
     if layer not in (None, 1):
-        raise runs.OptionError("--layer", f"{p}: --layer {layer} needs a DBN checkpoint ({DBN.FORMAT}); this is a "
-                                          "single RBM")
+        raise runs.OptionError(
+            "--layer", f"{p}: --layer {layer} needs a DBN checkpoint ({DBN.FORMAT}); this is a single RBM"
+        )
     return R.from_checkpoint(ck, str(p)), ck, []
 
 
-def estimate_log_prob(model, data, train, method, ais_runs, ais_betas, seed, echo=None, progress=False,
-                      **sandwich) -> dict:
+def estimate_log_prob(
+    model, data, train, method, ais_runs, ais_betas, seed, echo=None, progress=False, **sandwich
+) -> dict:
     """:func:`partition.log_prob` that honours SIGINT/SIGTERM between betas and shows its progress
     (a bar on a terminal, a line every 10% otherwise); ``sandwich``: base_rate, raise_examples,
     raise_chains, tolerance."""
@@ -206,8 +300,19 @@ def estimate_log_prob(model, data, train, method, ais_runs, ais_betas, seed, ech
     bar_raise = runs.StepProgress(ais_betas - 2, "RAISE betas", progress, echo) if method == "sandwich" else None
     try:
         with GracefulStop() as stop:
-            return P.log_prob(model, data, train, method, ais_runs, ais_betas, seed, check=stop.check,
-                              progress=bar.update, raise_progress=bar_raise and bar_raise.update, **sandwich)
+            return P.log_prob(
+                model,
+                data,
+                train,
+                method,
+                ais_runs,
+                ais_betas,
+                seed,
+                check=stop.check,
+                progress=bar.update,
+                raise_progress=bar_raise and bar_raise.update,
+                **sandwich,
+            )
     finally:
         bar.close()
         if bar_raise is not None:
@@ -230,13 +335,17 @@ def sandwich_line(r: dict) -> str:
     more = "use more betas (--ais-betas) and runs (--ais-runs)"
     head = f"on {r['raise_examples']} examples, ESS {r['ess']:.1f}: "
     if gap < 0:
-        head += (f"RAISE (conservative) {lo:.2f}, AIS {hi:.2f} (99% bound "
-                 f"{r['ais_avg_log_prob_subset_upper_markov']:.2f}): AIS and RAISE cross by {-gap:.2f} nats: ")
+        head += (
+            f"RAISE (conservative) {lo:.2f}, AIS {hi:.2f} (99% bound "
+            f"{r['ais_avg_log_prob_subset_upper_markov']:.2f}): AIS and RAISE cross by {-gap:.2f} nats: "
+        )
         if r["tight"]:
             return head + f"agreement within the {tol:g}-nat tolerance, no bracket"
         return head + f"beyond the {tol:g}-nat tolerance, both are noisy at this schedule; {more}"
-    head += (f"RAISE (conservative) {lo:.2f} <= log p <= AIS {hi:.2f} "
-             f"(99% bound {r['ais_avg_log_prob_subset_upper_markov']:.2f}): ")
+    head += (
+        f"RAISE (conservative) {lo:.2f} <= log p <= AIS {hi:.2f} "
+        f"(99% bound {r['ais_avg_log_prob_subset_upper_markov']:.2f}): "
+    )
     if r["tight"]:
         return head + f"tight ({gap:.2f} nats apart, within the {tol:g}-nat tolerance)"
     return head + f"not tight: the interval is {gap:.2f} nats wide; {more} before trusting either number"
@@ -245,8 +354,11 @@ def sandwich_line(r: dict) -> str:
 def log_prob_line(r: dict) -> str:
     s = f"avg log p(v) = {r['avg_log_prob']:.2f} nats over {r['n_examples']} examples, log Z = {r['log_Z']:.2f}"
     if r["method"] == "ais":
-        bounds = (f"[{r['log_Z_lower']:.2f}, {r['log_Z_upper']:.2f}]" if r["ais_runs"] > 1 else
-                  "(no interval: one AIS run has no standard error)")
+        bounds = (
+            f"[{r['log_Z_lower']:.2f}, {r['log_Z_upper']:.2f}]"
+            if r["ais_runs"] > 1
+            else "(no interval: one AIS run has no standard error)"
+        )
         s += f" {bounds} (AIS, {r['ais_runs']} runs x {r['ais_betas']} betas, ESS {r['ess']:.1f})"
     else:
         s += " (exact)"
@@ -282,10 +394,28 @@ def evaluate_rbm(path, opts: dict, device, echo=None, progress: bool = False) ->
     for rbm in below:
         train, data = (next_layer_data(rbm, x, "probs", 0) for x in (train, data))
     t0 = time.perf_counter()
-    res = estimate_log_prob(model, data, train, opts["method"], opts["ais_runs"], opts["ais_betas"], seed, echo, progress,
-                            **sandwich_options(opts))
-    res.update(seconds=time.perf_counter() - t0, split=opts["split"], dataset=dataset, binarize=binarize,
-               seed=seed, checkpoint=str(path), n_visible=model.n_visible, n_hidden=model.n_hidden)
+    res = estimate_log_prob(
+        model,
+        data,
+        train,
+        opts["method"],
+        opts["ais_runs"],
+        opts["ais_betas"],
+        seed,
+        echo,
+        progress,
+        **sandwich_options(opts),
+    )
+    res.update(
+        seconds=time.perf_counter() - t0,
+        split=opts["split"],
+        dataset=dataset,
+        binarize=binarize,
+        seed=seed,
+        checkpoint=str(path),
+        n_visible=model.n_visible,
+        n_hidden=model.n_hidden,
+    )
     if below:
         res.update(layer=len(below) + 1, input=f"up-pass probabilities through layers 1..{len(below)}")
     return res

@@ -13,6 +13,7 @@ References
 Every function here is pure (inputs in, tensors out); randomness comes only from the
 ``torch.Generator`` passed in. Nothing here logs, prints or touches files.
 """
+
 from __future__ import annotations
 
 import torch
@@ -67,8 +68,9 @@ class RBM(nn.Module):
         mean = torch.sigmoid(b) if self.visible_type == "bernoulli" else b
         v = sample_visible(mean.expand(n, -1).contiguous(), self.visible_type, g)
         for _ in range(gibbs_steps):
-            v = sample_visible(visible_mean(sample_bernoulli(hidden_probs(v, W, c), g), W, b, self.visible_type),
-                               self.visible_type, g)
+            v = sample_visible(
+                visible_mean(sample_bernoulli(hidden_probs(v, W, c), g), W, b, self.visible_type), self.visible_type, g
+            )
         return visible_mean(sample_bernoulli(hidden_probs(v, W, c), g), W, b, self.visible_type).cpu().numpy()
 
     def checkpoint(self, config: dict | None = None) -> dict:
@@ -78,6 +80,7 @@ class RBM(nn.Module):
     def save(self, path):
         """Write :meth:`checkpoint` to ``path`` atomically (``revival.load(path)`` reads it back)."""
         from .runs import save_torch
+
         save_torch(path, self.checkpoint())
 
     @torch.no_grad()
@@ -110,6 +113,7 @@ def _like(x, t: torch.Tensor):
 
 # ------------------------------------------------------------------------- conditionals
 
+
 def hidden_probs(v, weight, hidden_bias):
     """P(h_j = 1 | v) = sigmoid(c_j + sum_i W_ji v_i)  (same for Bernoulli and Gaussian visibles)."""
     return torch.sigmoid(torch.addmm(hidden_bias, v, weight.t()))
@@ -138,6 +142,7 @@ def sample_visible(mean, visible_type, generator):
 
 # ------------------------------------------------------------------------- energies
 
+
 def energy(v, h, weight, visible_bias, hidden_bias, visible_type="bernoulli"):
     """E(v, h) = -b.v - c.h - h W v  (Bernoulli);  ||v - b||^2 / 2 - c.h - h W v  (unit-variance Gaussian)."""
     inter = ((h @ weight) * v).sum(-1)
@@ -164,15 +169,31 @@ def pseudo_log_likelihood(v, weight, visible_bias, hidden_bias, flip_index, hidd
     rows = torch.arange(v.shape[0], device=v.device)
     sign = 1.0 - 2.0 * v[rows, flip_index]  # +1 where the bit turns on, -1 where it turns off
     fe = -(v @ visible_bias) - F.softplus(x).sum(-1)
-    fe_flip = fe - sign * visible_bias[flip_index] + F.softplus(x).sum(-1) \
+    fe_flip = (
+        fe
+        - sign * visible_bias[flip_index]
+        + F.softplus(x).sum(-1)
         - F.softplus(x + sign[:, None] * weight.t()[flip_index]).sum(-1)
+    )
     return v.shape[1] * F.logsigmoid(fe_flip - fe)
 
 
 # ------------------------------------------------------------------------- learning statistics
 
-def cd_statistics(v0, weight, visible_bias, hidden_bias, k, generator, visible_type="bernoulli",
-                  chain=None, hidden_keep=None, out=None, lowp=None):
+
+def cd_statistics(
+    v0,
+    weight,
+    visible_bias,
+    hidden_bias,
+    k,
+    generator,
+    visible_type="bernoulli",
+    chain=None,
+    hidden_keep=None,
+    out=None,
+    lowp=None,
+):
     """Gradient statistics of CD-k (Hinton 2002) or, given a persistent ``chain``, PCD (Tieleman 2008).
 
     The log-likelihood gradient is  dlogp/dW = <h v>_data - <h v>_model,  estimated as
@@ -206,7 +227,7 @@ def cd_statistics(v0, weight, visible_bias, hidden_bias, k, generator, visible_t
     B = v0.shape[0]
     if out is None:
         out = (v0.new_empty(2 * B, weight.shape[0]), v0.new_empty(2 * B, weight.shape[1]))
-    hs, vs = out[0][:2 * B], out[1][:2 * B]
+    hs, vs = out[0][: 2 * B], out[1][: 2 * B]
     h0, h_neg, v_data, v_neg = hs[:B], hs[B:], vs[:B], vs[B:]
     if v_data.data_ptr() != v0.data_ptr():
         v_data.copy_(v0)
@@ -289,10 +310,16 @@ def reconstruction_error(v0, recon):
 
 def checkpoint_dict(rbm: RBM, config: dict, extra: dict | None = None) -> dict:
     """The public checkpoint format ``revival.rbm.v1`` (see design.md)."""
-    out = {"format": FORMAT, "visible_type": rbm.visible_type, "config": dict(config),
-           "state_dict": {"weight": rbm.weight.detach().cpu().clone(),
-                          "visible_bias": rbm.visible_bias.detach().cpu().clone(),
-                          "hidden_bias": rbm.hidden_bias.detach().cpu().clone()}}
+    out = {
+        "format": FORMAT,
+        "visible_type": rbm.visible_type,
+        "config": dict(config),
+        "state_dict": {
+            "weight": rbm.weight.detach().cpu().clone(),
+            "visible_bias": rbm.visible_bias.detach().cpu().clone(),
+            "hidden_bias": rbm.hidden_bias.detach().cpu().clone(),
+        },
+    }
     if extra:
         out.update(extra)
     return out
@@ -310,8 +337,10 @@ def from_checkpoint(ck, where: str = "checkpoint") -> RBM:
     if not all(isinstance(t, torch.Tensor) for t in (w, b, c)) or w.dim() != 2 or b.dim() != 1 or c.dim() != 1:
         raise ValueError(f"{where}: weight must be 2-D and the biases 1-D tensors")
     if w.shape != (c.shape[0], b.shape[0]):
-        raise ValueError(f"{where}: shapes disagree: weight {tuple(w.shape)}, visible_bias {tuple(b.shape)}, "
-                         f"hidden_bias {tuple(c.shape)} (weight must be n_hidden x n_visible)")
+        raise ValueError(
+            f"{where}: shapes disagree: weight {tuple(w.shape)}, visible_bias {tuple(b.shape)}, "
+            f"hidden_bias {tuple(c.shape)} (weight must be n_hidden x n_visible)"
+        )
     vt = ck.get("visible_type", "bernoulli")
     if vt not in VISIBLE_TYPES:
         raise ValueError(f"{where}: unknown visible_type {vt!r}")
@@ -320,4 +349,3 @@ def from_checkpoint(ck, where: str = "checkpoint") -> RBM:
     if not all(torch.isfinite(t).all() for t in (w, b, c)):
         raise ValueError(f"{where}: parameters contain NaN or inf")
     return rbm
-

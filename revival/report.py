@@ -2,6 +2,7 @@
 published figures beside ours, the settings with their sources) and the figures of every command
 (``revival report``), read back from event files, ``summary.json`` and ``result.json``. No
 training here, no torch."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,6 @@ import numpy as np
 
 from .experiments import COMPARE_DEFAULTS, PRESETS, VARIANTS, Preset, preset_settings
 from .sweep import NET_AXES
-
 
 AXIS_COLUMNS = tuple(NET_AXES.values())  # the row fields of the optional sweep axes
 CLASSIC = tuple(v for v, d in VARIANTS.items() if d.get("classic"))  # the variants without hidden layers
@@ -26,10 +26,24 @@ def group_rows(rows: list[dict], preset: Preset) -> list[dict]:
         groups.setdefault(key, []).append(r)
     out = []
     for (v, n, p, depth, *axes), rs in groups.items():
-        g = {"variant": v, "train_size": n, "hidden_dropout": p, "depth": depth, **dict(zip(AXIS_COLUMNS, axes)),
-             "seeds": len(rs)}
-        for k in ("train_error", "valid_error", "test_error", "test_error_mc", "generalization_gap", "test_loss",
-                  "test_loss_min", "test_error_full"):
+        g = {
+            "variant": v,
+            "train_size": n,
+            "hidden_dropout": p,
+            "depth": depth,
+            **dict(zip(AXIS_COLUMNS, axes)),
+            "seeds": len(rs),
+        }
+        for k in (
+            "train_error",
+            "valid_error",
+            "test_error",
+            "test_error_mc",
+            "generalization_gap",
+            "test_loss",
+            "test_loss_min",
+            "test_error_full",
+        ):
             vals = [r[k] for r in rs if r.get(k) is not None]
             if vals:
                 g[k] = float(np.mean(vals))
@@ -52,9 +66,11 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
     pct = lambda x: f"{100 * x:.2f}"  # noqa: E731
     o = run.config["options"]
     sizes = ",".join(map(str, o["train_sizes"])) if o.get("train_sizes") else o.get("train_size") or "all"
-    used = (f"{o['dataset']}, {sizes} training images, 784-{'-'.join(map(str, o['layers']))}-10"
-            f"{'' if o.get('activations') else ' ' + o['activation']}, {o['epochs']} epochs, batch {o['batch_size']}, "
-            f"lr {o['lr']:g}")
+    used = (
+        f"{o['dataset']}, {sizes} training images, 784-{'-'.join(map(str, o['layers']))}-10"
+        f"{'' if o.get('activations') else ' ' + o['activation']}, {o['epochs']} epochs, batch {o['batch_size']}, "
+        f"lr {o['lr']:g}"
+    )
     if o.get("depths"):
         used += f", depths {','.join(map(str, o['depths']))} of width {o.get('width') or o['layers'][0]}"
     for opt in NET_AXES:
@@ -63,30 +79,47 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
     if o.get("min_updates"):
         used += f", at least {o['min_updates']} updates per net"
     axes = [field for opt, field in NET_AXES.items() if o.get(opt)]
-    lines = [f"# compare-dropout: {run.path.name}", "", f"preset: **{summary['preset']}** ({preset.description})", "",
-             f"settings used: {used}; every option in config.json.", ""]
-    lines += [_head(axes) + "hidden drop | seeds | train err % | test err % | test err % (MC) | "
-              "gap (test - train) % | test loss final / min | paper test err % |",
-              "| --- " * (11 + len(axes)) + "|"]
+    lines = [
+        f"# compare-dropout: {run.path.name}",
+        "",
+        f"preset: **{summary['preset']}** ({preset.description})",
+        "",
+        f"settings used: {used}; every option in config.json.",
+        "",
+    ]
+    lines += [
+        _head(axes) + "hidden drop | seeds | train err % | test err % | test err % (MC) | "
+        "gap (test - train) % | test loss final / min | paper test err % |",
+        "| --- " * (11 + len(axes)) + "|",
+    ]
     for g in summary["groups"]:
         spread = f" +- {pct(g['test_error_std'])}" if g["seeds"] > 1 else ""
         paper = f"{pct(g['paper_test_error'])} ({g['paper_trust']})" if "paper_test_error" in g else "-"
         if "paper_other_net" in g:
             paper += " literature, another net"
         loss = f"{g['test_loss']:.3f} / {g['test_loss_min']:.3f}" if "test_loss" in g else "-"
-        lines.append(_cells(g, axes) + f"{g['hidden_dropout']:g} | "
-                     f"{g['seeds']} | {pct(g['train_error'])} | {pct(g['test_error'])}{spread} | "
-                     f"{pct(g['test_error_mc']) if 'test_error_mc' in g else '-'} | {pct(g['generalization_gap'])} | "
-                     f"{loss} | {paper} |")
+        lines.append(
+            _cells(g, axes) + f"{g['hidden_dropout']:g} | "
+            f"{g['seeds']} | {pct(g['train_error'])} | {pct(g['test_error'])}{spread} | "
+            f"{pct(g['test_error_mc']) if 'test_error_mc' in g else '-'} | {pct(g['generalization_gap'])} | "
+            f"{loss} | {paper} |"
+        )
     lines += layer_markdown(summary["groups"], axes) + classic_markdown(summary)
     if any("test_error_full" in g for g in summary["groups"]):
-        lines += ["", "retrained on all 60,000 images for the same number of updates (`--retrain-on-full`), test error %: "
-                  + ", ".join(f"{g['variant']} {pct(g['test_error_full'])}" for g in summary["groups"]
-                              if "test_error_full" in g)]
+        lines += [
+            "",
+            "retrained on all 60,000 images for the same number of updates (`--retrain-on-full`), test error %: "
+            + ", ".join(
+                f"{g['variant']} {pct(g['test_error_full'])}" for g in summary["groups"] if "test_error_full" in g
+            ),
+        ]
     if preset.citation:
-        lines += ["", f"paper: {preset.citation}; figures for {preset.architecture or 'the preset architecture'} "
-                  "(trust in brackets: V verbatim, S several sources agree, U unconfirmed). Compare at the "
-                  "paper's length and protocol (see the settings below)."]
+        lines += [
+            "",
+            f"paper: {preset.citation}; figures for {preset.architecture or 'the preset architecture'} "
+            "(trust in brackets: V verbatim, S several sources agree, U unconfirmed). Compare at the "
+            "paper's length and protocol (see the settings below).",
+        ]
         if preset.note:
             lines += ["", preset.note]
     if preset.options:
@@ -100,7 +133,9 @@ def _head(axes: list[str]) -> str:
 
 
 def _cells(g: dict, axes: list[str]) -> str:
-    return f"| {g['variant']} | {g['train_size']} | {g.get('depth', '-')} | " + "".join(f"{g.get(a) or '-'} | " for a in axes)
+    return f"| {g['variant']} | {g['train_size']} | {g.get('depth', '-')} | " + "".join(
+        f"{g.get(a) or '-'} | " for a in axes
+    )
 
 
 def layer_markdown(groups: list[dict], axes: list[str]) -> list[str]:
@@ -109,15 +144,26 @@ def layer_markdown(groups: list[dict], axes: list[str]) -> list[str]:
     nets = [g for g in groups if g.get("saturated") is not None and len(g.get("grad_norm") or []) > 1]
     if not nets:
         return []
-    lines = ["", "per layer at the last evaluation (layer 1 next to the input): each hidden layer's mean activation "
-             "and saturated share % (logistic/tanh within 1% of a bound, ReLU: dead units) on 1,000 validation "
-             "images, and the mean norm of each weight layer's gradient during the last epoch (the last entry is "
-             "the output layer)", "",
-             _head(axes) + "mean activation by layer | saturated % by layer | gradient norm by layer |", "| --- " * (6 + len(axes)) + "|"]
+    lines = [
+        "",
+        "per layer at the last evaluation (layer 1 next to the input): each hidden layer's mean activation "
+        "and saturated share % (logistic/tanh within 1% of a bound, ReLU: dead units) on 1,000 validation "
+        "images, and the mean norm of each weight layer's gradient during the last epoch (the last entry is "
+        "the output layer)",
+        "",
+        _head(axes) + "mean activation by layer | saturated % by layer | gradient norm by layer |",
+        "| --- " * (6 + len(axes)) + "|",
+    ]
     for g in nets:
-        lines.append(_cells(g, axes) + (" / ".join(f"{x:.3f}" for x in g["activation_mean"]) if g.get("activation_mean") else "-") +
-                     " | " + " / ".join(f"{100 * x:.1f}" for x in g["saturated"]) + " | " +
-                     " / ".join(f"{x:.3g}" for x in g["grad_norm"]) + " |")
+        lines.append(
+            _cells(g, axes)
+            + (" / ".join(f"{x:.3f}" for x in g["activation_mean"]) if g.get("activation_mean") else "-")
+            + " | "
+            + " / ".join(f"{100 * x:.1f}" for x in g["saturated"])
+            + " | "
+            + " / ".join(f"{x:.3g}" for x in g["grad_norm"])
+            + " |"
+        )
     return lines
 
 
@@ -128,23 +174,38 @@ def classic_markdown(summary: dict) -> list[str]:
     fixed = [r for r in rows if "k" in r or "C" in r]
     lines = []
     if fixed:
-        lines += ["", "classical baselines chose on the validation split: " + ", ".join(
-            f"{r['variant']} n={r['train_size']} s{r['seed']}: " + (f"k = {r['k']}" if "k" in r else f"C = {r['C']:g}")
-            for r in fixed)]
+        lines += [
+            "",
+            "classical baselines chose on the validation split: "
+            + ", ".join(
+                f"{r['variant']} n={r['train_size']} s{r['seed']}: "
+                + (f"k = {r['k']}" if "k" in r else f"C = {r['C']:g}")
+                for r in fixed
+            ),
+        ]
     classic = CLASSIC
     groups = summary.get("groups") or []
     sizes = sorted({g["train_size"] for g in groups})
-    if len(sizes) > 1 and any(g["variant"] in classic for g in groups) and any(g["variant"] not in classic for g in groups):
-        lines += ["", "| train size | best net (test err %) | best classical model (test err %) | net ahead by (points) |",
-                  "| --- | --- | --- | --- |"]
+    if (
+        len(sizes) > 1
+        and any(g["variant"] in classic for g in groups)
+        and any(g["variant"] not in classic for g in groups)
+    ):
+        lines += [
+            "",
+            "| train size | best net (test err %) | best classical model (test err %) | net ahead by (points) |",
+            "| --- | --- | --- | --- |",
+        ]
         for n in sizes:
             nets = [g for g in groups if g["train_size"] == n and g["variant"] not in classic]
             cls = [g for g in groups if g["train_size"] == n and g["variant"] in classic]
             if not nets or not cls:
                 continue
             bn, bc = min(nets, key=lambda g: g["test_error"]), min(cls, key=lambda g: g["test_error"])
-            lines.append(f"| {n} | {bn['variant']} {100 * bn['test_error']:.2f} | {bc['variant']} "
-                         f"{100 * bc['test_error']:.2f} | {100 * (bc['test_error'] - bn['test_error']):+.2f} |")
+            lines.append(
+                f"| {n} | {bn['variant']} {100 * bn['test_error']:.2f} | {bc['variant']} "
+                f"{100 * bc['test_error']:.2f} | {100 * (bc['test_error'] - bn['test_error']):+.2f} |"
+            )
     return lines
 
 
@@ -153,8 +214,12 @@ def explain_markdown(opts: dict, preset: Preset) -> str:
     belong to, and its settings with their sources."""
     lines = [f"# preset {opts['preset']}", "", preset.description, ""]
     if preset.paper:
-        lines += [f"Published ({preset.citation}), for {preset.architecture}:", "",
-                  "| variant | test error % | trust |", "| --- | --- | --- |"]
+        lines += [
+            f"Published ({preset.citation}), for {preset.architecture}:",
+            "",
+            "| variant | test error % | trust |",
+            "| --- | --- | --- |",
+        ]
         lines += [f"| {v} | {e:.2f} | {preset.trust_for(v)} |" for v, e in preset.paper.items()]
         lines += ["", *(f"- {v}: {what}." for v, what in preset.other_net.items())]
         lines.append("")
@@ -166,6 +231,7 @@ def explain_markdown(opts: dict, preset: Preset) -> str:
 def settings_markdown(opts: dict, preset: Preset) -> str:
     """The preset's settings as used, each with its source (``--explain``, and summary.md)."""
     rows = ["## settings and where they come from", "", "| setting | value | source |", "| --- | --- | --- |"]
+
     def shown(v):
         return ", ".join(map(str, v)) if isinstance(v, list) else f"{v:.6g}" if isinstance(v, float) else v
 
@@ -173,10 +239,15 @@ def settings_markdown(opts: dict, preset: Preset) -> str:
         rows.append(f"| {k} | {shown(v)} | {src} |")
     # every other value the run resolves, so nothing it trains with is left unsaid
     own = set(PRESETS[opts["preset"]].options)
-    rest = [f"{k} {shown(opts.get(k, v))}" + (" (command line)" if opts.get(k, v) != v else "")
-            for k, v in COMPARE_DEFAULTS.items() if k not in own and k not in NOT_SETTINGS]
-    rows += ["", "Every other setting (revival's defaults, the same for every preset, unless marked): "
-             + "; ".join(rest) + "."]
+    rest = [
+        f"{k} {shown(opts.get(k, v))}" + (" (command line)" if opts.get(k, v) != v else "")
+        for k, v in COMPARE_DEFAULTS.items()
+        if k not in own and k not in NOT_SETTINGS
+    ]
+    rows += [
+        "",
+        "Every other setting (revival's defaults, the same for every preset, unless marked): " + "; ".join(rest) + ".",
+    ]
     return "\n".join(rows)
 
 
@@ -203,8 +274,10 @@ def writable_figures(run: Path) -> Path:
     """``run/figures``, after checking that writing there cannot land outside the run folder."""
     folder = run / FIGURES_DIR
     if folder.is_symlink():
-        raise UnsafeRun(f"{folder}: is a link; report writes figures only into a real folder of the run "
-                        "(remove the link and run revival report again)")
+        raise UnsafeRun(
+            f"{folder}: is a link; report writes figures only into a real folder of the run "
+            "(remove the link and run revival report again)"
+        )
     if folder.exists() and not folder.is_dir():
         raise UnsafeRun(f"{folder}: is a file, not a folder; move it away and run revival report again")
     return folder
@@ -218,7 +291,9 @@ def _events(folder: Path):
     key = str(folder)
     if key not in _EVENTS:
         import logging
+
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
         # a resumed run's event files hold the steps it wrote again; TensorBoard drops the stale
         # ones itself and says so at WARNING ("Detected out of order event.step"), which is not news
         logging.getLogger("tensorboard").setLevel(logging.ERROR)
@@ -248,6 +323,7 @@ def last_image(folder: Path, tag: str) -> bytes | None:
 
 def _config(run: Path) -> dict:
     import json
+
     p = run / "config.json"
     if not p.is_file():
         raise NotARun(f"{run}: not a revival run folder (no config.json)")
@@ -262,6 +338,7 @@ def _config(run: Path) -> dict:
 
 def _summary(run: Path) -> dict:
     import json
+
     try:
         s = json.loads((run / "summary.json").read_text())
         return s if isinstance(s, dict) else {}
@@ -280,14 +357,27 @@ def rbm_panels(scalars: dict, log_prob: dict | None, label: str = "", style: int
         # dashed means "training data" in every panel and nothing else; a layer or run is a colour
         return [Series((label + " " if label else "") + (name or tag), x, y, style=st, line="--" if dashed else "-")]
 
-    panels = {"recon": Panel("reconstruction error (a poor guide on its own)", "epoch", "squared error per image",
-                             s("rbm/recon_error", "recon")),
-              "free_energy": Panel("mean free energy: train subset (dashed) vs validation (solid)", "epoch", "F(v)",
-                                   s("rbm/free_energy/train", "train", dashed=True) + s("rbm/free_energy/valid", "valid")),
-              "gap": Panel("free-energy gap (valid - train): growing = overfitting", "epoch", "nats",
-                           s("rbm/free_energy/gap", "gap"))}
+    panels = {
+        "recon": Panel(
+            "reconstruction error (a poor guide on its own)",
+            "epoch",
+            "squared error per image",
+            s("rbm/recon_error", "recon"),
+        ),
+        "free_energy": Panel(
+            "mean free energy: train subset (dashed) vs validation (solid)",
+            "epoch",
+            "F(v)",
+            s("rbm/free_energy/train", "train", dashed=True) + s("rbm/free_energy/valid", "valid"),
+        ),
+        "gap": Panel(
+            "free-energy gap (valid - train): growing = overfitting", "epoch", "nats", s("rbm/free_energy/gap", "gap")
+        ),
+    }
     if "rbm/pseudo_log_likelihood" in scalars:
-        panels["pll"] = Panel("pseudo-log-likelihood (validation)", "epoch", "nats", s("rbm/pseudo_log_likelihood", "PLL"))
+        panels["pll"] = Panel(
+            "pseudo-log-likelihood (validation)", "epoch", "nats", s("rbm/pseudo_log_likelihood", "PLL")
+        )
     lp = s("rbm/log_prob/test", "log p(test), AIS 1,000 betas")
     if lp or log_prob:
         p = Panel("average test log-probability", "epoch", "nats", lp)
@@ -298,12 +388,25 @@ def rbm_panels(scalars: dict, log_prob: dict | None, label: str = "", style: int
             last = [steps[-1] if steps else 1]
             what = log_prob.get("method", "ais")
             betas = f", {log_prob['ais_betas']:,} betas" if isinstance(log_prob.get("ais_betas"), int) else ""
-            p.series.append(Series(f"final, {what}{betas}: {log_prob['avg_log_prob']:.2f}", last,
-                                   [log_prob["avg_log_prob"]], style=1, line="none"))
+            p.series.append(
+                Series(
+                    f"final, {what}{betas}: {log_prob['avg_log_prob']:.2f}",
+                    last,
+                    [log_prob["avg_log_prob"]],
+                    style=1,
+                    line="none",
+                )
+            )
             if isinstance(log_prob.get("raise_avg_log_prob"), (int, float)):
-                p.series.append(Series(f"RAISE on {log_prob.get('raise_examples', '?')} images: "
-                                       f"{log_prob['raise_avg_log_prob']:.2f}", last, [log_prob["raise_avg_log_prob"]],
-                                       style=2, line="none"))
+                p.series.append(
+                    Series(
+                        f"RAISE on {log_prob.get('raise_examples', '?')} images: {log_prob['raise_avg_log_prob']:.2f}",
+                        last,
+                        [log_prob["raise_avg_log_prob"]],
+                        style=2,
+                        line="none",
+                    )
+                )
         panels["log_prob"] = p
     return panels
 
@@ -312,6 +415,7 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
     """The overfitting figure (train and test error per epoch of every point of the first seed),
     test loss per epoch, and the sweep plots (test error against each axis that varies)."""
     from .figures import Panel, Series
+
     rows = summary.get("rows")
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and "variant" in r for r in rows):
         rows = point_rows(run)  # a stopped run, or a summary.json lost or damaged: the points' own results
@@ -326,7 +430,7 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
             continue
         if row.get("variant") not in style:
             continue
-        key = p.name[len(row["variant"]):].lstrip("-")
+        key = p.name[len(row["variant"]) :].lstrip("-")
         key = "-".join(part for part in key.split("-") if not (part.startswith("s") and part[1:].isdigit()))
         settings.setdefault(key, []).append((row["variant"], p.name))
     panels = {}
@@ -349,53 +453,102 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
             for tag, line in (("error/train", "--"), ("error/test", "-")):
                 if tag in sc:
                     x, y = sc[tag]
-                    err.series.append(Series(f"{variant} {tag.split('/')[1]}", x, [100 * v for v in y],
-                                             style=style[variant], line=line))
+                    err.series.append(
+                        Series(
+                            f"{variant} {tag.split('/')[1]}", x, [100 * v for v in y], style=style[variant], line=line
+                        )
+                    )
             if "loss/test" in sc:
                 loss.series.append(Series(variant, *sc["loss/test"], style=style[variant], line="-"))
         panels["overfitting" + (f"-{key}" if key else "")] = err
         panels["test_loss" + (f"-{key}" if key else "")] = loss
     groups = summary.get("groups") or []
-    axes = [(k, lbl, log) for k, lbl, log, opt in (("train_size", "training examples", True, "train_sizes"),
-                                                   ("hidden_dropout", "hidden drop probability", False, "dropout_rates"),
-                                                   ("depth", "hidden layers", False, "depths"))
-            if opts.get(opt) and len({g.get(k) for g in groups}) > 1]
+    axes = [
+        (k, lbl, log)
+        for k, lbl, log, opt in (
+            ("train_size", "training examples", True, "train_sizes"),
+            ("hidden_dropout", "hidden drop probability", False, "dropout_rates"),
+            ("depth", "hidden layers", False, "depths"),
+        )
+        if opts.get(opt) and len({g.get(k) for g in groups}) > 1
+    ]
     swept = [a for a in AXIS_COLUMNS if len({g.get(a) for g in groups if g["variant"] not in CLASSIC}) > 1]
     for k, lbl, log in axes:
         others = [o for o, _, _ in axes if o != k] + swept
         nets = [g for g in groups if g["variant"] not in CLASSIC] or groups
         for fixed in sorted({tuple(g.get(o) for o in others) for g in nets}, key=str):
             tag = "-".join(f"{o}{v:g}" if isinstance(v, float) else f"{o}{v}" for o, v in zip(others, fixed))
-            p = Panel(f"test error vs {lbl}" + (f" ({', '.join(f'{o} {v}' for o, v in zip(others, fixed))})" if others else ""),
-                      lbl, "test error %", logx=log, logy=(k == "train_size"))
+            p = Panel(
+                f"test error vs {lbl}"
+                + (f" ({', '.join(f'{o} {v}' for o, v in zip(others, fixed))})" if others else ""),
+                lbl,
+                "test error %",
+                logx=log,
+                logy=(k == "train_size"),
+            )
             for v in variants:
                 # a classical model does not depend on the net's settings: it shows in every panel
                 # of the train-size sweep, and in no other sweep
-                pts = sorted((g[k], g) for g in groups if g["variant"] == v and g.get(k) is not None and (
-                    (v in CLASSIC and k == "train_size") or
-                    (v not in CLASSIC and tuple(g.get(o) for o in others) == fixed)))
+                pts = sorted(
+                    (g[k], g)
+                    for g in groups
+                    if g["variant"] == v
+                    and g.get(k) is not None
+                    and (
+                        (v in CLASSIC and k == "train_size")
+                        or (v not in CLASSIC and tuple(g.get(o) for o in others) == fixed)
+                    )
+                )
                 if not pts:
                     continue
                 xs = [x for x, _ in pts]
                 ys = [100 * g["test_error"] for _, g in pts]
                 sd = [100 * g.get("test_error_std", 0.0) for _, g in pts]
                 band = any(sd)
-                p.series.append(Series(v, xs, ys, [y - d for y, d in zip(ys, sd)] if band else None,
-                                       [y + d for y, d in zip(ys, sd)] if band else None, style=style[v],
-                                       line="-"))  # solid: dashed means "training data" in these figures
+                p.series.append(
+                    Series(
+                        v,
+                        xs,
+                        ys,
+                        [y - d for y, d in zip(ys, sd)] if band else None,
+                        [y + d for y, d in zip(ys, sd)] if band else None,
+                        style=style[v],
+                        line="-",
+                    )
+                )  # solid: dashed means "training data" in these figures
             if preset is not None:
-                p.hlines += [(e, (f"literature, another net: {e:.2f}%" if v in preset.other_net else
-                                  f"paper: {v} {e:.2f}%"), style.get(v, 0)) for v, e in preset.paper.items()
-                             if v in style]
+                p.hlines += [
+                    (
+                        e,
+                        (f"literature, another net: {e:.2f}%" if v in preset.other_net else f"paper: {v} {e:.2f}%"),
+                        style.get(v, 0),
+                    )
+                    for v, e in preset.paper.items()
+                    if v in style
+                ]
                 if k == "depth":  # published figures for one depth of a variant, as hollow markers there
                     for key, e in preset.paper.items():
                         v, _, d = key.rpartition("-d")
                         if v in style and d.isdigit():
-                            p.series.append(Series(f"paper: {v} at {d} layer{'s' if d != '1' else ''} {e:.2f}%",
-                                                   [int(d)], [e], style=style[v], line="none"))
+                            p.series.append(
+                                Series(
+                                    f"paper: {v} at {d} layer{'s' if d != '1' else ''} {e:.2f}%",
+                                    [int(d)],
+                                    [e],
+                                    style=style[v],
+                                    line="none",
+                                )
+                            )
             if k == "depth":  # a classical model has no depth: ours as a reference line
-                p.hlines += [(100 * g["test_error"], f"ours: {g['variant']} {100 * g['test_error']:.2f}%",
-                              style.get(g["variant"], 0)) for g in groups if g["variant"] in CLASSIC]
+                p.hlines += [
+                    (
+                        100 * g["test_error"],
+                        f"ours: {g['variant']} {100 * g['test_error']:.2f}%",
+                        style.get(g["variant"], 0),
+                    )
+                    for g in groups
+                    if g["variant"] in CLASSIC
+                ]
             panels[f"error_vs_{k}" + (f"-{tag}" if tag else "")] = p
     panels.update(layer_panels(groups))
     return panels
@@ -406,23 +559,27 @@ def layer_panels(groups: list[dict]) -> dict:
     gradient norm of each weight layer at the end of training, against the layer's depth, one line
     per net (variant and swept settings)."""
     from .figures import Panel, Series
+
     nets = [g for g in groups if g.get("saturated") and len(g["saturated"]) > 1]
     if not nets:
         return {}
     sat = Panel("saturated share by layer (ReLU: dead units), last evaluation", "hidden layer", "saturated %")
     mean = Panel("mean activation by layer, last evaluation", "hidden layer", "mean output")
-    grad = Panel("mean gradient norm of each layer's weights, last epoch", "weight layer (last: output)",
-                 "||dL/dW||", logy=True)
+    grad = Panel(
+        "mean gradient norm of each layer's weights, last epoch", "weight layer (last: output)", "||dL/dW||", logy=True
+    )
     keys = ("variant", *AXIS_COLUMNS, "train_size", "depth", "hidden_dropout")
     varying = [k for k in keys if len({g.get(k) for g in nets}) > 1] or ["variant"]  # label by what differs
     prefix = {"train_size": "n", "depth": "d", "hidden_dropout": "p"}
     for i, g in enumerate(nets):
         label = " ".join(f"{prefix.get(k, '')}{g.get(k)}" for k in varying)
-        sat.series.append(Series(label, list(range(1, len(g["saturated"]) + 1)), [100 * x for x in g["saturated"]],
-                                 style=i))
+        sat.series.append(
+            Series(label, list(range(1, len(g["saturated"]) + 1)), [100 * x for x in g["saturated"]], style=i)
+        )
         if g.get("activation_mean"):
-            mean.series.append(Series(label, list(range(1, len(g["activation_mean"]) + 1)), g["activation_mean"],
-                                      style=i))
+            mean.series.append(
+                Series(label, list(range(1, len(g["activation_mean"]) + 1)), g["activation_mean"], style=i)
+            )
         grad.series.append(Series(label, list(range(1, len(g["grad_norm"]) + 1)), g["grad_norm"], style=i))
     return {"activation_mean_by_layer": mean, "saturation_by_layer": sat, "grad_norm_by_layer": grad}
 
@@ -440,6 +597,7 @@ def point_rows(run: Path) -> list[dict]:
 
 def _load_json(p: Path) -> dict:
     import json
+
     try:
         return json.loads(p.read_text())
     except (OSError, ValueError):
@@ -448,13 +606,22 @@ def _load_json(p: Path) -> dict:
 
 # what the image grids show: a line under the title, and column labels where columns differ
 IMAGE_NOTES = {
-    "filters": ("each tile one hidden unit's incoming weights as an image (higher layers: projected through "
-                "the layers below), each scaled to its own range: black its most negative weight, white its most positive", None),
+    "filters": (
+        "each tile one hidden unit's incoming weights as an image (higher layers: projected through "
+        "the layers below), each scaled to its own range: black its most negative weight, white its most positive",
+        None,
+    ),
     "samples": ("fantasies: each tile the model's mean image after a run of alternating Gibbs sampling", None),
-    "dbn/samples": ("fantasies of the whole stack: alternating Gibbs sampling in the top RBM, then one down pass "
-                    "through the layers below to pixel means", None),
-    "reconstructions": ("pairs side by side: a validation image, then its one-step reconstruction "
-                        "(up to the hidden probabilities and back down)", ["data", "recon"] * 5),
+    "dbn/samples": (
+        "fantasies of the whole stack: alternating Gibbs sampling in the top RBM, then one down pass "
+        "through the layers below to pixel means",
+        None,
+    ),
+    "reconstructions": (
+        "pairs side by side: a validation image, then its one-step reconstruction "
+        "(up to the hidden probabilities and back down)",
+        ["data", "recon"] * 5,
+    ),
 }
 
 
@@ -474,6 +641,7 @@ def run_figures(run: Path, svg: bool = False) -> tuple[list[Path], list[str]]:
 def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]]:
     from .experiments import PRESETS
     from .figures import draw, image_figure, save
+
     cmd, summary, out, missing = cfg["command"], _summary(run), [], []
     folder = writable_figures(run)
 
@@ -505,7 +673,12 @@ def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]
         put("curves", list(merged.values()), f"pretrain-dbn {run.resolve().name}: every layer (colour = layer)", 2)
         image("dbn_samples", run, "dbn/samples", f"pretrain-dbn {run.resolve().name}: samples of the whole stack")
         for layer in layers:
-            image(f"{layer.name}_filters", layer, "rbm/filters", f"pretrain-dbn {run.resolve().name}: {layer.name} filters")
+            image(
+                f"{layer.name}_filters",
+                layer,
+                "rbm/filters",
+                f"pretrain-dbn {run.resolve().name}: {layer.name} filters",
+            )
     else:
         preset = PRESETS.get(cfg.get("options", {}).get("preset"))
         for name, panel in compare_panels(run, summary, preset, cfg.get("options", {})).items():
@@ -517,14 +690,17 @@ def check_runs(runs_: list[Path]):
     """NotARun unless every folder is a run, and (for an overlay) all are runs of one command."""
     cmds = {_config(Path(r))["command"] for r in runs_}
     if len(cmds) > 1:
-        raise NotARun(f"runs of different commands ({', '.join(sorted(cmds))}) cannot share axes; "
-                      "report them one command at a time")
+        raise NotARun(
+            f"runs of different commands ({', '.join(sorted(cmds))}) cannot share axes; "
+            "report them one command at a time"
+        )
 
 
 def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tuple[list[Path], list[str]]:
     """Several runs of the same command on the same axes, labelled by run name (a pretrain-rbm's
     monitors, or every compare-dropout point's test error), into ``out_dir``."""
     from .figures import Panel, Series, draw, save
+
     check_runs(runs_)
     _EVENTS.clear()
     cmd, out = _config(Path(runs_[0]))["command"], []
@@ -534,8 +710,12 @@ def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tupl
             folder = Path(r) if cmd == "pretrain-rbm" else Path(r) / "layer-1"
             for key, p in rbm_panels(read_scalars(folder), None, Path(r).name, i).items():
                 merged.setdefault(key, p).series.extend([] if merged[key] is p else p.series)
-        out += save(draw(list(merged.values()), "runs overlaid" + (" (layer 1)" if cmd == "pretrain-dbn" else ""), 2),
-                    out_dir, "overlay", svg)
+        out += save(
+            draw(list(merged.values()), "runs overlaid" + (" (layer 1)" if cmd == "pretrain-dbn" else ""), 2),
+            out_dir,
+            "overlay",
+            svg,
+        )
         lps = [(_summary(Path(r)).get("log_prob") or {}) for r in runs_]
         if cmd == "pretrain-rbm" and any(isinstance(lp.get("avg_log_prob"), (int, float)) for lp in lps):
             out += save(log_prob_figure([Path(r).name for r in runs_], lps), out_dir, "log_prob", svg)
@@ -548,8 +728,16 @@ def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tupl
                 if "error/test" in sc:
                     x, y = sc["error/test"]
                     c = colour.setdefault(point.name, len(colour))
-                    p.series.append(Series(f"{Path(r).name}/{point.name}", x, [100 * v for v in y], style=c,
-                                           line=("-", "--", "-.", ":")[i % 4], colour=c))
+                    p.series.append(
+                        Series(
+                            f"{Path(r).name}/{point.name}",
+                            x,
+                            [100 * v for v in y],
+                            style=c,
+                            line=("-", "--", "-.", ":")[i % 4],
+                            colour=c,
+                        )
+                    )
         out += save(draw([p], "runs overlaid"), out_dir, "overlay", svg)
     return out, []
 
@@ -563,21 +751,28 @@ def log_prob_figure(names: list[str], lps: list[dict], references=()):
     +-3 s.e. interval (the finite part), and, where the sandwich ran, AIS and RAISE on the same
     subset of images (comparing RAISE with the all-images AIS would mix two different means)."""
     from .figures import dots
-    points = {"AIS, all test images": [_num(lp.get("avg_log_prob")) for lp in lps],
-              "AIS, RAISE's images": [_num(lp.get("ais_avg_log_prob_subset")) for lp in lps],
-              "RAISE (conservative), same images": [_num(lp.get("raise_avg_log_prob")) for lp in lps]}
-    iv = {"AIS, all test images": [(_num(lp.get("avg_log_prob_lower")), _num(lp.get("avg_log_prob_upper")))
-                                   for lp in lps]}
+
+    points = {
+        "AIS, all test images": [_num(lp.get("avg_log_prob")) for lp in lps],
+        "AIS, RAISE's images": [_num(lp.get("ais_avg_log_prob_subset")) for lp in lps],
+        "RAISE (conservative), same images": [_num(lp.get("raise_avg_log_prob")) for lp in lps],
+    }
+    iv = {
+        "AIS, all test images": [(_num(lp.get("avg_log_prob_lower")), _num(lp.get("avg_log_prob_upper"))) for lp in lps]
+    }
     return dots("average test log-probability", "nats per image", names, points, iv, references)
 
 
 def link_figures(run: Path, files: list[Path], missing: list[str]):
     """Add (or replace) the figures section of ``run/summary.md``: each figure linked, and what is missing."""
     from .figures import write_atomic
+
     md = run / "summary.md"
     if md.is_symlink() or (md.exists() and not md.is_file()):
-        raise UnsafeRun(f"{md}: is {'a link' if md.is_symlink() else 'not a file'}; report rewrites only the "
-                        "summary.md revival wrote (move it away and run revival report again)")
+        raise UnsafeRun(
+            f"{md}: is {'a link' if md.is_symlink() else 'not a file'}; report rewrites only the "
+            "summary.md revival wrote (move it away and run revival report again)"
+        )
     text = md.read_text() if md.is_file() else ""
     text = text.split("\n" + FIGURE_SECTION)[0].rstrip() + "\n"
     lines = ["", FIGURE_SECTION, ""]

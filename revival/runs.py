@@ -1,5 +1,6 @@
 """Run folders: ``<logdir>/<command>/<YYYYmmdd-HHMMSS>[-<name>]/`` with config, TensorBoard events,
 atomic checkpoints and the summary. Callers decide what is logged; this module only writes it."""
+
 from __future__ import annotations
 
 import contextlib
@@ -24,8 +25,18 @@ STATUS_DIVERGED, STATUS_INTERRUPTED, STATUS_FAILED = "diverged", "interrupted", 
 STATUS_KILLED = "killed"  # left "running" by a process that died without recording how it ended
 MODEL_FILE, STATE_FILE, RESULT_FILE = "model.pt", "state.pt", "result.json"
 # what an ended run's summary says about how it ended; gone once it is resumed
-STALE_FIELDS = ("hint", "signal", "exit_code", "error", "reason", "epoch", "points_finished", "points_failed",
-                "points_remaining", "failed")
+STALE_FIELDS = (
+    "hint",
+    "signal",
+    "exit_code",
+    "error",
+    "reason",
+    "epoch",
+    "points_finished",
+    "points_failed",
+    "points_remaining",
+    "failed",
+)
 
 
 def new_run_dir(logdir, command: str, name: str | None = None, now: float | None = None) -> Path:
@@ -47,8 +58,9 @@ def new_run_dir(logdir, command: str, name: str | None = None, now: float | None
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -56,9 +68,16 @@ def git_commit() -> str | None:
 
 def environment() -> dict:
     from . import __version__
-    return {"revival": __version__, "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version(), "platform": platform.platform(), "git_commit": git_commit(),
-            "command_line": sys.argv}
+
+    return {
+        "revival": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": git_commit(),
+        "command_line": sys.argv,
+    }
 
 
 def jsonable(x):
@@ -118,6 +137,7 @@ def read_json(path: Path):
 def save_torch(path: Path, obj):
     """``torch.save`` made atomic (see :func:`atomic_write_bytes`)."""
     import io
+
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
@@ -126,6 +146,7 @@ def save_torch(path: Path, obj):
 def markdown_table(d: dict) -> str:
     """A two-column markdown table of a (flat or nested) dict, for TensorBoard text and summary.md:
     nested keys flattened as ``a.b``, floats to 6 significant digits, lists comma-separated."""
+
     def cell(v):
         v = jsonable(v)
         if isinstance(v, float):
@@ -140,6 +161,7 @@ def markdown_table(d: dict) -> str:
                 yield from rows(f"{prefix}{k}.", v)
             else:
                 yield f"| {prefix}{k} | {cell(v)} |"
+
     return "\n".join(["| key | value |", "| --- | --- |", *rows("", d)])
 
 
@@ -152,10 +174,15 @@ def writer(path: Path, purge_step: int | None = None):
     could sort first and replay the steps out of order. So a resumed writer waits for the next
     second when an existing event file was made in this one."""
     import re
+
     from torch.utils.tensorboard import SummaryWriter
+
     if purge_step is not None:
-        stamps = [int(m.group(1)) for f in Path(path).glob("events.out.tfevents.*")
-                  if (m := re.match(r"events\.out\.tfevents\.(\d+)\.", f.name))]
+        stamps = [
+            int(m.group(1))
+            for f in Path(path).glob("events.out.tfevents.*")
+            if (m := re.match(r"events\.out\.tfevents\.(\d+)\.", f.name))
+        ]
         if stamps and max(stamps) >= int(time.time()):
             time.sleep(max(stamps) + 1 - time.time() + 0.01)
     return SummaryWriter(log_dir=str(path), purge_step=purge_step)
@@ -170,8 +197,11 @@ def log_hparams(w, hparams: dict, metrics: dict, discrete: dict | None = None, d
     "differs", then by name, and shows the first few), so the variant column is in view."""
     from tensorboard.plugins.hparams import plugin_data_pb2
     from torch.utils.tensorboard.summary import hparams as hp_summary
-    clean = {k: (str(v).lower() if isinstance(v, bool) else v if isinstance(v, (int, float, str)) else str(v))
-             for k, v in hparams.items()}
+
+    clean = {
+        k: (str(v).lower() if isinstance(v, bool) else v if isinstance(v, (int, float, str)) else str(v))
+        for k, v in hparams.items()
+    }
     exp, ssi, sei = hp_summary(clean, metrics, hparam_domain_discrete=discrete)
     if differs:
         meta = exp.value[0].metadata.plugin_data
@@ -208,8 +238,10 @@ def add_gray_image(w, tag: str, grid: torch.Tensor, step: int):
     """Log a [1, H, W] grid in [0, 1] as a one-channel PNG (TensorBoard's ``add_image`` would expand
     it to RGB and compress harder: three times the encoding time for the same picture)."""
     import io
+
     from PIL import Image
     from tensorboard.compat.proto.summary_pb2 import Summary
+
     arr = (grid[0].clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(arr, mode="L").save(buf, format="PNG", compress_level=1)
@@ -234,6 +266,7 @@ class RunLock:
         """True when this process now holds the lock, False when another does; ValueError when
         the folder cannot be written at all."""
         import fcntl
+
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
@@ -279,8 +312,9 @@ class Run:
         try:
             return cls(new_run_dir(logdir, command, name), {"command": command, **config})
         except OSError as e:
-            raise OptionError("--logdir", f"{logdir}: cannot create a run folder there ({one_line(e)}); "
-                                          "choose a folder you can write") from None
+            raise OptionError(
+                "--logdir", f"{logdir}: cannot create a run folder there ({one_line(e)}); choose a folder you can write"
+            ) from None
 
     @classmethod
     def reopen(cls, path, command: str, extend: bool = False) -> "Run":
@@ -294,7 +328,9 @@ class Run:
         try:
             cfg = read_json(cfg_path)
         except (OSError, ValueError) as e:
-            raise ValueError(f"{cfg_path}: cannot be read as JSON ({type(e).__name__}); this folder cannot be resumed") from None
+            raise ValueError(
+                f"{cfg_path}: cannot be read as JSON ({type(e).__name__}); this folder cannot be resumed"
+            ) from None
         if not isinstance(cfg, dict) or not isinstance(cfg.get("options"), dict):
             raise ValueError(f"{cfg_path}: not a revival config (expected an object with 'command' and 'options')")
         if cfg.get("command") != command:
@@ -311,11 +347,16 @@ class Run:
         cfg.pop("environment", None)
         run = cls(path, cfg, resumed=True)
         if not run.lock.acquire():
-            raise ValueError(f"{path}: in use by another revival process (PID {run.lock.owner()}); "
-                             "wait for it to end or stop it first")
+            raise ValueError(
+                f"{path}: in use by another revival process (PID {run.lock.owner()}); "
+                "wait for it to end or stop it first"
+            )
         if summary.get("status") == STATUS_RUNNING:
-            run.set_status(STATUS_KILLED, hint="the process training this run ended without recording how "
-                                               "(killed, or the machine stopped); resumed from its last saved epoch")
+            run.set_status(
+                STATUS_KILLED,
+                hint="the process training this run ended without recording how "
+                "(killed, or the machine stopped); resumed from its last saved epoch",
+            )
             run.was_killed = True
         return run
 
@@ -361,7 +402,11 @@ class Run:
             write_json(p, cur)
             if status != STATUS_FINISHED:
                 lines = [f"# {self.config.get('command', 'run')}: {self.path.name}", "", f"status: **{status}**", ""]
-                lines += [f"- {k}: {v}" for k, v in cur.items() if k not in ("status", "rows") and not isinstance(v, (dict, list))]
+                lines += [
+                    f"- {k}: {v}"
+                    for k, v in cur.items()
+                    if k not in ("status", "rows") and not isinstance(v, (dict, list))
+                ]
                 atomic_write_bytes(self.path / "summary.md", ("\n".join(lines) + "\n").encode())
         except OSError:
             pass
@@ -390,18 +435,26 @@ class Run:
             # KeyboardInterrupt: Ctrl-C outside a GracefulStop block
             e = e if isinstance(e, Interrupted) else Interrupted(signal.SIGINT)
             e.run_path, e.saved = run.path, has_checkpoint(run.path)
-            hint = (f"continue with --resume {run.path}" if e.saved else
-                    f"stopped before the first epoch ended: nothing saved yet; --resume {run.path} starts it from epoch 0")
+            hint = (
+                f"continue with --resume {run.path}"
+                if e.saved
+                else f"stopped before the first epoch ended: nothing saved yet; --resume {run.path} starts it from epoch 0"
+            )
             run.set_status(STATUS_INTERRUPTED, signal=str(e), exit_code=e.exit_code, hint=hint)
             raise e from None
         except Diverged as e:
             e.run_path, e.saved = run.path, has_checkpoint(run.path)
-            run.set_status(STATUS_DIVERGED, epoch=e.epoch, reason=str(e),
-                           hint="lower --lr (or raise --weight-decay); " +
-                           ("the checkpoint holds the last good epoch" if e.saved else "no epoch finished, nothing was saved"))
+            run.set_status(
+                STATUS_DIVERGED,
+                epoch=e.epoch,
+                reason=str(e),
+                hint="lower --lr (or raise --weight-decay); "
+                + ("the checkpoint holds the last good epoch" if e.saved else "no epoch finished, nothing was saved"),
+            )
             raise
         except BaseException as e:
             import traceback
+
             line = one_line(e)
             try:
                 atomic_write_bytes(run.path / "traceback.txt", traceback.format_exc().encode())
@@ -414,6 +467,7 @@ class Run:
 
 
 # ------------------------------------------------------------------------- the run lifecycle
+
 
 def resolve_device(spec: str) -> torch.device:
     """``auto`` -> cuda if available else cpu; ``cuda[:N]`` must exist. ValueError otherwise."""
@@ -448,8 +502,10 @@ class StepProgress:
             self.shown = done * 10 // self.total
             elapsed = time.perf_counter() - self.t0
             left = elapsed * (self.total - done) / max(done, 1)
-            self.echo(f"{self.label}: {done:,}/{self.total:,} ({100 * done // self.total}%), "
-                      f"{elapsed:.0f} s so far, about {left:.0f} s left")
+            self.echo(
+                f"{self.label}: {done:,}/{self.total:,} ({100 * done // self.total}%), "
+                f"{elapsed:.0f} s so far, about {left:.0f} s left"
+            )
 
     def close(self):
         self.progress.close()
@@ -487,6 +543,7 @@ class Progress:
         self.bar = None
         if enabled and total > 0:
             import click
+
             self.bar = click.progressbar(length=total, label=label, file=sys.stderr)
             self.bar.__enter__()
 
@@ -516,6 +573,7 @@ def one_line(e: BaseException) -> str:
     """An exception as one line: an OSError as ``file: reason`` (saying so when the disk is full),
     a ValueError as its message, anything else with its type."""
     import errno
+
     if isinstance(e, OSError) and e.strerror:
         msg = f"{e.filename}: {e.strerror}" if e.filename else e.strerror
         if e.errno == errno.ENOSPC:
@@ -545,7 +603,9 @@ def load_state(folder: Path, device) -> dict | None:
     try:
         st = torch.load(p, map_location=device, weights_only=True)
     except Exception as e:  # noqa: BLE001 - a torn or foreign file gets one line
-        raise ValueError(f"{p}: cannot be read ({type(e).__name__}); delete it to restart this part from epoch 0") from None
+        raise ValueError(
+            f"{p}: cannot be read ({type(e).__name__}); delete it to restart this part from epoch 0"
+        ) from None
     if not isinstance(st, dict) or "epoch" not in st:
         raise ValueError(f"{p}: not a revival resume state; delete it to restart this part from epoch 0")
     return st

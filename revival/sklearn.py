@@ -13,6 +13,7 @@ attributes end in ``_``; ``random_state`` fixes every draw) and pass its ``check
 Inputs are float arrays, one example per row; the RBMs read them as Bernoulli probabilities, so
 values in [0, 1] (e.g. pixel / 255) are what they model.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,8 +51,21 @@ class RBMTransformer(TransformerMixin, BaseEstimator):
     :class:`revival.rbm.RBM`), ``history_`` (reconstruction error per epoch).
     """
 
-    def __init__(self, n_components=256, *, learning_rate=0.1, batch_size=10, n_iter=10, verbose=0,
-                 random_state=None, cd_k=1, persistent=True, momentum=0.0, weight_decay=0.0, device="cpu"):
+    def __init__(
+        self,
+        n_components=256,
+        *,
+        learning_rate=0.1,
+        batch_size=10,
+        n_iter=10,
+        verbose=0,
+        random_state=None,
+        cd_k=1,
+        persistent=True,
+        momentum=0.0,
+        weight_decay=0.0,
+        device="cpu",
+    ):
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -65,10 +79,21 @@ class RBMTransformer(TransformerMixin, BaseEstimator):
         self.device = device
 
     def _config(self, seed: int) -> RBMConfig:
-        return RBMConfig(n_hidden=self.n_components, epochs=self.n_iter, batch_size=self.batch_size,
-                         lr=self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay,
-                         cd_k=self.cd_k, persistent=self.persistent, init_std=0.01, visible_bias_init="zero",
-                         binarize="none", seed=seed, device=self.device)
+        return RBMConfig(
+            n_hidden=self.n_components,
+            epochs=self.n_iter,
+            batch_size=self.batch_size,
+            lr=self.learning_rate,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            cd_k=self.cd_k,
+            persistent=self.persistent,
+            init_std=0.01,
+            visible_bias_init="zero",
+            binarize="none",
+            seed=seed,
+            device=self.device,
+        )
 
     def _publish(self):
         W, b, c = self.rbm_.params()
@@ -103,8 +128,9 @@ class RBMTransformer(TransformerMixin, BaseEstimator):
     def _start(self, X, cfg: RBMConfig):
         dev = api.device_of(cfg.device, "RBMTransformer")
         self._seed = cfg.seed
-        self.rbm_, self._trainer = new_rbm(api.visible(X, dev, what="X"), RBMTrainConfig.from_dict(cfg.train_options()),
-                                           cfg.seed, dev)
+        self.rbm_, self._trainer = new_rbm(
+            api.visible(X, dev, what="X"), RBMTrainConfig.from_dict(cfg.train_options()), cfg.seed, dev
+        )
         self._gibbs_gen = torch.Generator(device=dev).manual_seed(cfg.seed + 1)
         self.history_ = {"recon_error": []}
 
@@ -114,8 +140,9 @@ class RBMTransformer(TransformerMixin, BaseEstimator):
         self._epoch += 1
         err = float(m["recon_error"])
         if not np.isfinite(err):
-            raise ValueError(f"the RBM diverged at pass {self._epoch} (reconstruction error {err}); "
-                             "lower learning_rate")
+            raise ValueError(
+                f"the RBM diverged at pass {self._epoch} (reconstruction error {err}); lower learning_rate"
+            )
         self.history_["recon_error"].append(err)
         if self.verbose:
             print(f"[RBMTransformer] pass {self._epoch}, reconstruction error {err:.3f}")
@@ -138,13 +165,17 @@ class RBMTransformer(TransformerMixin, BaseEstimator):
         rows = max(1, 2**22 // max(1, W.shape[0] * W.shape[1]))  # rows a chunk, to bound the [rows, D, H] tensor
         with torch.no_grad():
             for i in range(0, len(v), rows):
-                vb = v[i:i + rows]
+                vb = v[i : i + rows]
                 x = torch.addmm(c, vb, W.t())  # [n, H]
                 sign = 1.0 - 2.0 * vb  # [n, D]: the change of each unit when flipped
                 fe = -(vb @ b) - torch.nn.functional.softplus(x).sum(-1)  # F(v)
                 flipped = x[:, None, :] + sign[:, :, None] * W.t()[None]  # [n, D, H]: hidden input of each flip
-                fe_flip = fe[:, None] - sign * b - torch.nn.functional.softplus(flipped).sum(-1) \
+                fe_flip = (
+                    fe[:, None]
+                    - sign * b
+                    - torch.nn.functional.softplus(flipped).sum(-1)
                     + torch.nn.functional.softplus(x).sum(-1)[:, None]
+                )
                 out.append(torch.nn.functional.logsigmoid(fe_flip - fe[:, None]).sum(1))
         return torch.cat(out).cpu().numpy()
 
@@ -173,15 +204,17 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in the data, but the data "
-                             f"contain only one class: {self.classes_[0]!r}")
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in the data, but the data "
+                f"contain only one class: {self.classes_[0]!r}"
+            )
         return X, y_enc.astype(np.int64)
 
     def predict_proba(self, X):
         """Class probabilities of the deterministic (weight-scaled) net, columns in ``classes_`` order."""
         check_is_fitted(self, "net_")
         X = validate_data(self, X, dtype=FLOATS, reset=False)
-        p = self.net_.predict_proba(X.astype(np.float32)).astype(np.float64)[:, :len(self.classes_)]
+        p = self.net_.predict_proba(X.astype(np.float32)).astype(np.float64)[:, : len(self.classes_)]
         return p / p.sum(1, keepdims=True)
 
     def predict(self, X):
@@ -198,9 +231,22 @@ class DropoutNetClassifier(_NetClassifier):
     options; the momentum rises from 0.5 to 0.9 over the first 10 epochs. Attributes: ``net_`` (the
     :class:`revival.mlp.MLP`), ``classes_``, ``history_``."""
 
-    def __init__(self, hidden_layer_sizes=(1024, 1024), *, activation="relu", input_dropout=0.2,
-                 hidden_dropout=0.5, dropout_scaling="inverted", weight_decay=0.0, max_norm=None,
-                 learning_rate=0.05, epochs=50, batch_size=100, random_state=None, device="cpu"):
+    def __init__(
+        self,
+        hidden_layer_sizes=(1024, 1024),
+        *,
+        activation="relu",
+        input_dropout=0.2,
+        hidden_dropout=0.5,
+        dropout_scaling="inverted",
+        weight_decay=0.0,
+        max_norm=None,
+        learning_rate=0.05,
+        epochs=50,
+        batch_size=100,
+        random_state=None,
+        device="cpu",
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.input_dropout = input_dropout
@@ -215,11 +261,22 @@ class DropoutNetClassifier(_NetClassifier):
         self.device = device
 
     def _net_config(self, seed: int, **more) -> NetConfig:
-        return NetConfig(layers=tuple(self.hidden_layer_sizes), activation=self.activation,
-                         input_dropout=self.input_dropout, hidden_dropout=self.hidden_dropout,
-                         dropout_scaling=self.dropout_scaling, weight_decay=self.weight_decay, max_norm=self.max_norm,
-                         lr=self.learning_rate, epochs=self.epochs, batch_size=self.batch_size, eval_every=self.epochs,
-                         seed=seed, device=self.device, **more)
+        return NetConfig(
+            layers=tuple(self.hidden_layer_sizes),
+            activation=self.activation,
+            input_dropout=self.input_dropout,
+            hidden_dropout=self.hidden_dropout,
+            dropout_scaling=self.dropout_scaling,
+            weight_decay=self.weight_decay,
+            max_norm=self.max_norm,
+            lr=self.learning_rate,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            eval_every=self.epochs,
+            seed=seed,
+            device=self.device,
+            **more,
+        )
 
     def fit(self, X, y):
         X, y = self._targets(X, y)
@@ -236,9 +293,21 @@ class DBNClassifier(_NetClassifier):
     784-500-500-2000 net, on a shorter schedule. Attributes: ``dbn_``, ``net_``, ``classes_``,
     ``history_``."""
 
-    def __init__(self, hidden_layer_sizes=(500, 500, 2000), *, pretrain_epochs=10, pretrain_learning_rate=0.1,
-                 learning_rate=0.1, epochs=50, batch_size=100, freeze_pretrained_epochs=0, input_dropout=0.0,
-                 hidden_dropout=0.0, random_state=None, device="cpu"):
+    def __init__(
+        self,
+        hidden_layer_sizes=(500, 500, 2000),
+        *,
+        pretrain_epochs=10,
+        pretrain_learning_rate=0.1,
+        learning_rate=0.1,
+        epochs=50,
+        batch_size=100,
+        freeze_pretrained_epochs=0,
+        input_dropout=0.0,
+        hidden_dropout=0.0,
+        random_state=None,
+        device="cpu",
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.pretrain_epochs = pretrain_epochs
         self.pretrain_learning_rate = pretrain_learning_rate
@@ -255,14 +324,31 @@ class DBNClassifier(_NetClassifier):
         X, y = self._targets(X, y)
         seed = _seed(self.random_state)
         layers = tuple(self.hidden_layer_sizes)
-        self.dbn_, pre = api.fit_dbn(X, DBNConfig(layers=layers, epochs=self.pretrain_epochs,
-                                                  lr=self.pretrain_learning_rate, batch_size=self.batch_size,
-                                                  seed=seed, device=self.device))
-        cfg = NetConfig(layers=layers, activation="logistic", input_dropout=self.input_dropout,
-                        hidden_dropout=self.hidden_dropout, dropout_scaling="paper", lr=self.learning_rate,
-                        epochs=self.epochs, batch_size=self.batch_size, eval_every=self.epochs,
-                        freeze_pretrained_epochs=min(self.freeze_pretrained_epochs, self.epochs), seed=seed,
-                        device=self.device)
+        self.dbn_, pre = api.fit_dbn(
+            X,
+            DBNConfig(
+                layers=layers,
+                epochs=self.pretrain_epochs,
+                lr=self.pretrain_learning_rate,
+                batch_size=self.batch_size,
+                seed=seed,
+                device=self.device,
+            ),
+        )
+        cfg = NetConfig(
+            layers=layers,
+            activation="logistic",
+            input_dropout=self.input_dropout,
+            hidden_dropout=self.hidden_dropout,
+            dropout_scaling="paper",
+            lr=self.learning_rate,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            eval_every=self.epochs,
+            freeze_pretrained_epochs=min(self.freeze_pretrained_epochs, self.epochs),
+            seed=seed,
+            device=self.device,
+        )
         self.net_, hist = api.fit_net(X, y, cfg, init=self.dbn_)
         self.history_ = {"pretrain": pre["layers"], **hist}
         return self

@@ -2,6 +2,7 @@
 depth x activation x loss x init scheme x seed), their folder names, each variant's regularizer
 settings and how many epochs a point trains. Pure bookkeeping over the option dict: no torch, no
 data, no run folder."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ class Point:
     """One grid point: a variant at a train size (None: the whole split), a hidden drop rate (None:
     the option's), a depth (None: ``--layers``), an activation, loss and init scheme (None: the
     option's) and a seed. A classical variant's point has None for every net axis."""
+
     variant: str
     size: int | None
     rate: float | None
@@ -68,8 +70,11 @@ def grid(opts: dict) -> list[Point]:
                         for i in inits:
                             for s in seeds:
                                 for v in opts["variants"]:
-                                    p = Point(v, n, None, None, s) if VARIANTS[v].get("classic") else \
-                                        Point(v, n, r, dp, s, a, lo, i)
+                                    p = (
+                                        Point(v, n, None, None, s)
+                                        if VARIANTS[v].get("classic")
+                                        else Point(v, n, r, dp, s, a, lo, i)
+                                    )
                                     points.setdefault(p, None)
     return list(points)
 
@@ -81,11 +86,13 @@ def variant_settings(opts: dict, variant: str, rate: float | None) -> dict:
     v = VARIANTS[variant]
     own = (opts.get("variant_options") or {}).get(variant, {})
     drop = v.get("dropout")
-    out = {"input_dropout": opts["input_dropout"] if drop else 0.0,
-           "hidden_dropout": (rate if rate is not None else opts["hidden_dropout"]) if drop else 0.0,
-           "dropout_type": drop or "bernoulli",
-           "weight_decay": own.get("weight_decay", opts["weight_decay"]) if v.get("weight_decay") else 0.0,
-           "max_norm": own.get("max_norm", opts["max_norm"]) if v.get("max_norm") else None}
+    out = {
+        "input_dropout": opts["input_dropout"] if drop else 0.0,
+        "hidden_dropout": (rate if rate is not None else opts["hidden_dropout"]) if drop else 0.0,
+        "dropout_type": drop or "bernoulli",
+        "weight_decay": own.get("weight_decay", opts["weight_decay"]) if v.get("weight_decay") else 0.0,
+        "max_norm": own.get("max_norm", opts["max_norm"]) if v.get("max_norm") else None,
+    }
     out.update({k: x for k, x in own.items() if k not in ("weight_decay", "max_norm")})
     return out
 
@@ -98,8 +105,11 @@ def differing_hparams(opts: dict) -> set[str]:
     out |= {field for axis, field in NET_AXES.items() if opts.get(axis)}
     if opts["seeds"] > 1:
         out.add("seed")
-    settings = [{**variant_settings(opts, v, r), "variant": v, "pretrained": bool(VARIANTS[v].get("pretrained"))}
-                for v in opts["variants"] for r in (opts.get("dropout_rates") or [None])]
+    settings = [
+        {**variant_settings(opts, v, r), "variant": v, "pretrained": bool(VARIANTS[v].get("pretrained"))}
+        for v in opts["variants"]
+        for r in (opts.get("dropout_rates") or [None])
+    ]
     keys = dict.fromkeys(k for st in settings for k in st)
     differ = {k for k in keys if len({str(st.get(k)) for st in settings}) > 1}
     return out | {k for k in differ if k in settings[0]} | ({"lr"} if "lr" in differ else set())

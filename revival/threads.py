@@ -8,6 +8,7 @@ docs/benchmarks.md). ``auto`` therefore gives torch the cores that are *free* wh
 (never fewer than 1, never more than this process may use), measured over a short window of the
 kernel's CPU counters, and an explicit ``OMP_NUM_THREADS`` in the environment wins over that.
 """
+
 from __future__ import annotations
 
 import math

@@ -3,6 +3,7 @@ per-epoch monitors, and what every loop shares: stopping on a signal and on dive
 
 Metrics are accumulated on the device and read once per epoch; nothing here syncs inside a batch.
 """
+
 from __future__ import annotations
 
 import signal
@@ -12,13 +13,13 @@ from typing import Callable
 import torch
 
 from . import rbm as R
-from .experiments import COMPARE_DEFAULTS, LR_BY_VISIBLE, RBM_DEFAULTS
-from .errors import Diverged, Interrupted  # noqa: F401 (raised here)
 from .data import Visible, batches
+from .errors import Diverged, Interrupted  # noqa: F401 (raised here)
+from .experiments import COMPARE_DEFAULTS, LR_BY_VISIBLE, RBM_DEFAULTS
 from .precision import lowp
 
-
 # ------------------------------------------------------------------------- stopping
+
 
 class GracefulStop:
     """Within ``with GracefulStop() as stop:``, SIGINT and SIGTERM only set a flag; loops call
@@ -72,8 +73,9 @@ def first_non_finite(named: dict) -> str | None:
     if not named:
         return None
     dev = next((v.device for v in named.values() if isinstance(v, torch.Tensor)), torch.device("cpu"))
-    flags = torch.stack([(~torch.isfinite(torch.as_tensor(v, dtype=torch.float32, device=dev))).any()
-                         for v in named.values()])
+    flags = torch.stack(
+        [(~torch.isfinite(torch.as_tensor(v, dtype=torch.float32, device=dev))).any() for v in named.values()]
+    )
     bad = flags.nonzero().flatten().tolist()
     return list(named)[bad[0]] if bad else None
 
@@ -87,13 +89,15 @@ def checked_floats(scalars: dict, params: dict, epoch: int, where: str = "") -> 
     return host_floats(scalars)
 
 
-def epoch_loop(start: int, epochs: int, stop: GracefulStop, make_bar: Callable, train_epoch: Callable,
-               end_epoch: Callable):
+def epoch_loop(
+    start: int, epochs: int, stop: GracefulStop, make_bar: Callable, train_epoch: Callable, end_epoch: Callable
+):
     """The loop every trainer shares: for epoch ``start .. epochs - 1``, ``make_bar(epoch)`` (an
     object with ``step()``/``close()``), ``train_epoch(epoch, check, on_batch)``, then
     ``end_epoch(epoch, result, seconds)`` (monitor, check, log, save, echo), then a signal check,
     so a signal during the monitors or the save still stops the run after that epoch is saved."""
     import time
+
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
         bar = make_bar(epoch)
@@ -116,6 +120,7 @@ class RBMTrainConfig:
     Hinton 2010). ``momentum`` None means ``initial_momentum``, then ``final_momentum`` after
     ``momentum_epochs``; the learning rate is ``lr * lr_decay ** epoch``; ``dropout`` is the
     probability of dropping a hidden unit (dropout RBM)."""
+
     hidden: int = _RBM["hidden"]
     visible_type: str = _RBM["visible_type"]
     epochs: int = _RBM["epochs"]
@@ -146,7 +151,7 @@ class RBMTrainConfig:
         return asdict(self)
 
     def lr_at(self, epoch: int) -> float:
-        return self.lr * self.lr_decay ** epoch
+        return self.lr * self.lr_decay**epoch
 
     def momentum_at(self, epoch: int) -> float:
         if self.momentum is not None:
@@ -177,8 +182,12 @@ class RBMTrainer:
         self.lowp = lowp(cfg.precision)  # the dtype of the matrix products: mixed precision, or None
 
     def state_dict(self) -> dict:
-        return {"vel": [v.clone() for v in self.vel], "chain": None if self.chain is None else self.chain.clone(),
-                "q": self.q.clone(), "generator": self.gen.get_state()}
+        return {
+            "vel": [v.clone() for v in self.vel],
+            "chain": None if self.chain is None else self.chain.clone(),
+            "q": self.q.clone(),
+            "generator": self.gen.get_state(),
+        }
 
     def load_state_dict(self, st: dict):
         for v, s in zip(self.vel, st["vel"]):
@@ -189,8 +198,13 @@ class RBMTrainer:
         self.gen.set_state(st["generator"])
 
     @torch.no_grad()
-    def train_epoch(self, data: Visible, epoch: int, check: Callable[[], None] = lambda: None,
-                    on_batch: Callable[[], None] | None = None) -> dict:
+    def train_epoch(
+        self,
+        data: Visible,
+        epoch: int,
+        check: Callable[[], None] = lambda: None,
+        on_batch: Callable[[], None] | None = None,
+    ) -> dict:
         """One pass over ``data`` in a seeded random order. Returns device scalars:
         ``recon_error`` (mean squared error per example) and ``update_ratio`` (|dW| / |W| at the last step)."""
         cfg, (W, b, c) = self.cfg, self.model.params()
@@ -202,10 +216,13 @@ class RBMTrainer:
             v0 = data.batch(idx, out=self.work[1][:B])
             keep = None
             if cfg.dropout > 0:
-                keep = torch.bernoulli(torch.full((B, W.shape[0]), 1.0 - cfg.dropout, device=W.device), generator=self.gen)
+                keep = torch.bernoulli(
+                    torch.full((B, W.shape[0]), 1.0 - cfg.dropout, device=W.device), generator=self.gen
+                )
             chain = None if self.chain is None else self.chain[:B]
-            hs, vs, gb, gc, recon, v_out = R.cd_statistics(v0, W, b, c, cfg.cd_k, self.gen, vt, chain, keep, self.work,
-                                                           self.lowp)
+            hs, vs, gb, gc, recon, v_out = R.cd_statistics(
+                v0, W, b, c, cfg.cd_k, self.gen, vt, chain, keep, self.work, self.lowp
+            )
             if self.chain is not None:
                 self.chain[:B] = v_out
             recon_sum += R.reconstruction_error(v0, recon)
@@ -222,8 +239,9 @@ class RBMTrainer:
             vc.mul_(m).add_(gc, alpha=lr)
             if cfg.sparsity_target is not None and cfg.sparsity_cost > 0:
                 # running estimate q of each hidden unit's mean activation on data (Hinton 2010, 11.1)
-                self.q.mul_(cfg.sparsity_decay).add_(hs[:B].mean(0) if keep is None else
-                                                     R.hidden_probs(v0, W, c).mean(0), alpha=1 - cfg.sparsity_decay)
+                self.q.mul_(cfg.sparsity_decay).add_(
+                    hs[:B].mean(0) if keep is None else R.hidden_probs(v0, W, c).mean(0), alpha=1 - cfg.sparsity_decay
+                )
                 sw, sc = R.sparsity_gradient(self.q, cfg.sparsity_target, v0.mean(0))
                 vw.add_(sw, alpha=lr * cfg.sparsity_cost)
                 vc.add_(sc, alpha=lr * cfg.sparsity_cost)
@@ -237,8 +255,16 @@ class RBMTrainer:
 
 
 @torch.no_grad()
-def rbm_monitor(model: R.RBM, train_subset: torch.Tensor, valid_subset: torch.Tensor, generator: torch.Generator,
-                chain: torch.Tensor, n_samples: int = 100, sample_steps: int = 0, pll: bool = True) -> dict:
+def rbm_monitor(
+    model: R.RBM,
+    train_subset: torch.Tensor,
+    valid_subset: torch.Tensor,
+    generator: torch.Generator,
+    chain: torch.Tensor,
+    n_samples: int = 100,
+    sample_steps: int = 0,
+    pll: bool = True,
+) -> dict:
     """Per-epoch monitors (Hinton 2010, sections 5-6), all on fixed example sets:
 
     - mean free energy on a training subset and on validation data, and their gap
@@ -268,8 +294,9 @@ def rbm_monitor(model: R.RBM, train_subset: torch.Tensor, valid_subset: torch.Te
     out["originals"] = shown
     v = chain[:n_samples]
     for _ in range(sample_steps):
-        v = R.sample_visible(R.visible_mean(R.sample_bernoulli(R.hidden_probs(v, W, c), generator), W, b, vt),
-                             vt, generator)
+        v = R.sample_visible(
+            R.visible_mean(R.sample_bernoulli(R.hidden_probs(v, W, c), generator), W, b, vt), vt, generator
+        )
     out["chain"] = v
     out["samples"] = R.visible_mean(R.sample_bernoulli(R.hidden_probs(v, W, c), generator), W, b, vt)
     return out
@@ -287,6 +314,7 @@ class MLPTrainConfig:
     ``final_momentum`` over ``momentum_epochs``, learning rate ``lr * lr_decay ** epoch``, and with
     ``dampen`` each step scaled by (1 - momentum) as in Hinton et al. 2012. Defaults from
     ``experiments.COMPARE_DEFAULTS``; ``weight_decay`` and ``max_norm`` are off unless set."""
+
     epochs: int = _MLP["epochs"]
     batch_size: int = _MLP["batch_size"]
     lr: float = _MLP["lr"]
@@ -318,7 +346,7 @@ class MLPTrainConfig:
         return (1 - t) * self.initial_momentum + t * self.final_momentum
 
     def lr_at(self, epoch: int) -> float:
-        return self.lr * self.lr_decay ** epoch
+        return self.lr * self.lr_decay**epoch
 
 
 class ClassifierTrainer:
@@ -329,9 +357,14 @@ class ClassifierTrainer:
         # two streams: ``generator`` orders the examples (the same for every variant of one seed),
         # ``noise`` draws the dropout masks
         self.model, self.cfg, self.gen, self.noise = model, cfg, generator, noise
-        self.opt = torch.optim.SGD([{"params": model.weights(), "weight_decay": cfg.weight_decay},
-                                    {"params": model.biases(), "weight_decay": 0.0}],
-                                   lr=cfg.lr, momentum=cfg.momentum_at(0))
+        self.opt = torch.optim.SGD(
+            [
+                {"params": model.weights(), "weight_decay": cfg.weight_decay},
+                {"params": model.biases(), "weight_decay": 0.0},
+            ],
+            lr=cfg.lr,
+            momentum=cfg.momentum_at(0),
+        )
 
     def state_dict(self) -> dict:
         return {"opt": self.opt.state_dict(), "generator": self.gen.get_state(), "noise": self.noise.get_state()}
@@ -341,12 +374,19 @@ class ClassifierTrainer:
         self.gen.set_state(st["generator"])
         self.noise.set_state(st["noise"])
 
-    def train_epoch(self, x: Visible, y: torch.Tensor, epoch: int, check: Callable[[], None] = lambda: None,
-                    on_batch: Callable[[], None] | None = None) -> dict:
+    def train_epoch(
+        self,
+        x: Visible,
+        y: torch.Tensor,
+        epoch: int,
+        check: Callable[[], None] = lambda: None,
+        on_batch: Callable[[], None] | None = None,
+    ) -> dict:
         """One pass in a seeded order; returns device scalars ``loss`` and ``error`` (with dropout on)
         and, with ``monitor_layers``, ``grad_norm``: each layer's ||dL/dW_k||_2 (Frobenius; the loss
         gradient alone, before weight decay and momentum) averaged over the epoch's batches."""
         from .mlp import loss_fn, max_norm_
+
         cfg, model = self.cfg, self.model
         m = cfg.momentum_at(epoch)
         for g in self.opt.param_groups:
@@ -371,8 +411,12 @@ class ClassifierTrainer:
                     prm.grad = None
             if grad_sum is not None:
                 with torch.no_grad():
-                    grad_sum += torch.stack([torch.dot(w.grad.view(-1), w.grad.view(-1)) if w.grad is not None
-                                             else w.new_zeros(()) for w in weights]).sqrt_()
+                    grad_sum += torch.stack(
+                        [
+                            torch.dot(w.grad.view(-1), w.grad.view(-1)) if w.grad is not None else w.new_zeros(())
+                            for w in weights
+                        ]
+                    ).sqrt_()
             self.opt.step()
             if cfg.max_norm is not None:  # each unit's incoming weights: hidden units, or every layer
                 for w in model.weights() if cfg.max_norm_layers == "all" else model.weights()[:-1]:
@@ -395,6 +439,7 @@ def layer_monitor(model, x: torch.Tensor) -> tuple[dict, list]:
     ``activation/layer_k/mean`` and ``activation/layer_k/saturated`` (:func:`revival.mlp.saturation`),
     and the activations themselves (for histograms). Layers count from 1 at the input."""
     from .mlp import saturation
+
     acts = model.hidden_activations(x)
     scalars = {}
     for k, a in enumerate(acts, 1):
@@ -404,18 +449,26 @@ def layer_monitor(model, x: torch.Tensor) -> tuple[dict, list]:
 
 
 @torch.no_grad()
-def evaluate_classifier(model, x: Visible, y: torch.Tensor, loss: str = "cross-entropy", batch: int = 5000,
-                        mc_samples: int = 0, generator: torch.Generator | None = None,
-                        check: Callable[[], None] | None = None) -> dict:
+def evaluate_classifier(
+    model,
+    x: Visible,
+    y: torch.Tensor,
+    loss: str = "cross-entropy",
+    batch: int = 5000,
+    mc_samples: int = 0,
+    generator: torch.Generator | None = None,
+    check: Callable[[], None] | None = None,
+) -> dict:
     """Mean loss and error fraction of the deterministic (weight-scaled) net on all of ``x``, as
     device scalars; with ``mc_samples`` > 0 also ``error_mc`` from Monte-Carlo averaging (``check``
     is called between masks, so a signal stops a long evaluation)."""
     from .mlp import loss_fn, mc_predict
+
     model.eval()
     dev = y.device
     loss_sum, err_sum, mc_err = (torch.zeros((), device=dev) for _ in range(3))
     for i in range(0, len(x), batch):
-        xb, yb = x.batch(slice(i, i + batch)), y[i:i + batch]
+        xb, yb = x.batch(slice(i, i + batch)), y[i : i + batch]
         logits = model(xb)
         loss_sum += loss_fn(logits, yb, loss, reduction="sum")
         err_sum += (logits.argmax(1) != yb).sum()

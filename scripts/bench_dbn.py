@@ -11,6 +11,7 @@ checkpoints are included as a user gets them):
 - ``compare-dropout`` on 10,000 labelled images, 784-500-500-10 logistic: the baseline's epoch and
   the pretrained variant's epoch (fine-tuning), which must cost the same.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,27 +46,51 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         common = ["--device", a.device, "--logdir", tmp, "--epochs", str(a.epochs)]
         runs = {
-            "pretrain-rbm 784-500": ["pretrain-rbm", "--hidden", "500", "--binarize", "none", "--ais-runs", "0", *common],
+            "pretrain-rbm 784-500": [
+                "pretrain-rbm",
+                "--hidden",
+                "500",
+                "--binarize",
+                "none",
+                "--ais-runs",
+                "0",
+                *common,
+            ],
             "pretrain-dbn 500,500": ["pretrain-dbn", "--layers", "500,500", "--sample-steps", "20", *common],
-            "compare-dropout 784-500-500-10": ["compare-dropout", "--preset", "pretraining-quick", "--train-size", "10000",
-                                               "--variants", "baseline,pretrained", "--pretrain-epochs", "1",
-                                               "--eval-train-size", "10000", *common],
+            "compare-dropout 784-500-500-10": [
+                "compare-dropout",
+                "--preset",
+                "pretraining-quick",
+                "--train-size",
+                "10000",
+                "--variants",
+                "baseline,pretrained",
+                "--pretrain-epochs",
+                "1",
+                "--eval-train-size",
+                "10000",
+                *common,
+            ],
         }
         for _ in range(a.rounds):
             for name, cmd in runs.items():
                 for key, ts in epoch_times(cmd).items():
                     best[(name, key)] = min([*ts, best.get((name, key), float("inf"))])
-    rows = [("pretrain-rbm, 784-500 RBM", best[("pretrain-rbm 784-500", "rbm")]),
-            ("pretrain-dbn, layer 1 (784-500)", best[("pretrain-dbn 500,500", "layer 1")]),
-            ("pretrain-dbn, layer 2 (500-500)", best[("pretrain-dbn 500,500", "layer 2")]),
-            ("compare-dropout, baseline epoch (10,000 images)", best[("compare-dropout 784-500-500-10", "baseline")]),
-            ("compare-dropout, pretrained epoch (10,000 images)", best[("compare-dropout 784-500-500-10", "pretrained")])]
+    rows = [
+        ("pretrain-rbm, 784-500 RBM", best[("pretrain-rbm 784-500", "rbm")]),
+        ("pretrain-dbn, layer 1 (784-500)", best[("pretrain-dbn 500,500", "layer 1")]),
+        ("pretrain-dbn, layer 2 (500-500)", best[("pretrain-dbn 500,500", "layer 2")]),
+        ("compare-dropout, baseline epoch (10,000 images)", best[("compare-dropout 784-500-500-10", "baseline")]),
+        ("compare-dropout, pretrained epoch (10,000 images)", best[("compare-dropout 784-500-500-10", "pretrained")]),
+    ]
     ref = {0: rows[0][1], 1: rows[0][1], 2: rows[0][1], 3: rows[3][1], 4: rows[3][1]}
     print("| what | s / epoch (best) | ratio to its reference |\n| --- | --- | --- |")
     for i, (what, t) in enumerate(rows):
         print(f"| {what} | {t:.2f} | {t / ref[i]:.2f} |")
-    print("\nreferences: rows 1-3 against pretrain-rbm's epoch, rows 4-5 against the baseline's; layer 2 does "
-          f"{500 * 500 / (784 * 500):.2f}x the matmul work of layer 1")
+    print(
+        "\nreferences: rows 1-3 against pretrain-rbm's epoch, rows 4-5 against the baseline's; layer 2 does "
+        f"{500 * 500 / (784 * 500):.2f}x the matmul work of layer 1"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ on top of training; the per-layer monitors (gradient norms every batch, activati
 share and histograms on 1,000 validation images every epoch) at most 10% on top of an epoch.
 Epochs with and without the gradient norms alternate, so drift hits both alike.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,16 @@ def sync(device):
 
 def plain_loop(x_u8, y, epochs, batch, device, lr=0.05, momentum=0.9, seed=0) -> list[float]:
     torch.manual_seed(seed)
-    net = nn.Sequential(nn.Dropout(0.2), nn.Linear(784, 1024), nn.ReLU(), nn.Dropout(0.5), nn.Linear(1024, 1024),
-                        nn.ReLU(), nn.Dropout(0.5), nn.Linear(1024, 10)).to(device)
+    net = nn.Sequential(
+        nn.Dropout(0.2),
+        nn.Linear(784, 1024),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(1024, 1024),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(1024, 10),
+    ).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
     loss_fn = nn.CrossEntropyLoss()
     times = []
@@ -46,7 +55,7 @@ def plain_loop(x_u8, y, epochs, batch, device, lr=0.05, momentum=0.9, seed=0) ->
         t = time.perf_counter()
         perm = torch.randperm(len(y), device=device)
         for i in range(0, len(y), batch):
-            idx = perm[i:i + batch]
+            idx = perm[i : i + batch]
             xb = x_u8[idx].float() / 255.0
             loss = loss_fn(net(xb), y[idx])
             opt.zero_grad(set_to_none=True)
@@ -72,17 +81,22 @@ def main():
     x, y = put(tr_x), lab(tr_y)
     ev_x, ev_y = D.Visible(x.data[:10_000], x.scale), y[:10_000]
     valid, test = (put(va_x), lab(va_y)), (put(te_x), lab(te_y))
-    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, 784-1024-1024-10 ReLU, "
-          f"dropout 0.2/0.5, batch 100, N={len(y)}, {a.epochs} epochs (fastest epoch; evaluation: its median ratio to the same epoch's training)")
+    print(
+        f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, 784-1024-1024-10 ReLU, "
+        f"dropout 0.2/0.5, batch 100, N={len(y)}, {a.epochs} epochs (fastest epoch; evaluation: its median ratio to the same epoch's training)"
+    )
 
     model = init_mlp([784, 1024, 1024, 10], "relu", 0)
     model.input_dropout, model.hidden_dropout = 0.2, 0.5
     model.to(device)
     cfg = MLPTrainConfig(epochs=2 * a.epochs, batch_size=100, lr=0.05, initial_momentum=0.9, final_momentum=0.9)
-    trainer = ClassifierTrainer(model, cfg, torch.Generator(device=device).manual_seed(0),
-                                torch.Generator(device=device).manual_seed(1))
+    trainer = ClassifierTrainer(
+        model, cfg, torch.Generator(device=device).manual_seed(0), torch.Generator(device=device).manual_seed(1)
+    )
     import tempfile
+
     from torch.utils.tensorboard import SummaryWriter
+
     t_train, t_eval, t_grad, t_layers = [], [], [], []
     mon_x = valid[0].batch(slice(0, 1000))
     with tempfile.TemporaryDirectory() as tmp, SummaryWriter(tmp) as w:
@@ -121,8 +135,10 @@ def main():
     print(f"| per-layer activation monitors and histograms (1,000 images) | {tl:.3f} |")
     print(f"\nrevival training vs plain loop: {tr / t_plain - 1:+.1%} (target within +10%)")
     print(f"evaluation on top of training: {evl / tr:+.1%} (target <= 25%)")
-    print(f"per-layer monitors on top of an epoch (training + evaluation): {(tg + evl + tl) / (tr + evl) - 1:+.1%} "
-          "(target <= 10%)")
+    print(
+        f"per-layer monitors on top of an epoch (training + evaluation): {(tg + evl + tl) / (tr + evl) - 1:+.1%} "
+        "(target <= 10%)"
+    )
 
 
 if __name__ == "__main__":

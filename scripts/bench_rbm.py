@@ -15,6 +15,7 @@ a second table: seconds per epoch of revival's trainer (training alone, 10,000 i
 50,000) for hidden sizes 100 / 500 / 2000 x batch sizes 10 / 100 / 1000 x fp32 / bf16, each with
 its share of the fp32 FLOP floor, so a reader sees how the cost grows with the work.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -91,7 +92,7 @@ def plain_cd1(x: torch.Tensor, n_hidden: int, epochs: int, batch: int, lr=0.1, m
         t = time.perf_counter()
         perm = torch.randperm(n, device=x.device, generator=g)
         for i in range(0, n, batch):
-            v0 = x[perm[i:i + batch]].float()
+            v0 = x[perm[i : i + batch]].float()
             ph0 = torch.sigmoid(v0 @ W.t() + c)
             h0 = (torch.rand(ph0.shape, device=x.device, generator=g) < ph0).float()
             pv1 = torch.sigmoid(h0 @ W + b)
@@ -114,19 +115,28 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--no-sklearn", action="store_true")
-    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                    help="also time revival's trainer with bf16 matrix products")
+    ap.add_argument(
+        "--precision",
+        choices=["fp32", "bf16"],
+        default="fp32",
+        help="also time revival's trainer with bf16 matrix products",
+    )
     ap.add_argument("--scaling", action="store_true", help="print the hidden x batch x precision table too")
-    ap.add_argument("--cli", action="store_true",
-                    help="also time `revival pretrain-rbm` itself: whole epochs (monitoring, TensorBoard, checkpoints)")
+    ap.add_argument(
+        "--cli",
+        action="store_true",
+        help="also time `revival pretrain-rbm` itself: whole epochs (monitoring, TensorBoard, checkpoints)",
+    )
     a = ap.parse_args()
     device = runs.resolve_device(a.device)
     images, _ = D.load_split("mnist", "train", a.data_dir)
     binary = D.binarize(images, "stochastic", 0)
     data = D.Visible(torch.from_numpy(binary).to(device))
     n = len(data)
-    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"N={n}, 784-{a.hidden}, batch {a.batch_size}, {a.epochs} epochs (fastest epoch; the monitored row: median)")
+    print(
+        f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"N={n}, 784-{a.hidden}, batch {a.batch_size}, {a.epochs} epochs (fastest epoch; the monitored row: median)"
+    )
 
     gflops = matmul_gflops(device)
     floor = 10 * n * 784 * a.hidden / (gflops * 1e9)
@@ -134,9 +144,12 @@ def main():
 
     cfg = RBMTrainConfig(hidden=a.hidden, batch_size=a.batch_size, epochs=a.epochs)
     from revival.precision import probe
+
     pr = probe(device)
-    print(f"precision probe ({'x'.join(map(str, (256, 784, 512)))} matmul): fp32 {pr['fp32']:.0f} GFLOP/s, "
-          f"bf16 {pr['bf16']:.0f} GFLOP/s ({pr['ratio']:.2f}x)")
+    print(
+        f"precision probe ({'x'.join(map(str, (256, 784, 512)))} matmul): fp32 {pr['fp32']:.0f} GFLOP/s, "
+        f"bf16 {pr['bf16']:.0f} GFLOP/s ({pr['ratio']:.2f}x)"
+    )
 
     def revival_epochs(monitor: bool, precision: str = "fp32") -> tuple[list[float], list[float]]:
         """Seconds of training and of monitoring (+ TensorBoard) in each epoch, timed apart."""
@@ -158,10 +171,23 @@ def main():
                 t_tr.append(time.perf_counter() - t)
                 if monitor:
                     t = time.perf_counter()
-                    m.update(rbm_monitor(model, sub_t, sub_v, torch.Generator(device=device).manual_seed(e), display, 100,
-                                         L.DISPLAY_STEPS))
+                    m.update(
+                        rbm_monitor(
+                            model,
+                            sub_t,
+                            sub_v,
+                            torch.Generator(device=device).manual_seed(e),
+                            display,
+                            100,
+                            L.DISPLAY_STEPS,
+                        )
+                    )
                     display = m["chain"]
-                    scalars = {k: v for k, v in m.items() if k not in ("hidden_probs", "samples", "recon", "originals", "chain")}
+                    scalars = {
+                        k: v
+                        for k, v in m.items()
+                        if k not in ("hidden_probs", "samples", "recon", "originals", "chain")
+                    }
                     L.log_rbm_epoch(w, e + 1, host_floats(scalars), m, model, cfg.momentum_at(e), cfg.lr_at(e), shown)
                     w.flush()
                     sync(device)
@@ -178,21 +204,28 @@ def main():
     overhead = float(np.median(np.array(tm) / np.array(tt)))  # monitoring / training, epoch by epoch
     t_plain = min(plain_cd1(data.data, a.hidden, a.epochs, a.batch_size))
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rows += [("FLOP floor (CD-1 flops at large-matmul speed)", floor),
-             ("CD-1's matmuls alone, at batch shapes (nothing else)", t_mm),
-             ("revival, training alone", t_train),
-             *([("revival, training alone, bf16 matrix products", t_bf16)] if t_bf16 else []),
-             ("revival, training + monitoring + TensorBoard", t_mon),
-             ("plain PyTorch CD-1 loop", t_plain),
-             *([("revival pretrain-rbm, the CLI's whole epoch (monitoring, TensorBoard, checkpoints)", t_cli)]
-               if t_cli else [])]
+    rows += [
+        ("FLOP floor (CD-1 flops at large-matmul speed)", floor),
+        ("CD-1's matmuls alone, at batch shapes (nothing else)", t_mm),
+        ("revival, training alone", t_train),
+        *([("revival, training alone, bf16 matrix products", t_bf16)] if t_bf16 else []),
+        ("revival, training + monitoring + TensorBoard", t_mon),
+        ("plain PyTorch CD-1 loop", t_plain),
+        *(
+            [("revival pretrain-rbm, the CLI's whole epoch (monitoring, TensorBoard, checkpoints)", t_cli)]
+            if t_cli
+            else []
+        ),
+    ]
     t_sk = None
     if not a.no_sklearn:
         try:
             from sklearn.neural_network import BernoulliRBM
+
             x32 = binary.astype(np.float32)
-            sk = BernoulliRBM(n_components=a.hidden, batch_size=a.batch_size, n_iter=a.epochs, learning_rate=0.1,
-                              random_state=0)
+            sk = BernoulliRBM(
+                n_components=a.hidden, batch_size=a.batch_size, n_iter=a.epochs, learning_rate=0.1, random_state=0
+            )
             t = time.perf_counter()
             sk.fit(x32)
             t_sk = (time.perf_counter() - t) / a.epochs  # its fit() gives no per-epoch times: the mean
@@ -203,13 +236,17 @@ def main():
     for name, t in rows:
         print(f"| {name} | {t:.3f} | {floor / t:.0%} of floor speed |")
     print(f"\nlarge matmul: {gflops:.1f} GFLOP/s; CD-1 work per epoch: {10 * n * 784 * a.hidden / 1e9:.0f} GFLOP")
-    print(f"training speed: {floor / t_train:.0%} of the FLOP floor (target >= 75%); the batch-shaped matmuls "
-          f"alone reach {floor / t_mm:.0%} of it, revival runs at {t_mm / t_train:.0%} of that")
+    print(
+        f"training speed: {floor / t_train:.0%} of the FLOP floor (target >= 75%); the batch-shaped matmuls "
+        f"alone reach {floor / t_mm:.0%} of it, revival runs at {t_mm / t_train:.0%} of that"
+    )
     print(f"monitoring overhead: {overhead:+.1%} of the same epoch's training time (target <= 10%)")
     print(f"revival vs plain loop: {t_plain / t_train:.2f}x")
     if t_cli:
-        print(f"the CLI's whole epoch vs the plain loop's: {t_cli / t_plain:.2f}x (target <= 1.1x); "
-              f"vs revival's training alone: {t_cli / t_train:.2f}x")
+        print(
+            f"the CLI's whole epoch vs the plain loop's: {t_cli / t_plain:.2f}x (target <= 1.1x); "
+            f"vs revival's training alone: {t_cli / t_train:.2f}x"
+        )
     if t_sk:
         print(f"revival vs scikit-learn: {t_sk / t_train:.2f}x faster (target >= 1.5x)")
     if t_bf16:
@@ -224,18 +261,41 @@ def cli_epoch(a, epochs: int) -> float:
     data; no AIS, no figures): the wall time of an ``epochs``-epoch run minus a 1-epoch run, over
     the difference, each the best of two alternating runs (start-up, data loading and the first
     epoch's warm-up cancel out)."""
-    import subprocess
     import os
+    import subprocess
+
     best = {}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(2):
             for e in (1, epochs):
                 t = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "revival", "pretrain-rbm", "--hidden", str(a.hidden), "--batch-size",
-                                str(a.batch_size), "--epochs", str(e), "--ais-runs", "0", "--no-figures", "--no-progress",
-                                "--device", a.device, "--logdir", tmp, *(["--data-dir", a.data_dir] if a.data_dir else [])],
-                               check=True, capture_output=True, cwd=Path(__file__).resolve().parents[1],
-                               env={**os.environ, "REVIVAL_FIGURES": "0"})
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "revival",
+                        "pretrain-rbm",
+                        "--hidden",
+                        str(a.hidden),
+                        "--batch-size",
+                        str(a.batch_size),
+                        "--epochs",
+                        str(e),
+                        "--ais-runs",
+                        "0",
+                        "--no-figures",
+                        "--no-progress",
+                        "--device",
+                        a.device,
+                        "--logdir",
+                        tmp,
+                        *(["--data-dir", a.data_dir] if a.data_dir else []),
+                    ],
+                    check=True,
+                    capture_output=True,
+                    cwd=Path(__file__).resolve().parents[1],
+                    env={**os.environ, "REVIVAL_FIGURES": "0"},
+                )
                 best[e] = min(best.get(e, float("inf")), time.perf_counter() - t)
     return (best[epochs] - best[1]) / (epochs - 1)
 
@@ -244,7 +304,9 @@ def scaling(data, device, gflops, pr, n=10_000):
     """Seconds per epoch (scaled to 50,000 images) of revival's CD-1 trainer across hidden sizes,
     batch sizes and precisions, one warm-up epoch then the best of two, on ``n`` images."""
     sub = D.Visible(data.data[:n])
-    print("\n| hidden | batch | precision | s / epoch (50,000 images) | of the fp32 FLOP floor |\n| --- | --- | --- | --- | --- |")
+    print(
+        "\n| hidden | batch | precision | s / epoch (50,000 images) | of the fp32 FLOP floor |\n| --- | --- | --- | --- | --- |"
+    )
     for hidden in (100, 500, 2000):
         for batch in (10, 100, 1000):
             for precision in ("fp32", "bf16"):

@@ -17,6 +17,7 @@ The load is ``--load`` busy processes (a pure-Python loop each, one core apiece)
 the job and stopped after it. Rows of one table are measured back to back in one run: compare
 ratios within a table, not times across machines.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,23 @@ def run_job(job: list[str], threads: str, env_extra: dict) -> float:
     env = {**os.environ, **env_extra}
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, "-m", "revival", *job, "--threads", threads, "--logdir", d,
-                              "--no-progress", "--no-figures"], env=env, capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "revival",
+                *job,
+                "--threads",
+                threads,
+                "--logdir",
+                d,
+                "--no-progress",
+                "--no-figures",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         dt = time.perf_counter() - t0
     if out.returncode != 0:
         sys.exit(f"job failed ({out.returncode}): {out.stderr.strip()[-500:]}")
@@ -52,12 +68,19 @@ def main():
     ap.add_argument("--load", default="0,2", help="busy processes beside the job, a comma list")
     ap.add_argument("--settings", default="1,all,all-passive,auto")
     ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--job", default="pretrain-rbm --dataset mnist-sample --epochs 5 --ais-betas 2000",
-                    help="the revival command timed (the README's main job)")
+    ap.add_argument(
+        "--job",
+        default="pretrain-rbm --dataset mnist-sample --epochs 5 --ais-betas 2000",
+        help="the revival command timed (the README's main job)",
+    )
     a = ap.parse_args()
     cores = os.cpu_count() or 1
-    settings = {"1": ("1", {}), "all": (str(cores), {}), "all-passive": (str(cores), {"OMP_WAIT_POLICY": "PASSIVE"}),
-                "auto": ("auto", {})}
+    settings = {
+        "1": ("1", {}),
+        "all": (str(cores), {}),
+        "all-passive": (str(cores), {"OMP_WAIT_POLICY": "PASSIVE"}),
+        "auto": ("auto", {}),
+    }
     print(f"job: revival {a.job} ({cores} cores, torch threads as set; best of {a.repeats})\n")
     print("| busy processes | " + " | ".join(a.settings.split(",")) + " |")
     print("| --- " * (1 + len(a.settings.split(","))) + "|")

@@ -13,6 +13,7 @@ pretrain-rbm``), where 20 hidden units make log Z exact by enumeration, then rep
 average test log-probability beside AIS's and RAISE's, whether they bracket it, and by how much
 each misses.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,35 +32,75 @@ def revival(*args) -> str:
 
 def evaluate(run, method, betas, runs, raise_examples, base_rate):
     t0 = time.perf_counter()
-    res = json.loads(revival("evaluate-rbm", run, "--method", method, "--ais-betas", betas, "--ais-runs", runs,
-                             "--raise-examples", raise_examples, "--base-rate", base_rate, "--json"))
+    res = json.loads(
+        revival(
+            "evaluate-rbm",
+            run,
+            "--method",
+            method,
+            "--ais-betas",
+            betas,
+            "--ais-runs",
+            runs,
+            "--raise-examples",
+            raise_examples,
+            "--base-rate",
+            base_rate,
+            "--json",
+        )
+    )
     res["wall"] = time.perf_counter() - t0
     return res
 
 
 def sweep(a) -> str:
-    lines = [f"AIS convergence and the RAISE side for `{a.sweep}` (first {a.raise_examples} test images for RAISE):",
-             "", "| betas | AIS runs | log Z | ESS | AIS, all test images | AIS, RAISE's images | RAISE | gap | seconds |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"AIS convergence and the RAISE side for `{a.sweep}` (first {a.raise_examples} test images for RAISE):",
+        "",
+        "| betas | AIS runs | log Z | ESS | AIS, all test images | AIS, RAISE's images | RAISE | gap | seconds |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for betas in a.betas.split(","):
         for runs in a.runs.split(","):
             r = evaluate(a.sweep, "sandwich", betas, runs, a.raise_examples, a.base_rate)
-            lines.append(f"| {int(betas):,} | {int(runs):,} | {r['log_Z']:.2f} | {r['ess']:.1f} | {r['avg_log_prob']:.2f} | "
-                         f"{r['ais_avg_log_prob_subset']:.2f} | {r['raise_avg_log_prob']:.2f} | {r['sandwich_gap']:.2f} | "
-                         f"{r['wall']:.0f} |")
+            lines.append(
+                f"| {int(betas):,} | {int(runs):,} | {r['log_Z']:.2f} | {r['ess']:.1f} | {r['avg_log_prob']:.2f} | "
+                f"{r['ais_avg_log_prob_subset']:.2f} | {r['raise_avg_log_prob']:.2f} | {r['sandwich_gap']:.2f} | "
+                f"{r['wall']:.0f} |"
+            )
             print(lines[-1], flush=True)
     return "\n".join(lines) + "\n"
 
 
 def calibrate(a) -> str:
-    lines = [f"Calibration on 784-{a.hidden} RBMs ({a.epochs} epochs, lr {a.lr}, momentum 0.5, same seed), where log Z "
-             f"is exact by enumeration over the {a.hidden} hidden units; AIS and RAISE with {a.cal_betas} betas, "
-             f"{a.cal_runs} AIS runs, RAISE on the first {a.raise_examples} test images:", "",
-             "| model | exact (same images) | AIS (same images) | AIS miss | RAISE | RAISE miss | bracketed | ESS |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"Calibration on 784-{a.hidden} RBMs ({a.epochs} epochs, lr {a.lr}, momentum 0.5, same seed), where log Z "
+        f"is exact by enumeration over the {a.hidden} hidden units; AIS and RAISE with {a.cal_betas} betas, "
+        f"{a.cal_runs} AIS runs, RAISE on the first {a.raise_examples} test images:",
+        "",
+        "| model | exact (same images) | AIS (same images) | AIS miss | RAISE | RAISE miss | bracketed | ESS |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for name, extra in (("CD-1", []), ("PCD", ["--persistent"])):
-        out = revival("pretrain-rbm", "--hidden", a.hidden, "--epochs", a.epochs, "--lr", a.lr, "--momentum", 0.5,
-                      "--ais-runs", 0, "--logdir", a.logdir, "--name", f"calibrate-{name}", "--no-progress", *extra)
+        out = revival(
+            "pretrain-rbm",
+            "--hidden",
+            a.hidden,
+            "--epochs",
+            a.epochs,
+            "--lr",
+            a.lr,
+            "--momentum",
+            0.5,
+            "--ais-runs",
+            0,
+            "--logdir",
+            a.logdir,
+            "--name",
+            f"calibrate-{name}",
+            "--no-progress",
+            *extra,
+        )
         run = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("run folder: "))
         r = evaluate(run, "sandwich", a.cal_betas, a.cal_runs, a.raise_examples, a.base_rate)
         # the exact value on RAISE's images: same free energies, the exact log Z
@@ -68,8 +109,10 @@ def calibrate(a) -> str:
         ais_miss = r["ais_avg_log_prob_subset"] - exact_subset
         raise_miss = r["raise_avg_log_prob"] - exact_subset
         bracket = r["raise_avg_log_prob"] <= exact_subset <= r["ais_avg_log_prob_subset_upper_markov"]
-        lines.append(f"| {name} | {exact_subset:.3f} | {r['ais_avg_log_prob_subset']:.3f} | {ais_miss:+.3f} | "
-                     f"{r['raise_avg_log_prob']:.3f} | {raise_miss:+.3f} | {'yes' if bracket else 'NO'} | {r['ess']:.1f} |")
+        lines.append(
+            f"| {name} | {exact_subset:.3f} | {r['ais_avg_log_prob_subset']:.3f} | {ais_miss:+.3f} | "
+            f"{r['raise_avg_log_prob']:.3f} | {raise_miss:+.3f} | {'yes' if bracket else 'NO'} | {r['ess']:.1f} |"
+        )
         print(lines[-1], flush=True)
     lines += ["", "bracketed: RAISE <= exact <= AIS's 99% upper bound (estimate + log 100)."]
     return "\n".join(lines) + "\n"

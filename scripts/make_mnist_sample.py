@@ -9,6 +9,7 @@ Takes a class-balanced, seeded choice of 300 digits per class from the paper's t
 1,000 validation digits (so the loader's "last n_valid images are validation" rule applies), and
 ``t10k-*`` the 1,000 test digits. gzip is written with mtime 0, so the bytes are reproducible.
 """
+
 import gzip
 import hashlib
 import sys

@@ -6,6 +6,7 @@ precisions; prints the exact average test log-probability of each and their diff
 
 (bf16 is forced here, whatever the probe says: this checks accuracy, not speed.)
 """
+
 import sys
 from pathlib import Path
 
@@ -37,5 +38,7 @@ for H in (20,):
                 logz = float(P.exact_log_z(W.double(), b.double(), c.double()))
                 lp = float((-R.free_energy(te.double(), W.double(), b.double(), c.double())).mean() - logz)
                 res[prec] = lp
-            print(f"784-{H} {'PCD' if pcd else 'CD-%d' % cd}: exact test log p fp32 {res['fp32']:.3f}, bf16 {res['bf16']:.3f}, "
-                  f"difference {res['bf16'] - res['fp32']:+.3f} nats")
+            print(
+                f"784-{H} {'PCD' if pcd else 'CD-%d' % cd}: exact test log p fp32 {res['fp32']:.3f}, bf16 {res['bf16']:.3f}, "
+                f"difference {res['bf16'] - res['fp32']:+.3f} nats"
+            )

@@ -12,6 +12,7 @@ so every size sees a comparable number of updates without the 50,000-image runs 
 standard deviation over seeds) per variant, size and depth, the gain from pretraining (random
 minus pretrained, with and without dropout) beside the seed spread, and the papers' rows.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,12 @@ import numpy as np
 VARIANTS = ["baseline", "dropout", "pretrained", "pretrained-dropout"]
 # test error in %, with trust marks (V verbatim, S several sources, U unconfirmed); the architecture each belongs to
 PAPER_ROWS = [
-    ("Hinton & Salakhutdinov 2006 (citing others)", "best randomly initialised backprop of the time, other nets "
-     "(a literature figure, not this architecture)", "1.6", "S"),
+    (
+        "Hinton & Salakhutdinov 2006 (citing others)",
+        "best randomly initialised backprop of the time, other nets (a literature figure, not this architecture)",
+        "1.6",
+        "S",
+    ),
     ("Hinton & Salakhutdinov 2006", "784-500-500-2000-10, 60,000 labels: DBN-pretrained", "1.2", "S"),
     ("Srivastava et al. 2014, Table 2", "DBN 500-500-2000 + fine-tuning", "1.18", "U"),
     ("Srivastava et al. 2014, Table 2", "DBN 500-500-2000 + dropout fine-tuning", "0.92", "S"),
@@ -42,22 +47,56 @@ def epochs_for(size: int, budget: int, lo: int, hi: int) -> int:
 def run_size(a, size: int, stamp: str) -> dict:
     epochs = epochs_for(size, a.budget * a.scale, 3 * a.scale, 60 * a.scale)
     pre_epochs = epochs_for(size, a.pretrain_budget * a.scale, 2 * a.scale, 30 * a.scale)
-    cmd = [sys.executable, "-m", "revival", "compare-dropout", "--preset", "pretraining-quick",
-           "--variants", ",".join(a.variants.split(",")), "--train-size", str(size), "--depths", a.depths,
-           "--width", str(a.width), "--seeds", str(a.seeds), "--epochs", str(epochs),
-           "--pretrain-epochs", str(pre_epochs), "--eval-train-size", str(min(size, 5000)), "--mc-samples", "0",
-           "--device", a.device, "--logdir", a.logdir, "--name", f"{stamp}-n{size}", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "revival",
+        "compare-dropout",
+        "--preset",
+        "pretraining-quick",
+        "--variants",
+        ",".join(a.variants.split(",")),
+        "--train-size",
+        str(size),
+        "--depths",
+        a.depths,
+        "--width",
+        str(a.width),
+        "--seeds",
+        str(a.seeds),
+        "--epochs",
+        str(epochs),
+        "--pretrain-epochs",
+        str(pre_epochs),
+        "--eval-train-size",
+        str(min(size, 5000)),
+        "--mc-samples",
+        "0",
+        "--device",
+        a.device,
+        "--logdir",
+        a.logdir,
+        "--name",
+        f"{stamp}-n{size}",
+        "--no-progress",
+    ]
     print("$", " ".join(["revival", *cmd[3:]]), flush=True)
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"size {size} failed ({out.returncode}): {out.stderr.strip() or out.stdout[-800:]}")
-    run = Path(next(line for line in out.stdout.splitlines() if line.startswith("run folder: "))[len("run folder: "):])
+    run = Path(next(line for line in out.stdout.splitlines() if line.startswith("run folder: "))[len("run folder: ") :])
     s = json.loads((run / "summary.json").read_text())
-    print(f"  {time.perf_counter() - t0:.0f} s, {epochs} epochs, pretraining {pre_epochs} epochs/layer: {run}",
-          flush=True)
-    return {"rows": s["rows"], "epochs": epochs, "pretrain_epochs": pre_epochs, "seconds": time.perf_counter() - t0,
-            "run": str(run)}
+    print(
+        f"  {time.perf_counter() - t0:.0f} s, {epochs} epochs, pretraining {pre_epochs} epochs/layer: {run}", flush=True
+    )
+    return {
+        "rows": s["rows"],
+        "epochs": epochs,
+        "pretrain_epochs": pre_epochs,
+        "seconds": time.perf_counter() - t0,
+        "run": str(run),
+    }
 
 
 def table(results: dict, a) -> str:
@@ -68,15 +107,21 @@ def table(results: dict, a) -> str:
         for r in res["rows"]:
             err.setdefault((r["variant"], n, r["depth"]), []).append(100 * r["test_error"])
     fmt = lambda xs: f"{np.mean(xs):.2f} +- {np.std(xs, ddof=1):.2f}" if len(xs) > 1 else f"{xs[0]:.2f}"  # noqa: E731
-    lines = ["| variant | depth | " + " | ".join(f"{n} labels" for n in sizes) + " |",
-             "| --- | --- |" + " --- |" * len(sizes)]
+    lines = [
+        "| variant | depth | " + " | ".join(f"{n} labels" for n in sizes) + " |",
+        "| --- | --- |" + " --- |" * len(sizes),
+    ]
     for v in a.variants.split(","):
         for dp in depths:
             lines.append(f"| {v} | {dp} | " + " | ".join(fmt(err[(v, n, dp)]) for n in sizes) + " |")
-    lines += ["", "Gain from pretraining, test error points (random minus pretrained, mean over seeds; paired by seed, "
-              "so the spread is of the per-seed differences):", "",
-              "| comparison | depth | " + " | ".join(f"{n} labels" for n in sizes) + " |",
-              "| --- | --- |" + " --- |" * len(sizes)]
+    lines += [
+        "",
+        "Gain from pretraining, test error points (random minus pretrained, mean over seeds; paired by seed, "
+        "so the spread is of the per-seed differences):",
+        "",
+        "| comparison | depth | " + " | ".join(f"{n} labels" for n in sizes) + " |",
+        "| --- | --- |" + " --- |" * len(sizes),
+    ]
     for rnd, pre in (("baseline", "pretrained"), ("dropout", "pretrained-dropout")):
         if (rnd, sizes[0], depths[0]) not in err or (pre, sizes[0], depths[0]) not in err:
             continue
@@ -88,12 +133,25 @@ def table(results: dict, a) -> str:
                 clear = " **clear**" if len(diff) > 1 and diff.mean() > 2 * sd else ""
                 cells.append(f"{diff.mean():+.2f} +- {sd:.2f}{clear}")
             lines.append(f"| {rnd} -> {pre} | {dp} | " + " | ".join(cells) + " |")
-    lines += ["", "**clear**: the mean gain exceeds twice the standard deviation of the per-seed gains.", "",
-              "| run | labels | epochs (fine-tuning) | pretraining epochs / layer | seconds |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| `{results[n]['run']}` | {n} | {results[n]['epochs']} | {results[n]['pretrain_epochs']} | "
-              f"{results[n]['seconds']:.0f} |" for n in sizes]
-    lines += ["", "Published (architectures and training differ from the rows above: see the text):", "",
-              "| source | what | test error % | trust |", "| --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "**clear**: the mean gain exceeds twice the standard deviation of the per-seed gains.",
+        "",
+        "| run | labels | epochs (fine-tuning) | pretraining epochs / layer | seconds |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| `{results[n]['run']}` | {n} | {results[n]['epochs']} | {results[n]['pretrain_epochs']} | "
+        f"{results[n]['seconds']:.0f} |"
+        for n in sizes
+    ]
+    lines += [
+        "",
+        "Published (architectures and training differ from the rows above: see the text):",
+        "",
+        "| source | what | test error % | trust |",
+        "| --- | --- | --- | --- |",
+    ]
     lines += [f"| {s} | {w} | {e} | {t} |" for s, w, e, t in PAPER_ROWS]
     return "\n".join(lines) + "\n"
 
@@ -103,18 +161,27 @@ def figure(results: dict, a, path: Path):
     per depth, bands of +-1 standard deviation over seeds (Erhan et al. 2010's picture)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from revival.figures import Panel, Series, draw, save
+
     sizes = sorted(results)
     panels = []
     for dp in [int(d) for d in a.depths.split(",")]:
-        p = Panel(f"{dp} hidden layer{'s' if dp > 1 else ''} of {a.width}", "labelled training examples",
-                  "test error %", logx=True)
+        p = Panel(
+            f"{dp} hidden layer{'s' if dp > 1 else ''} of {a.width}",
+            "labelled training examples",
+            "test error %",
+            logx=True,
+        )
         for i, v in enumerate(a.variants.split(",")):
-            errs = [[100 * r["test_error"] for r in results[n]["rows"] if r["variant"] == v and r["depth"] == dp]
-                    for n in sizes]
+            errs = [
+                [100 * r["test_error"] for r in results[n]["rows"] if r["variant"] == v and r["depth"] == dp]
+                for n in sizes
+            ]
             if not all(errs):
                 continue
             m, sd = [float(np.mean(e)) for e in errs], [float(np.std(e, ddof=1)) if len(e) > 1 else 0.0 for e in errs]
-            p.series.append(Series(v, sizes, m, [x - d for x, d in zip(m, sd)], [x + d for x, d in zip(m, sd)], style=i))
+            p.series.append(
+                Series(v, sizes, m, [x - d for x, d in zip(m, sd)], [x + d for x, d in zip(m, sd)], style=i)
+            )
         panels.append(p)
     save(draw(panels, "random init vs DBN pretraining, with and without dropout", len(panels)), path.parent, path.stem)
 
@@ -125,8 +192,13 @@ def from_runs(folders: list[str]) -> dict:
     for f in folders:
         s = json.loads((Path(f) / "summary.json").read_text())
         cfg = json.loads((Path(f) / "config.json").read_text())["options"]
-        out[cfg["train_size"]] = {"rows": s["rows"], "epochs": cfg["epochs"], "pretrain_epochs": cfg["pretrain_epochs"],
-                                  "seconds": float("nan"), "run": f}
+        out[cfg["train_size"]] = {
+            "rows": s["rows"],
+            "epochs": cfg["epochs"],
+            "pretrain_epochs": cfg["pretrain_epochs"],
+            "seconds": float("nan"),
+            "run": f,
+        }
     return out
 
 
@@ -144,11 +216,17 @@ def main():
     ap.add_argument("--logdir", default="runs/reproduce-dbn")
     ap.add_argument("--out", default=None, help="also write the table to this file")
     ap.add_argument("--figure", default=None, help="draw test error against labelled examples into this PNG")
-    ap.add_argument("--from-runs", nargs="+", default=None,
-                    help="existing experiment folders (one per size) to tabulate and draw instead of training")
+    ap.add_argument(
+        "--from-runs",
+        nargs="+",
+        default=None,
+        help="existing experiment folders (one per size) to tabulate and draw instead of training",
+    )
     a = ap.parse_args()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    results = from_runs(a.from_runs) if a.from_runs else {int(n): run_size(a, int(n), stamp) for n in a.sizes.split(",")}
+    results = (
+        from_runs(a.from_runs) if a.from_runs else {int(n): run_size(a, int(n), stamp) for n in a.sizes.split(",")}
+    )
     md = table(results, a)
     print(md)
     if a.out:

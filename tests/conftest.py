@@ -27,7 +27,8 @@ def full_mnist_root():
 
 needs_full_mnist = pytest.mark.skipif(
     full_mnist_root() is None,
-    reason="full MNIST not found: set REVIVAL_DATA_DIR to a root holding mnist/ (a folder whose mnist/ holds the IDX files)")
+    reason="full MNIST not found: set REVIVAL_DATA_DIR to a root holding mnist/ (a folder whose mnist/ holds the IDX files)",
+)
 
 
 def random_rbm(n_v, n_h, seed=0, scale=1.0, dtype=torch.float64):

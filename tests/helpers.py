@@ -1,8 +1,8 @@
 """Shared helpers for the tests: run the CLI in process, read TensorBoard event files back."""
+
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from revival.cli import main
@@ -29,6 +29,7 @@ def only_run(logdir, command) -> Path:
 def plugin_events(folder):
     """The accumulator TensorBoard's own plugins read (legacy summaries migrated to tensors)."""
     from tensorboard.backend.event_processing import plugin_event_accumulator as pea
+
     ea = pea.EventAccumulator(str(folder), size_guidance={"tensors": 0})
     ea.Reload()
     return ea

@@ -1,20 +1,35 @@
 """compare-dropout end to end through Click's runner, reading the event files back."""
+
 import json
 
 import pytest
 import torch
 from click.testing import CliRunner
 
-from revival.cli import main
 from helpers import events, invoke, only_run, plugin_events
+from revival.cli import main
 
-TINY = ["--dataset", "mnist-sample", "--train-size", "300", "--layers", "64", "--epochs", "3", "--mc-samples", "4",
-        "--eval-train-size", "300", "--no-progress"]
+TINY = [
+    "--dataset",
+    "mnist-sample",
+    "--train-size",
+    "300",
+    "--layers",
+    "64",
+    "--epochs",
+    "3",
+    "--mc-samples",
+    "4",
+    "--eval-train-size",
+    "300",
+    "--no-progress",
+]
 
 
 def test_compare_dropout_end_to_end(tmp_path):
-    r = invoke("compare-dropout", *TINY, "--variants", "baseline,dropout,gaussian-dropout,weight-decay",
-               "--logdir", tmp_path)
+    r = invoke(
+        "compare-dropout", *TINY, "--variants", "baseline,dropout,gaussian-dropout,weight-decay", "--logdir", tmp_path
+    )
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path, "compare-dropout")
     summary = json.loads((run / "summary.json").read_text())
@@ -40,8 +55,10 @@ def test_compare_dropout_end_to_end(tmp_path):
         pea = plugin_events(folder)
         assert "_hparams_/session_start_info" in pea.Tags()["tensors"]
         from tensorboard.plugins.hparams import plugin_data_pb2
+
         info = plugin_data_pb2.HParamsPluginData.FromString(
-            pea.SummaryMetadata("_hparams_/session_start_info").plugin_data.content).session_start_info
+            pea.SummaryMetadata("_hparams_/session_start_info").plugin_data.content
+        ).session_start_info
         keys = set(info.hparams)
         hp_keys = hp_keys or keys
         assert keys == hp_keys and info.hparams["variant"].string_value == v
@@ -53,8 +70,24 @@ def test_compare_dropout_end_to_end(tmp_path):
 
 
 def test_sweeps_and_seeds_make_one_row_each(tmp_path):
-    r = invoke("compare-dropout", *TINY, "--epochs", 1, "--mc-samples", 0, "--variants", "baseline,dropout",
-               "--train-sizes", "100,200", "--dropout-rates", "0.3,0.6", "--seeds", 2, "--logdir", tmp_path)
+    r = invoke(
+        "compare-dropout",
+        *TINY,
+        "--epochs",
+        1,
+        "--mc-samples",
+        0,
+        "--variants",
+        "baseline,dropout",
+        "--train-sizes",
+        "100,200",
+        "--dropout-rates",
+        "0.3,0.6",
+        "--seeds",
+        2,
+        "--logdir",
+        tmp_path,
+    )
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path, "compare-dropout")
     s = json.loads((run / "summary.json").read_text())
@@ -68,55 +101,116 @@ def test_sweeps_and_seeds_make_one_row_each(tmp_path):
 
 def test_same_seed_same_summary(tmp_path):
     for name in ("a", "b"):
-        assert invoke("compare-dropout", *TINY, "--epochs", 2, "--variants", "dropout", "--logdir", tmp_path,
-                      "--name", name).exit_code == 0
+        assert (
+            invoke(
+                "compare-dropout", *TINY, "--epochs", 2, "--variants", "dropout", "--logdir", tmp_path, "--name", name
+            ).exit_code
+            == 0
+        )
     rows = [json.loads(p.read_text())["rows"] for p in sorted((tmp_path / "compare-dropout").glob("*/summary.json"))]
     assert rows[0] == rows[1]
 
 
 def test_preset_carries_the_paper_number(tmp_path):
-    r = invoke("compare-dropout", "--preset", "srivastava2014-3x1024-relu", *TINY, "--epochs", 1, "--mc-samples", 0,
-               "--variants", "dropout-maxnorm", "--logdir", tmp_path)
+    r = invoke(
+        "compare-dropout",
+        "--preset",
+        "srivastava2014-3x1024-relu",
+        *TINY,
+        "--epochs",
+        1,
+        "--mc-samples",
+        0,
+        "--variants",
+        "dropout-maxnorm",
+        "--logdir",
+        tmp_path,
+    )
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path, "compare-dropout")
     s = json.loads((run / "summary.json").read_text())
     assert s["groups"][0]["paper_test_error"] == pytest.approx(0.0106)
     assert "Srivastava" in s["paper"]["citation"] and "1.06" in (run / "summary.md").read_text()
     opts = json.loads((run / "config.json").read_text())["options"]
-    assert opts["layers"] == [64] and opts["max_norm"] == 2.0 and opts["final_momentum"] == 0.95  # CLI wins, preset fills
+    assert (
+        opts["layers"] == [64] and opts["max_norm"] == 2.0 and opts["final_momentum"] == 0.95
+    )  # CLI wins, preset fills
 
 
 def test_init_from_an_rbm_checkpoint(tmp_path):
-    ck = {"format": "revival.rbm.v1", "visible_type": "bernoulli", "config": {},
-          "state_dict": {"weight": torch.zeros(64, 784), "visible_bias": torch.zeros(784), "hidden_bias": torch.zeros(64)}}
+    ck = {
+        "format": "revival.rbm.v1",
+        "visible_type": "bernoulli",
+        "config": {},
+        "state_dict": {
+            "weight": torch.zeros(64, 784),
+            "visible_bias": torch.zeros(784),
+            "hidden_bias": torch.zeros(64),
+        },
+    }
     torch.save(ck, tmp_path / "rbm.pt")
-    r = invoke("compare-dropout", *TINY, "--epochs", 1, "--variants", "baseline,pretrained", "--init",
-               tmp_path / "rbm.pt", "--logdir", tmp_path / "runs")
+    r = invoke(
+        "compare-dropout",
+        *TINY,
+        "--epochs",
+        1,
+        "--variants",
+        "baseline,pretrained",
+        "--init",
+        tmp_path / "rbm.pt",
+        "--logdir",
+        tmp_path / "runs",
+    )
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path / "runs", "compare-dropout")
     # only the pretrained variant starts from the checkpoint (all-zero first layer), the baseline does not
     w = {v: torch.load(run / v / "model.pt", weights_only=True)["state_dict"] for v in ("baseline", "pretrained")}
     assert json.loads((run / "config.json").read_text())["options"]["activation"] == "logistic"
     assert not (run / "pretrain-nNone-s0").exists() and not list(run.glob("pretrain-*"))
-    r = CliRunner().invoke(main, ["compare-dropout", *TINY, "--layers", "32", "--variants", "pretrained", "--init",
-                                  str(tmp_path / "rbm.pt"), "--logdir", str(tmp_path / "runs2")])
+    r = CliRunner().invoke(
+        main,
+        [
+            "compare-dropout",
+            *TINY,
+            "--layers",
+            "32",
+            "--variants",
+            "pretrained",
+            "--init",
+            str(tmp_path / "rbm.pt"),
+            "--logdir",
+            str(tmp_path / "runs2"),
+        ],
+    )
     assert r.exit_code == 2 and "784->64" in r.output and not (tmp_path / "runs2").exists()
     # --init without a pretrained variant, or a pretrained variant with ReLU units: refused, exit 2
-    for extra, needle in ((["--variants", "baseline"], "only applies to the pretrained"),
-                          (["--variants", "pretrained", "--activation", "relu"], "use --activation logistic")):
-        r = CliRunner().invoke(main, ["compare-dropout", *TINY, "--init", str(tmp_path / "rbm.pt"), *extra,
-                                      "--logdir", str(tmp_path / "runs3")])
+    for extra, needle in (
+        (["--variants", "baseline"], "only applies to the pretrained"),
+        (["--variants", "pretrained", "--activation", "relu"], "use --activation logistic"),
+    ):
+        r = CliRunner().invoke(
+            main,
+            ["compare-dropout", *TINY, "--init", str(tmp_path / "rbm.pt"), *extra, "--logdir", str(tmp_path / "runs3")],
+        )
         assert r.exit_code == 2 and needle in r.output and not (tmp_path / "runs3").exists()
     assert w["baseline"]["layers.0.weight"].abs().sum() > 0
 
 
-@pytest.mark.parametrize("args,code,needle", [
-    (["--hidden-dropout", "1"], 2, "--hidden-dropout"), (["--input-dropout", "-0.1"], 2, "--input-dropout"),
-    (["--layers", ""], 2, "--layers"), (["--layers", "a,b"], 2, "not a valid int"), (["--layers", "10,,3"], 2, "--layers"),
-    (["--layers", "0"], 2, "--layers"), (["--variants", "dropout,magic"], 2, "unknown 'magic'"),
-    (["--preset", "nope"], 2, "--preset"), (["--dropout-rates", "0.5,1.0"], 2, "outside"),
-    (["--train-size", "99999"], 2, "larger than"),
-])
+@pytest.mark.parametrize(
+    "args,code,needle",
+    [
+        (["--hidden-dropout", "1"], 2, "--hidden-dropout"),
+        (["--input-dropout", "-0.1"], 2, "--input-dropout"),
+        (["--layers", ""], 2, "--layers"),
+        (["--layers", "a,b"], 2, "not a valid int"),
+        (["--layers", "10,,3"], 2, "--layers"),
+        (["--layers", "0"], 2, "--layers"),
+        (["--variants", "dropout,magic"], 2, "unknown 'magic'"),
+        (["--preset", "nope"], 2, "--preset"),
+        (["--dropout-rates", "0.5,1.0"], 2, "outside"),
+        (["--train-size", "99999"], 2, "larger than"),
+    ],
+)
 def test_bad_input(tmp_path, args, code, needle):
     r = CliRunner().invoke(main, ["compare-dropout", *TINY, "--logdir", str(tmp_path), *args])
     assert r.exit_code == code, r.output
@@ -126,8 +220,10 @@ def test_bad_input(tmp_path, args, code, needle):
 
 def test_config_file_with_lists(tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('layers = [32, 16]\nvariants = ["baseline", "dropout"]\nepochs = 1\ndataset = "mnist-sample"\n'
-                   'train-size = 200\nmc-samples = 0\neval-train-size = 200\n')
+    cfg.write_text(
+        'layers = [32, 16]\nvariants = ["baseline", "dropout"]\nepochs = 1\ndataset = "mnist-sample"\n'
+        "train-size = 200\nmc-samples = 0\neval-train-size = 200\n"
+    )
     r = invoke("compare-dropout", "--config", cfg, "--logdir", tmp_path / "runs", "--no-progress")
     assert r.exit_code == 0, r.output
     opts = json.loads((only_run(tmp_path / "runs", "compare-dropout") / "config.json").read_text())["options"]
@@ -136,6 +232,7 @@ def test_config_file_with_lists(tmp_path):
 
 def test_a_variant_trains_at_its_own_learning_rate_and_says_so(tmp_path, monkeypatch):
     from revival import compare as C
+
     seen = {}
     real = C.ClassifierTrainer.train_epoch
 
@@ -145,8 +242,22 @@ def test_a_variant_trains_at_its_own_learning_rate_and_says_so(tmp_path, monkeyp
         return out
 
     monkeypatch.setattr(C.ClassifierTrainer, "train_epoch", spy)
-    r = invoke("compare-dropout", *TINY, "--mc-samples", 0, "--variants", "baseline,dropout", "--lr", 0.02,
-               "--variant-lr", "dropout=0.3", "--variant-momentum", "dropout=0.5", "--logdir", tmp_path)
+    r = invoke(
+        "compare-dropout",
+        *TINY,
+        "--mc-samples",
+        0,
+        "--variants",
+        "baseline,dropout",
+        "--lr",
+        0.02,
+        "--variant-lr",
+        "dropout=0.3",
+        "--variant-momentum",
+        "dropout=0.5",
+        "--logdir",
+        tmp_path,
+    )
     assert r.exit_code == 0, r.output
     assert seen[0.0] == [0.02, 0.02] and seen[0.5] == [0.3, 0.3]
     run = only_run(tmp_path, "compare-dropout")
@@ -154,19 +265,39 @@ def test_a_variant_trains_at_its_own_learning_rate_and_says_so(tmp_path, monkeyp
     assert rows["dropout"]["variant_options"] == {"lr": 0.3, "final_momentum": 0.5} and rows["dropout"]["lr"] == 0.3
     assert "variant_options" not in rows["baseline"]
     assert json.loads((run / "config.json").read_text())["options"]["variant_options"] == {
-        "dropout": {"lr": 0.3, "final_momentum": 0.5}}
-    for bad, needle in ((["--variant-lr", "knn=0.1"], "knn is not among the variants"),
-                        (["--variant-lr", "dropout=0"], "> 0"), (["--variant-lr", "dropout"], "VARIANT=VALUE")):
-        r = CliRunner().invoke(main, ["compare-dropout", *TINY, "--variants", "baseline,dropout", *bad,
-                                      "--logdir", str(tmp_path / "bad")])
+        "dropout": {"lr": 0.3, "final_momentum": 0.5}
+    }
+    for bad, needle in (
+        (["--variant-lr", "knn=0.1"], "knn is not among the variants"),
+        (["--variant-lr", "dropout=0"], "> 0"),
+        (["--variant-lr", "dropout"], "VARIANT=VALUE"),
+    ):
+        r = CliRunner().invoke(
+            main, ["compare-dropout", *TINY, "--variants", "baseline,dropout", *bad, "--logdir", str(tmp_path / "bad")]
+        )
         assert r.exit_code == 2 and needle in r.output, r.output
 
 
 def test_eval_every_evaluates_at_its_epochs_and_the_last(tmp_path):
-    r = invoke("compare-dropout", *TINY, "--mc-samples", 0, "--variants", "baseline", "--epochs", 7, "--eval-every", 3,
-               "--logdir", tmp_path)
+    r = invoke(
+        "compare-dropout",
+        *TINY,
+        "--mc-samples",
+        0,
+        "--variants",
+        "baseline",
+        "--epochs",
+        7,
+        "--eval-every",
+        3,
+        "--logdir",
+        tmp_path,
+    )
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path, "compare-dropout")
     assert [e.step for e in events(run / "baseline").Scalars("error/test")] == [3, 6, 7]
-    assert [line.split("epoch ")[1].split()[0] for line in r.output.splitlines() if "[baseline] epoch" in line] == \
-        ["3/7", "6/7", "7/7"]
+    assert [line.split("epoch ")[1].split()[0] for line in r.output.splitlines() if "[baseline] epoch" in line] == [
+        "3/7",
+        "6/7",
+        "7/7",
+    ]

@@ -1,4 +1,5 @@
 """pretrain-rbm and evaluate-rbm through Click's runner, reading the outputs back."""
+
 import json
 
 import numpy as np
@@ -6,18 +7,30 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from conftest import full_mnist_root, needs_full_mnist
+from helpers import events, invoke, only_run
 from revival import partition as P
 from revival import rbm as R
 from revival.cli import main
-from conftest import full_mnist_root, needs_full_mnist
-from helpers import events, invoke, only_run
 
 SMALL = ["--dataset", "mnist-sample", "--hidden", "16", "--epochs", "2", "--monitor-size", "200", "--no-progress"]
 
 
 def test_pretrain_rbm_writes_everything(tmp_path):
-    r = invoke("pretrain-rbm", *SMALL, "--logdir", tmp_path, "--ais-every", 1, "--ais-runs", 20, "--ais-betas", 200,
-               "--name", "t")
+    r = invoke(
+        "pretrain-rbm",
+        *SMALL,
+        "--logdir",
+        tmp_path,
+        "--ais-every",
+        1,
+        "--ais-runs",
+        20,
+        "--ais-betas",
+        200,
+        "--name",
+        "t",
+    )
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path, "pretrain-rbm")
     assert run.name.endswith("-t") and str(run) in r.output and "epoch 2/2" in r.output
@@ -35,12 +48,23 @@ def test_pretrain_rbm_writes_everything(tmp_path):
     assert (run / "summary.md").read_text().startswith("# pretrain-rbm")
     ea = events(run)
     tags = ea.Tags()
-    for t in ("rbm/recon_error", "rbm/free_energy/train", "rbm/free_energy/valid", "rbm/free_energy/gap",
-              "rbm/pseudo_log_likelihood", "rbm/update_ratio", "rbm/log_prob/test", "rbm/log_Z", "rbm/momentum"):
+    for t in (
+        "rbm/recon_error",
+        "rbm/free_energy/train",
+        "rbm/free_energy/valid",
+        "rbm/free_energy/gap",
+        "rbm/pseudo_log_likelihood",
+        "rbm/update_ratio",
+        "rbm/log_prob/test",
+        "rbm/log_Z",
+        "rbm/momentum",
+    ):
         assert t in tags["scalars"], t
         assert [e.step for e in ea.Scalars(t)] == [1, 2]
     assert {"rbm/filters", "rbm/samples", "rbm/reconstructions"} <= set(tags["images"])
-    assert {"weights/weight", "weights/visible_bias", "weights/hidden_bias", "rbm/hidden_activations"} <= set(tags["histograms"])
+    assert {"weights/weight", "weights/visible_bias", "weights/hidden_bias", "rbm/hidden_activations"} <= set(
+        tags["histograms"]
+    )
     img = ea.Images("rbm/filters")[-1]
     assert img.width > 100 and img.height > 100
     # reconstruction error falls as it learns
@@ -48,9 +72,15 @@ def test_pretrain_rbm_writes_everything(tmp_path):
     assert rec[1] < rec[0]
 
 
-@pytest.mark.parametrize("extra", [["--persistent", "--cd-k", "2"], ["--visible-type", "gaussian", "--ais-runs", "0"],
-                                   ["--dropout", "0.5", "--sparsity-target", "0.05", "--sparsity-cost", "0.1"],
-                                   ["--binarize", "threshold", "--momentum", "0.7"]])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--persistent", "--cd-k", "2"],
+        ["--visible-type", "gaussian", "--ais-runs", "0"],
+        ["--dropout", "0.5", "--sparsity-target", "0.05", "--sparsity-cost", "0.1"],
+        ["--binarize", "threshold", "--momentum", "0.7"],
+    ],
+)
 def test_pretrain_rbm_variants_run(tmp_path, extra):
     r = invoke("pretrain-rbm", *SMALL, "--epochs", 1, "--logdir", tmp_path, "--ais-runs", 0, *extra)
     assert r.exit_code == 0, r.output
@@ -69,11 +99,19 @@ def test_config_file_sets_defaults_and_command_line_wins(tmp_path):
     assert r.exit_code == 2 and "unknown option 'hiden'" in r.output
 
 
-@pytest.mark.parametrize("args,needle", [(["--dropout", "1"], "--dropout"), (["--hidden", "-3"], "--hidden"),
-                                         (["--batch-size", "0"], "--batch-size"), (["--lr", "-1"], "--lr"),
-                                         (["--device", "cuda:7"], "--device"), (["--cd-k", "0"], "--cd-k"),
-                                         (["--sparsity-cost", "0.1"], "--sparsity-target"),
-                                         (["--train-size", "0"], "--train-size")])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--dropout", "1"], "--dropout"),
+        (["--hidden", "-3"], "--hidden"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--lr", "-1"], "--lr"),
+        (["--device", "cuda:7"], "--device"),
+        (["--cd-k", "0"], "--cd-k"),
+        (["--sparsity-cost", "0.1"], "--sparsity-target"),
+        (["--train-size", "0"], "--train-size"),
+    ],
+)
 def test_bad_options_exit_2(tmp_path, args, needle):
     if args[0] == "--device" and torch.cuda.device_count() > 7:
         pytest.skip("this machine has 8 GPUs")
@@ -87,7 +125,9 @@ def test_bad_data_exits_1_naming_the_file_and_leaves_no_run(tmp_path):
     bad = tmp_path / "data" / "mnist" / "train-images-idx3-ubyte"
     bad.write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 20)
     (tmp_path / "data" / "mnist" / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x00")
-    r = CliRunner().invoke(main, ["pretrain-rbm", "--data-dir", str(tmp_path / "data"), "--logdir", str(tmp_path / "runs")])
+    r = CliRunner().invoke(
+        main, ["pretrain-rbm", "--data-dir", str(tmp_path / "data"), "--logdir", str(tmp_path / "runs")]
+    )
     assert r.exit_code == 1
     lines = [l for l in r.output.splitlines() if l.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and str(bad) in lines[0]
@@ -101,8 +141,26 @@ def test_train_size_larger_than_split_is_refused(tmp_path):
 
 @needs_full_mnist
 def test_pretrain_rbm_on_a_subset_of_full_mnist(tmp_path):
-    r = invoke("pretrain-rbm", "--dataset", "mnist", "--data-dir", full_mnist_root(), "--train-size", 1000,
-               "--hidden", 25, "--epochs", 1, "--monitor-size", 500, "--ais-runs", 0, "--logdir", tmp_path, "--no-progress")
+    r = invoke(
+        "pretrain-rbm",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        full_mnist_root(),
+        "--train-size",
+        1000,
+        "--hidden",
+        25,
+        "--epochs",
+        1,
+        "--monitor-size",
+        500,
+        "--ais-runs",
+        0,
+        "--logdir",
+        tmp_path,
+        "--no-progress",
+    )
     assert r.exit_code == 0, r.output
     ea = events(only_run(tmp_path, "pretrain-rbm"))
     assert "rbm/free_energy/gap" in ea.Tags()["scalars"]
@@ -110,11 +168,19 @@ def test_pretrain_rbm_on_a_subset_of_full_mnist(tmp_path):
 
 # ------------------------------------------------------------------------- evaluate-rbm
 
+
 def handmade_checkpoint(path, n_h=10, seed=0, **over):
     g = torch.Generator().manual_seed(seed)
-    ck = {"format": "revival.rbm.v1", "visible_type": "bernoulli", "config": {},
-          "state_dict": {"weight": torch.randn(n_h, 784, generator=g) * 0.05,
-                         "visible_bias": torch.randn(784, generator=g) - 2.0, "hidden_bias": torch.zeros(n_h)}}
+    ck = {
+        "format": "revival.rbm.v1",
+        "visible_type": "bernoulli",
+        "config": {},
+        "state_dict": {
+            "weight": torch.randn(n_h, 784, generator=g) * 0.05,
+            "visible_bias": torch.randn(784, generator=g) - 2.0,
+            "hidden_bias": torch.zeros(n_h),
+        },
+    }
     ck.update(over)
     torch.save(ck, path)
     return ck
@@ -130,28 +196,48 @@ def test_evaluate_rbm_on_a_handwritten_checkpoint(tmp_path):
     assert res["method"] == "exact" and res["n_examples"] == 1000 and res["split"] == "test"
     W, b, c = (ck["state_dict"][k] for k in ("weight", "visible_bias", "hidden_bias"))
     from revival import data as D
+
     x, _ = D.load_split("mnist-sample", "test")
     v = torch.from_numpy(D.binarize(x, "stochastic", D.split_seed(0, "test")).astype(np.float32))
     expect = float((-R.free_energy(v.double(), W.double(), b.double(), c.double())).mean() - P.exact_log_z(W, b, c))
     assert res["avg_log_prob"] == pytest.approx(expect, abs=1e-6)
     # the same model through AIS lands within its bounds of the exact answer
-    r = invoke("evaluate-rbm", tmp_path / "m.pt", "--dataset", "mnist-sample", "--method", "ais", "--ais-betas", 2000,
-               "--json")
+    r = invoke(
+        "evaluate-rbm", tmp_path / "m.pt", "--dataset", "mnist-sample", "--method", "ais", "--ais-betas", 2000, "--json"
+    )
     ais = json.loads(r.output, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
     assert ais["method"] == "ais" and ais["log_Z_lower"] - 0.05 <= res["log_Z"] <= ais["log_Z_upper"] + 0.05
     r = invoke("evaluate-rbm", tmp_path / "m.pt", "--dataset", "mnist-sample")
     assert r.exit_code == 0 and "avg_log_prob" in r.output
 
 
-@pytest.mark.parametrize("make,needle", [
-    (lambda p: torch.save({"weights": torch.zeros(3)}, p), "not a revival RBM checkpoint"),
-    (lambda p: handmade_checkpoint(p, state_dict={"weight": torch.zeros(10, 784), "visible_bias": torch.zeros(784),
-                                                  "hidden_bias": torch.zeros(11)}), "shapes disagree"),
-    (lambda p: handmade_checkpoint(p, n_h=40, visible_type="gaussian",
-                                   preprocessing={"pixel_mean": torch.zeros(784), "pixel_std": torch.ones(784)}),
-     "AIS supports Bernoulli"),
-    (lambda p: p.write_bytes(b"garbage"), "cannot be read"),
-])
+@pytest.mark.parametrize(
+    "make,needle",
+    [
+        (lambda p: torch.save({"weights": torch.zeros(3)}, p), "not a revival RBM checkpoint"),
+        (
+            lambda p: handmade_checkpoint(
+                p,
+                state_dict={
+                    "weight": torch.zeros(10, 784),
+                    "visible_bias": torch.zeros(784),
+                    "hidden_bias": torch.zeros(11),
+                },
+            ),
+            "shapes disagree",
+        ),
+        (
+            lambda p: handmade_checkpoint(
+                p,
+                n_h=40,
+                visible_type="gaussian",
+                preprocessing={"pixel_mean": torch.zeros(784), "pixel_std": torch.ones(784)},
+            ),
+            "AIS supports Bernoulli",
+        ),
+        (lambda p: p.write_bytes(b"garbage"), "cannot be read"),
+    ],
+)
 def test_evaluate_rbm_bad_checkpoints(tmp_path, make, needle):
     p = tmp_path / "bad.pt"
     make(p)

@@ -1,4 +1,5 @@
 """The data layer on small synthetic IDX files, corrupt ones included, and on the shipped sample."""
+
 import gzip
 import stat
 
@@ -7,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from revival import data as D
 from conftest import full_mnist_root, needs_full_mnist
+from revival import data as D
 
 
 def idx(array: np.ndarray) -> bytes:
@@ -21,8 +22,12 @@ def make_dataset(root, n_train=30, n_test=10, gz=True, dotted=False, seed=0):
     rng = np.random.default_rng(seed)
     folder = root / "mnist"
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = {"train-images": rng.integers(0, 256, (n_train, 28, 28)), "train-labels": np.arange(n_train) % 10,
-              "test-images": rng.integers(0, 256, (n_test, 28, 28)), "test-labels": np.arange(n_test) % 10}
+    arrays = {
+        "train-images": rng.integers(0, 256, (n_train, 28, 28)),
+        "train-labels": np.arange(n_train) % 10,
+        "test-images": rng.integers(0, 256, (n_test, 28, 28)),
+        "test-labels": np.arange(n_test) % 10,
+    }
     paths = {}
     for kind, arr in arrays.items():
         name = D.FILES[kind].replace("-idx", ".idx") if dotted else D.FILES[kind]
@@ -52,13 +57,16 @@ def test_reads_gzip_or_raw_and_both_namings(tmp_path, small_valid, gz, dotted):
     assert xt.shape == (10, 784)
 
 
-@pytest.mark.parametrize("corrupt,message", [
-    (lambda b: b[:-5], "truncated"),
-    (lambda b: b + b"xx", "trailing bytes"),
-    (lambda b: b"\x00\x00\x09" + b[3:], "magic"),
-    (lambda b: b[:3] + b"\x02" + b[4:], "dimensions"),
-    (lambda b: b"", "not an IDX file"),
-])
+@pytest.mark.parametrize(
+    "corrupt,message",
+    [
+        (lambda b: b[:-5], "truncated"),
+        (lambda b: b + b"xx", "trailing bytes"),
+        (lambda b: b"\x00\x00\x09" + b[3:], "magic"),
+        (lambda b: b[:3] + b"\x02" + b[4:], "dimensions"),
+        (lambda b: b"", "not an IDX file"),
+    ],
+)
 def test_corrupt_images_name_the_file(tmp_path, small_valid, corrupt, message):
     _, paths = make_dataset(tmp_path, gz=False)
     p = paths["train-images"]

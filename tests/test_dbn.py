@@ -1,5 +1,6 @@
 """Deep belief nets: the stack's math, greedy training, pretrain-dbn end to end, resume mid-stack,
 and pretrained variants in compare-dropout."""
+
 import json
 import signal
 
@@ -7,17 +8,27 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from helpers import events, invoke, only_run
 from revival import dbn as DBN
 from revival import layerwise as L
 from revival import rbm as R
 from revival.cli import main
 from revival.data import Visible
 from revival.mlp import MLP
-from helpers import events, invoke, only_run
 from test_reliability import interrupt_after, start
 
-DBN_SMALL = ["pretrain-dbn", "--dataset", "mnist-sample", "--layers", "48,24", "--monitor-size", "200",
-             "--sample-steps", "10", "--no-progress"]
+DBN_SMALL = [
+    "pretrain-dbn",
+    "--dataset",
+    "mnist-sample",
+    "--layers",
+    "48,24",
+    "--monitor-size",
+    "200",
+    "--sample-steps",
+    "10",
+    "--no-progress",
+]
 
 
 def random_stack(sizes, seed=0):
@@ -92,15 +103,30 @@ def test_reference_cd_k_gives_the_fused_numbers():
 
 
 def tiny_first_layer():
-    patterns = torch.tensor([[1, 1, 1, 1, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 1, 1, 1, 1, 0, 1],
-                             [1, 0, 1, 0, 1, 0, 1, 0, 1, 1], [1, 1, 0, 0, 1, 1, 0, 0, 0, 0]], dtype=torch.uint8)
+    patterns = torch.tensor(
+        [
+            [1, 1, 1, 1, 0, 0, 0, 0, 1, 0],
+            [0, 0, 0, 0, 1, 1, 1, 1, 0, 1],
+            [1, 0, 1, 0, 1, 0, 1, 0, 1, 1],
+            [1, 1, 0, 0, 1, 1, 0, 0, 0, 0],
+        ],
+        dtype=torch.uint8,
+    )
     x = Visible(patterns.repeat(25, 1))
     return L.LayerData(x, x, x.all(), x.all(), True, None, None)  # 10 pixels: no image grids
 
 
 def layer_opts(hidden, epochs=30):
-    return {"hidden": hidden, "epochs": epochs, "batch_size": 10, "lr": 0.1, "momentum": 0.5, "weight_decay": 0.0,
-            "monitor_size": 100, "visible_type": "bernoulli"}
+    return {
+        "hidden": hidden,
+        "epochs": epochs,
+        "batch_size": 10,
+        "lr": 0.1,
+        "momentum": 0.5,
+        "weight_decay": 0.0,
+        "monitor_size": 100,
+        "visible_type": "bernoulli",
+    }
 
 
 @pytest.mark.parametrize("feed", ["probs", "samples"])
@@ -114,8 +140,9 @@ def test_greedy_stack_trains_each_layer_on_the_one_below(tmp_path, monkeypatch, 
 
     monkeypatch.setattr(L, "fit_rbm", spy)
     first = tiny_first_layer()
-    rbms, finals = L.fit_stack(tmp_path, [layer_opts(6), layer_opts(4)], first, 0, feed, {}, torch.device("cpu"),
-                               echo=lambda s: None)
+    rbms, finals = L.fit_stack(
+        tmp_path, [layer_opts(6), layer_opts(4)], first, 0, feed, {}, torch.device("cpu"), echo=lambda s: None
+    )
     assert len(rbms) == 2 and [f["n_hidden"] for f in finals] == [6, 4]
     probs = DBN.up_pass(first.train.all(), rbms[:1])
     if feed == "probs":
@@ -166,8 +193,19 @@ def test_pretrain_dbn_end_to_end(tmp_path):
 
 
 def test_one_layer_dbn_is_pretrain_rbm(tmp_path):
-    common = ["--dataset", "mnist-sample", "--epochs", "2", "--monitor-size", "100", "--no-progress", "--seed", "4",
-              "--binarize", "none"]
+    common = [
+        "--dataset",
+        "mnist-sample",
+        "--epochs",
+        "2",
+        "--monitor-size",
+        "100",
+        "--no-progress",
+        "--seed",
+        "4",
+        "--binarize",
+        "none",
+    ]
     assert invoke("pretrain-dbn", "--layers", 20, "--sample-steps", 1, *common, "--logdir", tmp_path).exit_code == 0
     assert invoke("pretrain-rbm", "--hidden", 20, "--ais-runs", 0, *common, "--logdir", tmp_path).exit_code == 0
     a = torch.load(only_run(tmp_path, "pretrain-dbn") / "model.pt", weights_only=True)["layers"][0]["state_dict"]
@@ -194,18 +232,40 @@ def test_resume_mid_stack_is_bit_exact(tmp_path):
     assert [e.step for e in events(run).Images("dbn/samples")] == [1, 2]
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--epochs", "1,2,3"], "3 values for 2 layers"), (["--lr", "0.1,nan"], "not a finite number"),
-    (["--layers", "10,0"], "--layers"), (["--feed", "noise"], "--feed"), (["--dropout", "0.2,1"], "outside"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--epochs", "1,2,3"], "3 values for 2 layers"),
+        (["--lr", "0.1,nan"], "not a finite number"),
+        (["--layers", "10,0"], "--layers"),
+        (["--feed", "noise"], "--feed"),
+        (["--dropout", "0.2,1"], "outside"),
+    ],
+)
 def test_pretrain_dbn_bad_options(tmp_path, args, needle):
     r = CliRunner().invoke(main, [*DBN_SMALL, "--logdir", str(tmp_path), *args])
     assert r.exit_code == 2 and needle in r.output, r.output
     assert not (tmp_path / "pretrain-dbn").exists()
 
 
-TINY = ["compare-dropout", "--dataset", "mnist-sample", "--train-size", "300", "--layers", "32,16", "--epochs", "2",
-        "--mc-samples", "0", "--eval-train-size", "300", "--pretrain-epochs", "2", "--no-progress"]
+TINY = [
+    "compare-dropout",
+    "--dataset",
+    "mnist-sample",
+    "--train-size",
+    "300",
+    "--layers",
+    "32,16",
+    "--epochs",
+    "2",
+    "--mc-samples",
+    "0",
+    "--eval-train-size",
+    "300",
+    "--pretrain-epochs",
+    "2",
+    "--no-progress",
+]
 
 
 def test_compare_pretrained_vs_random_end_to_end(tmp_path):
@@ -230,6 +290,7 @@ def test_compare_pretrained_vs_random_end_to_end(tmp_path):
 def test_pretrained_net_starts_from_the_stack(tmp_path, monkeypatch):
     """Before its first update, a pretrained variant's hidden layers are the stack's RBMs."""
     from revival import compare as C
+
     captured = {}
     real = C.ClassifierTrainer.train_epoch
 
@@ -248,8 +309,21 @@ def test_pretrained_net_starts_from_the_stack(tmp_path, monkeypatch):
 
 
 def test_depth_axis_shares_one_stack_per_size_and_seed(tmp_path):
-    r = invoke(*TINY, "--epochs", 1, "--variants", "baseline,pretrained", "--depths", "1,2", "--width", 24,
-               "--train-sizes", "200,300", "--logdir", tmp_path)
+    r = invoke(
+        *TINY,
+        "--epochs",
+        1,
+        "--variants",
+        "baseline,pretrained",
+        "--depths",
+        "1,2",
+        "--width",
+        24,
+        "--train-sizes",
+        "200,300",
+        "--logdir",
+        tmp_path,
+    )
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path, "compare-dropout")
     s = json.loads((run / "summary.json").read_text())
@@ -266,8 +340,10 @@ def test_bad_dbn_checkpoint_for_init_is_one_line(tmp_path):
     ck = DBN.checkpoint_dict(rbms, [{}, {}], {})
     ck["layers"][1]["state_dict"]["weight"] = torch.zeros(16, 20)  # does not fit layer 1
     torch.save(ck, tmp_path / "dbn.pt")
-    r = CliRunner().invoke(main, [*TINY, "--variants", "pretrained", "--init", str(tmp_path / "dbn.pt"),
-                                  "--logdir", str(tmp_path / "runs")])
+    r = CliRunner().invoke(
+        main,
+        [*TINY, "--variants", "pretrained", "--init", str(tmp_path / "dbn.pt"), "--logdir", str(tmp_path / "runs")],
+    )
     assert r.exit_code == 1
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "shapes disagree" in lines[0] and not (tmp_path / "runs").exists()
@@ -282,8 +358,19 @@ def test_a_collapsed_layer_is_reported_and_the_2006_init_is_available(tmp_path, 
         return out
 
     monkeypatch.setattr(L, "rbm_monitor", dead)
-    r = invoke(*DBN_SMALL, "--layers", 16, "--epochs", 2, "--init-std", 0.1, "--visible-bias-init", "zero",
-               "--logdir", tmp_path)
+    r = invoke(
+        *DBN_SMALL,
+        "--layers",
+        16,
+        "--epochs",
+        2,
+        "--init-std",
+        0.1,
+        "--visible-bias-init",
+        "zero",
+        "--logdir",
+        tmp_path,
+    )
     assert r.exit_code == 0, r.output
     assert r.output.count("warning: the hidden units are almost all off") == 1  # once, not every epoch
     opts = json.loads((only_run(tmp_path, "pretrain-dbn") / "config.json").read_text())["options"]
@@ -292,6 +379,7 @@ def test_a_collapsed_layer_is_reported_and_the_2006_init_is_available(tmp_path, 
 
 def test_init_options_set_the_rbm_start():
     from revival.train import RBMTrainConfig
+
     first = tiny_first_layer()
     for std, vb in ((0.1, "zero"), (0.01, "log-odds")):
         job = L.RBMJob(None, {**layer_opts(6, 1), "init_std": std, "visible_bias_init": vb}, first, 0)
@@ -327,6 +415,7 @@ def test_papers_dropout_scales_the_pretrained_weights_up_by_one_over_q():
 
 def test_compare_scales_pretrained_weights_only_for_the_papers_dropout(tmp_path, monkeypatch):
     from revival import compare as C
+
     captured = {}
     real = C.ClassifierTrainer.train_epoch
 
@@ -336,8 +425,20 @@ def test_compare_scales_pretrained_weights_only_for_the_papers_dropout(tmp_path,
 
     monkeypatch.setattr(C.ClassifierTrainer, "train_epoch", first_epoch)
     for scaling in ("paper", "inverted"):
-        assert invoke(*TINY, "--epochs", 1, "--variants", "pretrained-dropout", "--dropout-scaling", scaling,
-                      "--logdir", tmp_path / scaling).exit_code == 0
+        assert (
+            invoke(
+                *TINY,
+                "--epochs",
+                1,
+                "--variants",
+                "pretrained-dropout",
+                "--dropout-scaling",
+                scaling,
+                "--logdir",
+                tmp_path / scaling,
+            ).exit_code
+            == 0
+        )
     for scaling, factors in (("paper", [1 / 0.8, 2.0]), ("inverted", None)):
         run = only_run(tmp_path / scaling, "compare-dropout")
         rbms = DBN.from_checkpoint(torch.load(run / "pretrain-n300-s0" / "model.pt", weights_only=True))
@@ -351,6 +452,7 @@ def test_compare_scales_pretrained_weights_only_for_the_papers_dropout(tmp_path,
 def test_freeze_pretrained_epochs_trains_only_the_output_layer_first(tmp_path, monkeypatch):
     """backpropclassify.m: the first epochs train only the new softmax layer on the pretrained stack."""
     from revival import compare as C
+
     seen = []
     real = C.ClassifierTrainer.train_epoch
 
@@ -360,8 +462,9 @@ def test_freeze_pretrained_epochs_trains_only_the_output_layer_first(tmp_path, m
         return out
 
     monkeypatch.setattr(C.ClassifierTrainer, "train_epoch", spy)
-    r = invoke(*TINY, "--epochs", 4, "--variants", "pretrained,baseline", "--freeze-pretrained-epochs", 2,
-               "--logdir", tmp_path)
+    r = invoke(
+        *TINY, "--epochs", 4, "--variants", "pretrained,baseline", "--freeze-pretrained-epochs", 2, "--logdir", tmp_path
+    )
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path, "compare-dropout")
     rbms = DBN.from_checkpoint(torch.load(run / "pretrain-n300-s0" / "model.pt", weights_only=True))
@@ -397,14 +500,19 @@ def test_extending_a_stack_trains_only_the_layers_not_finished(tmp_path):
     assert s["status"] == "finished" and s["resumed_from"][0]["status"] == "finished"
 
 
-@pytest.mark.parametrize("damage,needle", [
-    (lambda L: (L / "result.json").write_text("{not json"), "result.json: cannot be read as JSON"),
-    (lambda L: (L / "result.json").write_text("{}"), "result.json: not a layer result"),
-    (lambda L: (L / "result.json").write_text("[1, 2]"), "result.json: not a layer result"),
-    (lambda L: (L / "model.pt").unlink(), "model.pt: missing, although result.json says layer 1 finished"),
-    (lambda L: torch.save(DBN.checkpoint_dict(random_stack([784, 20]), [{}], {})["layers"][0], L / "model.pt"),
-     "model.pt: a 784-20 RBM, but layer 1 of this stack is 784-48"),
-])
+@pytest.mark.parametrize(
+    "damage,needle",
+    [
+        (lambda L: (L / "result.json").write_text("{not json"), "result.json: cannot be read as JSON"),
+        (lambda L: (L / "result.json").write_text("{}"), "result.json: not a layer result"),
+        (lambda L: (L / "result.json").write_text("[1, 2]"), "result.json: not a layer result"),
+        (lambda L: (L / "model.pt").unlink(), "model.pt: missing, although result.json says layer 1 finished"),
+        (
+            lambda L: torch.save(DBN.checkpoint_dict(random_stack([784, 20]), [{}], {})["layers"][0], L / "model.pt"),
+            "model.pt: a 784-20 RBM, but layer 1 of this stack is 784-48",
+        ),
+    ],
+)
 def test_a_damaged_finished_layer_is_named_on_resume(tmp_path, damage, needle):
     assert invoke(*DBN_SMALL, "--epochs", 1, "--logdir", tmp_path).exit_code == 0
     run = only_run(tmp_path, "pretrain-dbn")

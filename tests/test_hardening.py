@@ -1,5 +1,6 @@
 """Every failure a user can cause ends in one clear line with the documented exit code; every
 signal is honoured; what a run folder says is true ."""
+
 import errno
 import json
 import os
@@ -11,19 +12,41 @@ from functools import partial
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from revival import runs
-from revival.cli import main
 from helpers import events, invoke, only_run
+from revival import runs
 from test_reliability import interrupt_after, start
 
 run_cli = partial(invoke, catch=True)  # as a user meets it: the exit code and the output, no exception
 
-R = ["pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "16", "--epochs", "2", "--ais-runs", "0",
-     "--monitor-size", "100", "--no-progress"]
-C = ["compare-dropout", "--dataset", "mnist-sample", "--layers", "32", "--epochs", "2", "--train-size", "200",
-     "--eval-train-size", "200", "--no-progress"]
+R = [
+    "pretrain-rbm",
+    "--dataset",
+    "mnist-sample",
+    "--hidden",
+    "16",
+    "--epochs",
+    "2",
+    "--ais-runs",
+    "0",
+    "--monitor-size",
+    "100",
+    "--no-progress",
+]
+C = [
+    "compare-dropout",
+    "--dataset",
+    "mnist-sample",
+    "--layers",
+    "32",
+    "--epochs",
+    "2",
+    "--train-size",
+    "200",
+    "--eval-train-size",
+    "200",
+    "--no-progress",
+]
 
 
 def one_error_line(output: str) -> str:
@@ -33,6 +56,7 @@ def one_error_line(output: str) -> str:
 
 
 # ------------------------------------------------------------------------- signals
+
 
 def test_sigterm_during_mc_evaluation_stops_the_experiment_promptly(tmp_path):
     proc = start([*C, "--variants", "dropout,baseline", "--mc-samples", "200000"], tmp_path)
@@ -49,6 +73,7 @@ def test_sigterm_during_mc_evaluation_stops_the_experiment_promptly(tmp_path):
 
 def test_gracefulstop_never_drops_a_signal():
     from revival.train import GracefulStop
+
     with pytest.raises(runs.Interrupted) as e:
         with GracefulStop():
             signal.raise_signal(signal.SIGTERM)  # arrives after the last check(): raised on leaving
@@ -68,6 +93,7 @@ def test_ctrl_c_while_starting_exits_130_not_aborted(monkeypatch):
 
 def test_ais_checks_for_signals_and_reports_progress(tmp_path):
     from revival import partition as P
+
     W, b, c = torch.zeros(4, 6), torch.zeros(6), torch.zeros(4)
     seen = []
 
@@ -76,25 +102,37 @@ def test_ais_checks_for_signals_and_reports_progress(tmp_path):
             raise runs.Interrupted(signal.SIGINT)
 
     with pytest.raises(runs.Interrupted):
-        P.ais_log_z(W, b, c, torch.zeros(6), 3, P.betas_of_size(1000), torch.Generator().manual_seed(0), check,
-                    lambda done, total: seen.append((done, total)))
+        P.ais_log_z(
+            W,
+            b,
+            c,
+            torch.zeros(6),
+            3,
+            P.betas_of_size(1000),
+            torch.Generator().manual_seed(0),
+            check,
+            lambda done, total: seen.append((done, total)),
+        )
     assert seen[0][1] == 999 and 5 < len(seen) < 10
 
 
 def test_evaluate_rbm_shows_ais_progress_and_says_one_run_has_no_interval(tmp_path):
     from test_cli_rbm import handmade_checkpoint
+
     handmade_checkpoint(tmp_path / "m.pt", n_h=30)
     r = run_cli("evaluate-rbm", tmp_path / "m.pt", "--dataset", "mnist-sample", "--ais-runs", 1, "--ais-betas", 300)
     assert r.exit_code == 0, r.output
     assert "AIS betas: " in r.output and "(100%)" in r.output  # a line every 10% off a terminal
     assert "one AIS run has no standard error" in r.output
-    r = run_cli("evaluate-rbm", tmp_path / "m.pt", "--dataset", "mnist-sample", "--ais-runs", 1, "--ais-betas", 300,
-                "--json")
+    r = run_cli(
+        "evaluate-rbm", tmp_path / "m.pt", "--dataset", "mnist-sample", "--ais-runs", 1, "--ais-betas", 300, "--json"
+    )
     res = json.loads(r.output)
     assert res["log_Z_lower"] == "-inf" and res["log_Z_upper"] == "inf"
 
 
 # ------------------------------------------------------------------------- nothing saved yet
+
 
 def test_divergence_in_the_first_epoch_says_nothing_was_saved_and_resume_starts_over(tmp_path):
     r = run_cli(*R, "--lr", "1e6", "--logdir", tmp_path)
@@ -110,6 +148,7 @@ def test_divergence_in_the_first_epoch_says_nothing_was_saved_and_resume_starts_
 
 def test_interrupt_before_the_first_epoch_tells_the_truth(tmp_path, monkeypatch):
     from revival import train
+
     real = train.RBMTrainer.train_epoch
     calls = []
 
@@ -131,24 +170,41 @@ def test_interrupt_before_the_first_epoch_tells_the_truth(tmp_path, monkeypatch)
 
 # ------------------------------------------------------------------------- one line each
 
-@pytest.mark.parametrize("args,option", [
-    (["--hidden", "99999999999999999999"], "--hidden"), (["--hidden", "10000000000"], "--hidden"),
-    (["--device", "tpu"], "--device"), (["--device", "cuda:abc"], "--device"), (["--device", ""], "--device"),
-    (["--seed", str(2**64)], "--seed"), (["--name", "a/b"], "--name"), (["--name", "x" * 300], "--name"),
-    (["--lr", "nan"], "--lr"), (["--momentum", "nan"], "--momentum"), (["--weight-decay", "inf"], "--weight-decay"),
-    (["--dropout", "nan"], "--dropout"), (["--lr", "-inf"], "--lr"),
-])
+
+@pytest.mark.parametrize(
+    "args,option",
+    [
+        (["--hidden", "99999999999999999999"], "--hidden"),
+        (["--hidden", "10000000000"], "--hidden"),
+        (["--device", "tpu"], "--device"),
+        (["--device", "cuda:abc"], "--device"),
+        (["--device", ""], "--device"),
+        (["--seed", str(2**64)], "--seed"),
+        (["--name", "a/b"], "--name"),
+        (["--name", "x" * 300], "--name"),
+        (["--lr", "nan"], "--lr"),
+        (["--momentum", "nan"], "--momentum"),
+        (["--weight-decay", "inf"], "--weight-decay"),
+        (["--dropout", "nan"], "--dropout"),
+        (["--lr", "-inf"], "--lr"),
+    ],
+)
 def test_bad_rbm_options_exit_2_naming_the_option(tmp_path, args, option):
     r = run_cli(*R, "--logdir", tmp_path, *args)
     assert r.exit_code == 2 and option in r.output and "Traceback" not in r.output, r.output
     assert not (tmp_path / "pretrain-rbm").exists()
 
 
-@pytest.mark.parametrize("args,option", [
-    (["--layers", "100000000000"], "--layers"), (["--hidden-dropout", "nan"], "--hidden-dropout"),
-    (["--dropout-rates", "0.5,nan"], "--dropout-rates"), (["--lr", "inf"], "--lr"),
-    (["--depths", "0"], "--depths"),
-])
+@pytest.mark.parametrize(
+    "args,option",
+    [
+        (["--layers", "100000000000"], "--layers"),
+        (["--hidden-dropout", "nan"], "--hidden-dropout"),
+        (["--dropout-rates", "0.5,nan"], "--dropout-rates"),
+        (["--lr", "inf"], "--lr"),
+        (["--depths", "0"], "--depths"),
+    ],
+)
 def test_bad_compare_options_exit_2_naming_the_option(tmp_path, args, option):
     r = run_cli(*C, "--logdir", tmp_path, *args)
     assert r.exit_code == 2 and option in r.output and "Traceback" not in r.output, r.output
@@ -157,15 +213,20 @@ def test_bad_compare_options_exit_2_naming_the_option(tmp_path, args, option):
 @pytest.mark.parametrize("args", [["--ais-betas", "10000000000"], ["--ais-runs", "100000000000"]])
 def test_evaluate_rbm_refuses_impossible_ais_sizes(tmp_path, args):
     from test_cli_rbm import handmade_checkpoint
+
     handmade_checkpoint(tmp_path / "m.pt")
     r = run_cli("evaluate-rbm", tmp_path / "m.pt", *args)
     assert r.exit_code == 2 and args[0] in r.output
 
 
-@pytest.mark.parametrize("content,needle", [
-    (b"hidden = {a=1}\n", "expected a number"), (b'hidden = "\xff\xfe"\n', "cannot read"),
-    (b"epochs = 1.5\n", "expected a whole number"),
-])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (b"hidden = {a=1}\n", "expected a number"),
+        (b'hidden = "\xff\xfe"\n', "cannot read"),
+        (b"epochs = 1.5\n", "expected a whole number"),
+    ],
+)
 def test_bad_config_files_exit_2(tmp_path, content, needle):
     (tmp_path / "c.toml").write_bytes(content)
     r = run_cli(*R, "--config", tmp_path / "c.toml", "--logdir", tmp_path / "runs")
@@ -210,6 +271,7 @@ def test_disk_full_is_one_line_and_keeps_state_and_model_consistent(tmp_path, mo
 
 def test_checkpoint_with_bad_preprocessing_is_one_line(tmp_path):
     from test_cli_rbm import handmade_checkpoint
+
     handmade_checkpoint(tmp_path / "m.pt", preprocessing=[1, 2])
     r = run_cli("evaluate-rbm", tmp_path / "m.pt", "--dataset", "mnist-sample")
     assert r.exit_code == 1 and "'preprocessing' must be a dict" in one_error_line(r.output)
@@ -233,13 +295,23 @@ def test_damaged_run_folders_on_resume(tmp_path, damage):
 
 # ------------------------------------------------------------------------- run folders and resume
 
+
 def test_a_second_process_cannot_resume_a_folder_in_use(tmp_path):
     assert run_cli(*R, "--logdir", tmp_path).exit_code == 0
     run = only_run(tmp_path, "pretrain-rbm")
     runs.write_json(run / "summary.json", {"status": "interrupted"})
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from revival import runs; "
-                               "l = runs.RunLock(sys.argv[1]); assert l.acquire(); print('held', flush=True); "
-                               "time.sleep(60)", str(run)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from revival import runs; "
+            "l = runs.RunLock(sys.argv[1]); assert l.acquire(); print('held', flush=True); "
+            "time.sleep(60)",
+            str(run),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         r = run_cli("pretrain-rbm", "--resume", run)
@@ -270,10 +342,15 @@ def test_a_resumed_run_is_running_again_so_a_kill_during_it_is_detected(tmp_path
     assert interrupt_after(proc, "epoch 2/40", signal.SIGINT) == 130
     run = only_run(tmp_path, "pretrain-rbm")
     assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+
     def resume():
-        return subprocess.Popen([sys.executable, "-m", "revival", "pretrain-rbm", "--resume", str(run), "--no-progress"],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        return subprocess.Popen(
+            [sys.executable, "-m", "revival", "pretrain-rbm", "--resume", str(run), "--no-progress"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
     proc = resume()
     for line in proc.stdout:
@@ -319,6 +396,7 @@ def test_init_with_an_empty_stack_is_refused(tmp_path):
 
 # ------------------------------------------------------------------------- what a user reads
 
+
 def test_compare_reports_in_percent_with_the_settings_used(tmp_path):
     r = run_cli(*C, "--variants", "baseline", "--logdir", tmp_path)
     assert r.exit_code == 0, r.output
@@ -330,11 +408,14 @@ def test_compare_reports_in_percent_with_the_settings_used(tmp_path):
     tags = events(run / "baseline").Tags()["scalars"]
     assert "train/batch_loss" in tags and "loss/train_dropout" not in tags
     import re
+
     from revival.compare import layout
+
     charts = layout()["compare-dropout"]
     found = {name: [t for t in tags if re.search(spec[1][0], t)] for name, spec in charts.items()}
-    assert found["train loss, every variant"] == ["loss/train"] and found["test error, every variant (fraction: "
-                                                                         "0.05 = 5%)"] == ["error/test"]
+    assert found["train loss, every variant"] == ["loss/train"] and found[
+        "test error, every variant (fraction: 0.05 = 5%)"
+    ] == ["error/test"]
     assert all(len(ts) == 1 for name, ts in found.items() if name.startswith(("train", "test")))  # never mixed
 
 
@@ -347,16 +428,20 @@ def test_summary_md_is_readable(tmp_path):
 
 def test_hparams_mark_what_differs_so_tensorboard_shows_the_variant_column(tmp_path):
     from tensorboard.plugins.hparams import plugin_data_pb2
+
     from helpers import plugin_events
+
     r = run_cli(*C, "--variants", "baseline,weight-decay", "--mc-samples", "0", "--logdir", tmp_path)
     assert r.exit_code == 0, r.output
     pea = plugin_events(only_run(tmp_path, "compare-dropout") / "weight-decay")
     exp = plugin_data_pb2.HParamsPluginData.FromString(
-        pea.SummaryMetadata("_hparams_/experiment").plugin_data.content).experiment
+        pea.SummaryMetadata("_hparams_/experiment").plugin_data.content
+    ).experiment
     differs = {i.name for i in exp.hparam_infos if i.differs}
     assert differs == {"variant", "weight_decay"}  # TensorBoard lists these first
     info = plugin_data_pb2.HParamsPluginData.FromString(
-        pea.SummaryMetadata("_hparams_/session_start_info").plugin_data.content).session_start_info
+        pea.SummaryMetadata("_hparams_/session_start_info").plugin_data.content
+    ).session_start_info
     assert info.hparams["pretrained"].string_value == "false"  # booleans as text, not 0.0
 
 
@@ -376,8 +461,23 @@ def test_a_resume_in_the_same_second_keeps_tensorboard_steps_in_order(tmp_path):
 
 def test_names_that_are_not_utf8_or_hold_a_newline_are_refused_before_any_folder(tmp_path):
     for name in (b"caf\xff", b"two\nlines", b"tab\there"):
-        out = subprocess.run([sys.executable, "-m", "revival", "pretrain-rbm", "--dataset", "mnist-sample",
-                              "--epochs", "1", "--name", name, "--logdir", str(tmp_path)], capture_output=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "revival",
+                "pretrain-rbm",
+                "--dataset",
+                "mnist-sample",
+                "--epochs",
+                "1",
+                "--name",
+                name,
+                "--logdir",
+                str(tmp_path),
+            ],
+            capture_output=True,
+        )
         err = out.stderr.decode(errors="replace")
         assert out.returncode == 2 and "--name" in err and "Traceback" not in err, err
         assert not (tmp_path / "pretrain-rbm").exists()
@@ -385,11 +485,18 @@ def test_names_that_are_not_utf8_or_hold_a_newline_are_refused_before_any_folder
 
 def test_sweep_values_that_print_alike_are_refused_and_repeats_count_once(tmp_path):
     from revival import experiments as E
+
     r = run_cli(*C, "--dropout-rates", "0.1,0.1000001", "--variants", "dropout", "--logdir", tmp_path)
     assert r.exit_code == 2 and "--dropout-rates" in r.output and "p0.1" in r.output
     assert not (tmp_path / "compare-dropout").exists()
-    opts = E.resolve_compare({"variants": ["baseline", "baseline", "dropout"], "dropout_rates": [0.5, 0.5, 0.2],
-                              "train_sizes": [100, 100], "depths": [1, 2, 1]})
+    opts = E.resolve_compare(
+        {
+            "variants": ["baseline", "baseline", "dropout"],
+            "dropout_rates": [0.5, 0.5, 0.2],
+            "train_sizes": [100, 100],
+            "depths": [1, 2, 1],
+        }
+    )
     assert opts["variants"] == ["baseline", "dropout"] and opts["dropout_rates"] == [0.5, 0.2]
     assert opts["train_sizes"] == [100] and opts["depths"] == [1, 2]
 
@@ -404,16 +511,26 @@ def test_the_resume_refusal_names_options_as_typed(tmp_path):
 def _patched_cli(patch: str, args: list, tmp_path):
     """Run the CLI in a fresh interpreter after ``patch`` (Python source run first), so a signal
     can be sent at a chosen moment from inside the process."""
-    code = ("import os, signal, sys, time\nimport revival.cli as CLI\nimport revival.report as REP\n" + patch +
-            "\nsys.argv = ['revival', *sys.argv[1:]]\nCLI.main()\n")
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    code = (
+        "import os, signal, sys, time\nimport revival.cli as CLI\nimport revival.report as REP\n"
+        + patch
+        + "\nsys.argv = ['revival', *sys.argv[1:]]\nCLI.main()\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_while_the_figures_are_drawn_leaves_the_run_finished(tmp_path, sig, code):
-    patch = (f"real = REP.run_figures\ndef slow(*a, **k):\n    os.kill(os.getpid(), {int(sig)})\n    time.sleep(30)\n"
-             "    return real(*a, **k)\nREP.run_figures = slow")
+    patch = (
+        f"real = REP.run_figures\ndef slow(*a, **k):\n    os.kill(os.getpid(), {int(sig)})\n    time.sleep(30)\n"
+        "    return real(*a, **k)\nREP.run_figures = slow"
+    )
     out = _patched_cli(patch, [*R, "--epochs", 1, "--figures", "--logdir", tmp_path], tmp_path)
     assert out.returncode == code, out.stderr
     run = only_run(tmp_path, "pretrain-rbm")
@@ -433,13 +550,34 @@ def test_a_signal_at_start_up_is_one_line_and_the_signal_code(tmp_path, sig, cod
 
 def test_every_resolved_value_is_shown_and_recorded(tmp_path):
     h = run_cli("compare-dropout", "-h").output
-    for opt, shown in (("--epochs", "80 in preset quick"), ("--lr", "0.02 in preset quick"),
-                       ("--weight-decay", "0.0001 in preset quick"), ("--max-norm", "3 in preset quick")):
+    for opt, shown in (
+        ("--epochs", "80 in preset quick"),
+        ("--lr", "0.02 in preset quick"),
+        ("--weight-decay", "0.0001 in preset quick"),
+        ("--max-norm", "3 in preset quick"),
+    ):
         assert shown in " ".join(h.split(opt, 1)[1].split("--", 1)[0].split()), opt
     ex = run_cli("compare-dropout", "--preset", "pretraining-quick", "--explain").output
     assert "Every other setting" in ex and "weight_decay 0.0001" in ex and "max_norm 3" in ex
-    assert run_cli("pretrain-dbn", "--dataset", "mnist-sample", "--layers", "16,8", "--epochs", "1",
-                   "--monitor-size", "100", "--sample-steps", "2", "--no-progress", "--logdir", tmp_path).exit_code == 0
+    assert (
+        run_cli(
+            "pretrain-dbn",
+            "--dataset",
+            "mnist-sample",
+            "--layers",
+            "16,8",
+            "--epochs",
+            "1",
+            "--monitor-size",
+            "100",
+            "--sample-steps",
+            "2",
+            "--no-progress",
+            "--logdir",
+            tmp_path,
+        ).exit_code
+        == 0
+    )
     opts = json.loads((only_run(tmp_path, "pretrain-dbn") / "config.json").read_text())["options"]
     assert opts["lr"] == [0.1, 0.1] and opts["momentum_schedule"] == ["0.5 for 5 epochs, then 0.9"] * 2
 
@@ -453,6 +591,7 @@ def test_the_console_epoch_time_includes_evaluation_and_says_what_is_left(tmp_pa
 def test_a_stop_between_evaluations_saves_the_last_completed_epoch(tmp_path, monkeypatch):
     """--min-updates: 20 short epochs evaluated every 10; a stop in epoch 8 keeps epochs 1-7."""
     from revival import compare as CMP
+
     real = CMP.ClassifierTrainer.train_epoch
 
     def stop_in_8(self, x, y, epoch, *a, **k):
@@ -472,6 +611,7 @@ def test_a_stop_between_evaluations_saves_the_last_completed_epoch(tmp_path, mon
 
 def test_a_failed_write_names_the_file(tmp_path, monkeypatch):
     import os as _os
+
     real = _os.fdopen
 
     def full(fd, *a, **k):
@@ -492,6 +632,7 @@ def test_a_failed_write_names_the_file(tmp_path, monkeypatch):
 
             def fileno(self):
                 return f.fileno()
+
         return Full()
 
     monkeypatch.setattr(runs.os, "fdopen", full)
@@ -517,8 +658,25 @@ def test_bad_values_exit_2_naming_the_option_given(tmp_path):
 
 
 def test_evaluate_rbm_names_what_is_wrong_with_exit_2(tmp_path):
-    assert run_cli("pretrain-dbn", "--dataset", "mnist-sample", "--layers", "16,8", "--epochs", "1",
-                   "--monitor-size", "100", "--sample-steps", "2", "--no-progress", "--logdir", tmp_path).exit_code == 0
+    assert (
+        run_cli(
+            "pretrain-dbn",
+            "--dataset",
+            "mnist-sample",
+            "--layers",
+            "16,8",
+            "--epochs",
+            "1",
+            "--monitor-size",
+            "100",
+            "--sample-steps",
+            "2",
+            "--no-progress",
+            "--logdir",
+            tmp_path,
+        ).exit_code
+        == 0
+    )
     dbn = only_run(tmp_path, "pretrain-dbn")
     r = run_cli("evaluate-rbm", dbn, "--layer", "99")
     assert r.exit_code == 2 and "--layer 99, but the DBN has layers 1..2" in r.output
@@ -532,13 +690,36 @@ def test_evaluate_rbm_names_what_is_wrong_with_exit_2(tmp_path):
 def test_init_notes_what_a_person_should_know(tmp_path):
     from revival import dbn as DBN
     from revival import rbm as Rm
+
     rbm = Rm.RBM(784, 32, visible_type="gaussian")
     torch.save(DBN.checkpoint_dict([rbm], [{}], {}), tmp_path / "g.pt")
-    r = run_cli(*C, "--layers", "32,16", "--variants", "pretrained", "--epochs", 1, "--init", tmp_path / "g.pt",
-                "--logdir", tmp_path / "runs")
+    r = run_cli(
+        *C,
+        "--layers",
+        "32,16",
+        "--variants",
+        "pretrained",
+        "--epochs",
+        1,
+        "--init",
+        tmp_path / "g.pt",
+        "--logdir",
+        tmp_path / "runs",
+    )
     assert r.exit_code == 0, r.output
     assert "Gaussian visible units" in r.output and "hidden layers 2..2 start from random weights" in r.output
     torch.save(DBN.checkpoint_dict([Rm.RBM(784, 20)], [{}], {}), tmp_path / "w.pt")
-    r = run_cli(*C, "--layers", "32", "--variants", "pretrained", "--epochs", 1, "--init", tmp_path / "w.pt",
-                "--logdir", tmp_path / "runs2")
+    r = run_cli(
+        *C,
+        "--layers",
+        "32",
+        "--variants",
+        "pretrained",
+        "--epochs",
+        1,
+        "--init",
+        tmp_path / "w.pt",
+        "--logdir",
+        tmp_path / "runs2",
+    )
     assert r.exit_code == 2 and "--init" in r.output and "784->20" in r.output

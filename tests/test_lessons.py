@@ -1,5 +1,6 @@
 """The other lessons of the revival as experiments: activation / loss / init-scheme sweep axes, the
 per-layer monitors, the classical baselines and --min-updates."""
+
 import json
 import math
 import sys
@@ -7,39 +8,63 @@ import sys
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
+from conftest import full_mnist_root, needs_full_mnist
+from helpers import events, invoke, only_run
 from revival import baselines as K
 from revival import compare as C
 from revival import experiments as E
-from revival.cli import main
+from revival.data import Visible
 from revival.mlp import MLP, init_, saturation
 from revival.train import ClassifierTrainer, MLPTrainConfig, layer_monitor
-from revival.data import Visible
-from conftest import full_mnist_root, needs_full_mnist
-from helpers import events, invoke, only_run
 
-TINY = ["--dataset", "mnist-sample", "--train-size", "200", "--layers", "32,32", "--epochs", "2", "--mc-samples", "0",
-        "--eval-train-size", "200", "--no-progress"]
+TINY = [
+    "--dataset",
+    "mnist-sample",
+    "--train-size",
+    "200",
+    "--layers",
+    "32,32",
+    "--epochs",
+    "2",
+    "--mc-samples",
+    "0",
+    "--eval-train-size",
+    "200",
+    "--no-progress",
+]
 
 
 # ------------------------------------------------------------------------- grid
 
+
 def test_grid_crosses_every_axis_with_unique_names():
-    opts = E.resolve_compare({"variants": ["baseline", "dropout", "knn", "logistic-regression"],
-                              "train_sizes": [100, 200], "depths": [1, 3], "activations": ["logistic", "tanh"],
-                              "losses": ["cross-entropy", "mse"], "init_schemes": ["standard-uniform", "glorot"],
-                              "dropout_rates": [0.2, 0.5], "seeds": 2, "seed": 0})
+    opts = E.resolve_compare(
+        {
+            "variants": ["baseline", "dropout", "knn", "logistic-regression"],
+            "train_sizes": [100, 200],
+            "depths": [1, 3],
+            "activations": ["logistic", "tanh"],
+            "losses": ["cross-entropy", "mse"],
+            "init_schemes": ["standard-uniform", "glorot"],
+            "dropout_rates": [0.2, 0.5],
+            "seeds": 2,
+            "seed": 0,
+        }
+    )
     pts = C.grid(opts)
     nets = [p for p in pts if not p.classic]
-    assert len(nets) == 2 * 2 * 2 * 2 * 2 * 2 * 2 * 2  # variants x sizes x rates x depths x acts x losses x inits x seeds
+    assert (
+        len(nets) == 2 * 2 * 2 * 2 * 2 * 2 * 2 * 2
+    )  # variants x sizes x rates x depths x acts x losses x inits x seeds
     # every combination appears once
     combos = {(p.variant, p.size, p.rate, p.depth, p.activation, p.loss, p.init_scheme, p.seed) for p in nets}
     assert len(combos) == len(nets)
     # the classical models: once per size and seed, off the net's axes
     cls = [p for p in pts if p.classic]
     assert sorted((p.variant, p.size, p.seed) for p in cls) == sorted(
-        (v, n, s) for v in ("knn", "logistic-regression") for n in (100, 200) for s in (0, 1))
+        (v, n, s) for v in ("knn", "logistic-regression") for n in (100, 200) for s in (0, 1)
+    )
     assert all(p.depth is None and p.activation is None and p.rate is None for p in cls)
     names = [p.name(opts) for p in pts]
     assert len(set(names)) == len(names)
@@ -59,6 +84,7 @@ def test_point_epochs_min_updates():
 
 
 # ------------------------------------------------------------------------- kNN
+
 
 def brute_knn(tx, ty, q, k):
     out = []
@@ -93,9 +119,11 @@ def test_knn_vote_breaks_ties_by_the_nearest():
 def test_fit_knn_chooses_k_on_validation():
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(3, 5)) * 4
+
     def draw(n):
         y = rng.integers(0, 3, n)
         return torch.from_numpy(centres[y] + rng.normal(size=(n, 5))), torch.from_numpy(y)
+
     tr, va, te = draw(90), draw(60), draw(60)
     res = K.fit_knn(tr, va, te, (tr[0][:30], tr[1][:30]), (1, 3, 5, 200))
     assert res["k"] in (1, 3, 5)  # 200 > 90 training points is not tried
@@ -113,6 +141,7 @@ def test_fit_svm_or_a_clear_error_without_scikit_learn():
 
 
 # ------------------------------------------------------------------------- monitors
+
 
 def sigmoid(z):
     return 1 / (1 + np.exp(-z))
@@ -164,9 +193,14 @@ def test_layer_monitors_against_hand_computed_values():
     halves = []
     for idx in (order[:2], order[2:]):
         xb, yb = x[idx], y[idx]
-        h1 = sigmoid(xb @ W1.T + b[0]); h2 = sigmoid(h1 @ W2.T + b[1]); lg = h2 @ W3.T + b[2]
-        pp = np.exp(lg - lg.max(1, keepdims=True)); pp /= pp.sum(1, keepdims=True)
-        e3 = (pp - np.eye(3)[yb]) / 2; e2 = (e3 @ W3) * h2 * (1 - h2); e1 = (e2 @ W2) * h1 * (1 - h1)
+        h1 = sigmoid(xb @ W1.T + b[0])
+        h2 = sigmoid(h1 @ W2.T + b[1])
+        lg = h2 @ W3.T + b[2]
+        pp = np.exp(lg - lg.max(1, keepdims=True))
+        pp /= pp.sum(1, keepdims=True)
+        e3 = (pp - np.eye(3)[yb]) / 2
+        e2 = (e3 @ W3) * h2 * (1 - h2)
+        e1 = (e2 @ W2) * h1 * (1 - h1)
         halves.append([np.linalg.norm(e1.T @ xb), np.linalg.norm(e2.T @ h1), np.linalg.norm(e3.T @ h2)])
     np.testing.assert_allclose(out["grad_norm"].numpy(), np.mean(halves, 0), rtol=1e-5)
 
@@ -188,9 +222,20 @@ def test_standard_uniform_init_bounds():
 
 # ------------------------------------------------------------------------- end to end
 
+
 def test_axes_monitors_and_classical_models_end_to_end(tmp_path, monkeypatch):
-    args = ["compare-dropout", *TINY, "--variants", "baseline,logistic-regression,knn", "--activations",
-            "logistic,relu", "--losses", "cross-entropy,mse", "--logdir", tmp_path]
+    args = [
+        "compare-dropout",
+        *TINY,
+        "--variants",
+        "baseline,logistic-regression,knn",
+        "--activations",
+        "logistic,relu",
+        "--losses",
+        "cross-entropy,mse",
+        "--logdir",
+        tmp_path,
+    ]
     # interrupted at the first kNN fit (the third point), then resumed
     real = C.fit_classic
 
@@ -211,8 +256,16 @@ def test_axes_monitors_and_classical_models_end_to_end(tmp_path, monkeypatch):
     assert all((run / n / "result.json").stat().st_mtime_ns == t for n, t in done.items())
     summary = json.loads((run / "summary.json").read_text())
     names = sorted(p.name for p in run.iterdir() if (p / "result.json").is_file())
-    assert names == sorted(["baseline-logistic-cross-entropy", "baseline-logistic-mse", "baseline-relu-cross-entropy",
-                            "baseline-relu-mse", "logistic-regression", "knn"])
+    assert names == sorted(
+        [
+            "baseline-logistic-cross-entropy",
+            "baseline-logistic-mse",
+            "baseline-relu-cross-entropy",
+            "baseline-relu-mse",
+            "logistic-regression",
+            "knn",
+        ]
+    )
     rows = {(r_["variant"], r_["activation"], r_["loss"]): r_ for r_ in summary["rows"]}
     assert len(rows) == 6
     assert rows[("baseline", "logistic", "mse")]["depth"] == 2
@@ -228,15 +281,42 @@ def test_axes_monitors_and_classical_models_end_to_end(tmp_path, monkeypatch):
     assert [e.step for e in ea.Scalars("grad_norm/layer_3")] == [1, 2]
     assert len(rows[("baseline", "logistic", "mse")]["grad_norm"]) == 3
     # the classical model: one point per split at the nets' last epoch
-    assert [(e.step, e.value) for e in events(run / "knn").Scalars("error/test")] == [(2, pytest.approx(knn["test_error"]))]
+    assert [(e.step, e.value) for e in events(run / "knn").Scalars("error/test")] == [
+        (2, pytest.approx(knn["test_error"]))
+    ]
     md = (run / "summary.md").read_text()
-    assert "| activation | loss |" in md and "mean activation by layer" in md and "saturated % by layer" in md and "k = " in md
+    assert (
+        "| activation | loss |" in md
+        and "mean activation by layer" in md
+        and "saturated % by layer" in md
+        and "k = " in md
+    )
 
 
 def test_min_updates_thins_evaluation(tmp_path):
-    r = invoke("compare-dropout", "--dataset", "mnist-sample", "--train-size", "100", "--layers", "16", "--epochs", "2",
-               "--batch-size", "50", "--min-updates", "20", "--mc-samples", "0", "--variants", "baseline",
-               "--no-monitor-layers", "--no-progress", "--logdir", tmp_path)
+    r = invoke(
+        "compare-dropout",
+        "--dataset",
+        "mnist-sample",
+        "--train-size",
+        "100",
+        "--layers",
+        "16",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "50",
+        "--min-updates",
+        "20",
+        "--mc-samples",
+        "0",
+        "--variants",
+        "baseline",
+        "--no-monitor-layers",
+        "--no-progress",
+        "--logdir",
+        tmp_path,
+    )
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path, "compare-dropout")
     row = json.loads((run / "baseline" / "result.json").read_text())
@@ -246,13 +326,16 @@ def test_min_updates_thins_evaluation(tmp_path):
     assert not [t for t in ea.Tags()["scalars"] if t.startswith(("grad_norm", "activation"))]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--activations", "logistic,softplus"], "softplus"),
-    (["--depths", "0"], "--depths"),
-    (["--losses", "hinge"], "hinge"),
-    (["--init-schemes", "orthogonal"], "orthogonal"),
-    (["--variants", "pretrained", "--activations", "tanh"], "logistic"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--activations", "logistic,softplus"], "softplus"),
+        (["--depths", "0"], "--depths"),
+        (["--losses", "hinge"], "hinge"),
+        (["--init-schemes", "orthogonal"], "orthogonal"),
+        (["--variants", "pretrained", "--activations", "tanh"], "logistic"),
+    ],
+)
 def test_bad_axes_exit_2(tmp_path, args, message):
     r = invoke("compare-dropout", *TINY, *args, "--logdir", tmp_path)
     assert r.exit_code == 2 and message in r.output
@@ -270,9 +353,28 @@ def test_svm_without_scikit_learn_names_the_extra(tmp_path, monkeypatch):
 @needs_full_mnist
 def test_logistic_regression_reaches_known_error_on_full_mnist(tmp_path):
     """Softmax regression on 50,000 MNIST digits: about 7-8% test error after a few epochs."""
-    r = invoke("compare-dropout", "--data-dir", full_mnist_root(), "--variants", "logistic-regression", "--epochs", "3",
-               "--lr", "0.1", "--mc-samples", "0", "--eval-train-size", "2000", "--no-progress", "--logdir", tmp_path,
-               "--preset", "quick", "--train-size", "50000")
+    r = invoke(
+        "compare-dropout",
+        "--data-dir",
+        full_mnist_root(),
+        "--variants",
+        "logistic-regression",
+        "--epochs",
+        "3",
+        "--lr",
+        "0.1",
+        "--mc-samples",
+        "0",
+        "--eval-train-size",
+        "2000",
+        "--no-progress",
+        "--logdir",
+        tmp_path,
+        "--preset",
+        "quick",
+        "--train-size",
+        "50000",
+    )
     assert r.exit_code == 0, r.output
     row = json.loads((only_run(tmp_path, "compare-dropout") / "logistic-regression" / "result.json").read_text())
     assert 0.065 < row["test_error"] < 0.085, row["test_error"]

@@ -1,5 +1,6 @@
 """The library API (revival.fit_rbm / fit_dbn / fit_net, the configs, load, RunLogger): in memory,
 the same numbers as the commands, clear errors, and the docs' example runs as written."""
+
 import json
 import re
 from pathlib import Path
@@ -23,21 +24,29 @@ def sample():
 
 
 def test_configs_check_themselves_and_round_trip():
-    for cls, bad, field in [(RBMConfig, {"lr": -1.0}, "RBMConfig.lr"), (RBMConfig, {"n_hidden": 0}, "RBMConfig.n_hidden"),
-                            (RBMConfig, {"dropout": 1.0}, "RBMConfig.dropout"), (RBMConfig, {"epochs": 2.0}, "RBMConfig.epochs"),
-                            (RBMConfig, {"lr": float("nan")}, "RBMConfig.lr"),
-                            (RBMConfig, {"sparsity_cost": 0.1}, "RBMConfig.sparsity_cost"),
-                            (NetConfig, {"hidden_dropout": 1.0}, "NetConfig.hidden_dropout"),
-                            (NetConfig, {"layers": (100, -5)}, "NetConfig.layers"),
-                            (NetConfig, {"activation": "softsign"}, "NetConfig.activation"),
-                            (DBNConfig, {"layers": (10, 5), "epochs": (1, 2, 3)}, "DBNConfig.epochs"),
-                            (DBNConfig, {"layers": ()}, "DBNConfig.layers")]:
+    for cls, bad, field in [
+        (RBMConfig, {"lr": -1.0}, "RBMConfig.lr"),
+        (RBMConfig, {"n_hidden": 0}, "RBMConfig.n_hidden"),
+        (RBMConfig, {"dropout": 1.0}, "RBMConfig.dropout"),
+        (RBMConfig, {"epochs": 2.0}, "RBMConfig.epochs"),
+        (RBMConfig, {"lr": float("nan")}, "RBMConfig.lr"),
+        (RBMConfig, {"sparsity_cost": 0.1}, "RBMConfig.sparsity_cost"),
+        (NetConfig, {"hidden_dropout": 1.0}, "NetConfig.hidden_dropout"),
+        (NetConfig, {"layers": (100, -5)}, "NetConfig.layers"),
+        (NetConfig, {"activation": "softsign"}, "NetConfig.activation"),
+        (DBNConfig, {"layers": (10, 5), "epochs": (1, 2, 3)}, "DBNConfig.epochs"),
+        (DBNConfig, {"layers": ()}, "DBNConfig.layers"),
+    ]:
         with pytest.raises(ConfigError) as e:
             cls(**bad)
         assert e.value.field == field and str(e.value).startswith(field + ": ")
     with pytest.raises(ConfigError, match="unknown setting"):
         NetConfig.from_dict({"layerz": [10]})
-    for c in (RBMConfig(n_hidden=7), DBNConfig(layers=[5, 4], epochs=[1, 2]), NetConfig(layers=[3], hidden_dropout=0.5)):
+    for c in (
+        RBMConfig(n_hidden=7),
+        DBNConfig(layers=[5, 4], epochs=[1, 2]),
+        NetConfig(layers=[3], hidden_dropout=0.5),
+    ):
         assert type(c).from_dict(json.loads(json.dumps(c.to_dict()))) == c
     assert RBMConfig().train_options()["lr"] == 0.1 and RBMConfig(visible_type="gaussian").train_options()["lr"] == 0.01
     assert [c.epochs for c in DBNConfig(layers=(5, 4), epochs=(1, 2)).layer_configs()] == [1, 2]
@@ -47,6 +56,7 @@ def test_configs_check_themselves_and_round_trip():
 
 def test_the_configs_defaults_are_the_commands_defaults():
     from revival import experiments as E
+
     assert RBMConfig().n_hidden == E.RBM_DEFAULTS["hidden"] and RBMConfig().cd_k == E.RBM_DEFAULTS["cd_k"]
     assert list(DBNConfig().layers) == E.DBN_DEFAULTS["layers"]
     assert NetConfig().lr == E.COMPARE_DEFAULTS["lr"] and list(NetConfig().layers) == E.COMPARE_DEFAULTS["layers"]
@@ -55,16 +65,46 @@ def test_the_configs_defaults_are_the_commands_defaults():
 def test_fit_rbm_and_fit_dbn_give_the_commands_parameters_bit_for_bit(sample, tmp_path):
     rbm, hist = revival.fit_rbm(sample.x_train, RBMConfig(n_hidden=20, epochs=2, device="cpu"), x_valid=sample.x_valid)
     assert hist["epoch"] == [1, 2] and all(np.isfinite(hist["free_energy_gap"]))
-    r = invoke("pretrain-rbm", "--dataset", "mnist-sample", "--train-size", 300, "--hidden", 20, "--epochs", 2,
-               "--ais-runs", 0, "--logdir", tmp_path, "--no-progress", "--threads", 1)
+    r = invoke(
+        "pretrain-rbm",
+        "--dataset",
+        "mnist-sample",
+        "--train-size",
+        300,
+        "--hidden",
+        20,
+        "--epochs",
+        2,
+        "--ais-runs",
+        0,
+        "--logdir",
+        tmp_path,
+        "--no-progress",
+        "--threads",
+        1,
+    )
     assert r.exit_code == 0, r.output
     cli = revival.load(only_run(tmp_path, "pretrain-rbm"))
     assert all(torch.equal(a, b) for a, b in zip(rbm.params(), cli.params()))
 
     dbn, hist = revival.fit_dbn(sample.x_train, DBNConfig(layers=(20, 10), epochs=(2, 1), device="cpu"))
     assert len(hist["layers"]) == 2 and dbn.layers == [784, 20, 10]
-    r = invoke("pretrain-dbn", "--dataset", "mnist-sample", "--train-size", 300, "--layers", "20,10", "--epochs", "2,1",
-               "--logdir", tmp_path, "--no-progress", "--threads", 1)
+    r = invoke(
+        "pretrain-dbn",
+        "--dataset",
+        "mnist-sample",
+        "--train-size",
+        300,
+        "--layers",
+        "20,10",
+        "--epochs",
+        "2,1",
+        "--logdir",
+        tmp_path,
+        "--no-progress",
+        "--threads",
+        1,
+    )
     assert r.exit_code == 0, r.output
     cli = revival.load(only_run(tmp_path, "pretrain-dbn"))
     assert all(torch.equal(a, b) for x, y in zip(dbn.rbms, cli.rbms) for a, b in zip(x.params(), y.params()))
@@ -74,8 +114,24 @@ def test_fit_net_gives_a_compare_dropout_points_parameters_bit_for_bit(sample, t
     cfg = NetConfig(layers=(24,), epochs=2, lr=0.02, weight_decay=0.0, device="cpu")
     net, hist = revival.fit_net(sample.x_train, sample.y_train, cfg, test=(sample.x_test, sample.y_test))
     assert hist["epoch"] == [1, 2] and 0 < hist["test_error"][-1] < 0.9
-    r = invoke("compare-dropout", "--dataset", "mnist-sample", "--train-size", 300, "--layers", 24, "--epochs", 2,
-               "--variants", "baseline", "--logdir", tmp_path, "--no-progress", "--threads", 1)
+    r = invoke(
+        "compare-dropout",
+        "--dataset",
+        "mnist-sample",
+        "--train-size",
+        300,
+        "--layers",
+        24,
+        "--epochs",
+        2,
+        "--variants",
+        "baseline",
+        "--logdir",
+        tmp_path,
+        "--no-progress",
+        "--threads",
+        1,
+    )
     assert r.exit_code == 0, r.output
     cli = revival.load(only_run(tmp_path, "compare-dropout") / "baseline")
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), cli.state_dict().values()))
@@ -87,8 +143,15 @@ def test_fit_net_gives_a_compare_dropout_points_parameters_bit_for_bit(sample, t
 
 def test_fit_net_from_a_dbn_scales_its_weights_for_the_papers_dropout(sample):
     dbn, _ = revival.fit_dbn(sample.x_train, DBNConfig(layers=(16, 12), epochs=1, device="cpu"))
-    cfg = NetConfig(layers=(16, 12), epochs=2, input_dropout=0.2, hidden_dropout=0.5, dropout_scaling="paper",
-                    freeze_pretrained_epochs=2, device="cpu")
+    cfg = NetConfig(
+        layers=(16, 12),
+        epochs=2,
+        input_dropout=0.2,
+        hidden_dropout=0.5,
+        dropout_scaling="paper",
+        freeze_pretrained_epochs=2,
+        device="cpu",
+    )
     net, _ = revival.fit_net(sample.x_train, sample.y_train, cfg, init=dbn)
     # frozen for every epoch: the hidden layers are the DBN's weights times 1/q (q = 0.8, then 0.5)
     assert torch.equal(net.layers[0].weight, dbn.rbms[0].weight * (1 / 0.8))
@@ -100,9 +163,11 @@ def test_models_save_and_load_by_format(sample, tmp_path):
     rbm, _ = revival.fit_rbm(sample.x_train, RBMConfig(n_hidden=8, epochs=1, device="cpu"))
     dbn, _ = revival.fit_dbn(sample.x_train, DBNConfig(layers=(8, 6), epochs=1, device="cpu"))
     net, _ = revival.fit_net(sample.x_train, sample.y_train, NetConfig(layers=(8,), epochs=1, device="cpu"))
-    for name, model, out in (("rbm", rbm, lambda m: m.transform(sample.x_test)),
-                             ("dbn", dbn, lambda m: m.transform(sample.x_test)),
-                             ("net", net, lambda m: m.predict_proba(sample.x_test))):
+    for name, model, out in (
+        ("rbm", rbm, lambda m: m.transform(sample.x_test)),
+        ("dbn", dbn, lambda m: m.transform(sample.x_test)),
+        ("net", net, lambda m: m.predict_proba(sample.x_test)),
+    ):
         model.save(tmp_path / f"{name}.pt")
         back = revival.load(tmp_path / f"{name}.pt")
         assert type(back) is type(model) and np.array_equal(out(back), out(model)), name
@@ -154,8 +219,13 @@ def test_a_run_logger_writes_the_commands_run_folder(sample, tmp_path):
     with pytest.raises(ValueError, match="already holds"):
         revival.fit_rbm(sample.x_train, RBMConfig(n_hidden=10, epochs=1, device="cpu"), logger=logger)
     net_logger = revival.RunLogger(tmp_path, echo=lambda m: None)
-    net, hist = revival.fit_net(sample.x_train, sample.y_train, NetConfig(layers=(8,), epochs=2, device="cpu"),
-                                test=(sample.x_test, sample.y_test), logger=net_logger)
+    net, hist = revival.fit_net(
+        sample.x_train,
+        sample.y_train,
+        NetConfig(layers=(8,), epochs=2, device="cpu"),
+        test=(sample.x_test, sample.y_test),
+        logger=net_logger,
+    )
     assert json.loads((net_logger.path / "summary.json").read_text())["final"]["test_error"] == hist["test_error"][-1]
     assert revival.load(net_logger.path).sizes == [784, 8, 10]
 

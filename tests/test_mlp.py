@@ -1,4 +1,5 @@
 """Dropout, max-norm and inference rules of revival.mlp, checked exactly where possible."""
+
 import copy
 import itertools
 
@@ -54,8 +55,12 @@ def test_max_norm_holds_after_every_step():
         cfg = MLPTrainConfig(epochs=1, batch_size=30, lr=1.0, max_norm=max_norm)
         tr = ClassifierTrainer(model, cfg, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
         norms = []
-        tr.train_epoch(x, y, 0, on_batch=lambda: norms.append(max(float(w.detach().norm(dim=1).max())
-                                                                  for w in model.weights()[:-1])))
+        tr.train_epoch(
+            x,
+            y,
+            0,
+            on_batch=lambda: norms.append(max(float(w.detach().norm(dim=1).max()) for w in model.weights()[:-1])),
+        )
         return norms
 
     norms = norms_with(0.5)
@@ -81,6 +86,7 @@ def test_bad_dropout_probability_is_refused():
 
 def rbm_of(sd):
     from revival import rbm as R
+
     r = R.RBM(sd["weight"].shape[1], sd["weight"].shape[0])
     r.load_state_dict(sd)
     return r
@@ -88,6 +94,7 @@ def rbm_of(sd):
 
 def test_init_from_rbm_layers_checks_shapes():
     from revival.dbn import init_mlp_
+
     net = M.MLP([784, 20, 10])
     sd = {"weight": torch.ones(20, 784), "hidden_bias": torch.full((20,), 2.0), "visible_bias": torch.zeros(784)}
     init_mlp_(net, [rbm_of(sd)])

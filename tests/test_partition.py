@@ -1,13 +1,14 @@
 """AIS against exact log Z on random RBMs that can be enumerated."""
+
 import math
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import random_rbm
 from revival import data as D
 from revival import partition as P
-from conftest import random_rbm
 
 
 def sample_pixel_mean():
@@ -47,8 +48,10 @@ def test_ais_error_shrinks_as_betas_grow():
     exact = float(P.exact_log_z(W, b, c))
     errs = []
     for n in (10, 100, 3000):
-        e = [abs(P.ais_log_z(W, b, c, base, 50, P.betas_of_size(n), torch.Generator().manual_seed(s)).log_z - exact)
-             for s in range(3)]
+        e = [
+            abs(P.ais_log_z(W, b, c, base, 50, P.betas_of_size(n), torch.Generator().manual_seed(s)).log_z - exact)
+            for s in range(3)
+        ]
         errs.append(float(np.mean(e)))
     assert errs[0] > errs[1] > errs[2], errs
 

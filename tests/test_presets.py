@@ -1,5 +1,6 @@
 """Paper fidelity: the papers' dropout formulation against the inverted one, max-norm on every
 layer, initialisation schemes, and presets that say where each setting comes from."""
+
 import json
 import math
 from pathlib import Path
@@ -8,12 +9,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from helpers import only_run
 from revival import experiments as E
 from revival import mlp as M
 from revival.cli import main
 from revival.data import Visible
 from revival.train import ClassifierTrainer, MLPTrainConfig
-from helpers import only_run
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "compare-dropout.md"
 
@@ -32,8 +33,13 @@ def test_paper_and_inverted_dropout_follow_the_same_trajectory():
             li.weight.copy_(qk * lp.weight)
             li.bias.copy_(lp.bias)
     lr, wd, c, mom = 0.5, 1e-3, 1.1, 0.5
-    groups = lambda net, scale: [{"params": [l.weight], "lr": lr * s ** 2, "weight_decay": wd / s ** 2}  # noqa: E731
-                                 for l, s in zip(net.layers, scale)] + [{"params": net.biases(), "lr": lr, "weight_decay": 0}]
+    groups = lambda net, scale: (
+        [
+            {"params": [l.weight], "lr": lr * s**2, "weight_decay": wd / s**2}  # noqa: E731
+            for l, s in zip(net.layers, scale)
+        ]
+        + [{"params": net.biases(), "lr": lr, "weight_decay": 0}]
+    )
     naive = M.MLP(sizes, "logistic", p_in, p_hid, dropout_scaling="inverted").double()
     naive.load_state_dict(inv.state_dict())  # the papers' settings copied unchanged into an inverted net
     opt_p = torch.optim.SGD(groups(paper, [1, 1, 1]), lr=lr, momentum=mom)
@@ -57,7 +63,9 @@ def test_paper_and_inverted_dropout_follow_the_same_trajectory():
         assert torch.allclose(li.bias, lp.bias, atol=1e-10)
     assert torch.allclose(paper(x), inv(x), atol=1e-10)  # the deterministic (weight-scaled) nets agree
     # the papers' settings copied unchanged into the inverted net train a different net
-    drift = max(float((ln.weight - qk * lp.weight).detach().abs().max()) for lp, ln, qk in zip(paper.layers, naive.layers, q))
+    drift = max(
+        float((ln.weight - qk * lp.weight).detach().abs().max()) for lp, ln, qk in zip(paper.layers, naive.layers, q)
+    )
     assert drift > 1e-2
 
 
@@ -93,8 +101,15 @@ def test_max_norm_on_hidden_layers_or_every_layer(layers, bounded):
     assert sum(n <= 1.0 + 1e-6 for n in norms) == bounded
 
 
-@pytest.mark.parametrize("scheme,std", [("he", math.sqrt(2 / 400)), ("fan-in", math.sqrt(1 / 400)),
-                                        ("small-gaussian", 0.01), ("glorot", math.sqrt(6 / 800) / math.sqrt(3))])
+@pytest.mark.parametrize(
+    "scheme,std",
+    [
+        ("he", math.sqrt(2 / 400)),
+        ("fan-in", math.sqrt(1 / 400)),
+        ("small-gaussian", 0.01),
+        ("glorot", math.sqrt(6 / 800) / math.sqrt(3)),
+    ],
+)
 def test_init_schemes_have_their_scale(scheme, std):
     net = M.init_(M.MLP([400, 400, 10], "relu"), scheme, torch.Generator().manual_seed(0))
     assert float(net.layers[0].weight.detach().std()) == pytest.approx(std, rel=0.02)
@@ -143,18 +158,53 @@ def test_hinton2006_random_init_row_is_a_new_measurement_beside_a_literature_fig
     assert r.exit_code == 0 and "- baseline: literature figure for other nets" in r.output
     assert "| freeze_pretrained_epochs | 5 | authors' code (backpropclassify.m)" in r.output
     from revival.report import group_rows
-    rows = [{"variant": v, "train_size": 100, "seed": 0, "depth": 3, "hidden_dropout": 0.0, "train_error": 0.0,
-             "valid_error": 0.1, "test_error": 0.1, "generalization_gap": 0.1, "test_loss": 0.3, "test_loss_min": 0.3}
-            for v in ("baseline", "pretrained")]
+
+    rows = [
+        {
+            "variant": v,
+            "train_size": 100,
+            "seed": 0,
+            "depth": 3,
+            "hidden_dropout": 0.0,
+            "train_error": 0.0,
+            "valid_error": 0.1,
+            "test_error": 0.1,
+            "generalization_gap": 0.1,
+            "test_loss": 0.3,
+            "test_loss_min": 0.3,
+        }
+        for v in ("baseline", "pretrained")
+    ]
     groups = group_rows(rows, p)
     assert groups[0]["paper_other_net"] and "paper_other_net" not in groups[1]
 
 
 def test_a_reduced_paper_preset_runs_and_documents_itself(tmp_path):
-    r = CliRunner().invoke(main, ["compare-dropout", "--preset", "srivastava2014-3x1024-relu", "--dataset", "mnist-sample",
-                                  "--train-size", "300", "--layers", "32,32,32", "--epochs", "2", "--mc-samples", "2",
-                                  "--eval-train-size", "300", "--max-norm", "0.8", "--logdir", str(tmp_path),
-                                  "--no-progress"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "compare-dropout",
+            "--preset",
+            "srivastava2014-3x1024-relu",
+            "--dataset",
+            "mnist-sample",
+            "--train-size",
+            "300",
+            "--layers",
+            "32,32,32",
+            "--epochs",
+            "2",
+            "--mc-samples",
+            "2",
+            "--eval-train-size",
+            "300",
+            "--max-norm",
+            "0.8",
+            "--logdir",
+            str(tmp_path),
+            "--no-progress",
+        ],
+    )
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path, "compare-dropout")
     opts = json.loads((run / "config.json").read_text())["options"]
@@ -169,9 +219,28 @@ def test_a_reduced_paper_preset_runs_and_documents_itself(tmp_path):
 
 
 def test_retrain_on_full_trains_a_second_net_for_the_same_updates(tmp_path, monkeypatch):
-    r = CliRunner().invoke(main, ["compare-dropout", "--preset", "hinton2006-dbn", "--dataset", "mnist-sample",
-                                  "--layers", "16", "--epochs", "4", "--variants", "baseline", "--retrain-on-full",
-                                  "--eval-train-size", "200", "--logdir", str(tmp_path), "--no-progress"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "compare-dropout",
+            "--preset",
+            "hinton2006-dbn",
+            "--dataset",
+            "mnist-sample",
+            "--layers",
+            "16",
+            "--epochs",
+            "4",
+            "--variants",
+            "baseline",
+            "--retrain-on-full",
+            "--eval-train-size",
+            "200",
+            "--logdir",
+            str(tmp_path),
+            "--no-progress",
+        ],
+    )
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path, "compare-dropout")
     row = json.loads((run / "baseline" / "result.json").read_text())
@@ -179,8 +248,19 @@ def test_retrain_on_full_trains_a_second_net_for_the_same_updates(tmp_path, monk
     assert row["epochs"] == 4 and row["epochs_full"] == 3 and 0 <= row["test_error_full"] <= 1
     assert (run / "baseline" / "full" / "model.pt").is_file()
     assert "retrained on all" in (run / "summary.md").read_text()
-    r = CliRunner().invoke(main, ["compare-dropout", "--dataset", "mnist-sample", "--train-size", "100",
-                                  "--retrain-on-full", "--logdir", str(tmp_path / "x")])
+    r = CliRunner().invoke(
+        main,
+        [
+            "compare-dropout",
+            "--dataset",
+            "mnist-sample",
+            "--train-size",
+            "100",
+            "--retrain-on-full",
+            "--logdir",
+            str(tmp_path / "x"),
+        ],
+    )
     assert r.exit_code == 2 and "--retrain-on-full" in r.output
 
 
@@ -189,19 +269,56 @@ def test_larochelle2007_uses_its_own_split_and_figures_per_depth():
     assert opts["dataset"] == "mnist-basic" and opts["depths"] == [1, 3]
     assert E.resolve_compare({"preset": "larochelle2007", "dataset": "mnist"})["dataset"] == "mnist"
     from revival.report import group_rows
-    rows = [{"variant": v, "train_size": 10_000, "seed": 0, "depth": d, "hidden_dropout": 0.0, "train_error": 0.0,
-             "valid_error": 0.05, "test_error": 0.05, "generalization_gap": 0.05, "test_loss": 0.2,
-             "test_loss_min": 0.2} for v, d in (("baseline", 1), ("baseline", 3), ("pretrained", 1), ("pretrained", 3))]
-    paper = {(g["variant"], g["depth"]): g.get("paper_test_error") for g in group_rows(rows, E.PRESETS["larochelle2007"])}
-    assert paper == pytest.approx({("baseline", 1): 0.0469, ("baseline", 3): None, ("pretrained", 1): 0.0394,
-                                   ("pretrained", 3): 0.0311})
+
+    rows = [
+        {
+            "variant": v,
+            "train_size": 10_000,
+            "seed": 0,
+            "depth": d,
+            "hidden_dropout": 0.0,
+            "train_error": 0.0,
+            "valid_error": 0.05,
+            "test_error": 0.05,
+            "generalization_gap": 0.05,
+            "test_loss": 0.2,
+            "test_loss_min": 0.2,
+        }
+        for v, d in (("baseline", 1), ("baseline", 3), ("pretrained", 1), ("pretrained", 3))
+    ]
+    paper = {
+        (g["variant"], g["depth"]): g.get("paper_test_error") for g in group_rows(rows, E.PRESETS["larochelle2007"])
+    }
+    assert paper == pytest.approx(
+        {("baseline", 1): 0.0469, ("baseline", 3): None, ("pretrained", 1): 0.0394, ("pretrained", 3): 0.0311}
+    )
 
 
 def test_train_on_all_trains_once_on_training_and_validation_images(tmp_path):
-    r = CliRunner().invoke(main, ["compare-dropout", "--dataset", "mnist-sample", "--layers", "16", "--epochs", "2",
-                                  "--variants", "baseline,pretrained", "--pretrain-epochs", "1", "--train-on-all",
-                                  "--mc-samples", "0", "--eval-train-size", "200", "--logdir", str(tmp_path),
-                                  "--no-progress"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "compare-dropout",
+            "--dataset",
+            "mnist-sample",
+            "--layers",
+            "16",
+            "--epochs",
+            "2",
+            "--variants",
+            "baseline,pretrained",
+            "--pretrain-epochs",
+            "1",
+            "--train-on-all",
+            "--mc-samples",
+            "0",
+            "--eval-train-size",
+            "200",
+            "--logdir",
+            str(tmp_path),
+            "--no-progress",
+        ],
+    )
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path, "compare-dropout")
     rows = {x["variant"]: x for x in json.loads((run / "summary.json").read_text())["rows"]}
@@ -210,6 +327,17 @@ def test_train_on_all_trains_once_on_training_and_validation_images(tmp_path):
     assert "on 4000 training images" in r.output  # the stack is pretrained on all of them too
     assert E.resolve_compare({"preset": "hinton2006-dbn"})["train_on_all"]
     assert not E.resolve_compare({"preset": "hinton2006-dbn", "train_size": 5000})["train_on_all"]  # reduced run
-    r = CliRunner().invoke(main, ["compare-dropout", "--dataset", "mnist-sample", "--train-size", "100",
-                                  "--train-on-all", "--logdir", str(tmp_path / "x")])
+    r = CliRunner().invoke(
+        main,
+        [
+            "compare-dropout",
+            "--dataset",
+            "mnist-sample",
+            "--train-size",
+            "100",
+            "--train-on-all",
+            "--logdir",
+            str(tmp_path / "x"),
+        ],
+    )
     assert r.exit_code == 2 and "--train-on-all" in r.output

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from conftest import random_rbm
 from revival import partition as P
 from revival import rbm as R
-from conftest import random_rbm
 
 
 def bernoulli_table(probs, states):
@@ -75,6 +75,7 @@ def test_raise_log_estimate_lies_below_on_average_and_both_approach_the_rbm(tiny
 
 def test_raise_and_ais_sandwich_the_exact_log_probability_of_a_784_unit_rbm():
     from revival.data import Visible
+
     W, b, c = (t.float() for t in random_rbm(784, 12, seed=1, scale=0.05))
     b = b - 1.0
     g = torch.Generator().manual_seed(0)
@@ -95,8 +96,9 @@ def _rbm(W, b, c):
 
 def test_pseudo_count_base_rate():
     p = torch.tensor([0.0, 0.5, 1.0])
-    assert torch.allclose(torch.sigmoid(P.base_rate_bias(p, kind="pseudo-counts")),
-                          torch.tensor([5 / 105, 55 / 105, 1 - 1e-3]))
+    assert torch.allclose(
+        torch.sigmoid(P.base_rate_bias(p, kind="pseudo-counts")), torch.tensor([5 / 105, 55 / 105, 1 - 1e-3])
+    )
     # base_rate.m's sums over batches of 100: (count + 5 batches) / (100 batches + 5 batches)
     v = (torch.rand(300, 6, generator=torch.Generator().manual_seed(1)) < torch.linspace(0.05, 0.95, 6)).float()
     ref = (v.sum(0) + 5 * 3) / (100 * 3 + 5 * 3)
@@ -109,13 +111,17 @@ def test_pseudo_count_base_rate():
 
 def test_the_sandwich_line_never_prints_an_impossible_inequality():
     from revival.pretrain import sandwich_line
+
     r = {"raise_examples": 300, "ess": 1.1, "tolerance": 1.0, "ais_avg_log_prob_subset_upper_markov": -187.7}
-    crossed = sandwich_line({**r, "raise_avg_log_prob": -192.17, "ais_avg_log_prob_subset": -192.31,
-                             "sandwich_gap": -0.14, "tight": True})
+    crossed = sandwich_line(
+        {**r, "raise_avg_log_prob": -192.17, "ais_avg_log_prob_subset": -192.31, "sandwich_gap": -0.14, "tight": True}
+    )
     assert "<=" not in crossed and "cross by 0.14 nats" in crossed and "no bracket" in crossed
-    far = sandwich_line({**r, "raise_avg_log_prob": -190.0, "ais_avg_log_prob_subset": -192.31,
-                         "sandwich_gap": -2.31, "tight": False})
+    far = sandwich_line(
+        {**r, "raise_avg_log_prob": -190.0, "ais_avg_log_prob_subset": -192.31, "sandwich_gap": -2.31, "tight": False}
+    )
     assert "<=" not in far and "cross by 2.31 nats" in far and "beyond" in far
-    ok = sandwich_line({**r, "raise_avg_log_prob": -192.5, "ais_avg_log_prob_subset": -192.31,
-                        "sandwich_gap": 0.19, "tight": True})
+    ok = sandwich_line(
+        {**r, "raise_avg_log_prob": -192.5, "ais_avg_log_prob_subset": -192.31, "sandwich_gap": 0.19, "tight": True}
+    )
     assert "-192.50 <= log p <= AIS -192.31" in ok and "tight" in ok

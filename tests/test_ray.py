@@ -1,5 +1,6 @@
 """compare-dropout --executor ray on a local Ray instance the test starts (2 CPUs): the same rows as
 the local executor, retries of a dead worker, a point that always fails, Ctrl-C and resume."""
+
 import json
 import os
 import signal
@@ -10,20 +11,44 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from revival.cli import main
 from helpers import only_run
+from revival.cli import main
 
-GRID = ["--dataset", "mnist-sample", "--train-sizes", "100,200", "--layers", "16", "--epochs", "2", "--mc-samples", "0",
-        "--variants", "baseline,dropout", "--no-progress", "--no-figures", "--threads", "1"]
+GRID = [
+    "--dataset",
+    "mnist-sample",
+    "--train-sizes",
+    "100,200",
+    "--layers",
+    "16",
+    "--epochs",
+    "2",
+    "--mc-samples",
+    "0",
+    "--variants",
+    "baseline,dropout",
+    "--no-progress",
+    "--no-figures",
+    "--threads",
+    "1",
+]
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0", "PYTHONUNBUFFERED": "1"}
 
-needs_ray = pytest.mark.skipif(__import__("importlib").util.find_spec("ray") is None,
-                               reason="ray not installed: pip install 'revival[ray]' (.ci/run installs it)")
+needs_ray = pytest.mark.skipif(
+    __import__("importlib").util.find_spec("ray") is None,
+    reason="ray not installed: pip install 'revival[ray]' (.ci/run installs it)",
+)
 
 
 def cli(args, logdir, extra_env=None, **kw):
-    return subprocess.run([sys.executable, "-m", "revival", "compare-dropout", *args, "--logdir", str(logdir)],
-                          capture_output=True, text=True, env={**ENV, **(extra_env or {})}, timeout=300, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "revival", "compare-dropout", *args, "--logdir", str(logdir)],
+        capture_output=True,
+        text=True,
+        env={**ENV, **(extra_env or {})},
+        timeout=300,
+        **kw,
+    )
 
 
 def rows(run):
@@ -50,8 +75,7 @@ def test_ray_gives_the_local_rows(tmp_path):
 
 @needs_ray
 def test_dead_worker_is_retried_and_a_failing_point_is_reported_then_resumed(tmp_path):
-    r = cli([*GRID, "--executor", "ray"], tmp_path,
-            {"REVIVAL_FAULTS": "fail:baseline-n200,die-once:dropout-n100"})
+    r = cli([*GRID, "--executor", "ray"], tmp_path, {"REVIVAL_FAULTS": "fail:baseline-n200,die-once:dropout-n100"})
     assert r.returncode == 1, r.stdout + r.stderr
     assert "1 of 4 points failed" in r.stderr and "baseline-n200" in r.stderr
     run = only_run(tmp_path, "compare-dropout")
@@ -71,9 +95,13 @@ def test_dead_worker_is_retried_and_a_failing_point_is_reported_then_resumed(tmp
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_cancels_outstanding_points_and_resume_finishes(tmp_path, sig, code):
     args = [a if a != "2" else "40" for a in GRID]  # 40 epochs: points long enough to interrupt
-    p = subprocess.Popen([sys.executable, "-m", "revival", "compare-dropout", *args, "--executor", "ray",
-                          "--logdir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         env=ENV)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "revival", "compare-dropout", *args, "--executor", "ray", "--logdir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ENV,
+    )
     t0 = time.time()
     for line in p.stdout:
         if "ray: 1/4 points" in line:
@@ -112,8 +140,10 @@ def test_the_resource_check_names_the_option_and_what_the_cluster_has():
             return {"CPU": 2.0}
 
     executor.check_resources(Cluster, {"point_cpus": 2, "point_gpus": 0})
-    for opts, needle in (({"point_cpus": 1000, "point_gpus": 0}, "--point-cpus 1000: the Ray cluster has 2 CPUs"),
-                         ({"point_cpus": 1, "point_gpus": 0.5}, "--point-gpus 0.5: the Ray cluster has 0 GPUs")):
+    for opts, needle in (
+        ({"point_cpus": 1000, "point_gpus": 0}, "--point-cpus 1000: the Ray cluster has 2 CPUs"),
+        ({"point_cpus": 1, "point_gpus": 0.5}, "--point-gpus 0.5: the Ray cluster has 0 GPUs"),
+    ):
         with pytest.raises(runs.OptionError) as e:
             executor.check_resources(Cluster, opts)
         assert needle in str(e.value) and e.value.param_hint == needle.split()[0]

@@ -1,12 +1,13 @@
 """RBM formulas against brute-force enumeration of every state of tiny RBMs."""
+
 import math
 
 import pytest
 import torch
 
+from conftest import random_rbm
 from revival import partition as P
 from revival import rbm as R
-from conftest import random_rbm
 
 
 def joint_table(W, b, c):

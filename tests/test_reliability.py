@@ -1,4 +1,5 @@
 """Interruption, resume, divergence, determinism and never clobbering a run folder."""
+
 import json
 import os
 import signal
@@ -10,19 +11,57 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from helpers import events, invoke, only_run
 from revival import runs
 from revival.cli import main
-from helpers import events, invoke, only_run
 
-RBM = ["pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "64", "--epochs", "8", "--ais-runs", "0",
-       "--monitor-size", "200", "--seed", "3", "--persistent", "--no-progress"]
-MLP = ["compare-dropout", "--dataset", "mnist-sample", "--train-size", "500", "--layers", "64", "--epochs", "6",
-       "--variants", "baseline,dropout", "--mc-samples", "3", "--eval-train-size", "500", "--seed", "2", "--no-progress"]
+RBM = [
+    "pretrain-rbm",
+    "--dataset",
+    "mnist-sample",
+    "--hidden",
+    "64",
+    "--epochs",
+    "8",
+    "--ais-runs",
+    "0",
+    "--monitor-size",
+    "200",
+    "--seed",
+    "3",
+    "--persistent",
+    "--no-progress",
+]
+MLP = [
+    "compare-dropout",
+    "--dataset",
+    "mnist-sample",
+    "--train-size",
+    "500",
+    "--layers",
+    "64",
+    "--epochs",
+    "6",
+    "--variants",
+    "baseline,dropout",
+    "--mc-samples",
+    "3",
+    "--eval-train-size",
+    "500",
+    "--seed",
+    "2",
+    "--no-progress",
+]
 
 
 def start(args, logdir):
-    return subprocess.Popen([sys.executable, "-m", "revival", *args, "--logdir", str(logdir)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "revival", *args, "--logdir", str(logdir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 def interrupt_after(proc, marker, sig, timeout=120):
@@ -80,6 +119,7 @@ def test_sigterm_then_resume_compare_dropout(tmp_path):
 
 def test_ctrl_c_during_the_final_evaluation_is_an_interruption_and_resumes(tmp_path, monkeypatch):
     from revival import partition
+
     real = partition.log_prob
 
     def interrupted_once(*a, **k):
@@ -87,8 +127,20 @@ def test_ctrl_c_during_the_final_evaluation_is_an_interruption_and_resumes(tmp_p
         raise KeyboardInterrupt
 
     monkeypatch.setattr(partition, "log_prob", interrupted_once)
-    args = ["pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "12", "--epochs", "2", "--monitor-size", "100",
-            "--no-progress", "--logdir", tmp_path]
+    args = [
+        "pretrain-rbm",
+        "--dataset",
+        "mnist-sample",
+        "--hidden",
+        "12",
+        "--epochs",
+        "2",
+        "--monitor-size",
+        "100",
+        "--no-progress",
+        "--logdir",
+        tmp_path,
+    ]
     r = invoke(*args)
     assert r.exit_code == 130
     run = only_run(tmp_path, "pretrain-rbm")
@@ -101,6 +153,7 @@ def test_ctrl_c_during_the_final_evaluation_is_an_interruption_and_resumes(tmp_p
 
 def test_divergence_stops_keeps_the_last_good_epoch_and_says_so(tmp_path, monkeypatch):
     from revival import train
+
     real = train.RBMTrainer.train_epoch
 
     def poisoned(self, data, epoch, *a, **k):
@@ -110,8 +163,24 @@ def test_divergence_stops_keeps_the_last_good_epoch_and_says_so(tmp_path, monkey
         return out
 
     monkeypatch.setattr(train.RBMTrainer, "train_epoch", poisoned)
-    r = CliRunner().invoke(main, ["pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "8", "--epochs", "4",
-                                  "--ais-runs", "0", "--monitor-size", "100", "--logdir", str(tmp_path)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "pretrain-rbm",
+            "--dataset",
+            "mnist-sample",
+            "--hidden",
+            "8",
+            "--epochs",
+            "4",
+            "--ais-runs",
+            "0",
+            "--monitor-size",
+            "100",
+            "--logdir",
+            str(tmp_path),
+        ],
+    )
     assert r.exit_code == 1 and "diverged" in r.output and "--lr" in r.output
     run = only_run(tmp_path, "pretrain-rbm")
     s = json.loads((run / "summary.json").read_text())
@@ -122,16 +191,49 @@ def test_divergence_stops_keeps_the_last_good_epoch_and_says_so(tmp_path, monkey
 
 
 def test_a_huge_learning_rate_diverges_with_exit_1(tmp_path):
-    r = CliRunner().invoke(main, ["compare-dropout", "--dataset", "mnist-sample", "--train-size", "200", "--layers", "32",
-                                  "--epochs", "3", "--lr", "1e12", "--variants", "baseline", "--logdir", str(tmp_path)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "compare-dropout",
+            "--dataset",
+            "mnist-sample",
+            "--train-size",
+            "200",
+            "--layers",
+            "32",
+            "--epochs",
+            "3",
+            "--lr",
+            "1e12",
+            "--variants",
+            "baseline",
+            "--logdir",
+            str(tmp_path),
+        ],
+    )
     assert r.exit_code == 1 and "diverged" in r.output
     s = json.loads((only_run(tmp_path, "compare-dropout") / "summary.json").read_text())
     assert s["status"] == "diverged"
 
 
 def test_same_seed_same_metrics(tmp_path):
-    args = ["pretrain-rbm", "--dataset", "mnist-sample", "--hidden", "20", "--epochs", "2", "--ais-runs", "0",
-            "--monitor-size", "100", "--dropout", "0.3", "--logdir", tmp_path]
+    args = [
+        "pretrain-rbm",
+        "--dataset",
+        "mnist-sample",
+        "--hidden",
+        "20",
+        "--epochs",
+        "2",
+        "--ais-runs",
+        "0",
+        "--monitor-size",
+        "100",
+        "--dropout",
+        "0.3",
+        "--logdir",
+        tmp_path,
+    ]
     for name in ("x", "y"):
         assert invoke(*args, "--name", name).exit_code == 0
     finals = [json.loads(p.read_text())["final"] for p in sorted((tmp_path / "pretrain-rbm").glob("*/summary.json"))]
@@ -149,11 +251,15 @@ def test_run_folders_are_never_reused(tmp_path):
 
 
 def test_two_processes_started_together_get_distinct_folders(tmp_path):
-    code = ("import sys, time; from revival import runs; t = float(sys.argv[1]);"
-            "print(runs.new_run_dir(sys.argv[2], 'cmd', None, t))")
+    code = (
+        "import sys, time; from revival import runs; t = float(sys.argv[1]);"
+        "print(runs.new_run_dir(sys.argv[2], 'cmd', None, t))"
+    )
     now = str(time.time())
-    procs = [subprocess.Popen([sys.executable, "-c", code, now, str(tmp_path)], stdout=subprocess.PIPE, text=True)
-             for _ in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, now, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
     outs = {p.communicate()[0].strip() for p in procs}
     assert len(outs) == 4
 
@@ -170,6 +276,9 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path, what):
         runs.write_json(target / "summary.json", {"status": "finished" if what == "finished" else "interrupted"})
     r = CliRunner().invoke(main, ["pretrain-rbm", "--resume", str(target)])
     assert r.exit_code == 2 and "--resume" in r.output
-    needle = {"not-a-run": "not a revival run folder", "other-command": "not of 'pretrain-rbm'",
-              "finished": "already finished"}[what]
+    needle = {
+        "not-a-run": "not a revival run folder",
+        "other-command": "not of 'pretrain-rbm'",
+        "finished": "already finished",
+    }[what]
     assert needle in r.output

@@ -1,23 +1,26 @@
 """Figures drawn from a run's own files (`revival report` and the automatic figures)."""
+
 import json
 
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from helpers import invoke, only_run
 from revival import report as REP
 from revival.cli import main
-from helpers import invoke, only_run
 
 
 def fake_compare_run(root, errors):
     """A compare-dropout run folder written by hand: known per-epoch errors for two variants,
     a train-size sweep in summary.json."""
     from torch.utils.tensorboard import SummaryWriter
+
     run = root / "compare-dropout" / "fake"
     run.mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({"command": "compare-dropout", "options": {
-        "preset": "quick", "train_sizes": [100, 1000]}}))
+    (run / "config.json").write_text(
+        json.dumps({"command": "compare-dropout", "options": {"preset": "quick", "train_sizes": [100, 1000]}})
+    )
     rows, groups = [], []
     for i, (variant, (train, test)) in enumerate(errors.items()):
         for n in (100, 1000):
@@ -28,12 +31,28 @@ def fake_compare_run(root, errors):
                     w.add_scalar("error/train", a, step)
                     w.add_scalar("error/test", b, step)
                     w.add_scalar("loss/test", 2 * b, step)
-            row = {"variant": variant, "train_size": n, "seed": 0, "hidden_dropout": 0.0, "depth": 1,
-                   "test_error": test[-1] / (1 + (n == 1000)), "train_error": train[-1]}
+            row = {
+                "variant": variant,
+                "train_size": n,
+                "seed": 0,
+                "hidden_dropout": 0.0,
+                "depth": 1,
+                "test_error": test[-1] / (1 + (n == 1000)),
+                "train_error": train[-1],
+            }
             (run / name / "result.json").write_text(json.dumps(row))
             rows.append(row)
-            groups.append({"variant": variant, "train_size": n, "hidden_dropout": 0.0, "depth": 1, "seeds": 1,
-                           "test_error": row["test_error"], "test_error_std": 0.0})
+            groups.append(
+                {
+                    "variant": variant,
+                    "train_size": n,
+                    "hidden_dropout": 0.0,
+                    "depth": 1,
+                    "seeds": 1,
+                    "test_error": row["test_error"],
+                    "test_error_std": 0.0,
+                }
+            )
     (run / "summary.json").write_text(json.dumps({"status": "finished", "rows": rows, "groups": groups}))
     (run / "summary.md").write_text("# compare-dropout: fake\n")
     return run
@@ -42,8 +61,7 @@ def fake_compare_run(root, errors):
 def test_figures_plot_the_runs_own_numbers(tmp_path):
     errors = {"baseline": ([0.5, 0.2, 0.0], [0.6, 0.3, 0.25]), "dropout": ([0.55, 0.3, 0.1], [0.6, 0.25, 0.15])}
     run = fake_compare_run(tmp_path, errors)
-    panels = REP.compare_panels(run, json.loads((run / "summary.json").read_text()), None,
-                                {"train_sizes": [100, 1000]})
+    panels = REP.compare_panels(run, json.loads((run / "summary.json").read_text()), None, {"train_sizes": [100, 1000]})
     over = panels["overfitting-n100"]
     assert len(over.series) == 4  # train and test of two variants
     by_label = {s.label: s for s in over.series}
@@ -61,15 +79,35 @@ def test_figures_plot_the_runs_own_numbers(tmp_path):
 
 
 def test_pretrain_rbm_draws_its_figures_and_links_them(tmp_path):
-    r = invoke("pretrain-rbm", "--dataset", "mnist-sample", "--hidden", 16, "--epochs", 3, "--monitor-size", 100,
-               "--ais-every", 1, "--ais-runs", 5, "--ais-betas", 100, "--logdir", tmp_path, "--no-progress", "--figures")
+    r = invoke(
+        "pretrain-rbm",
+        "--dataset",
+        "mnist-sample",
+        "--hidden",
+        16,
+        "--epochs",
+        3,
+        "--monitor-size",
+        100,
+        "--ais-every",
+        1,
+        "--ais-runs",
+        5,
+        "--ais-betas",
+        100,
+        "--logdir",
+        tmp_path,
+        "--no-progress",
+        "--figures",
+    )
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path, "pretrain-rbm")
     names = {p.name for p in (run / "figures").iterdir()}
     assert names == {"curves.png", "filters.png", "samples.png", "reconstructions.png"}
     md = (run / "summary.md").read_text()
     assert "## figures" in md and "![curves](figures/curves.png)" in md
-    from revival.report import read_scalars, rbm_panels
+    from revival.report import rbm_panels, read_scalars
+
     panels = rbm_panels(read_scalars(run), json.loads((run / "summary.json").read_text()).get("log_prob"))
     assert set(panels) == {"recon", "free_energy", "gap", "pll", "log_prob"}
     assert len(panels["free_energy"].series) == 2 and len(panels["recon"].series[0].y) == 3
@@ -82,17 +120,58 @@ def test_pretrain_rbm_draws_its_figures_and_links_them(tmp_path):
 
 def test_several_runs_overlay_and_a_dbn_report(tmp_path):
     for name in ("a", "b"):
-        assert invoke("pretrain-rbm", "--dataset", "mnist-sample", "--hidden", 8, "--epochs", 2, "--ais-runs", 0,
-                      "--monitor-size", 100, "--name", name, "--logdir", tmp_path, "--no-progress").exit_code == 0
+        assert (
+            invoke(
+                "pretrain-rbm",
+                "--dataset",
+                "mnist-sample",
+                "--hidden",
+                8,
+                "--epochs",
+                2,
+                "--ais-runs",
+                0,
+                "--monitor-size",
+                100,
+                "--name",
+                name,
+                "--logdir",
+                tmp_path,
+                "--no-progress",
+            ).exit_code
+            == 0
+        )
     runs = sorted((tmp_path / "pretrain-rbm").iterdir())
     r = invoke("report", *runs, "--out", tmp_path / "ov", "--svg")
     assert r.exit_code == 0, r.output
     assert (tmp_path / "ov" / "overlay.png").is_file() and (tmp_path / "ov" / "overlay.svg").is_file()
-    assert invoke("pretrain-dbn", "--dataset", "mnist-sample", "--layers", "16,8", "--epochs", 1, "--monitor-size", 100,
-                  "--sample-steps", 2, "--logdir", tmp_path, "--no-progress", "--figures").exit_code == 0
+    assert (
+        invoke(
+            "pretrain-dbn",
+            "--dataset",
+            "mnist-sample",
+            "--layers",
+            "16,8",
+            "--epochs",
+            1,
+            "--monitor-size",
+            100,
+            "--sample-steps",
+            2,
+            "--logdir",
+            tmp_path,
+            "--no-progress",
+            "--figures",
+        ).exit_code
+        == 0
+    )
     dbn = only_run(tmp_path, "pretrain-dbn")
-    assert {p.name for p in (dbn / "figures").iterdir()} == {"curves.png", "dbn_samples.png", "layer-1_filters.png",
-                                                             "layer-2_filters.png"}
+    assert {p.name for p in (dbn / "figures").iterdir()} == {
+        "curves.png",
+        "dbn_samples.png",
+        "layer-1_filters.png",
+        "layer-2_filters.png",
+    }
     r = CliRunner().invoke(main, ["report", str(runs[0]), str(dbn)])
     assert r.exit_code == 2 and "cannot share axes" in r.output
 
@@ -110,14 +189,24 @@ def test_a_run_missing_files_gets_a_figureless_report_and_a_non_run_exits_2(tmp_
 
 
 def test_log_prob_figure_plots_each_estimate_of_each_run():
-    lps = [{"avg_log_prob": -120.0, "avg_log_prob_lower": -121.0, "avg_log_prob_upper": "inf",
-            "ais_avg_log_prob_subset": -118.1, "raise_avg_log_prob": -126.0},
-           {"avg_log_prob": -103.4, "avg_log_prob_lower": -103.6, "avg_log_prob_upper": -103.1}]
+    lps = [
+        {
+            "avg_log_prob": -120.0,
+            "avg_log_prob_lower": -121.0,
+            "avg_log_prob_upper": "inf",
+            "ais_avg_log_prob_subset": -118.1,
+            "raise_avg_log_prob": -126.0,
+        },
+        {"avg_log_prob": -103.4, "avg_log_prob_lower": -103.6, "avg_log_prob_upper": -103.1},
+    ]
     fig = REP.log_prob_figure(["CD-1", "CD-25"], lps, [(-125.53, "paper CD-1")])
     ax = fig.axes[0]
     markers = {line.get_label(): list(line.get_ydata()) for line in ax.lines if line.get_linestyle() == "None"}
-    assert markers == {"AIS, all test images": [-120.0, -103.4], "AIS, RAISE's images": [-118.1],
-                       "RAISE (conservative), same images": [-126.0]}
+    assert markers == {
+        "AIS, all test images": [-120.0, -103.4],
+        "AIS, RAISE's images": [-118.1],
+        "RAISE (conservative), same images": [-126.0],
+    }
     bars = [list(line.get_ydata()) for line in ax.lines if line.get_linestyle() == "-" and len(line.get_ydata()) == 2]
     assert [-103.6, -103.1] in bars and not any(-121.0 in b for b in bars)  # an infinite bound draws no bar
 
@@ -148,10 +237,13 @@ def test_report_never_writes_through_a_link(tmp_path):
     assert (other / "overfitting-n100.png").read_text() == "theirs" and len(list(other.iterdir())) == 1
 
 
-@pytest.mark.parametrize("damage,code,needle", [
-    (lambda run: (run / "figures").write_text("x"), 2, "figures: is a file"),
-    (lambda run: ((run / "summary.md").unlink(), (run / "summary.md").mkdir()), 2, "summary.md: is not a file"),
-])
+@pytest.mark.parametrize(
+    "damage,code,needle",
+    [
+        (lambda run: (run / "figures").write_text("x"), 2, "figures: is a file"),
+        (lambda run: ((run / "summary.md").unlink(), (run / "summary.md").mkdir()), 2, "summary.md: is not a file"),
+    ],
+)
 def test_report_refuses_a_damaged_run_in_one_line(tmp_path, damage, code, needle):
     run = fake_compare_run(tmp_path, ERRS)
     damage(run)
@@ -168,8 +260,10 @@ def test_report_out_that_cannot_be_a_folder_is_one_line(tmp_path):
         assert r.exit_code == 2 and "--out" in r.output and "Traceback" not in r.output, r.output
 
 
-@pytest.mark.parametrize("summary", [None, "{not json", json.dumps({"status": "interrupted"}),
-                                     json.dumps({"status": "finished", "rows": []})])
+@pytest.mark.parametrize(
+    "summary",
+    [None, "{not json", json.dumps({"status": "interrupted"}), json.dumps({"status": "finished", "rows": []})],
+)
 def test_report_rebuilds_a_compare_run_from_its_points(tmp_path, summary):
     run = fake_compare_run(tmp_path, ERRS)
     if summary is None:
@@ -183,8 +277,12 @@ def test_report_rebuilds_a_compare_run_from_its_points(tmp_path, summary):
 
 def test_figures_do_not_mislead_at_first_sight():
     from revival import figures as F
-    same = [F.Series("baseline test", [1, 2, 3], [5, 4, 3]), F.Series("weight-decay test", [1, 2, 3], [5, 4, 3]),
-            F.Series("dropout test", [1, 2, 3], [6, 4, 2])]
+
+    same = [
+        F.Series("baseline test", [1, 2, 3], [5, 4, 3]),
+        F.Series("weight-decay test", [1, 2, 3], [5, 4, 3]),
+        F.Series("dropout test", [1, 2, 3], [6, 4, 2]),
+    ]
     m = F.merged(same)
     assert [s.label for s in m] == ["baseline test = weight-decay test", "dropout test"]  # one line, one entry
     fig = F.draw([F.Panel("t", "epoch", "error %", same)])
@@ -194,27 +292,39 @@ def test_figures_do_not_mislead_at_first_sight():
     one = F.draw([F.Panel("t", "epoch", "nats", [F.Series("final", [5], [-120.0])])]).axes[0]
     assert [int(t) for t in one.get_xticks()] == [4, 5, 6]
     # dashed means train, and only train: a second layer's validation curve is solid
-    panels = REP.rbm_panels({"rbm/free_energy/train": ([1, 2], [1.0, 2.0]), "rbm/free_energy/valid": ([1, 2], [1.0, 2.5])},
-                            None, "layer-2", 1)
+    panels = REP.rbm_panels(
+        {"rbm/free_energy/train": ([1, 2], [1.0, 2.0]), "rbm/free_energy/valid": ([1, 2], [1.0, 2.5])},
+        None,
+        "layer-2",
+        1,
+    )
     assert [s.line for s in panels["free_energy"].series] == ["--", "-"]
     assert [s.line for s in panels["gap"].series] == []
 
 
 def test_the_final_log_probability_is_drawn_when_ais_ran_only_at_the_end():
-    p = REP.rbm_panels({"rbm/recon_error": ([1, 2, 3], [3.0, 2.0, 1.0])},
-                       {"avg_log_prob": -120.0, "method": "sandwich", "ais_betas": 14501, "raise_avg_log_prob": -121.0,
-                        "raise_examples": 300})["log_prob"]
+    p = REP.rbm_panels(
+        {"rbm/recon_error": ([1, 2, 3], [3.0, 2.0, 1.0])},
+        {
+            "avg_log_prob": -120.0,
+            "method": "sandwich",
+            "ais_betas": 14501,
+            "raise_avg_log_prob": -121.0,
+            "raise_examples": 300,
+        },
+    )["log_prob"]
     assert [(s.x, s.y) for s in p.series] == [([3], [-120.0]), ([3], [-121.0])]
     assert "14,501 betas" in p.series[0].label and "RAISE on 300 images" in p.series[1].label
 
 
 def test_image_grids_are_drawn_large_with_a_title_and_labelled_pairs(tmp_path):
     import io
+
     from revival import figures as F
+
     buf = io.BytesIO()
     Image.new("L", (291, 291), 128).save(buf, format="PNG")
-    fig = F.image_figure(buf.getvalue(), "pretrain-rbm X: reconstructions", "pairs side by side",
-                         ["data", "recon"] * 5)
+    fig = F.image_figure(buf.getvalue(), "pretrain-rbm X: reconstructions", "pairs side by side", ["data", "recon"] * 5)
     ax = fig.axes[0]
     assert ax.get_title() == "pretrain-rbm X: reconstructions"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["data", "recon"] * 5
@@ -224,8 +334,26 @@ def test_image_grids_are_drawn_large_with_a_title_and_labelled_pairs(tmp_path):
 
 def test_report_of_a_resumed_run_prints_no_tensorboard_purge_warnings(tmp_path, caplog):
     from torch.utils.tensorboard import SummaryWriter
-    assert invoke("pretrain-rbm", "--dataset", "mnist-sample", "--hidden", 8, "--epochs", 2, "--ais-runs", 0,
-                  "--monitor-size", 100, "--logdir", tmp_path, "--no-progress").exit_code == 0
+
+    assert (
+        invoke(
+            "pretrain-rbm",
+            "--dataset",
+            "mnist-sample",
+            "--hidden",
+            8,
+            "--epochs",
+            2,
+            "--ais-runs",
+            0,
+            "--monitor-size",
+            100,
+            "--logdir",
+            tmp_path,
+            "--no-progress",
+        ).exit_code
+        == 0
+    )
     run = only_run(tmp_path, "pretrain-rbm")
     with SummaryWriter(str(run)) as w:  # what a resumed run leaves: a step written again after a later one
         w.add_scalar("rbm/recon_error", 1.0, 1)
@@ -237,20 +365,37 @@ def test_report_of_a_resumed_run_prints_no_tensorboard_purge_warnings(tmp_path, 
 
 def test_a_depth_sweep_draws_the_papers_per_depth_figures_and_no_lone_classic_panel(tmp_path):
     from torch.utils.tensorboard import SummaryWriter
+
     from revival.experiments import PRESETS
+
     run = tmp_path / "compare-dropout" / "r"
     run.mkdir(parents=True)
     rows = []
-    for name, v, d, err in (("baseline-d1", "baseline", 1, 0.0435), ("pretrained-d3", "pretrained", 3, 0.0288),
-                            ("baseline-d3", "baseline", 3, 0.0491), ("pretrained-d1", "pretrained", 1, 0.0319),
-                            ("svm-rbf", "svm-rbf", None, 0.0321)):
+    for name, v, d, err in (
+        ("baseline-d1", "baseline", 1, 0.0435),
+        ("pretrained-d3", "pretrained", 3, 0.0288),
+        ("baseline-d3", "baseline", 3, 0.0491),
+        ("pretrained-d1", "pretrained", 1, 0.0319),
+        ("svm-rbf", "svm-rbf", None, 0.0321),
+    ):
         (run / name).mkdir()
         with SummaryWriter(str(run / name)) as w:
-            for step in ((1, 2) if v != "svm-rbf" else (2,)):
+            for step in (1, 2) if v != "svm-rbf" else (2,):
                 w.add_scalar("error/train", 0.0, step)
                 w.add_scalar("error/test", err, step)
-        row = {"variant": v, "train_size": 10_000, "seed": 0, "depth": d, "hidden_dropout": 0.0, "train_error": 0.0,
-               "valid_error": err, "test_error": err, "generalization_gap": err, "test_loss": 0.1, "test_loss_min": 0.1}
+        row = {
+            "variant": v,
+            "train_size": 10_000,
+            "seed": 0,
+            "depth": d,
+            "hidden_dropout": 0.0,
+            "train_error": 0.0,
+            "valid_error": err,
+            "test_error": err,
+            "generalization_gap": err,
+            "test_loss": 0.1,
+            "test_loss_min": 0.1,
+        }
         (run / name / "result.json").write_text(json.dumps(row))
         rows.append(row)
     preset = PRESETS["larochelle2007"]

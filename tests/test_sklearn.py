@@ -1,5 +1,6 @@
 """revival.sklearn: the estimators pass scikit-learn's own checks, work in a Pipeline and in
 GridSearchCV, and RBMTransformer stands in for BernoulliRBM."""
+
 import warnings
 
 import numpy as np
@@ -19,14 +20,17 @@ from revival.sklearn import DBNClassifier, DropoutNetClassifier, RBMTransformer 
 # Small settings so that scikit-learn's ~50 checks (each fitting several times) take seconds; the
 # checks themselves are unchanged. None is expected to fail; a check scikit-learn itself skips for
 # an estimator (its tags say the check does not apply) is listed here with the reason.
-ESTIMATORS = [RBMTransformer(n_components=8, n_iter=5, random_state=0),
-              DropoutNetClassifier((16,), epochs=10, batch_size=32, learning_rate=0.2, random_state=0),
-              DBNClassifier((16,), pretrain_epochs=1, epochs=10, batch_size=32, learning_rate=0.5, random_state=0)]
+ESTIMATORS = [
+    RBMTransformer(n_components=8, n_iter=5, random_state=0),
+    DropoutNetClassifier((16,), epochs=10, batch_size=32, learning_rate=0.2, random_state=0),
+    DBNClassifier((16,), pretrain_epochs=1, epochs=10, batch_size=32, learning_rate=0.5, random_state=0),
+]
 NOT_APPLICABLE = {  # check name -> why it does not run here
     "check_array_api_input": "scikit-learn skips it unless SCIPY_ARRAY_API=1; the estimators take numpy "
-                             "arrays (torch runs inside) and do not claim array-API support",
+    "arrays (torch runs inside) and do not claim array-API support",
     "check_classifier_data_not_an_array": "scikit-learn skips it when pandas is missing; pandas is no dependency "
-                                          "of revival, so the pandas inputs are not checked here"}
+    "of revival, so the pandas inputs are not checked here",
+}
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
@@ -50,8 +54,10 @@ def test_rbm_features_pipeline_as_scikit_learns_example(digits):
     """scikit-learn's "Restricted Boltzmann Machine features for digit classification": the same
     pipeline with RBMTransformer in BernoulliRBM's place, the same settings."""
     scores = {}
-    for rbm in (RBMTransformer(n_components=100, learning_rate=0.06, n_iter=10, random_state=0),
-                BernoulliRBM(n_components=100, learning_rate=0.06, n_iter=10, random_state=0)):
+    for rbm in (
+        RBMTransformer(n_components=100, learning_rate=0.06, n_iter=10, random_state=0),
+        BernoulliRBM(n_components=100, learning_rate=0.06, n_iter=10, random_state=0),
+    ):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = Pipeline([("rbm", rbm), ("logistic", LogisticRegression(C=100, max_iter=500))])
@@ -63,9 +69,16 @@ def test_rbm_features_pipeline_as_scikit_learns_example(digits):
 def test_grid_search_over_the_rbms_size(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        search = GridSearchCV(Pipeline([("rbm", RBMTransformer(n_iter=3, learning_rate=0.06, random_state=0)),
-                                        ("logistic", LogisticRegression(C=100, max_iter=200))]),
-                              {"rbm__n_components": [10, 40]}, cv=2).fit(digits.x_train[:400], digits.y_train[:400])
+        search = GridSearchCV(
+            Pipeline(
+                [
+                    ("rbm", RBMTransformer(n_iter=3, learning_rate=0.06, random_state=0)),
+                    ("logistic", LogisticRegression(C=100, max_iter=200)),
+                ]
+            ),
+            {"rbm__n_components": [10, 40]},
+            cv=2,
+        ).fit(digits.x_train[:400], digits.y_train[:400])
     assert search.best_params_["rbm__n_components"] in (10, 40)
     assert search.best_estimator_.named_steps["rbm"].components_.shape[0] == search.best_params_["rbm__n_components"]
 

@@ -1,4 +1,5 @@
 """The RBM trainer on tiny problems where the exact likelihood is known."""
+
 import torch
 
 from revival import partition as P
@@ -8,8 +9,10 @@ from revival.train import RBMTrainConfig, RBMTrainer
 
 
 def tiny_data():
-    patterns = torch.tensor([[1, 1, 1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1, 1, 1],
-                             [1, 0, 1, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1, 0, 0]], dtype=torch.uint8)
+    patterns = torch.tensor(
+        [[1, 1, 1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1, 1, 1], [1, 0, 1, 0, 1, 0, 1, 0], [1, 1, 0, 0, 1, 1, 0, 0]],
+        dtype=torch.uint8,
+    )
     return Visible(patterns.repeat(25, 1))
 
 
@@ -24,8 +27,9 @@ def train(persistent, epochs=150, k=1):
     model = R.RBM(8, 6).init_(g, data.all().mean(0), std=0.1)
     # no momentum: with 10-example batches on four patterns, momentum 0.9 makes PCD's chains lag
     # the fast-moving model and the likelihood oscillates (Tieleman 2008 uses small steps too)
-    cfg = RBMTrainConfig(hidden=6, epochs=epochs, batch_size=10, lr=0.05, momentum=0.0, weight_decay=0.0, cd_k=k,
-                         persistent=persistent)
+    cfg = RBMTrainConfig(
+        hidden=6, epochs=epochs, batch_size=10, lr=0.05, momentum=0.0, weight_decay=0.0, cd_k=k, persistent=persistent
+    )
     tr = RBMTrainer(model, cfg, g)
     before = exact_avg_log_prob(model, data)
     for e in range(epochs):
@@ -60,7 +64,7 @@ def test_weight_decay_adds_exactly_minus_lr_lambda_w_to_the_step():
         tr.train_epoch(data, 0)
         return model.weight.detach().clone(), tr.vel[0].clone()
 
-    (w0, v0), (w1, v1), (wn, vn) = step(0.0), step(0.5), step(-0.5)
+    (w0, v0), (w1, v1), (wn, _) = step(0.0), step(0.5), step(-0.5)
     W_start = torch.ones(3, 5)
     assert torch.allclose(w1 - w0, -0.1 * 0.5 * W_start) and torch.allclose(v1 - v0, -0.1 * 0.5 * W_start)
     assert torch.allclose(wn - w0, 0.1 * 0.5 * W_start)
