@@ -429,7 +429,7 @@ def log_prob(
     dev = rbm.weight.device
     data = visible(x, dev, binarize, D.split_seed(seed, "test"), "x")
     base = data if train is None else visible(train, dev, binarize, D.split_seed(seed, "train"), "train")
-    return P.log_prob(rbm, data, base, method, ais_runs, ais_betas, seed, raise_examples=raise_examples)
+    return P.log_prob(rbm, data, base, P.Estimate(method, ais_runs, ais_betas, seed, raise_examples=raise_examples))
 
 
 def load(path):

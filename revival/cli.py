@@ -13,6 +13,7 @@ import click
 
 from . import __version__
 from . import experiments as E
+from .config import NET_CHECKS, RBM_CHECKS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
 
@@ -533,42 +534,37 @@ PRECISION_HELP = (
     "Matrix products in float32, or in bfloat16 with float32 weights, velocities and statistics; bf16 "
     "is used only where a start-up probe measures it >= 1.5x faster (else fp32, with a warning)."
 )
+
+
+def click_type(rule):
+    """The Click type of a setting's rule in :mod:`revival.config` (a Range or a tuple of choices),
+    so the command line refuses what the library's configs refuse, with the same bounds."""
+    from .config import Range
+
+    if not isinstance(rule, Range):
+        return click.Choice(list(rule))
+    if rule.kind is int:
+        return click.IntRange(rule.lo, rule.hi, min_open=rule.lo_open, max_open=rule.hi_open)
+    return Finite(rule.lo, rule.hi, min_open=rule.lo_open, max_open=rule.hi_open)
+
+
+# the RBM training options: name and help; the allowed values come from revival.config.RBM_CHECKS
 RBM_OPTIONS = [
-    (
-        "visible_type",
-        click.Choice(["bernoulli", "gaussian"]),
-        "Binary visibles, or unit-variance Gaussian visibles on standardised pixels (first layer).",
-    ),
-    ("epochs", click.IntRange(min=1), "Passes over the training data."),
-    ("batch_size", click.IntRange(min=1), "Examples per update."),
-    ("lr", Finite(min=0, min_open=True), "Learning rate [default: 0.1 for Bernoulli, 0.01 for Gaussian visibles]."),
-    ("lr_decay", Finite(0, 1, min_open=True), "Learning rate multiplied by this every epoch."),
-    ("momentum", Finite(0, 1, max_open=True), "Fixed momentum [default: 0.5 for 5 epochs, then 0.9]."),
-    ("weight_decay", Finite(min=0), "L2 cost on weights only."),
-    ("cd_k", click.IntRange(min=1), "Gibbs steps per update (CD-k)."),
-    (
-        "sparsity_target",
-        Finite(0, 1, min_open=True, max_open=True),
-        "Target mean activation of hidden units (off unless given).",
-    ),
-    ("sparsity_cost", Finite(min=0), "Weight of the sparsity penalty."),
-    (
-        "dropout",
-        Finite(0, 1, max_open=True),
-        "Probability of dropping each hidden unit, per example and update (dropout RBM).",
-    ),
-    (
-        "monitor_size",
-        click.IntRange(min=10),
-        "Examples in the fixed train/valid subsets used for free energies and PLL.",
-    ),
-    ("init_std", Finite(min=0, min_open=True), "Initial weights N(0, s^2) (the Guide: 0.01; the 2006 code: 0.1)."),
-    (
-        "visible_bias_init",
-        click.Choice(E.VISIBLE_BIAS_INITS),
-        "Initial visible biases: log(p/(1-p)) of the data (the Guide) or zero (the 2006 code).",
-    ),
-    ("precision", click.Choice(E.PRECISIONS), PRECISION_HELP),
+    ("visible_type", "Binary visibles, or unit-variance Gaussian visibles on standardised pixels (first layer)."),
+    ("epochs", "Passes over the training data."),
+    ("batch_size", "Examples per update."),
+    ("lr", "Learning rate [default: 0.1 for Bernoulli, 0.01 for Gaussian visibles]."),
+    ("lr_decay", "Learning rate multiplied by this every epoch."),
+    ("momentum", "Fixed momentum [default: 0.5 for 5 epochs, then 0.9]."),
+    ("weight_decay", "L2 cost on weights only."),
+    ("cd_k", "Gibbs steps per update (CD-k)."),
+    ("sparsity_target", "Target mean activation of hidden units (off unless given)."),
+    ("sparsity_cost", "Weight of the sparsity penalty."),
+    ("dropout", "Probability of dropping each hidden unit, per example and update (dropout RBM)."),
+    ("monitor_size", "Examples in the fixed train/valid subsets used for free energies and PLL."),
+    ("init_std", "Initial weights N(0, s^2) (the Guide: 0.01; the 2006 code: 0.1)."),
+    ("visible_bias_init", "Initial visible biases: log(p/(1-p)) of the data (the Guide) or zero (the 2006 code)."),
+    ("precision", PRECISION_HELP),
 ]
 
 
@@ -590,8 +586,8 @@ def rbm_options(per_layer: bool):
 
     def deco(f):
         opts = []
-        for name, t, help_ in RBM_OPTIONS:
-            d = defaults[name]
+        for name, help_ in RBM_OPTIONS:
+            t, d = click_type(RBM_CHECKS[name]), defaults[name]
             if per_layer and name in E.DBN_PER_LAYER:
                 opts.append(
                     click.option(
@@ -626,10 +622,12 @@ def _check_sparsity(o: dict):
 
 
 @main.command("pretrain-rbm", context_settings=CONTEXT)
-@click.option("--hidden", type=click.IntRange(min=1), default=E.RBM_DEFAULTS["hidden"], help="Number of hidden units.")
+@click.option(
+    "--hidden", type=click_type(RBM_CHECKS["hidden"]), default=E.RBM_DEFAULTS["hidden"], help="Number of hidden units."
+)
 @click.option(
     "--binarize",
-    type=click.Choice(["stochastic", "threshold", "none"]),
+    type=click_type(RBM_CHECKS["binarize"]),
     default=E.RBM_DEFAULTS["binarize"],
     help="Binary data: one fixed seeded Bernoulli sample per image, pixel >= 128, or grey levels.",
 )
@@ -830,7 +828,7 @@ def pretrain_dbn_cmd(**o):
 )
 @click.option(
     "--binarize",
-    type=click.Choice(["stochastic", "threshold", "none"]),
+    type=click_type(RBM_CHECKS["binarize"]),
     default=None,
     help="[default: as in training, else stochastic]",
 )
@@ -935,42 +933,55 @@ def evaluate_rbm_cmd(path, as_json, **o):
 )
 @click.option(
     "--activation",
-    type=click.Choice(E.ACTIVATIONS),
+    type=click_type(NET_CHECKS["activation"]),
     default=None,
     help="Hidden units [default: from --preset; logistic when a pretrained variant runs].",
 )
 @click.option(
     "--loss",
-    type=click.Choice(E.LOSSES),
+    type=click_type(NET_CHECKS["loss"]),
     default=None,
     help="Cross-entropy of the softmax, or squared error between the softmax and the one-hot target.",
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=None)
-@click.option("--batch-size", type=click.IntRange(min=1), default=None)
-@click.option("--lr", type=Finite(min=0, min_open=True), default=None)
+@click.option("--epochs", type=click_type(NET_CHECKS["epochs"]), default=None)
+@click.option("--batch-size", type=click_type(NET_CHECKS["batch_size"]), default=None)
+@click.option("--lr", type=click_type(NET_CHECKS["lr"]), default=None)
 @click.option(
-    "--lr-decay", type=Finite(0, 1, min_open=True), default=None, help="Learning rate multiplied by this every epoch."
+    "--lr-decay",
+    type=click_type(NET_CHECKS["lr_decay"]),
+    default=None,
+    help="Learning rate multiplied by this every epoch.",
 )
-@click.option("--initial-momentum", type=Finite(0, 1, max_open=True), default=None)
-@click.option("--final-momentum", type=Finite(0, 1, max_open=True), default=None)
-@click.option("--momentum-epochs", type=click.IntRange(min=0), default=None, help="Epochs of the linear momentum ramp.")
+@click.option("--initial-momentum", type=click_type(NET_CHECKS["initial_momentum"]), default=None)
+@click.option("--final-momentum", type=click_type(NET_CHECKS["final_momentum"]), default=None)
+@click.option(
+    "--momentum-epochs",
+    type=click_type(NET_CHECKS["momentum_epochs"]),
+    default=None,
+    help="Epochs of the linear momentum ramp.",
+)
 @click.option("--dampen/--no-dampen", default=None, help="Scale each step by (1 - momentum) (Hinton et al. 2012).")
-@click.option("--weight-decay", type=Finite(min=0), default=None, help="L2 strength of *-weight-decay variants.")
+@click.option(
+    "--weight-decay",
+    type=click_type(NET_CHECKS["weight_decay"]),
+    default=None,
+    help="L2 strength of *-weight-decay variants.",
+)
 @click.option(
     "--max-norm",
-    type=Finite(min=0, min_open=True),
+    type=click_type(NET_CHECKS["max_norm"]),
     default=None,
     help="Bound c on each hidden unit's incoming weight norm (max-norm variants).",
 )
 @click.option(
     "--input-dropout",
-    type=Finite(0, 1, max_open=True),
+    type=click_type(NET_CHECKS["input_dropout"]),
     default=None,
     help="Drop probability of input pixels (dropout variants).",
 )
 @click.option(
     "--hidden-dropout",
-    type=Finite(0, 1, max_open=True),
+    type=click_type(NET_CHECKS["hidden_dropout"]),
     default=None,
     help="Drop probability of hidden units (dropout variants).",
 )
@@ -1024,26 +1035,26 @@ def evaluate_rbm_cmd(path, as_json, **o):
 )
 @click.option(
     "--eval-train-size",
-    type=click.IntRange(min=1),
+    type=click_type(NET_CHECKS["eval_train_size"]),
     default=None,
     help="Training examples used for the per-epoch train error.",
 )
 @click.option(
     "--dropout-scaling",
-    type=click.Choice(E.DROPOUT_SCALINGS),
+    type=click_type(NET_CHECKS["dropout_scaling"]),
     default=None,
     help="Bernoulli dropout as the papers (no rescaling in training, weights x retain probability at test "
     "time) or inverted (kept units / retain probability in training) [default: from --preset].",
 )
 @click.option(
     "--max-norm-layers",
-    type=click.Choice(E.MAX_NORM_LAYERS),
+    type=click_type(NET_CHECKS["max_norm_layers"]),
     default=None,
     help="Max-norm on hidden units only, or on every layer's units (output too).",
 )
 @click.option(
     "--init-scheme",
-    type=click.Choice(E.INIT_SCHEMES),
+    type=click_type(NET_CHECKS["init_scheme"]),
     default=None,
     help="Initial weights: he N(0,2/fan_in), fan-in N(0,1/fan_in), small-gaussian N(0,0.01^2), "
     "standard-uniform U(+-1/sqrt(fan_in)), glorot U(+-sqrt(6/(fan_in+fan_out))); auto = he for ReLU, "
@@ -1122,20 +1133,23 @@ def evaluate_rbm_cmd(path, as_json, **o):
 )
 @click.option(
     "--eval-every",
-    type=click.IntRange(min=1),
+    type=click_type(NET_CHECKS["eval_every"]),
     default=None,
     help="Evaluate (train subset, validation, test), log and save every K epochs and after the last, "
     "instead of every epoch: long runs stop paying for what nobody reads.",
 )
 @click.option(
     "--freeze-pretrained-epochs",
-    type=click.IntRange(min=0),
+    type=click_type(NET_CHECKS["freeze_pretrained_epochs"]),
     default=None,
     help="Epochs at the start of fine-tuning in which the pretrained variants train only the new output "
     "layer (Hinton & Salakhutdinov's backpropclassify.m: 5).",
 )
 @click.option(
-    "--precision", type=click.Choice(E.PRECISIONS), default=None, help=PRECISION_HELP + " Evaluation stays float32."
+    "--precision",
+    type=click_type(NET_CHECKS["precision"]),
+    default=None,
+    help=PRECISION_HELP + " Evaluation stays float32.",
 )
 @click.option(
     "--executor",

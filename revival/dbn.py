@@ -53,8 +53,7 @@ def sample(rbms: list[R.RBM], n: int, gibbs_steps: int, generator: torch.Generat
     the top RBM started from Bernoulli(sigmoid(b_top)) noise, then one down pass."""
     top = rbms[-1]
     W, b, c = top.params()
-    mean = torch.sigmoid(b) if top.visible_type == "bernoulli" else b
-    v = R.sample_visible(mean.expand(n, -1).contiguous(), top.visible_type, generator)
+    v = R.noise_chains(n, b, top.visible_type, generator)
     for _ in range(gibbs_steps):
         h = R.sample_bernoulli(R.hidden_probs(v, W, c), generator)
         v = R.sample_visible(R.visible_mean(h, W, b, top.visible_type), top.visible_type, generator)

@@ -21,31 +21,12 @@ from pathlib import Path
 from . import runs
 
 MARKER = ".ray-storage-check"
-FAULTS_ENV = "REVIVAL_FAULTS"  # fault injection for the tests: "fail:NAME,die-once:NAME" (point folder names)
 
 
 def _point_task(work, opts: dict, run_path: str, point, threads: int) -> dict:
     """One grid point on a Ray worker: ``work(opts, run_path, point, threads)`` (a module-level
-    function, so Ray ships it by reference), after any fault the tests ask for."""
-    _inject_fault(point.name(opts), Path(run_path))
+    function, so Ray ships it by reference)."""
     return work(opts, run_path, point, threads)
-
-
-def _inject_fault(name: str, run_path: Path):
-    """Faults the tests ask for through ``REVIVAL_FAULTS``: ``fail:NAME`` raises in every attempt of
-    point NAME, ``die-once:NAME`` kills the worker process in NAME's first attempt (a crashed node)."""
-    import os
-
-    for item in filter(None, os.environ.get(FAULTS_ENV, "").split(",")):
-        kind, _, target = item.partition(":")
-        if target != name:
-            continue
-        if kind == "fail":
-            raise RuntimeError(f"injected failure of {name}")
-        flag = run_path / f".{name}.died"
-        if kind == "die-once" and not flag.exists():
-            flag.write_text("1")
-            os._exit(1)
 
 
 def _check_task(run_path: str, token: str) -> str:

@@ -87,10 +87,7 @@ class RBMFit:
         self.display = None
         if self.trainer.chain is None:
             b = self.model.visible_bias
-            mean = torch.sigmoid(b) if cfg.visible_type == "bernoulli" else b
-            self.display = R.sample_visible(
-                mean.detach().expand(N_SHOWN, -1).contiguous(), cfg.visible_type, self.display_gen
-            )
+            self.display = R.noise_chains(N_SHOWN, b, cfg.visible_type, self.display_gen)
         self.start, self.last, self.device, self.warned = 0, {}, device, False
         self.history: list[dict] = []  # each epoch's metrics (of this process: a resumed run's start here)
         st = runs.load_state(job.folder, device) if job.resume else None
@@ -136,7 +133,9 @@ class RBMFit:
             and o.get("ais_every", 0) > 0
             and (epoch + 1) % o["ais_every"] == 0
         ):
-            est = P.log_prob(model, d.test, d.train, "ais", o["ais_runs"], AIS_MONITOR_BETAS, job.seed + epoch)
+            est = P.log_prob(
+                model, d.test, d.train, P.Estimate("ais", o["ais_runs"], AIS_MONITOR_BETAS, job.seed + epoch)
+            )
             m["log_prob_test"], m["log_Z"] = est["avg_log_prob"], est["log_Z"]
         scalars = {k: v for k, v in m.items() if k not in ("hidden_probs", "samples", "recon", "originals", "chain")}
         try:

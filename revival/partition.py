@@ -292,33 +292,48 @@ def can_enumerate(weight, visible_type="bernoulli") -> bool:
 SANDWICH_TOLERANCE = 1.0  # nats: AIS and RAISE closer than this on the same examples read as "tight"
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """How :func:`log_prob` estimates: ``method`` auto (exact when a layer is small enough, else
+    AIS), exact, ais or sandwich (AIS, then RAISE on the first ``raise_examples`` examples with
+    ``raise_chains`` chains each); ``ais_runs`` x ``ais_betas`` for AIS (RAISE uses the same
+    schedule), the base-rate model (``base_rate``: clip or pseudo-counts), the ``seed``, the
+    ``tolerance`` in nats under which AIS and RAISE count as agreeing, and the ``batch`` of
+    examples whose free energies are computed at once."""
+
+    method: str = "auto"
+    ais_runs: int = 100
+    ais_betas: int = 14_501
+    seed: int = 0
+    base_rate: str = "clip"
+    raise_examples: int = 300
+    raise_chains: int = 1
+    tolerance: float = SANDWICH_TOLERANCE
+    batch: int = 10_000
+
+
 def log_prob(
-    model: R.RBM,
-    data,
-    train,
-    method: str = "auto",
-    ais_runs: int = 100,
-    ais_betas: int = 14_501,
-    seed: int = 0,
-    batch: int = 10_000,
-    check=None,
-    progress=None,
-    base_rate: str = "clip",
-    raise_examples: int = 300,
-    raise_chains: int = 1,
-    tolerance: float = SANDWICH_TOLERANCE,
-    raise_progress=None,
+    model: R.RBM, data, train, how: Estimate | None = None, check=None, progress=None, raise_progress=None
 ) -> dict:
-    """Average log-probability of ``data`` under ``model`` (nats per example) with its log Z:
-    exact when a layer is small enough (``auto``/``exact``), else AIS from a base-rate model fitted to
-    the pixel means of ``train``. ``data`` and ``train`` are visible data sets (``len``, ``batch``,
-    ``all``). Bounds on log Z give the opposite bounds on the log-probability:
-    log p(v) = -F(v) - log Z. ``check`` and ``progress`` go to :func:`ais_log_z`.
+    """Average log-probability of ``data`` under ``model`` (nats per example) with its log Z,
+    estimated as ``how`` says (:class:`Estimate`): exact when a layer is small enough, else AIS
+    from a base-rate model fitted to the pixel means of ``train``. ``data`` and ``train`` are
+    visible data sets (``len``, ``batch``, ``all``). Bounds on log Z give the opposite bounds on
+    the log-probability: log p(v) = -F(v) - log Z. ``check`` and ``progress`` go to
+    :func:`ais_log_z`, ``raise_progress`` to :func:`raise_log_prob`.
 
     ``sandwich``: AIS as above (optimistic in expectation: log Z is underestimated on average),
     then RAISE (:func:`raise_log_prob`, conservative) on the first ``raise_examples`` examples with
     the same schedule and base rate; both are reported on those examples, with the gap between
     them and ``tight`` when it is within ``tolerance`` nats."""
+    how = how or Estimate()
+    method, ais_runs, ais_betas, seed, batch = how.method, how.ais_runs, how.ais_betas, how.seed, how.batch
+    base_rate, raise_examples, raise_chains, tolerance = (
+        how.base_rate,
+        how.raise_examples,
+        how.raise_chains,
+        how.tolerance,
+    )
     W, b, c = model.params()
     vt = model.visible_type
     if method == "auto":
@@ -392,6 +407,7 @@ def log_prob(
 
 __all__ = [
     "log_prob",
+    "Estimate",
     "raise_log_prob",
     "RAISEResult",
     "exact_log_z",

@@ -300,19 +300,8 @@ def estimate_log_prob(
     bar_raise = runs.StepProgress(ais_betas - 2, "RAISE betas", progress, echo) if method == "sandwich" else None
     try:
         with GracefulStop() as stop:
-            return P.log_prob(
-                model,
-                data,
-                train,
-                method,
-                ais_runs,
-                ais_betas,
-                seed,
-                check=stop.check,
-                progress=bar.update,
-                raise_progress=bar_raise and bar_raise.update,
-                **sandwich,
-            )
+            how = P.Estimate(method, ais_runs, ais_betas, seed, **sandwich)
+            return P.log_prob(model, data, train, how, stop.check, bar.update, bar_raise and bar_raise.update)
     finally:
         bar.close()
         if bar_raise is not None:

@@ -65,8 +65,7 @@ class RBM(nn.Module):
         (Bernoulli(sigmoid(b)), or N(b, 1) for Gaussian visibles), as a numpy array [n, n_visible]."""
         W, b, c = self.params()
         g = torch.Generator(device=W.device).manual_seed(seed)
-        mean = torch.sigmoid(b) if self.visible_type == "bernoulli" else b
-        v = sample_visible(mean.expand(n, -1).contiguous(), self.visible_type, g)
+        v = noise_chains(n, b, self.visible_type, g)
         for _ in range(gibbs_steps):
             v = sample_visible(
                 visible_mean(sample_bernoulli(hidden_probs(v, W, c), g), W, b, self.visible_type), self.visible_type, g
@@ -153,9 +152,21 @@ def energy(v, h, weight, visible_bias, hidden_bias, visible_type="bernoulli"):
 def free_energy(v, weight, visible_bias, hidden_bias, visible_type="bernoulli"):
     """F(v) = -log sum_h exp(-E(v, h)) = -b.v - sum_j softplus(c_j + W_j v)   (Bernoulli visibles),
     ||v - b||^2 / 2 - sum_j softplus(c_j + W_j v)   (Gaussian). p(v) = exp(-F(v)) / Z (Hinton 2010, 16.1)."""
-    soft = F.softplus(torch.addmm(hidden_bias, v, weight.t())).sum(-1)
+    return free_energy_given_input(v, torch.addmm(hidden_bias, v, weight.t()), visible_bias, visible_type)
+
+
+def free_energy_given_input(v, x, visible_bias, visible_type="bernoulli"):
+    """F(v) from the hidden units' total input x = c + W v when it is already at hand (the monitors
+    and the pseudo-likelihood reuse it): the visible term minus sum_j softplus(x_j)."""
     vis = -(v @ visible_bias) if visible_type == "bernoulli" else 0.5 * ((v - visible_bias) ** 2).sum(-1)
-    return vis - soft
+    return vis - F.softplus(x).sum(-1)
+
+
+def noise_chains(n: int, visible_bias, visible_type, generator):
+    """``n`` Gibbs chains started from the visible biases alone: Bernoulli(sigmoid(b)) states, or
+    N(b, 1) for Gaussian units (the start of PCD's chains, the display chains and the samplers)."""
+    mean = torch.sigmoid(visible_bias) if visible_type == "bernoulli" else visible_bias
+    return sample_visible(mean.detach().expand(n, -1).contiguous(), visible_type, generator)
 
 
 def pseudo_log_likelihood(v, weight, visible_bias, hidden_bias, flip_index, hidden_input=None):
@@ -168,7 +179,7 @@ def pseudo_log_likelihood(v, weight, visible_bias, hidden_bias, flip_index, hidd
     x = torch.addmm(hidden_bias, v, weight.t()) if hidden_input is None else hidden_input
     rows = torch.arange(v.shape[0], device=v.device)
     sign = 1.0 - 2.0 * v[rows, flip_index]  # +1 where the bit turns on, -1 where it turns off
-    fe = -(v @ visible_bias) - F.softplus(x).sum(-1)
+    fe = free_energy_given_input(v, x, visible_bias)
     fe_flip = (
         fe
         - sign * visible_bias[flip_index]

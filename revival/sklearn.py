@@ -168,7 +168,7 @@ class RBMTransformer(TransformerMixin, BaseEstimator):
                 vb = v[i : i + rows]
                 x = torch.addmm(c, vb, W.t())  # [n, H]
                 sign = 1.0 - 2.0 * vb  # [n, D]: the change of each unit when flipped
-                fe = -(vb @ b) - torch.nn.functional.softplus(x).sum(-1)  # F(v)
+                fe = R.free_energy_given_input(vb, x, b)  # F(v)
                 flipped = x[:, None, :] + sign[:, :, None] * W.t()[None]  # [n, D, H]: hidden input of each flip
                 fe_flip = (
                     fe[:, None]

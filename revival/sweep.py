@@ -5,6 +5,7 @@ data, no run folder."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from .experiments import VARIANTS
@@ -61,21 +62,12 @@ def grid(opts: dict) -> list[Point]:
     depths = opts.get("depths") or [None]
     acts, losses, inits = (opts.get(k) or [None] for k in NET_AXES)
     seeds = range(opts["seed"], opts["seed"] + opts["seeds"])
-    points = {}
-    for n in sizes:
-        for r in rates:
-            for dp in depths:
-                for a in acts:
-                    for lo in losses:
-                        for i in inits:
-                            for s in seeds:
-                                for v in opts["variants"]:
-                                    p = (
-                                        Point(v, n, None, None, s)
-                                        if VARIANTS[v].get("classic")
-                                        else Point(v, n, r, dp, s, a, lo, i)
-                                    )
-                                    points.setdefault(p, None)
+    points = {}  # a dict keeps the order and drops repeats (a classical point recurs across the net's axes)
+    for n, r, dp, a, lo, i, s, v in itertools.product(
+        sizes, rates, depths, acts, losses, inits, seeds, opts["variants"]
+    ):
+        p = Point(v, n, None, None, s) if VARIANTS[v].get("classic") else Point(v, n, r, dp, s, a, lo, i)
+        points.setdefault(p, None)
     return list(points)
 
 

@@ -173,8 +173,7 @@ class RBMTrainer:
         self.chain = None
         if cfg.persistent:
             # one chain per batch row, started from Bernoulli(sigmoid(b)) noise (Gaussian: N(b, 1))
-            mean = torch.sigmoid(b) if model.visible_type == "bernoulli" else b
-            self.chain = R.sample_visible(mean.expand(cfg.batch_size, -1).contiguous(), model.visible_type, generator)
+            self.chain = R.noise_chains(cfg.batch_size, b, model.visible_type, generator)
         self.q = torch.full_like(c, cfg.sparsity_target if cfg.sparsity_target is not None else 0.0)
         self.last_update_ratio = torch.zeros((), device=W.device)
         # workspace for the stacked statistics [h0; -h_neg], [v0; v_neg] (no allocation per batch)
@@ -280,8 +279,7 @@ def rbm_monitor(
     vt = model.visible_type
     x_valid = torch.addmm(c, valid_subset, W.t())  # shared by F(v), P(h|v) and the PLL
     fe_train = R.free_energy(train_subset, W, b, c, vt).mean()
-    vis = -(valid_subset @ b) if vt == "bernoulli" else 0.5 * ((valid_subset - b) ** 2).sum(-1)
-    fe_valid = (vis - torch.nn.functional.softplus(x_valid).sum(-1)).mean()
+    fe_valid = R.free_energy_given_input(valid_subset, x_valid, b, vt).mean()
     out = {"free_energy_train": fe_train, "free_energy_valid": fe_valid, "free_energy_gap": fe_valid - fe_train}
     if vt == "bernoulli" and pll:
         flip = torch.randint(0, W.shape[1], (valid_subset.shape[0],), generator=generator, device=W.device)

@@ -83,7 +83,9 @@ def test_raise_and_ais_sandwich_the_exact_log_probability_of_a_784_unit_rbm():
     exact = float((-R.free_energy(v.double(), W.double(), b.double(), c.double())).mean() - P.exact_log_z(W, b, c))
     base = P.base_rate_bias(v.mean(0), kind="pseudo-counts")
     r = P.raise_log_prob(v, W, b, c, base, 2, P.betas_of_size(2000), torch.Generator().manual_seed(1))
-    ais = P.log_prob(_rbm(W, b, c), Visible(v.to(torch.uint8)), Visible(v.to(torch.uint8)), "ais", 50, 2000, 0)
+    ais = P.log_prob(
+        _rbm(W, b, c), Visible(v.to(torch.uint8)), Visible(v.to(torch.uint8)), P.Estimate("ais", 50, 2000, 0)
+    )
     assert r.avg_log_prob <= exact + 0.05  # conservative
     assert abs(r.avg_log_prob - exact) < 1.0 and abs(ais["avg_log_prob"] - exact) < 1.0
 

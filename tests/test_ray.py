@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -41,8 +42,13 @@ needs_ray = pytest.mark.skipif(
 
 
 def cli(args, logdir, extra_env=None, **kw):
+    """``revival compare-dropout ARGS`` in a subprocess; with REVIVAL_FAULTS in ``extra_env`` through
+    the fault-injecting shim tests/ray_faults.py."""
+    entry = (
+        [str(Path(__file__).parent / "ray_faults.py")] if "REVIVAL_FAULTS" in (extra_env or {}) else ["-m", "revival"]
+    )
     return subprocess.run(
-        [sys.executable, "-m", "revival", "compare-dropout", *args, "--logdir", str(logdir)],
+        [sys.executable, *entry, "compare-dropout", *args, "--logdir", str(logdir)],
         capture_output=True,
         text=True,
         env={**ENV, **(extra_env or {})},
