@@ -403,7 +403,7 @@ RESUME_MAY_CHANGE = {
     "pretrain-dbn": ("epochs", "device"),
     "compare-dropout": ("device", "executor", "ray_address", "point_cpus", "point_gpus", "max_retries"),
 }
-RESUME_NEUTRAL = ("resume", "progress", "config", "figures", "download", "threads")
+RESUME_NEUTRAL = ("resume", "progress", "config", "figures", "download", "threads", "plan_only")
 
 
 def given_options(ctx) -> list[str]:
@@ -1073,6 +1073,14 @@ def evaluate_rbm_cmd(path, as_json, **o):
     "whose length is fixed in advance; the validation error is then on training images.",
 )
 @click.option(
+    "--plan",
+    "plan_only",
+    is_flag=True,
+    default=False,
+    help="Print the run's points with their epochs, weight updates and estimated time on this machine "
+    "(a few updates of each net timed now), and exit; runs of 100,000 updates or more print it at the start.",
+)
+@click.option(
     "--explain",
     is_flag=True,
     default=False,
@@ -1232,7 +1240,11 @@ def compare_dropout_cmd(**o):
         )
         return opts
 
+    plan_only = o.pop("plan_only")
     opts, make_run, device, progress, _ = prepare("compare-dropout", o, resolve)
+    if plan_only:
+        run_or_exit(lambda: C.print_plan(opts, device, click.echo))
+        return
     run_or_exit(lambda: C.compare_dropout(opts, device, make_run, click.echo, progress))
     draw_figures(make_run)
 

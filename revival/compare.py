@@ -28,6 +28,7 @@ from .baselines import fit_knn, fit_svm
 from .experiments import KNN_KS, PRESETS, RBM_DEFAULTS, SVM_CS, hidden_layers
 from .layerwise import first_layer_data, fit_stack
 from .mlp import MLP, seeded_mlp
+from .plan import plan, plan_lines
 from .report import group_rows, summary_markdown
 from .sweep import NET_AXES, Point, differing_hparams, grid, point_epochs, variant_settings  # noqa: F401 (the grid)
 from .train import (
@@ -40,6 +41,7 @@ from .train import (
     layer_monitor,
 )
 
+LONG_RUN = 100_000  # weight updates in all: the run prints its plan (revival.plan) before it starts
 FEW_UPDATES = 300  # fewer weight updates than this per net: the console suggests --min-updates
 INPUT = "grey levels in [0, 1] (pixel / 255)"  # the input of every net and of in-experiment pretraining
 MONITOR_EXAMPLES = 1000  # the first validation images: what the per-layer activation monitors look at
@@ -281,15 +283,24 @@ class PointFit:
             torch.Generator(device=device).manual_seed(point.seed + 7_777_777),
         )
         self.start, self.best_test_loss, self.last = 0, math.inf, {}
+        self.seconds = 0.0  # wall time of this point's epochs so far (training, evaluation, saving), resumes included
         st = runs.load_state(self.folder, device)
         if st is not None:
             model.load_state_dict(st["model"])
             self.trainer.load_state_dict(st["trainer"])
             self.start, self.best_test_loss, self.last = st["epoch"], st["best_test_loss"], st["metrics"]
+            self.seconds = st.get("seconds", 0.0)
             ex.echo(f"[{self.name}] resuming after epoch {self.start}")
         self.hidden = hidden
         self.clock = runs.EpochClock(self.start, self.cfg.epochs)
         self.snapshot = None  # the last completed epoch when it was not evaluated (and so not saved)
+        self.mark = time.perf_counter()
+
+    def tick(self) -> float:
+        """Add the wall time since the last tick to ``seconds``; returns the new total."""
+        now = time.perf_counter()
+        self.seconds, self.mark = self.seconds + now - self.mark, now
+        return self.seconds
 
     def bar(self, epoch: int) -> runs.Progress:
         return runs.Progress(self.per_epoch, f"{self.name} {epoch + 1}", self.ex.progress)
@@ -311,6 +322,7 @@ class PointFit:
                     "trainer": self.trainer.state_dict(),
                     "best_test_loss": self.best_test_loss,
                     "metrics": self.last,
+                    "seconds": self.tick(),
                 }
             )
             return
@@ -343,6 +355,7 @@ class PointFit:
                 "trainer": self.trainer.state_dict(),
                 "best_test_loss": self.best_test_loss,
                 "metrics": vals,
+                "seconds": self.tick(),
             },
         )
         self.last = vals
@@ -378,6 +391,7 @@ class PointFit:
             "test_loss_min": self.best_test_loss,
             "epochs": self.cfg.epochs,
             "updates": self.cfg.epochs * self.per_epoch,
+            "seconds": self.seconds,  # wall time of the epochs (training, evaluation, saving), resumes included
         }
         own = (opts.get("variant_options") or {}).get(p.variant)
         if own:  # the settings this variant trains with instead of the shared ones
@@ -648,6 +662,14 @@ def evaluate_splits(model, train, valid, test, loss) -> dict:
     return out
 
 
+def print_plan(opts: dict, device, echo=print) -> list[dict]:
+    """``--plan``: the grid's points with their epochs, updates and estimated time here; no run folder."""
+    rows = plan(opts, load_data(opts, device), device)
+    for line in plan_lines(rows, device, opts.get("threads")):
+        echo(line)
+    return rows
+
+
 def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) -> dict:
     """Run every grid point; write ``summary.json`` rows and ``summary.md``."""
     d = load_data(opts, device)
@@ -685,6 +707,14 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
             f"(a 1,000-image set at batch 100 needs a few thousand); --min-updates {10 * FEW_UPDATES} trains small "
             "sets for more epochs"
         )
+    if (
+        sum(-(-(p.size or len(d["train_np"][1])) // opts["batch_size"]) * opts["epochs"] for p in grid(opts))
+        >= LONG_RUN
+    ):
+        for line in plan_lines(plan(opts, d, device), device, opts.get("threads")):  # a long run: say what it costs
+            echo(line)
+        if runs.has_checkpoint(run.path):
+            echo("(this run resumes: what is saved is not trained again)")
     preset = PRESETS[opts["preset"]]
     ex = Experiment(opts, d, run, device, echo, progress, init_stack)
 

@@ -108,7 +108,54 @@ def test_same_seed_same_summary(tmp_path):
             == 0
         )
     rows = [json.loads(p.read_text())["rows"] for p in sorted((tmp_path / "compare-dropout").glob("*/summary.json"))]
-    assert rows[0] == rows[1]
+    assert all(r["seconds"] > 0 for r in rows[0])  # each point's wall time: the one field that differs
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in rows[0]] == [
+        {k: v for k, v in r.items() if k != "seconds"} for r in rows[1]
+    ]
+
+
+def test_plan_lists_points_updates_and_a_measured_estimate_without_a_run_folder(tmp_path):
+    r = invoke(
+        "compare-dropout",
+        *TINY,
+        "--variants",
+        "baseline,pretrained,knn",
+        "--train-sizes",
+        "100,300",
+        "--pretrain-epochs",
+        1,
+        "--logdir",
+        tmp_path,
+        "--plan",
+    )
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "compare-dropout").exists()
+    rows = [
+        line.split(" | ")
+        for line in r.output.splitlines()
+        if line.startswith("| baseline-n") or line.startswith("| pretrained-n") or line.startswith("| knn-n")
+    ]
+    assert len(rows) == 6
+    by = {row[0].strip("| "): row for row in rows}
+    assert by["baseline-n300"][3] == "9" and by["baseline-n100"][3] == "3"  # 3 epochs of 3 and of 1 batches
+    assert "pretraining" in by["pretrained-n300"][5] and "not estimated" in by["knn-n100"][5]
+    assert "total: about" in r.output and "plus the classical models" in r.output
+    from revival import compare as C
+    from revival.experiments import resolve_compare
+
+    opts = resolve_compare(
+        {
+            "dataset": "mnist-sample",
+            "train_size": 300,
+            "layers": [64],
+            "epochs": 3,
+            "variants": ["baseline"],
+            "eval_every": 2,
+        }
+    )
+    opts["seed"] = 0  # (the command line adds it)
+    (row,) = C.plan(opts, C.load_data(opts, "cpu"), "cpu")
+    assert (row["epochs"], row["updates"], row["evaluations"]) == (3, 9, 2) and row["seconds"] > 0
 
 
 def test_preset_carries_the_paper_number(tmp_path):

@@ -1,0 +1,152 @@
+"""What a compare-dropout run will cost on this machine, measured before it starts (``--plan``).
+
+Each distinct net of the grid trains a few batches here and its evaluation pass is timed once; a
+point's estimate is its weight updates times the time of one update, plus its evaluations, plus
+(for pretrained points) the CD-1 updates of its DBN, timed the same way. The console, TensorBoard
+and checkpoints add a little on top; the machine's load can change everything, so the estimate is
+for now and here.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from . import data as D
+from .experiments import VARIANTS, hidden_layers
+from .layerwise import new_rbm
+from .mlp import seeded_mlp
+from .sweep import grid, point_epochs, variant_settings
+from .train import ClassifierTrainer, MLPTrainConfig, RBMTrainConfig, evaluate_classifier
+
+PROBE_BATCHES = 8  # timed, after as many again to warm up
+
+
+def _timed(fn) -> float:
+    fn()  # warm-up: allocations, kernels chosen
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def net_seconds(sizes, activation, settings: dict, opts: dict, x: D.Visible, y: torch.Tensor, device) -> float:
+    """Seconds of one weight update of this net (with its dropout and precision), measured here."""
+    model = seeded_mlp(sizes, activation, 0).to(device)
+    model.input_dropout, model.hidden_dropout = settings["input_dropout"], settings["hidden_dropout"]
+    model.dropout_type = settings["dropout_type"]
+    cfg = MLPTrainConfig.from_dict({**opts, **settings})
+    trainer = ClassifierTrainer(
+        model, cfg, torch.Generator(device=device).manual_seed(0), torch.Generator(device=device).manual_seed(1)
+    )
+    n = min(len(x), PROBE_BATCHES * cfg.batch_size)
+    sub, ys = D.Visible(x.data[:n], x.scale), y[:n]
+    return _timed(lambda: trainer.train_epoch(sub, ys, 0)["loss"].item()) / -(-n // cfg.batch_size)
+
+
+def eval_seconds(sizes, activation, x: D.Visible, y: torch.Tensor, device) -> float:
+    """Seconds of the deterministic net's pass over ``x`` (one split of an evaluation)."""
+    model = seeded_mlp(sizes, activation, 0).to(device)
+    return _timed(lambda: evaluate_classifier(model, x, y)["error"].item())
+
+
+def rbm_seconds(n_visible: int, n_hidden: int, opts: dict, device) -> float:
+    """Seconds of one CD-k update of an ``n_visible``-``n_hidden`` RBM on random binary data."""
+    cfg = RBMTrainConfig.from_dict(
+        {
+            "hidden": n_hidden,
+            "batch_size": opts["pretrain_batch_size"],
+            "cd_k": opts["pretrain_cd_k"],
+            "precision": opts.get("precision", "fp32"),
+        }
+    )
+    g = torch.Generator().manual_seed(0)
+    data = D.Visible((torch.rand(PROBE_BATCHES * cfg.batch_size, n_visible, generator=g) < 0.5).float().to(device))
+    _, trainer = new_rbm(data, cfg, 0, device)
+    return _timed(lambda: trainer.train_epoch(data, 0)["recon_error"].item()) / PROBE_BATCHES
+
+
+def plan(opts: dict, d: dict, device) -> list[dict]:
+    """One row per grid point of the run ``opts`` over the data ``d`` (:func:`revival.compare.load_data`):
+    its images, epochs, weight updates, evaluations and estimated seconds here (None for the
+    classical models, which are fitted once and not timed)."""
+    n_train, n_valid = len(d["train_np"][1]), len(d["valid_np"][1])
+    x_test, y_test = d["test"]
+    probe = D.Visible(
+        torch.from_numpy(np.ascontiguousarray(d["train_np"][0][: PROBE_BATCHES * opts["batch_size"]])).to(device),
+        1.0 / 255.0,
+    )
+    probe_y = torch.from_numpy(d["train_np"][1][: len(probe)].astype(np.int64)).to(device)
+    cache, stacks, rows = {}, set(), []
+    for p in grid(opts):
+        n = p.size or (n_train + n_valid if opts.get("train_on_all") else n_train)
+        name = p.name(opts)
+        if VARIANTS[p.variant].get("classic") in ("knn", "svm-rbf"):
+            rows.append({"point": name, "images": n, "epochs": 0, "updates": 0, "evaluations": 0, "seconds": None})
+            continue
+        hidden = [] if p.classic == "logistic-regression" else hidden_layers(opts, p.depth)
+        s = variant_settings(opts, p.variant, p.rate)
+        activation = p.activation or opts["activation"]
+        sizes = [784, *hidden, 10]
+        key = (tuple(sizes), activation, s["input_dropout"] > 0 or s["hidden_dropout"] > 0, s["dropout_type"])
+        if key not in cache:
+            cache[key] = (
+                net_seconds(sizes, activation, s, opts, probe, probe_y, device),
+                eval_seconds(sizes, activation, x_test, y_test, device) / len(y_test),
+            )
+        per_update, per_image_eval = cache[key]
+        epochs = point_epochs(opts, n)
+        updates = epochs * -(-n // opts["batch_size"])
+        every = opts.get("eval_every") or 1
+        evaluations = math.ceil(epochs / every) if every > 1 else epochs
+        eval_images = min(n, opts["eval_train_size"]) + n_valid + len(y_test)
+        seconds = updates * per_update + evaluations * eval_images * per_image_eval
+        pre = 0.0
+        if p.pretrained and not opts.get("init") and (p.size, p.seed) not in stacks:
+            stacks.add((p.size, p.seed))
+            deepest = max((hidden_layers(opts, dp) for dp in (opts.get("depths") or [None])), key=len)
+            per_epoch = -(-n // opts["pretrain_batch_size"])
+            pre = sum(
+                rbm_seconds(a, b, opts, device) * per_epoch * opts["pretrain_epochs"]
+                for a, b in zip([784, *deepest], deepest)
+            )
+        rows.append(
+            {
+                "point": name,
+                "images": n,
+                "epochs": epochs,
+                "updates": updates,
+                "evaluations": evaluations,
+                "pretraining_seconds": pre or None,
+                "seconds": seconds + pre,
+            }
+        )
+    return rows
+
+
+def plan_lines(rows: list[dict], device, threads: int | None) -> list[str]:
+    """The plan as a markdown table with its total, for the console."""
+    from .runs import duration
+
+    known = [r["seconds"] for r in rows if r["seconds"] is not None]
+    lines = [
+        f"plan: {len(rows)} point(s); times measured now on {device} with {threads or torch.get_num_threads()} "
+        f"thread(s) ({PROBE_BATCHES} timed updates of each net, one evaluation pass; pretraining likewise)",
+        "",
+        "| point | images | epochs | weight updates | evaluations | estimated time |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        t = "not estimated (fitted once)" if r["seconds"] is None else duration(r["seconds"])
+        if r.get("pretraining_seconds"):
+            t += f" (pretraining {duration(r['pretraining_seconds'])})"
+        lines.append(
+            f"| {r['point']} | {r['images']:,} | {r['epochs']} | {r['updates']:,} | {r['evaluations']} | {t} |"
+        )
+    lines += [
+        "",
+        f"total: about {duration(sum(known))}" + (" plus the classical models" if len(known) < len(rows) else ""),
+    ]
+    return lines
