@@ -33,3 +33,8 @@ def plugin_events(folder):
     ea = pea.EventAccumulator(str(folder), size_guidance={"tensors": 0})
     ea.Reload()
     return ea
+
+
+def timeless(rows: list[dict]) -> list[dict]:
+    """Summary rows without their wall times (``seconds``), the one field two identical runs differ in."""
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]

@@ -156,6 +156,7 @@ def test_greedy_stack_trains_each_layer_on_the_one_below(tmp_path, monkeypatch, 
         assert (tmp_path / f"layer-{k}" / "result.json").is_file()
 
 
+@pytest.mark.slow
 def test_pretrain_dbn_end_to_end(tmp_path):
     r = invoke(*DBN_SMALL, "--epochs", "2,1", "--logdir", tmp_path)
     assert r.exit_code == 0, r.output

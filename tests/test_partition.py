@@ -25,6 +25,7 @@ def mnist_like_rbm(n_h, seed):
     return W, b, c
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["784x15", "20x200"])
 def test_ais_matches_exact_log_z_at_default_schedule(case):
     if case == "784x15":

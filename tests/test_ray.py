@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from helpers import only_run
+from helpers import only_run, timeless
 from revival.cli import main
 
 GRID = [
@@ -34,6 +34,8 @@ GRID = [
     "1",
 ]
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_DEDUP_LOGS": "0", "PYTHONUNBUFFERED": "1"}
+
+pytestmark = pytest.mark.slow  # each test starts a Ray cluster (10-30 s)
 
 needs_ray = pytest.mark.skipif(
     __import__("importlib").util.find_spec("ray") is None,
@@ -59,9 +61,7 @@ def cli(args, logdir, extra_env=None, **kw):
 
 def rows(run):
     """The run's rows without their wall times (which differ between any two runs)."""
-    return [
-        {k: v for k, v in r.items() if k != "seconds"} for r in json.loads((run / "summary.json").read_text())["rows"]
-    ]
+    return timeless(json.loads((run / "summary.json").read_text())["rows"])
 
 
 def test_executor_ray_without_ray_names_the_extra(tmp_path, monkeypatch):

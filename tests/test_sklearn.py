@@ -33,6 +33,7 @@ NOT_APPLICABLE = {  # check name -> why it does not run here
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
 def test_scikit_learns_own_checks_pass(estimator):
     with warnings.catch_warnings():
