@@ -239,3 +239,11 @@ def test_the_library_pages_example_runs_as_written(monkeypatch):
     namespace = {}
     exec(compile(code, "docs/library.md", "exec"), namespace)
     assert namespace["hist"]["test_error"][-1] < 0.5
+
+
+def test_the_readmes_library_example_runs_as_written():
+    text = (DOCS.parent / "README.md").read_text()
+    code = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "revival.fit_net" in b)
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["hist"]["test_error"][-1] < 0.2
