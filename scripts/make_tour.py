@@ -1,0 +1,459 @@
+"""Build docs/tour.ipynb from the cells below, then execute it in place (its outputs are saved).
+
+    python scripts/make_tour.py            # write and run it (quick mode unless a GPU is present)
+    python scripts/make_tour.py --no-run   # write the cells only
+
+The notebook is the source users read; this script is how it is kept in one reviewable text: edit
+the cells here, run the script, commit both. Needs the ``tour`` extra (nbformat, nbclient, ipykernel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "docs" / "tour.ipynb"
+
+CELLS = [
+    (
+        "md",
+        """# The revival, in one notebook
+
+Two ideas brought neural networks back in the late 2000s: **pretraining with restricted Boltzmann
+machines** trained by contrastive divergence (Hinton 2002; Hinton, Osindero & Teh 2006) and
+**dropout** (Hinton et al. 2012; Srivastava et al. 2014). This notebook runs each lesson of that
+story with `revival`'s library, draws it, and says what to notice. Every number below was printed by
+the code above it, on the machine named in the first output.
+
+`QUICK` (on when `REVIVAL_TOUR_QUICK=1` or when there is no GPU) keeps every section small enough for
+a laptop CPU: the 3,000 training digits of `mnist-sample`, which ships with the package, few epochs.
+Off, the sections use full MNIST (`REVIVAL_DATA_DIR` must hold it) and longer training. The saved
+outputs are from a quick run; seeds are fixed, so a re-run on the same machine prints the same.""",
+    ),
+    (
+        "code",
+        """import os, time, platform
+import numpy as np
+import torch
+import matplotlib
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import revival
+from revival.threads import auto_threads
+
+QUICK = os.environ.get("REVIVAL_TOUR_QUICK", "1" if not torch.cuda.is_available() else "0") == "1"
+FIGURES = os.environ.get("REVIVAL_TOUR_FIGURES", "figures")  # where each section's figure is saved as a PNG
+os.makedirs(FIGURES, exist_ok=True)
+torch.set_num_threads(auto_threads()[0])  # the cores free now: one thread per core collapses on a busy machine
+data = revival.load_dataset("mnist-sample" if QUICK else "mnist")
+x_tr, y_tr, x_va, y_va, x_te, y_te = data.x_train, data.y_train, data.x_valid, data.y_valid, data.x_test, data.y_test
+device = "cuda" if torch.cuda.is_available() else "cpu"
+print(data)
+print(f"QUICK={QUICK}, device {device}, torch {torch.__version__} on {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+T0 = T_LAST = time.perf_counter()
+
+
+def save(fig, name):
+    for ax in fig.axes:  # epochs and layers are whole numbers
+        if ax.get_xlabel().startswith(("epoch", "layer")):
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    fig.tight_layout()
+    fig.savefig(os.path.join(FIGURES, f"tour-{name}.png"), dpi=100, bbox_inches="tight")
+    plt.show()
+
+
+def lap():
+    global T_LAST
+    print(f"(this section: {time.perf_counter() - T_LAST:.0f} s on this machine)")
+    T_LAST = time.perf_counter()
+
+
+def error(pred, y):
+    return 100 * float(np.mean(np.asarray(pred) != y))""",
+    ),
+    (
+        "md",
+        """## 1. Hand-made features or learned ones
+
+Before deep learning a classifier's quality depended on the features a person designed. An RBM
+*learns* features from the images alone, without labels; a deep belief net stacks such layers, and
+backpropagation then fine-tunes the whole stack for the labels. Three classifiers on the same
+digits: logistic regression on the raw pixels, logistic regression on an RBM's features (scikit-learn's
+own pipeline, with `revival.sklearn.RBMTransformer` in place of `BernoulliRBM`), and a fine-tuned DBN.""",
+    ),
+    (
+        "code",
+        """import warnings
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from revival.sklearn import RBMTransformer
+
+warnings.filterwarnings("ignore")  # lbfgs' iteration-limit notes
+raw = LogisticRegression(C=1.0, max_iter=300).fit(x_tr, y_tr)
+rbm_lr = Pipeline([("rbm", RBMTransformer(n_components=200, learning_rate=0.06, n_iter=10 if QUICK else 20,
+                                          random_state=0, device=device)),
+                   ("logistic", LogisticRegression(C=100, max_iter=300))]).fit(x_tr, y_tr)
+dbn, _ = revival.fit_dbn(x_tr, revival.DBNConfig(layers=(500, 500), epochs=5 if QUICK else 30, device=device))
+net, hist = revival.fit_net(x_tr, y_tr, revival.NetConfig(layers=(500, 500), activation="logistic", lr=0.1,
+                            epochs=20 if QUICK else 100, device=device), init=dbn, test=(x_te, y_te))
+rows = [("pixels + logistic regression", error(raw.predict(x_te), y_te)),
+        ("RBM features + logistic regression", error(rbm_lr.predict(x_te), y_te)),
+        ("DBN pretrained, fine-tuned (784-500-500-10)", error(net.predict(x_te), y_te))]
+for name, e in rows:
+    print(f"{name:45s} test error {e:5.2f}%")
+
+W = rbm_lr.named_steps["rbm"].components_[:64].reshape(64, 28, 28)
+fig, axes = plt.subplots(4, 16, figsize=(12, 3.3))
+for ax, w in zip(axes.flat, np.concatenate([W[:32], dbn.rbms[0].weight[:32].cpu().numpy().reshape(32, 28, 28)])):
+    ax.imshow(w, cmap="gray"); ax.axis("off")
+fig.suptitle("learned features: 32 units of the pipeline's RBM (rows 1-2) and of the DBN's first layer (rows 3-4)")
+save(fig, "features")
+lap()""",
+    ),
+    (
+        "md",
+        """**What to notice.** Features learned from the images alone beat raw pixels for the same linear
+classifier, and fine-tuning the whole pretrained stack does better still. The units are local
+strokes and blobs: nobody designed them.""",
+    ),
+    (
+        "md",
+        """## 2. How much data a deep net needs
+
+Classical models (k nearest neighbours, an RBF support-vector machine) do well with little data.
+The deep net's advantage grows with the number of labelled examples (Srivastava et al. 2014,
+Figure 10). Each net makes about the same number of weight updates at every size, so the small sets
+are not simply under-trained.""",
+    ),
+    (
+        "code",
+        """from sklearn.neighbors import KNeighborsClassifier
+from sklearn.svm import SVC
+
+sizes = [100, 300, 1000, 3000] if QUICK else [100, 300, 1000, 3000, 10000]
+curves = {"deep net, dropout (784-500-500-10)": [], "kNN (k=3)": [], "RBF SVM (C=10)": []}
+rng = np.random.default_rng(0)
+for n in sizes:
+    idx = np.sort(rng.permutation(len(y_tr))[:n])
+    x, y = x_tr[idx], y_tr[idx]
+    epochs = max(10, (1500 if QUICK else 20000) * 50 // n)  # about the same number of updates at every size
+    cfg = revival.NetConfig(layers=(500, 500), hidden_dropout=0.5, input_dropout=0.2, batch_size=50,
+                            lr=0.05, epochs=epochs, eval_every=epochs, device=device)
+    net, _ = revival.fit_net(x, y, cfg)
+    curves["deep net, dropout (784-500-500-10)"].append(error(net.predict(x_te), y_te))
+    curves["kNN (k=3)"].append(error(KNeighborsClassifier(3).fit(x, y).predict(x_te), y_te))
+    curves["RBF SVM (C=10)"].append(error(SVC(C=10).fit(x, y).predict(x_te), y_te))
+    print(n, {k: round(v[-1], 2) for k, v in curves.items()})
+
+fig, ax = plt.subplots(figsize=(6.5, 4))
+for (name, errs), m in zip(curves.items(), "osd"):
+    ax.plot(sizes, errs, marker=m, label=name)
+ax.set(xscale="log", xlabel="labelled training images", ylabel="test error %", title="test error against data")
+ax.grid(alpha=0.3); ax.legend()
+save(fig, "data-size")
+lap()""",
+    ),
+    (
+        "md",
+        """**What to notice.** Every model improves with data, and up to a few thousand images the RBF SVM
+keeps pace with the deep net or leads it, while nearest neighbours trail both. The deep net's
+advantage needs more data than this sample holds: on MNIST-basic's 10,000 training images a
+pretrained three-layer net beats the same SVM (2.88% against 3.21%), and on all 60,000 the
+pretrained 784-500-500-2000 net reaches 1.25% (docs/results.md, both run at full length).""",
+    ),
+    (
+        "md",
+        """## 3. Overfitting, and what beat it
+
+A big net can memorise a small training set: its training error goes to zero while the test error
+stops improving. Regularizers fight that: dropout (drop 20% of pixels and half the hidden units at
+each update), weight decay (an L2 cost), and pretraining on unlabelled images, here all 3,000
+training images while only 1,000 have labels. (Max-norm, a bound on each unit's incoming weight
+vector, pays off with dropout at high learning rates; compare-dropout's Srivastava presets run it.)""",
+    ),
+    (
+        "code",
+        """n_lab = 1000
+x1, y1 = x_tr[:n_lab], y_tr[:n_lab]
+epochs = 60 if QUICK else 200
+base = dict(layers=(500, 500), activation="logistic", lr=0.1, epochs=epochs, device=device)
+pre, _ = revival.fit_dbn(x_tr, revival.DBNConfig(layers=(500, 500), epochs=10 if QUICK else 30, device=device))
+variants = {
+    "no regularization": (revival.NetConfig(**base), None),
+    "dropout 20% / 50%": (revival.NetConfig(**base, input_dropout=0.2, hidden_dropout=0.5), None),
+    "weight decay 1e-3": (revival.NetConfig(**base, weight_decay=1e-3), None),
+    "pretrained (3,000 unlabelled)": (revival.NetConfig(**base), pre),
+}
+hists = {}
+for name, (cfg, init) in variants.items():
+    _, hists[name] = revival.fit_net(x1, y1, cfg, init=init, test=(x_te, y_te))
+    h = hists[name]
+    print(f"{name:32s} train error {100 * h['train_error'][-1]:5.2f}%   test error {100 * h['test_error'][-1]:5.2f}%"
+          f"   (best test {100 * min(h['test_error']):.2f}%)")
+
+fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+for (name, h), c in zip(hists.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+    axes[0].plot(h["epoch"], 100 * np.array(h["train_error"]), "--", color=c)
+    axes[0].plot(h["epoch"], 100 * np.array(h["test_error"]), "-", color=c, label=name)
+    axes[1].plot(h["epoch"], h["test_loss"], "-", color=c, label=name)
+axes[0].set(xlabel="epoch", ylabel="error %", title="train (dashed) and test (solid) error", ylim=(0, 20))
+axes[1].set(xlabel="epoch", ylabel="test cross-entropy", title="test loss (rising = overfitting)")
+for ax in axes:
+    ax.grid(alpha=0.3)
+axes[1].legend(fontsize=8)
+save(fig, "overfitting")
+lap()""",
+    ),
+    (
+        "md",
+        """**What to notice.** Without regularization the training error reaches zero and then the test
+loss creeps up: the net is memorising its 1,000 images. Dropout keeps the training error above zero
+and its test loss keeps falling; weight decay at this strength changes little. The large gain here
+comes from pretraining on the unlabelled images: from the same 1,000 labels the pretrained net
+starts far ahead and ends several points lower, the result that revived deep nets in 2006.""",
+    ),
+    (
+        "md",
+        """## 4. Restricted Boltzmann machines: CD-k, PCD, and the likelihood
+
+An RBM is trained by contrastive divergence: CD-k runs k Gibbs steps from each training image,
+persistent CD (PCD, Tieleman 2008) keeps its Markov chains from one update to the next. The
+free-energy gap between validation and training images rises when an RBM overfits (Hinton's
+Practical Guide). Its likelihood needs the partition function Z: AIS estimates log Z and tends to be
+optimistic, RAISE is conservative; together they bracket the truth when they agree.""",
+    ),
+    (
+        "code",
+        """rbms, rbm_hist, lps = {}, {}, {}
+ep = 10 if QUICK else 30
+for name, cfg in {"CD-1": revival.RBMConfig(n_hidden=200, epochs=ep, device=device),
+                  "CD-10": revival.RBMConfig(n_hidden=200, epochs=ep, cd_k=10, device=device),
+                  "PCD": revival.RBMConfig(n_hidden=200, epochs=ep, persistent=True, lr=0.05, device=device)}.items():
+    rbms[name], rbm_hist[name] = revival.fit_rbm(x_tr, cfg, x_valid=x_va)
+    lps[name] = revival.log_prob(rbms[name], x_te, method="sandwich", train=x_tr, ais_runs=100,
+                                 ais_betas=1000 if QUICK else 14501, raise_examples=100, binarize="stochastic")
+    lp = lps[name]
+    print(f"{name:6s} AIS {lp['avg_log_prob']:8.2f} nats on {lp['n_examples']} test images; on the first 100: "
+          f"AIS {lp['ais_avg_log_prob_subset']:8.2f}, RAISE {lp['raise_avg_log_prob']:8.2f}")
+
+fig, axes = plt.subplots(1, 4, figsize=(15, 3.8))
+for ax, (name, rbm) in zip(axes[:3], rbms.items()):
+    s = rbm.sample(25, gibbs_steps=1000, seed=1).reshape(5, 5, 28, 28).transpose(0, 2, 1, 3).reshape(140, 140)
+    ax.imshow(s, cmap="gray"); ax.axis("off"); ax.set_title(f"{name}: samples after 1,000 Gibbs steps", fontsize=9)
+for name, h in rbm_hist.items():
+    axes[3].plot(h["epoch"], h["free_energy_gap"], marker="o", label=name)
+axes[3].set(xlabel="epoch", ylabel="F(valid) - F(train)", title="free-energy gap (rising: overfitting)")
+axes[3].grid(alpha=0.3); axes[3].legend()
+save(fig, "rbm")
+
+fig, ax = plt.subplots(figsize=(6.5, 3.5))
+names = list(lps)
+ax.bar(np.arange(3) - 0.2, [lps[n]["ais_avg_log_prob_subset"] for n in names], 0.4, label="AIS (optimistic)")
+ax.bar(np.arange(3) + 0.2, [lps[n]["raise_avg_log_prob"] for n in names], 0.4, label="RAISE (conservative)")
+lo = min(min(lps[n]["raise_avg_log_prob"], lps[n]["ais_avg_log_prob_subset"]) for n in names)
+ax.set(xticks=range(3), xticklabels=names, ylabel="average log p(v), nats", ylim=(lo - 10, None),
+       title="test log-probability, the same 100 images")
+ax.grid(alpha=0.3, axis="y"); ax.legend(loc="lower right")
+save(fig, "likelihood")
+lap()""",
+    ),
+    (
+        "md",
+        """**What to notice.** More Gibbs steps per update (CD-10) give a better likelihood than CD-1 and
+long-run samples that look more like digits; CD-1's free-energy gap rises fastest. PCD needs many
+small updates: in this short run (300 updates) its persistent chains have not mixed, its fantasies
+are one digit over and over, and its likelihood is the lowest. With 7,500 updates on full MNIST it
+reaches -109.1 nats, close to CD-3's -108.2 and well above CD-1's -120.0 (docs/rbm-likelihood.md):
+a method is only as good as its budget.
+Where AIS and RAISE nearly agree the likelihood is pinned down; a gap between them says the
+estimates have not converged.""",
+    ),
+    (
+        "md",
+        """## 5. Activations and cost functions
+
+Deep nets of logistic units trained badly from random starts (Glorot & Bengio 2010): the top
+hidden layer saturates and gradients shrink towards the input. tanh is zero-centred; ReLU units do
+not saturate for positive inputs. The cost matters too: squared error on a softmax learns more
+slowly than cross-entropy when the net is confidently wrong.""",
+    ),
+    (
+        "code",
+        """from revival.mlp import saturation, loss_fn
+
+def layer_grads(net, x, y):
+    # the cross-entropy gradient's norm for each layer's weights, on one batch, input layer first
+    net.zero_grad()
+    loss_fn(net(torch.as_tensor(x, device=device)), torch.as_tensor(y, device=device)).backward()
+    return [float(l.weight.grad.norm()) for l in net.layers]
+
+act_rows, ep = {}, 20 if QUICK else 100
+for act in ("logistic", "tanh", "relu"):
+    cfg = revival.NetConfig(layers=(300, 300, 300), activation=act, init_scheme="standard-uniform", lr=0.1,
+                            epochs=ep, device=device)
+    net, h = revival.fit_net(x_tr[:1000], y_tr[:1000], cfg, test=(x_te, y_te))
+    acts = net.hidden_activations(torch.as_tensor(x_va[:1000], device=device))
+    act_rows[act] = (h, layer_grads(net, x_va[:100], y_va[:100]), [float(saturation(a, act)) for a in acts])
+    print(f"{act:8s} test error {100 * h['test_error'][-1]:5.2f}%   saturated share per hidden layer "
+          f"{[round(s, 3) for s in act_rows[act][2]]}")
+losses = {}
+for loss in ("cross-entropy", "mse"):
+    _, losses[loss] = revival.fit_net(x_tr[:1000], y_tr[:1000], revival.NetConfig(layers=(300,), activation="logistic",
+                                      loss=loss, lr=0.1, epochs=ep, device=device), test=(x_te, y_te))
+
+fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+for act, (h, g, s) in act_rows.items():
+    axes[0].plot(h["epoch"], 100 * np.array(h["test_error"]), label=act)
+    axes[1].plot(range(1, len(g) + 1), g, marker="o", label=act)
+axes[0].set(xlabel="epoch", ylabel="test error %", title="3 x 300 hidden, U(+-1/sqrt(fan_in)) start", ylim=(0, 100))
+axes[1].set(xlabel="layer (1 = input side, 4 = output)", ylabel="||dL/dW||", yscale="log", xticks=[1, 2, 3, 4],
+            title="gradient norm per layer after training")
+for loss, h in losses.items():
+    axes[2].plot(h["epoch"], 100 * np.array(h["test_error"]), label=loss)
+axes[2].set(xlabel="epoch", ylabel="test error %", title="784-300-10 logistic: cost function", ylim=(0, 30))
+for ax in axes:
+    ax.grid(alpha=0.3); ax.legend()
+save(fig, "activations")
+lap()""",
+    ),
+    (
+        "md",
+        """**What to notice.** From this old-fashioned start the three-layer logistic net has not begun to
+learn (its test error is chance), and the middle panel shows why: its gradient shrinks by about
+ten times per layer on the way down to the input, while tanh and ReLU pass gradients of the same
+size to every layer and train within a few epochs. With the softmax output, cross-entropy learns
+faster than squared error from the same start.""",
+    ),
+    (
+        "md",
+        """## 6. Hardware: why the revival needed GPUs
+
+Both ideas are mostly matrix products. The same CD-1 epoch and the same dropout-net epoch on this
+machine, in float32 and (where the CPU runs it fast) bfloat16, and on a GPU when one is present.""",
+    ),
+    (
+        "code",
+        """from revival.precision import probe
+
+def epoch_seconds(fit, reps=2):
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter(); fit(); best = min(best, time.perf_counter() - t)
+    return best
+
+speeds = probe(torch.device("cpu"))
+fast_bf16 = speeds["bf16"] > 1.5 * speeds["fp32"]
+print(f"CPU matmul: fp32 {speeds['fp32']:.0f} GFLOP/s, bf16 {speeds['bf16']:.0f} GFLOP/s"
+      f" ({'fast' if fast_bf16 else 'slow: emulated'} bf16 here)")
+timings = {}
+devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+for dev in devices:
+    for prec in ["fp32"] + (["bf16"] if dev == "cuda" or fast_bf16 else []):
+        timings[f"{dev} {prec}"] = (
+            epoch_seconds(lambda: revival.fit_rbm(x_tr, revival.RBMConfig(n_hidden=500, epochs=1, precision=prec, device=dev))),
+            epoch_seconds(lambda: revival.fit_net(x_tr, y_tr, revival.NetConfig(layers=(1024, 1024), hidden_dropout=0.5,
+                                                  epochs=1, precision=prec, device=dev))))
+# the matrix products alone of one CD-1 epoch: 6 products of [100 x 784] x [784 x 500] per batch
+a, b = torch.rand(100, 784), torch.rand(784, 500)
+mm = epoch_seconds(lambda: [a @ b for _ in range(6 * len(x_tr) // 100)])
+for k, (r, n) in timings.items():
+    print(f"{k:10s} CD-1 epoch of a 784-500 RBM on {len(x_tr)} images {r:6.3f} s;  784-1024-1024-10 dropout epoch {n:6.3f} s")
+print(f"the CD-1 epoch's matrix products alone: {mm:.3f} s = {100 * mm / timings['cpu fp32'][0]:.0f}% of the epoch")
+fig, ax = plt.subplots(figsize=(6.5, 3.2))
+ax.barh(list(timings), [t[0] for t in timings.values()])
+ax.set(xlabel="seconds per CD-1 epoch (3,000 images, 784-500)" if QUICK else "seconds per CD-1 epoch", title="the same epoch on each device")
+ax.grid(alpha=0.3, axis="x")
+save(fig, "hardware")
+lap()""",
+    ),
+    (
+        "md",
+        """**What to notice.** Most of an epoch is matrix products, so the epoch costs what the machine's
+matmul throughput allows: that is why GPUs (hundreds of times the throughput of one CPU core) made
+these models practical at the scale of the papers. On a CPU whose bfloat16 is emulated, reduced
+precision is slower, not faster: revival probes before it uses it.""",
+    ),
+    (
+        "md",
+        """## 7. Where the papers' numbers stand
+
+The scoreboard of full-length reproductions (docs/results.md): each published figure beside ours.""",
+    ),
+    (
+        "code",
+        """import re
+import textwrap
+from IPython.display import Markdown, display
+
+table = [line for line in open("results.md").read().splitlines() if line.startswith("| R")]  # beside this notebook
+display(Markdown("| # | result | published | ours | length |\\n| --- | --- | --- | --- | --- |\\n" +
+                 "\\n".join("|".join(line.split("|")[:6]) + "|" for line in table)))
+pairs = []
+for line in table:
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    pub, ours = re.search(r"([0-9.]+)%", cells[2]), re.search(r"\\*\\*([0-9.]+)%\\*\\*", cells[3])
+    if pub and ours and "literature" not in cells[2]:
+        label = cells[1].split(": ")[-1].split(" (")[0].split(", ")[-1]
+        pairs.append((f"{cells[0]}: " + textwrap.shorten(label, 44, placeholder="..."), float(pub.group(1)),
+                      float(ours.group(1))))
+fig, ax = plt.subplots(figsize=(7, 0.45 * len(pairs) + 1))
+yy = np.arange(len(pairs))
+ax.barh(yy - 0.2, [p[1] for p in pairs], 0.4, label="published")
+ax.barh(yy + 0.2, [p[2] for p in pairs], 0.4, label="revival, full length")
+ax.set(yticks=yy, yticklabels=[p[0] for p in pairs], xlabel="test error %", title="published vs ours")
+ax.invert_yaxis(); ax.grid(alpha=0.3, axis="x"); ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+save(fig, "scoreboard")
+lap()
+print(f"the whole notebook: {time.perf_counter() - T0:.0f} s")""",
+    ),
+    (
+        "md",
+        """**What to notice.** Where a protocol fits on this CPU it has been run to its end, and the
+numbers land near the papers'. Rows the CPU cannot finish say so in docs/results.md, with the
+command to run them on a GPU.""",
+    ),
+]
+
+
+def build():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src) for kind, src in CELLS
+    ]
+    return nb
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--no-run", action="store_true")
+    a = ap.parse_args()
+    import nbformat
+
+    nb = build()
+    if not a.no_run:
+        from nbclient import NotebookClient
+
+        os.environ.setdefault("REVIVAL_TOUR_FIGURES", "figures")
+        t = time.perf_counter()
+        NotebookClient(
+            nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+        ).execute()
+        print(f"executed in {time.perf_counter() - t:.0f} s")
+    nbformat.write(nb, NOTEBOOK)
+    # the cells as ruff formats them (CI checks the notebook like the code; outputs are kept)
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(NOTEBOOK)], check=True)
+    subprocess.run([sys.executable, "-m", "ruff", "check", "--fix", "-q", str(NOTEBOOK)], check=True)
+    print(f"wrote {NOTEBOOK}")
+
+
+if __name__ == "__main__":
+    main()
