@@ -22,6 +22,7 @@ _API = {
     "load": "api",
     "RunLogger": "api",
     "Dataset": "api",
+    "compare_dropout": "api",
     "RBMConfig": "config",
     "DBNConfig": "config",
     "NetConfig": "config",

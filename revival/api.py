@@ -46,7 +46,17 @@ from .mlp import from_checkpoint as _mlp_from_checkpoint
 from .mlp import seeded_mlp
 from .train import ClassifierTrainer, GracefulStop, MLPTrainConfig, RBMTrainConfig, checked_floats, evaluate_classifier
 
-__all__ = ["Dataset", "load_dataset", "fit_rbm", "fit_dbn", "fit_net", "log_prob", "load", "RunLogger"]
+__all__ = [
+    "Dataset",
+    "load_dataset",
+    "fit_rbm",
+    "fit_dbn",
+    "fit_net",
+    "log_prob",
+    "load",
+    "RunLogger",
+    "compare_dropout",
+]
 
 
 # ------------------------------------------------------------------------- data
@@ -452,3 +462,47 @@ def load(path):
     raise ValueError(
         f"{p}: unknown checkpoint format {fmt!r} (expected revival.rbm.v1, revival.dbn.v1 or revival.mlp.v1)"
     )
+
+
+# ------------------------------------------------------------------------- experiments
+
+
+def compare_dropout(logdir="runs", name: str | None = None, echo=print, **options) -> dict:
+    """The ``revival compare-dropout`` experiment from Python, in this process: ``options`` are the
+    command's, snake_case (``preset="pretraining-quick"``, ``variants=["baseline", "pretrained"]``,
+    ``train_size=1000``, ``depths=[1, 2]``, ``seed=0``, ``device="auto"``, ...), with the same
+    defaults and checks; it writes the same run folder under ``logdir``. Returns the run's summary
+    (``summary.json``'s dict: ``rows``, ``groups``, the paper's figures) with ``run``, the folder.
+    ValueError for an option the command would refuse."""
+    from . import compare as C
+    from . import experiments as E
+    from .errors import OptionError
+    from .precision import resolve as resolve_precision
+
+    unknown = [k for k in options if k not in E.COMPARE_DEFAULTS and k not in ("preset", "seed", "device", "data_dir")]
+    if unknown:
+        raise ValueError(f"compare_dropout: unknown option {unknown[0]!r}")
+    opts = E.resolve_compare({"dataset": None, **options})
+    opts.update(
+        seed=options.get("seed", 0),
+        device=options.get("device", "auto"),
+        data_dir=options.get("data_dir"),
+        download=False,
+        logdir=str(logdir),
+        name=name,
+        threads=torch.get_num_threads(),
+        threads_chosen_by="the calling process",
+    )
+    device = device_of(opts["device"], "compare_dropout")
+    opts["precision"], opts["precision_info"] = resolve_precision(opts["precision"], device, echo)
+    made = {}
+
+    def make_run():
+        made["run"] = runs.Run.create(logdir, "compare-dropout", name, {"options": opts})
+        return made["run"]
+
+    try:
+        summary = C.compare_dropout(opts, device, make_run, echo)
+    except OptionError as e:
+        raise ValueError(f"{e.param_hint}: {e}") from None
+    return {**summary, "run": str(made["run"].path)}

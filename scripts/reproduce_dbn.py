@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+import revival.api
 
 VARIANTS = ["baseline", "dropout", "pretrained", "pretrained-dropout"]
 # test error in %, with trust marks (V verbatim, S several sources, U unconfirmed); the architecture each belongs to
@@ -44,58 +45,46 @@ def epochs_for(size: int, budget: int, lo: int, hi: int) -> int:
     return int(min(hi, max(lo, round(budget / size))))
 
 
+def use_free_cores():
+    """torch's threads as ``--threads auto`` sets them: the cores free now (one per core collapses on a busy machine)."""
+    import torch
+
+    from revival.threads import auto_threads
+
+    torch.set_num_threads(auto_threads()[0])
+
+
 def run_size(a, size: int, stamp: str) -> dict:
     epochs = epochs_for(size, a.budget * a.scale, 3 * a.scale, 60 * a.scale)
     pre_epochs = epochs_for(size, a.pretrain_budget * a.scale, 2 * a.scale, 30 * a.scale)
-    cmd = [
-        sys.executable,
-        "-m",
-        "revival",
-        "compare-dropout",
-        "--preset",
-        "pretraining-quick",
-        "--variants",
-        ",".join(a.variants.split(",")),
-        "--train-size",
-        str(size),
-        "--depths",
-        a.depths,
-        "--width",
-        str(a.width),
-        "--seeds",
-        str(a.seeds),
-        "--epochs",
-        str(epochs),
-        "--pretrain-epochs",
-        str(pre_epochs),
-        "--eval-train-size",
-        str(min(size, 5000)),
-        "--mc-samples",
-        "0",
-        "--device",
-        a.device,
-        "--logdir",
-        a.logdir,
-        "--name",
-        f"{stamp}-n{size}",
-        "--no-progress",
-    ]
-    print("$", " ".join(["revival", *cmd[3:]]), flush=True)
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"size {size} failed ({out.returncode}): {out.stderr.strip() or out.stdout[-800:]}")
-    run = Path(next(line for line in out.stdout.splitlines() if line.startswith("run folder: "))[len("run folder: ") :])
-    s = json.loads((run / "summary.json").read_text())
+    options = {
+        "preset": "pretraining-quick",
+        "variants": a.variants.split(","),
+        "train_size": size,
+        "depths": [int(d) for d in a.depths.split(",")],
+        "width": a.width,
+        "seeds": a.seeds,
+        "epochs": epochs,
+        "pretrain_epochs": pre_epochs,
+        "eval_train_size": min(size, 5000),
+        "mc_samples": 0,
+        "device": a.device,
+    }
     print(
-        f"  {time.perf_counter() - t0:.0f} s, {epochs} epochs, pretraining {pre_epochs} epochs/layer: {run}", flush=True
+        "$ revival compare-dropout " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in options.items()), flush=True
+    )
+    t0 = time.perf_counter()
+    s = revival.api.compare_dropout(a.logdir, f"{stamp}-n{size}", echo=lambda line: None, **options)
+    print(
+        f"  {time.perf_counter() - t0:.0f} s, {epochs} epochs, pretraining {pre_epochs} epochs/layer: {s['run']}",
+        flush=True,
     )
     return {
         "rows": s["rows"],
         "epochs": epochs,
         "pretrain_epochs": pre_epochs,
         "seconds": time.perf_counter() - t0,
-        "run": str(run),
+        "run": s["run"],
     }
 
 
@@ -224,6 +213,8 @@ def main():
     )
     a = ap.parse_args()
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    if not a.from_runs:
+        use_free_cores()
     results = (
         from_runs(a.from_runs) if a.from_runs else {int(n): run_size(a, int(n), stamp) for n in a.sizes.split(",")}
     )

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import revival
-from helpers import invoke, only_run
+from helpers import invoke, only_run, timeless
 from revival import api
 from revival.config import DBNConfig, NetConfig, RBMConfig
 from revival.errors import ConfigError
@@ -247,3 +247,50 @@ def test_the_readmes_library_example_runs_as_written():
     namespace = {}
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["hist"]["test_error"][-1] < 0.2
+
+
+def test_compare_dropout_from_python_gives_the_commands_rows(tmp_path):
+    small = {
+        "dataset": "mnist-sample",
+        "train_size": 200,
+        "layers": [16],
+        "epochs": 2,
+        "variants": ["baseline", "dropout"],
+        "mc_samples": 0,
+        "eval_train_size": 200,
+        "device": "cpu",
+    }
+    s = revival.api.compare_dropout(tmp_path / "lib", echo=lambda m: None, **small)
+    assert Path(s["run"]).parent.parent == tmp_path / "lib" and [r["variant"] for r in s["rows"]] == [
+        "baseline",
+        "dropout",
+    ]
+    r = invoke(
+        "compare-dropout",
+        "--dataset",
+        "mnist-sample",
+        "--train-size",
+        200,
+        "--layers",
+        16,
+        "--epochs",
+        2,
+        "--variants",
+        "baseline,dropout",
+        "--mc-samples",
+        0,
+        "--eval-train-size",
+        200,
+        "--device",
+        "cpu",
+        "--logdir",
+        tmp_path / "cli",
+        "--no-progress",
+        "--threads",
+        torch.get_num_threads(),
+    )
+    assert r.exit_code == 0, r.output
+    cli = json.loads((only_run(tmp_path / "cli", "compare-dropout") / "summary.json").read_text())
+    assert timeless(s["rows"]) == timeless(cli["rows"])
+    with pytest.raises(ValueError, match="unknown option"):
+        revival.api.compare_dropout(tmp_path, layerz=[3])
