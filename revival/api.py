@@ -218,7 +218,7 @@ def fit_rbm(x, config: RBMConfig | None = None, *, x_valid=None, logger: RunLogg
     job = RBMJob(
         run.path,
         {**opts, "monitor_size": 2000},
-        first_layer_data({"train": train, "valid": valid or train}, {**opts, "monitor_size": 2000}),
+        layer_data(train, valid, {**opts, "monitor_size": 2000}),
         seed,
         {"preprocessing": {"binarize": cfg.binarize, "seed": seed}},
     )
@@ -235,6 +235,15 @@ def fit_rbm(x, config: RBMConfig | None = None, *, x_valid=None, logger: RunLogg
             f"# fit_rbm: {run.path.name}\n\nfinished\n",
         )
     return model, columns(hist)
+
+
+def layer_data(train: D.Visible, valid: D.Visible | None, opts: dict):
+    """What the logged loop monitors (revival.layerwise.LayerData); images and filter grids only when
+    the rows are 28 x 28 images."""
+    import dataclasses
+
+    d = first_layer_data({"train": train, "valid": valid or train}, opts)
+    return d if train.data.shape[1] == 784 else dataclasses.replace(d, to_image=None, filters=None)
 
 
 def columns(rows: list[dict]) -> dict:
@@ -277,7 +286,7 @@ def fit_dbn(x, config: DBNConfig | None = None, *, x_valid=None, logger: RunLogg
     if logger is not None:
         layer_opts = [{**c.train_options(), "monitor_size": 1000} for c in layer_cfgs]
         run = logger.start("pretrain-dbn", {**cfg.to_dict()})
-        first = first_layer_data({"train": train, "valid": valid or train}, layer_opts[0])
+        first = layer_data(train, valid, layer_opts[0])
         with run.recording():
             rbms, finals = fit_stack(
                 run.path, layer_opts, first, cfg.seed, cfg.feed, {"preprocessing": pre}, device, logger.echo

@@ -218,6 +218,13 @@ def test_a_run_logger_writes_the_commands_run_folder(sample, tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(rbm.params(), revival.load(run).params()))
     with pytest.raises(ValueError, match="already holds"):
         revival.fit_rbm(sample.x_train, RBMConfig(n_hidden=10, epochs=1, device="cpu"), logger=logger)
+    rows = np.random.default_rng(0).random((200, 50))  # not images: no image grids, the rest logged as usual
+    other, _ = revival.fit_rbm(
+        rows,
+        RBMConfig(n_hidden=6, epochs=1, device="cpu"),
+        logger=revival.RunLogger(tmp_path, "rows", echo=lambda m: None),
+    )
+    assert other.n_visible == 50
     net_logger = revival.RunLogger(tmp_path, echo=lambda m: None)
     net, hist = revival.fit_net(
         sample.x_train,
