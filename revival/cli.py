@@ -916,279 +916,346 @@ def evaluate_rbm_cmd(path, as_json, **o):
         )
 
 
+# compare-dropout's own options, in the order -h lists them: (names, click.option keywords)
+COMPARE_OPTIONS = [
+    (
+        ("--preset",),
+        dict(
+            type=click.Choice(list(E.PRESETS)),
+            default="quick",
+            help="Named settings (with the paper's numbers); options given here override it.",
+        ),
+    ),
+    (
+        ("--variants",),
+        dict(callback=_list(str, choices=list(E.VARIANTS)), help="Comma-separated variants [default: from --preset]."),
+    ),
+    (
+        ("--layers",),
+        dict(callback=_list(int, lo=1), help="Hidden layer sizes, e.g. 1024,1024 [default: from --preset]."),
+    ),
+    (
+        ("--activation",),
+        dict(
+            type=click_type(NET_CHECKS["activation"]),
+            default=None,
+            help="Hidden units [default: from --preset; logistic when a pretrained variant runs].",
+        ),
+    ),
+    (
+        ("--loss",),
+        dict(
+            type=click_type(NET_CHECKS["loss"]),
+            default=None,
+            help="Cross-entropy of the softmax, or squared error between the softmax and the one-hot target.",
+        ),
+    ),
+    (("--epochs",), dict(type=click_type(NET_CHECKS["epochs"]), default=None)),
+    (("--batch-size",), dict(type=click_type(NET_CHECKS["batch_size"]), default=None)),
+    (("--lr",), dict(type=click_type(NET_CHECKS["lr"]), default=None)),
+    (
+        ("--lr-decay",),
+        dict(
+            type=click_type(NET_CHECKS["lr_decay"]), default=None, help="Learning rate multiplied by this every epoch."
+        ),
+    ),
+    (("--initial-momentum",), dict(type=click_type(NET_CHECKS["initial_momentum"]), default=None)),
+    (("--final-momentum",), dict(type=click_type(NET_CHECKS["final_momentum"]), default=None)),
+    (
+        ("--momentum-epochs",),
+        dict(type=click_type(NET_CHECKS["momentum_epochs"]), default=None, help="Epochs of the linear momentum ramp."),
+    ),
+    (("--dampen/--no-dampen",), dict(default=None, help="Scale each step by (1 - momentum) (Hinton et al. 2012).")),
+    (
+        ("--weight-decay",),
+        dict(type=click_type(NET_CHECKS["weight_decay"]), default=None, help="L2 strength of *-weight-decay variants."),
+    ),
+    (
+        ("--max-norm",),
+        dict(
+            type=click_type(NET_CHECKS["max_norm"]),
+            default=None,
+            help="Bound c on each hidden unit's incoming weight norm (max-norm variants).",
+        ),
+    ),
+    (
+        ("--input-dropout",),
+        dict(
+            type=click_type(NET_CHECKS["input_dropout"]),
+            default=None,
+            help="Drop probability of input pixels (dropout variants).",
+        ),
+    ),
+    (
+        ("--hidden-dropout",),
+        dict(
+            type=click_type(NET_CHECKS["hidden_dropout"]),
+            default=None,
+            help="Drop probability of hidden units (dropout variants).",
+        ),
+    ),
+    (
+        ("--mc-samples",),
+        dict(
+            type=click.IntRange(min=0),
+            default=None,
+            help="Monte-Carlo masks for the final test error of dropout variants (0 = off).",
+        ),
+    ),
+    (("--seeds",), dict(type=click.IntRange(min=1), default=None, help="Repeat with seeds seed .. seed+N-1.")),
+    (("--train-sizes",), dict(callback=_list(int, lo=1), help="Sweep the training set size (Figure 10).")),
+    (
+        ("--dropout-rates",),
+        dict(callback=_list(float, lo=0, hi=1, hi_open=True), help="Sweep the hidden drop probability (Figure 9)."),
+    ),
+    (
+        ("--depths",),
+        dict(
+            callback=_list(int, lo=1),
+            help="Sweep the number of hidden layers, each of --width units (Erhan et al. 2010).",
+        ),
+    ),
+    (
+        ("--width",),
+        dict(
+            type=click.IntRange(min=1),
+            default=None,
+            help="Units per hidden layer with --depths [default: the first of --layers].",
+        ),
+    ),
+    (
+        ("--activations",),
+        dict(
+            callback=_list(str, choices=E.ACTIVATIONS),
+            help="Sweep the hidden units, e.g. logistic,tanh,relu (Glorot & Bengio 2010).",
+        ),
+    ),
+    (("--losses",), dict(callback=_list(str, choices=E.LOSSES), help="Sweep the cost function: cross-entropy,mse.")),
+    (
+        ("--init-schemes",),
+        dict(
+            callback=_list(str, choices=E.INIT_SCHEMES), help="Sweep the initial weights, e.g. standard-uniform,glorot."
+        ),
+    ),
+    (
+        ("--min-updates",),
+        dict(
+            type=click.IntRange(min=0),
+            default=None,
+            help="Train each net for at least this many weight updates (small training sets get more epochs, "
+            "evaluated about --epochs times); 0 = --epochs for every size.",
+        ),
+    ),
+    (
+        ("--monitor-layers/--no-monitor-layers",),
+        dict(
+            default=None,
+            help="Log each layer's gradient norm, each hidden layer's mean and saturated share, and activation "
+            "histograms every epoch.",
+        ),
+    ),
+    (
+        ("--eval-train-size",),
+        dict(
+            type=click_type(NET_CHECKS["eval_train_size"]),
+            default=None,
+            help="Training examples used for the per-epoch train error.",
+        ),
+    ),
+    (
+        ("--dropout-scaling",),
+        dict(
+            type=click_type(NET_CHECKS["dropout_scaling"]),
+            default=None,
+            help="Bernoulli dropout as the papers (no rescaling in training, weights x retain probability at test "
+            "time) or inverted (kept units / retain probability in training) [default: from --preset].",
+        ),
+    ),
+    (
+        ("--max-norm-layers",),
+        dict(
+            type=click_type(NET_CHECKS["max_norm_layers"]),
+            default=None,
+            help="Max-norm on hidden units only, or on every layer's units (output too).",
+        ),
+    ),
+    (
+        ("--init-scheme",),
+        dict(
+            type=click_type(NET_CHECKS["init_scheme"]),
+            default=None,
+            help="Initial weights: he N(0,2/fan_in), fan-in N(0,1/fan_in), small-gaussian N(0,0.01^2), "
+            "standard-uniform U(+-1/sqrt(fan_in)), glorot U(+-sqrt(6/(fan_in+fan_out))); auto = he for ReLU, "
+            "fan-in otherwise.",
+        ),
+    ),
+    (
+        ("--retrain-on-full/--no-retrain-on-full",),
+        dict(
+            default=None,
+            help="After training on 50,000 (valid held out), train a fresh net on all 60,000 for the same number "
+            "of updates and report its test error too (the papers' protocol).",
+        ),
+    ),
+    (
+        ("--train-on-all/--no-train-on-all",),
+        dict(
+            default=None,
+            help="Train once on the training and validation images together (60,000 for MNIST), for protocols "
+            "whose length is fixed in advance; the validation error is then on training images.",
+        ),
+    ),
+    (
+        (
+            "--plan",
+            "plan_only",
+        ),
+        dict(
+            is_flag=True,
+            default=False,
+            help="Print the run's points with their epochs, weight updates and estimated time on this machine "
+            "(a few updates of each net timed now), and exit; runs of 100,000 updates or more print it at the start.",
+        ),
+    ),
+    (
+        ("--explain",),
+        dict(
+            is_flag=True,
+            default=False,
+            help="Print the preset's settings, each with its source (paper section or revival's choice), and exit.",
+        ),
+    ),
+    (
+        ("--init",),
+        dict(
+            type=click.Path(exists=True),
+            default=None,
+            help="RBM or DBN checkpoint (run folder or file) the pretrained variants start from; without it they "
+            "pretrain a DBN here on each point's training images (no labels).",
+        ),
+    ),
+    (
+        ("--pretrain-epochs",),
+        dict(
+            type=click.IntRange(min=1),
+            default=None,
+            help="Epochs per layer of the in-experiment pretraining (CD, grey levels).",
+        ),
+    ),
+    (
+        ("--pretrain-lr",),
+        dict(type=Finite(min=0, min_open=True), default=None, help="Learning rate of the in-experiment pretraining."),
+    ),
+    (
+        ("--pretrain-cd-k",),
+        dict(type=click.IntRange(min=1), default=None, help="CD-k of the in-experiment pretraining."),
+    ),
+    (
+        ("--pretrain-batch-size",),
+        dict(type=click.IntRange(min=1), default=None, help="Batch size of the in-experiment pretraining."),
+    ),
+    (
+        ("--pretrain-init-std",),
+        dict(
+            type=Finite(min=0, min_open=True),
+            default=None,
+            help="Initial RBM weights N(0, s^2) of the in-experiment pretraining.",
+        ),
+    ),
+    (
+        ("--pretrain-visible-bias-init",),
+        dict(
+            type=click.Choice(E.VISIBLE_BIAS_INITS),
+            default=None,
+            help="Initial RBM visible biases of the in-experiment pretraining.",
+        ),
+    ),
+    (
+        ("--variant-lr",),
+        dict(
+            callback=_per_variant,
+            default=None,
+            help="A learning rate of a variant's own, e.g. baseline=0.1,dropout-maxnorm=10 (recorded per point; "
+            "tune it on the validation error, never on test).",
+        ),
+    ),
+    (
+        ("--variant-momentum",),
+        dict(callback=_per_variant, default=None, help="A final momentum of a variant's own, e.g. baseline=0.9."),
+    ),
+    (
+        ("--eval-every",),
+        dict(
+            type=click_type(NET_CHECKS["eval_every"]),
+            default=None,
+            help="Evaluate (train subset, validation, test), log and save every K epochs and after the last, "
+            "instead of every epoch: long runs stop paying for what nobody reads.",
+        ),
+    ),
+    (
+        ("--freeze-pretrained-epochs",),
+        dict(
+            type=click_type(NET_CHECKS["freeze_pretrained_epochs"]),
+            default=None,
+            help="Epochs at the start of fine-tuning in which the pretrained variants train only the new output "
+            "layer (Hinton & Salakhutdinov's backpropclassify.m: 5).",
+        ),
+    ),
+    (
+        ("--precision",),
+        dict(
+            type=click_type(NET_CHECKS["precision"]), default=None, help=PRECISION_HELP + " Evaluation stays float32."
+        ),
+    ),
+    (
+        ("--executor",),
+        dict(
+            type=click.Choice(E.EXECUTORS),
+            default=None,
+            help="Run the grid's points one after another here, or as Ray tasks (needs revival[ray]; the run "
+            "folder must be on storage every node sees) [default: local].",
+        ),
+    ),
+    (
+        ("--ray-address",),
+        dict(default=None, help="Ray cluster to join (auto, ray://host:port) [default: start a local Ray instance]."),
+    ),
+    (
+        ("--point-cpus",),
+        dict(
+            type=Finite(min=0, min_open=True),
+            default=None,
+            help="CPUs per point with --executor ray (also its torch threads) [default: 1].",
+        ),
+    ),
+    (
+        ("--point-gpus",),
+        dict(
+            type=Finite(min=0),
+            default=None,
+            help="GPUs per point with --executor ray, fractional to share one (0.25: four points a GPU) [default: 0].",
+        ),
+    ),
+    (
+        ("--max-retries",),
+        dict(
+            type=click.IntRange(min=0, max=100),
+            default=None,
+            help="Retries of a point whose task fails or whose worker dies, before it is recorded as failed [default: 1].",
+        ),
+    ),
+]
+
+
+def compare_options(f):
+    """Declare :data:`COMPARE_OPTIONS` on the command ``f``."""
+    for names, kwargs in reversed(COMPARE_OPTIONS):
+        f = click.option(*names, **kwargs)(f)
+    return f
+
+
 @main.command("compare-dropout", context_settings=CONTEXT)
-@click.option(
-    "--preset",
-    type=click.Choice(list(E.PRESETS)),
-    default="quick",
-    help="Named settings (with the paper's numbers); options given here override it.",
-)
-@click.option(
-    "--variants",
-    callback=_list(str, choices=list(E.VARIANTS)),
-    help="Comma-separated variants [default: from --preset].",
-)
-@click.option(
-    "--layers", callback=_list(int, lo=1), help="Hidden layer sizes, e.g. 1024,1024 [default: from --preset]."
-)
-@click.option(
-    "--activation",
-    type=click_type(NET_CHECKS["activation"]),
-    default=None,
-    help="Hidden units [default: from --preset; logistic when a pretrained variant runs].",
-)
-@click.option(
-    "--loss",
-    type=click_type(NET_CHECKS["loss"]),
-    default=None,
-    help="Cross-entropy of the softmax, or squared error between the softmax and the one-hot target.",
-)
-@click.option("--epochs", type=click_type(NET_CHECKS["epochs"]), default=None)
-@click.option("--batch-size", type=click_type(NET_CHECKS["batch_size"]), default=None)
-@click.option("--lr", type=click_type(NET_CHECKS["lr"]), default=None)
-@click.option(
-    "--lr-decay",
-    type=click_type(NET_CHECKS["lr_decay"]),
-    default=None,
-    help="Learning rate multiplied by this every epoch.",
-)
-@click.option("--initial-momentum", type=click_type(NET_CHECKS["initial_momentum"]), default=None)
-@click.option("--final-momentum", type=click_type(NET_CHECKS["final_momentum"]), default=None)
-@click.option(
-    "--momentum-epochs",
-    type=click_type(NET_CHECKS["momentum_epochs"]),
-    default=None,
-    help="Epochs of the linear momentum ramp.",
-)
-@click.option("--dampen/--no-dampen", default=None, help="Scale each step by (1 - momentum) (Hinton et al. 2012).")
-@click.option(
-    "--weight-decay",
-    type=click_type(NET_CHECKS["weight_decay"]),
-    default=None,
-    help="L2 strength of *-weight-decay variants.",
-)
-@click.option(
-    "--max-norm",
-    type=click_type(NET_CHECKS["max_norm"]),
-    default=None,
-    help="Bound c on each hidden unit's incoming weight norm (max-norm variants).",
-)
-@click.option(
-    "--input-dropout",
-    type=click_type(NET_CHECKS["input_dropout"]),
-    default=None,
-    help="Drop probability of input pixels (dropout variants).",
-)
-@click.option(
-    "--hidden-dropout",
-    type=click_type(NET_CHECKS["hidden_dropout"]),
-    default=None,
-    help="Drop probability of hidden units (dropout variants).",
-)
-@click.option(
-    "--mc-samples",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Monte-Carlo masks for the final test error of dropout variants (0 = off).",
-)
-@click.option("--seeds", type=click.IntRange(min=1), default=None, help="Repeat with seeds seed .. seed+N-1.")
-@click.option("--train-sizes", callback=_list(int, lo=1), help="Sweep the training set size (Figure 10).")
-@click.option(
-    "--dropout-rates",
-    callback=_list(float, lo=0, hi=1, hi_open=True),
-    help="Sweep the hidden drop probability (Figure 9).",
-)
-@click.option(
-    "--depths",
-    callback=_list(int, lo=1),
-    help="Sweep the number of hidden layers, each of --width units (Erhan et al. 2010).",
-)
-@click.option(
-    "--width",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Units per hidden layer with --depths [default: the first of --layers].",
-)
-@click.option(
-    "--activations",
-    callback=_list(str, choices=E.ACTIVATIONS),
-    help="Sweep the hidden units, e.g. logistic,tanh,relu (Glorot & Bengio 2010).",
-)
-@click.option("--losses", callback=_list(str, choices=E.LOSSES), help="Sweep the cost function: cross-entropy,mse.")
-@click.option(
-    "--init-schemes",
-    callback=_list(str, choices=E.INIT_SCHEMES),
-    help="Sweep the initial weights, e.g. standard-uniform,glorot.",
-)
-@click.option(
-    "--min-updates",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Train each net for at least this many weight updates (small training sets get more epochs, "
-    "evaluated about --epochs times); 0 = --epochs for every size.",
-)
-@click.option(
-    "--monitor-layers/--no-monitor-layers",
-    default=None,
-    help="Log each layer's gradient norm, each hidden layer's mean and saturated share, and activation "
-    "histograms every epoch.",
-)
-@click.option(
-    "--eval-train-size",
-    type=click_type(NET_CHECKS["eval_train_size"]),
-    default=None,
-    help="Training examples used for the per-epoch train error.",
-)
-@click.option(
-    "--dropout-scaling",
-    type=click_type(NET_CHECKS["dropout_scaling"]),
-    default=None,
-    help="Bernoulli dropout as the papers (no rescaling in training, weights x retain probability at test "
-    "time) or inverted (kept units / retain probability in training) [default: from --preset].",
-)
-@click.option(
-    "--max-norm-layers",
-    type=click_type(NET_CHECKS["max_norm_layers"]),
-    default=None,
-    help="Max-norm on hidden units only, or on every layer's units (output too).",
-)
-@click.option(
-    "--init-scheme",
-    type=click_type(NET_CHECKS["init_scheme"]),
-    default=None,
-    help="Initial weights: he N(0,2/fan_in), fan-in N(0,1/fan_in), small-gaussian N(0,0.01^2), "
-    "standard-uniform U(+-1/sqrt(fan_in)), glorot U(+-sqrt(6/(fan_in+fan_out))); auto = he for ReLU, "
-    "fan-in otherwise.",
-)
-@click.option(
-    "--retrain-on-full/--no-retrain-on-full",
-    default=None,
-    help="After training on 50,000 (valid held out), train a fresh net on all 60,000 for the same number "
-    "of updates and report its test error too (the papers' protocol).",
-)
-@click.option(
-    "--train-on-all/--no-train-on-all",
-    default=None,
-    help="Train once on the training and validation images together (60,000 for MNIST), for protocols "
-    "whose length is fixed in advance; the validation error is then on training images.",
-)
-@click.option(
-    "--plan",
-    "plan_only",
-    is_flag=True,
-    default=False,
-    help="Print the run's points with their epochs, weight updates and estimated time on this machine "
-    "(a few updates of each net timed now), and exit; runs of 100,000 updates or more print it at the start.",
-)
-@click.option(
-    "--explain",
-    is_flag=True,
-    default=False,
-    help="Print the preset's settings, each with its source (paper section or revival's choice), and exit.",
-)
-@click.option(
-    "--init",
-    type=click.Path(exists=True),
-    default=None,
-    help="RBM or DBN checkpoint (run folder or file) the pretrained variants start from; without it they "
-    "pretrain a DBN here on each point's training images (no labels).",
-)
-@click.option(
-    "--pretrain-epochs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Epochs per layer of the in-experiment pretraining (CD, grey levels).",
-)
-@click.option(
-    "--pretrain-lr",
-    type=Finite(min=0, min_open=True),
-    default=None,
-    help="Learning rate of the in-experiment pretraining.",
-)
-@click.option(
-    "--pretrain-cd-k", type=click.IntRange(min=1), default=None, help="CD-k of the in-experiment pretraining."
-)
-@click.option(
-    "--pretrain-batch-size",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Batch size of the in-experiment pretraining.",
-)
-@click.option(
-    "--pretrain-init-std",
-    type=Finite(min=0, min_open=True),
-    default=None,
-    help="Initial RBM weights N(0, s^2) of the in-experiment pretraining.",
-)
-@click.option(
-    "--pretrain-visible-bias-init",
-    type=click.Choice(E.VISIBLE_BIAS_INITS),
-    default=None,
-    help="Initial RBM visible biases of the in-experiment pretraining.",
-)
-@click.option(
-    "--variant-lr",
-    callback=_per_variant,
-    default=None,
-    help="A learning rate of a variant's own, e.g. baseline=0.1,dropout-maxnorm=10 (recorded per point; "
-    "tune it on the validation error, never on test).",
-)
-@click.option(
-    "--variant-momentum",
-    callback=_per_variant,
-    default=None,
-    help="A final momentum of a variant's own, e.g. baseline=0.9.",
-)
-@click.option(
-    "--eval-every",
-    type=click_type(NET_CHECKS["eval_every"]),
-    default=None,
-    help="Evaluate (train subset, validation, test), log and save every K epochs and after the last, "
-    "instead of every epoch: long runs stop paying for what nobody reads.",
-)
-@click.option(
-    "--freeze-pretrained-epochs",
-    type=click_type(NET_CHECKS["freeze_pretrained_epochs"]),
-    default=None,
-    help="Epochs at the start of fine-tuning in which the pretrained variants train only the new output "
-    "layer (Hinton & Salakhutdinov's backpropclassify.m: 5).",
-)
-@click.option(
-    "--precision",
-    type=click_type(NET_CHECKS["precision"]),
-    default=None,
-    help=PRECISION_HELP + " Evaluation stays float32.",
-)
-@click.option(
-    "--executor",
-    type=click.Choice(E.EXECUTORS),
-    default=None,
-    help="Run the grid's points one after another here, or as Ray tasks (needs revival[ray]; the run "
-    "folder must be on storage every node sees) [default: local].",
-)
-@click.option(
-    "--ray-address",
-    default=None,
-    help="Ray cluster to join (auto, ray://host:port) [default: start a local Ray instance].",
-)
-@click.option(
-    "--point-cpus",
-    type=Finite(min=0, min_open=True),
-    default=None,
-    help="CPUs per point with --executor ray (also its torch threads) [default: 1].",
-)
-@click.option(
-    "--point-gpus",
-    type=Finite(min=0),
-    default=None,
-    help="GPUs per point with --executor ray, fractional to share one (0.25: four points a GPU) [default: 0].",
-)
-@click.option(
-    "--max-retries",
-    type=click.IntRange(min=0, max=100),
-    default=None,
-    help="Retries of a point whose task fails or whose worker dies, before it is recorded as failed [default: 1].",
-)
+@compare_options
 @common_options
 def compare_dropout_cmd(**o):
     """Train one network with and without regularization, from random or pretrained weights, on the
