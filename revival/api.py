@@ -468,8 +468,12 @@ def load(path):
         )
     if fmt == "revival.mlp.v1":
         return _mlp_from_checkpoint(ck, str(p)).eval()
+    if fmt == "revival.dbm.v1":
+        from .dbm import from_checkpoint as dbm_from_checkpoint
+
+        return dbm_from_checkpoint(ck, str(p))
     raise ValueError(
-        f"{p}: unknown checkpoint format {fmt!r} (expected revival.rbm.v1, revival.dbn.v1 or revival.mlp.v1)"
+        f"{p}: unknown checkpoint format {fmt!r} (expected revival.rbm.v1, revival.dbn.v1, revival.mlp.v1 or revival.dbm.v1)"
     )
 
 

@@ -1,0 +1,220 @@
+"""Deep Boltzmann machines with two hidden layers (Salakhutdinov & Hinton 2009): the math.
+
+Binary units v (n_visible), h1 (n_hidden1), h2 (n_hidden2); weights W1 [n1, nv], W2 [n2, n1]; biases
+b, c1, c2. Every layer is undirected:
+
+    E(v, h1, h2) = -b.v - c1.h1 - c2.h2 - h1.W1 v - h2.W2 h1
+
+so the middle layer hears both neighbours: P(h1_j = 1 | v, h2) = sigmoid(c1 + W1 v + W2^T h2)_j,
+while P(v_i = 1 | h1) = sigmoid(b + W1^T h1)_i and P(h2_k = 1 | h1) = sigmoid(c2 + W2 h1)_k.
+
+- **Mean-field inference** approximates the posterior p(h1, h2 | v) by a factorised q with means
+  mu1, mu2 satisfying the fixed-point equations mu1 = sigmoid(c1 + W1 v + W2^T mu2),
+  mu2 = sigmoid(c2 + W2 mu1) (:func:`mean_field`). It gives the variational lower bound
+  log p(v) >= -E_q[E(v, h)] + H(q) - log Z (:func:`variational_bound`).
+- **Gibbs sampling** alternates the even layers (v and h2, independent given h1) and the odd one (h1).
+- **Training** (:func:`pcd_statistics`): the data-dependent statistics from mean-field, the model's
+  from persistent Markov chains (Tieleman 2008), as Salakhutdinov & Hinton 2009, section 3.
+- **Exact** log Z and log p(v) for tiny models (:func:`exact_log_z`): v and h2 are independent given
+  h1, so summing them out analytically leaves a sum over the 2^n1 states of h1.
+
+Nothing here logs, prints or touches files; randomness only from the generator passed in.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import rbm as R
+from .partition import all_states
+
+FORMAT = "revival.dbm.v1"
+MAX_EXACT_UNITS = 20  # 2^20 states of h1 still enumerate in seconds
+
+
+class DBM(nn.Module):
+    """Parameters of a two-hidden-layer DBM: ``w1`` [n1, nv], ``w2`` [n2, n1], ``b``, ``c1``, ``c2``."""
+
+    def __init__(self, n_visible: int, n_hidden1: int, n_hidden2: int):
+        super().__init__()
+        self.w1 = nn.Parameter(torch.zeros(n_hidden1, n_visible), requires_grad=False)
+        self.w2 = nn.Parameter(torch.zeros(n_hidden2, n_hidden1), requires_grad=False)
+        self.b = nn.Parameter(torch.zeros(n_visible), requires_grad=False)
+        self.c1 = nn.Parameter(torch.zeros(n_hidden1), requires_grad=False)
+        self.c2 = nn.Parameter(torch.zeros(n_hidden2), requires_grad=False)
+
+    def params(self):
+        return self.w1.data, self.w2.data, self.b.data, self.c1.data, self.c2.data
+
+    @property
+    def layers(self) -> list[int]:
+        return [self.w1.shape[1], self.w1.shape[0], self.w2.shape[0]]
+
+    @torch.no_grad()
+    def transform(self, v, steps: int = 10):
+        """The mean-field means of the top layer for each row of ``v`` (the DBM's features)."""
+        return R._like(v, mean_field(R._tensor(v, self.w1), *self.params(), steps=steps)[1])
+
+    @torch.no_grad()
+    def sample(self, n: int = 100, gibbs_steps: int = 1000, seed: int = 0):
+        """``n`` fantasies P(v = 1 | h1) after ``gibbs_steps`` sweeps from noise, as a numpy array."""
+        g = torch.Generator(device=self.w1.device).manual_seed(seed)
+        chain = noise_chains(n, *self.params(), generator=g)
+        for _ in range(gibbs_steps):
+            chain = gibbs_sweep(*chain, *self.params(), generator=g)
+        return torch.sigmoid(torch.addmm(self.b, chain[1], self.w1)).cpu().numpy()
+
+    def checkpoint(self, config: dict | None = None) -> dict:
+        """The public format ``revival.dbm.v1``: the state dict and the layer sizes."""
+        return {
+            "format": FORMAT,
+            "layers": self.layers,
+            "config": dict(config or {}),
+            "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
+        }
+
+    def save(self, path):
+        """Write :meth:`checkpoint` to ``path`` atomically (``revival.load(path)`` reads it back)."""
+        from .runs import save_torch
+
+        save_torch(path, self.checkpoint())
+
+
+def from_checkpoint(ck, where: str = "checkpoint") -> DBM:
+    """A :class:`DBM` from a ``revival.dbm.v1`` dict; ValueError naming ``where`` when it is not one."""
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT or not isinstance(ck.get("state_dict"), dict):
+        raise ValueError(f"{where}: not a revival DBM checkpoint (expected a dict with format {FORMAT!r})")
+    try:
+        model = DBM(*ck["layers"])
+        model.load_state_dict(ck["state_dict"])
+    except (KeyError, TypeError, RuntimeError, ValueError) as e:
+        raise ValueError(f"{where}: a {FORMAT} checkpoint that does not fit its sizes ({type(e).__name__})") from None
+    return model
+
+
+# ------------------------------------------------------------------------- energies and conditionals
+
+
+def energy(v, h1, h2, w1, w2, b, c1, c2):
+    """E(v, h1, h2) = -b.v - c1.h1 - c2.h2 - h1.W1 v - h2.W2 h1, one value per row."""
+    return -(v @ b) - (h1 @ c1) - (h2 @ c2) - ((h1 @ w1) * v).sum(-1) - ((h2 @ w2) * h1).sum(-1)
+
+
+def h1_given(v, h2, w1, w2, c1):
+    """P(h1 = 1 | v, h2) = sigmoid(c1 + W1 v + W2^T h2): the middle layer hears both neighbours."""
+    return torch.sigmoid(torch.addmm(c1, v, w1.t()) + h2 @ w2)
+
+
+def mean_field(v, w1, w2, b, c1, c2, steps: int = 10, tol: float = 0.0, init=None):
+    """Mean-field means (mu1, mu2) of q(h1) q(h2) ~ p(h1, h2 | v), by iterating
+    mu1 <- sigmoid(c1 + W1 v + W2^T mu2), mu2 <- sigmoid(c2 + W2 mu1) for ``steps`` rounds or until
+    no mean moves by more than ``tol``. Started from ``init`` or from the bottom-up pass with
+    doubled input to h1 (mu1 = sigmoid(c1 + 2 W1 v), mu2 = sigmoid(c2 + W2 mu1)), which stands in
+    for the missing top-down signal (Salakhutdinov & Hinton 2009, section 3.1)."""
+    x1 = torch.addmm(c1, v, w1.t())  # c1 + W1 v, fixed while the means move
+    if init is None:
+        mu1 = torch.sigmoid(2 * x1 - c1)
+        mu2 = torch.sigmoid(torch.addmm(c2, mu1, w2.t()))
+    else:
+        mu1, mu2 = init
+    for _ in range(steps):
+        new1 = torch.sigmoid(x1 + mu2 @ w2)
+        new2 = torch.sigmoid(torch.addmm(c2, new1, w2.t()))
+        moved = torch.maximum((new1 - mu1).abs().max(), (new2 - mu2).abs().max()) if tol > 0 else None
+        mu1, mu2 = new1, new2
+        if moved is not None and moved <= tol:
+            break
+    return mu1, mu2
+
+
+def _entropy(p):
+    """sum_j H(Bernoulli(p_j)) per row, with 0 log 0 = 0."""
+    return -(torch.special.xlogy(p, p) + torch.special.xlogy(1 - p, 1 - p)).sum(-1)
+
+
+def variational_bound(v, mu1, mu2, w1, w2, b, c1, c2, log_z: float = 0.0):
+    """The lower bound on log p(v) given by the factorised q with means mu1, mu2:
+    E_q[-E(v, h)] + H(q) - log Z = b.v + c1.mu1 + c2.mu2 + mu1.W1 v + mu2.W2 mu1 + H(mu1) + H(mu2) - log Z
+    (Salakhutdinov & Hinton 2009, eq. 6). Equal to log p(v) exactly when p(h1, h2 | v) factorises as q."""
+    return -energy(v, mu1, mu2, w1, w2, b, c1, c2) + _entropy(mu1) + _entropy(mu2) - log_z
+
+
+# ------------------------------------------------------------------------- sampling
+
+
+def noise_chains(n: int, w1, w2, b, c1, c2, generator):
+    """``n`` Gibbs chains (v, h1, h2) started from each layer's biases alone."""
+    v = R.sample_bernoulli(torch.sigmoid(b).expand(n, -1).contiguous(), generator)
+    h1 = R.sample_bernoulli(torch.sigmoid(c1).expand(n, -1).contiguous(), generator)
+    h2 = R.sample_bernoulli(torch.sigmoid(c2).expand(n, -1).contiguous(), generator)
+    return v, h1, h2
+
+
+def gibbs_sweep(v, h1, h2, w1, w2, b, c1, c2, generator):
+    """One sweep: h1 ~ P(h1 | v, h2), then v ~ P(v | h1) and h2 ~ P(h2 | h1) (independent given h1)."""
+    h1 = R.sample_bernoulli(h1_given(v, h2, w1, w2, c1), generator)
+    v = R.sample_bernoulli(torch.sigmoid(torch.addmm(b, h1, w1)), generator)
+    h2 = R.sample_bernoulli(torch.sigmoid(torch.addmm(c2, h1, w2.t())), generator)
+    return v, h1, h2
+
+
+# ------------------------------------------------------------------------- learning statistics
+
+
+def pcd_statistics(v, chain, w1, w2, b, c1, c2, generator, mf_steps: int = 10, gibbs_steps: int = 1):
+    """Gradient of the mean log-likelihood bound over the batch ``v`` (Salakhutdinov & Hinton 2009,
+    section 3): data-dependent expectations from mean-field (mu1, mu2), model expectations from the
+    persistent ``chain`` (v', h1', h2') after ``gibbs_steps`` sweeps:
+
+        dW1 = <mu1 v^T>_data - <h1' v'^T>_model,   dW2 = <mu2 mu1^T>_data - <h2' h1'^T>_model,
+        db = <v> - <v'>,  dc1 = <mu1> - <h1'>,  dc2 = <mu2> - <h2'>
+
+    Returns ``(grads, chain)``: the five gradients (W1, W2, b, c1, c2) and the chains moved on."""
+    mu1, mu2 = mean_field(v, w1, w2, b, c1, c2, steps=mf_steps)
+    for _ in range(gibbs_steps):
+        chain = gibbs_sweep(*chain, w1, w2, b, c1, c2, generator)
+    cv, ch1, ch2 = chain
+    n, m = v.shape[0], cv.shape[0]
+    grads = (
+        mu1.t() @ v / n - ch1.t() @ cv / m,
+        mu2.t() @ mu1 / n - ch2.t() @ ch1 / m,
+        v.mean(0) - cv.mean(0),
+        mu1.mean(0) - ch1.mean(0),
+        mu2.mean(0) - ch2.mean(0),
+    )
+    return grads, chain
+
+
+# ------------------------------------------------------------------------- exact, for tiny models
+
+
+def _sum_out_even(h1, w1, w2, b, c1, c2):
+    """log sum_{v, h2} exp(-E(v, h1, h2)) for each row of h1: c1.h1 + sum_i softplus(b + W1^T h1)_i
+    + sum_k softplus(c2 + W2 h1)_k (v and h2 are independent given h1)."""
+    return h1 @ c1 + F.softplus(torch.addmm(b, h1, w1)).sum(-1) + F.softplus(torch.addmm(c2, h1, w2.t())).sum(-1)
+
+
+def exact_log_z(w1, w2, b, c1, c2, chunk: int = 2**14) -> torch.Tensor:
+    """log Z by enumerating the 2^n1 states of h1 with v and h2 summed out (:func:`_sum_out_even`)."""
+    n1 = w1.shape[0]
+    if n1 > MAX_EXACT_UNITS:
+        raise ValueError(f"exact log Z enumerates 2^{n1} states of the middle layer; at most {MAX_EXACT_UNITS} units")
+    parts = [
+        _sum_out_even(all_states(n1, s, min(s + chunk, 2**n1), w1.device, w1.dtype), w1, w2, b, c1, c2)
+        for s in range(0, 2**n1, chunk)
+    ]
+    return torch.logsumexp(torch.cat(parts), 0)
+
+
+def exact_log_prob(v, w1, w2, b, c1, c2, log_z=None) -> torch.Tensor:
+    """log p(v) per row: b.v + log sum_{h1} exp(c1.h1 + h1.W1 v + sum_k softplus(c2 + W2 h1)_k) - log Z."""
+    n1 = w1.shape[0]
+    if n1 > MAX_EXACT_UNITS:
+        raise ValueError(f"exact log p(v) enumerates 2^{n1} states of the middle layer; at most {MAX_EXACT_UNITS}")
+    h1 = all_states(n1, 0, 2**n1, w1.device, w1.dtype)  # [S, n1]
+    top = h1 @ c1 + F.softplus(torch.addmm(c2, h1, w2.t())).sum(-1)  # [S]
+    inner = torch.logsumexp(top[None, :] + v @ w1.t() @ h1.t(), 1)  # [n]
+    lz = exact_log_z(w1, w2, b, c1, c2) if log_z is None else log_z
+    return v @ b + inner - lz

@@ -1,0 +1,95 @@
+"""Deep Boltzmann machine math against brute-force enumeration on tiny models (6-4-3)."""
+
+import itertools
+
+import pytest
+import torch
+
+from revival import dbm as M
+
+
+def tiny(seed=0, scale=1.0, n=(6, 4, 3)):
+    g = torch.Generator().manual_seed(seed)
+    nv, n1, n2 = n
+    return tuple(
+        torch.randn(*shape, generator=g, dtype=torch.float64) * scale
+        for shape in ((n1, nv), (n2, n1), (nv,), (n1,), (n2,))
+    )
+
+
+def states(n):
+    return torch.tensor(list(itertools.product([0.0, 1.0], repeat=n)), dtype=torch.float64)
+
+
+def joint(params):
+    """Every (v, h1, h2) with its unnormalised log-probability -E."""
+    w1, w2 = params[:2]
+    nv, n1, n2 = w1.shape[1], w1.shape[0], w2.shape[0]
+    full = states(nv + n1 + n2)
+    v, h1, h2 = full[:, :nv], full[:, nv : nv + n1], full[:, nv + n1 :]
+    return v, h1, h2, -M.energy(v, h1, h2, *params)
+
+
+def test_exact_log_z_and_log_p_match_brute_force():
+    p = tiny()
+    v, h1, h2, neg_e = joint(p)
+    log_z = torch.logsumexp(neg_e, 0)
+    assert torch.allclose(M.exact_log_z(*p), log_z, atol=1e-10)
+    vs = states(6)
+    brute = torch.stack([torch.logsumexp(neg_e[(v == x).all(1)], 0) for x in vs]) - log_z
+    exact = M.exact_log_prob(vs, *p)
+    assert torch.allclose(exact, brute, atol=1e-10)
+    assert abs(float(torch.logsumexp(exact, 0))) < 1e-10  # a distribution over v
+
+
+def test_mean_field_reaches_its_fixed_point():
+    w1, w2, b, c1, c2 = tiny(1)
+    v = states(6)
+    mu1, mu2 = M.mean_field(v, w1, w2, b, c1, c2, steps=500, tol=1e-13)
+    assert torch.allclose(mu1, torch.sigmoid(c1 + v @ w1.t() + mu2 @ w2), atol=1e-10)
+    assert torch.allclose(mu2, torch.sigmoid(c2 + mu1 @ w2.t()), atol=1e-10)
+
+
+def test_the_variational_bound_lies_below_log_p_and_meets_it_when_the_posterior_factorises():
+    p = tiny(2)
+    vs = states(6)
+    lz = M.exact_log_z(*p)
+    exact = M.exact_log_prob(vs, *p, log_z=lz)
+    bound = M.variational_bound(vs, *M.mean_field(vs, *p, steps=200), *p, log_z=lz)
+    assert (bound <= exact + 1e-10).all() and (exact - bound).max() > 1e-3
+    w1, _, b, c1, c2 = p
+    w2 = torch.zeros(3, 4, dtype=torch.float64)  # top layer cut off: p(h1, h2 | v) = p(h1 | v) p(h2)
+    q = (w1, w2, b, c1, c2)
+    bound = M.variational_bound(vs, *M.mean_field(vs, *q, steps=50), *q, log_z=M.exact_log_z(*q))
+    assert torch.allclose(bound, M.exact_log_prob(vs, *q), atol=1e-10)
+
+
+def test_pcd_statistics_approach_the_exact_expectations():
+    p = tiny(3, scale=0.5)
+    v_all, h1_all, h2_all, neg_e = joint(p)
+    prob = torch.softmax(neg_e, 0)
+    model_w1 = torch.einsum("s,si,sj->ij", prob, h1_all, v_all)  # <h1 v^T> under the model
+    model_w2 = torch.einsum("s,si,sj->ij", prob, h2_all, h1_all)
+    g = torch.Generator().manual_seed(0)
+    chain = M.noise_chains(40_000, *p, generator=g)
+    for _ in range(100):  # mixed
+        chain = M.gibbs_sweep(*chain, *p, generator=g)
+    data = states(6)[:8]
+    (gw1, gw2, gb, gc1, gc2), _ = M.pcd_statistics(data, chain, *p, generator=g, mf_steps=100)
+    mu1, mu2 = M.mean_field(data, *p, steps=100)
+    assert torch.allclose(mu1.t() @ data / 8 - gw1, model_w1, atol=0.02)
+    assert torch.allclose(mu2.t() @ mu1 / 8 - gw2, model_w2, atol=0.02)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = M.DBM(6, 4, 3)
+    w1, w2, b, c1, c2 = tiny(4)
+    model.load_state_dict({"w1": w1.float(), "w2": w2.float(), "b": b.float(), "c1": c1.float(), "c2": c2.float()})
+    back = M.from_checkpoint(model.checkpoint())
+    assert all(torch.equal(x, y) for x, y in zip(model.params(), back.params())) and back.layers == [6, 4, 3]
+    model.save(tmp_path / "dbm.pt")
+    import revival
+
+    assert all(torch.equal(x, y) for x, y in zip(model.params(), revival.load(tmp_path / "dbm.pt").params()))
+    with pytest.raises(ValueError, match="not a revival DBM checkpoint"):
+        M.from_checkpoint({"format": "revival.rbm.v1"})
