@@ -216,3 +216,11 @@ def test_mnist_basic_is_a_seeded_disjoint_resplit_of_the_70000():
     assert np.array_equal(again[0], parts["train"][0]) and np.array_equal(again[1], parts["train"][1])
     for labels in (parts["train"][1], parts["test"][1]):  # every digit, near its share
         assert np.bincount(labels, minlength=10).min() > 0.08 * len(labels)
+
+
+def test_the_commands_data_set_names_are_the_loaders():
+    """experiments.DATASETS (what the CLI and the configs offer, torch-free) names exactly the data sets
+    data.py can load: its files and its re-splits."""
+    from revival import experiments as E
+
+    assert set(E.DATASETS) == set(D.DATASETS) | set(D.RESPLITS)
