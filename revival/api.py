@@ -310,6 +310,47 @@ def fit_dbn(x, config: DBNConfig | None = None, *, x_valid=None, logger: RunLogg
     return DBN.DBN(rbms, configs, pre), {"layers": hists}
 
 
+def fit_dbm(x, config=None, *, x_valid=None):
+    """Train a two-hidden-layer deep Boltzmann machine on the rows of ``x`` (:class:`revival.config.DBMConfig`):
+    the greedy pretraining of two modified RBMs, composed, then PCD with a mean-field positive phase
+    (Salakhutdinov & Hinton 2009; :mod:`revival.dbm`). In memory. Returns ``(dbm, history)``,
+    history per epoch: ``epoch`` and ``bound_train`` (and ``bound_valid`` with ``x_valid``), the mean
+    variational bound without log Z on fixed subsets of up to 1,000 rows: its differences are
+    meaningful, its level is not a log-probability. Raises Diverged on NaN."""
+    from . import dbm as M
+    from .config import DBMConfig
+
+    cfg = config or DBMConfig()
+    device = device_of(cfg.device, "DBMConfig")
+    data = visible(x, device, cfg.binarize, D.split_seed(cfg.seed, "train"), "x").all()
+    valid = None
+    if x_valid is not None:
+        valid = visible(x_valid, device, cfg.binarize, D.split_seed(cfg.seed, "valid"), "x_valid").all()[:1000]
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    n1, n2 = cfg.layers
+    bottom = M.pretrain_layer(
+        data, n1, cfg.pretrain_epochs, cfg.pretrain_lr, cfg.batch_size, gen, up=2.0, weight_decay=cfg.weight_decay
+    )
+    w1, _, c = bottom
+    hidden = torch.sigmoid(torch.addmm(c, data, w1.t(), alpha=2.0))  # the bottom RBM's own posterior
+    top = M.pretrain_layer(
+        hidden, n2, cfg.pretrain_epochs, cfg.pretrain_lr, cfg.batch_size, gen, down=2.0, weight_decay=cfg.weight_decay
+    )
+    model = M.compose(bottom, top)
+    trainer = M.DBMTrainer(model, cfg.chains, gen, cfg.lr, cfg.weight_decay, cfg.mf_steps, cfg.gibbs_steps)
+    subset = data[:1000]
+    rows = []
+    with GracefulStop() as stop:
+        for epoch in range(cfg.epochs):
+            momentum = cfg.initial_momentum if epoch < cfg.momentum_epochs else cfg.final_momentum
+            trainer.train_epoch(data, cfg.batch_size, cfg.lr * cfg.lr_decay**epoch, momentum, stop.check)
+            m = {"bound_train": M.mean_bound(subset, model, cfg.mf_steps)}
+            if valid is not None:
+                m["bound_valid"] = M.mean_bound(valid, model, cfg.mf_steps)
+            rows.append({"epoch": epoch + 1, **checked_floats(m, dict(model.named_parameters()), epoch + 1)})
+    return model, columns(rows)
+
+
 def stack_of(init) -> list[R.RBM]:
     """The RBMs of ``init``: a DBN, an RBM, a list of RBMs, or a checkpoint path."""
     if isinstance(init, DBN.DBN):

@@ -347,3 +347,47 @@ class NetConfig(_Config):
         d = self.to_dict()
         d["freeze_epochs"] = d.pop("freeze_pretrained_epochs")
         return d
+
+
+@dataclass(frozen=True)
+class DBMConfig(_Config):
+    """A two-hidden-layer deep Boltzmann machine (Salakhutdinov & Hinton 2009): greedy pretraining
+    of two modified RBMs (the bottom one with doubled input, the top one with doubled hidden units,
+    ``pretrain_epochs`` of CD-1 each at ``pretrain_lr``), composed into a DBM, then ``epochs`` of PCD
+    with a mean-field positive phase (``mf_steps``) and ``chains`` persistent chains moved
+    ``gibbs_steps`` sweeps per update. The sizes 500-1000 are the paper's MNIST model; the learning
+    rates, schedules and step counts are revival's choices, not checked against the authors' code."""
+
+    layers: tuple = (500, 1000)
+    pretrain_epochs: int = 10
+    pretrain_lr: float = 0.05
+    epochs: int = 10
+    lr: float = 0.005
+    lr_decay: float = 1.0
+    weight_decay: float = 2e-4
+    initial_momentum: float = 0.5
+    final_momentum: float = 0.9
+    momentum_epochs: int = 5
+    batch_size: int = 100
+    chains: int = 100
+    mf_steps: int = 10
+    gibbs_steps: int = 1
+    binarize: str = "stochastic"
+    seed: int = 0
+    device: str = "auto"
+
+    _checks = {
+        **RBM_CHECKS,
+        "epochs": COUNT,  # 0: the composed pretrained DBM, no joint training
+        "pretrain_epochs": COUNT,
+        "pretrain_lr": Range(0, lo_open=True),
+        "chains": POSITIVE_INT,
+        "mf_steps": POSITIVE_INT,
+        "gibbs_steps": POSITIVE_INT,
+    }
+
+    def __post_init__(self):
+        object.__setattr__(self, "layers", _positive_ints("DBMConfig", "layers", self.layers))
+        if len(self.layers) != 2:
+            raise ConfigError("DBMConfig.layers", f"a DBM here has two hidden layers, got {len(self.layers)}")
+        self._check()

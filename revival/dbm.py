@@ -218,3 +218,97 @@ def exact_log_prob(v, w1, w2, b, c1, c2, log_z=None) -> torch.Tensor:
     inner = torch.logsumexp(top[None, :] + v @ w1.t() @ h1.t(), 1)  # [n]
     lz = exact_log_z(w1, w2, b, c1, c2) if log_z is None else log_z
     return v @ b + inner - lz
+
+
+# ------------------------------------------------------------------------- greedy pretraining
+
+
+def doubled_cd_statistics(v, w, b, c, generator, up: float = 1.0, down: float = 1.0):
+    """CD-1 statistics of the modified RBMs that pretrain a DBM (Salakhutdinov & Hinton 2009,
+    section 3.1): ``up = 2`` for the bottom RBM, whose input is doubled with tied weights,
+    P(h = 1 | v) = sigmoid(c + 2 W v), P(v = 1 | h) = sigmoid(b + W^T h); ``down = 2`` for the top RBM,
+    whose hidden layer is doubled, P(h = 1 | v) = sigmoid(c + W v), P(v = 1 | h) = sigmoid(b + 2 W^T h).
+    So composed, the middle layer hears W1 v + W2^T h2 where each RBM alone heard twice its own half.
+    With up = down = 1 this is the ordinary CD-1 of :func:`revival.rbm.cd_k_reference`.
+    Returns (grad W, grad b, grad c) of the batch mean."""
+    h0 = torch.sigmoid(torch.addmm(c, v, w.t(), alpha=up))
+    v1 = torch.sigmoid(torch.addmm(b, R.sample_bernoulli(h0, generator), w, alpha=down))
+    h1 = torch.sigmoid(torch.addmm(c, v1, w.t(), alpha=up))
+    n = v.shape[0]
+    return (h0.t() @ v - h1.t() @ v1) / n, (v - v1).mean(0), (h0 - h1).mean(0)
+
+
+def compose(bottom, top) -> DBM:
+    """A DBM from the two pretrained RBMs' (W, b, c): W1, b from the bottom one, W2, c2 from the top
+    one; the middle layer's bias is the mean of the bottom RBM's hidden and the top RBM's visible
+    bias (revival's choice: each RBM alone modelled that layer with its own bias)."""
+    (w1, b, c_bottom), (w2, b_top, c2) = bottom, top
+    model = DBM(w1.shape[1], w1.shape[0], w2.shape[0]).to(w1.device)
+    model.load_state_dict({"w1": w1, "w2": w2, "b": b, "c1": (c_bottom + b_top) / 2, "c2": c2})
+    return model
+
+
+# ------------------------------------------------------------------------- training
+
+
+@torch.no_grad()
+def pretrain_layer(
+    x,
+    n_hidden: int,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    generator,
+    up=1.0,
+    down=1.0,
+    momentum=(0.5, 0.9),
+    weight_decay: float = 2e-4,
+):
+    """One modified RBM of the greedy pretraining (:func:`doubled_cd_statistics`) trained by CD-1 with
+    momentum (``momentum[0]`` for 5 epochs, then ``momentum[1]``) and weight decay; weights start
+    N(0, 0.01^2), biases 0. Returns its (W, b, c)."""
+    n, d = x.shape
+    w = torch.randn(n_hidden, d, generator=generator, device=x.device) * 0.01
+    b, c = torch.zeros(d, device=x.device), torch.zeros(n_hidden, device=x.device)
+    vel = [torch.zeros_like(w), torch.zeros_like(b), torch.zeros_like(c)]
+    for epoch in range(epochs):
+        m = momentum[0] if epoch < 5 else momentum[1]
+        for idx in torch.randperm(n, generator=generator, device=x.device).split(batch_size):
+            gw, gb, gc = doubled_cd_statistics(x[idx], w, b, c, generator, up, down)
+            for p, vv, g in zip((w, b, c), vel, (gw - weight_decay * w, gb, gc)):
+                vv.mul_(m).add_(g, alpha=lr)
+                p.add_(vv)
+    return w, b, c
+
+
+class DBMTrainer:
+    """PCD training of a DBM (Salakhutdinov & Hinton 2009, section 3): :func:`pcd_statistics` on each
+    batch, SGD with momentum, weight decay on the weights, persistent chains kept across updates."""
+
+    def __init__(
+        self, model: DBM, n_chains: int, generator, lr: float, weight_decay: float, mf_steps: int, gibbs_steps: int
+    ):
+        self.model, self.gen, self.lr, self.wd = model, generator, lr, weight_decay
+        self.mf_steps, self.gibbs_steps = mf_steps, gibbs_steps
+        self.chain = noise_chains(n_chains, *model.params(), generator=generator)
+        self.vel = [torch.zeros_like(p) for p in model.params()]
+
+    @torch.no_grad()
+    def train_epoch(self, x, batch_size: int, lr: float, momentum: float, check=lambda: None):
+        params = self.model.params()
+        for idx in torch.randperm(len(x), generator=self.gen, device=x.device).split(batch_size):
+            check()
+            grads, self.chain = pcd_statistics(x[idx], self.chain, *params, self.gen, self.mf_steps, self.gibbs_steps)
+            for k, (p, vv, g) in enumerate(zip(params, self.vel, grads)):
+                if k < 2 and self.wd:
+                    g = g - self.wd * p
+                vv.mul_(momentum).add_(g, alpha=lr)
+                p.add_(vv)
+
+
+@torch.no_grad()
+def mean_bound(x, model: DBM, mf_steps: int = 10) -> torch.Tensor:
+    """The mean variational bound of the rows of ``x`` without log Z (:func:`variational_bound`): a
+    monitor whose differences (train against validation, epoch against epoch) are meaningful."""
+    p = model.params()
+    return variational_bound(x, *mean_field(x, *p, steps=mf_steps), *p).mean()
