@@ -1,5 +1,8 @@
 """What a compare-dropout run will cost on this machine, measured before it starts (``--plan``).
 
+With ``--retrain-on-full`` a point's row counts both phases (the net on train, then a fresh one on
+train + valid for the same number of updates).
+
 Each distinct net of the grid trains a few batches here and its evaluation pass is timed once; a
 point's estimate is its weight updates times the time of one update, plus its evaluations, plus
 (for pretrained points) the CD-1 updates of its DBN, timed the same way. The console, TensorBoard
@@ -103,6 +106,14 @@ def plan(opts: dict, d: dict, device) -> list[dict]:
         evaluations = math.ceil(epochs / every) if every > 1 else epochs
         eval_images = min(n, opts["eval_train_size"]) + n_valid + len(y_test)
         seconds = updates * per_update + evaluations * eval_images * per_image_eval
+        if opts.get("retrain_on_full"):  # a second phase: a fresh net on train + valid, the same number of updates
+            retrain_epochs = max(1, round(updates / -(-(n + n_valid) // opts["batch_size"])))
+            seconds += updates * per_update + math.ceil(retrain_epochs / every) * eval_images * per_image_eval
+            epochs, updates, evaluations = (
+                epochs + retrain_epochs,
+                2 * updates,
+                evaluations + math.ceil(retrain_epochs / every),
+            )
         pre = 0.0
         if p.pretrained and not opts.get("init") and (p.size, p.seed) not in stacks:
             stacks.add((p.size, p.seed))

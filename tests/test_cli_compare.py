@@ -152,8 +152,11 @@ def test_plan_lists_points_updates_and_a_measured_estimate_without_a_run_folder(
         }
     )
     opts["seed"] = 0  # (the command line adds it)
-    (row,) = C.plan(opts, C.load_data(opts, "cpu"), "cpu")
+    d = C.load_data(opts, "cpu")
+    (row,) = C.plan(opts, d, "cpu")
     assert (row["epochs"], row["updates"], row["evaluations"]) == (3, 9, 2) and row["seconds"] > 0
+    (both,) = C.plan({**opts, "retrain_on_full": True}, d, "cpu")  # then a fresh net on 300 + 1,000 images
+    assert (both["epochs"], both["updates"]) == (3 + 1, 18) and both["seconds"] > row["seconds"]
 
 
 def test_preset_carries_the_paper_number(tmp_path):
