@@ -18,6 +18,7 @@ numpy arrays (or tensors) with one example per row; grey-level images as floats 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -190,10 +191,6 @@ class RunLogger:
         return self.run
 
 
-def _quiet(*_):
-    pass
-
-
 # ------------------------------------------------------------------------- RBMs
 
 
@@ -214,11 +211,12 @@ def fit_rbm(x, config: RBMConfig | None = None, *, x_valid=None, logger: RunLogg
     tcfg = RBMTrainConfig.from_dict(opts)
     if logger is None:
         return rbm_in_memory(train, valid, tcfg, seed, device)
-    run = logger.start("pretrain-rbm", {**opts, "monitor_size": 2000})
+    logged = {**opts, "monitor_size": 2000}  # the command's monitors, on subsets of 2,000 rows
+    run = logger.start("pretrain-rbm", logged)
     job = RBMJob(
         run.path,
-        {**opts, "monitor_size": 2000},
-        layer_data(train, valid, {**opts, "monitor_size": 2000}),
+        logged,
+        layer_data(train, valid, logged),
         seed,
         {"preprocessing": {"binarize": cfg.binarize, "seed": seed}},
     )
@@ -425,8 +423,8 @@ def fit_net(
         run = logger.start("fit-net", {**cfg.to_dict(), "pretrained": bool(stack), "pretrained_weight_scale": scale})
     rows = []
     with (
-        run.recording() if run else _nothing(),
-        runs.writer(run.path) if run else _nothing() as w,
+        run.recording() if run else contextlib.nullcontext(),
+        runs.writer(run.path) if run else contextlib.nullcontext() as w,
         GracefulStop() as stop,
     ):
         for epoch in range(tcfg.epochs):
@@ -452,16 +450,6 @@ def fit_net(
             )
     model.eval()
     return model, columns(rows)
-
-
-class _nothing:
-    """A context manager that does nothing and gives None (no run: nothing to record or write)."""
-
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 # ------------------------------------------------------------------------- likelihood, loading

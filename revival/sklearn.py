@@ -109,9 +109,9 @@ class RBMTransformer(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=FLOATS)
         cfg = self._config(_seed(self.random_state))
         self._epoch = 0
-        self._start(X, cfg)
+        data = self._start(X, cfg)
         for _ in range(cfg.epochs):
-            self._one_pass(X, cfg)
+            self._one_pass(data)
         return self._publish()
 
     def partial_fit(self, X, y=None):
@@ -121,21 +121,23 @@ class RBMTransformer(TransformerMixin, BaseEstimator):
         cfg = self._config(_seed(self.random_state) if first else self._seed)
         if first:
             self._epoch = 0
-            self._start(X, cfg)
-        self._one_pass(X, cfg)
+            data = self._start(X, cfg)
+        else:
+            data = api.visible(X, self.rbm_.weight.device, what="X")
+        self._one_pass(data)
         return self._publish()
 
     def _start(self, X, cfg: RBMConfig):
+        """A new RBM and trainer for ``X``; returns ``X`` on the device as the trainer reads it."""
         dev = api.device_of(cfg.device, "RBMTransformer")
         self._seed = cfg.seed
-        self.rbm_, self._trainer = new_rbm(
-            api.visible(X, dev, what="X"), RBMTrainConfig.from_dict(cfg.train_options()), cfg.seed, dev
-        )
+        data = api.visible(X, dev, what="X")
+        self.rbm_, self._trainer = new_rbm(data, RBMTrainConfig.from_dict(cfg.train_options()), cfg.seed, dev)
         self._gibbs_gen = torch.Generator(device=dev).manual_seed(cfg.seed + 1)
         self.history_ = {"recon_error": []}
+        return data
 
-    def _one_pass(self, X, cfg: RBMConfig):
-        data = api.visible(X, self.rbm_.weight.device, what="X")
+    def _one_pass(self, data):
         m = self._trainer.train_epoch(data, self._epoch)
         self._epoch += 1
         err = float(m["recon_error"])
