@@ -30,7 +30,7 @@ from .layerwise import first_layer_data, fit_stack
 from .mlp import MLP, seeded_mlp
 from .plan import plan, plan_lines
 from .report import group_rows, summary_markdown
-from .sweep import NET_AXES, Point, differing_hparams, grid, point_epochs, variant_settings  # noqa: F401 (the grid)
+from .sweep import NET_AXES, Point, differing_hparams, eval_interval, grid, point_epochs, variant_settings  # noqa: F401 (the grid)
 from .train import (
     ClassifierTrainer,
     GracefulStop,
@@ -224,17 +224,14 @@ class PointFit:
         stack = ex.stack(point) if point.pretrained else None
         self.folder.mkdir(parents=True, exist_ok=True)
         x_np, y_np = ex.training_set(point)
-        epochs, bs = opts["epochs"], opts["batch_size"]
-        epochs_asked = epochs
+        bs = opts["batch_size"]
         if full:
             updates = point_epochs(opts, len(x_np)) * -(-len(x_np) // bs)
             x_np, y_np = np.concatenate([x_np, ex.data["valid_np"][0]]), np.concatenate([y_np, ex.data["valid_np"][1]])
             epochs = max(1, round(updates / -(-len(x_np) // bs)))
         else:
             epochs = point_epochs(opts, len(x_np))
-        # with --min-updates a small set trains for many short epochs: evaluate and log about
-        # --epochs times (and at the end), not after every one
-        self.eval_every = max(-(-epochs // epochs_asked) if epochs > epochs_asked else 1, opts.get("eval_every") or 1)
+        self.eval_every = eval_interval(opts, epochs)
         self.x, self.y = _vis(x_np, device), _lab(y_np, device)
         n_eval = min(len(self.x), opts["eval_train_size"])
         self.train_eval = (D.Visible(self.x.data[:n_eval], self.x.scale), self.y[:n_eval])

@@ -22,7 +22,7 @@ from . import data as D
 from .experiments import VARIANTS, hidden_layers
 from .layerwise import new_rbm
 from .mlp import seeded_mlp
-from .sweep import grid, point_epochs, variant_settings
+from .sweep import eval_interval, grid, point_epochs, variant_settings
 from .train import ClassifierTrainer, MLPTrainConfig, RBMTrainConfig, evaluate_classifier
 
 PROBE_BATCHES = 8  # timed, after as many again to warm up
@@ -102,12 +102,13 @@ def plan(opts: dict, d: dict, device) -> list[dict]:
         per_update, per_image_eval = cache[key]
         epochs = point_epochs(opts, n)
         updates = epochs * -(-n // opts["batch_size"])
-        every = opts.get("eval_every") or 1
-        evaluations = math.ceil(epochs / every) if every > 1 else epochs
+        every = eval_interval(opts, epochs)
+        evaluations = math.ceil(epochs / every)
         eval_images = min(n, opts["eval_train_size"]) + n_valid + len(y_test)
         seconds = updates * per_update + evaluations * eval_images * per_image_eval
         if opts.get("retrain_on_full"):  # a second phase: a fresh net on train + valid, the same number of updates
             retrain_epochs = max(1, round(updates / -(-(n + n_valid) // opts["batch_size"])))
+            every = eval_interval(opts, retrain_epochs)
             seconds += updates * per_update + math.ceil(retrain_epochs / every) * eval_images * per_image_eval
             epochs, updates, evaluations = (
                 epochs + retrain_epochs,

@@ -533,7 +533,8 @@ class EpochClock:
         """After epoch ``done`` (counting from 1): ``"3.6 s/epoch, about 2 min 10 s left"``."""
         per = (time.perf_counter() - self.t0) / max(1, done - self.start)
         left = self.epochs - done
-        return f"{per:.1f} s/epoch" + (f", about {duration(per * left)} left" if left > 0 else "")
+        pace = f"{per:.1f} s/epoch" if per >= 0.1 else f"{per * 1000:.0f} ms/epoch"  # 100 images: ~20 ms
+        return pace + (f", about {duration(per * left)} left" if left > 0 else "")
 
 
 class Progress:

@@ -112,3 +112,12 @@ def point_epochs(opts: dict, n: int) -> int:
     ``--min-updates`` weight updates."""
     per_epoch = -(-n // opts["batch_size"])
     return max(opts["epochs"], -(-opts.get("min_updates", 0) // per_epoch))
+
+
+def eval_interval(opts: dict, epochs: int) -> int:
+    """Every how many epochs a net point evaluates (the last epoch always does): ``--eval-every``,
+    raised so that a point stretched by ``--min-updates`` over many short epochs still evaluates
+    about ``--epochs`` times rather than after each of them."""
+    asked = opts["epochs"]
+    stretched = -(-epochs // asked) if epochs > asked else 1
+    return max(stretched, opts.get("eval_every") or 1)

@@ -157,6 +157,13 @@ def test_plan_lists_points_updates_and_a_measured_estimate_without_a_run_folder(
     assert (row["epochs"], row["updates"], row["evaluations"]) == (3, 9, 2) and row["seconds"] > 0
     (both,) = C.plan({**opts, "retrain_on_full": True}, d, "cpu")  # then a fresh net on 300 + 1,000 images
     assert (both["epochs"], both["updates"]) == (3 + 1, 18) and both["seconds"] > row["seconds"]
+    # --min-updates stretches 300 images to 20 epochs: the plan counts the evaluations the run makes
+    # (about --epochs of them, every 7th epoch and the last), not one per epoch
+    (stretched,) = C.plan({**opts, "min_updates": 60, "eval_every": None}, d, "cpu")
+    assert (stretched["epochs"], stretched["evaluations"]) == (20, 3)
+    from revival.sweep import eval_interval
+
+    assert eval_interval({"epochs": 3}, 20) == 7 and eval_interval({"epochs": 3, "eval_every": 10}, 20) == 10
 
 
 def test_preset_carries_the_paper_number(tmp_path):

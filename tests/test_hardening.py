@@ -723,3 +723,12 @@ def test_init_notes_what_a_person_should_know(tmp_path):
         tmp_path / "runs2",
     )
     assert r.exit_code == 2 and "--init" in r.output and "784->20" in r.output
+
+
+def test_the_epoch_clock_shows_milliseconds_for_tiny_epochs(monkeypatch):
+    from revival import runs
+
+    t = iter([0.0, 2.0, 0.0, 0.04])
+    monkeypatch.setattr(runs.time, "perf_counter", lambda: next(t))
+    assert runs.EpochClock(0, 10).lap(1) == "2.0 s/epoch, about 18 s left"
+    assert runs.EpochClock(0, 200).lap(2) == "20 ms/epoch, about 4.0 s left"
