@@ -172,21 +172,48 @@ class RunLogger:
     """Where a library fit writes, when it should: a run folder ``<logdir>/<command>/<time>[-name]/``
     like the CLI's (config.json, TensorBoard events, ``model.pt`` after every epoch, summary.json and
     summary.md, the lock), so ``tensorboard --logdir runs`` and ``revival report`` read it. ``path``
-    is the folder once the fit has started."""
+    is the folder once the fit has started. ``resume=RUN_DIR``: continue that run (of the same fit,
+    with the same config: ``fit_dbm`` supports it) from its last saved epoch instead of making a new one."""
 
-    def __init__(self, logdir="runs", name: str | None = None, echo=print):
-        self.logdir, self.name, self.echo = logdir, name, echo
+    def __init__(self, logdir="runs", name: str | None = None, echo=print, resume=None):
+        self.logdir, self.name, self.echo, self.resume = logdir, name, echo, resume
         self.run: runs.Run | None = None
+        self.resumed = False
+        self.finish = None  # a command's own summary writer (run, model, rows), else the fit's short one
+        self._make = None
+        self.dataset = None  # recorded in the checkpoint's preprocessing when known
+
+    @classmethod
+    def for_command(cls, make_run, resumed: bool, echo=print, finish=None) -> "RunLogger":
+        """The logger of a CLI command, whose run folder (new, or reopened by ``--resume``) ``make_run``
+        makes with the command's own options in config.json."""
+        logger = cls(echo=echo)
+        logger._make, logger.resumed, logger.finish = make_run, resumed, finish
+        return logger
 
     @property
     def path(self):
         return None if self.run is None else self.run.path
 
     def start(self, command: str, options: dict) -> runs.Run:
-        """Create the run folder (once per logger: a second fit needs a new logger)."""
+        """Create (or reopen) the run folder (once per logger: a second fit needs a new logger)."""
         if self.run is not None:
             raise ValueError(f"this RunLogger already holds the run {self.run.path}; give each fit its own")
-        self.run = runs.Run.create(self.logdir, command, self.name, {"options": {**options, "api": True}})
+        if self._make is not None:
+            self.run = self._make()
+        elif self.resume is not None:
+            self.run = runs.Run.reopen(self.resume, command)
+            stored = self.run.config["options"]
+            differ = [k for k, v in options.items() if k not in ("epochs", "device") and stored.get(k, v) != v]
+            if differ:
+                self.run.lock.release()
+                raise ValueError(
+                    f"{self.resume}: resumed with another {differ[0]} than the run's ({stored[differ[0]]!r})"
+                )
+            self.run.mark_resumed()
+            self.resumed = True
+        else:
+            self.run = runs.Run.create(self.logdir, command, self.name, {"options": {**options, "api": True}})
         self.echo(f"run folder: {self.run.path}")
         return self.run
 
@@ -308,45 +335,60 @@ def fit_dbn(x, config: DBNConfig | None = None, *, x_valid=None, logger: RunLogg
     return DBN.DBN(rbms, configs, pre), {"layers": hists}
 
 
-def fit_dbm(x, config=None, *, x_valid=None):
+def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None):
     """Train a two-hidden-layer deep Boltzmann machine on the rows of ``x`` (:class:`revival.config.DBMConfig`):
     the greedy pretraining of two modified RBMs, composed, then PCD with a mean-field positive phase
-    (Salakhutdinov & Hinton 2009; :mod:`revival.dbm`). In memory. Returns ``(dbm, history)``,
-    history per epoch: ``epoch`` and ``bound_train`` (and ``bound_valid`` with ``x_valid``), the mean
-    variational bound without log Z on fixed subsets of up to 1,000 rows: its differences are
-    meaningful, its level is not a log-probability. Raises Diverged on NaN."""
-    from . import dbm as M
+    (Salakhutdinov & Hinton 2009; :mod:`revival.dbm`, :mod:`revival.dbm_train`). Returns ``(dbm, history)``,
+    history per joint epoch: ``epoch``, ``bound_train`` (and ``bound_valid``, ``bound_gap`` with
+    ``x_valid``), the mean variational bound without log Z on fixed subsets of up to 1,000 rows (its
+    difference train - valid at one epoch is meaningful; from epoch to epoch log Z moves with the model,
+    so its level is not a log-probability: :func:`log_prob` adds log Z),
+    ``mf_change`` (how far mean-field still moves in its last step), ``mean_h1`` / ``mean_h2``; and
+    ``pretrain``: ``{"bottom": ..., "top": ...}`` with each epoch's ``recon_error``. ``logger``: also
+    write the run folder ``revival pretrain-dbm`` writes (a logger made with ``resume=`` continues
+    that run from its last saved epoch). Raises Diverged on NaN, Interrupted on SIGINT/SIGTERM."""
     from .config import DBMConfig
+    from .dbm_train import DBMFit, RunSink
 
     cfg = config or DBMConfig()
     device = device_of(cfg.device, "DBMConfig")
     data = visible(x, device, cfg.binarize, D.split_seed(cfg.seed, "train"), "x").all()
     valid = None
     if x_valid is not None:
-        valid = visible(x_valid, device, cfg.binarize, D.split_seed(cfg.seed, "valid"), "x_valid").all()[:1000]
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    n1, n2 = cfg.layers
-    bottom = M.pretrain_layer(
-        data, n1, cfg.pretrain_epochs, cfg.pretrain_lr, cfg.batch_size, gen, up=2.0, weight_decay=cfg.weight_decay
-    )
-    w1, _, c = bottom
-    hidden = torch.sigmoid(torch.addmm(c, data, w1.t(), alpha=2.0))  # the bottom RBM's own posterior
-    top = M.pretrain_layer(
-        hidden, n2, cfg.pretrain_epochs, cfg.pretrain_lr, cfg.batch_size, gen, down=2.0, weight_decay=cfg.weight_decay
-    )
-    model = M.compose(bottom, top)
-    trainer = M.DBMTrainer(model, cfg.chains, gen, cfg.lr, cfg.weight_decay, cfg.mf_steps, cfg.gibbs_steps)
-    subset = data[:1000]
-    rows = []
-    with GracefulStop() as stop:
-        for epoch in range(cfg.epochs):
-            momentum = cfg.initial_momentum if epoch < cfg.momentum_epochs else cfg.final_momentum
-            trainer.train_epoch(data, cfg.batch_size, cfg.lr * cfg.lr_decay**epoch, momentum, stop.check)
-            m = {"bound_train": M.mean_bound(subset, model, cfg.mf_steps)}
-            if valid is not None:
-                m["bound_valid"] = M.mean_bound(valid, model, cfg.mf_steps)
-            rows.append({"epoch": epoch + 1, **checked_floats(m, dict(model.named_parameters()), epoch + 1)})
-    return model, columns(rows)
+        valid = visible(x_valid, device, cfg.binarize, D.split_seed(cfg.seed, "valid"), "x_valid").all()
+        if valid.shape[1] != data.shape[1]:
+            raise ValueError(f"x_valid: {valid.shape[1]} columns, x has {data.shape[1]}")
+    fit = DBMFit(data, valid, cfg, device)
+    if logger is None:
+        model, rows = fit.run()
+    else:
+        run = logger.start("pretrain-dbm", cfg.to_dict())
+        if logger.resumed:
+            st = runs.load_state(run.path, device)
+            if st is not None:
+                fit.load(st)
+        pre = {"dataset": logger.dataset, "binarize": cfg.binarize, "seed": cfg.seed}
+        with run.recording(), runs.writer(run.path) as w:
+            model, rows = fit.run(RunSink(run.path, cfg.to_dict(), logger.echo, w, pre))
+            runs.save_torch(run.path / runs.MODEL_FILE, model.checkpoint(cfg.to_dict(), pre))
+            if logger.finish is None:
+                run.write_summary(
+                    {
+                        "status": runs.STATUS_FINISHED,
+                        "final": rows[-1] if rows else {},
+                        "model": str(run.path / runs.MODEL_FILE),
+                    },
+                    f"# fit_dbm: {run.path.name}\n\nfinished\n",
+                )
+            else:
+                logger.finish(run, model, rows)
+    return model, dbm_history(rows)
+
+
+def dbm_history(rows: list[dict]) -> dict:
+    """:class:`revival.dbm_train.DBMFit` rows -> fit_dbm's history (joint epochs at the top, pretraining apart)."""
+    pick = lambda phase: columns([{k: v for k, v in r.items() if k != "phase"} for r in rows if r["phase"] == phase])  # noqa: E731
+    return {**pick("joint"), "pretrain": {"bottom": pick("bottom"), "top": pick("top")}}
 
 
 def stack_of(init) -> list[R.RBM]:
@@ -473,7 +515,20 @@ def log_prob(
     :func:`revival.partition.log_prob`'s dict: ``avg_log_prob`` and ``log_Z``, and for AIS the
     interval ``log_Z_lower`` / ``log_Z_upper`` (+- 3 standard errors) with the matching
     ``avg_log_prob_lower`` / ``_upper``. AIS tends to underestimate log Z, so its log-probability
-    leans optimistic: the interval is not a bound."""
+    leans optimistic: the interval is not a bound.
+
+    A deep Boltzmann machine (:class:`revival.dbm.DBM`) gets :func:`revival.dbm_train.log_prob`: AIS for
+    log Z and the mean-field variational bound per row, so its ``avg_log_prob`` estimates a lower bound
+    (``is_lower_bound``); ``raise_examples`` does not apply."""
+    from .dbm import DBM
+
+    if isinstance(rbm, DBM):
+        from .dbm_train import log_prob as dbm_log_prob
+
+        dev = rbm.w1.device
+        data = visible(x, dev, binarize, D.split_seed(seed, "test"), "x").all()
+        base = data if train is None else visible(train, dev, binarize, D.split_seed(seed, "train"), "train").all()
+        return dbm_log_prob(rbm, data, base, ais_runs, ais_betas, seed)
     dev = rbm.weight.device
     data = visible(x, dev, binarize, D.split_seed(seed, "test"), "x")
     base = data if train is None else visible(train, dev, binarize, D.split_seed(seed, "train"), "train")

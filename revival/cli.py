@@ -401,6 +401,7 @@ def main():
 RESUME_MAY_CHANGE = {
     "pretrain-rbm": ("epochs", "device"),
     "pretrain-dbn": ("epochs", "device"),
+    "pretrain-dbm": ("epochs", "device"),
     "compare-dropout": ("device", "executor", "ray_address", "point_cpus", "point_gpus", "max_retries"),
 }
 RESUME_NEUTRAL = ("resume", "progress", "config", "figures", "download", "threads", "plan_only")
@@ -861,7 +862,7 @@ def evaluate_rbm_cmd(path, as_json, **o):
                     param_hint="--" + name.replace("_", "-"),
                 )
     kind = _run_kind(Path(path))
-    if kind is not None and kind not in ("pretrain-rbm", "pretrain-dbn"):
+    if kind is not None and kind not in ("pretrain-rbm", "pretrain-dbn", "pretrain-dbm"):
         raise click.BadParameter(
             f"{path} is a {kind} run: it holds classifiers, not an RBM; give a pretrain-rbm "
             "or pretrain-dbn run (or its model.pt), or a compare-dropout run's "
@@ -895,6 +896,9 @@ def evaluate_rbm_cmd(path, as_json, **o):
         "avg_log_prob_lower",
         "avg_log_prob_upper",
         "avg_log_prob_upper_markov",
+        "avg_log_prob_exact",
+        "is_lower_bound",
+        "mf_steps",
         "ess",
         "ais_runs",
         "ais_betas",
@@ -1414,6 +1418,8 @@ def _os_line(e: OSError) -> str:
         return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
     return " ".join(str(e).split())
 
+
+from . import cli_dbm  # noqa: E402, F401 (registers pretrain-dbm on the group)
 
 if __name__ == "__main__":
     main()

@@ -23,6 +23,8 @@ Nothing here logs, prints or touches files; randomness only from the generator p
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -66,12 +68,14 @@ class DBM(nn.Module):
             chain = gibbs_sweep(*chain, *self.params(), generator=g)
         return torch.sigmoid(torch.addmm(self.b, chain[1], self.w1)).cpu().numpy()
 
-    def checkpoint(self, config: dict | None = None) -> dict:
-        """The public format ``revival.dbm.v1``: the state dict and the layer sizes."""
+    def checkpoint(self, config: dict | None = None, preprocessing: dict | None = None) -> dict:
+        """The public format ``revival.dbm.v1``: the state dict, the layer sizes, the training config
+        and what was done to the data (``preprocessing``: dataset, binarize, seed)."""
         return {
             "format": FORMAT,
             "layers": self.layers,
             "config": dict(config or {}),
+            "preprocessing": dict(preprocessing or {}),
             "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
         }
 
@@ -251,34 +255,65 @@ def compose(bottom, top) -> DBM:
 # ------------------------------------------------------------------------- training
 
 
-@torch.no_grad()
-def pretrain_layer(
-    x,
-    n_hidden: int,
-    epochs: int,
-    lr: float,
-    batch_size: int,
-    generator,
-    up=1.0,
-    down=1.0,
-    momentum=(0.5, 0.9),
-    weight_decay: float = 2e-4,
-):
-    """One modified RBM of the greedy pretraining (:func:`doubled_cd_statistics`) trained by CD-1 with
-    momentum (``momentum[0]`` for 5 epochs, then ``momentum[1]``) and weight decay; weights start
-    N(0, 0.01^2), biases 0. Returns its (W, b, c)."""
-    n, d = x.shape
-    w = torch.randn(n_hidden, d, generator=generator, device=x.device) * 0.01
-    b, c = torch.zeros(d, device=x.device), torch.zeros(n_hidden, device=x.device)
-    vel = [torch.zeros_like(w), torch.zeros_like(b), torch.zeros_like(c)]
-    for epoch in range(epochs):
-        m = momentum[0] if epoch < 5 else momentum[1]
-        for idx in torch.randperm(n, generator=generator, device=x.device).split(batch_size):
-            gw, gb, gc = doubled_cd_statistics(x[idx], w, b, c, generator, up, down)
-            for p, vv, g in zip((w, b, c), vel, (gw - weight_decay * w, gb, gc)):
+class PretrainLayer:
+    """One modified RBM of the greedy pretraining (:func:`doubled_cd_statistics`, ``up`` / ``down``),
+    trained by CD-1 with momentum (``momentum[0]`` for ``momentum_epochs`` epochs, then ``momentum[1]``)
+    and weight decay on the weights, one epoch at a time (so a run can stop and resume between epochs). Weights start
+    N(0, 0.01^2), biases 0, drawn from ``generator`` when the layer is made."""
+
+    def __init__(
+        self,
+        n_visible,
+        n_hidden,
+        generator,
+        device,
+        up=1.0,
+        down=1.0,
+        momentum=(0.5, 0.9),
+        weight_decay=2e-4,
+        momentum_epochs: int = 5,
+    ):
+        self.gen, self.up, self.down, self.momentum, self.wd = generator, up, down, momentum, weight_decay
+        self.momentum_epochs = momentum_epochs
+        self.w = torch.randn(n_hidden, n_visible, generator=generator, device=device) * 0.01
+        self.b, self.c = torch.zeros(n_visible, device=device), torch.zeros(n_hidden, device=device)
+        self.vel = [torch.zeros_like(self.w), torch.zeros_like(self.b), torch.zeros_like(self.c)]
+
+    @property
+    def params(self):
+        return self.w, self.b, self.c
+
+    @torch.no_grad()
+    def train_epoch(self, x, epoch: int, lr: float, batch_size: int, check=lambda: None):
+        m = self.momentum[0] if epoch < self.momentum_epochs else self.momentum[1]
+        for idx in torch.randperm(len(x), generator=self.gen, device=x.device).split(batch_size):
+            check()
+            gw, gb, gc = doubled_cd_statistics(x[idx], self.w, self.b, self.c, self.gen, self.up, self.down)
+            for p, vv, g in zip(self.params, self.vel, (gw - self.wd * self.w, gb, gc)):
                 vv.mul_(m).add_(g, alpha=lr)
                 p.add_(vv)
-    return w, b, c
+
+    @torch.no_grad()
+    def recon_error(self, x) -> torch.Tensor:
+        """Mean squared error per row of the mean-field reconstruction P(v | P(h | x)) (a monitor)."""
+        h = torch.sigmoid(torch.addmm(self.c, x, self.w.t(), alpha=self.up))
+        v = torch.sigmoid(torch.addmm(self.b, h, self.w, alpha=self.down))
+        return ((x - v) ** 2).sum(-1).mean()
+
+    def state(self) -> dict:
+        return {"params": [t.clone() for t in self.params], "vel": [t.clone() for t in self.vel]}
+
+    def load(self, st: dict):
+        for dst, src in zip([*self.params, *self.vel], [*st["params"], *st["vel"]]):
+            dst.copy_(src)
+
+
+def pretrain_layer(x, n_hidden: int, epochs: int, lr: float, batch_size: int, generator, up=1.0, down=1.0, **kw):
+    """:class:`PretrainLayer` trained ``epochs`` epochs on the rows of ``x``; returns its (W, b, c)."""
+    layer = PretrainLayer(x.shape[1], n_hidden, generator, x.device, up, down, **kw)
+    for epoch in range(epochs):
+        layer.train_epoch(x, epoch, lr, batch_size)
+    return layer.params
 
 
 class DBMTrainer:
@@ -305,10 +340,75 @@ class DBMTrainer:
                 vv.mul_(momentum).add_(g, alpha=lr)
                 p.add_(vv)
 
+    def state(self) -> dict:
+        """What resume needs besides the parameters and the generator: the chains and the velocities."""
+        return {"chain": [t.clone() for t in self.chain], "vel": [t.clone() for t in self.vel]}
+
+    def load(self, st: dict):
+        self.chain = tuple(t.clone() for t in st["chain"])
+        for dst, src in zip(self.vel, st["vel"]):
+            dst.copy_(src)
+
 
 @torch.no_grad()
 def mean_bound(x, model: DBM, mf_steps: int = 10) -> torch.Tensor:
     """The mean variational bound of the rows of ``x`` without log Z (:func:`variational_bound`): a
-    monitor whose differences (train against validation, epoch against epoch) are meaningful."""
+    monitor whose difference between two data sets at the same epoch (train against validation) is
+    meaningful; from epoch to epoch log Z moves too, so the level alone says nothing."""
     p = model.params()
     return variational_bound(x, *mean_field(x, *p, steps=mf_steps), *p).mean()
+
+
+# ------------------------------------------------------------------------- likelihood
+
+
+def _log_f_h1(h1, beta, w1, w2, b, c1, c2, base_bias):
+    """log f_beta(h1) of the annealing path with v and h2 summed out analytically:
+    beta c1.h1 + sum_i softplus((1 - beta) bA_i + beta (b + W1^T h1)_i) + sum_k softplus(beta (c2 + W2 h1)_k),
+    the marginal over h1 of p_beta(v, h1, h2) ~ exp((1 - beta) bA.v - beta E(v, h1, h2))."""
+    vis = F.softplus((1 - beta) * base_bias + beta * torch.addmm(b, h1, w1)).sum(-1)
+    return beta * (h1 @ c1) + vis + F.softplus(beta * torch.addmm(c2, h1, w2.t())).sum(-1)
+
+
+@torch.no_grad()
+def ais_log_z(w1, w2, b, c1, c2, base_bias=None, n_runs: int = 100, betas=None, generator=None, check=None):
+    """AIS estimate of log Z of a two-hidden-layer DBM (Salakhutdinov & Hinton 2009, section 4 and
+    appendix; Salakhutdinov & Murray 2008). The chains run over h1 alone: v and h2 are independent
+    given h1 and are summed out analytically (:func:`_log_f_h1`). The path goes from the base model
+    at beta = 0 (visible biases ``base_bias``, e.g. the data's base rates, everything else zero:
+    log Z_0 = sum_i softplus(bA_i) + (n1 + n2) log 2, with exact samples h1 ~ uniform) to the DBM at
+    beta = 1. At each beta_k the log-weight gains log f_k(h1) - log f_{k-1}(h1); then one Gibbs sweep of
+    p_k (v and h2 given h1, then h1 given both) moves h1 and leaves f_k invariant. Returns a
+    :class:`revival.partition.AISResult` (estimate, +- 3 standard-error interval, effective sample size)."""
+    from .partition import _summarise, default_betas
+
+    dev = w1.device
+    betas = (default_betas(dev) if betas is None else betas.to(dev)).to(w1.dtype)
+    if betas.numel() < 2 or float(betas[0]) != 0.0 or float(betas[-1]) != 1.0:
+        raise ValueError("an AIS schedule needs at least 2 betas, from 0 to 1")
+    n1, n2 = w1.shape[0], w2.shape[0]
+    b_a = torch.zeros_like(b) if base_bias is None else base_bias.to(dev, b.dtype)
+    log_z_base = float(F.softplus(b_a).sum()) + (n1 + n2) * math.log(2.0)
+    h1 = torch.bernoulli(torch.full((n_runs, n1), 0.5, device=dev, dtype=w1.dtype), generator=generator)
+    logw = torch.zeros(n_runs, device=dev, dtype=torch.float64)
+    params = (w1, w2, b, c1, c2, b_a)
+    stride = max(1, betas.numel() // 100)
+    for k in range(1, betas.numel()):
+        if check is not None and k % stride == 0:
+            check()
+        bk, bprev = betas[k], betas[k - 1]
+        logw += (_log_f_h1(h1, bk, *params) - _log_f_h1(h1, bprev, *params)).double()
+        if k < betas.numel() - 1:
+            v = torch.bernoulli(torch.sigmoid((1 - bk) * b_a + bk * torch.addmm(b, h1, w1)), generator=generator)
+            h2 = torch.bernoulli(torch.sigmoid(bk * torch.addmm(c2, h1, w2.t())), generator=generator)
+            h1 = torch.bernoulli(torch.sigmoid(bk * (torch.addmm(c1, v, w1.t()) + h2 @ w2)), generator=generator)
+    return _summarise(logw, log_z_base, betas.numel())
+
+
+@torch.no_grad()
+def bound_per_row(x, model: DBM, log_z: float, mf_steps: int = 10, batch: int = 10_000) -> torch.Tensor:
+    """The variational lower bound on log p(v) of each row of ``x`` given log Z (:func:`variational_bound`
+    with mean-field means), in float64. With an AIS estimate of log Z it is an estimate of a lower bound."""
+    p = model.params()
+    out = [variational_bound(xb, *mean_field(xb, *p, steps=mf_steps), *p) for xb in x.split(batch)]
+    return torch.cat(out).double() - log_z

@@ -357,7 +357,11 @@ def log_prob_line(r: dict) -> str:
 def evaluate_rbm(path, opts: dict, device, echo=None, progress: bool = False) -> dict:
     """``revival evaluate-rbm``: log Z and the average log-probability of a split for a checkpoint
     (a run folder or a ``model.pt``, ours or anyone's in the documented format). For layer K of a
-    DBN the data are the up-pass probabilities of the split through layers 1..K-1."""
+    DBN the data are the up-pass probabilities of the split through layers 1..K-1. A deep Boltzmann
+    machine (``revival.dbm.v1``) gets AIS for log Z and the mean-field bound per image."""
+    ck, _ = runs.load_checkpoint(path)
+    if isinstance(ck, dict) and ck.get("format") == "revival.dbm.v1":
+        return evaluate_dbm(path, ck, opts, device)
     model, ck, below = load_rbm(path, opts.get("layer"))
     model.to(device)
     below = [r.to(device) for r in below]
@@ -407,4 +411,42 @@ def evaluate_rbm(path, opts: dict, device, echo=None, progress: bool = False) ->
     )
     if below:
         res.update(layer=len(below) + 1, input=f"up-pass probabilities through layers 1..{len(below)}")
+    return res
+
+
+def evaluate_dbm(path, ck: dict, opts: dict, device) -> dict:
+    """``evaluate-rbm`` on a DBM checkpoint: :func:`revival.dbm_train.log_prob` of the split (a lower
+    bound on the average log-probability: the mean-field bound per image, AIS or exact log Z)."""
+    from .dbm import from_checkpoint
+    from .dbm_train import log_prob as dbm_log_prob
+
+    if opts.get("layer") is not None:
+        raise runs.OptionError("--layer", f"{path}: a deep Boltzmann machine is evaluated whole; --layer is for DBNs")
+    if opts["method"] == "sandwich":
+        raise runs.OptionError("--method", f"{path}: RAISE is implemented for RBMs; a DBM gets AIS (or exact)")
+    model = from_checkpoint(ck, str(path)).to(device)
+    pre = ck.get("preprocessing") or {}
+    dataset = opts.get("dataset") or pre.get("dataset") or "mnist"
+    binarize = opts.get("binarize") or pre.get("binarize") or "stochastic"
+    seed = opts["seed"] if opts.get("seed") is not None else int(pre.get("seed") or 0)
+    if model.w1.shape[1] != 784:
+        raise ValueError(f"{path}: the model has {model.w1.shape[1]} visible units; {dataset} images have 784")
+    dl = opts.get("download") or None
+    tr_img, _ = D.load_split(dataset, "train", opts.get("data_dir"), allow_download=dl)
+    sp_img, _ = D.load_split(dataset, opts["split"], opts.get("data_dir"), allow_download=dl)
+    train = D.visible_data(tr_img, device, binarize, D.split_seed(seed, "train")).all()
+    data = D.visible_data(sp_img, device, binarize, D.split_seed(seed, opts["split"])).all()
+    if opts["method"] == "exact" and model.w1.shape[0] > 20:
+        raise runs.OptionError("--method", f"{path}: exact log Z enumerates 2^{model.w1.shape[0]} states; at most 2^20")
+    t0 = time.perf_counter()
+    res = dbm_log_prob(model, data, train, opts["ais_runs"], opts["ais_betas"], seed)
+    res.update(
+        seconds=time.perf_counter() - t0,
+        split=opts["split"],
+        dataset=dataset,
+        binarize=binarize,
+        seed=seed,
+        checkpoint=str(path),
+        layers=model.layers,
+    )
     return res

@@ -331,7 +331,12 @@ def _config(run: Path) -> dict:
         cfg = json.loads(p.read_text())
     except (OSError, ValueError):
         raise NotARun(f"{run}/config.json: cannot be read as JSON") from None
-    if not isinstance(cfg, dict) or cfg.get("command") not in ("pretrain-rbm", "pretrain-dbn", "compare-dropout"):
+    if not isinstance(cfg, dict) or cfg.get("command") not in (
+        "pretrain-rbm",
+        "pretrain-dbn",
+        "pretrain-dbm",
+        "compare-dropout",
+    ):
         raise NotARun(f"{run}: config.json names no revival training command")
     return cfg
 
@@ -344,6 +349,47 @@ def _summary(run: Path) -> dict:
         return s if isinstance(s, dict) else {}
     except (OSError, ValueError):
         return {}
+
+
+def dbm_panels(scalars: dict) -> list:
+    """A DBM run's monitors: the two pretraining RBMs' reconstruction error, the mean variational bound
+    without log Z (training subset dashed, validation solid: their gap is the overfitting signal; the
+    level moves with log Z), and how far mean-field still moves in its last step."""
+    from .figures import Panel, Series
+
+    def s(tag, name, dashed=False, st=0):
+        if tag not in scalars:
+            return []
+        x, y = scalars[tag]
+        return [Series(name, x, y, style=st, line="--" if dashed else "-")]
+
+    return [
+        Panel(
+            "pretraining: reconstruction error of each RBM",
+            "epoch",
+            "squared error per row",
+            s("pretrain/bottom/recon_error", "bottom RBM (doubled input)")
+            + s("pretrain/top/recon_error", "top RBM (doubled hidden)", st=1),
+        ),
+        Panel(
+            "PCD: mean bound without log Z (read the gap only)",
+            "epoch",
+            "nats (compare train with valid only)",
+            s("dbm/bound_train", "train subset", dashed=True) + s("dbm/bound_valid", "validation"),
+        ),
+        Panel(
+            "bound gap (train - valid): growing = overfitting",
+            "epoch",
+            "nats",
+            s("dbm/bound_gap", "gap"),
+        ),
+        Panel(
+            "mean-field: largest move in its last step (small = converged)",
+            "epoch",
+            "probability",
+            s("dbm/mf_change", "mean over rows"),
+        ),
+    ]
 
 
 def rbm_panels(scalars: dict, log_prob: dict | None, label: str = "", style: int = 0) -> dict[str, object]:
@@ -612,6 +658,16 @@ IMAGE_NOTES = {
         None,
     ),
     "samples": ("fantasies: each tile the model's mean image after a run of alternating Gibbs sampling", None),
+    "dbm/samples": (
+        "the persistent chains of PCD training: each tile P(v | h1) of one chain's current state (not "
+        "independent samples: consecutive fantasies of the chains the gradient used)",
+        None,
+    ),
+    "dbm/filters": (
+        "each tile one first-layer unit's weights W1 from the pixels, scaled to its own range: black its "
+        "most negative weight, white its most positive",
+        None,
+    ),
     "dbn/samples": (
         "fantasies of the whole stack: alternating Gibbs sampling in the top RBM, then one down pass "
         "through the layers below to pixel means",
@@ -679,6 +735,13 @@ def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]
                 "rbm/filters",
                 f"pretrain-dbn {run.resolve().name}: {layer.name} filters",
             )
+    elif cmd == "pretrain-dbm":
+        lp, title = summary.get("log_prob") or {}, f"pretrain-dbm {run.resolve().name}"
+        if isinstance(lp.get("avg_log_prob"), (int, float)):
+            title += f": test log p(v) >= {lp['avg_log_prob']:.2f} nats (mean-field bound, {lp.get('method')} log Z)"
+        put("curves", dbm_panels(read_scalars(run)), title, 2)
+        for name in ("samples", "filters"):
+            image(name, run, f"dbm/{name}", f"pretrain-dbm {run.resolve().name}: {name}")
     else:
         preset = PRESETS.get(cfg.get("options", {}).get("preset"))
         for name, panel in compare_panels(run, summary, preset, cfg.get("options", {})).items():
