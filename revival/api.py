@@ -367,6 +367,7 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None):
             st = runs.load_state(run.path, device)
             if st is not None:
                 fit.load(st)
+                logger.echo(f"resuming {run.path} after epoch {st['epoch']} ({st['phase']} epoch {st['phase_epoch']})")
         pre = {"dataset": logger.dataset, "binarize": cfg.binarize, "seed": cfg.seed}
         with run.recording(), runs.writer(run.path) as w:
             model, rows = fit.run(RunSink(run.path, cfg.to_dict(), logger.echo, w, pre))

@@ -202,10 +202,13 @@ def log_prob(model: M.DBM, data, base, ais_runs: int = 100, ais_betas: int = 14_
 
     p = model.params()
     out = {"method": "ais", "mf_steps": mf_steps, "n_examples": len(data), "is_lower_bound": True}
-    if model.w1.shape[0] <= M.MAX_EXACT_UNITS:
+    if model.w1.shape[0] <= M.MAX_EXACT_UNITS:  # small enough to enumerate: all of it in float64
+        model, data = M.DBM(*model.layers).to(model.w1.device).double(), data.double()
+        model.load_state_dict({k: v.double() for k, v in zip(("w1", "w2", "b", "c1", "c2"), p)})
+        p = model.params()
         lz = float(M.exact_log_z(*p))
         out.update(method="exact", log_Z=lz, log_Z_lower=lz, log_Z_upper=lz)
-        exact = torch.cat([M.exact_log_prob(xb, *p, log_z=torch.tensor(lz)) for xb in data.split(1000)])
+        exact = torch.cat([M.exact_log_prob(xb, *p, log_z=torch.tensor(lz).double()) for xb in data.split(1000)])
         out["avg_log_prob_exact"] = float(exact.double().mean())
     else:
         g = torch.Generator(device=model.w1.device).manual_seed(seed)

@@ -187,3 +187,105 @@ def test_the_test_bound_is_below_the_exact_log_probability():
     bound = M.bound_per_row(v, model, lz, mf_steps=30)
     exact = M.exact_log_prob(v, *params, log_z=torch.tensor(lz, dtype=torch.float64))
     assert bound.shape == (64,) and (bound <= exact + 1e-9).all() and (exact - bound).max() > 1e-3
+
+
+# ------------------------------------------------------------------------- the command and the run folder
+
+DBM_CLI = [
+    "pretrain-dbm",
+    "--dataset",
+    "mnist-sample",
+    "--train-size",
+    "500",
+    "--layers",
+    "16,8",
+    "--pretrain-epochs",
+    "3",
+    "--epochs",
+    "6",
+    "--seed",
+    "5",
+    "--no-progress",
+]
+
+
+def test_pretrain_dbm_writes_its_run_and_evaluate_reads_it(tmp_path):
+    import json
+
+    import revival
+    from helpers import events, invoke, only_run
+
+    r = invoke(*DBM_CLI, "--logdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path, "pretrain-dbm")
+    s = json.loads((run / "summary.json").read_text())
+    lp = s["log_prob"]  # 16 middle units: log Z and log p(v) exact, beside the bound
+    assert s["status"] == "finished" and lp["method"] == "exact" and lp["is_lower_bound"]
+    assert lp["avg_log_prob"] <= lp["avg_log_prob_exact"] < 0
+    assert "test log-probability >=" in r.output
+    rep = invoke("report", run)
+    assert rep.exit_code == 0 and {p.name for p in (run / "figures").glob("*.png")} == {
+        "curves.png",
+        "samples.png",
+        "filters.png",
+    }, rep.output
+    ev = events(run)
+    assert [e.step for e in ev.Scalars("dbm/bound_train")] == [1, 2, 3, 4, 5, 6]
+    assert [e.step for e in ev.Scalars("pretrain/top/recon_error")] == [1, 2, 3]
+    assert {"dbm/samples", "dbm/filters"} <= set(ev.Tags()["images"])
+    model = revival.load(run)
+    assert isinstance(model, M.DBM) and model.layers == [784, 16, 8]
+    e = invoke("evaluate-rbm", run, "--json")
+    assert e.exit_code == 0, e.output
+    again = json.loads(e.output.strip().splitlines()[-1])
+    assert again["avg_log_prob"] == pytest.approx(lp["avg_log_prob"], abs=1e-4)
+    bad = invoke("evaluate-rbm", run, "--method", "sandwich")
+    assert bad.exit_code == 2 and "RAISE" in bad.output
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [(["--layers", "30"], "two hidden layers"), (["--mf-steps", "0"], "--mf-steps"), (["--lr", "nan"], "--lr")],
+)
+def test_pretrain_dbm_refuses_bad_options_before_making_a_folder(tmp_path, args, needle):
+    from helpers import invoke
+
+    r = invoke(*DBM_CLI, "--logdir", tmp_path, *args)
+    assert r.exit_code == 2 and needle in r.output, r.output
+    assert not (tmp_path / "pretrain-dbm").exists()
+
+
+def test_sigint_mid_pretraining_then_resume_is_bit_exact(tmp_path):
+    import json
+    import signal
+
+    from helpers import events, invoke, only_run
+    from test_reliability import interrupt_after, start
+
+    args = [*DBM_CLI, "--layers", "64,32", "--pretrain-epochs", "6", "--epochs", "4", "--ais-runs", "0"]
+    assert interrupt_after(start(args, tmp_path / "a"), "[pretrain top] epoch 2/6", signal.SIGINT) == 130
+    run = only_run(tmp_path / "a", "pretrain-dbm")
+    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+    r = invoke("pretrain-dbm", "--resume", run, "--no-progress")
+    assert r.exit_code == 0 and "resuming" in r.output and "(top epoch" in r.output, r.output
+    assert invoke(*args, "--logdir", tmp_path / "b").exit_code == 0
+    ref = only_run(tmp_path / "b", "pretrain-dbm")
+    a, b = (torch.load(p / "model.pt", weights_only=True)["state_dict"] for p in (run, ref))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ca, cb = (torch.load(p / "state.pt", weights_only=True)["trainer"]["chain"] for p in (run, ref))
+    assert all(torch.equal(x, y) for x, y in zip(ca, cb))
+    assert [e.step for e in events(run).Scalars("dbm/bound_train")] == [1, 2, 3, 4]
+
+
+def test_fit_dbm_with_a_logger_gives_the_in_memory_parameters(tmp_path):
+    import numpy as np
+
+    import revival
+    from revival.config import DBMConfig
+
+    x = (np.random.default_rng(1).random((300, 784)) < 0.2).astype(np.float32)
+    cfg = DBMConfig(layers=(12, 6), pretrain_epochs=2, epochs=3, binarize="none", device="cpu")
+    a, ha = revival.fit_dbm(x, cfg)
+    b, hb = revival.fit_dbm(x, cfg, logger=revival.RunLogger(tmp_path, echo=lambda m: None))
+    assert all(torch.equal(p, q) for p, q in zip(a.params(), b.params())) and ha == hb
+    assert len(ha["bound_train"]) == 3 and len(ha["pretrain"]["bottom"]["recon_error"]) == 2
