@@ -1197,6 +1197,23 @@ COMPARE_OPTIONS = [
         ),
     ),
     (
+        ("--dbm-epochs",),
+        dict(
+            type=click.IntRange(min=0),
+            default=None,
+            help="dbm-pretrained variants: epochs of joint PCD training of the DBM after its two pretraining "
+            "RBMs (--pretrain-epochs each) [default: 10].",
+        ),
+    ),
+    (
+        ("--dbm-lr",),
+        dict(
+            type=Finite(min=0, min_open=True),
+            default=None,
+            help="dbm-pretrained variants: learning rate of the DBM's joint training [default: 0.005].",
+        ),
+    ),
+    (
         ("--freeze-pretrained-epochs",),
         dict(
             type=click_type(NET_CHECKS["freeze_pretrained_epochs"]),

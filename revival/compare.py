@@ -205,6 +205,35 @@ class Experiment:
             self.stacks[key] = rbms
         return self.stacks[key]
 
+    def dbm(self, point: Point):
+        """The DBM a dbm-pretrained point starts from: trained here once per train size and seed on the
+        point's training images (one fixed Bernoulli sample of each), in ``dbm-n<size>-s<seed>/``."""
+        from . import dbm_finetune
+        from .config import DBMConfig
+
+        key = ("dbm", point.size, point.seed)
+        if key not in self.stacks:
+            o = self.opts
+            x, _ = self.training_set(point)
+            data = D.visible_data(x, self.device, "stochastic", D.split_seed(point.seed, "train")).all()
+            cfg = DBMConfig(
+                layers=tuple(o["layers"]),
+                pretrain_epochs=o["pretrain_epochs"],
+                pretrain_lr=o["pretrain_lr"],
+                epochs=o["dbm_epochs"],
+                lr=o["dbm_lr"],
+                batch_size=o["pretrain_batch_size"],
+                binarize="stochastic",
+                seed=point.seed,
+                device=str(self.device),
+            )
+            folder = self.run.path / f"dbm-n{point.size or 'all'}-s{point.seed}"
+            self.echo(
+                f"training a {'-'.join(map(str, [784, *o['layers']]))} DBM on {len(x)} training images (no labels) in {folder}"
+            )
+            self.stacks[key] = dbm_finetune.train_dbm(folder, data, cfg, self.device, self.echo)
+        return self.stacks[key]
+
 
 class PointFit:
     """One grid point while it trains: its data, net, trainer and the metrics so far (resumed from
@@ -221,7 +250,8 @@ class PointFit:
         self.activation = point.activation or opts["activation"]
         self.loss = point.loss or opts["loss"]
         self.init_scheme = "fan-in" if lr_only else point.init_scheme or opts["init_scheme"]
-        stack = ex.stack(point) if point.pretrained else None
+        stack = ex.stack(point) if point.pretrained and not point.dbm else None
+        dbm = ex.dbm(point) if point.dbm else None
         self.folder.mkdir(parents=True, exist_ok=True)
         x_np, y_np = ex.training_set(point)
         bs = opts["batch_size"]
@@ -233,12 +263,26 @@ class PointFit:
             epochs = point_epochs(opts, len(x_np))
         self.eval_every = eval_interval(opts, epochs)
         self.x, self.y = _vis(x_np, device), _lab(y_np, device)
+        self.valid_set, self.test_set = ex.data["valid"], ex.data["test"]
+        if dbm is not None:  # every image with its mean-field q(h2 | v) from the DBM (revival.dbm_finetune)
+            from .dbm_finetune import augment
+
+            aug = lambda v: D.Visible(augment(dbm, v.all()))  # noqa: E731
+            self.x = aug(self.x)
+            self.valid_set = (aug(ex.data["valid"][0]), ex.data["valid"][1])
+            self.test_set = (aug(ex.data["test"][0]), ex.data["test"][1])
         n_eval = min(len(self.x), opts["eval_train_size"])
         self.train_eval = (D.Visible(self.x.data[:n_eval], self.x.scale), self.y[:n_eval])
-        self.monitor_x = ex.data["valid"][0].batch(slice(0, MONITOR_EXAMPLES)) if opts["monitor_layers"] else None
+        self.monitor_x = self.valid_set[0].batch(slice(0, MONITOR_EXAMPLES)) if opts["monitor_layers"] else None
         self.s = s = variant_settings(opts, point.variant, point.rate)
-        model = init_mlp([784, *hidden, 10], self.activation, point.seed, self.init_scheme)
+        model = init_mlp([self.x.data.shape[1], *hidden, 10], self.activation, point.seed, self.init_scheme)
         self.weight_scale = None
+        if dbm is not None:
+            from .dbm_finetune import init_net_
+
+            if opts["dropout_scaling"] == "paper" and s["dropout_type"] == "bernoulli":
+                self.weight_scale = DBN.dropout_scales(2, s["input_dropout"], s["hidden_dropout"])
+            init_net_(model, dbm, *(self.weight_scale or (1.0, 1.0)))
         if stack is not None:  # the papers' dropout feeds each layer q times its RBM's input: scaled by 1/q
             self.weight_scale = DBN.init_from_stack(
                 model,
@@ -269,7 +313,7 @@ class PointFit:
                 "weight_decay": s["weight_decay"],
                 "max_norm": s["max_norm"],
                 "loss": self.loss,
-                "freeze_epochs": min(opts["freeze_pretrained_epochs"], epochs) if stack is not None else 0,
+                "freeze_epochs": min(opts["freeze_pretrained_epochs"], epochs) if point.pretrained else 0,
             }
         )
         self.per_epoch = -(-len(self.x) // self.cfg.batch_size)  # weight updates an epoch
@@ -324,9 +368,9 @@ class PointFit:
             )
             return
         self.snapshot = None
-        d, cfg, model = self.ex.data, self.cfg, self.model
+        cfg, model = self.cfg, self.model
         scalars = {
-            **evaluate_splits(model, self.train_eval, d["valid"], d["test"], cfg.loss),
+            **evaluate_splits(model, self.train_eval, self.valid_set, self.test_set, cfg.loss),
             "train/batch_loss": tr["loss"],
         }
         acts = []
@@ -406,7 +450,7 @@ class PointFit:
             row["test_error_mc"] = float(
                 evaluate_classifier(
                     self.model,
-                    *self.ex.data["test"],
+                    *self.test_set,
                     self.cfg.loss,
                     mc_samples=opts["mc_samples"],
                     generator=mc_gen,
@@ -731,7 +775,9 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
         elsewhere = opts.get("executor", "local") != "local"
         if elsewhere:
             for p in todo:  # the pretrained stacks first, here (the points of one size and seed share one)
-                if p.pretrained and ex.init_stack is None:
+                if p.dbm:
+                    ex.dbm(p)
+                elif p.pretrained and ex.init_stack is None:
                     ex.stack(p)
         # while points run elsewhere a signal is caught here; a local point's own loop catches it
         with GracefulStop() if elsewhere else contextlib.nullcontext() as stop:

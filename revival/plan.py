@@ -71,6 +71,18 @@ def rbm_seconds(n_visible: int, n_hidden: int, opts: dict, device) -> float:
     return _timed(lambda: trainer.train_epoch(data, 0)["recon_error"].item()) / PROBE_BATCHES
 
 
+def dbm_seconds(sizes, opts: dict, device) -> float:
+    """Seconds of one PCD update of a DBM of ``sizes`` (784, n1, n2) with compare-dropout's DBM settings."""
+    from . import dbm as M
+
+    g = torch.Generator(device=device).manual_seed(0)
+    model = M.DBM(*sizes).to(device)
+    trainer = M.DBMTrainer(model, 100, g, opts["dbm_lr"], 2e-4, 10, 1)
+    bs = opts["pretrain_batch_size"]
+    data = (torch.rand(PROBE_BATCHES * bs, sizes[0], generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    return _timed(lambda: trainer.train_epoch(data.to(device), bs, opts["dbm_lr"], 0.5)) / PROBE_BATCHES
+
+
 def plan(opts: dict, d: dict, device) -> list[dict]:
     """One row per grid point of the run ``opts`` over the data ``d`` (:func:`revival.compare.load_data`):
     its images, epochs, weight updates, evaluations and estimated seconds here (None for the
@@ -116,7 +128,15 @@ def plan(opts: dict, d: dict, device) -> list[dict]:
                 evaluations + math.ceil(retrain_epochs / every),
             )
         pre = 0.0
-        if p.pretrained and not opts.get("init") and (p.size, p.seed) not in stacks:
+        if p.dbm and ("dbm", p.size, p.seed) not in stacks:  # its two RBMs, then the joint PCD epochs
+            stacks.add(("dbm", p.size, p.seed))
+            per_epoch = -(-n // opts["pretrain_batch_size"])
+            sizes = [784, *opts["layers"]]
+            pre = per_epoch * (
+                sum(rbm_seconds(a, b, opts, device) for a, b in zip(sizes, sizes[1:])) * opts["pretrain_epochs"]
+                + dbm_seconds(sizes, opts, device) * opts["dbm_epochs"]
+            )
+        elif p.pretrained and not p.dbm and not opts.get("init") and (p.size, p.seed) not in stacks:
             stacks.add((p.size, p.seed))
             deepest = max((hidden_layers(opts, dp) for dp in (opts.get("depths") or [None])), key=len)
             per_epoch = -(-n // opts["pretrain_batch_size"])

@@ -49,6 +49,10 @@ class Point:
         return bool(VARIANTS[self.variant].get("pretrained"))
 
     @property
+    def dbm(self) -> bool:
+        return bool(VARIANTS[self.variant].get("dbm"))
+
+    @property
     def classic(self) -> str | None:
         return VARIANTS[self.variant].get("classic")
 

@@ -289,3 +289,76 @@ def test_fit_dbm_with_a_logger_gives_the_in_memory_parameters(tmp_path):
     b, hb = revival.fit_dbm(x, cfg, logger=revival.RunLogger(tmp_path, echo=lambda m: None))
     assert all(torch.equal(p, q) for p, q in zip(a.params(), b.params())) and ha == hb
     assert len(ha["bound_train"]) == 3 and len(ha["pretrain"]["bottom"]["recon_error"]) == 2
+
+
+# ------------------------------------------------------------------------- DBM-initialised nets
+
+
+def test_the_unrolled_net_reproduces_mean_field_on_the_augmented_input():
+    """At the mean-field fixed point the unrolled net's first hidden layer on [v, q(h2)] gives mu1
+    and its second gives mu2: the net starts exactly where the DBM's inference ends."""
+    from revival import dbm_finetune as FT
+    from revival.mlp import seeded_mlp as init_mlp
+
+    params = tiny(7, 0.7, (12, 6, 4))
+    model = M.DBM(12, 6, 4).double()
+    model.load_state_dict(dict(zip(("w1", "w2", "b", "c1", "c2"), params)))
+    v = states(12)[::37]
+    aug = FT.augment(model, v, mf_steps=200)
+    mu1, mu2 = M.mean_field(v, *params, steps=200)
+    assert torch.equal(aug[:, :12], v) and torch.allclose(aug[:, 12:], mu2)
+    net = init_mlp([16, 6, 4, 10], "logistic", 0, "auto").double()
+    FT.init_net_(net, model)
+    h1 = torch.sigmoid(net.layers[0](aug))
+    h2 = torch.sigmoid(net.layers[1](h1))
+    assert torch.allclose(h1, mu1, atol=1e-6) and torch.allclose(h2, mu2, atol=1e-6)
+    FT.init_net_(net, model, 1 / 0.8, 2.0)  # the papers' dropout: weights scaled by 1/q, biases kept
+    assert torch.allclose(net.layers[1].weight, 2.0 * params[1]) and torch.allclose(net.layers[1].bias, params[4])
+    with pytest.raises(ValueError, match="two layers"):
+        FT.init_net_(init_mlp([16, 6, 5, 10], "logistic", 0, "auto").double(), model)
+
+
+def test_compare_dropout_dbm_variants_train_the_dbm_once_and_resume_from_it(tmp_path):
+    import json
+
+    from helpers import invoke, only_run
+
+    args = [
+        "compare-dropout",
+        "--dataset",
+        "mnist-sample",
+        "--train-size",
+        "300",
+        "--layers",
+        "32,16",
+        "--epochs",
+        "2",
+        "--variants",
+        "baseline,dbm-pretrained,dbm-pretrained-dropout",
+        "--pretrain-epochs",
+        "2",
+        "--dbm-epochs",
+        "2",
+        "--mc-samples",
+        "0",
+        "--no-progress",
+        "--logdir",
+        tmp_path,
+    ]
+    r = invoke(*args)
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path, "compare-dropout")
+    assert r.output.count("training a 784-32-16 DBM") == 1  # shared by both DBM variants
+    assert (run / "dbm-n300-s0" / "result.json").is_file() and isinstance(
+        __import__("revival").load(run / "dbm-n300-s0"), M.DBM
+    )
+    rows = {x["variant"]: x for x in json.loads((run / "summary.json").read_text())["rows"]}
+    assert set(rows) == {"baseline", "dbm-pretrained", "dbm-pretrained-dropout"}
+    assert rows["dbm-pretrained"]["pretrained"] and not rows["baseline"]["pretrained"]
+    bad = invoke(*args[:-2], "--logdir", tmp_path / "x", "--layers", "32,16,8")
+    assert bad.exit_code == 2 and "two-hidden-layer DBM" in bad.output
+    plan = invoke(*args[:-2], "--logdir", tmp_path / "y", "--plan")
+    assert (
+        plan.exit_code == 0
+        and "pretraining" in [ln for ln in plan.output.splitlines() if "| dbm-pretrained |" in ln][0]
+    )
