@@ -3,7 +3,9 @@
 Usage: python scripts/preset_docs.py (from the repository root)."""
 
 import re
+
 from click.testing import CliRunner
+
 from revival.cli import main
 
 
