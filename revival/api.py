@@ -19,6 +19,7 @@ numpy arrays (or tensors) with one example per row; grey-level images as floats 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,6 +132,8 @@ def visible(x, device, binarize: str = "none", seed: int = 0, what: str = "x") -
     as the CLI loads images (so the same seed gives the same run); ``binarize`` ``stochastic``: one
     fixed Bernoulli sample (probability = the value, seeded by ``seed``), ``threshold``: value >= 0.5.
     Other real values are kept as float32 (binarizing needs them in [0, 1])."""
+    if isinstance(x, D.Visible):  # already prepared on the device (the commands' own loading)
+        return x
     a = _array(x, what)
     u8 = _as_bytes(a)
     if u8 is not None:
@@ -182,13 +185,29 @@ class RunLogger:
         self.finish = None  # a command's own summary writer (run, model, rows), else the fit's short one
         self._make = None
         self.dataset = None  # recorded in the checkpoint's preprocessing when known
+        self.options = self.preprocessing = self.test = None
+        self.progress = False
 
     @classmethod
-    def for_command(cls, make_run, resumed: bool, echo=print, finish=None) -> "RunLogger":
+    def for_command(
+        cls,
+        make_run,
+        resumed: bool,
+        echo=print,
+        finish=None,
+        options=None,
+        preprocessing=None,
+        progress=False,
+        test=None,
+    ) -> "RunLogger":
         """The logger of a CLI command, whose run folder (new, or reopened by ``--resume``) ``make_run``
-        makes with the command's own options in config.json."""
+        makes with the command's own options in config.json; ``options`` (what the fit logs and monitors
+        with), ``preprocessing`` (recorded in the checkpoint) and ``progress`` (a bar on a terminal) are
+        the command's, ``test`` its prepared test split (monitored each epoch); ``finish(run, model, last)``
+        writes its summary."""
         logger = cls(echo=echo)
         logger._make, logger.resumed, logger.finish = make_run, resumed, finish
+        logger.options, logger.preprocessing, logger.progress, logger.test = options, preprocessing, progress, test
         return logger
 
     @property
@@ -238,27 +257,28 @@ def fit_rbm(x, config: RBMConfig | None = None, *, x_valid=None, logger: RunLogg
     tcfg = RBMTrainConfig.from_dict(opts)
     if logger is None:
         return rbm_in_memory(train, valid, tcfg, seed, device)
-    logged = {**opts, "monitor_size": 2000}  # the command's monitors, on subsets of 2,000 rows
+    logged = logger.options or {**opts, "monitor_size": 2000}  # the command's monitors, on subsets of 2,000 rows
     run = logger.start("pretrain-rbm", logged)
-    job = RBMJob(
-        run.path,
-        logged,
-        layer_data(train, valid, logged),
-        seed,
-        {"preprocessing": {"binarize": cfg.binarize, "seed": seed}},
-    )
+    pre = logger.preprocessing or {"binarize": cfg.binarize, "seed": seed}
+    d = layer_data(train, valid, logged)
+    if logger.test is not None:  # the command's per-epoch AIS on the test split
+        d = dataclasses.replace(d, test=logger.test)
+    job = RBMJob(run.path, logged, d, seed, {"preprocessing": pre}, resume=logger.resumed)
     hist: list = []
     with run.recording():
-        model, last = _logged_rbm(job, device, logger.echo, False, hist)
-        run.write_summary(
-            {
-                "status": runs.STATUS_FINISHED,
-                "epochs": cfg.epochs,
-                "final": last,
-                "model": str(run.path / runs.MODEL_FILE),
-            },
-            f"# fit_rbm: {run.path.name}\n\nfinished\n",
-        )
+        model, last = _logged_rbm(job, device, logger.echo, logger.progress, hist)
+        if logger.finish is not None:
+            logger.finish(run, model, last)
+        else:
+            run.write_summary(
+                {
+                    "status": runs.STATUS_FINISHED,
+                    "epochs": cfg.epochs,
+                    "final": last,
+                    "model": str(run.path / runs.MODEL_FILE),
+                },
+                f"# fit_rbm: {run.path.name}\n\nfinished\n",
+            )
     return model, columns(hist)
 
 

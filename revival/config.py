@@ -207,6 +207,14 @@ class RBMConfig(_Config):
         if self.sparsity_cost > 0 and self.sparsity_target is None:
             raise ConfigError("RBMConfig.sparsity_cost", "needs sparsity_target as well")
 
+    @classmethod
+    def from_options(cls, opts: dict) -> "RBMConfig":
+        """The config of ``revival pretrain-rbm``'s options (``hidden`` -> ``n_hidden``; other keys, such
+        as the data set or the run folder, are the command's own and are left out)."""
+        names = {f.name for f in fields(cls)}
+        d = {("n_hidden" if k == "hidden" else k): v for k, v in opts.items()}
+        return cls.from_dict({k: v for k, v in d.items() if k in names and k != "device"})
+
     def train_options(self) -> dict:
         """The settings of one RBM as the trainers and the CLI name them (``hidden``, ``lr`` resolved)."""
         d = self.to_dict()

@@ -16,7 +16,7 @@ from . import experiments as E
 from . import partition as P
 from . import rbm as R
 from . import runs
-from .layerwise import N_SHOWN, LayerData, RBMJob, first_layer_data, fit_rbm, fit_stack, next_layer_data
+from .layerwise import N_SHOWN, LayerData, first_layer_data, fit_stack, next_layer_data
 from .train import GracefulStop, RBMTrainConfig
 
 # ------------------------------------------------------------------------- data
@@ -64,62 +64,62 @@ def pixel_data(opts: dict, device, splits=("train", "valid")) -> tuple[dict, tup
 def pretrain_rbm(
     opts: dict, device, make_run: Callable[[], runs.Run], echo=print, progress: bool = False, resume: bool = False
 ) -> dict:
-    """Train one RBM by CD-k or PCD on ``opts['dataset']``, logging every epoch to the run.
+    """``revival pretrain-rbm``, a thin client of :func:`revival.fit_rbm`: the options become an
+    :class:`~revival.config.RBMConfig`, the data are loaded (and checked) before ``make_run`` creates
+    or reopens the run folder (so bad data leaves no folder behind), and the fit logs into the run
+    through a :class:`~revival.RunLogger` (``model.pt`` and ``state.pt``, for resume bit for bit, after
+    each completed epoch). Then the test log-probability, ``summary.json`` / ``summary.md``."""
+    from .api import RunLogger, fit_rbm
+    from .config import RBMConfig
 
-    The data is loaded (and checked) before ``make_run`` creates or reopens the run folder, so bad
-    data leaves no folder behind. Writes ``model.pt`` (public format) and ``state.pt`` (everything
-    needed to resume bit for bit) atomically after each completed epoch, then ``summary.json``/``summary.md``."""
     splits = ("train", "valid", "test") if opts.get("ais_runs", 0) > 0 else ("train", "valid")
     vis, stats = pixel_data(opts, device, splits)
-    run = make_run()
-    echo(f"run folder: {run.path}")
-    job = RBMJob(
-        run.path,
-        opts,
-        first_layer_data(vis, opts),
-        opts["seed"],
-        {"preprocessing": preprocessing(opts, stats)},
-        resume=resume,
-    )
+    cfg = RBMConfig.from_options(opts).replace(device=str(device))
+    out = {}
 
-    with run.recording():
-        model, last = fit_rbm(job, device, echo, progress)
-        summary = {
+    def finish(run: runs.Run, model: R.RBM, last: dict):
+        out["summary"] = summary = {
             "status": runs.STATUS_FINISHED,
             "epochs": opts["epochs"],
             "final": last,
             "model": str(run.path / runs.MODEL_FILE),
         }
         if opts.get("ais_runs", 0) > 0:
-            if model.visible_type == "gaussian" and not P.can_enumerate(model.weight, "gaussian"):
-                echo(
-                    f"log-probability skipped: AIS needs Bernoulli visibles, and exact log Z at most "
-                    f"{P.MAX_EXACT_UNITS} hidden units"
-                )
-            else:
-                echo(
-                    f"estimating log Z ({opts['ais_runs']} AIS runs x {opts['ais_betas']} betas, or exact if small) ..."
-                )
-                method = (
-                    "sandwich" if opts.get("raise_examples", 0) > 0 and not P.can_enumerate(model.weight) else "auto"
-                )
-                summary["log_prob"] = estimate_log_prob(
-                    model,
-                    vis["test"],
-                    vis["train"],
-                    method,
-                    opts["ais_runs"],
-                    opts["ais_betas"],
-                    opts["seed"],
-                    echo,
-                    progress,
-                    **sandwich_options(opts),
-                )
-                echo(log_prob_line(summary["log_prob"]))
-                if method == "sandwich":
-                    echo(sandwich_line(summary["log_prob"]))
+            summary["log_prob"] = final_log_prob(model, vis, opts, echo, progress)
         run.write_summary(summary, rbm_summary_md(run, summary))
-        return summary
+
+    logger = RunLogger.for_command(
+        make_run, resume, echo, finish, opts, preprocessing(opts, stats), progress, vis.get("test")
+    )
+    fit_rbm(vis["train"], cfg, x_valid=vis["valid"], logger=logger)
+    return out["summary"]
+
+
+def final_log_prob(model: R.RBM, vis: dict, opts: dict, echo, progress) -> dict | None:
+    """pretrain-rbm's last step: the test log-probability (exact, AIS, or the AIS / RAISE sandwich)."""
+    if model.visible_type == "gaussian" and not P.can_enumerate(model.weight, "gaussian"):
+        echo(
+            f"log-probability skipped: AIS needs Bernoulli visibles, and exact log Z at most {P.MAX_EXACT_UNITS} hidden units"
+        )
+        return None
+    echo(f"estimating log Z ({opts['ais_runs']} AIS runs x {opts['ais_betas']} betas, or exact if small) ...")
+    method = "sandwich" if opts.get("raise_examples", 0) > 0 and not P.can_enumerate(model.weight) else "auto"
+    lp = estimate_log_prob(
+        model,
+        vis["test"],
+        vis["train"],
+        method,
+        opts["ais_runs"],
+        opts["ais_betas"],
+        opts["seed"],
+        echo,
+        progress,
+        **sandwich_options(opts),
+    )
+    echo(log_prob_line(lp))
+    if method == "sandwich":
+        echo(sandwich_line(lp))
+    return lp
 
 
 def rbm_summary_md(run: runs.Run, summary: dict) -> str:
