@@ -329,20 +329,7 @@ def fit_dbn(x, config: DBNConfig | None = None, *, x_valid=None, logger: RunLogg
     pre = {"binarize": cfg.binarize, "seed": cfg.seed}
     configs = [{**o.as_dict(), "layer": k} for k, o in enumerate(opts, 1)]
     if logger is not None:
-        layer_opts = [{**c.train_options(), "monitor_size": 1000} for c in layer_cfgs]
-        run = logger.start("pretrain-dbn", {**cfg.to_dict()})
-        first = layer_data(train, valid, layer_opts[0])
-        with run.recording():
-            rbms, finals = fit_stack(
-                run.path, layer_opts, first, cfg.seed, cfg.feed, {"preprocessing": pre}, device, logger.echo
-            )
-            model = DBN.DBN(rbms, configs, pre)
-            runs.save_torch(run.path / runs.MODEL_FILE, model.checkpoint())
-            run.write_summary(
-                {"status": runs.STATUS_FINISHED, "layers": finals, "model": str(run.path / runs.MODEL_FILE)},
-                f"# fit_dbn: {run.path.name}\n\nfinished\n",
-            )
-        return model, {"layers": [columns([f]) for f in finals]}
+        return _logged_dbn(train, valid, cfg, layer_cfgs, pre, device, logger)
     rbms, hists = [], []
     for k, o in enumerate(opts, 1):
         rbm, h = rbm_in_memory(train, valid, o, layer_seed(cfg.seed, k), device)
@@ -353,6 +340,56 @@ def fit_dbn(x, config: DBNConfig | None = None, *, x_valid=None, logger: RunLogg
             train = next_layer_data(rbm, train, cfg.feed, s)
             valid = None if valid is None else next_layer_data(rbm, valid, cfg.feed, s + 1)
     return DBN.DBN(rbms, configs, pre), {"layers": hists}
+
+
+def _logged_dbn(train, valid, cfg: DBNConfig, layer_cfgs, pre: dict, device, logger: RunLogger):
+    """:func:`fit_dbn` with a run folder: each layer a logged RBM run in ``layer-K/``, the stack so far
+    in ``model.pt`` and its fantasies in ``dbn/samples`` after each layer (the command's options,
+    preprocessing and summary where the logger carries them)."""
+    from . import experiments as E
+    from .layerwise import log_dbn_samples
+
+    opts = logger.options
+    layer_opts = (
+        E.per_layer(opts, len(cfg.layers))
+        if opts
+        else [{**c.train_options(), "monitor_size": 1000} for c in layer_cfgs]
+    )
+    run = logger.start("pretrain-dbn", opts or cfg.to_dict())
+    pre = logger.preprocessing or pre
+    configs = [{**RBMTrainConfig.from_dict(lo).as_dict(), "layer": k} for k, lo in enumerate(layer_opts, 1)]
+    first = layer_data(train, valid, layer_opts[0])
+    steps = (opts or {}).get("sample_steps", E.DBN_DEFAULTS["sample_steps"])
+    # the root's event file holds dbn/samples; on resume every finished layer logs it again
+    with run.recording(), runs.writer(run.path, purge_step=1 if logger.resumed else None) as w:
+
+        def on_layer(rbms: list[R.RBM], finals: list[dict]):
+            runs.save_torch(run.path / runs.MODEL_FILE, DBN.checkpoint_dict(rbms, configs[: len(rbms)], pre))
+            if first.to_image is not None:
+                log_dbn_samples(w, rbms, cfg.seed, steps, first, len(rbms))
+
+        rbms, finals = fit_stack(
+            run.path,
+            layer_opts,
+            first,
+            cfg.seed,
+            cfg.feed,
+            {"preprocessing": pre},
+            device,
+            logger.echo,
+            logger.progress,
+            logger.resumed,
+            on_layer,
+        )
+        model = DBN.DBN(rbms, configs, pre)
+        if logger.finish is not None:
+            logger.finish(run, model, finals)
+        else:
+            run.write_summary(
+                {"status": runs.STATUS_FINISHED, "layers": finals, "model": str(run.path / runs.MODEL_FILE)},
+                f"# fit_dbn: {run.path.name}\n\nfinished\n",
+            )
+    return model, {"layers": [columns([f]) for f in finals]}
 
 
 def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None):

@@ -279,6 +279,15 @@ class DBNConfig(_Config):
         self._check()
         self.layer_configs()  # builds, and so checks, each layer's RBMConfig (a sparsity cost needs a target, ...)
 
+    @classmethod
+    def from_options(cls, opts: dict) -> "DBNConfig":
+        """The config of ``revival pretrain-dbn``'s options (the command's own keys left out)."""
+        names = {f.name for f in fields(cls)}
+        one = lambda v: v[0] if isinstance(v, list) and len(v) == 1 else v  # noqa: E731 (one value for every layer)
+        return cls.from_dict(
+            {k: v if k == "layers" else one(v) for k, v in opts.items() if k in names and k != "device"}
+        )
+
     def layer_configs(self) -> list[RBMConfig]:
         """One :class:`RBMConfig` per layer (per-layer values picked out; the data options apply to
         layer 1, whose visible type and binarization they describe; layers above are Bernoulli)."""

@@ -361,3 +361,12 @@ def fit_stack(
             x_valid = next_layer_data(model, x_valid, feed, s + 1)
             d = stack_layer_data(rbms, x_train, x_valid, lo["monitor_size"], seed, feed, first)
     return rbms, finals
+
+
+def log_dbn_samples(w, rbms: list[R.RBM], seed: int, sample_steps: int, first: LayerData, k: int):
+    """``dbn/samples`` at step k: 100 fantasies of the k-layer stack (Gibbs in the top RBM, then
+    one down pass), as a 10x10 grid in the run's root event file."""
+    g = torch.Generator(device=rbms[0].weight.device).manual_seed(seed + 31_337 * k)
+    images = first.to_image(DBN.sample(rbms, N_SHOWN, sample_steps, g))
+    runs.add_gray_image(w, "dbn/samples", runs.image_grid(images, 10), k)
+    w.flush()

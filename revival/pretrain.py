@@ -8,16 +8,14 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 from . import data as D
 from . import dbn as DBN
 from . import experiments as E
 from . import partition as P
 from . import rbm as R
 from . import runs
-from .layerwise import N_SHOWN, LayerData, first_layer_data, fit_stack, next_layer_data
-from .train import GracefulStop, RBMTrainConfig
+from .layerwise import next_layer_data
+from .train import GracefulStop
 
 # ------------------------------------------------------------------------- data
 
@@ -144,43 +142,30 @@ def rbm_summary_md(run: runs.Run, summary: dict) -> str:
 def pretrain_dbn(
     opts: dict, device, make_run: Callable[[], runs.Run], echo=print, progress: bool = False, resume: bool = False
 ) -> dict:
-    """Greedy layer-wise training of a deep belief net (Hinton, Osindero & Teh 2006): layer 1 on the
-    images, layer k+1 on layer k's hidden probabilities (``--feed probs``) or samples of them. Each
-    layer is a :func:`fit_rbm` run in ``layer-K/``; the root's ``model.pt`` is the stack so far
-    (``revival.dbn.v1``), rewritten when a layer finishes, and ``dbn/samples`` shows the stack's
-    fantasies after each layer. Resume continues at the layer and epoch where the run stopped."""
-    layer_opts = E.per_layer(opts, len(opts["layers"]))
-    vis, stats = pixel_data(layer_opts[0], device)
-    run = make_run()
-    echo(f"run folder: {run.path}")
-    pre = preprocessing(opts, stats)
-    first = first_layer_data(vis, layer_opts[0])
+    """``revival pretrain-dbn``, a thin client of :func:`revival.fit_dbn`: greedy layer-wise training of
+    a deep belief net (Hinton, Osindero & Teh 2006), layer 1 on the images, layer k+1 on layer k's
+    hidden probabilities (``--feed probs``) or samples of them. Each layer is a run in ``layer-K/``;
+    the root's ``model.pt`` is the stack so far (``revival.dbn.v1``), rewritten when a layer finishes,
+    and ``dbn/samples`` shows the stack's fantasies after each layer. Resume continues at the layer
+    and epoch where the run stopped."""
+    from .api import RunLogger, fit_dbn
+    from .config import DBNConfig
 
-    with run.recording():
-        # the root's event file holds dbn/samples; on resume every finished layer logs it again
-        with runs.writer(run.path, purge_step=1 if resume else None) as w:
+    vis, stats = pixel_data(E.per_layer(opts, len(opts["layers"]))[0], device)
+    cfg = DBNConfig.from_options(opts).replace(device=str(device))
+    out = {}
 
-            def on_layer(rbms: list[R.RBM], finals: list[dict]):
-                configs = [{**RBMTrainConfig.from_dict(lo).as_dict(), "layer": k} for k, lo in enumerate(layer_opts, 1)]
-                runs.save_torch(run.path / runs.MODEL_FILE, DBN.checkpoint_dict(rbms, configs[: len(rbms)], pre))
-                log_dbn_samples(w, rbms, opts, first, len(rbms))
-
-            _, finals = fit_stack(
-                run.path,
-                layer_opts,
-                first,
-                opts["seed"],
-                opts["feed"],
-                {"preprocessing": pre},
-                device,
-                echo,
-                progress,
-                resume,
-                on_layer,
-            )
-        summary = {"status": runs.STATUS_FINISHED, "layers": finals, "model": str(run.path / runs.MODEL_FILE)}
+    def finish(run: runs.Run, model, finals: list[dict]):
+        out["summary"] = summary = {
+            "status": runs.STATUS_FINISHED,
+            "layers": finals,
+            "model": str(run.path / runs.MODEL_FILE),
+        }
         run.write_summary(summary, dbn_summary_md(run, summary))
-        return summary
+
+    logger = RunLogger.for_command(make_run, resume, echo, finish, opts, preprocessing(opts, stats), progress)
+    fit_dbn(vis["train"], cfg, x_valid=vis["valid"], logger=logger)
+    return out["summary"]
 
 
 def extend_dbn_epochs(path, opts: dict, epochs) -> tuple[list[int], str]:
@@ -219,15 +204,6 @@ def extend_dbn_epochs(path, opts: dict, epochs) -> tuple[list[int], str]:
     )
     line += ", ".join(f"layer {k} trains to {out[k - 1]}" for k in range(1, n + 1) if k not in kept)
     return out, f"resume: {line}"
-
-
-def log_dbn_samples(w, rbms: list[R.RBM], opts: dict, first: LayerData, k: int):
-    """``dbn/samples`` at step k: 100 fantasies of the k-layer stack (Gibbs in the top RBM, then
-    one down pass), as a 10x10 grid in the run's root event file."""
-    g = torch.Generator(device=rbms[0].weight.device).manual_seed(opts["seed"] + 31_337 * k)
-    images = first.to_image(DBN.sample(rbms, N_SHOWN, opts["sample_steps"], g))
-    runs.add_gray_image(w, "dbn/samples", runs.image_grid(images, 10), k)
-    w.flush()
 
 
 def dbn_summary_md(run: runs.Run, summary: dict) -> str:
