@@ -46,3 +46,26 @@ def _restore_torch_threads():
     n = torch.get_num_threads()
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    """Tiny trained run folders built once per test session and shared by the tests that only read
+    them (reports, overlays): two pretrain-rbm runs (a, b) and a two-layer pretrain-dbn run. A test
+    that changes a run copies it first (:func:`copy_run`)."""
+    from helpers import invoke, only_run
+
+    root = tmp_path_factory.mktemp("tiny-runs")
+    common = ["--dataset", "mnist-sample", "--monitor-size", 100, "--logdir", root, "--no-progress"]
+    for name in ("a", "b"):
+        r = invoke("pretrain-rbm", *common, "--hidden", 8, "--epochs", 2, "--ais-runs", 0, "--name", name)
+        assert r.exit_code == 0, r.output
+    r = invoke("pretrain-dbn", *common, "--layers", "16,8", "--epochs", 1, "--sample-steps", 2)
+    assert r.exit_code == 0, r.output
+    return {"rbm": sorted((root / "pretrain-rbm").iterdir()), "dbn": only_run(root, "pretrain-dbn")}
+
+
+def copy_run(run: Path, dest: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(run, dest / run.name))

@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from conftest import copy_run
 from helpers import invoke, only_run
 from revival import report as REP
 from revival.cli import main
@@ -118,61 +119,22 @@ def test_pretrain_rbm_draws_its_figures_and_links_them(tmp_path):
     assert (run / "summary.md").read_text().count("## figures") == 1
 
 
-def test_several_runs_overlay_and_a_dbn_report(tmp_path):
-    for name in ("a", "b"):
-        assert (
-            invoke(
-                "pretrain-rbm",
-                "--dataset",
-                "mnist-sample",
-                "--hidden",
-                8,
-                "--epochs",
-                2,
-                "--ais-runs",
-                0,
-                "--monitor-size",
-                100,
-                "--name",
-                name,
-                "--logdir",
-                tmp_path,
-                "--no-progress",
-            ).exit_code
-            == 0
-        )
-    runs = sorted((tmp_path / "pretrain-rbm").iterdir())
-    r = invoke("report", *runs, "--out", tmp_path / "ov", "--svg")
+def test_several_runs_overlay(tiny_runs, tmp_path):
+    r = invoke("report", *tiny_runs["rbm"], "--out", tmp_path / "ov", "--svg")
     assert r.exit_code == 0, r.output
     assert (tmp_path / "ov" / "overlay.png").is_file() and (tmp_path / "ov" / "overlay.svg").is_file()
-    assert (
-        invoke(
-            "pretrain-dbn",
-            "--dataset",
-            "mnist-sample",
-            "--layers",
-            "16,8",
-            "--epochs",
-            1,
-            "--monitor-size",
-            100,
-            "--sample-steps",
-            2,
-            "--logdir",
-            tmp_path,
-            "--no-progress",
-            "--figures",
-        ).exit_code
-        == 0
-    )
-    dbn = only_run(tmp_path, "pretrain-dbn")
+
+
+def test_a_dbn_report_and_no_overlay_across_commands(tiny_runs, tmp_path):
+    dbn = copy_run(tiny_runs["dbn"], tmp_path)
+    assert invoke("report", dbn).exit_code == 0
     assert {p.name for p in (dbn / "figures").iterdir()} == {
         "curves.png",
         "dbn_samples.png",
         "layer-1_filters.png",
         "layer-2_filters.png",
     }
-    r = CliRunner().invoke(main, ["report", str(runs[0]), str(dbn)])
+    r = CliRunner().invoke(main, ["report", str(tiny_runs["rbm"][0]), str(dbn)])
     assert r.exit_code == 2 and "cannot share axes" in r.output
 
 
@@ -332,29 +294,10 @@ def test_image_grids_are_drawn_large_with_a_title_and_labelled_pairs(tmp_path):
     assert min(Image.open(path).size) >= 500
 
 
-def test_report_of_a_resumed_run_prints_no_tensorboard_purge_warnings(tmp_path, caplog):
+def test_report_of_a_resumed_run_prints_no_tensorboard_purge_warnings(tiny_runs, tmp_path, caplog):
     from torch.utils.tensorboard import SummaryWriter
 
-    assert (
-        invoke(
-            "pretrain-rbm",
-            "--dataset",
-            "mnist-sample",
-            "--hidden",
-            8,
-            "--epochs",
-            2,
-            "--ais-runs",
-            0,
-            "--monitor-size",
-            100,
-            "--logdir",
-            tmp_path,
-            "--no-progress",
-        ).exit_code
-        == 0
-    )
-    run = only_run(tmp_path, "pretrain-rbm")
+    run = copy_run(tiny_runs["rbm"][0], tmp_path)
     with SummaryWriter(str(run)) as w:  # what a resumed run leaves: a step written again after a later one
         w.add_scalar("rbm/recon_error", 1.0, 1)
     REP._EVENTS.clear()
