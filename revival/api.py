@@ -46,7 +46,8 @@ from .layerwise import (
 )
 from .mlp import from_checkpoint as _mlp_from_checkpoint
 from .mlp import seeded_mlp
-from .train import ClassifierTrainer, GracefulStop, MLPTrainConfig, RBMTrainConfig, checked_floats, evaluate_classifier
+from .netfit import NetFit
+from .train import GracefulStop, MLPTrainConfig, RBMTrainConfig, checked_floats
 
 __all__ = [
     "Dataset",
@@ -510,46 +511,43 @@ def fit_net(
             "freeze_epochs": min(cfg.freeze_pretrained_epochs, cfg.epochs) if stack else 0,
         }
     )
-    trainer = ClassifierTrainer(
-        model,
-        tcfg,
-        torch.Generator(device=device).manual_seed(cfg.seed),
-        torch.Generator(device=device).manual_seed(cfg.seed + 7_777_777),
-    )
     n_eval = min(len(xs), cfg.eval_train_size)
     evals = {"train": (D.Visible(xs.data[:n_eval], xs.scale, xs.offset), ys[:n_eval]), **evals}
     run = None
     if logger is not None:
         run = logger.start("fit-net", {**cfg.to_dict(), "pretrained": bool(stack), "pretrained_weight_scale": scale})
-    rows = []
+    # the loop compare-dropout's points run (revival.netfit), so a fit and a point give the same numbers
+    fit = NetFit(model, tcfg, cfg.seed, xs, ys, evals, cfg.eval_every, None if run is None else run.path)
     with (
         run.recording() if run else contextlib.nullcontext(),
         runs.writer(run.path) if run else contextlib.nullcontext() as w,
         GracefulStop() as stop,
     ):
         for epoch in range(tcfg.epochs):
-            tr = trainer.train_epoch(xs, ys, epoch, stop.check)
-            if (epoch + 1) % cfg.eval_every and epoch + 1 != tcfg.epochs:
-                continue
-            m = {"batch_loss": tr["loss"]}
-            for split, (ex, ey) in evals.items():
-                ev = evaluate_classifier(model, ex, ey, tcfg.loss)
-                m[f"{split}_error"], m[f"{split}_loss"] = ev["error"], ev["loss"]
-            vals = checked_floats(m, dict(model.named_parameters()), epoch + 1)
-            rows.append({"epoch": epoch + 1, **vals})
-            if w is not None:
-                for k, v in vals.items():
-                    split, _, kind = k.partition("_")
-                    w.add_scalar("train/batch_loss" if k == "batch_loss" else f"{kind}/{split}", v, epoch + 1)
-                w.flush()
+            evaluated = len(fit.history)
+            fit.end_epoch(w, epoch, fit.train(epoch, stop.check))
+            if run is not None and len(fit.history) > evaluated:
                 model.save(run.path / runs.MODEL_FILE)
+        rows = [net_history_row(h) for h in fit.history]
         if run is not None:
+            (run.path / runs.STATE_FILE).unlink(missing_ok=True)  # a finished fit needs no resume state
             run.write_summary(
                 {"status": runs.STATUS_FINISHED, "final": rows[-1], "model": str(run.path / runs.MODEL_FILE)},
                 f"# fit_net: {run.path.name}\n\nfinished\n\n" + runs.markdown_table(rows[-1]) + "\n",
             )
     model.eval()
     return model, columns(rows)
+
+
+def net_history_row(h: dict) -> dict:
+    """A :class:`revival.netfit.NetFit` history entry as fit_net's history names it (``train_error``,
+    ``test_loss``, ``batch_loss``, ...)."""
+    out = {"epoch": h["epoch"], "batch_loss": h["train/batch_loss"]}
+    for k, v in h.items():
+        kind, _, split = k.partition("/")
+        if kind in ("error", "loss"):
+            out[f"{split}_{kind}"] = v
+    return out
 
 
 # ------------------------------------------------------------------------- likelihood, loading

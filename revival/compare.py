@@ -12,8 +12,6 @@ seed, since the net's axes do not apply to them."""
 from __future__ import annotations
 
 import contextlib
-import copy
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,17 +26,15 @@ from .baselines import fit_knn, fit_svm
 from .experiments import KNN_KS, PRESETS, RBM_DEFAULTS, SVM_CS, hidden_layers
 from .layerwise import first_layer_data, fit_stack
 from .mlp import MLP, seeded_mlp
+from .netfit import NetFit
 from .plan import plan, plan_lines
 from .report import group_rows, summary_markdown
 from .sweep import NET_AXES, Point, differing_hparams, eval_interval, grid, point_epochs, variant_settings  # noqa: F401 (the grid)
 from .train import (
-    ClassifierTrainer,
     GracefulStop,
     MLPTrainConfig,
-    checked_floats,
     epoch_loop,
     evaluate_classifier,
-    layer_monitor,
 )
 
 LONG_RUN = 100_000  # weight updates in all: the run prints its plan (revival.plan) before it starts
@@ -316,95 +312,37 @@ class PointFit:
                 "freeze_epochs": min(opts["freeze_pretrained_epochs"], epochs) if point.pretrained else 0,
             }
         )
-        self.per_epoch = -(-len(self.x) // self.cfg.batch_size)  # weight updates an epoch
-        self.trainer = ClassifierTrainer(
+        self.hidden = hidden
+        self.net = NetFit(
             model,
             self.cfg,
-            torch.Generator(device=device).manual_seed(point.seed),
-            torch.Generator(device=device).manual_seed(point.seed + 7_777_777),
+            point.seed,
+            self.x,
+            self.y,
+            {"train": self.train_eval, "valid": self.valid_set, "test": self.test_set},
+            self.eval_every,
+            self.folder,
+            self.monitor_x,
+            ex.echo,
+            self.name,
         )
-        self.start, self.best_test_loss, self.last = 0, math.inf, {}
-        self.seconds = 0.0  # wall time of this point's epochs so far (training, evaluation, saving), resumes included
-        st = runs.load_state(self.folder, device)
-        if st is not None:
-            model.load_state_dict(st["model"])
-            self.trainer.load_state_dict(st["trainer"])
-            self.start, self.best_test_loss, self.last = st["epoch"], st["best_test_loss"], st["metrics"]
-            self.seconds = st.get("seconds", 0.0)
-            ex.echo(f"[{self.name}] resuming after epoch {self.start}")
-        self.hidden = hidden
-        self.clock = runs.EpochClock(self.start, self.cfg.epochs)
-        self.snapshot = None  # the last completed epoch when it was not evaluated (and so not saved)
-        self.mark = time.perf_counter()
+        self.per_epoch, self.trainer = self.net.per_epoch, self.net.trainer
 
-    def tick(self) -> float:
-        """Add the wall time since the last tick to ``seconds``; returns the new total."""
-        now = time.perf_counter()
-        self.seconds, self.mark = self.seconds + now - self.mark, now
-        return self.seconds
+    # the training state lives in the NetFit (shared with revival.fit_net)
+    start = property(lambda self: self.net.start)
+    snapshot = property(lambda self: self.net.snapshot)
+    last = property(lambda self: self.net.last)
+    best_test_loss = property(lambda self: self.net.best_test_loss)
+    seconds = property(lambda self: self.net.seconds)
 
     def bar(self, epoch: int) -> runs.Progress:
         return runs.Progress(self.per_epoch, f"{self.name} {epoch + 1}", self.ex.progress)
 
     def train(self, epoch, check, on_batch) -> dict:
-        return self.trainer.train_epoch(self.x, self.y, epoch, check, on_batch)
+        return self.net.train(epoch, check, on_batch)
 
     def end_epoch(self, w, epoch: int, tr: dict, seconds: float):
-        """Evaluate, check for divergence, log (with the per-layer monitors), save the resume
-        state, echo one line in percent; with ``eval_every`` > 1 only every that many epochs and
-        after the last."""
-        if (epoch + 1) % self.eval_every and epoch + 1 != self.cfg.epochs:
-            # not evaluated (--min-updates: many short epochs): keep this epoch in memory, so a stop
-            # before the next evaluation saves it (fit_phase) instead of losing the epochs since
-            self.snapshot = copy.deepcopy(
-                {
-                    "epoch": epoch + 1,
-                    "model": self.model.state_dict(),
-                    "trainer": self.trainer.state_dict(),
-                    "best_test_loss": self.best_test_loss,
-                    "metrics": self.last,
-                    "seconds": self.tick(),
-                }
-            )
-            return
-        self.snapshot = None
-        cfg, model = self.cfg, self.model
-        scalars = {
-            **evaluate_splits(model, self.train_eval, self.valid_set, self.test_set, cfg.loss),
-            "train/batch_loss": tr["loss"],
-        }
-        acts = []
-        if self.monitor_x is not None:
-            layer_scalars, acts = layer_monitor(model, self.monitor_x)
-            scalars.update(layer_scalars)
-            scalars.update({f"grad_norm/layer_{k}": g for k, g in enumerate(tr["grad_norm"].unbind(), 1)})
-        vals = checked_floats(scalars, dict(model.named_parameters()), epoch + 1, f" ({self.name})")
-        self.best_test_loss = min(self.best_test_loss, vals["loss/test"])
-        for k, v in vals.items():
-            w.add_scalar(k, v, epoch + 1)
-        for k, a in enumerate(acts, 1):
-            w.add_histogram(f"activation/layer_{k}", a, epoch + 1)
-        w.add_scalar("train/lr", cfg.lr_at(epoch), epoch + 1)
-        w.add_scalar("train/momentum", cfg.momentum_at(epoch), epoch + 1)
-        w.flush()
-        runs.save_epoch(
-            self.folder,
-            None,
-            {
-                "epoch": epoch + 1,
-                "model": model.state_dict(),
-                "trainer": self.trainer.state_dict(),
-                "best_test_loss": self.best_test_loss,
-                "metrics": vals,
-                "seconds": self.tick(),
-            },
-        )
-        self.last = vals
-        self.ex.echo(
-            f"[{self.name}] epoch {epoch + 1}/{cfg.epochs}  train err {100 * vals['error/train']:.2f}%  "
-            f"valid err {100 * vals['error/valid']:.2f}%  test err {100 * vals['error/test']:.2f}%  "
-            f"test loss {vals['loss/test']:.4f}  {self.clock.lap(epoch + 1)}"
-        )
+        self.net.end_epoch(w, epoch, tr, seconds)
 
     def row(self, check) -> dict:
         """The point's summary row, with the Monte-Carlo test error of dropout variants."""

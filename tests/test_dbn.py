@@ -15,6 +15,7 @@ from revival import rbm as R
 from revival.cli import main
 from revival.data import Visible
 from revival.mlp import MLP
+from revival.train import ClassifierTrainer
 from test_reliability import interrupt_after, start
 
 DBN_SMALL = [
@@ -290,16 +291,15 @@ def test_compare_pretrained_vs_random_end_to_end(tmp_path):
 
 def test_pretrained_net_starts_from_the_stack(tmp_path, monkeypatch):
     """Before its first update, a pretrained variant's hidden layers are the stack's RBMs."""
-    from revival import compare as C
 
     captured = {}
-    real = C.ClassifierTrainer.train_epoch
+    real = ClassifierTrainer.train_epoch
 
     def first_epoch(self, *a, **k):
         captured.setdefault(id(self), [p.detach().clone() for p in self.model.parameters()])
         return real(self, *a, **k)
 
-    monkeypatch.setattr(C.ClassifierTrainer, "train_epoch", first_epoch)
+    monkeypatch.setattr(ClassifierTrainer, "train_epoch", first_epoch)
     assert invoke(*TINY, "--epochs", 1, "--variants", "pretrained", "--logdir", tmp_path).exit_code == 0
     run = only_run(tmp_path, "compare-dropout")
     rbms = DBN.from_checkpoint(torch.load(run / "pretrain-n300-s0" / "model.pt", weights_only=True))
@@ -415,16 +415,15 @@ def test_papers_dropout_scales_the_pretrained_weights_up_by_one_over_q():
 
 
 def test_compare_scales_pretrained_weights_only_for_the_papers_dropout(tmp_path, monkeypatch):
-    from revival import compare as C
 
     captured = {}
-    real = C.ClassifierTrainer.train_epoch
+    real = ClassifierTrainer.train_epoch
 
     def first_epoch(self, *a, **k):
         captured.setdefault(self.model.dropout_scaling, [p.detach().clone() for p in self.model.parameters()])
         return real(self, *a, **k)
 
-    monkeypatch.setattr(C.ClassifierTrainer, "train_epoch", first_epoch)
+    monkeypatch.setattr(ClassifierTrainer, "train_epoch", first_epoch)
     for scaling in ("paper", "inverted"):
         assert (
             invoke(
@@ -452,17 +451,16 @@ def test_compare_scales_pretrained_weights_only_for_the_papers_dropout(tmp_path,
 
 def test_freeze_pretrained_epochs_trains_only_the_output_layer_first(tmp_path, monkeypatch):
     """backpropclassify.m: the first epochs train only the new softmax layer on the pretrained stack."""
-    from revival import compare as C
 
     seen = []
-    real = C.ClassifierTrainer.train_epoch
+    real = ClassifierTrainer.train_epoch
 
     def spy(self, x, y, epoch, *a, **k):
         out = real(self, x, y, epoch, *a, **k)
         seen.append((epoch, [p.detach().clone() for p in self.model.parameters()]))
         return out
 
-    monkeypatch.setattr(C.ClassifierTrainer, "train_epoch", spy)
+    monkeypatch.setattr(ClassifierTrainer, "train_epoch", spy)
     r = invoke(
         *TINY, "--epochs", 4, "--variants", "pretrained,baseline", "--freeze-pretrained-epochs", 2, "--logdir", tmp_path
     )

@@ -590,21 +590,21 @@ def test_the_console_epoch_time_includes_evaluation_and_says_what_is_left(tmp_pa
 
 def test_a_stop_between_evaluations_saves_the_last_completed_epoch(tmp_path, monkeypatch):
     """--min-updates: 20 short epochs evaluated every 10; a stop in epoch 8 keeps epochs 1-7."""
-    from revival import compare as CMP
+    from revival.train import ClassifierTrainer
 
-    real = CMP.ClassifierTrainer.train_epoch
+    real = ClassifierTrainer.train_epoch
 
     def stop_in_8(self, x, y, epoch, *a, **k):
         if epoch == 7:
             raise runs.Interrupted(signal.SIGINT)
         return real(self, x, y, epoch, *a, **k)
 
-    monkeypatch.setattr(CMP.ClassifierTrainer, "train_epoch", stop_in_8)
+    monkeypatch.setattr(ClassifierTrainer, "train_epoch", stop_in_8)
     r = run_cli(*C, "--variants", "baseline", "--min-updates", 40, "--logdir", tmp_path)
     assert r.exit_code == 130 and "the last completed epoch is saved" in r.output, r.output
     run = only_run(tmp_path, "compare-dropout")
     assert torch.load(run / "baseline" / "state.pt", weights_only=True)["epoch"] == 7
-    monkeypatch.setattr(CMP.ClassifierTrainer, "train_epoch", real)
+    monkeypatch.setattr(ClassifierTrainer, "train_epoch", real)
     r = run_cli("compare-dropout", "--resume", run)
     assert r.exit_code == 0 and "resuming after epoch 7" in r.output, r.output
 

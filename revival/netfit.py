@@ -1,0 +1,123 @@
+"""One classifier training run, epoch by epoch: the loop that :func:`revival.fit_net` and every
+compare-dropout point share (so a library fit and a point of the command give the same numbers).
+
+:class:`NetFit` holds the net and its trainer, the data it trains on and the splits it is evaluated
+on; after each epoch (every ``eval_every``, and the last) it evaluates every split, checks for
+divergence, and, where it has them, logs to a TensorBoard writer, saves ``state.pt`` in its folder
+(resume continues bit for bit) and echoes one line. The caller builds the net (initialised from a
+pretrained stack or a DBM or not) and the :class:`revival.train.MLPTrainConfig`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from . import runs
+from .train import ClassifierTrainer, checked_floats, evaluate_classifier, layer_monitor
+
+NOISE_SEED_OFFSET = 7_777_777  # the dropout masks' generator: seed + this (the batches' generator: seed)
+
+
+class NetFit:
+    """``model`` trained by :class:`~revival.train.ClassifierTrainer` on ``(x, y)`` with ``cfg``, its
+    two generators seeded from ``seed``. ``evals``: ``{split: (x, y)}`` evaluated in that order
+    (``train`` a fixed subset of the training rows); ``monitor_x``: rows for the per-layer activation
+    monitors (None: off). ``folder``: where ``state.pt`` goes after each evaluated epoch and where a
+    resume starts from (None: in memory). ``echo``: one line per evaluated epoch (None: silent).
+    ``history``: the evaluated epochs' metrics, as floats."""
+
+    def __init__(
+        self, model, cfg, seed: int, x, y, evals: dict, eval_every: int, folder=None, monitor_x=None, echo=None, name=""
+    ):
+        self.model, self.cfg, self.x, self.y, self.evals = model, cfg, x, y, evals
+        self.eval_every, self.monitor_x, self.echo, self.name = eval_every, monitor_x, echo, name
+        self.folder = None if folder is None else Path(folder)
+        device = next(model.parameters()).device
+        self.per_epoch = -(-len(x) // cfg.batch_size)  # weight updates an epoch
+        self.trainer = ClassifierTrainer(
+            model,
+            cfg,
+            torch.Generator(device=device).manual_seed(seed),
+            torch.Generator(device=device).manual_seed(seed + NOISE_SEED_OFFSET),
+        )
+        self.start, self.best_test_loss, self.last = 0, math.inf, {}
+        self.seconds = 0.0  # wall time of the epochs so far (training, evaluation, saving), resumes included
+        self.history: list[dict] = []
+        st = None if self.folder is None else runs.load_state(self.folder, device)
+        if st is not None:
+            model.load_state_dict(st["model"])
+            self.trainer.load_state_dict(st["trainer"])
+            self.start, self.best_test_loss, self.last = st["epoch"], st["best_test_loss"], st["metrics"]
+            self.seconds = st.get("seconds", 0.0)
+            if echo is not None:
+                echo(f"[{name}] resuming after epoch {self.start}")
+        self.clock = runs.EpochClock(self.start, cfg.epochs)
+        self.snapshot = None  # the last completed epoch when it was not evaluated (and so not saved)
+        self.mark = time.perf_counter()
+
+    def tick(self) -> float:
+        """Add the wall time since the last tick to ``seconds``; returns the new total."""
+        now = time.perf_counter()
+        self.seconds, self.mark = self.seconds + now - self.mark, now
+        return self.seconds
+
+    def train(self, epoch, check, on_batch=None) -> dict:
+        return self.trainer.train_epoch(self.x, self.y, epoch, check, on_batch)
+
+    def state(self, epoch: int, metrics: dict) -> dict:
+        return {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "trainer": self.trainer.state_dict(),
+            "best_test_loss": self.best_test_loss,
+            "metrics": metrics,
+            "seconds": self.tick(),
+        }
+
+    def end_epoch(self, w, epoch: int, tr: dict, seconds: float = 0.0):
+        """Evaluate, check for divergence, log (with the per-layer monitors), save the resume state,
+        echo one line in percent; with ``eval_every`` > 1 only every that many epochs and after the
+        last. ``w``: a TensorBoard writer, or None."""
+        if (epoch + 1) % self.eval_every and epoch + 1 != self.cfg.epochs:
+            # not evaluated (--min-updates: many short epochs): keep this epoch in memory, so a stop
+            # before the next evaluation saves it instead of losing the epochs since
+            if self.folder is not None:
+                self.snapshot = copy.deepcopy(self.state(epoch + 1, self.last))
+            return
+        self.snapshot = None
+        cfg, model = self.cfg, self.model
+        scalars = {}
+        for split, (ex, ey) in self.evals.items():
+            ev = evaluate_classifier(model, ex, ey, cfg.loss)
+            scalars[f"error/{split}"], scalars[f"loss/{split}"] = ev["error"], ev["loss"]
+        scalars["train/batch_loss"] = tr["loss"]
+        acts = []
+        if self.monitor_x is not None:
+            layer_scalars, acts = layer_monitor(model, self.monitor_x)
+            scalars.update(layer_scalars)
+            scalars.update({f"grad_norm/layer_{k}": g for k, g in enumerate(tr["grad_norm"].unbind(), 1)})
+        where = f" ({self.name})" if self.name else ""
+        vals = checked_floats(scalars, dict(model.named_parameters()), epoch + 1, where)
+        if "loss/test" in vals:
+            self.best_test_loss = min(self.best_test_loss, vals["loss/test"])
+        self.history.append({"epoch": epoch + 1, **vals})
+        if w is not None:
+            for k, v in vals.items():
+                w.add_scalar(k, v, epoch + 1)
+            for k, a in enumerate(acts, 1):
+                w.add_histogram(f"activation/layer_{k}", a, epoch + 1)
+            w.add_scalar("train/lr", cfg.lr_at(epoch), epoch + 1)
+            w.add_scalar("train/momentum", cfg.momentum_at(epoch), epoch + 1)
+            w.flush()
+        if self.folder is not None:
+            runs.save_epoch(self.folder, None, self.state(epoch + 1, vals))
+        self.last = vals
+        if self.echo is not None:
+            errs = "  ".join(f"{s} err {100 * vals[f'error/{s}']:.2f}%" for s in self.evals)
+            loss = f"  test loss {vals['loss/test']:.4f}" if "loss/test" in vals else ""
+            self.echo(f"[{self.name}] epoch {epoch + 1}/{cfg.epochs}  {errs}{loss}  {self.clock.lap(epoch + 1)}")
