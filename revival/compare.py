@@ -632,15 +632,6 @@ def layout() -> dict:
     }
 
 
-def evaluate_splits(model, train, valid, test, loss) -> dict:
-    """``error/<split>`` and ``loss/<split>`` of the weight-scaled net, as device scalars."""
-    out = {}
-    for split, (x, y) in (("train", train), ("valid", valid), ("test", test)):
-        ev = evaluate_classifier(model, x, y, loss)
-        out[f"error/{split}"], out[f"loss/{split}"] = ev["error"], ev["loss"]
-    return out
-
-
 def print_plan(opts: dict, device, echo=print) -> list[dict]:
     """``--plan``: the grid's points with their epochs, updates and estimated time here; no run folder."""
     rows = plan(opts, load_data(opts, device), device)
