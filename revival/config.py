@@ -372,8 +372,11 @@ class DBMConfig(_Config):
     of two modified RBMs (the bottom one with doubled input, the top one with doubled hidden units,
     ``pretrain_epochs`` of CD-1 each at ``pretrain_lr``), composed into a DBM, then ``epochs`` of PCD
     with a mean-field positive phase (``mf_steps``) and ``chains`` persistent chains moved
-    ``gibbs_steps`` sweeps per update. The sizes 500-1000 are the paper's MNIST model; the learning
-    rates, schedules and step counts are revival's choices, not checked against the authors' code."""
+    ``gibbs_steps`` sweeps per update. The sizes 500-1000, the 100 chains and their 5 Gibbs sweeps per
+    update are the paper's (as recalled: U); the learning rates and schedules are revival's choices,
+    not checked against the authors' code. With one sweep per update the chains do not keep up with a
+    784-500-1000 model on MNIST: within a few epochs mean-field stops depending on the image (the top
+    layer's posterior is the same for every digit), which five sweeps avoided (docs/dbm.md)."""
 
     layers: tuple = (500, 1000)
     pretrain_epochs: int = 10
@@ -388,7 +391,7 @@ class DBMConfig(_Config):
     batch_size: int = 100
     chains: int = 100
     mf_steps: int = 10
-    gibbs_steps: int = 1
+    gibbs_steps: int = 5
     binarize: str = "stochastic"
     seed: int = 0
     device: str = "auto"

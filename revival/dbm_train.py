@@ -208,7 +208,9 @@ def log_prob(model: M.DBM, data, base, ais_runs: int = 100, ais_betas: int = 14_
         p = model.params()
         lz = float(M.exact_log_z(*p))
         out.update(method="exact", log_Z=lz, log_Z_lower=lz, log_Z_upper=lz)
-        exact = torch.cat([M.exact_log_prob(xb, *p, log_z=torch.tensor(lz).double()) for xb in data.split(1000)])
+        exact = torch.cat(
+            [M.exact_log_prob(xb, *p, log_z=torch.tensor(lz, dtype=torch.float64)) for xb in data.split(1000)]
+        )
         out["avg_log_prob_exact"] = float(exact.double().mean())
     else:
         g = torch.Generator(device=model.w1.device).manual_seed(seed)

@@ -77,7 +77,10 @@ def dbm_seconds(sizes, opts: dict, device) -> float:
 
     g = torch.Generator(device=device).manual_seed(0)
     model = M.DBM(*sizes).to(device)
-    trainer = M.DBMTrainer(model, 100, g, opts["dbm_lr"], 2e-4, 10, 1)
+    from .config import DBMConfig
+
+    c = DBMConfig()
+    trainer = M.DBMTrainer(model, c.chains, g, opts["dbm_lr"], c.weight_decay, c.mf_steps, c.gibbs_steps)
     bs = opts["pretrain_batch_size"]
     data = (torch.rand(PROBE_BATCHES * bs, sizes[0], generator=torch.Generator().manual_seed(0)) < 0.5).float()
     return _timed(lambda: trainer.train_epoch(data.to(device), bs, opts["dbm_lr"], 0.5)) / PROBE_BATCHES
