@@ -1210,7 +1210,7 @@ COMPARE_OPTIONS = [
         dict(
             type=Finite(min=0, min_open=True),
             default=None,
-            help="dbm-pretrained variants: learning rate of the DBM's joint training [default: 0.005].",
+            help="dbm-pretrained variants: learning rate of the DBM's joint training [default: 0.001].",
         ),
     ),
     (

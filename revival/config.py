@@ -382,7 +382,7 @@ class DBMConfig(_Config):
     pretrain_epochs: int = 10
     pretrain_lr: float = 0.05
     epochs: int = 10
-    lr: float = 0.005
+    lr: float = 0.001
     lr_decay: float = 1.0
     weight_decay: float = 2e-4
     initial_momentum: float = 0.5

@@ -88,6 +88,10 @@ class DBMFit:
                 "mf_change": _mf_change(self.monitor, self.model, cfg.mf_steps),
                 "mean_h1": mu1.mean(),
                 "mean_h2": mu2.mean(),
+                # the share of units whose posterior differs from image to image: near 0, mean-field has
+                # collapsed onto one state for every image (the top-down input won; see DBMConfig)
+                "varying_h1": (mu1.std(0) > 0.1).float().mean(),
+                "varying_h2": (mu2.std(0) > 0.1).float().mean(),
             }
             if self.valid_monitor is not None:
                 m["bound_valid"] = M.mean_bound(self.valid_monitor, self.model, cfg.mf_steps)

@@ -200,7 +200,7 @@ COMPARE_DEFAULTS = {
     # the dbm-pretrained variants: the DBM's two RBMs pretrain with the pretrain_* settings above, then
     # dbm_epochs of joint PCD training at dbm_lr (revival.config.DBMConfig's other defaults)
     "dbm_epochs": 10,
-    "dbm_lr": 0.005,
+    "dbm_lr": 0.001,
     # per-variant optimiser settings, {variant: {setting: value}} (a preset's, then --variant-lr etc.),
     # so each variant of a comparison can train at a setting that works for it
     "variant_options": {},
@@ -514,7 +514,7 @@ PRESETS = {
             "pretrain_epochs": 100,
             "pretrain_lr": 0.05,
             "dbm_epochs": 300,
-            "dbm_lr": 0.005,
+            "dbm_lr": 0.001,
             "epochs": 200,
             "lr": 0.05,
             "final_momentum": 0.95,

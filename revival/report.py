@@ -384,10 +384,10 @@ def dbm_panels(scalars: dict) -> list:
             s("dbm/bound_gap", "gap"),
         ),
         Panel(
-            "mean-field: largest move in its last step (small = converged)",
+            "units whose posterior varies across images (near 0 = mean-field collapsed)",
             "epoch",
-            "probability",
-            s("dbm/mf_change", "mean over rows"),
+            "share of units",
+            s("dbm/varying_h1", "h1") + s("dbm/varying_h2", "h2", st=1),
         ),
     ]
 
