@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -222,7 +223,11 @@ class RunLogger:
         if self._make is not None:
             self.run = self._make()
         elif self.resume is not None:
-            self.run = runs.Run.reopen(self.resume, command)
+            try:  # more epochs than the run had: a finished run is extended
+                before = runs.read_json(Path(self.resume) / "config.json")["options"].get("epochs")
+            except (OSError, ValueError, KeyError, TypeError):
+                before = None
+            self.run = runs.Run.reopen(self.resume, command, extend=options.get("epochs") != before)
             stored = self.run.config["options"]
             differ = [k for k, v in options.items() if k not in ("epochs", "device") and stored.get(k, v) != v]
             if differ:
@@ -230,6 +235,8 @@ class RunLogger:
                 raise ValueError(
                     f"{self.resume}: resumed with another {differ[0]} than the run's ({stored[differ[0]]!r})"
                 )
+            if options.get("epochs") != stored.get("epochs"):
+                self.run.record_resume({"epochs": options.get("epochs")})
             self.run.mark_resumed()
             self.resumed = True
         else:

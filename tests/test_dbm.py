@@ -362,3 +362,22 @@ def test_compare_dropout_dbm_variants_train_the_dbm_once_and_resume_from_it(tmp_
         plan.exit_code == 0
         and "pretraining" in [ln for ln in plan.output.splitlines() if "| dbm-pretrained |" in ln][0]
     )
+
+
+def test_a_library_dbm_run_resumes_and_extends_bit_for_bit(tmp_path):
+    import numpy as np
+
+    import revival
+    from revival.config import DBMConfig
+
+    x = (np.random.default_rng(2).random((300, 784)) < 0.2).astype(np.float32)
+    cfg = DBMConfig(layers=(12, 6), pretrain_epochs=2, epochs=2, binarize="none", device="cpu")
+    quiet = lambda m: None  # noqa: E731
+    revival.fit_dbm(x, cfg, logger=revival.RunLogger(tmp_path, echo=quiet))
+    (run,) = (tmp_path / "pretrain-dbm").iterdir()
+    more = cfg.replace(epochs=4)
+    a, ha = revival.fit_dbm(x, more, logger=revival.RunLogger(echo=quiet, resume=run))
+    b, hb = revival.fit_dbm(x, more)
+    assert all(torch.equal(p, q) for p, q in zip(a.params(), b.params())) and ha == hb
+    with pytest.raises(ValueError, match="another lr"):
+        revival.fit_dbm(x, more.replace(lr=0.01, epochs=5), logger=revival.RunLogger(echo=quiet, resume=run))
