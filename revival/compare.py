@@ -276,7 +276,8 @@ class PointFit:
         if dbm is not None:
             from .dbm_finetune import init_net_
 
-            if opts["dropout_scaling"] == "paper" and s["dropout_type"] == "bernoulli":
+            dropped = s["input_dropout"] > 0 or s["hidden_dropout"] > 0
+            if opts["dropout_scaling"] == "paper" and s["dropout_type"] == "bernoulli" and dropped:
                 self.weight_scale = DBN.dropout_scales(2, s["input_dropout"], s["hidden_dropout"])
             init_net_(model, dbm, *(self.weight_scale or (1.0, 1.0)))
         if stack is not None:  # the papers' dropout feeds each layer q times its RBM's input: scaled by 1/q

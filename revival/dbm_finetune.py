@@ -68,4 +68,5 @@ def train_dbm(folder: Path, x: torch.Tensor, cfg, device, echo=print) -> M.DBM:
         folder / runs.MODEL_FILE, model.checkpoint(cfg.to_dict(), {"binarize": cfg.binarize, "seed": cfg.seed})
     )
     runs.write_json(folder / runs.RESULT_FILE, {"final": rows[-1] if rows else {}, "config": cfg.to_dict()})
+    (folder / runs.STATE_FILE).unlink(missing_ok=True)  # finished: no resume state
     return model
