@@ -1,0 +1,92 @@
+"""Test error against training-set size from one or more `revival compare-dropout --preset data-size`
+run folders (for instance the sizes up to 10,000 with three seeds, and 50,000 with fewer, run apart):
+every point's row is read from its own result.json, rows of the same variant and size are averaged
+over seeds (the band is +- one standard deviation), and the table is printed in Markdown.
+
+    python scripts/data_size_figure.py RUN [RUN ...] [--out docs/figures/data-size.png]
+
+Srivastava et al. (2014), Figure 10 draws the same axes for a 784-1024-1024-2048-10 net.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+ORDER = ["baseline", "dropout", "logistic-regression", "knn", "svm-rbf"]
+
+
+def rows_of(run: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(Path(run).glob("*/result.json"))]
+
+
+def table(rows: list[dict]) -> dict:
+    """{variant: {size: [test errors in %]}}"""
+    out: dict = {}
+    for r in rows:
+        out.setdefault(r["variant"], {}).setdefault(r["train_size"], []).append(100 * r["test_error"])
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--out", type=Path, default=None, help="PNG to write (else only the table)")
+    a = ap.parse_args()
+    t = table([r for run in a.runs for r in rows_of(run)])
+    sizes = sorted({n for by in t.values() for n in by})
+    variants = [v for v in ORDER if v in t] + [v for v in t if v not in ORDER]
+    print("| variant | " + " | ".join(f"{n:,}" for n in sizes) + " |")
+    print("| --- |" + " --- |" * len(sizes))
+    for v in variants:
+        cells = []
+        for n in sizes:
+            e = t[v].get(n)
+            if not e:
+                cells.append("-")
+            elif len(e) == 1:
+                cells.append(f"{e[0]:.2f} (1 seed)")
+            else:
+                cells.append(f"{np.mean(e):.2f} +- {np.std(e, ddof=1):.2f} ({len(e)})")
+        print(f"| {v} | " + " | ".join(cells) + " |")
+    if a.out is None:
+        return
+    from revival.figures import Panel, Series, draw, save
+
+    p = Panel(
+        "test error against training-set size (mean over seeds, band +- 1 s.d.)",
+        "training images (log scale)",
+        "test error % (log scale)",
+        logx=True,
+        logy=True,
+    )
+    for k, v in enumerate(variants):
+        ns = sorted(t[v])
+        mean = [float(np.mean(t[v][n])) for n in ns]
+        sd = [float(np.std(t[v][n], ddof=1)) if len(t[v][n]) > 1 else 0.0 for n in ns]
+        p.series.append(
+            Series(
+                v,
+                ns,
+                mean,
+                lo=[m - s for m, s in zip(mean, sd)],
+                hi=[m + s for m, s in zip(mean, sd)],
+                style=k,
+                line="-",
+            )  # every line solid: in revival's figures a dashed line means training error
+        )
+    fig = draw([p], "How much data a deep net needs: MNIST, 784-800-800-10 ReLU nets vs classical models")
+    from matplotlib.ticker import NullFormatter
+
+    ax = fig.axes[0]
+    ax.set_xticks(sizes, [f"{n:,}" for n in sizes])  # the sizes run, not powers of ten
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    out = save(fig, a.out.parent, a.out.stem)
+    print("figure:", ", ".join(map(str, out)))
+
+
+if __name__ == "__main__":
+    main()
