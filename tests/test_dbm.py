@@ -382,3 +382,40 @@ def test_a_library_dbm_run_resumes_and_extends_bit_for_bit(tmp_path):
     assert all(torch.equal(p, q) for p, q in zip(a.params(), b.params())) and ha == hb
     with pytest.raises(ValueError, match="another lr"):
         revival.fit_dbm(x, more.replace(lr=0.01, epochs=5), logger=revival.RunLogger(echo=quiet, resume=run))
+
+
+def test_compare_dropout_resumes_a_dbm_interrupted_mid_training_bit_for_bit(tmp_path):
+    import signal
+
+    from helpers import invoke, only_run
+    from test_reliability import interrupt_after, start
+
+    args = [
+        "compare-dropout",
+        "--dataset",
+        "mnist-sample",
+        "--train-size",
+        "500",
+        "--layers",
+        "64,32",
+        "--epochs",
+        "1",
+        "--variants",
+        "dbm-pretrained",
+        "--pretrain-epochs",
+        "2",
+        "--dbm-epochs",
+        "6",
+        "--mc-samples",
+        "0",
+        "--no-progress",
+    ]
+    assert interrupt_after(start(args, tmp_path / "a"), "[dbm] epoch 2/6", signal.SIGINT) == 130
+    run = only_run(tmp_path / "a", "compare-dropout")
+    assert (run / "dbm-n500-s0" / "state.pt").is_file() and not (run / "dbm-n500-s0" / "result.json").exists()
+    r = invoke("compare-dropout", "--resume", run, "--no-progress")
+    assert r.exit_code == 0 and "[dbm-n500-s0] resuming after epoch" in r.output, r.output
+    assert invoke(*args, "--logdir", tmp_path / "b").exit_code == 0
+    ref = only_run(tmp_path / "b", "compare-dropout")
+    a, b = (torch.load(p / "dbm-n500-s0" / "model.pt", weights_only=True)["state_dict"] for p in (run, ref))
+    assert all(torch.equal(a[k], b[k]) for k in a)
