@@ -846,7 +846,8 @@ def pretrain_dbn_cmd(**o):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def evaluate_rbm_cmd(path, as_json, **o):
     """Average log-probability of a data split under an RBM checkpoint (run folder or model.pt),
-    or under layer K of a DBN checkpoint (--layer K).
+    under layer K of a DBN checkpoint (--layer K), or, as a mean-field lower bound, under a deep
+    Boltzmann machine (a pretrain-dbm run).
 
     Needs log Z: exact for small layers, else annealed importance sampling with bounds of
     +-3 standard errors. Accepts any checkpoint in the documented revival.rbm.v1 format.
