@@ -186,7 +186,6 @@ class RunLogger:
         self.resumed = False
         self.finish = None  # a command's own summary writer (run, model, rows), else the fit's short one
         self._make = None
-        self.dataset = None  # recorded in the checkpoint's preprocessing when known
         self.options = self.preprocessing = self.test = None
         self.progress = False
 
@@ -215,6 +214,17 @@ class RunLogger:
     @property
     def path(self):
         return None if self.run is None else self.run.path
+
+    def finished(self, run: runs.Run, model, last, fit: str, summary: dict):
+        """The end of a logged fit: the command's own ``finish(run, model, last)`` where it gave one, else
+        a short summary (``summary``'s fields, the status and the model's path)."""
+        if self.finish is not None:
+            self.finish(run, model, last)
+            return
+        run.write_summary(
+            {"status": runs.STATUS_FINISHED, **summary, "model": str(run.path / runs.MODEL_FILE)},
+            f"# {fit}: {run.path.name}\n\nfinished\n",
+        )
 
     def start(self, command: str, options: dict) -> runs.Run:
         """Create (or reopen) the run folder (once per logger: a second fit needs a new logger)."""
@@ -275,18 +285,7 @@ def fit_rbm(x, config: RBMConfig | None = None, *, x_valid=None, logger: RunLogg
     hist: list = []
     with run.recording():
         model, last = _logged_rbm(job, device, logger.echo, logger.progress, hist)
-        if logger.finish is not None:
-            logger.finish(run, model, last)
-        else:
-            run.write_summary(
-                {
-                    "status": runs.STATUS_FINISHED,
-                    "epochs": cfg.epochs,
-                    "final": last,
-                    "model": str(run.path / runs.MODEL_FILE),
-                },
-                f"# fit_rbm: {run.path.name}\n\nfinished\n",
-            )
+        logger.finished(run, model, last, "fit_rbm", {"epochs": cfg.epochs, "final": last})
     return model, columns(hist)
 
 
@@ -390,13 +389,7 @@ def _logged_dbn(train, valid, cfg: DBNConfig, layer_cfgs, pre: dict, device, log
             on_layer,
         )
         model = DBN.DBN(rbms, configs, pre)
-        if logger.finish is not None:
-            logger.finish(run, model, finals)
-        else:
-            run.write_summary(
-                {"status": runs.STATUS_FINISHED, "layers": finals, "model": str(run.path / runs.MODEL_FILE)},
-                f"# fit_dbn: {run.path.name}\n\nfinished\n",
-            )
+        logger.finished(run, model, finals, "fit_dbn", {"layers": finals})
     return model, {"layers": [columns([f]) for f in finals]}
 
 
@@ -433,21 +426,11 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None):
             if st is not None:
                 fit.load(st)
                 logger.echo(f"resuming {run.path} after epoch {st['epoch']} ({st['phase']} epoch {st['phase_epoch']})")
-        pre = {"dataset": logger.dataset, "binarize": cfg.binarize, "seed": cfg.seed}
+        pre = logger.preprocessing or {"binarize": cfg.binarize, "seed": cfg.seed}
         with run.recording(), runs.writer(run.path) as w:
             model, rows = fit.run(RunSink(run.path, cfg.to_dict(), logger.echo, w, pre))
             runs.save_torch(run.path / runs.MODEL_FILE, model.checkpoint(cfg.to_dict(), pre))
-            if logger.finish is None:
-                run.write_summary(
-                    {
-                        "status": runs.STATUS_FINISHED,
-                        "final": rows[-1] if rows else {},
-                        "model": str(run.path / runs.MODEL_FILE),
-                    },
-                    f"# fit_dbm: {run.path.name}\n\nfinished\n",
-                )
-            else:
-                logger.finish(run, model, rows)
+            logger.finished(run, model, rows, "fit_dbm", {"final": rows[-1] if rows else {}})
     return model, dbm_history(rows)
 
 

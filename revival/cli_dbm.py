@@ -82,14 +82,6 @@ def dbm_options(f):
     return f
 
 
-def config_of(opts: dict):
-    """The :class:`DBMConfig` of the command's options (its fields are the options of the same names)."""
-    from .config import DBMConfig
-
-    names = [fl.name for fl in dataclasses.fields(DBMConfig)]
-    return DBMConfig.from_dict({k: opts[k] for k in names if k in opts})
-
-
 @main.command("pretrain-dbm", context_settings=CONTEXT)
 @dbm_options
 @common_options
@@ -123,12 +115,9 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
     import revival
     from revival import runs
 
-    from .config import ConfigError
+    from .config import DBMConfig
 
-    try:
-        cfg = dataclasses.replace(config_of(opts), device=str(device))
-    except ConfigError as e:
-        raise ValueError(str(e)) from None
+    cfg = DBMConfig.from_options(opts).replace(device=str(device))
     dl = opts.get("download") or None
     data = revival.load_dataset(opts["dataset"], opts.get("train_size"), opts["seed"], opts.get("data_dir"), dl)
 
@@ -156,8 +145,8 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
         run.write_summary(summary, summary_md(run, summary))
         return summary
 
-    logger = revival.RunLogger.for_command(make_run, resume, click.echo, finish)
-    logger.dataset = opts["dataset"]
+    pre = {"dataset": opts["dataset"], "binarize": cfg.binarize, "seed": cfg.seed}
+    logger = revival.RunLogger.for_command(make_run, resume, click.echo, finish, preprocessing=pre)
     revival.fit_dbm(data.x_train, cfg, x_valid=data.x_valid, logger=logger)
     return logger.run.summary()
 

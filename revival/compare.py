@@ -276,9 +276,9 @@ class PointFit:
         if dbm is not None:
             from .dbm_finetune import init_net_
 
-            dropped = s["input_dropout"] > 0 or s["hidden_dropout"] > 0
-            if opts["dropout_scaling"] == "paper" and s["dropout_type"] == "bernoulli" and dropped:
-                self.weight_scale = DBN.dropout_scales(2, s["input_dropout"], s["hidden_dropout"])
+            self.weight_scale = DBN.papers_dropout_scales(
+                2, s["input_dropout"], s["hidden_dropout"], s["dropout_type"], opts["dropout_scaling"]
+            )
             init_net_(model, dbm, *(self.weight_scale or (1.0, 1.0)))
         if stack is not None:  # the papers' dropout feeds each layer q times its RBM's input: scaled by 1/q
             self.weight_scale = DBN.init_from_stack(
@@ -327,9 +327,9 @@ class PointFit:
             ex.echo,
             self.name,
         )
-        self.per_epoch, self.trainer = self.net.per_epoch, self.net.trainer
 
     # the training state lives in the NetFit (shared with revival.fit_net)
+    per_epoch = property(lambda self: self.net.per_epoch)
     start = property(lambda self: self.net.start)
     snapshot = property(lambda self: self.net.snapshot)
     last = property(lambda self: self.net.last)

@@ -144,6 +144,19 @@ class _Config:
             raise ConfigError(f"{cls.__name__}.{unknown[0]}", f"unknown setting; the settings are {', '.join(names)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
+    @classmethod
+    def from_options(cls, opts: dict):
+        """The config of a command's options of the same names (``_aliases`` mapped back, as ``hidden``
+        -> ``n_hidden``); the command's own keys (data set, run folder, device, ...) are left out."""
+        names = {f.name for f in fields(cls)} - {"device"}
+        back = {option: name for name, option in cls._aliases.items()}
+        picked = {back.get(k, k): v for k, v in opts.items()}
+        return cls.from_dict({k: cls._option_value(k, v) for k, v in picked.items() if k in names})
+
+    @staticmethod
+    def _option_value(name: str, value):
+        return value
+
     def replace(self, **changes):
         """A copy with ``changes`` (checked like a new config)."""
         return type(self).from_dict({**self.to_dict(), **changes})
@@ -207,14 +220,6 @@ class RBMConfig(_Config):
         if self.sparsity_cost > 0 and self.sparsity_target is None:
             raise ConfigError("RBMConfig.sparsity_cost", "needs sparsity_target as well")
 
-    @classmethod
-    def from_options(cls, opts: dict) -> "RBMConfig":
-        """The config of ``revival pretrain-rbm``'s options (``hidden`` -> ``n_hidden``; other keys, such
-        as the data set or the run folder, are the command's own and are left out)."""
-        names = {f.name for f in fields(cls)}
-        d = {("n_hidden" if k == "hidden" else k): v for k, v in opts.items()}
-        return cls.from_dict({k: v for k, v in d.items() if k in names and k != "device"})
-
     def train_options(self) -> dict:
         """The settings of one RBM as the trainers and the CLI name them (``hidden``, ``lr`` resolved)."""
         d = self.to_dict()
@@ -262,6 +267,11 @@ class DBNConfig(_Config):
 
     _checks = RBM_CHECKS
 
+    @staticmethod
+    def _option_value(name: str, value):
+        """pretrain-dbn's per-layer options: a one-value list means that value for every layer."""
+        return value[0] if name != "layers" and isinstance(value, list) and len(value) == 1 else value
+
     def __post_init__(self):
         object.__setattr__(self, "layers", _positive_ints("DBNConfig", "layers", self.layers))
         if not self.layers:
@@ -278,15 +288,6 @@ class DBNConfig(_Config):
                 )
         self._check()
         self.layer_configs()  # builds, and so checks, each layer's RBMConfig (a sparsity cost needs a target, ...)
-
-    @classmethod
-    def from_options(cls, opts: dict) -> "DBNConfig":
-        """The config of ``revival pretrain-dbn``'s options (the command's own keys left out)."""
-        names = {f.name for f in fields(cls)}
-        one = lambda v: v[0] if isinstance(v, list) and len(v) == 1 else v  # noqa: E731 (one value for every layer)
-        return cls.from_dict(
-            {k: v if k == "layers" else one(v) for k, v in opts.items() if k in names and k != "device"}
-        )
 
     def layer_configs(self) -> list[RBMConfig]:
         """One :class:`RBMConfig` per layer (per-layer values picked out; the data options apply to

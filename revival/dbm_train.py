@@ -22,13 +22,23 @@ PHASES = ("bottom", "top", "joint")
 MONITOR_ROWS = 1000  # fixed subsets for the per-epoch bound and reconstruction monitors
 
 
-def _mf_change(x, model: M.DBM, steps: int) -> float:
-    """How far the mean-field means still move in their last step (max over units, mean over rows):
-    small means ``steps`` rounds reach the fixed point."""
+def _monitor(x, model: M.DBM, steps: int) -> dict:
+    """One mean-field pass over the monitored rows ``x`` and what it shows: the mean bound without log Z
+    (:func:`revival.dbm.mean_bound`), how far the means still move in the last of the ``steps`` rounds
+    (max over units, mean over rows: small means mean-field reached its fixed point), the mean activities,
+    and the share of units whose posterior differs from image to image (near 0: mean-field has collapsed
+    onto one state for every image, the top-down input won; see DBMConfig)."""
     p = model.params()
-    mu = M.mean_field(x, *p, steps=steps - 1)
-    last = M.mean_field(x, *p, steps=1, init=mu)
-    return float(torch.maximum((last[0] - mu[0]).abs().amax(1), (last[1] - mu[1]).abs().amax(1)).mean())
+    before = M.mean_field(x, *p, steps=steps - 1)
+    mu1, mu2 = M.mean_field(x, *p, steps=1, init=before)  # the same means as steps rounds at once
+    return {
+        "bound": M.variational_bound(x, mu1, mu2, *p).mean(),
+        "mf_change": torch.maximum((mu1 - before[0]).abs().amax(1), (mu2 - before[1]).abs().amax(1)).mean(),
+        "mean_h1": mu1.mean(),
+        "mean_h2": mu2.mean(),
+        "varying_h1": (mu1.std(0) > 0.1).float().mean(),
+        "varying_h2": (mu2.std(0) > 0.1).float().mean(),
+    }
 
 
 class DBMFit:
@@ -42,6 +52,7 @@ class DBMFit:
         self.monitor = data[:MONITOR_ROWS]
         self.valid_monitor = None if valid is None else valid[:MONITOR_ROWS]
         self.bottom = self.top = self.model = self.trainer = None
+        self.top_data = self.top_monitor = None
         self.phase, self.epoch, self.rows = "bottom", 0, []
 
     # --- the three phases, each made when it starts (its random draws come from the one generator)
@@ -58,7 +69,8 @@ class DBMFit:
         }
         if phase == "bottom":
             self.bottom = M.PretrainLayer(self.data.shape[1], n1, self.gen, self.device, up=2.0, **kw)
-        elif phase == "top":
+        elif phase == "top":  # its data: the finished bottom RBM's posterior, computed once
+            self.top_data, self.top_monitor = self._hidden(self.data), self._hidden(self.monitor)
             self.top = M.PretrainLayer(n1, n2, self.gen, self.device, down=2.0, **kw)
         else:
             self.model = M.compose(self.bottom.params, self.top.params)
@@ -66,7 +78,7 @@ class DBMFit:
                 self.model, cfg.chains, self.gen, cfg.lr, cfg.weight_decay, cfg.mf_steps, cfg.gibbs_steps
             )
 
-    def _epochs(self, phase) -> int:
+    def epochs_of(self, phase) -> int:
         return self.cfg.epochs if phase == "joint" else self.cfg.pretrain_epochs
 
     def _step(self, phase, epoch, check) -> dict:
@@ -76,28 +88,19 @@ class DBMFit:
             m = {"recon_error": self.bottom.recon_error(self.monitor)}
             params = dict(zip("wbc", self.bottom.params))
         elif phase == "top":
-            self.top.train_epoch(self._hidden(self.data), epoch, cfg.pretrain_lr, cfg.batch_size, check)
-            m = {"recon_error": self.top.recon_error(self._hidden(self.monitor))}
+            self.top.train_epoch(self.top_data, epoch, cfg.pretrain_lr, cfg.batch_size, check)
+            m = {"recon_error": self.top.recon_error(self.top_monitor)}
             params = dict(zip("wbc", self.top.params))
         else:
             momentum = cfg.initial_momentum if epoch < cfg.momentum_epochs else cfg.final_momentum
             self.trainer.train_epoch(self.data, cfg.batch_size, cfg.lr * cfg.lr_decay**epoch, momentum, check)
-            mu1, mu2 = M.mean_field(self.monitor, *self.model.params(), steps=cfg.mf_steps)
-            m = {
-                "bound_train": M.mean_bound(self.monitor, self.model, cfg.mf_steps),
-                "mf_change": _mf_change(self.monitor, self.model, cfg.mf_steps),
-                "mean_h1": mu1.mean(),
-                "mean_h2": mu2.mean(),
-                # the share of units whose posterior differs from image to image: near 0, mean-field has
-                # collapsed onto one state for every image (the top-down input won; see DBMConfig)
-                "varying_h1": (mu1.std(0) > 0.1).float().mean(),
-                "varying_h2": (mu2.std(0) > 0.1).float().mean(),
-            }
+            watch = _monitor(self.monitor, self.model, cfg.mf_steps)
+            m = {"bound_train": watch.pop("bound"), **watch}
             if self.valid_monitor is not None:
                 m["bound_valid"] = M.mean_bound(self.valid_monitor, self.model, cfg.mf_steps)
                 m["bound_gap"] = m["bound_train"] - m["bound_valid"]
             params = dict(self.model.named_parameters())
-        done = sum(self._epochs(p) for p in PHASES[: PHASES.index(phase)]) + epoch + 1
+        done = sum(self.epochs_of(p) for p in PHASES[: PHASES.index(phase)]) + epoch + 1
         return checked_floats(m, params, done)
 
     def run(self, sink=None) -> tuple[M.DBM, list[dict]]:
@@ -110,7 +113,7 @@ class DBMFit:
                     self.phase, self.epoch = phase, 0
                 if self.epoch == 0 and {"bottom": self.bottom, "top": self.top, "joint": self.model}[phase] is None:
                     self._make(phase)
-                while self.epoch < self._epochs(phase):
+                while self.epoch < self.epochs_of(phase):
                     row = {"phase": phase, "epoch": self.epoch + 1, **self._step(phase, self.epoch, stop.check)}
                     self.rows.append(row)
                     self.epoch += 1
@@ -162,7 +165,7 @@ class RunSink:
     def start(self, fit: DBMFit):
         from . import runs
 
-        self.clock = runs.EpochClock(len(fit.rows), sum(fit._epochs(p) for p in PHASES))
+        self.clock = runs.EpochClock(len(fit.rows), sum(fit.epochs_of(p) for p in PHASES))
 
     def epoch(self, fit: DBMFit, row: dict):
         from . import runs
@@ -180,7 +183,7 @@ class RunSink:
         done = len(fit.rows)
         shown = "  ".join(f"{m} {v:.4f}" for m, v in metrics.items())
         label = "dbm" if phase == "joint" else f"pretrain {phase}"
-        self.echo(f"[{label}] epoch {k}/{fit._epochs(phase)}  {shown}  {self.clock.lap(done)}")
+        self.echo(f"[{label}] epoch {k}/{fit.epochs_of(phase)}  {shown}  {self.clock.lap(done)}")
 
     def _images(self, fit: DBMFit, k: int):
         from . import runs

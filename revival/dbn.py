@@ -141,11 +141,21 @@ def init_from_stack(
     """Start ``model``'s first hidden layers from ``rbms`` (:func:`init_mlp_`), scaled by
     :func:`dropout_scales` when the net trains with the papers' Bernoulli dropout; returns the
     scales used (None: copied as they are)."""
-    scale = None
-    if dropout_scaling == "paper" and dropout_type == "bernoulli" and (input_dropout > 0 or hidden_dropout > 0):
-        scale = dropout_scales(min(len(rbms), n_hidden), input_dropout, hidden_dropout)
+    scale = papers_dropout_scales(
+        min(len(rbms), n_hidden), input_dropout, hidden_dropout, dropout_type, dropout_scaling
+    )
     init_mlp_(model, rbms[:n_hidden], scale)
     return scale
+
+
+def papers_dropout_scales(
+    n_layers: int, input_dropout: float, hidden_dropout: float, dropout_type: str, dropout_scaling: str
+) -> list[float] | None:
+    """:func:`dropout_scales` where the net trains with the papers' Bernoulli dropout (no rescaling in
+    training) and drops something; None (copy the pretrained weights as they are) otherwise."""
+    if dropout_scaling == "paper" and dropout_type == "bernoulli" and (input_dropout > 0 or hidden_dropout > 0):
+        return dropout_scales(n_layers, input_dropout, hidden_dropout)
+    return None
 
 
 def dropout_scales(n_layers: int, input_dropout: float, hidden_dropout: float) -> list[float]:

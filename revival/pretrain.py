@@ -245,11 +245,12 @@ def dbn_summary_md(run: runs.Run, summary: dict) -> str:
 # ------------------------------------------------------------------------- evaluate-rbm
 
 
-def load_rbm(path, layer: int | None = None) -> tuple[R.RBM, dict, list[R.RBM]]:
+def load_rbm(path, layer: int | None = None, loaded: tuple | None = None) -> tuple[R.RBM, dict, list[R.RBM]]:
     """An RBM from a run folder or ``model.pt``: an RBM checkpoint, or layer ``layer`` of a DBN
     checkpoint. Returns the RBM, the checkpoint dict, and the layers below it (empty for layer 1).
-    ValueError with one line when it is neither, or when a DBN is given without ``--layer``."""
-    ck, p = runs.load_checkpoint(path)
+    ValueError with one line when it is neither, or when a DBN is given without ``--layer``.
+    ``loaded``: :func:`revival.runs.load_checkpoint`'s ``(dict, file)`` when the caller has read it."""
+    ck, p = loaded or runs.load_checkpoint(path)
     if isinstance(ck, dict) and ck.get("format") == DBN.FORMAT:
         rbms = DBN.from_checkpoint(ck, str(p))
         if layer is None:
@@ -335,18 +336,13 @@ def evaluate_rbm(path, opts: dict, device, echo=None, progress: bool = False) ->
     (a run folder or a ``model.pt``, ours or anyone's in the documented format). For layer K of a
     DBN the data are the up-pass probabilities of the split through layers 1..K-1. A deep Boltzmann
     machine (``revival.dbm.v1``) gets AIS for log Z and the mean-field bound per image."""
-    ck, _ = runs.load_checkpoint(path)
-    if isinstance(ck, dict) and ck.get("format") == "revival.dbm.v1":
-        return evaluate_dbm(path, ck, opts, device)
-    model, ck, below = load_rbm(path, opts.get("layer"))
+    loaded = runs.load_checkpoint(path)
+    if isinstance(loaded[0], dict) and loaded[0].get("format") == "revival.dbm.v1":
+        return evaluate_dbm(path, loaded[0], opts, device)
+    model, ck, below = load_rbm(path, opts.get("layer"), loaded)
     model.to(device)
     below = [r.to(device) for r in below]
-    pre = ck.get("preprocessing") or {}
-    if not isinstance(pre, dict):
-        raise ValueError(f"{path}: 'preprocessing' must be a dict (dataset, binarize, seed), not {type(pre).__name__}")
-    dataset = opts.get("dataset") or pre.get("dataset", "mnist")
-    binarize = opts.get("binarize") or pre.get("binarize", "stochastic")
-    seed = opts["seed"] if opts.get("seed") is not None else int(pre.get("seed", 0))
+    pre, dataset, binarize, seed = evaluation_setting(path, ck, opts)
     n_pixels = (below[0] if below else model).n_visible
     if n_pixels != 784:
         raise ValueError(f"{path}: the model has {n_pixels} visible units; {dataset} images have 784")
@@ -355,11 +351,7 @@ def evaluate_rbm(path, opts: dict, device, echo=None, progress: bool = False) ->
         if "pixel_mean" not in pre:
             raise ValueError(f"{path}: a Gaussian-visible checkpoint needs preprocessing.pixel_mean/pixel_std")
         stats = (pre["pixel_mean"].float(), pre["pixel_std"].float())
-    dl = opts.get("download") or None
-    tr_img, _ = D.load_split(dataset, "train", opts.get("data_dir"), allow_download=dl)
-    sp_img, _ = D.load_split(dataset, opts["split"], opts.get("data_dir"), allow_download=dl)
-    train = D.visible_data(tr_img, device, binarize, D.split_seed(seed, "train"), stats)
-    data = D.visible_data(sp_img, device, binarize, D.split_seed(seed, opts["split"]), stats)
+    train, data = evaluation_data(dataset, binarize, seed, opts, device, stats)
     for rbm in below:
         train, data = (next_layer_data(rbm, x, "probs", 0) for x in (train, data))
     t0 = time.perf_counter()
@@ -377,11 +369,7 @@ def evaluate_rbm(path, opts: dict, device, echo=None, progress: bool = False) ->
     )
     res.update(
         seconds=time.perf_counter() - t0,
-        split=opts["split"],
-        dataset=dataset,
-        binarize=binarize,
-        seed=seed,
-        checkpoint=str(path),
+        **evaluation_record(path, opts, dataset, binarize, seed),
         n_visible=model.n_visible,
         n_hidden=model.n_hidden,
     )
@@ -390,10 +378,35 @@ def evaluate_rbm(path, opts: dict, device, echo=None, progress: bool = False) ->
     return res
 
 
+def evaluation_setting(path, ck: dict, opts: dict) -> tuple[dict, str, str, int]:
+    """The checkpoint's preprocessing and the data set, binarization and seed of an evaluation: the
+    options where given, else as in training (else mnist, stochastic, 0)."""
+    pre = ck.get("preprocessing") or {}
+    if not isinstance(pre, dict):
+        raise ValueError(f"{path}: 'preprocessing' must be a dict (dataset, binarize, seed), not {type(pre).__name__}")
+    dataset = opts.get("dataset") or pre.get("dataset") or "mnist"
+    binarize = opts.get("binarize") or pre.get("binarize") or "stochastic"
+    seed = opts["seed"] if opts.get("seed") is not None else int(pre.get("seed") or 0)
+    return pre, dataset, binarize, seed
+
+
+def evaluation_data(dataset: str, binarize: str, seed: int, opts: dict, device, stats=None) -> tuple:
+    """The training split (for AIS's base-rate model) and the evaluated split, prepared as in training."""
+    dl = opts.get("download") or None
+    tr_img, _ = D.load_split(dataset, "train", opts.get("data_dir"), allow_download=dl)
+    sp_img, _ = D.load_split(dataset, opts["split"], opts.get("data_dir"), allow_download=dl)
+    train = D.visible_data(tr_img, device, binarize, D.split_seed(seed, "train"), stats)
+    return train, D.visible_data(sp_img, device, binarize, D.split_seed(seed, opts["split"]), stats)
+
+
+def evaluation_record(path, opts: dict, dataset: str, binarize: str, seed: int) -> dict:
+    return {"split": opts["split"], "dataset": dataset, "binarize": binarize, "seed": seed, "checkpoint": str(path)}
+
+
 def evaluate_dbm(path, ck: dict, opts: dict, device) -> dict:
     """``evaluate-rbm`` on a DBM checkpoint: :func:`revival.dbm_train.log_prob` of the split (a lower
     bound on the average log-probability: the mean-field bound per image, AIS or exact log Z)."""
-    from .dbm import from_checkpoint
+    from .dbm import MAX_EXACT_UNITS, from_checkpoint
     from .dbm_train import log_prob as dbm_log_prob
 
     if opts.get("layer") is not None:
@@ -401,28 +414,18 @@ def evaluate_dbm(path, ck: dict, opts: dict, device) -> dict:
     if opts["method"] == "sandwich":
         raise runs.OptionError("--method", f"{path}: RAISE is implemented for RBMs; a DBM gets AIS (or exact)")
     model = from_checkpoint(ck, str(path)).to(device)
-    pre = ck.get("preprocessing") or {}
-    dataset = opts.get("dataset") or pre.get("dataset") or "mnist"
-    binarize = opts.get("binarize") or pre.get("binarize") or "stochastic"
-    seed = opts["seed"] if opts.get("seed") is not None else int(pre.get("seed") or 0)
+    n1 = model.w1.shape[0]
+    if opts["method"] == "exact" and n1 > MAX_EXACT_UNITS:
+        raise runs.OptionError("--method", f"{path}: exact log Z enumerates 2^{n1} states; at most 2^{MAX_EXACT_UNITS}")
+    _, dataset, binarize, seed = evaluation_setting(path, ck, opts)
     if model.w1.shape[1] != 784:
         raise ValueError(f"{path}: the model has {model.w1.shape[1]} visible units; {dataset} images have 784")
-    dl = opts.get("download") or None
-    tr_img, _ = D.load_split(dataset, "train", opts.get("data_dir"), allow_download=dl)
-    sp_img, _ = D.load_split(dataset, opts["split"], opts.get("data_dir"), allow_download=dl)
-    train = D.visible_data(tr_img, device, binarize, D.split_seed(seed, "train")).all()
-    data = D.visible_data(sp_img, device, binarize, D.split_seed(seed, opts["split"])).all()
-    if opts["method"] == "exact" and model.w1.shape[0] > 20:
-        raise runs.OptionError("--method", f"{path}: exact log Z enumerates 2^{model.w1.shape[0]} states; at most 2^20")
+    train, data = evaluation_data(dataset, binarize, seed, opts, device)
     t0 = time.perf_counter()
-    res = dbm_log_prob(model, data, train, opts["ais_runs"], opts["ais_betas"], seed)
+    res = dbm_log_prob(model, data.all(), train.all(), opts["ais_runs"], opts["ais_betas"], seed)
     res.update(
         seconds=time.perf_counter() - t0,
-        split=opts["split"],
-        dataset=dataset,
-        binarize=binarize,
-        seed=seed,
-        checkpoint=str(path),
+        **evaluation_record(path, opts, dataset, binarize, seed),
         layers=model.layers,
     )
     return res
