@@ -394,15 +394,16 @@ def _logged_dbn(train, valid, cfg: DBNConfig, layer_cfgs, pre: dict, device, log
 
 
 def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None):
-    """Train a two-hidden-layer deep Boltzmann machine on the rows of ``x`` (:class:`revival.config.DBMConfig`):
-    the greedy pretraining of two modified RBMs, composed, then PCD with a mean-field positive phase
+    """Train a deep Boltzmann machine on the rows of ``x`` (:class:`revival.config.DBMConfig`, two or more
+    hidden layers): the greedy pretraining of one modified RBM per layer, composed, then PCD with a mean-field positive phase
     (Salakhutdinov & Hinton 2009; :mod:`revival.dbm`, :mod:`revival.dbm_train`). Returns ``(dbm, history)``,
     history per joint epoch: ``epoch``, ``bound_train`` (and ``bound_valid``, ``bound_gap`` with
     ``x_valid``), the mean variational bound without log Z on fixed subsets of up to 1,000 rows (its
     difference train - valid at one epoch is meaningful; from epoch to epoch log Z moves with the model,
     so its level is not a log-probability: :func:`log_prob` adds log Z),
-    ``mf_change`` (how far mean-field still moves in its last step), ``mean_h1`` / ``mean_h2``; and
-    ``pretrain``: ``{"bottom": ..., "top": ...}`` with each epoch's ``recon_error``. ``logger``: also
+    ``mf_change`` (how far mean-field still moves in its last step), ``mean_h1`` .. and ``varying_h1`` ..
+    per hidden layer; and ``pretrain``: ``{"bottom": ..., "top": ...}`` (``middle2`` .. between them in a
+    deeper DBM) with each epoch's ``recon_error``. ``logger``: also
     write the run folder ``revival pretrain-dbm`` writes (a logger made with ``resume=`` continues
     that run from its last saved epoch). Raises Diverged on NaN, Interrupted on SIGINT/SIGTERM."""
     from .config import DBMConfig
@@ -431,13 +432,13 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None):
             model, rows = fit.run(RunSink(run.path, cfg.to_dict(), logger.echo, w, pre))
             runs.save_torch(run.path / runs.MODEL_FILE, model.checkpoint(cfg.to_dict(), pre))
             logger.finished(run, model, rows, "fit_dbm", {"final": rows[-1] if rows else {}})
-    return model, dbm_history(rows)
+    return model, dbm_history(rows, fit.phases[:-1])
 
 
-def dbm_history(rows: list[dict]) -> dict:
+def dbm_history(rows: list[dict], pretraining: tuple) -> dict:
     """:class:`revival.dbm_train.DBMFit` rows -> fit_dbm's history (joint epochs at the top, pretraining apart)."""
     pick = lambda phase: columns([{k: v for k, v in r.items() if k != "phase"} for r in rows if r["phase"] == phase])  # noqa: E731
-    return {**pick("joint"), "pretrain": {"bottom": pick("bottom"), "top": pick("top")}}
+    return {**pick("joint"), "pretrain": {p: pick(p) for p in pretraining}}
 
 
 def stack_of(init) -> list[R.RBM]:

@@ -25,7 +25,10 @@ from .cli import (
 
 # (name, help); defaults and allowed values come from revival.config.DBMConfig
 DBM_OPTIONS = [
-    ("pretrain_epochs", "Epochs of CD-1 for each of the two pretraining RBMs (the bottom one with doubled input)."),
+    (
+        "pretrain_epochs",
+        "Epochs of CD-1 for each pretraining RBM (one per hidden layer, the bottom one with doubled input).",
+    ),
     ("pretrain_lr", "Learning rate of the pretraining RBMs."),
     ("epochs", "Epochs of joint PCD training of the composed DBM (0: keep the pretrained DBM)."),
     ("lr", "Learning rate of the joint training."),
@@ -51,7 +54,7 @@ def dbm_options(f):
             "--layers",
             callback=_list(int, lo=1),
             default=",".join(map(str, defaults["layers"])),
-            help="Hidden units of the two layers, bottom first (Salakhutdinov & Hinton 2009: 500,1000).",
+            help="Hidden units of each layer, bottom first, two or more layers (Salakhutdinov & Hinton 2009: 500,1000).",
         )
     ]
     for name, help_ in DBM_OPTIONS:
@@ -86,8 +89,8 @@ def dbm_options(f):
 @dbm_options
 @common_options
 def pretrain_dbm_cmd(**o):
-    """Train a two-hidden-layer deep Boltzmann machine (Salakhutdinov & Hinton 2009): greedy pretraining
-    of two modified RBMs, then PCD with a mean-field positive phase.
+    """Train a deep Boltzmann machine (Salakhutdinov & Hinton 2009) with two or more hidden layers: greedy
+    pretraining of one modified RBM per layer, then PCD with a mean-field positive phase.
 
     Logs each pretraining RBM's reconstruction error, the mean variational bound of training and
     validation subsets and their gap, mean-field convergence, persistent-chain samples and first-layer
@@ -96,12 +99,13 @@ def pretrain_dbm_cmd(**o):
     """
 
     def resolve(opts):
-        if len(opts["layers"]) != 2:
+        sizes = [784, *opts["layers"]]
+        if len(sizes) < 3:
             raise click.BadParameter(
-                f"a DBM here has two hidden layers, got {len(opts['layers'])}", param_hint="--layers"
+                f"a DBM has at least two hidden layers, got {len(opts['layers'])}", param_hint="--layers"
             )
-        n1, n2 = opts["layers"]
-        check_fits("--layers", 6 * (784 * n1 + n1 * n2) + 4 * opts["chains"] * (784 + n1 + n2), f"a 784-{n1}-{n2} DBM")
+        weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+        check_fits("--layers", 6 * weights + 4 * opts["chains"] * sum(sizes), f"a {'-'.join(map(str, sizes))} DBM")
         return opts
 
     opts, make_run, device, progress, resume = prepare("pretrain-dbm", o, resolve)

@@ -369,9 +369,10 @@ class NetConfig(_Config):
 
 @dataclass(frozen=True)
 class DBMConfig(_Config):
-    """A two-hidden-layer deep Boltzmann machine (Salakhutdinov & Hinton 2009): greedy pretraining
-    of two modified RBMs (the bottom one with doubled input, the top one with doubled hidden units,
-    ``pretrain_epochs`` of CD-1 each at ``pretrain_lr``), composed into a DBM, then ``epochs`` of PCD
+    """A deep Boltzmann machine (Salakhutdinov & Hinton 2009) with the hidden layers ``layers`` (two or
+    more): greedy pretraining of one modified RBM per layer (the bottom one with doubled input, the top
+    one with doubled hidden units, any between with weights doubled both ways; ``pretrain_epochs`` of
+    CD-1 each at ``pretrain_lr``), composed into a DBM, then ``epochs`` of PCD
     with a mean-field positive phase (``mf_steps``) and ``chains`` persistent chains moved
     ``gibbs_steps`` sweeps per update. The sizes 500-1000, the 100 chains and their 5 Gibbs sweeps per
     update are the paper's (as recalled: U); the learning rates and schedules are revival's choices,
@@ -409,6 +410,6 @@ class DBMConfig(_Config):
 
     def __post_init__(self):
         object.__setattr__(self, "layers", _positive_ints("DBMConfig", "layers", self.layers))
-        if len(self.layers) != 2:
-            raise ConfigError("DBMConfig.layers", f"a DBM here has two hidden layers, got {len(self.layers)}")
+        if len(self.layers) < 2:
+            raise ConfigError("DBMConfig.layers", f"a DBM has at least two hidden layers, got {len(self.layers)}")
         self._check()

@@ -1,28 +1,32 @@
-"""Deep Boltzmann machines with two hidden layers (Salakhutdinov & Hinton 2009): the math.
+"""Deep Boltzmann machines (Salakhutdinov & Hinton 2009; any number L >= 2 of hidden layers): the math.
 
-Binary units v (n_visible), h1 (n_hidden1), h2 (n_hidden2); weights W1 [n1, nv], W2 [n2, n1]; biases
-b, c1, c2. Every layer is undirected:
+Binary layers x_0 = v (n_0 visible units), x_1 .. x_L (hidden); weights W_l [n_l, n_(l-1)] between
+layers l - 1 and l; biases b (visible) and c_1 .. c_L. Every layer is undirected:
 
-    E(v, h1, h2) = -b.v - c1.h1 - c2.h2 - h1.W1 v - h2.W2 h1
+    E(v, h_1, .., h_L) = -b.v - sum_l c_l.h_l - sum_l h_l.W_l h_(l-1)
 
-so the middle layer hears both neighbours: P(h1_j = 1 | v, h2) = sigmoid(c1 + W1 v + W2^T h2)_j,
-while P(v_i = 1 | h1) = sigmoid(b + W1^T h1)_i and P(h2_k = 1 | h1) = sigmoid(c2 + W2 h1)_k.
+so a layer hears both neighbours: P(h_l = 1 | rest) = sigmoid(c_l + W_l h_(l-1) + W_(l+1)^T h_(l+1)),
+the top layer only the one below, v only h_1: P(v = 1 | h_1) = sigmoid(b + W_1^T h_1). Given the odd
+layers (h_1, h_3, ..) the even ones (v, h_2, ..) are independent of each other, and vice versa.
 
-- **Mean-field inference** approximates the posterior p(h1, h2 | v) by a factorised q with means
-  mu1, mu2 satisfying the fixed-point equations mu1 = sigmoid(c1 + W1 v + W2^T mu2),
-  mu2 = sigmoid(c2 + W2 mu1) (:func:`mean_field`). It gives the variational lower bound
+- **Mean-field inference** approximates the posterior p(h | v) by a factorised q with means
+  mu_l satisfying the fixed-point equations mu_l = sigmoid(c_l + W_l mu_(l-1) + W_(l+1)^T mu_(l+1))
+  (:func:`mean_field`). It gives the variational lower bound
   log p(v) >= -E_q[E(v, h)] + H(q) - log Z (:func:`variational_bound`).
-- **Gibbs sampling** alternates the even layers (v and h2, independent given h1) and the odd one (h1).
+- **Gibbs sampling** alternates the odd layers and the even ones, v among them (:func:`gibbs_sweep`).
 - **Training** (:func:`pcd_statistics`): the data-dependent statistics from mean-field, the model's
   from persistent Markov chains (Tieleman 2008), as Salakhutdinov & Hinton 2009, section 3.
-- **Exact** log Z and log p(v) for tiny models (:func:`exact_log_z`): v and h2 are independent given
-  h1, so summing them out analytically leaves a sum over the 2^n1 states of h1.
+- **Exact** log Z and log p(v) for tiny models (:func:`exact_log_z`): the even layers are summed out
+  analytically given the odd ones, which leaves a sum over the states of the odd layers.
 
-Nothing here logs, prints or touches files; randomness only from the generator passed in.
+Parameters travel as ``(ws, bs)``: the weights ``[W_1 .. W_L]`` and the biases ``[b, c_1 .. c_L]``
+(``DBM.params()``); states and means as lists, layer by layer. Nothing here logs, prints or touches
+files; randomness only from the generator passed in.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -33,31 +37,49 @@ from . import rbm as R
 from .partition import all_states
 
 FORMAT = "revival.dbm.v1"
-MAX_EXACT_UNITS = 20  # 2^20 states of h1 still enumerate in seconds
+MAX_EXACT_UNITS = 20  # 2^20 states of the odd layers still enumerate in seconds
 
 
 class DBM(nn.Module):
-    """Parameters of a two-hidden-layer DBM: ``w1`` [n1, nv], ``w2`` [n2, n1], ``b``, ``c1``, ``c2``."""
+    """Parameters of a DBM with layer sizes ``sizes`` (visible first, at least two hidden layers):
+    ``w1`` .. ``wL`` ([n_l, n_(l-1)]), ``b``, ``c1`` .. ``cL``, all without gradients."""
 
-    def __init__(self, n_visible: int, n_hidden1: int, n_hidden2: int):
+    def __init__(self, *sizes: int):
         super().__init__()
-        self.w1 = nn.Parameter(torch.zeros(n_hidden1, n_visible), requires_grad=False)
-        self.w2 = nn.Parameter(torch.zeros(n_hidden2, n_hidden1), requires_grad=False)
-        self.b = nn.Parameter(torch.zeros(n_visible), requires_grad=False)
-        self.c1 = nn.Parameter(torch.zeros(n_hidden1), requires_grad=False)
-        self.c2 = nn.Parameter(torch.zeros(n_hidden2), requires_grad=False)
+        if len(sizes) < 3:
+            raise ValueError(f"a DBM has a visible layer and at least two hidden layers, got sizes {list(sizes)}")
+        self.depth = len(sizes) - 1
+        for l in range(1, len(sizes)):
+            self.register_parameter(f"w{l}", nn.Parameter(torch.zeros(sizes[l], sizes[l - 1]), requires_grad=False))
+        self.b = nn.Parameter(torch.zeros(sizes[0]), requires_grad=False)
+        for l in range(1, len(sizes)):
+            self.register_parameter(f"c{l}", nn.Parameter(torch.zeros(sizes[l]), requires_grad=False))
+
+    @property
+    def ws(self) -> list:
+        return [getattr(self, f"w{l}").data for l in range(1, self.depth + 1)]
+
+    @property
+    def bs(self) -> list:
+        return [self.b.data, *(getattr(self, f"c{l}").data for l in range(1, self.depth + 1))]
 
     def params(self):
-        return self.w1.data, self.w2.data, self.b.data, self.c1.data, self.c2.data
+        """``(ws, bs)``: what every function of this module takes as its ``ws, bs``."""
+        return self.ws, self.bs
 
     @property
     def layers(self) -> list[int]:
-        return [self.w1.shape[1], self.w1.shape[0], self.w2.shape[0]]
+        return [self.w1.shape[1], *(w.shape[0] for w in self.ws)]
+
+    @property
+    def odd_units(self) -> int:
+        """Units in the odd layers: exact log Z enumerates 2^odd_units states."""
+        return odd_units(self.ws)
 
     @torch.no_grad()
     def transform(self, v, steps: int = 10):
         """The mean-field means of the top layer for each row of ``v`` (the DBM's features)."""
-        return R._like(v, mean_field(R._tensor(v, self.w1), *self.params(), steps=steps)[1])
+        return R._like(v, mean_field(R._tensor(v, self.w1), *self.params(), steps=steps)[-1])
 
     @torch.no_grad()
     def sample(self, n: int = 100, gibbs_steps: int = 1000, seed: int = 0):
@@ -65,12 +87,13 @@ class DBM(nn.Module):
         g = torch.Generator(device=self.w1.device).manual_seed(seed)
         chain = noise_chains(n, *self.params(), generator=g)
         for _ in range(gibbs_steps):
-            chain = gibbs_sweep(*chain, *self.params(), generator=g)
-        return torch.sigmoid(torch.addmm(self.b, chain[1], self.w1)).cpu().numpy()
+            chain = gibbs_sweep(chain, *self.params(), generator=g)
+        return visible_probs(chain[1], *self.params()).cpu().numpy()
 
     def checkpoint(self, config: dict | None = None, preprocessing: dict | None = None) -> dict:
-        """The public format ``revival.dbm.v1``: the state dict, the layer sizes, the training config
-        and what was done to the data (``preprocessing``: dataset, binarize, seed)."""
+        """The public format ``revival.dbm.v1``: the state dict (``w1`` .. ``wL``, ``b``, ``c1`` .. ``cL``),
+        the layer sizes, the training config and what was done to the data (``preprocessing``: dataset,
+        binarize, seed)."""
         return {
             "format": FORMAT,
             "layers": self.layers,
@@ -98,39 +121,84 @@ def from_checkpoint(ck, where: str = "checkpoint") -> DBM:
     return model
 
 
+def from_params(ws, bs) -> DBM:
+    """A :class:`DBM` holding (copies of) the tensors ``ws``, ``bs``, on their device and in their dtype."""
+    model = DBM(ws[0].shape[1], *(w.shape[0] for w in ws)).to(device=ws[0].device, dtype=ws[0].dtype)
+    for t, src in zip([*model.ws, *model.bs], [*ws, *bs]):
+        t.copy_(src)
+    return model
+
+
+def as_double(model: DBM) -> DBM:
+    """A float64 copy of ``model`` (exact sums over many states)."""
+    return copy.deepcopy(model).double()
+
+
+def odd_units(ws) -> int:
+    return sum(w.shape[0] for w in ws[0::2])
+
+
 # ------------------------------------------------------------------------- energies and conditionals
 
 
-def energy(v, h1, h2, w1, w2, b, c1, c2):
-    """E(v, h1, h2) = -b.v - c1.h1 - c2.h2 - h1.W1 v - h2.W2 h1, one value per row."""
-    return -(v @ b) - (h1 @ c1) - (h2 @ c2) - ((h1 @ w1) * v).sum(-1) - ((h2 @ w2) * h1).sum(-1)
+def energy(xs, ws, bs):
+    """E(x) = -sum_l b_l.x_l - sum_l x_l.W_l x_(l-1) for the layers' states ``xs`` = [v, h_1, .., h_L]
+    (b_0 = b, b_l = c_l), one value per row."""
+    e = -sum(x @ b for x, b in zip(xs, bs))
+    return e - sum(((xs[l + 1] @ w) * xs[l]).sum(-1) for l, w in enumerate(ws))
 
 
-def h1_given(v, h2, w1, w2, c1):
-    """P(h1 = 1 | v, h2) = sigmoid(c1 + W1 v + W2^T h2): the middle layer hears both neighbours."""
-    return torch.sigmoid(torch.addmm(c1, v, w1.t()) + h2 @ w2)
-
-
-def mean_field(v, w1, w2, b, c1, c2, steps: int = 10, tol: float = 0.0, init=None):
-    """Mean-field means (mu1, mu2) of q(h1) q(h2) ~ p(h1, h2 | v), by iterating
-    mu1 <- sigmoid(c1 + W1 v + W2^T mu2), mu2 <- sigmoid(c2 + W2 mu1) for ``steps`` rounds or until
-    no mean moves by more than ``tol``. Started from ``init`` or from the bottom-up pass with
-    doubled input to h1 (mu1 = sigmoid(c1 + 2 W1 v), mu2 = sigmoid(c2 + W2 mu1)), which stands in
-    for the missing top-down signal (Salakhutdinov & Hinton 2009, section 3.1)."""
-    x1 = torch.addmm(c1, v, w1.t())  # c1 + W1 v, fixed while the means move
-    if init is None:
-        mu1 = torch.sigmoid(2 * x1 - c1)
-        mu2 = torch.sigmoid(torch.addmm(c2, mu1, w2.t()))
+def layer_input(l: int, xs, ws, bs, beta: float = 1.0):
+    """The total input of layer ``l`` (0 = v) from its neighbours' states in ``xs`` (entries of other
+    layers are not read): b_l + W_l x_(l-1) + W_(l+1)^T x_(l+1), the missing terms absent at the ends;
+    times ``beta`` (AIS's intermediate models)."""
+    top = len(ws)
+    if l == 0:
+        z = torch.addmm(bs[0], xs[1], ws[0])
     else:
-        mu1, mu2 = init
+        z = torch.addmm(bs[l], xs[l - 1], ws[l - 1].t())
+        if l < top:
+            z = z + xs[l + 1] @ ws[l]
+    return z if isinstance(beta, float) and beta == 1.0 else beta * z
+
+
+def visible_probs(h1, ws, bs):
+    """P(v = 1 | h_1) = sigmoid(b + W_1^T h_1)."""
+    return torch.sigmoid(torch.addmm(bs[0], h1, ws[0]))
+
+
+def h1_given(v, h2, ws, bs):
+    """P(h1 = 1 | v, h2) = sigmoid(c1 + W1 v + W2^T h2): the first hidden layer hears both neighbours."""
+    return torch.sigmoid(layer_input(1, [v, None, h2], ws, bs))
+
+
+def mean_field(v, ws, bs, steps: int = 10, tol: float = 0.0, init=None) -> list:
+    """Mean-field means [mu_1 .. mu_L] of q(h_1) .. q(h_L) ~ p(h | v), by sweeping the layers bottom to
+    top, mu_l <- sigmoid(c_l + W_l mu_(l-1) + W_(l+1)^T mu_(l+1)) (mu_0 = v), for ``steps`` rounds or until
+    no mean moves by more than ``tol``. Each update maximises the variational bound in that layer with the
+    others fixed, so the bound never falls. Started from ``init`` or from the bottom-up pass with doubled
+    input to every layer but the top (mu_l = sigmoid(c_l + 2 W_l mu_(l-1)), mu_L = sigmoid(c_L + W_L mu_(L-1))),
+    which stands in for the missing top-down signal (Salakhutdinov & Hinton 2009, section 3.1)."""
+    top = len(ws)
+    x1 = torch.addmm(bs[1], v, ws[0].t())  # c1 + W1 v, fixed while the means move
+    if init is None:
+        mu = [torch.sigmoid(2 * x1 - bs[1])]
+        for l in range(2, top + 1):
+            mu.append(torch.sigmoid(torch.addmm(bs[l], mu[-1], ws[l - 1].t(), alpha=2.0 if l < top else 1.0)))
+    else:
+        mu = list(init)
     for _ in range(steps):
-        new1 = torch.sigmoid(x1 + mu2 @ w2)
-        new2 = torch.sigmoid(torch.addmm(c2, new1, w2.t()))
-        moved = torch.maximum((new1 - mu1).abs().max(), (new2 - mu2).abs().max()) if tol > 0 else None
-        mu1, mu2 = new1, new2
+        new = []
+        for l in range(1, top + 1):
+            z = x1 if l == 1 else torch.addmm(bs[l], new[-1], ws[l - 1].t())
+            if l < top:
+                z = z + mu[l] @ ws[l]
+            new.append(torch.sigmoid(z))
+        moved = max((a - b).abs().max() for a, b in zip(new, mu)) if tol > 0 else None
+        mu = new
         if moved is not None and moved <= tol:
             break
-    return mu1, mu2
+    return mu
 
 
 def _entropy(p):
@@ -138,90 +206,107 @@ def _entropy(p):
     return -(torch.special.xlogy(p, p) + torch.special.xlogy(1 - p, 1 - p)).sum(-1)
 
 
-def variational_bound(v, mu1, mu2, w1, w2, b, c1, c2, log_z: float = 0.0):
-    """The lower bound on log p(v) given by the factorised q with means mu1, mu2:
-    E_q[-E(v, h)] + H(q) - log Z = b.v + c1.mu1 + c2.mu2 + mu1.W1 v + mu2.W2 mu1 + H(mu1) + H(mu2) - log Z
-    (Salakhutdinov & Hinton 2009, eq. 6). Equal to log p(v) exactly when p(h1, h2 | v) factorises as q."""
-    return -energy(v, mu1, mu2, w1, w2, b, c1, c2) + _entropy(mu1) + _entropy(mu2) - log_z
+def variational_bound(v, mus, ws, bs, log_z: float = 0.0):
+    """The lower bound on log p(v) given by the factorised q with means ``mus`` = [mu_1 .. mu_L]:
+    E_q[-E(v, h)] + H(q) - log Z = b.v + sum_l c_l.mu_l + sum_l mu_l.W_l mu_(l-1) + sum_l H(mu_l) - log Z
+    (Salakhutdinov & Hinton 2009, eq. 6). Equal to log p(v) exactly when p(h | v) factorises as q."""
+    return -energy([v, *mus], ws, bs) + sum(_entropy(m) for m in mus) - log_z
 
 
 # ------------------------------------------------------------------------- sampling
 
 
-def noise_chains(n: int, w1, w2, b, c1, c2, generator):
-    """``n`` Gibbs chains (v, h1, h2) started from each layer's biases alone."""
-    v = R.sample_bernoulli(torch.sigmoid(b).expand(n, -1).contiguous(), generator)
-    h1 = R.sample_bernoulli(torch.sigmoid(c1).expand(n, -1).contiguous(), generator)
-    h2 = R.sample_bernoulli(torch.sigmoid(c2).expand(n, -1).contiguous(), generator)
-    return v, h1, h2
+def noise_chains(n: int, ws, bs, generator) -> tuple:
+    """``n`` Gibbs chains (v, h_1, .., h_L) started from each layer's biases alone."""
+    return tuple(R.sample_bernoulli(torch.sigmoid(b).expand(n, -1).contiguous(), generator) for b in bs)
 
 
-def gibbs_sweep(v, h1, h2, w1, w2, b, c1, c2, generator):
-    """One sweep: h1 ~ P(h1 | v, h2), then v ~ P(v | h1) and h2 ~ P(h2 | h1) (independent given h1)."""
-    h1 = R.sample_bernoulli(h1_given(v, h2, w1, w2, c1), generator)
-    v = R.sample_bernoulli(torch.sigmoid(torch.addmm(b, h1, w1)), generator)
-    h2 = R.sample_bernoulli(torch.sigmoid(torch.addmm(c2, h1, w2.t())), generator)
-    return v, h1, h2
+def gibbs_sweep(xs, ws, bs, generator) -> tuple:
+    """One sweep of the chains ``xs`` = (v, h_1, .., h_L): the odd layers given the even ones, then the
+    even layers (v first) given the odd ones; within each half the layers are independent."""
+    xs = list(xs)
+    for start in (1, 0):
+        for l in range(start, len(xs), 2):
+            xs[l] = R.sample_bernoulli(torch.sigmoid(layer_input(l, xs, ws, bs)), generator)
+    return tuple(xs)
 
 
 # ------------------------------------------------------------------------- learning statistics
 
 
-def pcd_statistics(v, chain, w1, w2, b, c1, c2, generator, mf_steps: int = 10, gibbs_steps: int = 1):
+def pcd_statistics(v, chain, ws, bs, generator, mf_steps: int = 10, gibbs_steps: int = 1):
     """Gradient of the mean log-likelihood bound over the batch ``v`` (Salakhutdinov & Hinton 2009,
-    section 3): data-dependent expectations from mean-field (mu1, mu2), model expectations from the
-    persistent ``chain`` (v', h1', h2') after ``gibbs_steps`` sweeps:
+    section 3): data-dependent expectations from mean-field (mu_1 .. mu_L, mu_0 = v), model expectations
+    from the persistent ``chain`` (x'_0 .. x'_L) after ``gibbs_steps`` sweeps:
 
-        dW1 = <mu1 v^T>_data - <h1' v'^T>_model,   dW2 = <mu2 mu1^T>_data - <h2' h1'^T>_model,
-        db = <v> - <v'>,  dc1 = <mu1> - <h1'>,  dc2 = <mu2> - <h2'>
+        dW_l = <mu_l mu_(l-1)^T>_data - <x'_l x'_(l-1)^T>_model,   db_l = <mu_l>_data - <x'_l>_model
 
-    Returns ``(grads, chain)``: the five gradients (W1, W2, b, c1, c2) and the chains moved on."""
-    mu1, mu2 = mean_field(v, w1, w2, b, c1, c2, steps=mf_steps)
+    Returns ``(grads, chain)``: the gradients in the order of ``[*ws, *bs]`` and the chains moved on."""
+    data = [v, *mean_field(v, ws, bs, steps=mf_steps)]
     for _ in range(gibbs_steps):
-        chain = gibbs_sweep(*chain, w1, w2, b, c1, c2, generator)
-    cv, ch1, ch2 = chain
-    n, m = v.shape[0], cv.shape[0]
-    grads = (
-        mu1.t() @ v / n - ch1.t() @ cv / m,
-        mu2.t() @ mu1 / n - ch2.t() @ ch1 / m,
-        v.mean(0) - cv.mean(0),
-        mu1.mean(0) - ch1.mean(0),
-        mu2.mean(0) - ch2.mean(0),
-    )
-    return grads, chain
+        chain = gibbs_sweep(chain, ws, bs, generator)
+    n, m = v.shape[0], chain[0].shape[0]
+    gw = [data[l + 1].t() @ data[l] / n - chain[l + 1].t() @ chain[l] / m for l in range(len(ws))]
+    gb = [d.mean(0) - c.mean(0) for d, c in zip(data, chain)]
+    return (*gw, *gb), chain
 
 
 # ------------------------------------------------------------------------- exact, for tiny models
 
 
-def _sum_out_even(h1, w1, w2, b, c1, c2):
-    """log sum_{v, h2} exp(-E(v, h1, h2)) for each row of h1: c1.h1 + sum_i softplus(b + W1^T h1)_i
-    + sum_k softplus(c2 + W2 h1)_k (v and h2 are independent given h1)."""
-    return h1 @ c1 + F.softplus(torch.addmm(b, h1, w1)).sum(-1) + F.softplus(torch.addmm(c2, h1, w2.t())).sum(-1)
+def _split(states, sizes) -> list:
+    """Columns of ``states`` cut into consecutive blocks of ``sizes``."""
+    return list(states.split(list(sizes), dim=1))
 
 
-def exact_log_z(w1, w2, b, c1, c2, chunk: int = 2**14) -> torch.Tensor:
-    """log Z by enumerating the 2^n1 states of h1 with v and h2 summed out (:func:`_sum_out_even`)."""
-    n1 = w1.shape[0]
-    if n1 > MAX_EXACT_UNITS:
-        raise ValueError(f"exact log Z enumerates 2^{n1} states of the middle layer; at most {MAX_EXACT_UNITS} units")
+def _sum_out_even(odd, ws, bs, beta: float = 1.0, base_bias=None):
+    """log sum over the even layers of exp(-beta E(x)) (times exp((1 - beta) bA.v) with ``base_bias``),
+    for the odd layers' states ``odd`` = [h_1, h_3, ..]: beta sum_(l odd) c_l.h_l + sum_(l even) sum_i
+    softplus(beta (input of layer l)_i), the visible layer's input (1 - beta) bA + beta (b + W_1^T h_1)
+    (the even layers are independent given the odd ones)."""
+    xs = [None] * (len(ws) + 1)
+    xs[1::2] = odd
+    out = beta * sum(h @ bs[l] for l, h in zip(range(1, len(xs), 2), odd))
+    for l in range(0, len(xs), 2):
+        z = layer_input(l, xs, ws, bs, beta)
+        if l == 0 and base_bias is not None:
+            z = z + (1 - beta) * base_bias
+        out = out + F.softplus(z).sum(-1)
+    return out
+
+
+def _check_exact(ws, what: str):
+    n = odd_units(ws)
+    if n > MAX_EXACT_UNITS:
+        raise ValueError(f"exact {what} enumerates 2^{n} states of the odd layers; at most {MAX_EXACT_UNITS} units")
+
+
+def exact_log_z(ws, bs, chunk: int = 2**14) -> torch.Tensor:
+    """log Z by enumerating the states of the odd layers with the even ones summed out (:func:`_sum_out_even`)."""
+    _check_exact(ws, "log Z")
+    sizes = [w.shape[0] for w in ws[0::2]]
+    n, dev, dt = sum(sizes), ws[0].device, ws[0].dtype
     parts = [
-        _sum_out_even(all_states(n1, s, min(s + chunk, 2**n1), w1.device, w1.dtype), w1, w2, b, c1, c2)
-        for s in range(0, 2**n1, chunk)
+        _sum_out_even(_split(all_states(n, s, min(s + chunk, 2**n), dev, dt), sizes), ws, bs)
+        for s in range(0, 2**n, chunk)
     ]
     return torch.logsumexp(torch.cat(parts), 0)
 
 
-def exact_log_prob(v, w1, w2, b, c1, c2, log_z=None) -> torch.Tensor:
-    """log p(v) per row: b.v + log sum_{h1} exp(c1.h1 + h1.W1 v + sum_k softplus(c2 + W2 h1)_k) - log Z."""
-    n1 = w1.shape[0]
-    if n1 > MAX_EXACT_UNITS:
-        raise ValueError(f"exact log p(v) enumerates 2^{n1} states of the middle layer; at most {MAX_EXACT_UNITS}")
-    h1 = all_states(n1, 0, 2**n1, w1.device, w1.dtype)  # [S, n1]
-    top = h1 @ c1 + F.softplus(torch.addmm(c2, h1, w2.t())).sum(-1)  # [S]
-    inner = torch.logsumexp(top[None, :] + v @ w1.t() @ h1.t(), 1)  # [n]
-    lz = exact_log_z(w1, w2, b, c1, c2) if log_z is None else log_z
-    return v @ b + inner - lz
+def exact_log_prob(v, ws, bs, log_z=None) -> torch.Tensor:
+    """log p(v) per row: with v fixed, enumerate the odd hidden layers and sum the even hidden ones out:
+    log p(v) = b.v + log sum_(h_odd) exp(h_1.W_1 v + sum_(l odd) c_l.h_l + sum_(l even >= 2) sum softplus(input_l)) - log Z."""
+    _check_exact(ws, "log p(v)")
+    sizes = [w.shape[0] for w in ws[0::2]]
+    odd = _split(all_states(sum(sizes), 0, 2 ** sum(sizes), ws[0].device, ws[0].dtype), sizes)
+    xs = [None] * (len(ws) + 1)
+    xs[1::2] = odd
+    top = sum(h @ bs[l] for l, h in zip(range(1, len(xs), 2), odd))
+    for l in range(2, len(xs), 2):
+        top = top + F.softplus(layer_input(l, xs, ws, bs)).sum(-1)  # [S]
+    inner = torch.logsumexp(top[None, :] + v @ ws[0].t() @ odd[0].t(), 1)  # [n]
+    lz = exact_log_z(ws, bs) if log_z is None else log_z
+    return v @ bs[0] + inner - lz
 
 
 # ------------------------------------------------------------------------- greedy pretraining
@@ -242,14 +327,27 @@ def doubled_cd_statistics(v, w, b, c, generator, up: float = 1.0, down: float = 
     return (h0.t() @ v - h1.t() @ v1) / n, (v - v1).mean(0), (h0 - h1).mean(0)
 
 
-def compose(bottom, top) -> DBM:
-    """A DBM from the two pretrained RBMs' (W, b, c): W1, b from the bottom one, W2, c2 from the top
-    one; the middle layer's bias is the mean of the bottom RBM's hidden and the top RBM's visible
-    bias (revival's choice: each RBM alone modelled that layer with its own bias)."""
-    (w1, b, c_bottom), (w2, b_top, c2) = bottom, top
-    model = DBM(w1.shape[1], w1.shape[0], w2.shape[0]).to(w1.device)
-    model.load_state_dict({"w1": w1, "w2": w2, "b": b, "c1": (c_bottom + b_top) / 2, "c2": c2})
-    return model
+def compose(rbms) -> DBM:
+    """A DBM from the pretrained RBMs' (W, b, c), bottom first: W_l from the l-th, b from the bottom one's
+    visible bias, c_L from the top one's hidden bias; a layer between two RBMs takes the mean of the
+    lower one's hidden and the upper one's visible bias (revival's choice: each RBM alone modelled that
+    layer with its own bias). The weights are used as trained: each RBM saw twice its half of a middle
+    layer's input (:func:`pretraining_factors`), which the composed DBM gives it from both sides."""
+    ws = [w for w, _, _ in rbms]
+    bs = [rbms[0][1]]
+    for lower, upper in zip(rbms[:-1], rbms[1:]):
+        bs.append((lower[2] + upper[1]) / 2)
+    bs.append(rbms[-1][2])
+    return from_params(ws, bs)
+
+
+def pretraining_factors(depth: int) -> list[tuple[float, float]]:
+    """(up, down) of each of the ``depth`` pretraining RBMs (:func:`doubled_cd_statistics`), bottom first:
+    the bottom one with doubled input (2, 1), the top one with doubled hidden units (1, 2) and every one
+    between with its weights doubled both ways (2, 2), as Salakhutdinov & Hinton (2009, section 3.1; 2012,
+    for more than two hidden layers) describe: in the DBM each middle layer hears the layers on both sides,
+    so each RBM that models it alone gets twice its own half."""
+    return [(2.0 if l < depth - 1 else 1.0, 2.0 if l > 0 else 1.0) for l in range(depth)]
 
 
 # ------------------------------------------------------------------------- training
@@ -308,14 +406,6 @@ class PretrainLayer:
             dst.copy_(src)
 
 
-def pretrain_layer(x, n_hidden: int, epochs: int, lr: float, batch_size: int, generator, up=1.0, down=1.0, **kw):
-    """:class:`PretrainLayer` trained ``epochs`` epochs on the rows of ``x``; returns its (W, b, c)."""
-    layer = PretrainLayer(x.shape[1], n_hidden, generator, x.device, up, down, **kw)
-    for epoch in range(epochs):
-        layer.train_epoch(x, epoch, lr, batch_size)
-    return layer.params
-
-
 class DBMTrainer:
     """PCD training of a DBM (Salakhutdinov & Hinton 2009, section 3): :func:`pcd_statistics` on each
     batch, SGD with momentum, weight decay on the weights, persistent chains kept across updates."""
@@ -326,16 +416,16 @@ class DBMTrainer:
         self.model, self.gen, self.lr, self.wd = model, generator, lr, weight_decay
         self.mf_steps, self.gibbs_steps = mf_steps, gibbs_steps
         self.chain = noise_chains(n_chains, *model.params(), generator=generator)
-        self.vel = [torch.zeros_like(p) for p in model.params()]
+        self.vel = [torch.zeros_like(p) for p in [*model.ws, *model.bs]]
 
     @torch.no_grad()
     def train_epoch(self, x, batch_size: int, lr: float, momentum: float, check=lambda: None):
-        params = self.model.params()
+        ws, bs = self.model.params()
         for idx in torch.randperm(len(x), generator=self.gen, device=x.device).split(batch_size):
             check()
-            grads, self.chain = pcd_statistics(x[idx], self.chain, *params, self.gen, self.mf_steps, self.gibbs_steps)
-            for k, (p, vv, g) in enumerate(zip(params, self.vel, grads)):
-                if k < 2 and self.wd:
+            grads, self.chain = pcd_statistics(x[idx], self.chain, ws, bs, self.gen, self.mf_steps, self.gibbs_steps)
+            for k, (p, vv, g) in enumerate(zip([*ws, *bs], self.vel, grads)):
+                if k < len(ws) and self.wd:
                     g = g - self.wd * p
                 vv.mul_(momentum).add_(g, alpha=lr)
                 p.add_(vv)
@@ -355,53 +445,55 @@ def mean_bound(x, model: DBM, mf_steps: int = 10) -> torch.Tensor:
     """The mean variational bound of the rows of ``x`` without log Z (:func:`variational_bound`): a
     monitor whose difference between two data sets at the same epoch (train against validation) is
     meaningful; from epoch to epoch log Z moves too, so the level alone says nothing."""
-    p = model.params()
-    return variational_bound(x, *mean_field(x, *p, steps=mf_steps), *p).mean()
+    ws, bs = model.params()
+    return variational_bound(x, mean_field(x, ws, bs, steps=mf_steps), ws, bs).mean()
 
 
 # ------------------------------------------------------------------------- likelihood
 
 
-def _log_f_h1(h1, beta, w1, w2, b, c1, c2, base_bias):
-    """log f_beta(h1) of the annealing path with v and h2 summed out analytically:
-    beta c1.h1 + sum_i softplus((1 - beta) bA_i + beta (b + W1^T h1)_i) + sum_k softplus(beta (c2 + W2 h1)_k),
-    the marginal over h1 of p_beta(v, h1, h2) ~ exp((1 - beta) bA.v - beta E(v, h1, h2))."""
-    vis = F.softplus((1 - beta) * base_bias + beta * torch.addmm(b, h1, w1)).sum(-1)
-    return beta * (h1 @ c1) + vis + F.softplus(beta * torch.addmm(c2, h1, w2.t())).sum(-1)
-
-
 @torch.no_grad()
-def ais_log_z(w1, w2, b, c1, c2, base_bias=None, n_runs: int = 100, betas=None, generator=None, check=None):
-    """AIS estimate of log Z of a two-hidden-layer DBM (Salakhutdinov & Hinton 2009, section 4 and
-    appendix; Salakhutdinov & Murray 2008). The chains run over h1 alone: v and h2 are independent
-    given h1 and are summed out analytically (:func:`_log_f_h1`). The path goes from the base model
-    at beta = 0 (visible biases ``base_bias``, e.g. the data's base rates, everything else zero:
-    log Z_0 = sum_i softplus(bA_i) + (n1 + n2) log 2, with exact samples h1 ~ uniform) to the DBM at
-    beta = 1. At each beta_k the log-weight gains log f_k(h1) - log f_{k-1}(h1); then one Gibbs sweep of
-    p_k (v and h2 given h1, then h1 given both) moves h1 and leaves f_k invariant. Returns a
-    :class:`revival.partition.AISResult` (estimate, +- 3 standard-error interval, effective sample size)."""
+def ais_log_z(ws, bs, base_bias=None, n_runs: int = 100, betas=None, generator=None, check=None):
+    """AIS estimate of log Z of a DBM (Salakhutdinov & Hinton 2009, section 4 and appendix; Salakhutdinov &
+    Murray 2008). The chains run over the odd layers alone (h_1 in a two-hidden-layer DBM): the even
+    layers, v among them, are independent given the odd ones and are summed out analytically
+    (:func:`_sum_out_even`, the marginal over the odd layers of
+    p_beta(x) ~ exp((1 - beta) bA.v - beta E(x))). The path goes from the base model at beta = 0 (visible
+    biases ``base_bias``, e.g. the data's base rates, everything else zero: log Z_0 = sum_i softplus(bA_i)
+    + (hidden units) log 2, with exact samples: the odd layers uniform) to the DBM at beta = 1. At each
+    beta_k the log-weight gains log f_k(odd) - log f_(k-1)(odd); then one Gibbs sweep of p_k (the even
+    layers given the odd ones, then the odd ones given the even) moves the odd layers and leaves f_k
+    invariant. Returns a :class:`revival.partition.AISResult` (estimate, +- 3 standard-error interval,
+    effective sample size)."""
     from .partition import _summarise, default_betas
 
-    dev = w1.device
-    betas = (default_betas(dev) if betas is None else betas.to(dev)).to(w1.dtype)
+    w0 = ws[0]
+    dev = w0.device
+    betas = (default_betas(dev) if betas is None else betas.to(dev)).to(w0.dtype)
     if betas.numel() < 2 or float(betas[0]) != 0.0 or float(betas[-1]) != 1.0:
         raise ValueError("an AIS schedule needs at least 2 betas, from 0 to 1")
-    n1, n2 = w1.shape[0], w2.shape[0]
-    b_a = torch.zeros_like(b) if base_bias is None else base_bias.to(dev, b.dtype)
-    log_z_base = float(F.softplus(b_a).sum()) + (n1 + n2) * math.log(2.0)
-    h1 = torch.bernoulli(torch.full((n_runs, n1), 0.5, device=dev, dtype=w1.dtype), generator=generator)
+    b_a = torch.zeros_like(bs[0]) if base_bias is None else base_bias.to(dev, bs[0].dtype)
+    log_z_base = float(F.softplus(b_a).sum()) + sum(w.shape[0] for w in ws) * math.log(2.0)
+    xs = [None] * (len(ws) + 1)
+    for l in range(1, len(xs), 2):
+        xs[l] = torch.bernoulli(
+            torch.full((n_runs, ws[l - 1].shape[0]), 0.5, device=dev, dtype=w0.dtype), generator=generator
+        )
     logw = torch.zeros(n_runs, device=dev, dtype=torch.float64)
-    params = (w1, w2, b, c1, c2, b_a)
     stride = max(1, betas.numel() // 100)
+    log_f = lambda beta: _sum_out_even(xs[1::2], ws, bs, beta, b_a)  # noqa: E731
     for k in range(1, betas.numel()):
         if check is not None and k % stride == 0:
             check()
         bk, bprev = betas[k], betas[k - 1]
-        logw += (_log_f_h1(h1, bk, *params) - _log_f_h1(h1, bprev, *params)).double()
+        logw += (log_f(bk) - log_f(bprev)).double()
         if k < betas.numel() - 1:
-            v = torch.bernoulli(torch.sigmoid((1 - bk) * b_a + bk * torch.addmm(b, h1, w1)), generator=generator)
-            h2 = torch.bernoulli(torch.sigmoid(bk * torch.addmm(c2, h1, w2.t())), generator=generator)
-            h1 = torch.bernoulli(torch.sigmoid(bk * (torch.addmm(c1, v, w1.t()) + h2 @ w2)), generator=generator)
+            for start in (0, 1):
+                for l in range(start, len(xs), 2):
+                    z = layer_input(l, xs, ws, bs, bk)
+                    if l == 0:
+                        z = z + (1 - bk) * b_a
+                    xs[l] = torch.bernoulli(torch.sigmoid(z), generator=generator)
     return _summarise(logw, log_z_base, betas.numel())
 
 
@@ -409,6 +501,6 @@ def ais_log_z(w1, w2, b, c1, c2, base_bias=None, n_runs: int = 100, betas=None, 
 def bound_per_row(x, model: DBM, log_z: float, mf_steps: int = 10, batch: int = 10_000) -> torch.Tensor:
     """The variational lower bound on log p(v) of each row of ``x`` given log Z (:func:`variational_bound`
     with mean-field means), in float64. With an AIS estimate of log Z it is an estimate of a lower bound."""
-    p = model.params()
-    out = [variational_bound(xb, *mean_field(xb, *p, steps=mf_steps), *p) for xb in x.split(batch)]
+    ws, bs = model.params()
+    out = [variational_bound(xb, mean_field(xb, ws, bs, steps=mf_steps), ws, bs) for xb in x.split(batch)]
     return torch.cat(out).double() - log_z

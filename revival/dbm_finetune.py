@@ -17,10 +17,19 @@ import torch
 from . import dbm as M
 
 
+def _two_layers(model: M.DBM):
+    if model.depth != 2:
+        raise ValueError(
+            f"a {'-'.join(map(str, model.layers))} DBM: the unrolling with the augmented input is the paper's "
+            "for two hidden layers; a deeper DBM's middle layers would lose their top-down input"
+        )
+
+
 @torch.no_grad()
 def augment(model: M.DBM, x: torch.Tensor, mf_steps: int = 10, batch: int = 10_000) -> torch.Tensor:
     """[v, q(h2 | v)] for each row of ``x`` (values in [0, 1]): the image and the mean-field means of
     the top layer (:func:`revival.dbm.mean_field`), [n, n_visible + n_hidden2]."""
+    _two_layers(model)
     p = model.params()
     parts = [torch.cat([xb, M.mean_field(xb, *p, steps=mf_steps)[1]], 1) for xb in x.split(batch)]
     return torch.cat(parts)
@@ -32,7 +41,8 @@ def init_net_(net, model: M.DBM, input_scale: float = 1.0, hidden_scale: float =
     [n_visible + n2, n1, n2, ...]): layer 1 weights [W1, W2^T] and bias c1, layer 2 weights W2 and
     bias c2. ``input_scale`` / ``hidden_scale`` multiply the copied weights (1/q for the papers'
     dropout, as :func:`revival.dbn.dropout_scales`). ValueError when the shapes differ."""
-    w1, w2, _, c1, c2 = model.params()
+    _two_layers(model)
+    (w1, w2), (_, c1, c2) = model.params()
     first = torch.cat([w1, w2.t()], 1)
     for lin, w, c, s in ((net.layers[0], first, c1, input_scale), (net.layers[1], w2, c2, hidden_scale)):
         if tuple(lin.weight.shape) != tuple(w.shape):

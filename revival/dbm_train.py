@@ -1,10 +1,11 @@
-"""Training a deep Boltzmann machine end to end, one epoch at a time: the greedy pretraining of its two
+"""Training a deep Boltzmann machine end to end, one epoch at a time: the greedy pretraining of its
 modified RBMs, then PCD with a mean-field positive phase (Salakhutdinov & Hinton 2009; the math is in
 :mod:`revival.dbm`). One loop serves :func:`revival.fit_dbm` (in memory) and ``revival pretrain-dbm``
 (the same loop with a :class:`RunSink` that writes the run folder), so both give the same numbers.
 
-The run has three phases, ``bottom`` (the RBM with doubled input), ``top`` (the RBM with doubled
-hidden units, on the bottom one's posterior) and ``joint`` (PCD on the composed DBM). After every
+A DBM with L hidden layers trains in L + 1 phases: one per pretraining RBM (:func:`phases`: ``bottom``,
+the RBM with doubled input; ``middle2`` .. for L > 2, weights doubled both ways; ``top``, doubled hidden
+units; each on the posterior of the one below), then ``joint`` (PCD on the composed DBM). After every
 epoch of any phase the whole state (parameters, velocities, persistent chains, the generator) can be
 saved, and a run resumed from it continues bit for bit.
 """
@@ -18,27 +19,32 @@ import torch
 from . import dbm as M
 from .train import GracefulStop, checked_floats
 
-PHASES = ("bottom", "top", "joint")
 MONITOR_ROWS = 1000  # fixed subsets for the per-epoch bound and reconstruction monitors
+
+
+def phases(depth: int) -> tuple[str, ...]:
+    """The phases of a DBM with ``depth`` hidden layers: its pretraining RBMs bottom first, then ``joint``."""
+    return ("bottom", *(f"middle{l}" for l in range(2, depth)), "top", "joint")
+
+
+PHASES = phases(2)  # the paper's two-hidden-layer DBM
 
 
 def _monitor(x, model: M.DBM, steps: int) -> dict:
     """One mean-field pass over the monitored rows ``x`` and what it shows: the mean bound without log Z
     (:func:`revival.dbm.mean_bound`), how far the means still move in the last of the ``steps`` rounds
-    (max over units, mean over rows: small means mean-field reached its fixed point), the mean activities,
-    and the share of units whose posterior differs from image to image (near 0: mean-field has collapsed
-    onto one state for every image, the top-down input won; see DBMConfig)."""
-    p = model.params()
-    before = M.mean_field(x, *p, steps=steps - 1)
-    mu1, mu2 = M.mean_field(x, *p, steps=1, init=before)  # the same means as steps rounds at once
-    return {
-        "bound": M.variational_bound(x, mu1, mu2, *p).mean(),
-        "mf_change": torch.maximum((mu1 - before[0]).abs().amax(1), (mu2 - before[1]).abs().amax(1)).mean(),
-        "mean_h1": mu1.mean(),
-        "mean_h2": mu2.mean(),
-        "varying_h1": (mu1.std(0) > 0.1).float().mean(),
-        "varying_h2": (mu2.std(0) > 0.1).float().mean(),
-    }
+    (max over units, mean over rows: small means mean-field reached its fixed point), each layer's mean
+    activity (``mean_h1`` ..), and each layer's share of units whose posterior differs from image to image
+    (``varying_h1`` ..; near 0: mean-field has collapsed onto one state for every image, the top-down
+    input won; see DBMConfig)."""
+    ws, bs = model.params()
+    before = M.mean_field(x, ws, bs, steps=steps - 1)
+    mus = M.mean_field(x, ws, bs, steps=1, init=before)  # the same means as steps rounds at once
+    moved = torch.stack([(m - b).abs().amax(1) for m, b in zip(mus, before)]).amax(0)
+    out = {"bound": M.variational_bound(x, mus, ws, bs).mean(), "mf_change": moved.mean()}
+    out.update({f"mean_h{l}": m.mean() for l, m in enumerate(mus, 1)})
+    out.update({f"varying_h{l}": (m.std(0) > 0.1).float().mean() for l, m in enumerate(mus, 1)})
+    return out
 
 
 class DBMFit:
@@ -51,46 +57,58 @@ class DBMFit:
         self.gen = torch.Generator(device=device).manual_seed(cfg.seed)
         self.monitor = data[:MONITOR_ROWS]
         self.valid_monitor = None if valid is None else valid[:MONITOR_ROWS]
-        self.bottom = self.top = self.model = self.trainer = None
-        self.top_data = self.top_monitor = None
-        self.phase, self.epoch, self.rows = "bottom", 0, []
+        self.phases = phases(len(cfg.layers))
+        self.rbms = {}  # pretraining phase -> PretrainLayer, made when its phase starts
+        self.model = self.trainer = None
+        self.rbm_data = self.rbm_monitor = None  # the current pretraining RBM's input, computed once
+        self.phase, self.epoch, self.rows = self.phases[0], 0, []
 
-    # --- the three phases, each made when it starts (its random draws come from the one generator)
-    def _hidden(self, x):
-        w, _, c = self.bottom.params
-        return torch.sigmoid(torch.addmm(c, x, w.t(), alpha=2.0))  # the bottom RBM's own posterior
+    # --- the phases, each made when it starts (its random draws come from the one generator)
+    def _inputs(self, k: int):
+        """The training rows and monitored rows of pretraining RBM ``k``: the data passed up through the
+        posteriors P(h = 1 | v) = sigmoid(c + up W v) of the finished RBMs below it."""
+        x, m = self.data, self.monitor
+        for name in self.phases[:k]:
+            w, _, c = self.rbms[name].params
+            up = self.rbms[name].up
+            x, m = (torch.sigmoid(torch.addmm(c, t, w.t(), alpha=up)) for t in (x, m))
+        return x, m
 
     def _make(self, phase):
-        cfg, n1, n2 = self.cfg, *self.cfg.layers
-        kw = {
-            "weight_decay": cfg.weight_decay,
-            "momentum": (cfg.initial_momentum, cfg.final_momentum),
-            "momentum_epochs": cfg.momentum_epochs,
-        }
-        if phase == "bottom":
-            self.bottom = M.PretrainLayer(self.data.shape[1], n1, self.gen, self.device, up=2.0, **kw)
-        elif phase == "top":  # its data: the finished bottom RBM's posterior, computed once
-            self.top_data, self.top_monitor = self._hidden(self.data), self._hidden(self.monitor)
-            self.top = M.PretrainLayer(n1, n2, self.gen, self.device, down=2.0, **kw)
-        else:
-            self.model = M.compose(self.bottom.params, self.top.params)
+        cfg = self.cfg
+        if phase == "joint":
+            self.rbm_data = self.rbm_monitor = None
+            self.model = M.compose([self.rbms[p].params for p in self.phases[:-1]])
             self.trainer = M.DBMTrainer(
                 self.model, cfg.chains, self.gen, cfg.lr, cfg.weight_decay, cfg.mf_steps, cfg.gibbs_steps
             )
+            return
+        k = self.phases.index(phase)
+        self.rbm_data, self.rbm_monitor = self._inputs(k)
+        up, down = M.pretraining_factors(len(cfg.layers))[k]
+        sizes = [self.data.shape[1], *cfg.layers]
+        self.rbms[phase] = M.PretrainLayer(
+            sizes[k],
+            sizes[k + 1],
+            self.gen,
+            self.device,
+            up=up,
+            down=down,
+            weight_decay=cfg.weight_decay,
+            momentum=(cfg.initial_momentum, cfg.final_momentum),
+            momentum_epochs=cfg.momentum_epochs,
+        )
 
     def epochs_of(self, phase) -> int:
         return self.cfg.epochs if phase == "joint" else self.cfg.pretrain_epochs
 
     def _step(self, phase, epoch, check) -> dict:
         cfg = self.cfg
-        if phase == "bottom":
-            self.bottom.train_epoch(self.data, epoch, cfg.pretrain_lr, cfg.batch_size, check)
-            m = {"recon_error": self.bottom.recon_error(self.monitor)}
-            params = dict(zip("wbc", self.bottom.params))
-        elif phase == "top":
-            self.top.train_epoch(self.top_data, epoch, cfg.pretrain_lr, cfg.batch_size, check)
-            m = {"recon_error": self.top.recon_error(self.top_monitor)}
-            params = dict(zip("wbc", self.top.params))
+        if phase != "joint":
+            rbm = self.rbms[phase]
+            rbm.train_epoch(self.rbm_data, epoch, cfg.pretrain_lr, cfg.batch_size, check)
+            m = {"recon_error": rbm.recon_error(self.rbm_monitor)}
+            params = dict(zip("wbc", rbm.params))
         else:
             momentum = cfg.initial_momentum if epoch < cfg.momentum_epochs else cfg.final_momentum
             self.trainer.train_epoch(self.data, cfg.batch_size, cfg.lr * cfg.lr_decay**epoch, momentum, check)
@@ -100,18 +118,21 @@ class DBMFit:
                 m["bound_valid"] = M.mean_bound(self.valid_monitor, self.model, cfg.mf_steps)
                 m["bound_gap"] = m["bound_train"] - m["bound_valid"]
             params = dict(self.model.named_parameters())
-        done = sum(self.epochs_of(p) for p in PHASES[: PHASES.index(phase)]) + epoch + 1
+        done = sum(self.epochs_of(p) for p in self.phases[: self.phases.index(phase)]) + epoch + 1
         return checked_floats(m, params, done)
+
+    def _started(self, phase) -> bool:
+        return self.model is not None if phase == "joint" else phase in self.rbms
 
     def run(self, sink=None) -> tuple[M.DBM, list[dict]]:
         """Train from where the state stands to the end; ``sink.epoch(self, row)`` after every epoch."""
         if sink is not None:
             sink.start(self)
         with GracefulStop() as stop:
-            for phase in PHASES[PHASES.index(self.phase) :]:
+            for phase in self.phases[self.phases.index(self.phase) :]:
                 if self.phase != phase:
                     self.phase, self.epoch = phase, 0
-                if self.epoch == 0 and {"bottom": self.bottom, "top": self.top, "joint": self.model}[phase] is None:
+                if self.epoch == 0 and not self._started(phase):
                     self._make(phase)
                 while self.epoch < self.epochs_of(phase):
                     row = {"phase": phase, "epoch": self.epoch + 1, **self._step(phase, self.epoch, stop.check)}
@@ -129,21 +150,20 @@ class DBMFit:
             "phase": self.phase,
             "phase_epoch": self.epoch,
             "generator": self.gen.get_state(),
-            "bottom": None if self.bottom is None else self.bottom.state(),
-            "top": None if self.top is None else self.top.state(),
+            "pretrain": {name: rbm.state() for name, rbm in self.rbms.items()},
             "model": None if self.model is None else dict(self.model.state_dict()),
             "trainer": None if self.trainer is None else self.trainer.state(),
             "rows": self.rows,
         }
 
     def load(self, st: dict):
+        """Restore :meth:`state`: the finished and current RBMs, the DBM and its chains, the generator (its
+        state last: remaking the phases draws initial weights, which the loaded values then replace)."""
         self.phase, self.epoch, self.rows = st["phase"], st["phase_epoch"], list(st["rows"])
-        if st["bottom"] is not None:
-            self._make("bottom")
-            self.bottom.load(st["bottom"])
-        if st["top"] is not None:
-            self._make("top")
-            self.top.load(st["top"])
+        for name in self.phases[:-1]:
+            if name in st["pretrain"]:
+                self._make(name)
+                self.rbms[name].load(st["pretrain"][name])
         if st["model"] is not None:
             self._make("joint")
             self.model.load_state_dict(st["model"])
@@ -165,7 +185,7 @@ class RunSink:
     def start(self, fit: DBMFit):
         from . import runs
 
-        self.clock = runs.EpochClock(len(fit.rows), sum(fit.epochs_of(p) for p in PHASES))
+        self.clock = runs.EpochClock(len(fit.rows), sum(fit.epochs_of(p) for p in fit.phases))
 
     def epoch(self, fit: DBMFit, row: dict):
         from . import runs
@@ -190,10 +210,9 @@ class RunSink:
 
         if fit.model.w1.shape[1] != 784:
             return
-        w1, _, b = fit.model.w1, fit.model.w2, fit.model.b
-        probs = torch.sigmoid(torch.addmm(b, fit.trainer.chain[1][:100], w1))
+        probs = M.visible_probs(fit.trainer.chain[1][:100], *fit.model.params())
         runs.add_gray_image(self.w, "dbm/samples", runs.image_grid(probs, 10), k)
-        runs.add_gray_image(self.w, "dbm/filters", runs.image_grid(w1[:100], 10, scale_each=True), k)
+        runs.add_gray_image(self.w, "dbm/filters", runs.image_grid(fit.model.w1[:100], 10, scale_each=True), k)
 
 
 @torch.no_grad()
@@ -203,15 +222,13 @@ def log_prob(model: M.DBM, data, base, ais_runs: int = 100, ais_betas: int = 14_
     ``data``, the mean-field variational lower bound (:func:`revival.dbm.bound_per_row`). The result,
     ``avg_log_prob``, estimates a *lower bound* on the average log p(v) (and, as AIS tends to underestimate
     log Z, leans optimistic by that error); ``avg_log_prob_lower`` / ``_upper`` follow log Z's +- 3 s.e.
-    interval. Where the middle layer can be enumerated (at most 20 units), log Z and log p(v) are
+    interval. Where the odd layers can be enumerated (at most 20 units), log Z and log p(v) are
     exact and ``avg_log_prob_exact`` is given beside the bound."""
     from . import partition as P
 
-    p = model.params()
     out = {"method": "ais", "mf_steps": mf_steps, "n_examples": len(data), "is_lower_bound": True}
-    if model.w1.shape[0] <= M.MAX_EXACT_UNITS:  # small enough to enumerate: all of it in float64
-        model, data = M.DBM(*model.layers).to(model.w1.device).double(), data.double()
-        model.load_state_dict({k: v.double() for k, v in zip(("w1", "w2", "b", "c1", "c2"), p)})
+    if model.odd_units <= M.MAX_EXACT_UNITS:  # small enough to enumerate: all of it in float64
+        model, data = M.as_double(model), data.double()
         p = model.params()
         lz = float(M.exact_log_z(*p))
         out.update(method="exact", log_Z=lz, log_Z_lower=lz, log_Z_upper=lz)
@@ -223,7 +240,7 @@ def log_prob(model: M.DBM, data, base, ais_runs: int = 100, ais_betas: int = 14_
         g = torch.Generator(device=model.w1.device).manual_seed(seed)
         base_bias = P.base_rate_bias(base.float().mean(0))
         betas = P.betas_of_size(ais_betas, model.w1.device)
-        est = M.ais_log_z(*p, base_bias=base_bias, n_runs=ais_runs, betas=betas, generator=g)
+        est = M.ais_log_z(*model.params(), base_bias=base_bias, n_runs=ais_runs, betas=betas, generator=g)
         out.update(log_Z=est.log_z, log_Z_lower=est.log_z_lower, log_Z_upper=est.log_z_upper, ais_runs=ais_runs)
         out.update(ais_betas=ais_betas, ess=est.ess)
     bound = float(M.bound_per_row(data, model, 0.0, mf_steps).mean())

@@ -72,7 +72,7 @@ def rbm_seconds(n_visible: int, n_hidden: int, opts: dict, device) -> float:
 
 
 def dbm_seconds(sizes, opts: dict, device) -> float:
-    """Seconds of one PCD update of a DBM of ``sizes`` (784, n1, n2) with compare-dropout's DBM settings."""
+    """Seconds of one PCD update of a DBM of ``sizes`` (784, n1, n2, ..) with compare-dropout's DBM settings."""
     from . import dbm as M
 
     g = torch.Generator(device=device).manual_seed(0)

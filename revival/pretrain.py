@@ -414,9 +414,11 @@ def evaluate_dbm(path, ck: dict, opts: dict, device) -> dict:
     if opts["method"] == "sandwich":
         raise runs.OptionError("--method", f"{path}: RAISE is implemented for RBMs; a DBM gets AIS (or exact)")
     model = from_checkpoint(ck, str(path)).to(device)
-    n1 = model.w1.shape[0]
-    if opts["method"] == "exact" and n1 > MAX_EXACT_UNITS:
-        raise runs.OptionError("--method", f"{path}: exact log Z enumerates 2^{n1} states; at most 2^{MAX_EXACT_UNITS}")
+    n_odd = model.odd_units
+    if opts["method"] == "exact" and n_odd > MAX_EXACT_UNITS:
+        raise runs.OptionError(
+            "--method", f"{path}: exact log Z enumerates 2^{n_odd} states; at most 2^{MAX_EXACT_UNITS}"
+        )
     _, dataset, binarize, seed = evaluation_setting(path, ck, opts)
     if model.w1.shape[1] != 784:
         raise ValueError(f"{path}: the model has {model.w1.shape[1]} visible units; {dataset} images have 784")

@@ -352,9 +352,9 @@ def _summary(run: Path) -> dict:
 
 
 def dbm_panels(scalars: dict) -> list:
-    """A DBM run's monitors: the two pretraining RBMs' reconstruction error, the mean variational bound
+    """A DBM run's monitors: each pretraining RBM's reconstruction error, the mean variational bound
     without log Z (training subset dashed, validation solid: their gap is the overfitting signal; the
-    level moves with log Z), and how far mean-field still moves in its last step."""
+    level moves with log Z), and each hidden layer's share of units whose posterior varies across images."""
     from .figures import Panel, Series
 
     def s(tag, name, dashed=False, st=0):
@@ -363,13 +363,20 @@ def dbm_panels(scalars: dict) -> list:
         x, y = scalars[tag]
         return [Series(name, x, y, style=st, line="--" if dashed else "-")]
 
+    middles = [t for t in scalars if t.startswith("pretrain/middle") and t.endswith("/recon_error")]
+    middles = sorted(middles, key=lambda t: int(t.split("/")[1][6:]))
+    pretrain = [
+        ("pretrain/bottom/recon_error", "bottom RBM (doubled input)"),
+        *((t, f"RBM {t.split('/')[1][6:]} (doubled both ways)") for t in middles),
+        ("pretrain/top/recon_error", "top RBM (doubled hidden)"),
+    ]
+    hidden = sorted((t[12:] for t in scalars if t.startswith("dbm/varying_")), key=lambda h: int(h[1:]))
     return [
         Panel(
             "pretraining: reconstruction error of each RBM",
             "epoch",
             "squared error per row",
-            s("pretrain/bottom/recon_error", "bottom RBM (doubled input)")
-            + s("pretrain/top/recon_error", "top RBM (doubled hidden)", st=1),
+            [x for i, (tag, name) in enumerate(pretrain) for x in s(tag, name, st=i)],
         ),
         Panel(
             "PCD: mean bound without log Z (read the gap only)",
@@ -387,7 +394,7 @@ def dbm_panels(scalars: dict) -> list:
             "units whose posterior varies across images (near 0 = mean-field collapsed)",
             "epoch",
             "share of units",
-            s("dbm/varying_h1", "h1") + s("dbm/varying_h2", "h2", st=1),
+            [x for i, layer in enumerate(hidden) for x in s(f"dbm/varying_{layer}", layer, st=i)],
         ),
     ]
 

@@ -1,4 +1,5 @@
-"""Deep Boltzmann machine math against brute-force enumeration on tiny models (6-4-3)."""
+"""Deep Boltzmann machine math against brute-force enumeration on tiny models: the paper's two hidden
+layers (6-4-3) and deeper ones (5-3-3-2, 4-3-2-2-2), with the energy written out here independently."""
 
 import itertools
 
@@ -7,98 +8,142 @@ import torch
 
 from revival import dbm as M
 
+SHAPES = [(6, 4, 3), (5, 3, 3, 2), (4, 3, 2, 2, 2)]
+
 
 def tiny(seed=0, scale=1.0, n=(6, 4, 3)):
+    """Random (ws, bs) of a DBM with layer sizes ``n``, float64."""
     g = torch.Generator().manual_seed(seed)
-    nv, n1, n2 = n
-    return tuple(
-        torch.randn(*shape, generator=g, dtype=torch.float64) * scale
-        for shape in ((n1, nv), (n2, n1), (nv,), (n1,), (n2,))
-    )
+    ws = [torch.randn(n[l + 1], n[l], generator=g, dtype=torch.float64) * scale for l in range(len(n) - 1)]
+    bs = [torch.randn(k, generator=g, dtype=torch.float64) * scale for k in n]
+    return ws, bs
 
 
 def states(n):
     return torch.tensor(list(itertools.product([0.0, 1.0], repeat=n)), dtype=torch.float64)
 
 
-def joint(params):
-    """Every (v, h1, h2) with its unnormalised log-probability -E."""
-    w1, w2 = params[:2]
-    nv, n1, n2 = w1.shape[1], w1.shape[0], w2.shape[0]
-    full = states(nv + n1 + n2)
-    v, h1, h2 = full[:, :nv], full[:, nv : nv + n1], full[:, nv + n1 :]
-    return v, h1, h2, -M.energy(v, h1, h2, *params)
+def same(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_exact_log_z_and_log_p_match_brute_force():
-    p = tiny()
-    v, h1, h2, neg_e = joint(p)
+def joint(ws, bs):
+    """Every joint state, cut into layers, with its unnormalised log-probability -E, summed term by term:
+    -E = sum over layers and units of bias x state + sum over connected pairs of state x weight x state."""
+    sizes = [len(b) for b in bs]
+    full = states(sum(sizes))
+    xs = list(full.split(sizes, dim=1))
+    neg_e = torch.zeros(len(full), dtype=torch.float64)
+    for x, b in zip(xs, bs):
+        for i in range(len(b)):
+            neg_e += x[:, i] * b[i]
+    for l, w in enumerate(ws):
+        for j, i in itertools.product(range(w.shape[0]), range(w.shape[1])):
+            neg_e += xs[l + 1][:, j] * w[j, i] * xs[l][:, i]
+    return xs, neg_e
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_energy_exact_log_z_and_log_p_match_brute_force(shape):
+    ws, bs = tiny(0, 1.0, shape)
+    xs, neg_e = joint(ws, bs)
+    assert torch.allclose(-M.energy(xs, ws, bs), neg_e, atol=1e-10)
     log_z = torch.logsumexp(neg_e, 0)
-    assert torch.allclose(M.exact_log_z(*p), log_z, atol=1e-10)
-    vs = states(6)
-    brute = torch.stack([torch.logsumexp(neg_e[(v == x).all(1)], 0) for x in vs]) - log_z
-    exact = M.exact_log_prob(vs, *p)
+    assert torch.allclose(M.exact_log_z(ws, bs), log_z, atol=1e-10)
+    vs = states(shape[0])
+    brute = torch.stack([torch.logsumexp(neg_e[(xs[0] == x).all(1)], 0) for x in vs]) - log_z
+    exact = M.exact_log_prob(vs, ws, bs)
     assert torch.allclose(exact, brute, atol=1e-10)
     assert abs(float(torch.logsumexp(exact, 0))) < 1e-10  # a distribution over v
 
 
-def test_mean_field_reaches_its_fixed_point():
-    w1, w2, b, c1, c2 = tiny(1)
-    v = states(6)
-    mu1, mu2 = M.mean_field(v, w1, w2, b, c1, c2, steps=500, tol=1e-13)
-    assert torch.allclose(mu1, torch.sigmoid(c1 + v @ w1.t() + mu2 @ w2), atol=1e-10)
-    assert torch.allclose(mu2, torch.sigmoid(c2 + mu1 @ w2.t()), atol=1e-10)
+def test_exact_refuses_too_many_odd_units():
+    ws, bs = tiny(0, 1.0, (3, 12, 2, 9))  # 21 odd units, though the first hidden layer alone has 12
+    with pytest.raises(ValueError, match="2\\^21 states of the odd layers"):
+        M.exact_log_z(ws, bs)
 
 
-def test_the_variational_bound_lies_below_log_p_and_meets_it_when_the_posterior_factorises():
-    p = tiny(2)
-    vs = states(6)
-    lz = M.exact_log_z(*p)
-    exact = M.exact_log_prob(vs, *p, log_z=lz)
-    bound = M.variational_bound(vs, *M.mean_field(vs, *p, steps=200), *p, log_z=lz)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_mean_field_reaches_its_fixed_point(shape):
+    ws, bs = tiny(1, 1.0, shape)
+    v = states(shape[0])
+    mus = M.mean_field(v, ws, bs, steps=500, tol=1e-13)
+    xs = [v, *mus, None]
+    for l in range(1, len(shape)):
+        z = bs[l] + xs[l - 1] @ ws[l - 1].t() + (xs[l + 1] @ ws[l] if l < len(ws) else 0)
+        assert torch.allclose(mus[l - 1], torch.sigmoid(z), atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_variational_bound_lies_below_log_p_and_meets_it_when_the_posterior_factorises(shape):
+    ws, bs = tiny(2, 1.0, shape)
+    vs = states(shape[0])
+    lz = M.exact_log_z(ws, bs)
+    exact = M.exact_log_prob(vs, ws, bs, log_z=lz)
+    bound = M.variational_bound(vs, M.mean_field(vs, ws, bs, steps=200), ws, bs, log_z=lz)
     assert (bound <= exact + 1e-10).all() and (exact - bound).max() > 1e-3
-    w1, _, b, c1, c2 = p
-    w2 = torch.zeros(3, 4, dtype=torch.float64)  # top layer cut off: p(h1, h2 | v) = p(h1 | v) p(h2)
-    q = (w1, w2, b, c1, c2)
-    bound = M.variational_bound(vs, *M.mean_field(vs, *q, steps=50), *q, log_z=M.exact_log_z(*q))
-    assert torch.allclose(bound, M.exact_log_prob(vs, *q), atol=1e-10)
+    # every layer above the first cut off: p(h | v) = p(h1 | v) p(h2) .. p(hL), which q can be exactly
+    cut = [ws[0], *(torch.zeros_like(w) for w in ws[1:])]
+    bound = M.variational_bound(vs, M.mean_field(vs, cut, bs, steps=50), cut, bs, log_z=M.exact_log_z(cut, bs))
+    assert torch.allclose(bound, M.exact_log_prob(vs, cut, bs), atol=1e-10)
 
 
-def test_pcd_statistics_approach_the_exact_expectations():
-    p = tiny(3, scale=0.5)
-    v_all, h1_all, h2_all, neg_e = joint(p)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_pcd_statistics_approach_the_exact_expectations(shape):
+    """After 100 sweeps the Gibbs chains' pair statistics are the model's (so the sweep samples the DBM),
+    and pcd_statistics subtracts them from the mean-field data statistics."""
+    ws, bs = tiny(3, 0.5, shape)
+    xs, neg_e = joint(ws, bs)
     prob = torch.softmax(neg_e, 0)
-    model_w1 = torch.einsum("s,si,sj->ij", prob, h1_all, v_all)  # <h1 v^T> under the model
-    model_w2 = torch.einsum("s,si,sj->ij", prob, h2_all, h1_all)
     g = torch.Generator().manual_seed(0)
-    chain = M.noise_chains(40_000, *p, generator=g)
+    chain = M.noise_chains(40_000, ws, bs, generator=g)
     for _ in range(100):  # mixed
-        chain = M.gibbs_sweep(*chain, *p, generator=g)
-    data = states(6)[:8]
-    (gw1, gw2, gb, gc1, gc2), _ = M.pcd_statistics(data, chain, *p, generator=g, mf_steps=100)
-    mu1, mu2 = M.mean_field(data, *p, steps=100)
-    assert torch.allclose(mu1.t() @ data / 8 - gw1, model_w1, atol=0.02)
-    assert torch.allclose(mu2.t() @ mu1 / 8 - gw2, model_w2, atol=0.02)
+        chain = M.gibbs_sweep(chain, ws, bs, generator=g)
+    data = states(shape[0])[:8]
+    grads, _ = M.pcd_statistics(data, chain, ws, bs, generator=g, mf_steps=100)
+    assert len(grads) == 2 * len(shape) - 1
+    pos = [data, *M.mean_field(data, ws, bs, steps=100)]
+    for l in range(len(ws)):
+        model_pair = torch.einsum("s,si,sj->ij", prob, xs[l + 1], xs[l])  # <x_l x_(l-1)^T> under the model
+        assert torch.allclose(pos[l + 1].t() @ pos[l] / 8 - grads[l], model_pair, atol=0.02)
+    for l in range(len(shape)):
+        assert torch.allclose(pos[l].mean(0) - grads[len(ws) + l], prob @ xs[l], atol=0.02)
 
 
 def test_checkpoint_round_trip(tmp_path):
-    model = M.DBM(6, 4, 3)
-    w1, w2, b, c1, c2 = tiny(4)
-    model.load_state_dict({"w1": w1.float(), "w2": w2.float(), "b": b.float(), "c1": c1.float(), "c2": c2.float()})
-    back = M.from_checkpoint(model.checkpoint())
-    assert all(torch.equal(x, y) for x, y in zip(model.params(), back.params())) and back.layers == [6, 4, 3]
-    model.save(tmp_path / "dbm.pt")
     import revival
 
-    assert all(torch.equal(x, y) for x, y in zip(model.params(), revival.load(tmp_path / "dbm.pt").params()))
+    for shape in SHAPES[:2]:
+        ws, bs = tiny(4, 1.0, shape)
+        model = M.from_params([w.float() for w in ws], [b.float() for b in bs])
+        back = M.from_checkpoint(model.checkpoint())
+        assert same(model, back) and back.layers == list(shape)
+        model.save(tmp_path / "dbm.pt")
+        assert same(model, revival.load(tmp_path / "dbm.pt"))
+    assert list(M.DBM(6, 4, 3).state_dict()) == ["w1", "w2", "b", "c1", "c2"]  # the v1 keys of two layers
     with pytest.raises(ValueError, match="not a revival DBM checkpoint"):
         M.from_checkpoint({"format": "revival.rbm.v1"})
+    with pytest.raises(ValueError, match="at least two hidden layers"):
+        M.DBM(6, 4)
+
+
+def test_pretraining_doubles_the_input_of_the_bottom_rbm_both_ways_in_the_middle_and_the_hidden_of_the_top():
+    assert M.pretraining_factors(2) == [(2.0, 1.0), (1.0, 2.0)]
+    assert M.pretraining_factors(4) == [(2.0, 1.0), (2.0, 2.0), (2.0, 2.0), (1.0, 2.0)]
+    ws, bs = tiny(9, 1.0, (5, 3, 3, 2))
+    rbms = [(w, bs[l], bs[l + 1] + 1.0) for l, w in enumerate(ws)]  # each RBM's hidden bias 1 above the next's visible
+    model = M.compose(rbms)
+    ws, bs = model.params()
+    assert all(torch.equal(w, r[0]) for w, r in zip(ws, rbms)) and torch.equal(bs[0], rbms[0][1])
+    assert torch.allclose(bs[1], (rbms[0][2] + rbms[1][1]) / 2) and torch.equal(bs[3], rbms[2][2])
 
 
 def test_doubled_cd_is_plain_cd1_undoubled_and_doubles_the_right_pass():
     from revival import rbm as R
 
-    w, b, c = (t.double() for t in tiny(5)[:1] + tiny(5)[2:4])
+    ws, bs = tiny(5)
+    w, b, c = ws[0], bs[0], bs[1]
     v = (torch.rand(16, 6, generator=torch.Generator().manual_seed(1)) < 0.5).double()
     ours = M.doubled_cd_statistics(v, w, b, c, torch.Generator().manual_seed(7))
     ref = R.cd_k_reference(v, w, b, c, 1, torch.Generator().manual_seed(7))
@@ -147,8 +192,7 @@ def test_fit_dbm_learns_a_tiny_distribution_by_the_exact_likelihood():
     )
 
     def exact(model):
-        p = tuple(t.double() for t in model.params())
-        return float(M.exact_log_prob(test, *p).mean())
+        return float(M.exact_log_prob(test, *M.as_double(model).params()).mean())
 
     pre, _ = revival.fit_dbm(train, DBMConfig(**cfg, epochs=0))
     trained, hist = revival.fit_dbm(train, DBMConfig(**cfg, epochs=20), x_valid=draw(200))
@@ -160,13 +204,50 @@ def test_fit_dbm_learns_a_tiny_distribution_by_the_exact_likelihood():
     )
 
 
-@pytest.mark.parametrize("base", [False, True])
-def test_ais_log_z_of_a_dbm_agrees_with_enumeration(base):
-    """AIS over h1 with v and h2 summed out, from the uniform base or one with visible base rates,
-    lands within its own +-3 s.e. interval, and within 0.05 nats, of the exact log Z (10-8-5)."""
-    params = tiny(3, 1.0, (10, 8, 5))
+def test_a_three_hidden_layer_dbm_learns_the_tiny_distribution_too():
+    """The same prototypes as above, a 10-8-4-2 DBM: three pretraining RBMs (the middle one doubled both
+    ways), composed, then PCD; the exact log p(v) enumerates h1 and h3."""
+    import numpy as np
+
+    import revival
+    from revival.config import DBMConfig
+
+    rng = np.random.default_rng(0)
+    protos = rng.random((4, 10)) < 0.5
+
+    def draw(n):
+        x = protos[rng.integers(0, 4, n)]
+        return (x ^ (rng.random(x.shape) < 0.05)).astype(np.float32)
+
+    train, test = draw(2000), torch.tensor(draw(500), dtype=torch.float64)
+    cfg = DBMConfig(
+        layers=(8, 4, 2),
+        pretrain_epochs=20,
+        pretrain_lr=0.1,
+        lr=0.002,
+        final_momentum=0.5,
+        batch_size=20,
+        binarize="none",
+        device="cpu",
+    )
+    pre, _ = revival.fit_dbm(train, cfg.replace(epochs=0))
+    trained, hist = revival.fit_dbm(train, cfg.replace(epochs=20))
+    assert (
+        set(hist["pretrain"]) == {"bottom", "middle2", "top"} and len(hist["pretrain"]["middle2"]["recon_error"]) == 20
+    )
+    assert set(hist) >= {"mean_h3", "varying_h3"} and trained.layers == [10, 8, 4, 2]
+    exact = [float(M.exact_log_prob(test, *M.as_double(m).params()).mean()) for m in (pre, trained)]
+    assert exact[0] > -5.0 and exact[1] > exact[0] + 0.1 and exact[1] > -3.65, exact
+
+
+@pytest.mark.parametrize("shape,base", [((10, 8, 5), False), ((10, 8, 5), True), ((8, 6, 5, 4), True)])
+def test_ais_log_z_of_a_dbm_agrees_with_enumeration(shape, base):
+    """AIS over the odd layers with the even ones summed out, from the uniform base or one with visible
+    base rates, lands within its own +-3 s.e. interval, and within 0.05 nats, of the exact log Z
+    (10-8-5; 8-6-5-4, where the chains run over h1 and h3)."""
+    params = tiny(3, 1.0, shape)
     exact = float(M.exact_log_z(*params))
-    b_a = torch.linspace(-1, 1, 10, dtype=torch.float64) if base else None
+    b_a = torch.linspace(-1, 1, shape[0], dtype=torch.float64) if base else None
     est = M.ais_log_z(
         *params,
         base_bias=b_a,
@@ -180,8 +261,7 @@ def test_ais_log_z_of_a_dbm_agrees_with_enumeration(base):
 
 def test_the_test_bound_is_below_the_exact_log_probability():
     params = tiny(4, 1.0)
-    model = M.DBM(6, 4, 3).double()
-    model.load_state_dict(dict(zip(("w1", "w2", "b", "c1", "c2"), params)))
+    model = M.from_params(*params)
     v = states(6)
     lz = float(M.exact_log_z(*params))
     bound = M.bound_per_row(v, model, lz, mf_steps=30)
@@ -243,9 +323,30 @@ def test_pretrain_dbm_writes_its_run_and_evaluate_reads_it(tmp_path):
     assert bad.exit_code == 2 and "RAISE" in bad.output
 
 
+def test_pretrain_dbm_with_three_hidden_layers(tmp_path):
+    import json
+
+    from helpers import events, invoke, only_run
+
+    r = invoke(*DBM_CLI, "--layers", "12,8,4", "--epochs", "2", "--logdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path, "pretrain-dbm")
+    lp = json.loads((run / "summary.json").read_text())["log_prob"]  # 12 + 4 odd units: exact
+    assert lp["method"] == "exact" and lp["avg_log_prob"] <= lp["avg_log_prob_exact"] < 0
+    ev = events(run)
+    assert [e.step for e in ev.Scalars("pretrain/middle2/recon_error")] == [1, 2, 3]
+    assert {"dbm/varying_h3", "dbm/mean_h3"} <= set(ev.Tags()["scalars"])
+    assert __import__("revival").load(run).layers == [784, 12, 8, 4]
+    assert invoke("report", run).exit_code == 0 and (run / "figures" / "curves.png").is_file()
+
+
 @pytest.mark.parametrize(
     "args,needle",
-    [(["--layers", "30"], "two hidden layers"), (["--mf-steps", "0"], "--mf-steps"), (["--lr", "nan"], "--lr")],
+    [
+        (["--layers", "30"], "at least two hidden layers"),
+        (["--mf-steps", "0"], "--mf-steps"),
+        (["--lr", "nan"], "--lr"),
+    ],
 )
 def test_pretrain_dbm_refuses_bad_options_before_making_a_folder(tmp_path, args, needle):
     from helpers import invoke
@@ -255,19 +356,20 @@ def test_pretrain_dbm_refuses_bad_options_before_making_a_folder(tmp_path, args,
     assert not (tmp_path / "pretrain-dbm").exists()
 
 
-def test_sigint_mid_pretraining_then_resume_is_bit_exact(tmp_path):
+@pytest.mark.parametrize("layers,phase", [("64,32", "top"), ("32,16,8", "middle2")])
+def test_sigint_mid_pretraining_then_resume_is_bit_exact(tmp_path, layers, phase):
     import json
     import signal
 
     from helpers import events, invoke, only_run
     from test_reliability import interrupt_after, start
 
-    args = [*DBM_CLI, "--layers", "64,32", "--pretrain-epochs", "6", "--epochs", "4", "--ais-runs", "0"]
-    assert interrupt_after(start(args, tmp_path / "a"), "[pretrain top] epoch 2/6", signal.SIGINT) == 130
+    args = [*DBM_CLI, "--layers", layers, "--pretrain-epochs", "6", "--epochs", "4", "--ais-runs", "0"]
+    assert interrupt_after(start(args, tmp_path / "a"), f"[pretrain {phase}] epoch 2/6", signal.SIGINT) == 130
     run = only_run(tmp_path / "a", "pretrain-dbm")
     assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
     r = invoke("pretrain-dbm", "--resume", run, "--no-progress")
-    assert r.exit_code == 0 and "resuming" in r.output and "(top epoch" in r.output, r.output
+    assert r.exit_code == 0 and "resuming" in r.output and f"({phase} epoch" in r.output, r.output
     assert invoke(*args, "--logdir", tmp_path / "b").exit_code == 0
     ref = only_run(tmp_path / "b", "pretrain-dbm")
     a, b = (torch.load(p / "model.pt", weights_only=True)["state_dict"] for p in (run, ref))
@@ -287,7 +389,7 @@ def test_fit_dbm_with_a_logger_gives_the_in_memory_parameters(tmp_path):
     cfg = DBMConfig(layers=(12, 6), pretrain_epochs=2, epochs=3, binarize="none", device="cpu")
     a, ha = revival.fit_dbm(x, cfg)
     b, hb = revival.fit_dbm(x, cfg, logger=revival.RunLogger(tmp_path, echo=lambda m: None))
-    assert all(torch.equal(p, q) for p, q in zip(a.params(), b.params())) and ha == hb
+    assert same(a, b) and ha == hb
     assert len(ha["bound_train"]) == 3 and len(ha["pretrain"]["bottom"]["recon_error"]) == 2
 
 
@@ -301,8 +403,7 @@ def test_the_unrolled_net_reproduces_mean_field_on_the_augmented_input():
     from revival.mlp import seeded_mlp as init_mlp
 
     params = tiny(7, 0.7, (12, 6, 4))
-    model = M.DBM(12, 6, 4).double()
-    model.load_state_dict(dict(zip(("w1", "w2", "b", "c1", "c2"), params)))
+    model = M.from_params(*params)
     v = states(12)[::37]
     aug = FT.augment(model, v, mf_steps=200)
     mu1, mu2 = M.mean_field(v, *params, steps=200)
@@ -313,9 +414,12 @@ def test_the_unrolled_net_reproduces_mean_field_on_the_augmented_input():
     h2 = torch.sigmoid(net.layers[1](h1))
     assert torch.allclose(h1, mu1, atol=1e-6) and torch.allclose(h2, mu2, atol=1e-6)
     FT.init_net_(net, model, 1 / 0.8, 2.0)  # the papers' dropout: weights scaled by 1/q, biases kept
-    assert torch.allclose(net.layers[1].weight, 2.0 * params[1]) and torch.allclose(net.layers[1].bias, params[4])
+    (_, w2), (_, _, c2) = params
+    assert torch.allclose(net.layers[1].weight, 2.0 * w2) and torch.allclose(net.layers[1].bias, c2)
     with pytest.raises(ValueError, match="two layers"):
         FT.init_net_(init_mlp([16, 6, 5, 10], "logistic", 0, "auto").double(), model)
+    with pytest.raises(ValueError, match="two hidden layers"):
+        FT.augment(M.from_params(*tiny(7, 0.7, (12, 6, 4, 3))), v)
 
 
 def test_compare_dropout_dbm_variants_train_the_dbm_once_and_resume_from_it(tmp_path):
@@ -379,7 +483,7 @@ def test_a_library_dbm_run_resumes_and_extends_bit_for_bit(tmp_path):
     more = cfg.replace(epochs=4)
     a, ha = revival.fit_dbm(x, more, logger=revival.RunLogger(echo=quiet, resume=run))
     b, hb = revival.fit_dbm(x, more)
-    assert all(torch.equal(p, q) for p, q in zip(a.params(), b.params())) and ha == hb
+    assert same(a, b) and ha == hb
     with pytest.raises(ValueError, match="another lr"):
         revival.fit_dbm(x, more.replace(lr=0.01, epochs=5), logger=revival.RunLogger(echo=quiet, resume=run))
 
