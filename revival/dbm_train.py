@@ -125,15 +125,16 @@ class DBMFit:
         return self.model is not None if phase == "joint" else phase in self.rbms
 
     def run(self, sink=None) -> tuple[M.DBM, list[dict]]:
-        """Train from where the state stands to the end; ``sink.epoch(self, row)`` after every epoch."""
-        if sink is not None:
-            sink.start(self)
+        """Train from where the state stands to the end; ``sink.phase(self)`` as each phase starts or
+        resumes, ``sink.epoch(self, row)`` after every epoch."""
         with GracefulStop() as stop:
             for phase in self.phases[self.phases.index(self.phase) :]:
                 if self.phase != phase:
                     self.phase, self.epoch = phase, 0
                 if self.epoch == 0 and not self._started(phase):
                     self._make(phase)
+                if sink is not None:
+                    sink.phase(self)
                 while self.epoch < self.epochs_of(phase):
                     row = {"phase": phase, "epoch": self.epoch + 1, **self._step(phase, self.epoch, stop.check)}
                     self.rows.append(row)
@@ -182,10 +183,11 @@ class RunSink:
         self.preprocessing = preprocessing or {"binarize": config.get("binarize"), "seed": config.get("seed")}
         self.clock = None
 
-    def start(self, fit: DBMFit):
+    def phase(self, fit: DBMFit):
+        """A phase starts (or resumes): a clock of its own, as a joint epoch costs several pretraining ones."""
         from . import runs
 
-        self.clock = runs.EpochClock(len(fit.rows), sum(fit.epochs_of(p) for p in fit.phases))
+        self.clock = runs.EpochClock(fit.epoch, fit.epochs_of(fit.phase))
 
     def epoch(self, fit: DBMFit, row: dict):
         from . import runs
@@ -200,10 +202,10 @@ class RunSink:
             self.w.flush()
         model = None if fit.model is None else fit.model.checkpoint(self.config, self.preprocessing)
         runs.save_epoch(self.path, model, fit.state())
-        done = len(fit.rows)
         shown = "  ".join(f"{m} {v:.4f}" for m, v in metrics.items())
         label = "dbm" if phase == "joint" else f"pretrain {phase}"
-        self.echo(f"[{label}] epoch {k}/{fit.epochs_of(phase)}  {shown}  {self.clock.lap(done)}")
+        of = "" if phase == fit.phases[-1] else " in this phase"
+        self.echo(f"[{label}] epoch {k}/{fit.epochs_of(phase)}  {shown}  {self.clock.lap(k, of)}")
 
     def _images(self, fit: DBMFit, k: int):
         from . import runs

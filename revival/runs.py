@@ -529,12 +529,13 @@ class EpochClock:
     def __init__(self, start: int, epochs: int):
         self.t0, self.start, self.epochs = time.perf_counter(), start, epochs
 
-    def lap(self, done: int) -> str:
-        """After epoch ``done`` (counting from 1): ``"3.6 s/epoch, about 2 min 10 s left"``."""
+    def lap(self, done: int, of: str = "") -> str:
+        """After epoch ``done`` (counting from 1): ``"3.6 s/epoch, about 2 min 10 s left"`` (``of``, e.g.
+        ``" in this phase"``, follows "left")."""
         per = (time.perf_counter() - self.t0) / max(1, done - self.start)
         left = self.epochs - done
         pace = f"{per:.1f} s/epoch" if per >= 0.1 else f"{per * 1000:.0f} ms/epoch"  # 100 images: ~20 ms
-        return pace + (f", about {duration(per * left)} left" if left > 0 else "")
+        return pace + (f", about {duration(per * left)} left{of}" if left > 0 else "")
 
 
 class Progress:
