@@ -47,6 +47,15 @@ def _monitor(x, model: M.DBM, steps: int) -> dict:
     return out
 
 
+COLLAPSED = 0.02  # a layer with fewer units whose posterior varies across images has collapsed
+
+
+def collapsed_layers(row: dict) -> list[str]:
+    """The hidden layers (``h1`` ..) of a joint epoch's ``row`` whose mean-field posterior no longer
+    depends on the image: under 2% of their units vary across the monitored images (``varying_hK``)."""
+    return [k[8:] for k, v in row.items() if k.startswith("varying_") and v < COLLAPSED]
+
+
 class DBMFit:
     """The state of one DBM training run (``cfg`` a :class:`revival.config.DBMConfig`), advanced by
     :meth:`run`. ``rows`` is the history: one dict per epoch with ``phase``, ``epoch`` (within the
@@ -181,7 +190,7 @@ class RunSink:
     def __init__(self, path, config: dict, echo=print, writer=None, preprocessing: dict | None = None):
         self.path, self.config, self.echo, self.w = Path(path), config, echo, writer
         self.preprocessing = preprocessing or {"binarize": config.get("binarize"), "seed": config.get("seed")}
-        self.clock = None
+        self.clock, self.warned = None, set()
 
     def phase(self, fit: DBMFit):
         """A phase starts (or resumes): a clock of its own, as a joint epoch costs several pretraining ones."""
@@ -206,6 +215,14 @@ class RunSink:
         label = "dbm" if phase == "joint" else f"pretrain {phase}"
         of = "" if phase == fit.phases[-1] else " in this phase"
         self.echo(f"[{label}] epoch {k}/{fit.epochs_of(phase)}  {shown}  {self.clock.lap(k, of)}")
+        new = [h for h in collapsed_layers(row) if h not in self.warned]
+        if new:
+            self.warned.update(new)
+            self.echo(
+                f"warning: mean-field no longer depends on the image in {', '.join(new)} (under {COLLAPSED:.0%} of "
+                "the units vary across images): the joint training has collapsed there; a smaller --lr avoids "
+                "it (docs/dbm.md)"
+            )
 
     def _images(self, fit: DBMFit, k: int):
         from . import runs

@@ -523,3 +523,21 @@ def test_compare_dropout_resumes_a_dbm_interrupted_mid_training_bit_for_bit(tmp_
     ref = only_run(tmp_path / "b", "compare-dropout")
     a, b = (torch.load(p / "dbm-n500-s0" / "model.pt", weights_only=True)["state_dict"] for p in (run, ref))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_console_warns_once_when_a_layer_collapses(tmp_path):
+    from types import SimpleNamespace
+
+    from revival.dbm_train import RunSink, collapsed_layers
+
+    assert collapsed_layers({"varying_h1": 0.9, "varying_h2": 0.01, "varying_h3": 0.0, "mean_h2": 0.0}) == ["h2", "h3"]
+    said = []
+    fit = SimpleNamespace(
+        phases=("bottom", "top", "joint"), phase="joint", epoch=0, epochs_of=lambda p: 3, model=None, state=dict
+    )
+    sink = RunSink(tmp_path, {}, said.append)
+    sink.phase(fit)
+    for k, h2 in enumerate((0.5, 0.0, 0.0), 1):
+        sink.epoch(fit, {"phase": "joint", "epoch": k, "varying_h1": 0.9, "varying_h2": h2})
+    warnings = [m for m in said if m.startswith("warning")]
+    assert len(warnings) == 1 and "in h2 (" in warnings[0] and "--lr" in warnings[0] and len(said) == 4
