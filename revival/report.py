@@ -768,7 +768,8 @@ def check_runs(runs_: list[Path]):
 
 def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tuple[list[Path], list[str]]:
     """Several runs of the same command on the same axes, labelled by run name (a pretrain-rbm's
-    monitors, or every compare-dropout point's test error), into ``out_dir``."""
+    monitors, or every compare-dropout point's validation and test error: choose a setting on the
+    first, read the second), into ``out_dir``."""
     from .figures import Panel, Series, draw, save
 
     check_runs(runs_)
@@ -790,25 +791,32 @@ def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tupl
         if cmd == "pretrain-rbm" and any(isinstance(lp.get("avg_log_prob"), (int, float)) for lp in lps):
             out += save(log_prob_figure([Path(r).name for r in runs_], lps), out_dir, "log_prob", svg)
     else:
-        p = Panel("test error of every point: colour = point, line style = run", "epoch", "test error %")
+        panels = {
+            split: Panel(
+                f"{name} error of every point: colour = point, line style = run",
+                "epoch",
+                f"{name} error % (log scale)",
+                logy=True,
+            )
+            for split, name in (("valid", "validation"), ("test", "test"))
+        }
         colour = {}  # the same point (variant and setting) keeps its colour across runs
         for i, r in enumerate(runs_):
             for point in sorted(q for q in Path(r).iterdir() if q.is_dir() and (q / "result.json").is_file()):
                 sc = read_scalars(point)
-                if "error/test" in sc:
-                    x, y = sc["error/test"]
+                for split, p in panels.items():
+                    if f"error/{split}" not in sc:
+                        continue
+                    x, y = sc[f"error/{split}"]
                     c = colour.setdefault(point.name, len(colour))
+                    line = ("-", "--", "-.", ":")[i % 4]
                     p.series.append(
-                        Series(
-                            f"{Path(r).name}/{point.name}",
-                            x,
-                            [100 * v for v in y],
-                            style=c,
-                            line=("-", "--", "-.", ":")[i % 4],
-                            colour=c,
-                        )
+                        Series(f"{Path(r).name}/{point.name}", x, [100 * v for v in y], style=c, line=line, colour=c)
                     )
-        out += save(draw([p], "runs overlaid"), out_dir, "overlay", svg)
+        # the validation panel only where some run has a validation split (a --train-on-all run has none)
+        p = [panels["valid"]] if panels["valid"].series else []
+        p.append(panels["test"])
+        out += save(draw(p, "runs overlaid", len(p)), out_dir, "overlay", svg)
     return out, []
 
 

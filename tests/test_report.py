@@ -125,6 +125,27 @@ def test_several_runs_overlay(tiny_runs, tmp_path):
     assert (tmp_path / "ov" / "overlay.png").is_file() and (tmp_path / "ov" / "overlay.svg").is_file()
 
 
+def test_compare_runs_overlay_validation_beside_test(tmp_path, monkeypatch):
+    """Runs that differ in one setting (a learning rate chosen on validation): the overlay draws each
+    point's validation error beside its test error, the same point in one colour across runs."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    import revival.figures as FIG
+
+    a = fake_compare_run(tmp_path / "a", {"baseline": ([0.1, 0.05], [0.2, 0.1])})
+    b = fake_compare_run(tmp_path / "b", {"baseline": ([0.1, 0.02], [0.2, 0.08])})
+    with SummaryWriter(str(a / "baseline-n100")) as w:
+        for step, v in ((1, 0.3), (2, 0.15)):
+            w.add_scalar("error/valid", v, step)
+    drawn, real = [], FIG.draw
+    monkeypatch.setattr(FIG, "draw", lambda panels, *a, **k: drawn.append(panels) or real(panels, *a, **k))
+    assert invoke("report", a, b, "--out", tmp_path / "ov").exit_code == 0
+    (panels,) = drawn[-1:]
+    assert [p.title.split(" error")[0] for p in panels] == ["validation", "test"]
+    assert [s.y for s in panels[0].series] == [pytest.approx([30.0, 15.0])]
+    assert len(panels[1].series) == 4 and {s.colour for s in panels[1].series} == {0, 1}
+
+
 def test_a_dbn_report_and_no_overlay_across_commands(tiny_runs, tmp_path):
     dbn = copy_run(tiny_runs["dbn"], tmp_path)
     assert invoke("report", dbn).exit_code == 0
