@@ -71,6 +71,10 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
         f"{'' if o.get('activations') else ' ' + o['activation']}, {o['epochs']} epochs, batch {o['batch_size']}, "
         f"lr {o['lr']:g}"
     )
+    own = o.get("variant_options") or {}
+    if own:  # a variant's own settings, not the shared ones above (e.g. --variant-lr baseline=1)
+        mine = [f"{v} " + " ".join(f"{k.replace('_', ' ')} {x:g}" for k, x in kw.items()) for v, kw in own.items()]
+        used += f" ({'; '.join(mine)})"
     if o.get("depths"):
         used += f", depths {','.join(map(str, o['depths']))} of width {o.get('width') or o['layers'][0]}"
     for opt in NET_AXES:

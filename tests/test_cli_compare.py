@@ -319,6 +319,7 @@ def test_a_variant_trains_at_its_own_learning_rate_and_says_so(tmp_path, monkeyp
     rows = {x["variant"]: x for x in json.loads((run / "summary.json").read_text())["rows"]}
     assert rows["dropout"]["variant_options"] == {"lr": 0.3, "final_momentum": 0.5} and rows["dropout"]["lr"] == 0.3
     assert "variant_options" not in rows["baseline"]
+    assert "lr 0.02 (dropout lr 0.3 final momentum 0.5)" in (run / "summary.md").read_text()
     assert json.loads((run / "config.json").read_text())["options"]["variant_options"] == {
         "dropout": {"lr": 0.3, "final_momentum": 0.5}
     }
