@@ -237,6 +237,14 @@ def settings_markdown(opts: dict, preset: Preset) -> str:
     rows = ["## settings and where they come from", "", "| setting | value | source |", "| --- | --- | --- |"]
 
     def shown(v):
+        if isinstance(v, dict):  # variant_options: "baseline: lr 1"
+            return (
+                "; ".join(
+                    f"{k}: " + ", ".join(f"{a.replace('_', ' ')} {shown(b)}" for a, b in o.items())
+                    for k, o in v.items()
+                )
+                or "{}"
+            )
         return ", ".join(map(str, v)) if isinstance(v, list) else f"{v:.6g}" if isinstance(v, float) else v
 
     for k, v, src in preset_settings(opts["preset"], opts):

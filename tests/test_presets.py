@@ -150,6 +150,21 @@ def test_hinton2012_rows_name_what_they_belong_to():
     assert E.resolve_compare({"preset": "hinton2012-800"})["dropout_scaling"] == "paper"
 
 
+def test_hinton2012_baseline_trains_at_its_own_rate_and_the_preset_runs_without_it():
+    from revival.sweep import variant_settings
+
+    opts = E.resolve_compare({"preset": "hinton2012-800"})
+    assert opts["variant_options"] == {"baseline": {"lr": 1.0}}
+    assert variant_settings(opts, "baseline", None)["lr"] == 1.0
+    assert "lr" not in variant_settings(opts, "dropout-maxnorm", None) and opts["lr"] == 10.0  # the shared rate
+    alone = E.resolve_compare({"preset": "hinton2012-800", "variants": ["dropout-maxnorm"]})
+    assert alone["variant_options"] == {}  # the preset's baseline rate goes unused, no error
+    mine = E.resolve_compare({"preset": "hinton2012-800", "variant_options": {"baseline": {"lr": 0.3}}})
+    assert mine["variant_options"] == {"baseline": {"lr": 0.3}}  # the command line wins
+    with pytest.raises(ValueError, match="not among the variants"):
+        E.resolve_compare({"preset": "quick", "variants": ["baseline"], "variant_options": {"dropout": {"lr": 1}}})
+
+
 def test_hinton2006_random_init_row_is_a_new_measurement_beside_a_literature_figure():
     p = E.PRESETS["hinton2006-dbn"]
     assert set(p.other_net) == {"baseline"} and "new measurement" in p.other_net["baseline"]
