@@ -74,13 +74,21 @@ def _whole(values) -> bool:
     return len(values) > 0 and all(float(v).is_integer() for v in values)
 
 
+def _beside(series: list[Series]) -> bool:
+    """Whether a panel's legend goes beside its axes: more than four entries, or labels too long to sit
+    over the lines."""
+    return len(series) > 4 or any(len(s.label) > 40 for s in series)
+
+
 def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
     """A figure of one or more panels; returns the matplotlib Figure (callers save it). Epochs,
     layers and sizes that are whole numbers get whole-number ticks; identical series are drawn
-    once (:func:`merged`); a legend of more than four entries goes beside the axes, not over the lines."""
+    once (:func:`merged`); a legend of more than four entries or of long labels goes beside the axes,
+    not over the lines, and the figure widens to hold it."""
     nrows = -(-len(panels) // ncols)
-    many_labels = max((len(merged(p.series)) for p in panels), default=0) > 4
-    width = 6.4 + (2.6 if many_labels else 0.0)
+    # room for the widest legend that goes beside its axes (about 0.062 inch a character at size 8)
+    longest = max((max(len(s.label) for s in merged(p.series)) for p in panels if _beside(merged(p.series))), default=0)
+    width = 6.4 + (min(9.0, 0.5 + 0.062 * max(longest, 34)) if longest else 0.0)
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, 4.2 * nrows), squeeze=False)
     for ax, p in zip(axes.flat, panels):
         series = merged(p.series)
@@ -127,7 +135,7 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
         ax.set_xlabel(p.xlabel)
         ax.set_ylabel(p.ylabel)
         ax.grid(True, alpha=0.3)
-        if series and len(series) > 4:
+        if series and _beside(series):
             ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, handlelength=3.5)
         elif series:
             ax.legend(fontsize=8, loc="best", handlelength=3.5)  # long enough to show a dashed line as dashed

@@ -778,9 +778,16 @@ def check_runs(runs_: list[Path]):
         )
 
 
+def short_name(run: Path) -> str:
+    """A run folder's name without its time stamp where it has a ``--name`` (``20261130-194531-lr1`` -> ``lr1``)."""
+    parts = run.name.split("-", 2)
+    stamped = len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit()
+    return parts[2] if stamped else run.name
+
+
 def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tuple[list[Path], list[str]]:
-    """Several runs of the same command on the same axes, labelled by run name (a pretrain-rbm's
-    monitors, or every compare-dropout point's validation and test error: choose a setting on the
+    """Several runs of the same command on the same axes, labelled by run name (a pretrain-rbm's or
+    pretrain-dbm's monitors, or every compare-dropout point's validation and test error: choose a setting on the
     first, read the second), into ``out_dir``."""
     from .figures import Panel, Series, draw, save
 
@@ -802,6 +809,17 @@ def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tupl
         lps = [(_summary(Path(r)).get("log_prob") or {}) for r in runs_]
         if cmd == "pretrain-rbm" and any(isinstance(lp.get("avg_log_prob"), (int, float)) for lp in lps):
             out += save(log_prob_figure([Path(r).name for r in runs_], lps), out_dir, "log_prob", svg)
+    elif cmd == "pretrain-dbm":  # each monitor panel with every run: colour = run, marker = layer or split
+        merged = []
+        for i, r in enumerate(runs_):
+            for k, p in enumerate(dbm_panels(read_scalars(Path(r)))):
+                for s in p.series:
+                    s.label, s.colour = f"{short_name(Path(r))}: {s.label}", i
+                if k == len(merged):
+                    merged.append(p)
+                else:
+                    merged[k].series.extend(p.series)
+        out += save(draw(merged, "runs overlaid (colour = run)", 1), out_dir, "overlay", svg)
     else:
         panels = {
             split: Panel(

@@ -340,6 +340,26 @@ def test_pretrain_dbm_with_three_hidden_layers(tmp_path):
     assert invoke("report", run).exit_code == 0 and (run / "figures" / "curves.png").is_file()
 
 
+def test_dbm_runs_overlay_their_monitors(tmp_path, monkeypatch):
+    import shutil
+
+    import revival.figures as FIG
+    from helpers import invoke, only_run
+    from revival.report import short_name
+
+    assert invoke(*DBM_CLI, "--ais-runs", "0", "--logdir", tmp_path, "--name", "lr-a").exit_code == 0
+    a = only_run(tmp_path, "pretrain-dbm")
+    b = shutil.copytree(a, a.parent / "20261130-000000-lr-b")
+    assert short_name(a) == "lr-a" and short_name(tmp_path) == tmp_path.name
+    drawn, real = [], FIG.draw
+    monkeypatch.setattr(FIG, "draw", lambda panels, *x, **k: drawn.append(panels) or real(panels, *x, **k))
+    r = invoke("report", a, b, "--out", tmp_path / "ov")
+    assert r.exit_code == 0 and (tmp_path / "ov" / "overlay.png").is_file(), r.output
+    varying = drawn[-1][-1]
+    assert {s.label for s in varying.series} == {f"{n}: h{k}" for n in ("lr-a", "lr-b") for k in (1, 2)}
+    assert {s.colour for s in varying.series} == {0, 1}  # colour = run
+
+
 @pytest.mark.parametrize(
     "args,needle",
     [
