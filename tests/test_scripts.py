@@ -1,0 +1,39 @@
+"""The helper scripts under scripts/ that turn run folders into the docs' tables."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPTS = Path(__file__).parent.parent / "scripts"
+
+
+def fake_run(root: Path, seeds, errors, epochs=200):
+    root.mkdir(parents=True)
+    (root / "config.json").write_text(
+        json.dumps({"command": "compare-dropout", "options": {"preset": "p", "epochs": epochs}})
+    )
+    for s, e in zip(seeds, errors):
+        point = root / f"baseline-s{s}"
+        point.mkdir()
+        row = {"variant": "baseline", "depth": 1, "train_size": None, "seed": s, "test_error": e}
+        (point / "result.json").write_text(json.dumps(row))
+    return root
+
+
+def seeds_table(*runs):
+    return subprocess.run(
+        [sys.executable, str(SCRIPTS / "seeds_table.py"), *map(str, runs)], capture_output=True, text=True
+    )
+
+
+def test_seeds_table_pools_the_seeds_of_several_runs(tmp_path):
+    a = fake_run(tmp_path / "a", [0], [0.04])
+    b = fake_run(tmp_path / "b", [1, 2], [0.05, 0.06])
+    out = seeds_table(a, b)
+    assert out.returncode == 0, out.stderr
+    assert "| baseline | 1 | 3 | 5.00 +- 1.00 | 0: 4.00, 1: 5.00, 2: 6.00 |" in out.stdout
+    assert seeds_table(a, a).returncode != 0  # the same seed twice
+    c = fake_run(tmp_path / "c", [3], [0.05], epochs=100)
+    bad = seeds_table(a, c)
+    assert bad.returncode != 0 and "other epochs" in bad.stderr
