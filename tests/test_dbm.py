@@ -162,82 +162,52 @@ def test_doubled_cd_is_plain_cd1_undoubled_and_doubles_the_right_pass():
     )
 
 
-def test_fit_dbm_learns_a_tiny_distribution_by_the_exact_likelihood():
-    """Four 10-pixel prototypes with 5% of pixels flipped: a 10-8-4 DBM from revival.fit_dbm must
-    raise the exact average log p(v) of held-out samples far above the untrained model's
-    (-10 log 2 = -6.93 nats): pretraining alone, and PCD on top of it."""
+def prototypes(seed=0):
+    """Four random 10-pixel prototypes with 5% of pixels flipped: ``draw(n)`` gives n rows. The data's own
+    entropy bounds any model's average log p(v): log 4 for the prototype, 10 H(0.05) for the flips,
+    about -3.38 nats (an untrained model gives -10 log 2 = -6.93)."""
     import numpy as np
 
-    import revival
-    from revival.config import DBMConfig
-
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     protos = rng.random((4, 10)) < 0.5
 
     def draw(n):
         x = protos[rng.integers(0, 4, n)]
         return (x ^ (rng.random(x.shape) < 0.05)).astype(np.float32)
 
+    return draw
+
+
+TINY_FIT = dict(
+    pretrain_epochs=20, pretrain_lr=0.1, lr=0.002, final_momentum=0.5, batch_size=20, binarize="none", device="cpu"
+)
+
+
+@pytest.mark.parametrize("layers", [(8, 4), (8, 4, 2)])
+def test_fit_dbm_learns_a_tiny_distribution_by_the_exact_likelihood(layers):
+    """revival.fit_dbm on the prototypes (:func:`prototypes`) must raise the exact average log p(v) of
+    held-out samples far above the untrained model's, by pretraining alone and by PCD on top of it: the
+    paper's two hidden layers, and three (the middle RBM doubled both ways; log p(v) enumerates h1 and h3)."""
+    import revival
+    from revival.config import DBMConfig
+
+    draw = prototypes()
     train, test = draw(2000), torch.tensor(draw(500), dtype=torch.float64)
-    cfg = dict(
-        layers=(8, 4),
-        pretrain_epochs=20,
-        pretrain_lr=0.1,
-        lr=0.002,
-        final_momentum=0.5,
-        batch_size=20,
-        chains=100,
-        binarize="none",
-        device="cpu",
-    )
+    cfg = DBMConfig(layers=layers, **TINY_FIT)
 
     def exact(model):
         return float(M.exact_log_prob(test, *M.as_double(model).params()).mean())
 
-    pre, _ = revival.fit_dbm(train, DBMConfig(**cfg, epochs=0))
-    trained, hist = revival.fit_dbm(train, DBMConfig(**cfg, epochs=20), x_valid=draw(200))
+    pre, _ = revival.fit_dbm(train, cfg.replace(epochs=0))
+    trained, hist = revival.fit_dbm(train, cfg.replace(epochs=20), x_valid=draw(200))
     assert len(hist["bound_train"]) == 20 and "bound_valid" in hist
-    # the data's own entropy bounds it: log 4 for the prototype, 10 H(0.05) for the flips, about -3.38 nats
+    assert set(hist["pretrain"]) == {"bottom", *(f"middle{k}" for k in range(2, len(layers))), "top"}
+    assert all(len(h["recon_error"]) == 20 for h in hist["pretrain"].values())
+    assert {f"varying_h{k}" for k in range(1, len(layers) + 1)} <= set(hist) and trained.layers == [10, *layers]
     assert exact(pre) > -5.0 and exact(trained) > exact(pre) + 0.1 and exact(trained) > -3.65, (
         exact(pre),
         exact(trained),
     )
-
-
-def test_a_three_hidden_layer_dbm_learns_the_tiny_distribution_too():
-    """The same prototypes as above, a 10-8-4-2 DBM: three pretraining RBMs (the middle one doubled both
-    ways), composed, then PCD; the exact log p(v) enumerates h1 and h3."""
-    import numpy as np
-
-    import revival
-    from revival.config import DBMConfig
-
-    rng = np.random.default_rng(0)
-    protos = rng.random((4, 10)) < 0.5
-
-    def draw(n):
-        x = protos[rng.integers(0, 4, n)]
-        return (x ^ (rng.random(x.shape) < 0.05)).astype(np.float32)
-
-    train, test = draw(2000), torch.tensor(draw(500), dtype=torch.float64)
-    cfg = DBMConfig(
-        layers=(8, 4, 2),
-        pretrain_epochs=20,
-        pretrain_lr=0.1,
-        lr=0.002,
-        final_momentum=0.5,
-        batch_size=20,
-        binarize="none",
-        device="cpu",
-    )
-    pre, _ = revival.fit_dbm(train, cfg.replace(epochs=0))
-    trained, hist = revival.fit_dbm(train, cfg.replace(epochs=20))
-    assert (
-        set(hist["pretrain"]) == {"bottom", "middle2", "top"} and len(hist["pretrain"]["middle2"]["recon_error"]) == 20
-    )
-    assert set(hist) >= {"mean_h3", "varying_h3"} and trained.layers == [10, 8, 4, 2]
-    exact = [float(M.exact_log_prob(test, *M.as_double(m).params()).mean()) for m in (pre, trained)]
-    assert exact[0] > -5.0 and exact[1] > exact[0] + 0.1 and exact[1] > -3.65, exact
 
 
 @pytest.mark.parametrize("shape,base", [((10, 8, 5), False), ((10, 8, 5), True), ((8, 6, 5, 4), True)])
