@@ -70,14 +70,17 @@ class DBMFit:
         self.rbms = {}  # pretraining phase -> PretrainLayer, made when its phase starts
         self.model = self.trainer = None
         self.rbm_data = self.rbm_monitor = None  # the current pretraining RBM's input, computed once
+        self.rbm_level = None  # which RBM that input is for
         self.phase, self.epoch, self.rows = self.phases[0], 0, []
 
     # --- the phases, each made when it starts (its random draws come from the one generator)
     def _inputs(self, k: int):
         """The training rows and monitored rows of pretraining RBM ``k``: the data passed up through the
-        posteriors P(h = 1 | v) = sigmoid(c + up W v) of the finished RBMs below it."""
-        x, m = self.data, self.monitor
-        for name in self.phases[:k]:
+        posteriors P(h = 1 | v) = sigmoid(c + up W v) of the finished RBMs below it, starting from the
+        input of the RBM before it where that is at hand (each layer's pass is made once)."""
+        level = self.rbm_level if self.rbm_level is not None and self.rbm_level <= k else 0
+        x, m = (self.rbm_data, self.rbm_monitor) if level else (self.data, self.monitor)
+        for name in self.phases[level:k]:
             w, _, c = self.rbms[name].params
             up = self.rbms[name].up
             x, m = (torch.sigmoid(torch.addmm(c, t, w.t(), alpha=up)) for t in (x, m))
@@ -86,7 +89,7 @@ class DBMFit:
     def _make(self, phase):
         cfg = self.cfg
         if phase == "joint":
-            self.rbm_data = self.rbm_monitor = None
+            self.rbm_data = self.rbm_monitor = self.rbm_level = None
             self.model = M.compose([self.rbms[p].params for p in self.phases[:-1]])
             self.trainer = M.DBMTrainer(
                 self.model, cfg.chains, self.gen, cfg.lr, cfg.weight_decay, cfg.mf_steps, cfg.gibbs_steps
@@ -94,6 +97,7 @@ class DBMFit:
             return
         k = self.phases.index(phase)
         self.rbm_data, self.rbm_monitor = self._inputs(k)
+        self.rbm_level = k
         up, down = M.pretraining_factors(len(cfg.layers))[k]
         sizes = [self.data.shape[1], *cfg.layers]
         self.rbms[phase] = M.PretrainLayer(
