@@ -642,7 +642,14 @@ def print_plan(opts: dict, device, echo=print) -> list[dict]:
 
 
 def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) -> dict:
-    """Run every grid point; write ``summary.json`` rows and ``summary.md``."""
+    """Run every grid point; write ``summary.json`` rows and ``summary.md``. With ``--executor ray``
+    the whole run is one Ray session (``executor.session``): a local instance it starts is shut down
+    when it ends, finished, failed or interrupted."""
+    with executor.session(opts):
+        return _compare_dropout(opts, device, make_run, echo, progress)
+
+
+def _compare_dropout(opts: dict, device, make_run, echo, progress) -> dict:
     d = load_data(opts, device)
     init_stack = None
     if opts.get("init"):
@@ -658,7 +665,6 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
         try:
             executor.check_resources(executor.connect(opts.get("ray_address")), opts)
         except ValueError as e:
-            executor.stop_local(opts)
             raise e if isinstance(e, runs.OptionError) else runs.OptionError("--ray-address", str(e)) from None
     run = make_run()
     echo(f"run folder: {run.path}")

@@ -14,7 +14,10 @@ Ray is an optional extra: ``pip install "revival[ray]"``.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import sys
 import time
 from pathlib import Path
 
@@ -52,6 +55,12 @@ def connect(address: str | None):
     if ray.is_initialized():
         return ray
     old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    if not address:
+        # Ray starts its workers at niceness 15, below every other process: on a busy machine a local
+        # run's points then crawl (a 2-core machine with one other job: minutes instead of seconds).
+        # A local instance exists for this run alone, so its points run at the priority of the run
+        # itself, as with --executor local. An explicit RAY_worker_niceness is kept.
+        os.environ.setdefault("RAY_worker_niceness", "0")
     try:
         ray.init(log_to_driver=True, **({"address": address} if address else {"include_dashboard": False}))
     except (ConnectionError, RuntimeError, ValueError) as e:
@@ -80,12 +89,21 @@ def _shutdown(ray):
         pass
 
 
-def stop_local(opts: dict):
-    """Shut down the Ray instance this process started (none to stop when it joined a cluster)."""
-    import ray
-
-    if not opts.get("ray_address"):
-        _shutdown(ray)
+@contextlib.contextmanager
+def session(opts: dict):
+    """One run's hold on Ray (``--executor ray``; nothing otherwise). Whatever Ray connection the
+    run makes inside (``connect``: a local instance started, or a cluster joined by
+    ``--ray-address``) is undone when it ends, finished, failed or interrupted: the local instance
+    is shut down, a joined cluster is left (it keeps running). So a run from a notebook or another
+    program leaves no cluster and no idle workers behind, and the next run connects afresh, to the
+    address it names. A Ray the caller had started itself is left as it is."""
+    ray = sys.modules.get("ray")  # not imported: not initialized
+    mine = opts.get("executor", "local") == "ray" and not (ray is not None and ray.is_initialized())
+    try:
+        yield
+    finally:
+        if mine and (ray := sys.modules.get("ray")) is not None:
+            _shutdown(ray)
 
 
 def check_resources(ray, opts: dict):
@@ -154,14 +172,9 @@ def run_points(
         for p in points:
             on_done(p, here(p))
         return []
-    ray = connect(opts.get("ray_address"))
+    ray = connect(opts.get("ray_address"))  # joined or started before: the run checked its resources
     resources = {"num_cpus": opts["point_cpus"], "num_gpus": opts["point_gpus"]}
-    try:
-        check_shared_storage(ray, run.path, resources, stop)
-    except BaseException:
-        if not opts.get("ray_address"):
-            _shutdown(ray)  # the local instance this run started goes with it: no orphaned workers
-        raise
+    check_shared_storage(ray, run.path, resources, stop)
     task = ray.remote(_point_task).options(max_retries=opts["max_retries"], retry_exceptions=True, **resources)
     pending = {task.remote(remote, opts, str(run.path), p, max(1, int(opts["point_cpus"]))): p for p in points}
     failed, done, t0 = [], 0, time.perf_counter()
@@ -197,9 +210,7 @@ def run_points(
         )  # how the run ended is written over it by run.recording()
         for ref in pending:  # force: a running task's worker is killed, so nothing writes after we return
             ray.cancel(ref, force=True)
-        if not opts.get("ray_address"):
-            _shutdown(ray)  # the local instance this run started goes with it
-        raise
+        raise  # the run's session() shuts down the local instance it started
     finally:
         bar.close()
     return failed

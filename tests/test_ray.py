@@ -98,6 +98,9 @@ def test_dead_worker_is_retried_and_a_failing_point_is_reported_then_resumed(tmp
     assert all((run / n / "result.json").stat().st_mtime_ns == t for n, t in before.items())  # only the failed one ran
     s = json.loads((run / "summary.json").read_text())
     assert s["status"] == "finished" and len(s["rows"]) == 4
+    import ray
+
+    assert not ray.is_initialized()  # the in-process run shut down the local instance it started
 
 
 @needs_ray
@@ -126,10 +129,26 @@ def test_a_signal_cancels_outstanding_points_and_resume_finishes(tmp_path, sig, 
     finished = [q.name for q in run.iterdir() if (q / "result.json").is_file()]
     assert 1 <= len(finished) < 4
     assert s["points_finished"] >= 1 and s["points_finished"] + s["points_remaining"] == 4
+    if sig == signal.SIGTERM:
+        return  # the resume after it is the same as after Ctrl-C's (another Ray start-up, ~10 s)
     r = CliRunner().invoke(main, ["compare-dropout", "--resume", str(run), "--no-progress", "--no-figures"])
     assert r.exit_code == 0, r.output
     assert json.loads((run / "summary.json").read_text())["status"] == "finished"
     assert len(rows(run)) == 4
+
+
+@needs_ray
+def test_a_local_instance_runs_at_the_runs_priority_and_goes_with_the_session(monkeypatch):
+    from revival import executor
+
+    monkeypatch.delenv("RAY_worker_niceness", raising=False)
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    with executor.session({"executor": "ray"}):
+        ray = executor.connect(None)
+        # Ray's default would be 15: a busy machine then starves the points (minutes per test here)
+        niceness = ray.remote(lambda: os.nice(0))  # a lambda travels by value: the worker cannot import tests
+        assert ray.get(niceness.remote()) == os.nice(0)
+    assert not ray.is_initialized()
 
 
 @needs_ray
