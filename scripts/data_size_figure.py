@@ -1,7 +1,9 @@
 """Test error against training-set size from one or more `revival compare-dropout --preset data-size`
 run folders (for instance the sizes up to 10,000 with three seeds, and 50,000 with fewer, run apart):
 every point's row is read from its own result.json, rows of the same variant and size are averaged
-over seeds (the band is +- one standard deviation), and the table is printed in Markdown.
+over seeds (the band is +- one standard deviation), and the table is printed in Markdown. When two
+runs hold the same variant at the same size (a longer rerun of some points), the later run on the
+command line replaces the earlier one's rows there, and the script says so.
 
     python scripts/data_size_figure.py RUN [RUN ...] [--out docs/figures/data-size.png]
 
@@ -31,12 +33,24 @@ def table(rows: list[dict]) -> dict:
     return out
 
 
+def merge(runs: list[Path], echo=print) -> dict:
+    """The runs' tables, a later run's (variant, size) replacing an earlier one's."""
+    out: dict = {}
+    for run in runs:
+        for v, by_size in table(rows_of(run)).items():
+            for n, errors in by_size.items():
+                if n in out.get(v, {}):
+                    echo(f"note: {v} at {n:,} images from {run} (replacing {len(out[v][n])} row(s) of an earlier run)")
+                out.setdefault(v, {})[n] = errors
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, default=None, help="PNG to write (else only the table)")
     a = ap.parse_args()
-    t = table([r for run in a.runs for r in rows_of(run)])
+    t = merge(a.runs)
     sizes = sorted({n for by in t.values() for n in by})
     variants = [v for v in ORDER if v in t] + [v for v in t if v not in ORDER]
     print("| variant | " + " | ".join(f"{n:,}" for n in sizes) + " |")

@@ -37,3 +37,26 @@ def test_seeds_table_pools_the_seeds_of_several_runs(tmp_path):
     c = fake_run(tmp_path / "c", [3], [0.05], epochs=100)
     bad = seeds_table(a, c)
     assert bad.returncode != 0 and "other epochs" in bad.stderr
+
+
+def size_run(root: Path, rows):
+    for variant, size, seed, err in rows:
+        point = root / f"{variant}-n{size}-s{seed}"
+        point.mkdir(parents=True)
+        (point / "result.json").write_text(
+            json.dumps({"variant": variant, "train_size": size, "seed": seed, "test_error": err})
+        )
+    return root
+
+
+def test_data_size_figure_pools_seeds_and_a_later_run_replaces_its_points(tmp_path):
+    a = size_run(tmp_path / "a", [("dropout", 100, 0, 0.2), ("dropout", 100, 1, 0.3), ("svm-rbf", 100, 0, 0.25)])
+    b = size_run(tmp_path / "b", [("dropout", 50000, 0, 0.017), ("svm-rbf", 50000, 0, 0.0163)])
+    c = size_run(tmp_path / "c", [("dropout", 50000, 0, 0.014), ("dropout", 50000, 1, 0.016)])  # longer rerun
+    out = subprocess.run(
+        [sys.executable, str(SCRIPTS / "data_size_figure.py"), str(a), str(b), str(c)], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert "| dropout | 25.00 +- 7.07 (2) | 1.50 +- 0.14 (2) |" in out.stdout  # c's two rows, not b's
+    assert "| svm-rbf | 25.00 (1 seed) | 1.63 (1 seed) |" in out.stdout
+    assert "note: dropout at 50,000 images from" in out.stdout and "replacing 1 row(s)" in out.stdout
