@@ -395,7 +395,8 @@ display(Markdown("| # | result | published | ours | length |\\n| --- | --- | ---
 pairs = []
 for line in table:
     cells = [c.strip() for c in line.split("|")[1:-1]]
-    pub, ours = re.search(r"([0-9.]+)%", cells[2]), re.search(r"\\*\\*([0-9.]+)%\\*\\*", cells[3])
+    # ours: "**1.87%**", or over seeds "**1.22 +- 0.04%**" (the mean is drawn)
+    pub, ours = re.search(r"([0-9.]+)%", cells[2]), re.search(r"\\*\\*([0-9.]+)(?: \\+- [0-9.]+)?%\\*\\*", cells[3])
     if pub and ours and "literature" not in cells[2] and cells[4].startswith("full protocol"):
         label = cells[1].split(": ")[-1].split(" (")[0].split(", ")[-1]
         pairs.append((f"{cells[0]}: " + textwrap.shorten(label, 44, placeholder="..."), float(pub.group(1)),
