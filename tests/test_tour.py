@@ -4,6 +4,7 @@ training runs cut short so that the check takes seconds, not the quick mode's tw
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,14 @@ def test_the_tour_was_committed_executed():
         assert not [o for o in cell["outputs"] if o.get("output_type") == "error"], f"code cell {i} saved an error"
     images = [o for c in code for o in c["outputs"] if "image/png" in o.get("data", {})]
     assert len(images) >= 7  # one figure or more per section
+    # its last section shows docs/results.md's scoreboard rows as they are now, and only those
+    saved = "".join(
+        "".join(o["data"]["text/markdown"]) for o in code[-1]["outputs"] if "text/markdown" in o.get("data", {})
+    )  # saved as a string or as a list of lines
+    shown = [line.split("|")[1:5] for line in saved.splitlines()[2:]]
+    results = (NOTEBOOK.parent / "results.md").read_text().splitlines()
+    rows = [line.split("|")[1:5] for line in results if re.match(r"\| R\d+ \|", line)]
+    assert rows and shown == rows, "docs/results.md's scoreboard changed: run `python scripts/make_tour.py`"
 
 
 # Run before the notebook's own cells, in its kernel: every fit of the library trains at most 2 epochs
