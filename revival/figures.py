@@ -4,6 +4,7 @@ readers: the Okabe-Ito palette, and every series also differs by marker and line
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +71,17 @@ def merged(series: list[Series]) -> list[Series]:
     return out
 
 
+def _minor_label(ax, v: float) -> str:
+    """A log axis' label between powers of ten: every one within a decade (1.25, 1.5, ...), only 2 and 5
+    over up to two decades, none beyond, so that the labels never run into each other (0.7 0.8 0.9)."""
+    lo, hi = ax.get_ylim()
+    decades = math.log10(hi / lo) if lo > 0 and hi > lo else float("inf")
+    mantissa = round(v / 10 ** math.floor(math.log10(v) + 1e-9), 6) if v > 0 else 0
+    if decades <= 1 or (decades <= 2 and mantissa in (2, 5)):
+        return f"{v:g}"
+    return ""
+
+
 def _whole(values) -> bool:
     return len(values) > 0 and all(float(v).is_integer() for v in values)
 
@@ -130,7 +142,7 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
             ax.set_yscale("log")
             plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")  # 3, 10, 30: not 3x10^0
             ax.yaxis.set_major_formatter(plain)
-            ax.yaxis.set_minor_formatter(plain)
+            ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _, ax=ax: _minor_label(ax, v)))
         ax.set_title(p.title, fontsize=11)
         ax.set_xlabel(p.xlabel)
         ax.set_ylabel(p.ylabel)

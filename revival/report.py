@@ -832,10 +832,12 @@ def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tupl
         }
         colour = {}  # the same point (variant and setting) keeps its colour across runs
         for i, r in enumerate(runs_):
+            # --train-on-all trains on the validation images too: their error is not a validation error
+            trained_on_valid = bool(_config(Path(r)).get("options", {}).get("train_on_all"))
             for point in sorted(q for q in Path(r).iterdir() if q.is_dir() and (q / "result.json").is_file()):
                 sc = read_scalars(point)
                 for split, p in panels.items():
-                    if f"error/{split}" not in sc:
+                    if f"error/{split}" not in sc or (split == "valid" and trained_on_valid):
                         continue
                     x, y = sc[f"error/{split}"]
                     c = colour.setdefault(point.name, len(colour))
@@ -843,7 +845,7 @@ def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tupl
                     p.series.append(
                         Series(f"{Path(r).name}/{point.name}", x, [100 * v for v in y], style=c, line=line, colour=c)
                     )
-        # the validation panel only where some run has a validation split (a --train-on-all run has none)
+        # the validation panel only where some run has a held-out validation split (not --train-on-all)
         p = [panels["valid"]] if panels["valid"].series else []
         p.append(panels["test"])
         out += save(draw(p, "runs overlaid", len(p)), out_dir, "overlay", svg)

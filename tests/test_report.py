@@ -144,6 +144,29 @@ def test_compare_runs_overlay_validation_beside_test(tmp_path, monkeypatch):
     assert [p.title.split(" error")[0] for p in panels] == ["validation", "test"]
     assert [s.y for s in panels[0].series] == [pytest.approx([30.0, 15.0])]
     assert len(panels[1].series) == 4 and {s.colour for s in panels[1].series} == {0, 1}
+    # a --train-on-all run trained on its validation images: their error is no validation error
+    cfg = json.loads((a / "config.json").read_text())
+    cfg["options"]["train_on_all"] = True
+    (a / "config.json").write_text(json.dumps(cfg))
+    assert invoke("report", a, b, "--out", tmp_path / "ov").exit_code == 0
+    assert [p.title.split(" error")[0] for p in drawn[-1]] == ["test"]
+
+
+def test_log_axis_labels_between_powers_of_ten_never_crowd():
+    import matplotlib.pyplot as plt
+
+    from revival.figures import _minor_label
+
+    fig, ax = plt.subplots()
+    ax.set_yscale("log")
+    for (lo, hi), labelled in (
+        ((1.1, 2.8), {1.25: "1.25", 1.5: "1.5", 2.5: "2.5"}),  # within a decade: all
+        ((0.3, 20), {0.5: "0.5", 0.7: "", 2: "2", 3: ""}),  # up to two: 2 and 5 only
+        ((0.006, 2.6), {0.02: "", 0.05: "", 0.7: ""}),  # more: none (0.01, 0.1, 1 are major)
+    ):
+        ax.set_ylim(lo, hi)
+        assert {v: _minor_label(ax, v) for v in labelled} == labelled
+    plt.close(fig)
 
 
 def test_a_dbn_report_and_no_overlay_across_commands(tiny_runs, tmp_path):
