@@ -161,8 +161,9 @@ lap()""",
         """**What to notice.** Every model improves with data, and up to a few thousand images the RBF SVM
 keeps pace with the deep net or leads it, while nearest neighbours trail both. The deep net's
 advantage needs more data than this sample holds: on MNIST-basic's 10,000 training images a
-pretrained three-layer net beats the same SVM (2.88% against 3.21%), and on all 60,000 the
-pretrained 784-500-500-2000 net reaches 1.25% (docs/results.md, both run at full length).""",
+pretrained three-layer net beats the same SVM (2.86% against 3.21%, three seeds), and on all 60,000
+the pretrained 784-500-500-2000 net reaches 1.22% (two seeds; docs/results.md, both run at full
+length).""",
     ),
     (
         "md",
