@@ -233,11 +233,8 @@ class RunLogger:
         if self._make is not None:
             self.run = self._make()
         elif self.resume is not None:
-            try:  # more epochs than the run had: a finished run is extended
-                before = runs.read_json(Path(self.resume) / "config.json")["options"].get("epochs")
-            except (OSError, ValueError, KeyError, TypeError):
-                before = None
-            self.run = runs.Run.reopen(self.resume, command, extend=options.get("epochs") != before)
+            # more epochs than a finished run had extend it
+            self.run = runs.Run.reopen(self.resume, command, epochs=options.get("epochs"))
             stored = self.run.config["options"]
             differ = [k for k, v in options.items() if k not in ("epochs", "device") and stored.get(k, v) != v]
             if differ:
@@ -505,6 +502,13 @@ def fit_net(
     n_eval = min(len(xs), cfg.eval_train_size)
     evals = {"train": (D.Visible(xs.data[:n_eval], xs.scale, xs.offset), ys[:n_eval]), **evals}
     run = None
+    if logger is not None and logger.resume is not None:
+        folder = Path(logger.resume)
+        if (folder / runs.MODEL_FILE).is_file() and not (folder / runs.STATE_FILE).is_file():
+            # saved weights without the trainer's velocities and generators: no bit-exact resume
+            raise ValueError(
+                f"{folder}: has model.pt but no state.pt, so it cannot be resumed bit for bit; start a new run"
+            )
     if logger is not None:
         run = logger.start("fit-net", {**cfg.to_dict(), "pretrained": bool(stack), "pretrained_weight_scale": scale})
     # the loop compare-dropout's points run (revival.netfit), so a fit and a point give the same numbers
@@ -514,14 +518,13 @@ def fit_net(
         runs.writer(run.path) if run else contextlib.nullcontext() as w,
         GracefulStop() as stop,
     ):
-        for epoch in range(tcfg.epochs):
+        for epoch in range(fit.start, tcfg.epochs):  # a resumed fit continues after its last saved epoch
             evaluated = len(fit.history)
             fit.end_epoch(w, epoch, fit.train(epoch, stop.check))
             if run is not None and len(fit.history) > evaluated:
                 model.save(run.path / runs.MODEL_FILE)
         rows = [net_history_row(h) for h in fit.history]
-        if run is not None:
-            (run.path / runs.STATE_FILE).unlink(missing_ok=True)  # a finished fit needs no resume state
+        if run is not None:  # state.pt stays: a later resume with more epochs extends the run bit for bit
             run.write_summary(
                 {"status": runs.STATUS_FINISHED, "final": rows[-1], "model": str(run.path / runs.MODEL_FILE)},
                 f"# fit_net: {run.path.name}\n\nfinished\n\n" + runs.markdown_table(rows[-1]) + "\n",

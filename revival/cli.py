@@ -14,6 +14,7 @@ import click
 from . import __version__
 from . import experiments as E
 from .config import RBM_CHECKS
+from .threads import MAX_THREADS, auto_threads, omp_threads
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
 
@@ -147,19 +148,26 @@ def check_fits(option: str, n_floats: int, what: str):
 
 
 class Threads(click.ParamType):
-    """``auto`` or a whole number of threads, 1-1024."""
+    """``auto`` or a whole number of threads, 1-1024 (:data:`revival.threads.MAX_THREADS`)."""
 
     name = "auto|N"
 
     def convert(self, value, param, ctx):
-        if isinstance(value, int) or str(value).strip().lower() == "auto":
-            return value if isinstance(value, int) else "auto"
+        # the same checks whatever the source: command line, a --config TOML (an int), the environment
+        if isinstance(value, bool) or isinstance(value, float):
+            self.fail(f"{value!r} is neither 'auto' nor a whole number", param, ctx)
+        if str(value).strip().lower() == "auto":
+            try:
+                omp_threads()  # auto defers to $OMP_NUM_THREADS: it must be a count torch can take
+            except ValueError as e:
+                self.fail(str(e), param, ctx)
+            return "auto"
         try:
             n = int(str(value).strip())
         except ValueError:
             self.fail(f"{value!r} is neither 'auto' nor a whole number", param, ctx)
-        if not 1 <= n <= 1024:
-            self.fail(f"{n} is not in 1..1024", param, ctx)
+        if not 1 <= n <= MAX_THREADS:
+            self.fail(f"{n} is not in 1..{MAX_THREADS}", param, ctx)
         return n
 
 
@@ -170,8 +178,6 @@ def apply_threads(value) -> tuple[int, str]:
     import torch
 
     if value in (None, "auto"):
-        from .threads import auto_threads
-
         n, why = auto_threads()
     else:
         n, why = int(value), "--threads"
@@ -440,7 +446,7 @@ def prepare(command: str, o: dict, resolve, on_resume=None):
             )
         changed = {n: o[n] for n in given}
         try:
-            run = Run.reopen(resume, command, extend="epochs" in changed)
+            run = Run.reopen(resume, command, epochs=changed.get("epochs"))
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--resume") from None
         opts = dict(run.config["options"])

@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import rbm as R
+
 ACTIVATIONS = {"relu": torch.relu, "logistic": torch.sigmoid, "tanh": torch.tanh, "linear": lambda x: x}
 DROPOUT_TYPES = ("bernoulli", "gaussian")
 from .experiments import DROPOUT_SCALINGS, INIT_SCHEMES  # noqa: E402 (the choices, declared once)
@@ -167,7 +169,7 @@ class MLP(nn.Module):
         was = self.training
         self.eval()
         w = self.layers[0].weight
-        t = torch.as_tensor(x).to(device=w.device, dtype=w.dtype).reshape(-1, self.sizes[0])
+        t = R._tensor(x, w, self.sizes[0])
         out = (
             torch.cat([torch.softmax(self(t[i : i + batch]), 1) for i in range(0, len(t), batch)])
             if len(t)

@@ -54,6 +54,7 @@ class NetFit:
             self.trainer.load_state_dict(st["trainer"])
             self.start, self.best_test_loss, self.last = st["epoch"], st["best_test_loss"], st["metrics"]
             self.seconds = st.get("seconds", 0.0)
+            self.history = list(st.get("history", []))  # the evaluated epochs before the resume
             if echo is not None:
                 echo(f"[{name}] resuming after epoch {self.start}")
         self.clock = runs.EpochClock(self.start, cfg.epochs)
@@ -77,6 +78,7 @@ class NetFit:
             "best_test_loss": self.best_test_loss,
             "metrics": metrics,
             "seconds": self.tick(),
+            "history": list(self.history),
         }
 
     def end_epoch(self, w, epoch: int, tr: dict, seconds: float = 0.0):

@@ -99,10 +99,20 @@ class RBM(nn.Module):
         return self
 
 
-def _tensor(x, like: torch.Tensor) -> torch.Tensor:
-    """``x`` (numpy or tensor, 1-D or 2-D) as a float tensor [n, d] on ``like``'s device and dtype."""
+def _tensor(x, like: torch.Tensor, width: int | None = None, what: str = "x") -> torch.Tensor:
+    """``x`` (numpy or tensor, one row [d] or rows [n, d]) as a float tensor [n, d] on ``like``'s device
+    and dtype. ValueError naming both widths when ``d`` is not ``width`` (``like``'s columns by
+    default: a reshape would silently change the number of rows), and when ``x`` holds NaN or inf."""
     t = torch.as_tensor(x)
-    return t.to(device=like.device, dtype=like.dtype).reshape(-1, t.shape[-1] if t.dim() else 1)
+    width = like.shape[-1] if width is None else width
+    if t.dim() == 0 or t.dim() > 2:
+        raise ValueError(f"{what}: expected rows [n, {width}], got an array of shape {tuple(t.shape)}")
+    if t.shape[-1] != width:
+        raise ValueError(f"{what}: rows of {t.shape[-1]} values, the model takes {width}")
+    t = t.to(device=like.device, dtype=like.dtype).reshape(-1, width)
+    if t.numel() and not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{what}: holds NaN or inf")
+    return t
 
 
 def _like(x, t: torch.Tensor):

@@ -24,6 +24,8 @@ STATUS_RUNNING, STATUS_FINISHED = "running", "finished"
 STATUS_DIVERGED, STATUS_INTERRUPTED, STATUS_FAILED = "diverged", "interrupted", "failed"
 STATUS_KILLED = "killed"  # left "running" by a process that died without recording how it ended
 MODEL_FILE, STATE_FILE, RESULT_FILE = "model.pt", "state.pt", "result.json"
+# commands (and library fits) whose finished runs a resume with more epochs extends
+EXTENDABLE = ("pretrain-rbm", "pretrain-dbn", "pretrain-dbm", "fit-net")
 # what an ended run's summary says about how it ended; gone once it is resumed
 STALE_FIELDS = (
     "hint",
@@ -317,10 +319,11 @@ class Run:
             ) from None
 
     @classmethod
-    def reopen(cls, path, command: str, extend: bool = False) -> "Run":
+    def reopen(cls, path, command: str, epochs: int | None = None) -> "Run":
         """Open an existing run folder of ``command`` for ``--resume`` and take its lock. ValueError
-        when it is not one, is finished (unless ``extend``: more epochs were asked for), or another
-        process holds it. A folder left ``running`` by a dead process is marked ``killed`` first."""
+        when it is not one, is finished (unless ``epochs`` asks for more epochs than it trained: the
+        run is extended; fewer would rewrite its record), or another process holds it. A folder left
+        ``running`` by a dead process is marked ``killed`` first."""
         path = Path(path)
         cfg_path = path / "config.json"
         if not cfg_path.is_file():
@@ -342,8 +345,15 @@ class Run:
             except (OSError, ValueError):
                 summary = {}
             summary = summary if isinstance(summary, dict) else {}
-        if summary.get("status") == STATUS_FINISHED and not extend:
-            raise ValueError(f"{path}: this run already finished; nothing to resume")
+        if summary.get("status") == STATUS_FINISHED:
+            done = cfg["options"].get("epochs")
+            count = isinstance(done, int) and not isinstance(done, bool)  # a stack's per-layer list: its own rule
+            fewer = count and isinstance(epochs, int) and epochs <= done
+            if command not in EXTENDABLE or epochs is None or fewer:
+                more = f"more than {done}" if count else "more"
+                hint = f"; asking for {more} epochs (--epochs N) extends it" if command in EXTENDABLE else ""
+                trained = f" after {done} epochs" if count else ""
+                raise ValueError(f"{path}: this run already finished{trained}; nothing to resume{hint}")
         cfg.pop("environment", None)
         run = cls(path, cfg, resumed=True)
         if not run.lock.acquire():

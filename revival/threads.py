@@ -16,6 +16,20 @@ import os
 import time
 
 WINDOW_S = 0.2  # how long the idle counters are watched at start
+MAX_THREADS = 1024  # more is a typo (torch itself crashes on 100,000)
+
+
+def omp_threads(env: dict | None = None) -> int | None:
+    """``OMP_NUM_THREADS`` as a count (None when unset or not one plain number, e.g. OpenMP's
+    nested list "4,2", which torch reads itself); ValueError when it is a number outside
+    1..MAX_THREADS, as ``--threads N`` would be refused."""
+    env = os.environ if env is None else env
+    omp = env.get("OMP_NUM_THREADS", "").strip()
+    if not omp.isdigit():
+        return None
+    if not 1 <= int(omp) <= MAX_THREADS:
+        raise ValueError(f"OMP_NUM_THREADS={omp} is not in 1..{MAX_THREADS}; set it to a count of cores or unset it")
+    return int(omp)
 
 
 def usable_cores() -> int:
@@ -61,10 +75,9 @@ def auto_threads(env: dict | None = None, free: float | None = None) -> tuple[in
     """The thread count of ``--threads auto`` and why, in words for config.json and the console.
     ``OMP_NUM_THREADS`` (a positive whole number) wins; otherwise the free cores rounded down
     (a core 70% busy elsewhere is not free), at least 1, at most :func:`usable_cores`."""
-    env = os.environ if env is None else env
-    omp = env.get("OMP_NUM_THREADS", "").strip()
-    if omp.isdigit() and int(omp) > 0:
-        return int(omp), "OMP_NUM_THREADS"
+    omp = omp_threads(env)
+    if omp is not None:
+        return omp, "OMP_NUM_THREADS"
     cap = usable_cores()
     f = free_cores() if free is None else free
     n = max(1, min(cap, math.floor(f + 0.25)))  # 1.8 free cores of 2 are 2; 1.6 are 1

@@ -1,0 +1,135 @@
+"""The library's silent wrong results of the third adversarial round, each refused or made right:
+model methods check their input's width and values (a reshape changed the row count), ``fit_net``
+resumes bit for bit (it retrained from epoch 0 in the old folder), and ``--threads`` from a TOML
+file or the environment passes the command line's checks (it crashed torch)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import revival
+from helpers import invoke
+from revival import api
+from revival.config import DBNConfig, NetConfig, RBMConfig
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return revival.load_dataset("mnist-sample", train_size=200)
+
+
+@pytest.fixture(scope="module")
+def models(sample):
+    rbm, _ = revival.fit_rbm(sample.x_train, RBMConfig(n_hidden=6, epochs=1, device="cpu"))
+    dbn, _ = revival.fit_dbn(sample.x_train, DBNConfig(layers=(6, 4), epochs=1, device="cpu"))
+    net, _ = revival.fit_net(sample.x_train, sample.y_train, NetConfig(layers=(6,), epochs=1, device="cpu"))
+    return {"rbm": rbm, "dbn": dbn, "net": net}
+
+
+@pytest.mark.parametrize(
+    "name,method",
+    [("net", "predict"), ("net", "predict_proba"), ("rbm", "transform"), ("rbm", "free_energy"), ("dbn", "transform")],
+)
+def test_a_model_method_refuses_rows_of_another_width(sample, models, name, method):
+    f = getattr(models[name], method)
+    x = sample.x_test[:5]
+    assert len(f(x)) == 5 and len(f(x[0])) == 1  # one row of the right width is a batch of one
+    with pytest.raises(ValueError, match="rows of 1568 values, the model takes 784"):
+        f(np.hstack([x, x]))  # 1,568 columns: a reshape to (-1, 784) made 10 rows of 5
+    with pytest.raises(ValueError, match="rows of 392 values, the model takes 784"):
+        f(x[:, :392])
+    bad = x.astype(np.float32)
+    bad[1, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        f(bad)
+
+
+def test_fit_net_resumes_an_interrupted_run_bit_for_bit(sample, tmp_path, monkeypatch):
+    cfg = NetConfig(layers=(8,), epochs=4, device="cpu", seed=3)
+    args = (sample.x_train, sample.y_train, cfg)
+    whole, hist = revival.fit_net(*args, valid=(sample.x_valid, sample.y_valid))
+    calls = {"n": 0}
+    real = api.NetFit.train
+
+    def stop_in_epoch_3(self, epoch, check, on_batch=None):
+        calls["n"] += 1
+        if epoch == 2:
+            raise revival.Interrupted(2)
+        return real(self, epoch, check, on_batch)
+
+    monkeypatch.setattr(api.NetFit, "train", stop_in_epoch_3)
+    logger = revival.RunLogger(tmp_path, echo=lambda m: None)
+    with pytest.raises(revival.Interrupted):
+        revival.fit_net(*args, valid=(sample.x_valid, sample.y_valid), logger=logger)
+    monkeypatch.setattr(api.NetFit, "train", real)
+    run = logger.path
+    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+    net, back = revival.fit_net(
+        *args, valid=(sample.x_valid, sample.y_valid), logger=revival.RunLogger(resume=run, echo=lambda m: None)
+    )
+    assert back["epoch"] == [1, 2, 3, 4]  # the whole history, not the resumed part relabelled
+    assert back["valid_error"] == hist["valid_error"]
+    for a, b in zip(net.parameters(), whole.parameters()):
+        assert torch.equal(a, b)
+    # a finished run: more epochs extend it as a longer run would have trained; the same or fewer are refused
+    for epochs in (4, 2):
+        with pytest.raises(
+            ValueError, match="already finished after 4 epochs; nothing to resume; asking for more than 4 epochs"
+        ):
+            revival.fit_net(
+                sample.x_train,
+                sample.y_train,
+                NetConfig(layers=(8,), epochs=epochs, device="cpu", seed=3),
+                logger=revival.RunLogger(resume=run, echo=lambda m: None),
+            )
+    longer_cfg = NetConfig(layers=(8,), epochs=6, device="cpu", seed=3)
+    longer, _ = revival.fit_net(sample.x_train, sample.y_train, longer_cfg, valid=(sample.x_valid, sample.y_valid))
+    ext, h = revival.fit_net(
+        sample.x_train,
+        sample.y_train,
+        longer_cfg,
+        valid=(sample.x_valid, sample.y_valid),
+        logger=revival.RunLogger(resume=run, echo=lambda m: None),
+    )
+    assert h["epoch"] == [1, 2, 3, 4, 5, 6]
+    for a, b in zip(ext.parameters(), longer.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_fit_net_refuses_a_run_it_cannot_resume_exactly(sample, tmp_path):
+    cfg = NetConfig(layers=(4,), epochs=2, device="cpu")
+    logger = revival.RunLogger(tmp_path, echo=lambda m: None)
+    revival.fit_net(sample.x_train, sample.y_train, cfg, logger=logger)
+    run = logger.path
+    (run / "state.pt").unlink()  # the weights alone: the trainer's velocities and generators are gone
+    s = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**s, "status": "interrupted"}))
+    for _ in range(2):  # the refusal takes no lock and changes no record: a retry gets the same line
+        with pytest.raises(ValueError, match="has model.pt but no state.pt"):
+            revival.fit_net(
+                sample.x_train, sample.y_train, cfg, logger=revival.RunLogger(resume=run, echo=lambda m: None)
+            )
+    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+
+
+@pytest.mark.parametrize(
+    "toml,env,needle",
+    [
+        ("threads = 0\n", {}, "0 is not in 1..1024"),
+        ("threads = 100000\n", {}, "100000 is not in 1..1024"),
+        ("threads = true\n", {}, "True is neither 'auto' nor a whole number"),
+        ("threads = 1.5\n", {}, "1.5 is neither 'auto' nor a whole number"),
+        ("", {"OMP_NUM_THREADS": "100000"}, "OMP_NUM_THREADS=100000 is not in 1..1024"),
+        ('threads = "auto"\n', {"OMP_NUM_THREADS": "0"}, "OMP_NUM_THREADS=0 is not in 1..1024"),
+    ],
+)
+def test_threads_from_toml_or_the_environment_pass_the_command_lines_checks(tmp_path, monkeypatch, toml, env, needle):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(toml)
+    r = invoke("pretrain-rbm", "--config", cfg, "--dataset", "mnist-sample", "--epochs", 1, "--logdir", tmp_path)
+    assert r.exit_code == 2 and needle in r.output, r.output
+    assert not (tmp_path / "pretrain-rbm").exists()
