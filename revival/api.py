@@ -47,7 +47,7 @@ from .layerwise import (
 )
 from .mlp import from_checkpoint as _mlp_from_checkpoint
 from .mlp import seeded_mlp
-from .netfit import NetFit
+from .netfit import NetFit, Selection
 from .train import GracefulStop, MLPTrainConfig, RBMTrainConfig, checked_floats
 
 __all__ = [
@@ -301,6 +301,17 @@ def columns(rows: list[dict]) -> dict:
     return {k: [r.get(k) for r in rows] for k in keys}
 
 
+class NetHistory(dict):
+    """fit_net's history: per-epoch lists by name (a dict, so ``pandas.DataFrame(history)`` works), and
+    the model selection on the validation split as attributes: ``best_valid_epoch`` (the epoch of lowest
+    validation error; None without ``valid=``), ``test_error_at_best_valid`` (the test error then; None
+    without ``test=``), ``stopped_epoch`` (early stopping; None when the schedule ran out) and
+    ``restored_best`` (the returned weights are that epoch's)."""
+
+    best_valid_epoch = test_error_at_best_valid = stopped_epoch = None
+    restored_best = False
+
+
 def rbm_in_memory(train: D.Visible, valid: D.Visible | None, cfg: RBMTrainConfig, seed: int, device):
     """The in-memory loop of :func:`fit_rbm`: the trainer the CLI uses (:func:`revival.layerwise.new_rbm`),
     no monitors beyond the free energies, nothing written."""
@@ -463,8 +474,10 @@ def fit_net(
     ``test``: ``(x, y)`` pairs evaluated every ``eval_every`` epochs. Returns ``(net, history)``, history
     per evaluated epoch: ``epoch``, ``batch_loss`` (training loss with dropout on), ``train_error`` /
     ``train_loss`` (the deterministic net on the first ``eval_train_size`` rows), and
-    ``valid_*`` / ``test_*`` when given; errors are fractions. ``logger``: also write the run folder
-    (TensorBoard ``error/<split>``, ``loss/<split>``, ``model.pt``, summary)."""
+    ``valid_*`` / ``test_*`` when given; errors are fractions; a :class:`NetHistory`, whose attributes
+    give the epoch of lowest validation error and the test error at it (choose on ``valid``, never on
+    ``test``). ``logger``: also write the run folder (TensorBoard ``error/<split>``, ``loss/<split>``,
+    ``model.pt``, summary)."""
     cfg = config or NetConfig()
     device = device_of(cfg.device, "NetConfig")
     xs = visible(x, device, what="x")
@@ -501,6 +514,8 @@ def fit_net(
     )
     n_eval = min(len(xs), cfg.eval_train_size)
     evals = {"train": (D.Visible(xs.data[:n_eval], xs.scale, xs.offset), ys[:n_eval]), **evals}
+    if (cfg.restore_best or cfg.patience is not None) and valid is None:
+        raise ValueError("NetConfig.restore_best and .patience choose on the validation error: pass valid=(x, y)")
     run = None
     if logger is not None and logger.resume is not None:
         folder = Path(logger.resume)
@@ -512,25 +527,46 @@ def fit_net(
     if logger is not None:
         run = logger.start("fit-net", {**cfg.to_dict(), "pretrained": bool(stack), "pretrained_weight_scale": scale})
     # the loop compare-dropout's points run (revival.netfit), so a fit and a point give the same numbers
-    fit = NetFit(model, tcfg, cfg.seed, xs, ys, evals, cfg.eval_every, None if run is None else run.path)
+    fit = NetFit(
+        model,
+        tcfg,
+        cfg.seed,
+        xs,
+        ys,
+        evals,
+        cfg.eval_every,
+        None if run is None else run.path,
+        selection=Selection(cfg.restore_best, cfg.patience),
+    )
     with (
         run.recording() if run else contextlib.nullcontext(),
         runs.writer(run.path) if run else contextlib.nullcontext() as w,
         GracefulStop() as stop,
     ):
         for epoch in range(fit.start, tcfg.epochs):  # a resumed fit continues after its last saved epoch
+            if fit.stopped:  # early stopping (patience), also in a resumed run that had stopped
+                break
             evaluated = len(fit.history)
             fit.end_epoch(w, epoch, fit.train(epoch, stop.check))
             if run is not None and len(fit.history) > evaluated:
                 model.save(run.path / runs.MODEL_FILE)
         rows = [net_history_row(h) for h in fit.history]
+        fit.finish()  # restore_best: the best validation epoch's weights
+        chosen = {**fit.selection.fields(fit.validated), "epochs_trained": fit.last_epoch}
         if run is not None:  # state.pt stays: a later resume with more epochs extends the run bit for bit
+            if cfg.restore_best:
+                model.save(run.path / runs.MODEL_FILE)
             run.write_summary(
-                {"status": runs.STATUS_FINISHED, "final": rows[-1], "model": str(run.path / runs.MODEL_FILE)},
-                f"# fit_net: {run.path.name}\n\nfinished\n\n" + runs.markdown_table(rows[-1]) + "\n",
+                {"status": runs.STATUS_FINISHED, "final": rows[-1], **chosen, "model": str(run.path / runs.MODEL_FILE)},
+                f"# fit_net: {run.path.name}\n\nfinished\n\n" + runs.markdown_table({**rows[-1], **chosen}) + "\n",
             )
     model.eval()
-    return model, columns(rows)
+    history = NetHistory(columns(rows))
+    history.best_valid_epoch = chosen["best_valid_epoch"] if fit.validated else None
+    history.test_error_at_best_valid = chosen["test_error_at_best_valid"] if fit.validated else None
+    history.stopped_epoch = chosen.get("stopped_epoch")
+    history.restored_best = bool(chosen.get("restored_best"))
+    return model, history
 
 
 def net_history_row(h: dict) -> dict:

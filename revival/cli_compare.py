@@ -214,6 +214,25 @@ COMPARE_OPTIONS = [
         ),
     ),
     (
+        ("--restore-best/--no-restore-best",),
+        dict(
+            default=None,
+            help="Keep each net's weights of its epoch of lowest validation error (Keras' restore_best_weights); "
+            "its errors are then that epoch's. Off: the schedule's last epoch, as the papers ran it. Every row "
+            "reports the best validation epoch and the test error at it either way.",
+        ),
+    ),
+    (
+        ("--patience",),
+        dict(
+            type=click_type(NET_CHECKS["patience"]),
+            default=None,
+            help="Early stopping: end a net's training when this many epochs have passed since its lowest "
+            "validation error (Keras' EarlyStopping patience); with --retrain-on-full the second phase trains "
+            "to the chosen epoch.",
+        ),
+    ),
+    (
         (
             "--plan",
             "plan_only",

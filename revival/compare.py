@@ -23,18 +23,19 @@ from . import data as D
 from . import dbn as DBN
 from . import executor, runs
 from .baselines import fit_knn, fit_svm
-from .experiments import KNN_KS, PRESETS, RBM_DEFAULTS, SVM_CS, hidden_layers
+from .experiments import KNN_KS, PRESETS, RBM_DEFAULTS, SVM_CS, SVM_GAMMA_FACTORS, hidden_layers
 from .layerwise import first_layer_data, fit_stack
 from .mlp import MLP, seeded_mlp
-from .netfit import NetFit
+from .netfit import NetFit, Selection
 from .plan import plan, plan_lines
-from .report import group_rows, summary_markdown
+from .report import group_rows, pair_differences, summary_markdown
 from .sweep import NET_AXES, Point, differing_hparams, eval_interval, grid, point_epochs, variant_settings  # noqa: F401 (the grid)
 from .train import (
     GracefulStop,
     MLPTrainConfig,
     epoch_loop,
     evaluate_classifier,
+    predicted_classes,
 )
 
 LONG_RUN = 100_000  # weight updates in all: the run prints its plan (revival.plan) before it starts
@@ -236,7 +237,7 @@ class PointFit:
     its ``state.pt`` when there is one). ``full``: the second phase of ``--retrain-on-full``, a
     fresh net on train + valid (60,000 images) for the same number of weight updates, in ``full/``."""
 
-    def __init__(self, ex: Experiment, point: Point, full: bool = False):
+    def __init__(self, ex: Experiment, point: Point, full: bool = False, chosen_epochs: int | None = None):
         opts, device = ex.opts, ex.device
         self.ex, self.point = ex, point
         self.name = point.name(opts) + ("/full" if full else "")
@@ -251,8 +252,8 @@ class PointFit:
         self.folder.mkdir(parents=True, exist_ok=True)
         x_np, y_np = ex.training_set(point)
         bs = opts["batch_size"]
-        if full:
-            updates = point_epochs(opts, len(x_np)) * -(-len(x_np) // bs)
+        if full:  # the first phase's length, or the epoch it chose on validation (--restore-best, --patience)
+            updates = (chosen_epochs or point_epochs(opts, len(x_np))) * -(-len(x_np) // bs)
             x_np, y_np = np.concatenate([x_np, ex.data["valid_np"][0]]), np.concatenate([y_np, ex.data["valid_np"][1]])
             epochs = max(1, round(updates / -(-len(x_np) // bs)))
         else:
@@ -326,6 +327,9 @@ class PointFit:
             self.monitor_x,
             ex.echo,
             self.name,
+            # the full phase and --train-on-all train on the validation images: nothing to choose on
+            selection=None if full else Selection(opts.get("restore_best", False), opts.get("patience")),
+            validated=not (full or (point.size is None and opts.get("train_on_all"))),
         )
 
     # the training state lives in the NetFit (shared with revival.fit_net)
@@ -346,8 +350,11 @@ class PointFit:
         self.net.end_epoch(w, epoch, tr, seconds)
 
     def row(self, check) -> dict:
-        """The point's summary row, with the Monte-Carlo test error of dropout variants."""
-        p, s, last, opts = self.point, self.s, self.last, self.ex.opts
+        """The point's summary row, with the Monte-Carlo test error of dropout variants and the model
+        selection on validation (the epoch of lowest validation error and the test error at it; with
+        --restore-best the errors are that epoch's, whose weights the net now has)."""
+        p, s, opts = self.point, self.s, self.ex.opts
+        last = self.net.finish()
         row = {
             "variant": p.variant,
             "train_size": len(self.x),
@@ -370,8 +377,9 @@ class PointFit:
             "test_loss": last["loss/test"],
             "test_loss_min": self.best_test_loss,
             "epochs": self.cfg.epochs,
-            "updates": self.cfg.epochs * self.per_epoch,
+            "updates": self.net.last_epoch * self.per_epoch,
             "seconds": self.seconds,  # wall time of the epochs (training, evaluation, saving), resumes included
+            **self.net.selection.fields(self.net.validated),
         }
         own = (opts.get("variant_options") or {}).get(p.variant)
         if own:  # the settings this variant trains with instead of the shared ones
@@ -422,7 +430,7 @@ class PointFit:
         }
 
 
-def fit_phase(ex: Experiment, point: Point, full: bool = False) -> dict:
+def fit_phase(ex: Experiment, point: Point, full: bool = False, chosen_epochs: int | None = None) -> dict:
     """Train one phase of a grid point in its folder and write its row to ``result.json`` there
     (a phase whose ``result.json`` exists is not trained again). Interrupted, it leaves
     ``state.pt`` and the ``model.pt`` of its last completed epoch; finished, ``model.pt`` and the
@@ -430,7 +438,7 @@ def fit_phase(ex: Experiment, point: Point, full: bool = False) -> dict:
     folder = ex.run.path / point.name(ex.opts) / ("full" if full else "")
     if (folder / runs.RESULT_FILE).is_file():
         return runs.read_json(folder / runs.RESULT_FILE)
-    fit = PointFit(ex, point, full)
+    fit = PointFit(ex, point, full, chosen_epochs)
     with runs.writer(fit.folder, purge_step=fit.start + 1 if fit.start else None) as w, GracefulStop() as stop:
         try:
             epoch_loop(
@@ -440,6 +448,7 @@ def fit_phase(ex: Experiment, point: Point, full: bool = False) -> dict:
                 fit.bar,
                 fit.train,
                 lambda epoch, tr, seconds: fit.end_epoch(w, epoch, tr, seconds),
+                done=lambda: fit.net.stopped,
             )
             row = fit.row(stop.check)
             stop.check()
@@ -458,6 +467,7 @@ def fit_phase(ex: Experiment, point: Point, full: bool = False) -> dict:
         }
         runs.log_hparams(w, fit.hparams(), metrics, {"variant": list(ex.opts["variants"])}, differing_hparams(ex.opts))
     save_mlp(fit.folder, fit.model)
+    runs.save_predictions(fit.folder, predicted_classes(fit.model, fit.test_set[0]).cpu(), fit.test_set[1].cpu())
     runs.write_json(fit.folder / runs.RESULT_FILE, row)
     (fit.folder / runs.STATE_FILE).unlink(missing_ok=True)  # a finished phase needs no resume state
     return row
@@ -513,13 +523,19 @@ def fit_classic(ex: Experiment, point: Point) -> dict:
                 SVM_CS,
                 point.seed,
                 check=stop.check,
+                gamma_factors=SVM_GAMMA_FACTORS,
             )
             extra = {
                 "C": res["C"],
-                "valid_error_by_C": {str(c): e for c, e in res["valid_error_by_C"].items()},
+                "gamma": res["gamma"],
+                "gamma_factor": res["gamma_factor"],
+                "valid_error_by_C_gamma": res["valid_error_by_C_gamma"],
                 "support_vectors": res["support_vectors"],
             }
-            setting = f"C = {res['C']:g}, {res['support_vectors']} support vectors"
+            setting = (
+                f"C = {res['C']:g}, gamma = {res['gamma']:.3g} ({res['gamma_factor']:.3g} x scale) chosen on "
+                f"validation, {res['support_vectors']} support vectors"
+            )
     seconds = time.perf_counter() - t0
     row = {
         "variant": point.variant,
@@ -562,6 +578,7 @@ def fit_classic(ex: Experiment, point: Point) -> dict:
         }
         metrics = {f"hparam/{k}": row[k] for k in ("train_error", "valid_error", "test_error", "generalization_gap")}
         runs.log_hparams(w, hp, metrics, {"variant": list(opts["variants"])}, differing_hparams(opts))
+    runs.save_predictions(folder, res["test_pred"], d["test_np"][1])
     runs.write_json(folder / runs.RESULT_FILE, row)
     ex.echo(
         f"[{point.name(opts)}] {setting}  train err {100 * row['train_error']:.2f}%  valid err "
@@ -578,7 +595,8 @@ def train_point(ex: Experiment, point: Point) -> dict:
         return fit_classic(ex, point)
     row = fit_phase(ex, point)
     if ex.opts.get("retrain_on_full"):
-        full = fit_phase(ex, point, full=True)
+        chosen = ex.opts.get("restore_best") or ex.opts.get("patience")  # the epoch chosen on validation
+        full = fit_phase(ex, point, full=True, chosen_epochs=row["best_valid_epoch"] if chosen else None)
         row.update(
             test_error_full=full["test_error"],
             epochs_full=full["epochs"],
@@ -733,6 +751,7 @@ def _compare_dropout(opts: dict, device, make_run, echo, progress) -> dict:
             "preset": opts["preset"],
             "rows": rows,
             "groups": group_rows(rows, preset),
+            "differences": pair_differences(run.path),
         }
         if preset.citation:
             summary["paper"] = {

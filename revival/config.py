@@ -92,6 +92,7 @@ NET_CHECKS = {
     "freeze_pretrained_epochs": COUNT,
     "eval_every": POSITIVE_INT,
     "eval_train_size": POSITIVE_INT,
+    "patience": POSITIVE_INT,
     "activation": E.ACTIVATIONS,
     "loss": E.LOSSES,
     "init_scheme": E.INIT_SCHEMES,
@@ -324,7 +325,10 @@ class NetConfig(_Config):
     0, ``max_norm`` None). ``dropout_scaling``: ``inverted`` (scale kept units by 1/q in training)
     or ``paper`` (no rescaling in training, weights times q at test time). ``freeze_pretrained_epochs``:
     with ``init=`` a DBN, the first epochs train the output layer alone. ``eval_every``: evaluate the
-    validation and test sets every that many epochs (and after the last)."""
+    validation and test sets every that many epochs (and after the last). Model selection on the
+    validation split (``valid=``), as Keras' EarlyStopping: ``restore_best`` returns the weights of the
+    epoch of lowest validation error (off: the schedule's last epoch, as the papers ran it);
+    ``patience``: stop when that many epochs have passed since the lowest validation error (None: never)."""
 
     layers: tuple = tuple(_C["layers"])
     activation: str = _C["activation"]
@@ -349,6 +353,8 @@ class NetConfig(_Config):
     eval_every: int = _C["eval_every"]
     eval_train_size: int = _C["eval_train_size"]
     precision: str = _C["precision"]
+    restore_best: bool = _C["restore_best"]
+    patience: int | None = _C["patience"]
     seed: int = 0
     device: str = "auto"
 
@@ -357,8 +363,9 @@ class NetConfig(_Config):
     def __post_init__(self):
         object.__setattr__(self, "layers", _positive_ints("NetConfig", "layers", self.layers))
         self._check()
-        if not isinstance(self.dampen, bool):
-            raise ConfigError("NetConfig.dampen", f"expected True or False, got {self.dampen!r}")
+        for name in ("dampen", "restore_best"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"NetConfig.{name}", f"expected True or False, got {getattr(self, name)!r}")
 
     def train_options(self) -> dict:
         """The settings as :class:`revival.train.MLPTrainConfig` names them."""

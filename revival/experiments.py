@@ -109,6 +109,9 @@ LOSSES = ("cross-entropy", "mse")
 # (chosen likewise; gamma = 1 / (n_pixels * pixel variance), scikit-learn's "scale")
 KNN_KS = (1, 3, 5, 7, 9, 15)
 SVM_CS = (1.0, 10.0, 100.0)
+# the RBF kernel's width, searched with C on validation as Larochelle et al. 2007 tuned theirs: these
+# multiples of scikit-learn's "scale" (1 / (D * Var(x)): about 0.013 for MNIST's grey levels)
+SVM_GAMMA_FACTORS = (1 / 3, 1.0, 3.0)
 CLASSIC_EXTRA = "classic"  # pip install 'revival[classic]' brings scikit-learn for svm-rbf
 RAY_EXTRA = "ray"  # pip install 'revival[ray]' brings Ray for compare-dropout --executor ray
 EXECUTORS = ("local", "ray")
@@ -206,6 +209,11 @@ COMPARE_DEFAULTS = {
     "variant_options": {},
     # evaluate, log and save every this many epochs (and after the last); 1: every epoch
     "eval_every": 1,
+    # model selection on the validation split (Keras' EarlyStopping): keep the weights of the epoch of
+    # lowest validation error, and stop when that many epochs have passed since it (None: never); off by
+    # default, so runs keep the papers' fixed length
+    "restore_best": False,
+    "patience": None,
 }
 # the settings a variant may set for itself (not the batch size: every variant makes the same updates)
 VARIANT_OPTION_KEYS = (
@@ -839,6 +847,11 @@ def resolve_compare(cli: dict) -> dict:
                 "with --train-size, --train-sizes or --retrain-on-full"
             )
         out["train_on_all"] = False  # the preset's protocol needs the whole split: a reduced run skips it
+    if out.get("train_on_all") and (out.get("restore_best") or out.get("patience")):
+        raise ValueError(
+            "--restore-best and --patience choose on the validation images, which --train-on-all trains on; "
+            "leave one out (the choice on validation is a run without --train-on-all)"
+        )
     if out.get("retrain_on_full") and (out.get("train_size") or out.get("train_sizes")):
         if cli.get("retrain_on_full"):
             raise ValueError(

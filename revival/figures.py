@@ -44,6 +44,10 @@ class Panel:
     logx: bool = False
     logy: bool = False
     hlines: list[tuple[float, str, int]] = field(default_factory=list)  # (y, label, style)
+    # (x, y, style): points ringed with a large open circle in their series' colour, one legend entry
+    # ``marks_label`` for all (e.g. each curve's epoch of lowest validation error)
+    marks: list[tuple[float, float, int]] = field(default_factory=list)
+    marks_label: str = ""
 
 
 def merged(series: list[Series]) -> list[Series]:
@@ -120,6 +124,11 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
             )
             if s.lo is not None and s.hi is not None:
                 ax.fill_between(s.x, s.lo, s.hi, color=COLOURS[k], alpha=0.18, linewidth=0)
+        ring = dict(linestyle="none", marker="o", markersize=13, markerfacecolor="none", markeredgewidth=1.8, zorder=5)
+        for x, y, style in p.marks:
+            ax.plot([x], [y], color=COLOURS[style % len(COLOURS)], **ring)
+        if p.marks and p.marks_label:  # one legend entry in black: the ring's colour is its curve's
+            ax.plot([], [], color="black", label=p.marks_label, **ring)
         for y, label, style in p.hlines:
             ax.axhline(y, color=COLOURS[style % len(COLOURS)], linestyle=":", linewidth=1.2)
             ax.annotate(
@@ -147,6 +156,8 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
         ax.set_xlabel(p.xlabel)
         ax.set_ylabel(p.ylabel)
         ax.grid(True, alpha=0.3)
+        if p.marks and p.marks_label:
+            series = [*series, Series(p.marks_label, [], [])]  # its legend entry counts towards the placement
         if series and _beside(series):
             ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, handlelength=3.5)
         elif series:

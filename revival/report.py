@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .experiments import COMPARE_DEFAULTS, PRESETS, VARIANTS, Preset, preset_settings
+from .runs import load_predictions
 from .sweep import NET_AXES
 
 AXIS_COLUMNS = tuple(NET_AXES.values())  # the row fields of the optional sweep axes
@@ -43,11 +44,17 @@ def group_rows(rows: list[dict], preset: Preset) -> list[dict]:
             "test_loss",
             "test_loss_min",
             "test_error_full",
+            "test_error_at_best_valid",
+            "best_valid_epoch",
         ):
-            vals = [r[k] for r in rs if r.get(k) is not None]
+            vals = [r[k] for r in rs if isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)]
             if vals:
                 g[k] = float(np.mean(vals))
                 g[k + "_std"] = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+        if any(isinstance(r.get("best_valid_epoch"), str) for r in rs):  # trained on its validation images
+            g["best_valid_epoch"] = g["test_error_at_best_valid"] = next(
+                r["best_valid_epoch"] for r in rs if isinstance(r.get("best_valid_epoch"), str)
+            )
         for k in ("activation_mean", "saturated", "grad_norm"):
             vals = [r[k] for r in rs if isinstance(r.get(k), list)]
             if vals and len({len(x) for x in vals}) == 1:
@@ -93,8 +100,8 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
     ]
     lines += [
         _head(axes) + "hidden drop | seeds | train err % | test err % | test err % (MC) | "
-        "gap (test - train) % | test loss final / min | paper test err % |",
-        "| --- " * (11 + len(axes)) + "|",
+        "test err % at best valid epoch | gap (test - train) % | test loss final / min | paper test err % |",
+        "| --- " * (12 + len(axes)) + "|",
     ]
     for g in summary["groups"]:
         spread = f" +- {pct(g['test_error_std'])}" if g["seeds"] > 1 else ""
@@ -105,9 +112,10 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
         lines.append(
             _cells(g, axes) + f"{g['hidden_dropout']:g} | "
             f"{g['seeds']} | {pct(g['train_error'])} | {pct(g['test_error'])}{spread} | "
-            f"{pct(g['test_error_mc']) if 'test_error_mc' in g else '-'} | {pct(g['generalization_gap'])} | "
-            f"{loss} | {paper} |"
+            f"{pct(g['test_error_mc']) if 'test_error_mc' in g else '-'} | {at_best_valid(g)} | "
+            f"{pct(g['generalization_gap'])} | {loss} | {paper} |"
         )
+    lines += difference_markdown(summary.get("differences") or [])
     lines += layer_markdown(summary["groups"], axes) + classic_markdown(summary)
     if any("test_error_full" in g for g in summary["groups"]):
         lines += [
@@ -129,6 +137,25 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
     if preset.options:
         lines += ["", settings_markdown(o, preset)]
     return "\n".join(lines) + "\n"
+
+
+def at_best_valid(g: dict) -> str:
+    """The cell 'test error at the epoch of lowest validation error (that epoch)': the honest pick of
+    an epoch, beside the last epoch's; a run that trained on its validation images says so."""
+    v = g.get("test_error_at_best_valid")
+    if isinstance(v, str):
+        return v
+    if v is None:
+        return "-"
+    epoch = g.get("best_valid_epoch")
+    at = (
+        ""
+        if epoch is None
+        else f" (epoch {epoch:.0f})"
+        if g.get("seeds", 1) == 1
+        else f" (epoch {epoch:.0f} on average)"
+    )
+    return f"{100 * v:.2f}{at}"
 
 
 def _head(axes: list[str]) -> str:
@@ -523,6 +550,11 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
                             f"{variant} {tag.split('/')[1]}", x, [100 * v for v in y], style=style[variant], line=line
                         )
                     )
+            best = _load_json(run / name / "result.json").get("best_valid_epoch")
+            if isinstance(best, int) and "error/test" in sc and best in sc["error/test"][0]:
+                x, y = sc["error/test"]  # the honest pick of an epoch: chosen on validation, read on test
+                err.marks.append((best, 100 * y[list(x).index(best)], style[variant]))
+                err.marks_label = "test error at the epoch of lowest validation error"
             if "loss/test" in sc:
                 loss.series.append(Series(variant, *sc["loss/test"], style=style[variant], line="-"))
         panels["overfitting" + (f"-{key}" if key else "")] = err
@@ -658,6 +690,81 @@ def point_rows(run: Path) -> list[dict]:
         if isinstance(row, dict) and isinstance(row.get("variant"), str) and row["variant"] in VARIANTS:
             rows.append(row)
     return rows
+
+
+def pair_differences(run: Path, max_pairs: int = 30) -> list[dict]:
+    """For each pair of points (a variant at a setting: dropout rate, depth, swept axes) trained on as
+    many images, tested on the same images: A's test error minus B's, per seed and averaged, with the standard
+    error of the difference over the test images (paired) and over the seeds, and McNemar's exact p
+    from the points' saved predictions (:mod:`revival.significance`). Points without saved predictions
+    (runs from before they were saved) are left out; at most ``max_pairs`` rows."""
+    from .significance import paired_difference, seeds_se
+
+    points = {}
+    for p in sorted(q for q in run.iterdir() if q.is_dir()):
+        row = _load_json(p / "result.json")
+        if not isinstance(row, dict) or row.get("variant") not in VARIANTS:
+            continue
+        try:
+            pred = load_predictions(p)
+        except ValueError:
+            pred = None
+        if pred is not None:  # named by its folder less the seed: the variant and any swept setting
+            name = "-".join(part for part in p.name.split("-") if not (part[:1] == "s" and part[1:].isdigit()))
+            name = "-".join(part for part in name.split("-") if not (part[:1] == "n" and part[1:].isdigit()))
+            points.setdefault((row.get("train_size"),), {}).setdefault(name, {})[row.get("seed")] = pred
+    out = []
+    for setting, by_variant in points.items():
+        names = list(by_variant)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                seeds = sorted(set(by_variant[a]) & set(by_variant[b]))
+                per = []
+                for sd in seeds:
+                    (pa, la), (pb, lb) = by_variant[a][sd], by_variant[b][sd]
+                    if len(la) == len(lb) and np.array_equal(la, lb):
+                        per.append((sd, paired_difference(pa, pb, la)))
+                if not per:
+                    continue
+                diffs = [d["difference"] for _, d in per]
+                out.append(
+                    {
+                        "a": a,
+                        "b": b,
+                        "train_size": setting[0],
+                        "seeds": [sd for sd, _ in per],
+                        "difference": float(np.mean(diffs)),
+                        "se_test_images": float(np.sqrt(np.mean([d["se"] ** 2 for _, d in per]) / len(per))),
+                        "se_seeds": seeds_se(diffs),
+                        "mcnemar_p": [d["mcnemar_p"] for _, d in per],
+                        "discordant": [[d["a_only_wrong"], d["b_only_wrong"]] for _, d in per],
+                    }
+                )
+    return out[:max_pairs]
+
+
+def difference_markdown(diffs: list[dict]) -> list[str]:
+    """The table of :func:`pair_differences`, with how to read it."""
+    if not diffs:
+        return []
+    lines = [
+        "",
+        "is a difference real? test error of A minus B on the same test images, mean over seeds; its standard "
+        "error over the test images (paired) and over the seeds; McNemar's exact p per seed (images only A "
+        "gets wrong / only B gets wrong). A difference within two standard errors, or p above 0.05, is not "
+        "shown to be real.",
+        "",
+        "| A | B | train size | A - B (points) | s.e. (test images) | s.e. (seeds) | McNemar p by seed (A only / B only wrong) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for d in diffs:
+        se_seeds = "-" if d["se_seeds"] is None else f"{100 * d['se_seeds']:.2f}"
+        ps = ", ".join(f"{p:.2g} ({x} / {y})" for p, (x, y) in zip(d["mcnemar_p"], d["discordant"]))
+        lines.append(
+            f"| {d['a']} | {d['b']} | {d['train_size']} | {100 * d['difference']:+.2f} | "
+            f"{100 * d['se_test_images']:.2f} | {se_seeds} | {ps} |"
+        )
+    return lines
 
 
 def _load_json(p: Path) -> dict:

@@ -90,15 +90,24 @@ def checked_floats(scalars: dict, params: dict, epoch: int, where: str = "") -> 
 
 
 def epoch_loop(
-    start: int, epochs: int, stop: GracefulStop, make_bar: Callable, train_epoch: Callable, end_epoch: Callable
+    start: int,
+    epochs: int,
+    stop: GracefulStop,
+    make_bar: Callable,
+    train_epoch: Callable,
+    end_epoch: Callable,
+    done: Callable[[], bool] | None = None,
 ):
     """The loop every trainer shares: for epoch ``start .. epochs - 1``, ``make_bar(epoch)`` (an
     object with ``step()``/``close()``), ``train_epoch(epoch, check, on_batch)``, then
     ``end_epoch(epoch, result, seconds)`` (monitor, check, log, save, echo), then a signal check,
-    so a signal during the monitors or the save still stops the run after that epoch is saved."""
+    so a signal during the monitors or the save still stops the run after that epoch is saved.
+    ``done()``: True ends the loop early (early stopping)."""
     import time
 
     for epoch in range(start, epochs):
+        if done is not None and done():  # also a resumed run that had already stopped
+            break
         t0 = time.perf_counter()
         bar = make_bar(epoch)
         try:
@@ -476,3 +485,10 @@ def evaluate_classifier(
     if mc_samples > 0:
         out["error_mc"] = mc_err / len(x)
     return out
+
+
+@torch.no_grad()
+def predicted_classes(model, x: Visible, batch: int = 5000) -> torch.Tensor:
+    """The deterministic (weight-scaled) net's class for every row of ``x`` (argmax of the logits)."""
+    model.eval()
+    return torch.cat([model(x.batch(slice(i, i + batch))).argmax(1) for i in range(0, len(x), batch)])
