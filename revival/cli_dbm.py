@@ -146,6 +146,9 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
             )
             summary["log_prob"] = lp
             click.echo(log_prob_line(lp))
+        summary["warnings"] = dbm_warnings(model, data, summary.get("log_prob"), opts["seed"])
+        for line in summary["warnings"]:
+            click.echo(line)
         run.write_summary(summary, summary_md(run, summary))
         return summary
 
@@ -153,6 +156,18 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
     logger = revival.RunLogger.for_command(make_run, resume, click.echo, finish, preprocessing=pre)
     revival.fit_dbm(data.x_train, cfg, x_valid=data.x_valid, logger=logger)
     return logger.run.summary()
+
+
+def dbm_warnings(model, data, lp: dict | None, seed: int) -> list[str]:
+    """The end-of-run checks of :mod:`revival.health`: the bound against the base-rate model's on the same
+    test images, AIS's effective sample size, and 100 samples after 200 Gibbs sweeps."""
+    from .health import base_rate_log_prob, degenerate_warnings
+
+    value = base = None
+    if lp and "avg_log_prob" in lp:
+        value, base = lp["avg_log_prob"], base_rate_log_prob(data.x_train, data.x_test)
+    samples = model.sample(100, gibbs_steps=200, seed=seed)
+    return degenerate_warnings(value, base, (lp or {}).get("ess"), (lp or {}).get("ais_runs"), samples, "DBM")
 
 
 def log_prob_line(lp: dict) -> str:
@@ -183,5 +198,7 @@ def summary_md(run, summary: dict) -> str:
             markdown_table(summary["log_prob"]),
             "",
         ]
+    if summary.get("warnings"):
+        lines += ["## warnings", "", *summary["warnings"], ""]
     lines += ["## configuration", "", markdown_table(run.config)]
     return "\n".join(lines) + "\n"

@@ -84,6 +84,9 @@ def pretrain_rbm(
         }
         if opts.get("ais_runs", 0) > 0:
             summary["log_prob"] = final_log_prob(model, vis, opts, echo, progress)
+        summary["warnings"] = rbm_warnings(model, vis, summary.get("log_prob"), opts["seed"])
+        for line in summary["warnings"]:
+            echo(line)
         run.write_summary(summary, rbm_summary_md(run, summary))
 
     logger = RunLogger.for_command(
@@ -120,6 +123,19 @@ def final_log_prob(model: R.RBM, vis: dict, opts: dict, echo, progress) -> dict 
     return lp
 
 
+def rbm_warnings(model: R.RBM, vis: dict, lp: dict | None, seed: int) -> list[str]:
+    """The end-of-run checks of :mod:`revival.health`: log-probability against the base-rate model's on
+    the same test images, AIS's effective sample size, and 100 samples after 200 Gibbs sweeps."""
+    from .health import base_rate_log_prob, degenerate_warnings
+
+    value = base = ess = n_runs = None
+    if lp and "avg_log_prob" in lp and model.visible_type == "bernoulli":
+        value, ess, n_runs = lp["avg_log_prob"], lp.get("ess"), lp.get("ais_runs")
+        base = base_rate_log_prob(vis["train"].all().cpu().numpy(), vis["test"].all().cpu().numpy())
+    samples = model.sample(100, gibbs_steps=200, seed=seed) if model.visible_type == "bernoulli" else None
+    return degenerate_warnings(value, base, ess, n_runs, samples, "RBM")
+
+
 def rbm_summary_md(run: runs.Run, summary: dict) -> str:
     lines = [
         f"# {run.config.get('command', 'pretrain-rbm')}: {run.path.name}",
@@ -132,6 +148,8 @@ def rbm_summary_md(run: runs.Run, summary: dict) -> str:
     lines += [f"| {k} | {v:.4f} |" for k, v in summary["final"].items()]
     if "log_prob" in summary:
         lines += ["", "## test log-probability", "", runs.markdown_table(summary["log_prob"])]
+    if summary.get("warnings"):
+        lines += ["", "## warnings", "", *summary["warnings"]]
     lines += ["", "## configuration", "", runs.markdown_table(run.config)]
     return "\n".join(lines) + "\n"
 
