@@ -383,7 +383,11 @@ PRESETS = {
             "dropout_scaling": "paper: outgoing weights halved at test time (V)",
             "input_dropout": "paper: 20% of the pixels (V)",
             "hidden_dropout": "paper: 50% of hidden units (V)",
-            "max_norm": "an independent reproduction: squared length 15 (S)",
+            "max_norm": "bound l = 15 on each hidden unit's squared incoming weight length, radius sqrt(15) = 3.87: the "
+            "reading of an independent Theano reproduction of the paper (Misha Denil's dropout code, "
+            "squared_filter_length_limit = 15.0, which renormalises a row whose squared length exceeds it); the "
+            "paper's own sentence was not checked here; Srivastava et al. 2014's max-norm radii of 3-4 on MNIST fit "
+            "this reading, not a radius of 15 (S)",
             "max_norm_layers": "paper: each hidden unit's incoming weight vector (S)",
             "lr": "an independent reproduction: 10 x 0.998^epoch (S)",
             "lr_decay": "an independent reproduction (S)",

@@ -531,3 +531,24 @@ def test_the_console_warns_once_when_a_layer_collapses(tmp_path):
         sink.epoch(fit, {"phase": "joint", "epoch": k, "varying_h1": 0.9, "varying_h2": h2})
     warnings = [m for m in said if m.startswith("warning")]
     assert len(warnings) == 1 and "in h2 (" in warnings[0] and "--lr" in warnings[0] and len(said) == 4
+
+
+def test_pretrain_dbm_trains_on_all_the_images_when_asked(tmp_path):
+    import json
+
+    import revival
+    from helpers import invoke, only_run
+
+    r = invoke(
+        "pretrain-dbm", "--dataset", "mnist-sample", "--layers", "20,20", "--pretrain-epochs", 1, "--epochs", 1,
+        "--ais-runs", 0, "--train-on-all", "--no-progress", "--logdir", tmp_path,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    d = revival.load_dataset("mnist-sample")
+    assert (
+        f"training on the training and validation images together: {len(d.x_train) + len(d.x_valid)} images" in r.output
+    )
+    run = only_run(tmp_path, "pretrain-dbm")
+    assert json.loads((run / "config.json").read_text())["options"]["train_on_all"] is True
+    r = invoke("pretrain-dbm", "--dataset", "mnist-sample", "--train-on-all", "--train-size", 100, "--logdir", tmp_path)
+    assert r.exit_code == 2 and "leave out --train-size" in r.output
