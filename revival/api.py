@@ -92,7 +92,14 @@ def load_dataset(
     """The paper split of ``name`` (train, valid, test; :func:`revival.data.load_split`) as numpy
     arrays. ``train_size``: a class-stratified subset of the training split chosen by ``seed``.
     ``data_dir`` (else ``$REVIVAL_DATA_DIR``, else ``~/.cache/revival``) holds ``<name>/`` IDX files;
-    ``mnist-sample`` ships with the package. DataError when a file is missing or malformed."""
+    ``mnist-sample`` ships with the package. DataError when a file is missing or malformed; ValueError
+    for a ``train_size`` that is not a positive whole number."""
+    if train_size is not None and (
+        isinstance(train_size, bool) or not isinstance(train_size, (int, np.integer)) or train_size < 1
+    ):
+        raise ValueError(
+            f"train_size: expected a positive whole number of training images (or None), got {train_size!r}"
+        )
     parts = {}
     for split in D.SPLITS:
         x, y = D.load_split(name, split, data_dir, train_size if split == "train" else None, seed, download)
@@ -487,7 +494,17 @@ def fit_net(
         if pair is not None:
             vx = visible(pair[0], device, what=f"{split}[0]")
             evals[split] = (vx, labels(pair[1], len(vx), device, f"{split}[1]"))
+    for split, (vx, _) in evals.items():  # before any training: torch would fail only after the first epoch
+        if vx.data.shape[1] != xs.data.shape[1]:
+            raise ValueError(f"{split}: rows of {vx.data.shape[1]} values, x has {xs.data.shape[1]}")
     n_classes = int(max([int(ys.max())] + [int(e[1].max()) for e in evals.values()])) + 1
+    seen = len(torch.unique(torch.cat([ys, *(e[1] for e in evals.values())])))
+    if n_classes > 10 and seen < n_classes / 2:  # a label of 10^6 among 100 rows would build a 10^6-unit layer
+        raise ValueError(
+            f"y: labels run to {n_classes - 1} but only {seen} of the {n_classes} classes 0..{n_classes - 1} occur; "
+            "fit_net takes class indices 0..K-1 (map labels first, e.g. np.unique(y, return_inverse=True)); "
+            "revival.sklearn's estimators take any labels"
+        )
     hidden = list(cfg.layers)
     model = seeded_mlp([xs.data.shape[1], *hidden, max(2, n_classes)], cfg.activation, cfg.seed, cfg.init_scheme)
     stack = None if init is None else stack_of(init)
@@ -608,6 +625,10 @@ def log_prob(
     (``is_lower_bound``); ``raise_examples`` does not apply."""
     from .dbm import DBM
 
+    for name, value, least in (("ais_runs", ais_runs, 1), ("ais_betas", ais_betas, 2)):  # one rule for every model
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name}: AIS needs a whole number >= {least}, got {value!r}")
+
     if isinstance(rbm, DBM):
         from .dbm_train import log_prob as dbm_log_prob
 
@@ -650,6 +671,32 @@ def load(path):
 # ------------------------------------------------------------------------- experiments
 
 
+def checked_as_the_command(options: dict) -> dict:
+    """``options`` converted and checked by the ``revival compare-dropout`` command's own option
+    declarations (types, ranges, choices, list parsing), so the library takes exactly the values the
+    command takes: ``epochs=0`` and ``lr=nan`` are refused, ``variants="baseline"`` is one variant, as
+    ``--variants baseline`` is. A list goes in as the command's comma-separated text. ValueError naming
+    the option."""
+    import click
+
+    from .cli import main as cli  # here, not at the top: the CLI imports the library
+
+    command = cli.commands["compare-dropout"]
+    by_name = {p.name: p for p in command.params}
+    ctx = click.Context(command)
+    out = dict(options)
+    for k, v in options.items():
+        param = by_name.get(k)
+        if param is None or v is None:
+            continue
+        raw = ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+        try:
+            out[k] = param.process_value(ctx, raw)
+        except click.BadParameter as e:
+            raise ValueError(f"{k}: {e.message}") from None
+    return out
+
+
 def compare_dropout(logdir="runs", name: str | None = None, echo=print, **options) -> dict:
     """The ``revival compare-dropout`` experiment from Python, in this process: ``options`` are the
     command's, snake_case (``preset="pretraining-quick"``, ``variants=["baseline", "pretrained"]``,
@@ -665,6 +712,7 @@ def compare_dropout(logdir="runs", name: str | None = None, echo=print, **option
     unknown = [k for k in options if k not in E.COMPARE_DEFAULTS and k not in ("preset", "seed", "device", "data_dir")]
     if unknown:
         raise ValueError(f"compare_dropout: unknown option {unknown[0]!r}")
+    options = checked_as_the_command(options)
     opts = E.resolve_compare({"dataset": None, **options})
     opts.update(
         seed=options.get("seed", 0),

@@ -120,17 +120,30 @@ class _Config:
 
     _checks: dict = {}
     _aliases: dict = {}  # field name -> the key of its check (n_hidden -> hidden)
+    _per_layer: tuple = ()  # the fields that take a tuple of one value per layer (besides ``layers``)
 
     def _check(self):
+        """Every value when the config is made: None only where the field's default is None ("unset"),
+        a tuple only where the field takes one value per layer, each value its field's range or choices,
+        the text fields text."""
         owner = type(self).__name__
         for f in fields(self):
             v = getattr(self, f.name)
             rule = self._checks.get(self._aliases.get(f.name, f.name))
-            if f.name == "seed":
-                check_value(owner, "seed", v, SEED)
-            elif rule is not None and v is not None:
-                for x in v if isinstance(v, tuple) else (v,):
+            if f.name == "layers":
+                continue  # checked by _positive_ints
+            if isinstance(v, tuple) and f.name not in self._per_layer:
+                raise ConfigError(f"{owner}.{f.name}", f"expected one value, got {v!r}")
+            for x in v if isinstance(v, tuple) else (v,):
+                if x is None:
+                    if f.default is not None:
+                        raise ConfigError(f"{owner}.{f.name}", f"expected a value (default {f.default!r}), got None")
+                elif f.name == "seed":
+                    check_value(owner, "seed", x, SEED)
+                elif rule is not None:
                     check_value(owner, f.name, x, rule)
+                elif isinstance(f.default, str) and not isinstance(x, str):
+                    raise ConfigError(f"{owner}.{f.name}", f"expected text such as {f.default!r}, got {x!r}")
 
     def to_dict(self) -> dict:
         """Plain JSON-able values (tuples as lists)."""
@@ -267,6 +280,7 @@ class DBNConfig(_Config):
     device: str = "auto"
 
     _checks = RBM_CHECKS
+    _per_layer = tuple(E.DBN_PER_LAYER)
 
     @staticmethod
     def _option_value(name: str, value):

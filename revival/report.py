@@ -767,6 +767,11 @@ def difference_markdown(diffs: list[dict]) -> list[str]:
     return lines
 
 
+def _dict(x) -> dict:
+    """A summary field that should be an object, or {} when a damaged summary.json holds anything else."""
+    return x if isinstance(x, dict) else {}
+
+
 def _load_json(p: Path) -> dict:
     import json
 
@@ -842,7 +847,7 @@ def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]
         out.extend(save(image_figure(png, title, note, cols), folder, name, svg))
 
     if cmd == "pretrain-rbm":
-        panels = rbm_panels(read_scalars(run), summary.get("log_prob"))
+        panels = rbm_panels(read_scalars(run), _dict(summary.get("log_prob")))
         put("curves", list(panels.values()), f"pretrain-rbm {run.resolve().name}", 2)
         for name in ("filters", "samples", "reconstructions"):
             image(name, run, f"rbm/{name}", f"pretrain-rbm {run.resolve().name}: {name}")
@@ -862,7 +867,7 @@ def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]
                 f"pretrain-dbn {run.resolve().name}: {layer.name} filters",
             )
     elif cmd == "pretrain-dbm":
-        lp, title = summary.get("log_prob") or {}, f"pretrain-dbm {run.resolve().name}"
+        lp, title = _dict(summary.get("log_prob")), f"pretrain-dbm {run.resolve().name}"
         if isinstance(lp.get("avg_log_prob"), (int, float)):
             title += f": test log p(v) >= {lp['avg_log_prob']:.2f} nats (mean-field bound, {lp.get('method')} log Z)"
         put("curves", dbm_panels(read_scalars(run)), title, 2)
@@ -913,7 +918,7 @@ def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tupl
             "overlay",
             svg,
         )
-        lps = [(_summary(Path(r)).get("log_prob") or {}) for r in runs_]
+        lps = [_dict(_summary(Path(r)).get("log_prob")) for r in runs_]
         if cmd == "pretrain-rbm" and any(isinstance(lp.get("avg_log_prob"), (int, float)) for lp in lps):
             out += save(log_prob_figure([Path(r).name for r in runs_], lps), out_dir, "log_prob", svg)
     elif cmd == "pretrain-dbm":  # each monitor panel with every run: colour = run, marker = layer or split

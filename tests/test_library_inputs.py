@@ -133,3 +133,101 @@ def test_threads_from_toml_or_the_environment_pass_the_command_lines_checks(tmp_
     r = invoke("pretrain-rbm", "--config", cfg, "--dataset", "mnist-sample", "--epochs", 1, "--logdir", tmp_path)
     assert r.exit_code == 2 and needle in r.output, r.output
     assert not (tmp_path / "pretrain-rbm").exists()
+
+
+@pytest.mark.parametrize(
+    "cls,kw,needle",
+    [
+        (RBMConfig, {"epochs": None}, "RBMConfig.epochs: expected a value (default 10), got None"),
+        (RBMConfig, {"visible_bias_init": None}, "RBMConfig.visible_bias_init: expected a value"),
+        (RBMConfig, {"n_hidden": ()}, "RBMConfig.n_hidden: expected one value"),
+        (RBMConfig, {"device": 3}, "RBMConfig.device: expected text"),
+        (NetConfig, {"lr": (0.1, 0.2)}, "NetConfig.lr: expected one value"),
+        (NetConfig, {"activation": None}, "NetConfig.activation: expected a value"),
+        (NetConfig, {"restore_best": 1}, "NetConfig.restore_best: expected True or False"),
+        (NetConfig, {"patience": 0}, "NetConfig.patience"),
+    ],
+)
+def test_every_config_value_is_checked_when_the_config_is_made(cls, kw, needle):
+    from revival.errors import ConfigError
+
+    with pytest.raises(ConfigError) as e:
+        cls(**kw)
+    assert needle in str(e.value)
+
+
+def test_none_and_per_layer_tuples_stay_where_they_mean_something():
+    assert RBMConfig(lr=None, momentum=None).lr is None  # None: "unset", the documented default rule
+    assert NetConfig(max_norm=None, patience=None).patience is None
+    assert DBNConfig(layers=(5, 4), lr=(0.1, 0.05)).layer_configs()[1].lr == 0.05  # per layer, documented
+
+
+def test_fit_net_checks_its_labels_and_splits_before_training(sample):
+    cfg = NetConfig(layers=(4,), epochs=1, device="cpu")
+    y = sample.y_train.copy()
+    y[0] = 10**6  # one wild label would have built a 1,000,001-unit output layer
+    with pytest.raises(ValueError, match="labels run to 1000000 but only 11 of the 1000001 classes"):
+        revival.fit_net(sample.x_train, y, cfg)
+    for split in ("valid", "test"):
+        with pytest.raises(ValueError, match=f"{split}: rows of 100 values, x has 784"):
+            revival.fit_net(sample.x_train, sample.y_train, cfg, **{split: (sample.x_test[:, :100], sample.y_test)})
+
+
+def test_log_prob_refuses_an_empty_ais_for_every_model(sample):
+    from revival.config import DBMConfig
+
+    dbm, _ = revival.fit_dbm(sample.x_train[:100], DBMConfig(layers=(8, 8), pretrain_epochs=1, epochs=1, device="cpu"))
+    rbm, _ = revival.fit_rbm(sample.x_train[:100], RBMConfig(n_hidden=8, epochs=1, device="cpu"))
+    for model in (dbm, rbm):
+        with pytest.raises(ValueError, match="ais_runs: AIS needs a whole number >= 1, got 0"):
+            revival.log_prob(model, sample.x_test[:10], ais_runs=0)
+        with pytest.raises(ValueError, match="ais_betas: AIS needs a whole number >= 2"):
+            revival.log_prob(model, sample.x_test[:10], ais_betas=1)
+
+
+@pytest.mark.parametrize("size", [-5, 0, True, 2.5])
+def test_load_dataset_refuses_a_training_size_that_is_not_a_count(size):
+    with pytest.raises(ValueError, match="train_size: expected a positive whole number"):
+        revival.load_dataset("mnist-sample", train_size=size)
+
+
+@pytest.mark.parametrize(
+    "kw,needle",
+    [
+        ({"epochs": 0}, "epochs: 0 is not in the range x>=1"),
+        ({"lr": float("nan")}, "lr: nan is not a finite number"),
+        ({"hidden_dropout": 1.0}, "hidden_dropout: 1.0 is not in the range"),
+        ({"variants": "baseline,bogus"}, "variants: unknown 'bogus'"),
+    ],
+)
+def test_the_librarys_compare_dropout_checks_what_the_command_checks(tmp_path, kw, needle):
+    with pytest.raises(ValueError, match=needle):
+        revival.compare_dropout(logdir=tmp_path, dataset="mnist-sample", echo=lambda m: None, **kw)
+    assert not (tmp_path / "compare-dropout").exists()  # refused before any folder
+
+
+def test_a_string_of_variants_is_the_commands_comma_list():
+    assert api.checked_as_the_command({"variants": "baseline"})["variants"] == ["baseline"]
+    assert api.checked_as_the_command({"variants": ["baseline", "dropout"]})["variants"] == ["baseline", "dropout"]
+
+
+def test_a_finished_dbm_run_is_never_rewritten_with_fewer_epochs(tmp_path):
+    args = ["--dataset", "mnist-sample", "--layers", "10,10", "--pretrain-epochs", 1, "--ais-runs", 0, "--no-progress"]
+    assert invoke("pretrain-dbm", *args, "--epochs", 2, "--logdir", tmp_path).exit_code == 0
+    run = next((tmp_path / "pretrain-dbm").iterdir())
+    before = (run / "config.json").read_text()
+    r = invoke("pretrain-dbm", "--resume", run, "--epochs", 1)
+    assert r.exit_code == 2 and "already finished after 2 epochs" in r.output and "more than 2 epochs" in r.output
+    assert (run / "config.json").read_text() == before and json.loads((run / "summary.json").read_text())[
+        "status"
+    ] == "finished"
+
+
+def test_report_draws_a_dbm_run_whose_summary_holds_a_damaged_log_prob(tmp_path):
+    args = ["--dataset", "mnist-sample", "--layers", "10,10", "--pretrain-epochs", 1, "--epochs", 1, "--ais-runs", 0]
+    assert invoke("pretrain-dbm", *args, "--no-progress", "--no-figures", "--logdir", tmp_path).exit_code == 0
+    run = next((tmp_path / "pretrain-dbm").iterdir())
+    s = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**s, "log_prob": [1, 2]}))
+    r = invoke("report", run)
+    assert r.exit_code == 0 and "figure file(s)" in r.output, r.output
