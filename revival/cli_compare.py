@@ -47,7 +47,7 @@ COMPARE_OPTIONS = [
         dict(
             type=click_type(NET_CHECKS["activation"]),
             default=None,
-            help="Hidden units [default: from --preset; logistic when a pretrained variant runs].",
+            help="Hidden units (logistic whenever a pretrained variant runs).",
         ),
     ),
     (
@@ -176,7 +176,7 @@ COMPARE_OPTIONS = [
             type=click_type(NET_CHECKS["dropout_scaling"]),
             default=None,
             help="Bernoulli dropout as the papers (no rescaling in training, weights x retain probability at test "
-            "time) or inverted (kept units / retain probability in training) [default: from --preset].",
+            "time) or inverted (kept units / retain probability in training).",
         ),
     ),
     (
@@ -325,7 +325,7 @@ COMPARE_OPTIONS = [
             type=click.IntRange(min=0),
             default=None,
             help="dbm-pretrained variants: epochs of joint PCD training of the DBM after its two pretraining "
-            "RBMs (--pretrain-epochs each) [default: 10].",
+            "RBMs (--pretrain-epochs each).",
         ),
     ),
     (
@@ -333,7 +333,7 @@ COMPARE_OPTIONS = [
         dict(
             type=Finite(min=0, min_open=True),
             default=None,
-            help="dbm-pretrained variants: learning rate of the DBM's joint training [default: 0.001].",
+            help="dbm-pretrained variants: learning rate of the DBM's joint training.",
         ),
     ),
     (
@@ -357,7 +357,7 @@ COMPARE_OPTIONS = [
             type=click.Choice(E.EXECUTORS),
             default=None,
             help="Run the grid's points one after another here, or as Ray tasks (needs revival[ray]; the run "
-            "folder must be on storage every node sees) [default: local].",
+            "folder must be on storage every node sees).",
         ),
     ),
     (
@@ -369,7 +369,7 @@ COMPARE_OPTIONS = [
         dict(
             type=Finite(min=0, min_open=True),
             default=None,
-            help="CPUs per point with --executor ray (also its torch threads) [default: 1].",
+            help="CPUs per point with --executor ray (also its torch threads).",
         ),
     ),
     (
@@ -377,7 +377,7 @@ COMPARE_OPTIONS = [
         dict(
             type=Finite(min=0),
             default=None,
-            help="GPUs per point with --executor ray, fractional to share one (0.25: four points a GPU) [default: 0].",
+            help="GPUs per point with --executor ray, fractional to share one (0.25: four points a GPU).",
         ),
     ),
     (
@@ -385,7 +385,7 @@ COMPARE_OPTIONS = [
         dict(
             type=click.IntRange(min=0, max=100),
             default=None,
-            help="Retries of a point whose task fails or whose worker dies, before it is recorded as failed [default: 1].",
+            help="Retries of a point whose task fails or whose worker dies, before it is recorded as failed.",
         ),
     ),
 ]
