@@ -450,6 +450,13 @@ def prepare(command: str, o: dict, resolve, on_resume=None):
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--resume") from None
         opts = dict(run.config["options"])
+        if opts.get("api"):  # made by revival.fit_*: no data set, data folder or split on record to reload
+            run.lock.release()
+            raise click.BadParameter(
+                f"{resume}: a run of the library (revival.fit_*), whose data the run folder does not record; "
+                "resume it from Python with logger=revival.RunLogger(resume=RUN) and the same data",
+                param_hint="--resume",
+            )
         if on_resume is not None:  # the command's own rule for what a changed option means here
             try:
                 changed = on_resume(run, opts, changed)

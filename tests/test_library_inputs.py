@@ -231,3 +231,18 @@ def test_report_draws_a_dbm_run_whose_summary_holds_a_damaged_log_prob(tmp_path)
     (run / "summary.json").write_text(json.dumps({**s, "log_prob": [1, 2]}))
     r = invoke("report", run)
     assert r.exit_code == 0 and "figure file(s)" in r.output, r.output
+
+
+def test_a_command_refuses_to_resume_a_library_run_naming_the_way_that_works(sample, tmp_path):
+    from revival.config import DBMConfig
+
+    logger = revival.RunLogger(tmp_path, echo=lambda m: None)
+    cfg = DBMConfig(layers=(8, 8), pretrain_epochs=1, epochs=1, device="cpu")
+    revival.fit_dbm(sample.x_train[:100], cfg, logger=logger)
+    before = (logger.path / "config.json").read_text()
+    r = invoke("pretrain-dbm", "--resume", logger.path, "--epochs", 3)  # it was a KeyError: 'dataset'
+    assert r.exit_code == 2 and "a run of the library" in r.output and "RunLogger(resume=RUN)" in r.output
+    assert (logger.path / "config.json").read_text() == before
+    assert json.loads((logger.path / "summary.json").read_text())["status"] == "finished"
+    again = invoke("pretrain-dbm", "--resume", logger.path, "--epochs", 3)
+    assert again.exit_code == 2 and "in use" not in again.output  # the refusal left no lock behind
