@@ -249,6 +249,12 @@ class RunLogger:
                 raise ValueError(
                     f"{self.resume}: resumed with another {differ[0]} than the run's ({stored[differ[0]]!r})"
                 )
+            for state in sorted(self.run.path.rglob(runs.STATE_FILE)):  # readable, before the run is marked resumed
+                try:
+                    runs.load_state(state.parent, "cpu")
+                except ValueError:
+                    self.run.lock.release()  # the refusal changes nothing: the next try is not "in use"
+                    raise
             if options.get("epochs") != stored.get("epochs"):
                 self.run.record_resume({"epochs": options.get("epochs")})
             self.run.mark_resumed()
@@ -437,17 +443,28 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None):
         model, rows = fit.run()
     else:
         run = logger.start("pretrain-dbm", cfg.to_dict())
-        if logger.resumed:
-            st = runs.load_state(run.path, device)
-            if st is not None:
-                fit.load(st)
-                logger.echo(f"resuming {run.path} after epoch {st['epoch']} ({st['phase']} epoch {st['phase_epoch']})")
         pre = logger.preprocessing or {"binarize": cfg.binarize, "seed": cfg.seed}
-        with run.recording(), runs.writer(run.path) as w:
+        with run.recording(), runs.writer(run.path) as w:  # a state that does not fit is recorded as the failure
+            st = runs.load_state(run.path, device) if logger.resumed else None
+            if st is not None:
+                resume_state(run.path, lambda: fit.load(st))
+                logger.echo(f"resuming {run.path} after epoch {st['epoch']} ({st['phase']} epoch {st['phase_epoch']})")
             model, rows = fit.run(RunSink(run.path, cfg.to_dict(), logger.echo, w, pre))
             runs.save_torch(run.path / runs.MODEL_FILE, model.checkpoint(cfg.to_dict(), pre))
             logger.finished(run, model, rows, "fit_dbm", {"final": rows[-1] if rows else {}})
     return model, dbm_history(rows, fit.phases[:-1])
+
+
+def resume_state(path, apply) -> None:
+    """``apply()`` (a fit taking its saved state), with a state of another fit or config named in one
+    line instead of a KeyError or a size mismatch deep in torch."""
+    try:
+        apply()
+    except (KeyError, RuntimeError, TypeError, IndexError) as e:
+        raise ValueError(
+            f"{Path(path) / runs.STATE_FILE}: does not fit this run's model and settings ({type(e).__name__}: "
+            f"{str(e)[:120]}); resume with the run's own config, or delete state.pt to restart from epoch 0"
+        ) from None
 
 
 def dbm_history(rows: list[dict], pretraining: tuple) -> dict:
@@ -544,22 +561,12 @@ def fit_net(
     if logger is not None:
         run = logger.start("fit-net", {**cfg.to_dict(), "pretrained": bool(stack), "pretrained_weight_scale": scale})
     # the loop compare-dropout's points run (revival.netfit), so a fit and a point give the same numbers
-    fit = NetFit(
-        model,
-        tcfg,
-        cfg.seed,
-        xs,
-        ys,
-        evals,
-        cfg.eval_every,
-        None if run is None else run.path,
-        selection=Selection(cfg.restore_best, cfg.patience),
-    )
     with (
-        run.recording() if run else contextlib.nullcontext(),
+        run.recording() if run else contextlib.nullcontext(),  # a state that does not fit is recorded as the failure
         runs.writer(run.path) if run else contextlib.nullcontext() as w,
         GracefulStop() as stop,
     ):
+        fit = resume_net(model, tcfg, cfg, xs, ys, evals, None if run is None else run.path)
         for epoch in range(fit.start, tcfg.epochs):  # a resumed fit continues after its last saved epoch
             if fit.stopped:  # early stopping (patience), also in a resumed run that had stopped
                 break
@@ -584,6 +591,27 @@ def fit_net(
     history.stopped_epoch = chosen.get("stopped_epoch")
     history.restored_best = bool(chosen.get("restored_best"))
     return model, history
+
+
+def resume_net(model, tcfg, cfg: NetConfig, xs, ys, evals: dict, folder) -> NetFit:
+    """fit_net's loop (:class:`revival.netfit.NetFit`), continuing from ``folder``'s state.pt when there is one."""
+    made = {}
+
+    def make():
+        made["fit"] = NetFit(
+            model,
+            tcfg,
+            cfg.seed,
+            xs,
+            ys,
+            evals,
+            cfg.eval_every,
+            folder,
+            selection=Selection(cfg.restore_best, cfg.patience),
+        )
+
+    resume_state(folder or ".", make)
+    return made["fit"]
 
 
 def net_history_row(h: dict) -> dict:

@@ -246,3 +246,31 @@ def test_a_command_refuses_to_resume_a_library_run_naming_the_way_that_works(sam
     assert json.loads((logger.path / "summary.json").read_text())["status"] == "finished"
     again = invoke("pretrain-dbm", "--resume", logger.path, "--epochs", 3)
     assert again.exit_code == 2 and "in use" not in again.output  # the refusal left no lock behind
+
+
+@pytest.mark.parametrize("kind", ["net", "dbm"])
+@pytest.mark.parametrize("damage", ["torn", "foreign"])
+def test_a_bad_resume_state_is_refused_in_one_line_and_the_retry_is_not_locked_out(sample, tmp_path, kind, damage):
+    from revival.config import DBMConfig
+
+    def fit(logger, epochs):
+        if kind == "net":
+            cfg = NetConfig(layers=(4,), epochs=epochs, device="cpu")
+            return revival.fit_net(sample.x_train, sample.y_train, cfg, logger=logger)
+        cfg = DBMConfig(layers=(8, 8), pretrain_epochs=1, epochs=epochs, device="cpu")
+        return revival.fit_dbm(sample.x_train[:100], cfg, logger=logger)
+
+    logger = revival.RunLogger(tmp_path, echo=lambda m: None)
+    fit(logger, 1)
+    run = logger.path
+    if damage == "torn":
+        (run / "state.pt").write_bytes(b"not a torch file")
+        needle, status = "state.pt: cannot be read", "finished"  # refused before the run is touched
+    else:  # another fit's state: its keys are not this one's
+        torch.save({"epoch": 1, "unrelated": 0}, run / "state.pt")
+        needle, status = "does not fit this run's model and settings", "failed"  # recorded, with traceback.txt
+    for _ in range(2):  # the same line twice: never "in use by another revival process" (this one)
+        with pytest.raises(ValueError, match=needle):
+            fit(revival.RunLogger(resume=run, echo=lambda m: None), 2)
+    assert json.loads((run / "summary.json").read_text())["status"] == status
+    assert (run / "traceback.txt").exists() == (status == "failed")
