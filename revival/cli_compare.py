@@ -110,7 +110,14 @@ COMPARE_OPTIONS = [
             help="Monte-Carlo masks for the final test error of dropout variants (0 = off).",
         ),
     ),
-    (("--seeds",), dict(type=click.IntRange(min=1), default=None, help="Repeat with seeds seed .. seed+N-1.")),
+    (
+        ("--seeds",),
+        dict(
+            type=click.IntRange(min=1, max=E.MAX_SEEDS),
+            default=None,
+            help="Repeat with seeds seed .. seed+N-1 (every point trains N times).",
+        ),
+    ),
     (("--train-sizes",), dict(callback=_list(int, lo=1), help="Sweep the training set size (Figure 10).")),
     (
         ("--dropout-rates",),

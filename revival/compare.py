@@ -685,35 +685,35 @@ def _compare_dropout(opts: dict, device, make_run, echo, progress) -> dict:
         except ValueError as e:
             raise e if isinstance(e, runs.OptionError) else runs.OptionError("--ray-address", str(e)) from None
     run = make_run()
-    echo(f"run folder: {run.path}")
-    if opts.get("activation_forced_by"):
-        echo(
-            f"activation: logistic for every variant (the {', '.join(opts['activation_forced_by'])} variant(s) "
-            f"start from RBMs, whose units are logistic); the other settings stay the preset's (lr {opts['lr']:g}): "
-            "a rate tuned for another activation may not suit logistic units"
+    with run.recording():  # from the folder on: a signal, an error or a MemoryError in the start-up is recorded
+        echo(f"run folder: {run.path}")
+        if opts.get("activation_forced_by"):
+            echo(
+                f"activation: logistic for every variant (the {', '.join(opts['activation_forced_by'])} variant(s) "
+                f"start from RBMs, whose units are logistic); the other settings stay the preset's (lr {opts['lr']:g}): "
+                "a rate tuned for another activation may not suit logistic units"
+            )
+        per_net = min(
+            point_epochs(opts, n) * -(-n // opts["batch_size"])
+            for n in (opts.get("train_sizes") or [opts.get("train_size") or len(d["train_np"][1])])
         )
-    per_net = min(
-        point_epochs(opts, n) * -(-n // opts["batch_size"])
-        for n in (opts.get("train_sizes") or [opts.get("train_size") or len(d["train_np"][1])])
-    )
-    if per_net < FEW_UPDATES:
-        echo(
-            f"note: a net here makes only {per_net} weight updates, too few for these nets to learn much "
-            f"(a 1,000-image set at batch 100 needs a few thousand); --min-updates {10 * FEW_UPDATES} trains small "
-            "sets for more epochs"
-        )
-    if (
-        sum(-(-(p.size or len(d["train_np"][1])) // opts["batch_size"]) * opts["epochs"] for p in grid(opts))
-        >= LONG_RUN
-    ):
-        for line in plan_lines(plan(opts, d, device), device, opts.get("threads")):  # a long run: say what it costs
-            echo(line)
-        if runs.has_checkpoint(run.path):
-            echo("(this run resumes: what is saved is not trained again)")
-    preset = PRESETS[opts["preset"]]
-    ex = Experiment(opts, d, run, device, echo, progress, init_stack)
+        if per_net < FEW_UPDATES:
+            echo(
+                f"note: a net here makes only {per_net} weight updates, too few for these nets to learn much "
+                f"(a 1,000-image set at batch 100 needs a few thousand); --min-updates {10 * FEW_UPDATES} trains small "
+                "sets for more epochs"
+            )
+        if (
+            sum(-(-(p.size or len(d["train_np"][1])) // opts["batch_size"]) * opts["epochs"] for p in grid(opts))
+            >= LONG_RUN
+        ):
+            for line in plan_lines(plan(opts, d, device), device, opts.get("threads")):  # a long run: say what it costs
+                echo(line)
+            if runs.has_checkpoint(run.path):
+                echo("(this run resumes: what is saved is not trained again)")
+        preset = PRESETS[opts["preset"]]
+        ex = Experiment(opts, d, run, device, echo, progress, init_stack)
 
-    with run.recording():
         with runs.writer(run.path) as w:
             w.add_custom_scalars(layout())
             w.add_text("config", runs.markdown_table(run.config), 0)

@@ -108,6 +108,7 @@ LOSSES = ("cross-entropy", "mse")
 # classical baselines: k tried for kNN (chosen on the validation split), C tried for the RBF SVM
 # (chosen likewise; gamma = 1 / (n_pixels * pixel variance), scikit-learn's "scale")
 KNN_KS = (1, 3, 5, 7, 9, 15)
+MAX_SEEDS = 1000  # --seeds: more repeats than any comparison here needs (a typo of 10^9 would exhaust memory)
 SVM_CS = (1.0, 10.0, 100.0)
 # the RBF kernel's width, searched with C on validation as Larochelle et al. 2007 tuned theirs: these
 # multiples of scikit-learn's "scale" (1 / (D * Var(x)): about 0.013 for MNIST's grey levels)

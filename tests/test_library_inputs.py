@@ -274,3 +274,19 @@ def test_a_bad_resume_state_is_refused_in_one_line_and_the_retry_is_not_locked_o
             fit(revival.RunLogger(resume=run, echo=lambda m: None), 2)
     assert json.loads((run / "summary.json").read_text())["status"] == status
     assert (run / "traceback.txt").exists() == (status == "failed")
+
+
+def test_compare_dropouts_start_up_is_recorded_once_the_folder_exists(tmp_path, monkeypatch):
+    from revival import compare
+
+    def boom(*a, **k):
+        raise MemoryError("the grid did not fit")
+
+    monkeypatch.setattr(compare, "Experiment", boom)  # fails after "run folder:", before the first point
+    r = invoke("compare-dropout", "--dataset", "mnist-sample", "--epochs", 1, "--logdir", tmp_path, catch=True)
+    assert r.exit_code != 0
+    run = next((tmp_path / "compare-dropout").iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "failed" and (run / "traceback.txt").exists()
+    r = invoke("compare-dropout", "--dataset", "mnist-sample", "--seeds", 10**9, "--logdir", tmp_path / "b")
+    assert r.exit_code == 2 and "1<=x<=1000" in r.output and not (tmp_path / "b").exists()
