@@ -113,11 +113,12 @@ def from_checkpoint(ck, where: str = "checkpoint") -> DBM:
     """A :class:`DBM` from a ``revival.dbm.v1`` dict; ValueError naming ``where`` when it is not one."""
     if not isinstance(ck, dict) or ck.get("format") != FORMAT or not isinstance(ck.get("state_dict"), dict):
         raise ValueError(f"{where}: not a revival DBM checkpoint (expected a dict with format {FORMAT!r})")
-    try:
-        model = DBM(*ck["layers"])
-        model.load_state_dict(ck["state_dict"])
-    except (KeyError, TypeError, RuntimeError, ValueError) as e:
-        raise ValueError(f"{where}: a {FORMAT} checkpoint that does not fit its sizes ({type(e).__name__})") from None
+    sizes = R.declared_sizes(ck.get("layers"), where, least=3)
+    shapes = {f"w{l}": (sizes[l], sizes[l - 1]) for l in range(1, len(sizes))}
+    shapes.update({"b": (sizes[0],), **{f"c{l}": (sizes[l],) for l in range(1, len(sizes))}})
+    sd = R.checked_state(ck["state_dict"], shapes, where)  # before any allocation
+    model = DBM(*sizes)
+    model.load_state_dict(sd)
     return model
 
 

@@ -221,16 +221,23 @@ def from_checkpoint(ck, where: str = "checkpoint") -> MLP:
     if not isinstance(ck, dict) or ck.get("format") != FORMAT or not isinstance(ck.get("state_dict"), dict):
         raise ValueError(f"{where}: not a revival net checkpoint (expected a dict with format {FORMAT!r})")
     drop = ck.get("dropout") or {}
+    if not isinstance(drop, dict):
+        raise ValueError(f"{where}: 'dropout' must be a dict (input, hidden, type, scaling), got {type(drop).__name__}")
+    sizes = R.declared_sizes(ck.get("sizes"), where)
+    shapes = {}
+    for k, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        shapes[f"layers.{k}.weight"], shapes[f"layers.{k}.bias"] = (b, a), (b,)
+    sd = R.checked_state(ck["state_dict"], shapes, where)  # before any allocation
     try:
         model = MLP(
-            ck["sizes"],
+            sizes,
             ck.get("activation", "relu"),
             drop.get("input", 0.0),
             drop.get("hidden", 0.0),
             drop.get("type", "bernoulli"),
             drop.get("scaling", "inverted"),
         )
-        model.load_state_dict(ck["state_dict"])
+        model.load_state_dict(sd)
     except (KeyError, TypeError, RuntimeError, ValueError) as e:
         raise ValueError(f"{where}: a {FORMAT} checkpoint that does not fit its sizes ({type(e).__name__})") from None
     return model

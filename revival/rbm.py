@@ -346,6 +346,40 @@ def checkpoint_dict(rbm: RBM, config: dict, extra: dict | None = None) -> dict:
     return out
 
 
+def checked_state(sd, shapes: dict, where: str) -> dict:
+    """The one rule every checkpoint format passes before any model is built (so a file that declares
+    784-20000-20000 allocates nothing when its tensors do not match): ``sd`` holds a tensor of exactly
+    each shape in ``shapes`` (name -> shape, from the sizes the file declares), every value finite.
+    Returns the tensors as float32; ValueError naming ``where`` and the first fault."""
+    if not isinstance(sd, dict):
+        raise ValueError(f"{where}: state_dict is not a dict of tensors")
+    out = {}
+    for name, shape in shapes.items():
+        t = sd.get(name)
+        if not isinstance(t, torch.Tensor):
+            raise ValueError(f"{where}: state_dict lacks the tensor {name!r}")
+        if tuple(t.shape) != tuple(shape):
+            raise ValueError(f"{where}: {name} is {tuple(t.shape)}, the declared sizes need {tuple(shape)}")
+        if not t.is_floating_point() or not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{where}: {name} holds NaN, inf or non-float values")
+        out[name] = t.float()
+    extra = [k for k in sd if k not in shapes]
+    if extra:
+        raise ValueError(f"{where}: state_dict has tensors the declared sizes do not: {', '.join(map(str, extra[:3]))}")
+    return out
+
+
+def declared_sizes(sizes, where: str, least: int = 2, most: int = 100_000) -> list[int]:
+    """A checkpoint's declared layer sizes as a list of ints in 1..``most`` (at least ``least`` of them)."""
+    if (
+        not isinstance(sizes, (list, tuple))
+        or len(sizes) < least
+        or not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= most for n in sizes)
+    ):
+        raise ValueError(f"{where}: declared sizes {sizes!r} are not {least} or more whole numbers in 1..{most:,}")
+    return list(sizes)
+
+
 def from_checkpoint(ck, where: str = "checkpoint") -> RBM:
     """Build an RBM from a ``revival.rbm.v1`` dict, checking the format and shapes; ValueError if wrong."""
     if not isinstance(ck, dict) or ck.get("format") != FORMAT or not isinstance(ck.get("state_dict"), dict):
@@ -365,8 +399,8 @@ def from_checkpoint(ck, where: str = "checkpoint") -> RBM:
     vt = ck.get("visible_type", "bernoulli")
     if vt not in VISIBLE_TYPES:
         raise ValueError(f"{where}: unknown visible_type {vt!r}")
-    rbm = RBM(w.shape[1], w.shape[0], vt)
-    rbm.load_state_dict({"weight": w.float(), "visible_bias": b.float(), "hidden_bias": c.float()})
     if not all(torch.isfinite(t).all() for t in (w, b, c)):
         raise ValueError(f"{where}: parameters contain NaN or inf")
+    rbm = RBM(w.shape[1], w.shape[0], vt)
+    rbm.load_state_dict({"weight": w.float(), "visible_bias": b.float(), "hidden_bias": c.float()})
     return rbm

@@ -290,3 +290,38 @@ def test_compare_dropouts_start_up_is_recorded_once_the_folder_exists(tmp_path, 
     assert summary["status"] == "failed" and (run / "traceback.txt").exists()
     r = invoke("compare-dropout", "--dataset", "mnist-sample", "--seeds", 10**9, "--logdir", tmp_path / "b")
     assert r.exit_code == 2 and "1<=x<=1000" in r.output and not (tmp_path / "b").exists()
+
+
+def test_load_checks_declared_sizes_against_the_tensors_before_allocating(models, tmp_path):
+    import tracemalloc
+
+    from revival.config import DBMConfig
+
+    net = models["net"]
+    ck = net.checkpoint()
+    big = {**ck, "sizes": [784, 20000, 20000, 10]}  # 24 KB of tensors claiming 1.85 GB of weights
+    torch.save(big, tmp_path / "big.pt")
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=r"layers.0.weight is \(6, 784\), the declared sizes need \(20000, 784\)"):
+        revival.load(tmp_path / "big.pt")
+    assert tracemalloc.get_traced_memory()[1] < 50 * 2**20  # nothing near the declared size was allocated
+    tracemalloc.stop()
+    torch.save({**ck, "dropout": "0.5"}, tmp_path / "s.pt")
+    with pytest.raises(ValueError, match="'dropout' must be a dict"):
+        revival.load(tmp_path / "s.pt")
+    bad = {k: v.clone() for k, v in ck["state_dict"].items()}
+    bad["layers.0.weight"][0, 0] = float("nan")
+    torch.save({**ck, "state_dict": bad}, tmp_path / "nan.pt")
+    with pytest.raises(ValueError, match="layers.0.weight holds NaN"):
+        revival.load(tmp_path / "nan.pt")
+    sample = revival.load_dataset("mnist-sample", train_size=100)
+    dbm, _ = revival.fit_dbm(sample.x_train, DBMConfig(layers=(6, 4), pretrain_epochs=1, epochs=0, device="cpu"))
+    dck = dbm.checkpoint({}, {})
+    sd = {k: v.clone() for k, v in dck["state_dict"].items()}
+    sd["w2"][0, 0] = float("inf")
+    torch.save({**dck, "state_dict": sd}, tmp_path / "dbm.pt")
+    with pytest.raises(ValueError, match="w2 holds NaN, inf"):
+        revival.load(tmp_path / "dbm.pt")
+    torch.save({**dck, "layers": [784, 20000, 20000]}, tmp_path / "dbmbig.pt")
+    with pytest.raises(ValueError, match="w1 is"):
+        revival.load(tmp_path / "dbmbig.pt")
