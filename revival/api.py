@@ -657,6 +657,12 @@ def log_prob(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
             raise ValueError(f"{name}: AIS needs a whole number >= {least}, got {value!r}")
 
+    if not isinstance(rbm, (R.RBM, DBM)):  # a DBN's or a net's likelihood is not what AIS here estimates
+        what = type(rbm).__name__
+        hint = (
+            " (for a DBN: log_prob(dbn.rbms[k], ...) gives one layer's RBM on its own input)" if what == "DBN" else ""
+        )
+        raise TypeError(f"log_prob: takes an RBM or a DBM, got a {what}{hint}")
     if isinstance(rbm, DBM):
         from .dbm_train import log_prob as dbm_log_prob
 

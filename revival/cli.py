@@ -48,6 +48,13 @@ def _load_config(ctx, param, value):
         key = k.replace("-", "_")
         if key not in params or key in ("config", "resume"):
             raise click.BadParameter(f"{value}: unknown option {k!r}", ctx, param)
+        if key in defaults:  # train-size and train_size both: which one was meant?
+            raise click.BadParameter(f"{value}: {k!r} is given twice (kebab- and snake-case); keep one", ctx, param)
+        is_flag = isinstance(params[key].type, click.types.BoolParamType)
+        if isinstance(v, bool) and not is_flag:  # epochs = true would be read as 1
+            raise click.BadParameter(f"{value}: {k} = {str(v).lower()}: expected a value, not true/false", ctx, param)
+        if is_flag and not isinstance(v, bool):
+            raise click.BadParameter(f"{value}: {k} = {v!r}: expected true or false", ctx, param)
         # a TOML array (layers = [1024, 1024]) becomes the comma-separated text the option parses
         if isinstance(v, list) and all(isinstance(x, (int, float, str)) and not isinstance(x, bool) for x in v):
             v = ",".join(map(str, v))

@@ -84,6 +84,7 @@ class DBM(nn.Module):
     @torch.no_grad()
     def sample(self, n: int = 100, gibbs_steps: int = 1000, seed: int = 0):
         """``n`` fantasies P(v = 1 | h1) after ``gibbs_steps`` sweeps from noise, as a numpy array."""
+        R.sampling_args(n, gibbs_steps, seed)
         g = torch.Generator(device=self.w1.device).manual_seed(seed)
         chain = noise_chains(n, *self.params(), generator=g)
         for _ in range(gibbs_steps):

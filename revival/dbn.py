@@ -188,6 +188,7 @@ class DBN(nn.Module):
     @torch.no_grad()
     def sample(self, n: int = 100, gibbs_steps: int = 1000, seed: int = 0):
         """``n`` fantasies in data space (:func:`sample`), as a numpy array."""
+        R.sampling_args(n, gibbs_steps, seed)
         g = torch.Generator(device=self.rbms[0].weight.device).manual_seed(seed)
         return sample(list(self.rbms), n, gibbs_steps, g).cpu().numpy()
 

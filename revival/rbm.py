@@ -63,6 +63,7 @@ class RBM(nn.Module):
     def sample(self, n: int = 100, gibbs_steps: int = 1000, seed: int = 0):
         """``n`` fantasies E[v | h] after ``gibbs_steps`` alternating Gibbs sweeps from noise
         (Bernoulli(sigmoid(b)), or N(b, 1) for Gaussian visibles), as a numpy array [n, n_visible]."""
+        sampling_args(n, gibbs_steps, seed)
         W, b, c = self.params()
         g = torch.Generator(device=W.device).manual_seed(seed)
         v = noise_chains(n, b, self.visible_type, g)
@@ -113,6 +114,14 @@ def _tensor(x, like: torch.Tensor, width: int | None = None, what: str = "x") ->
     if t.numel() and not bool(torch.isfinite(t).all()):
         raise ValueError(f"{what}: holds NaN or inf")
     return t
+
+
+def sampling_args(n, gibbs_steps, seed) -> None:
+    """What every model's ``sample`` takes: ``n`` >= 1 samples, ``gibbs_steps`` >= 0 sweeps, a seed
+    torch accepts; ValueError naming the argument otherwise."""
+    for name, v, lo, hi in (("n", n, 1, 10**7), ("gibbs_steps", gibbs_steps, 0, 10**8), ("seed", seed, 0, 2**63 - 1)):
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ValueError(f"{name}: expected a whole number in {lo}..{hi:,}, got {v!r}")
 
 
 def _like(x, t: torch.Tensor):

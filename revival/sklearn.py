@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -32,12 +32,17 @@ from .train import RBMTrainConfig
 FLOATS = (np.float64, np.float32)
 
 
+def _layers(sizes) -> tuple:
+    """``hidden_layer_sizes`` as scikit-learn's MLPClassifier takes it: an int (one hidden layer) or a sequence."""
+    return (sizes,) if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool) else tuple(sizes)
+
+
 def _seed(random_state) -> int:
     """A seed for revival's generators: fixed by an int or RandomState, fresh for None."""
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-class RBMTransformer(TransformerMixin, BaseEstimator):
+class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Bernoulli RBM trained by persistent (``persistent=True``, the default, as scikit-learn's) or
     plain contrastive divergence; ``transform`` gives P(h = 1 | v), the features.
 
@@ -94,6 +99,12 @@ class RBMTransformer(TransformerMixin, BaseEstimator):
             seed=seed,
             device=self.device,
         )
+
+    @property
+    def _n_features_out(self):
+        """The feature names' count (``get_feature_names_out``: rbmtransformer0, ...), so that
+        ``set_output(transform="pandas")`` works as with ``BernoulliRBM``."""
+        return self.components_.shape[0]
 
     def _publish(self):
         W, b, c = self.rbm_.params()
@@ -264,7 +275,7 @@ class DropoutNetClassifier(_NetClassifier):
 
     def _net_config(self, seed: int, **more) -> NetConfig:
         return NetConfig(
-            layers=tuple(self.hidden_layer_sizes),
+            layers=_layers(self.hidden_layer_sizes),
             activation=self.activation,
             input_dropout=self.input_dropout,
             hidden_dropout=self.hidden_dropout,
@@ -325,7 +336,7 @@ class DBNClassifier(_NetClassifier):
     def fit(self, X, y):
         X, y = self._targets(X, y)
         seed = _seed(self.random_state)
-        layers = tuple(self.hidden_layer_sizes)
+        layers = _layers(self.hidden_layer_sizes)
         self.dbn_, pre = api.fit_dbn(
             X,
             DBNConfig(

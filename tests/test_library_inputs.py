@@ -4,6 +4,7 @@ resumes bit for bit (it retrained from epoch 0 in the old folder), and ``--threa
 file or the environment passes the command line's checks (it crashed torch)."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -119,7 +120,7 @@ def test_fit_net_refuses_a_run_it_cannot_resume_exactly(sample, tmp_path):
     [
         ("threads = 0\n", {}, "0 is not in 1..1024"),
         ("threads = 100000\n", {}, "100000 is not in 1..1024"),
-        ("threads = true\n", {}, "True is neither 'auto' nor a whole number"),
+        ("threads = true\n", {}, "threads = true: expected a value, not true/false"),
         ("threads = 1.5\n", {}, "1.5 is neither 'auto' nor a whole number"),
         ("", {"OMP_NUM_THREADS": "100000"}, "OMP_NUM_THREADS=100000 is not in 1..1024"),
         ('threads = "auto"\n', {"OMP_NUM_THREADS": "0"}, "OMP_NUM_THREADS=0 is not in 1..1024"),
@@ -325,3 +326,42 @@ def test_load_checks_declared_sizes_against_the_tensors_before_allocating(models
     torch.save({**dck, "layers": [784, 20000, 20000]}, tmp_path / "dbmbig.pt")
     with pytest.raises(ValueError, match="w1 is"):
         revival.load(tmp_path / "dbmbig.pt")
+
+
+def test_the_sklearn_estimators_take_what_scikit_learns_take(sample):
+    pytest.importorskip("sklearn")
+    from sklearn.pipeline import Pipeline
+
+    from revival.sklearn import DropoutNetClassifier, RBMTransformer
+
+    pipe = Pipeline([("rbm", RBMTransformer(n_components=8, n_iter=1, random_state=0))]).set_output(transform="default")
+    out = pipe.fit_transform(sample.x_train)
+    assert out.shape == (len(sample.x_train), 8)
+    assert list(pipe.get_feature_names_out()) == [f"rbmtransformer{i}" for i in range(8)]
+    net = DropoutNetClassifier(hidden_layer_sizes=10, epochs=1, random_state=0).fit(sample.x_train, sample.y_train)
+    assert net.net_.sizes == [784, 10, 10]  # an int is one hidden layer, as MLPClassifier reads it
+
+
+def test_model_sampling_and_likelihood_refuse_what_they_cannot_do(models):
+    for name in ("rbm", "dbn"):
+        for kw, needle in (({"n": -1}, "n: expected a whole number"), ({"gibbs_steps": -5}, "gibbs_steps: expected")):
+            with pytest.raises(ValueError, match=needle):
+                models[name].sample(**kw)
+    for name, hint in (("dbn", "dbn.rbms[k]"), ("net", "MLP")):
+        with pytest.raises(TypeError, match="log_prob: takes an RBM or a DBM.*" + re.escape(hint)):
+            revival.log_prob(models[name], np.zeros((2, 784), dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "toml,needle",
+    [
+        ("epochs = true\n", "epochs = true: expected a value, not true/false"),
+        ("train-size = 10\ntrain_size = 20\n", "'train_size' is given twice"),
+        ("persistent = 1\n", "persistent = 1: expected true or false"),
+    ],
+)
+def test_a_toml_config_is_checked_as_strictly_as_the_command_line(tmp_path, toml, needle):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(toml)
+    r = invoke("pretrain-rbm", "--config", cfg, "--dataset", "mnist-sample", "--logdir", tmp_path)
+    assert r.exit_code == 2 and needle in r.output, r.output
