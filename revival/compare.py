@@ -49,8 +49,11 @@ def load_init(path, opts: dict) -> tuple[list, dict]:
     """The stack behind ``--init`` (an RBM or DBN checkpoint, a run folder or a file) and its
     preprocessing; ValueError when it is not one or when its layers do not fit the nets of the
     grid (each net's first hidden layers must have the stack's sizes, from 784 inputs)."""
-    ck, p = runs.load_checkpoint(path)
-    rbms = DBN.from_checkpoint(ck, str(p))
+    try:
+        ck, p = runs.load_checkpoint(path)
+        rbms = DBN.from_checkpoint(ck, str(p))
+    except ValueError as e:  # an option the user gave: refused as one (exit 2), before any folder or plan
+        raise runs.OptionError("--init", str(e)) from None
     pre = ck.get("preprocessing") if isinstance(ck, dict) else None
     for depth in opts.get("depths") or [None]:
         sizes = [784, *hidden_layers(opts, depth)]
@@ -652,7 +655,10 @@ def layout() -> dict:
 
 
 def print_plan(opts: dict, device, echo=print) -> list[dict]:
-    """``--plan``: the grid's points with their epochs, updates and estimated time here; no run folder."""
+    """``--plan``: the grid's points with their epochs, updates and estimated time here; no run folder.
+    ``--init`` is checked as the run would check it: a plan the run would refuse is refused too."""
+    if opts.get("init"):
+        load_init(opts["init"], opts)
     rows = plan(opts, load_data(opts, device), device)
     for line in plan_lines(rows, device, opts.get("threads")):
         echo(line)

@@ -246,6 +246,11 @@ def locate(dataset: str, base: str, root: Path, allow_download: bool = True) -> 
             return p
     if spec.packaged:
         raise DataError(f"{folder / base}.gz: packaged sample file missing (reinstall revival)")
+    if any(p.is_file() for p in candidates(root, base)):  # the folder given is the data set's own folder
+        raise DataError(
+            f"{folder / base}: not found, but {root}/ itself holds {base}: give --data-dir / REVIVAL_DATA_DIR "
+            f"the folder above it ({root.parent}), the root that holds {dataset}/"
+        )
     hint = (
         f"put the IDX files (gzip or raw) in {folder}/ or point --data-dir / REVIVAL_DATA_DIR at "
         f"the folder that holds {dataset}/; --dataset mnist-sample works without any files"

@@ -365,3 +365,22 @@ def test_a_toml_config_is_checked_as_strictly_as_the_command_line(tmp_path, toml
     cfg.write_text(toml)
     r = invoke("pretrain-rbm", "--config", cfg, "--dataset", "mnist-sample", "--logdir", tmp_path)
     assert r.exit_code == 2 and needle in r.output, r.output
+
+
+def test_a_data_dir_one_level_too_deep_gets_the_folder_above_named(tmp_path):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(b"")  # as if the files were here
+    r = invoke("pretrain-rbm", "--data-dir", folder, "--epochs", 1, "--logdir", tmp_path / "runs")
+    assert r.exit_code != 0 and f"give --data-dir / REVIVAL_DATA_DIR the folder above it ({tmp_path})" in r.output
+
+
+def test_an_init_the_run_would_refuse_is_refused_by_the_plan_too(tmp_path):
+    args = ["--dataset", "mnist-sample", "--layers", "10,10", "--pretrain-epochs", 1, "--epochs", 1, "--ais-runs", 0]
+    assert invoke("pretrain-dbm", *args, "--no-progress", "--no-figures", "--logdir", tmp_path).exit_code == 0
+    dbm_run = next((tmp_path / "pretrain-dbm").iterdir())
+    for extra in (["--plan"], ["--epochs", 1]):
+        r = invoke("compare-dropout", "--dataset", "mnist-sample", "--variants", "pretrained", "--init", dbm_run,
+                   *extra, "--logdir", tmp_path / "c")  # fmt: skip
+        assert r.exit_code == 2 and "not a revival RBM or DBN checkpoint" in r.output, r.output
+    assert not (tmp_path / "c").exists()
