@@ -759,6 +759,7 @@ def compare_dropout(logdir="runs", name: str | None = None, echo=print, **option
         threads_chosen_by="the calling process",
     )
     device = device_of(opts["device"], "compare_dropout")
+    opts["device_used"] = str(device)
     opts["precision"], opts["precision_info"] = resolve_precision(opts["precision"], device, echo)
     made = {}
 

@@ -484,6 +484,11 @@ def prepare(command: str, o: dict, resolve, on_resume=None):
         opts = resolve(dict(o))
         make_run = remembered(lambda: Run.create(opts["logdir"], command, opts["name"], {"options": opts}))
     device = device_or_exit(o["device"] if not resume or o["device"] != "auto" else opts["device"])
+    if not resume:  # config.json: the device that --device auto (or cuda) resolved to, beside what was asked
+        opts["device_used"] = str(device)
+    elif opts.get("device_used", str(device)) != str(device):
+        reopened.record_resume({"device_used": str(device)})
+        opts["device_used"] = str(device)
     if "precision" in opts:  # bf16 only where this device runs it fast (probed; a warning line otherwise)
         from .precision import resolve as resolve_precision
 

@@ -164,6 +164,7 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
             )
             summary["log_prob"] = lp
             click.echo(log_prob_line(lp))
+            runs.log_final_scalars(run.path, cfg.epochs, {"dbm/log_prob/final_test_bound": lp.get("avg_log_prob")})
         summary["warnings"] = dbm_warnings(model, x_train, data.x_test, summary.get("log_prob"), opts["seed"])
         for line in summary["warnings"]:
             click.echo(line)

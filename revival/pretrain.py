@@ -83,7 +83,16 @@ def pretrain_rbm(
             "model": str(run.path / runs.MODEL_FILE),
         }
         if opts.get("ais_runs", 0) > 0:
-            summary["log_prob"] = final_log_prob(model, vis, opts, echo, progress)
+            summary["log_prob"] = lp = final_log_prob(model, vis, opts, echo, progress)
+            if lp:  # the final estimate beside the per-epoch curves
+                runs.log_final_scalars(
+                    run.path,
+                    opts["epochs"],
+                    {
+                        "rbm/log_prob/final_test": lp.get("avg_log_prob"),
+                        "rbm/log_prob/final_raise": lp.get("raise_avg_log_prob"),
+                    },
+                )
         summary["warnings"] = rbm_warnings(model, vis, summary.get("log_prob"), opts["seed"])
         for line in summary["warnings"]:
             echo(line)

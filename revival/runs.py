@@ -195,6 +195,16 @@ def markdown_table(d: dict) -> str:
     return "\n".join(["| key | value |", "| --- | --- |", *rows("", d)])
 
 
+def log_final_scalars(path: Path, step: int, scalars: dict) -> None:
+    """The end of a run in TensorBoard: ``scalars`` (tag -> number; None and non-numbers skipped) at
+    ``step``, so the final log-probability sits beside the per-epoch curves."""
+    numbers = {k: float(v) for k, v in scalars.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if numbers:
+        with writer(path) as w:
+            for tag, v in numbers.items():
+                w.add_scalar(tag, v, step)
+
+
 def writer(path: Path, purge_step: int | None = None):
     """A TensorBoard ``SummaryWriter`` on ``path``; use it as a context manager so it is closed.
     ``purge_step`` (on resume) drops events at or after that step left by an interrupted run.
@@ -317,8 +327,11 @@ class RunLock:
         except OSError:
             return "?"
 
-    def release(self):
+    def release(self, remove: bool = False):
+        """Drop the lock; ``remove``: delete ``.lock`` first, while still holding it (a finished run)."""
         if self.fd is not None:
+            if remove:
+                self.path.unlink(missing_ok=True)
             os.close(self.fd)  # closing drops the flock
             self.fd = None
 
@@ -467,8 +480,12 @@ class Run:
         Interrupted and Diverged leave with ``run_path`` and ``saved`` (is there anything to
         resume?) so the CLI can say the truth. Exceptions propagate."""
         run = self
+        ended = False
         try:
             yield self
+            ended = run.summary().get("status") == STATUS_FINISHED
+            if ended:  # a failure before a successful resume is history: its traceback no longer applies
+                (run.path / "traceback.txt").unlink(missing_ok=True)
         except (Interrupted, KeyboardInterrupt) as e:
             # KeyboardInterrupt: Ctrl-C outside a GracefulStop block
             e = e if isinstance(e, Interrupted) else Interrupted(signal.SIGINT)
@@ -501,7 +518,7 @@ class Run:
             run.set_status(STATUS_FAILED, error=line)
             raise
         finally:
-            run.lock.release()
+            run.lock.release(remove=ended)  # a finished run keeps no .lock
 
 
 # ------------------------------------------------------------------------- the run lifecycle

@@ -384,3 +384,26 @@ def test_an_init_the_run_would_refuse_is_refused_by_the_plan_too(tmp_path):
                    *extra, "--logdir", tmp_path / "c")  # fmt: skip
         assert r.exit_code == 2 and "not a revival RBM or DBN checkpoint" in r.output, r.output
     assert not (tmp_path / "c").exists()
+
+
+def test_a_finished_run_records_its_device_keeps_no_lock_and_logs_its_final_log_probability(tmp_path):
+    from helpers import events
+
+    r = invoke("pretrain-rbm", "--dataset", "mnist-sample", "--epochs", 1, "--hidden", 10, "--ais-betas", 200,
+               "--no-progress", "--no-figures", "--logdir", tmp_path)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    run = next((tmp_path / "pretrain-rbm").iterdir())
+    cfg = json.loads((run / "config.json").read_text())["options"]
+    assert cfg["device"] == "auto" and cfg["device_used"] == "cpu"
+    assert not (run / ".lock").exists()
+    lp = json.loads((run / "summary.json").read_text())["log_prob"]["avg_log_prob"]
+    assert events(run).Scalars("rbm/log_prob/final_test")[0].value == pytest.approx(lp)
+
+
+def test_a_successful_resume_clears_the_stale_traceback(tmp_path):
+    args = ["--dataset", "mnist-sample", "--hidden", 10, "--ais-runs", 0, "--no-progress", "--no-figures"]
+    assert invoke("pretrain-rbm", *args, "--epochs", 1, "--logdir", tmp_path).exit_code == 0
+    run = next((tmp_path / "pretrain-rbm").iterdir())
+    (run / "traceback.txt").write_text("an old failure")
+    assert invoke("pretrain-rbm", "--resume", run, "--epochs", 2).exit_code == 0
+    assert not (run / "traceback.txt").exists() and not (run / ".lock").exists()
