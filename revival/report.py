@@ -463,7 +463,10 @@ def rbm_panels(scalars: dict, log_prob: dict | None, label: str = "", style: int
             s("rbm/free_energy/train", "train", dashed=True) + s("rbm/free_energy/valid", "valid"),
         ),
         "gap": Panel(
-            "free-energy gap (valid - train): growing = overfitting", "epoch", "nats", s("rbm/free_energy/gap", "gap")
+            "free-energy gap, valid - train: rising from its start = overfitting",
+            "epoch",
+            "nats (its first value is the baseline, not 0)",
+            s("rbm/free_energy/gap", "gap"),
         ),
     }
     if "rbm/pseudo_log_likelihood" in scalars:
@@ -471,7 +474,7 @@ def rbm_panels(scalars: dict, log_prob: dict | None, label: str = "", style: int
             "pseudo-log-likelihood (validation)", "epoch", "nats", s("rbm/pseudo_log_likelihood", "PLL")
         )
     lp = s("rbm/log_prob/test", "log p(test), AIS 1,000 betas")
-    if lp or log_prob:
+    if lp:  # a curve (--ais-every): the final estimates join it; without one they go in the title
         p = Panel("average test log-probability", "epoch", "nats", lp)
         if log_prob and isinstance(log_prob.get("avg_log_prob"), (int, float)):
             # the final estimates as points at the last epoch: a panel with only reference lines
@@ -501,6 +504,15 @@ def rbm_panels(scalars: dict, log_prob: dict | None, label: str = "", style: int
                 )
         panels["log_prob"] = p
     return panels
+
+
+def final_log_prob_text(lp: dict) -> str:
+    """The final test log-probability for a figure's title (a whole panel for one point says less)."""
+    if not isinstance(lp.get("avg_log_prob"), (int, float)):
+        return ""
+    betas = f", {lp['ais_betas']:,} betas" if isinstance(lp.get("ais_betas"), int) else ""
+    raise_ = f"; RAISE {lp['raise_avg_log_prob']:.2f}" if isinstance(lp.get("raise_avg_log_prob"), (int, float)) else ""
+    return f"\nfinal test log-probability {lp['avg_log_prob']:.2f} nats ({lp.get('method', 'ais')}{betas}){raise_}"
 
 
 def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) -> dict[str, object]:
@@ -847,8 +859,9 @@ def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]
         out.extend(save(image_figure(png, title, note, cols), folder, name, svg))
 
     if cmd == "pretrain-rbm":
-        panels = rbm_panels(read_scalars(run), _dict(summary.get("log_prob")))
-        put("curves", list(panels.values()), f"pretrain-rbm {run.resolve().name}", 2)
+        lp = _dict(summary.get("log_prob"))
+        panels = rbm_panels(read_scalars(run), lp)
+        put("curves", list(panels.values()), f"pretrain-rbm {run.resolve().name}" + final_log_prob_text(lp), 2)
         for name in ("filters", "samples", "reconstructions"):
             image(name, run, f"rbm/{name}", f"pretrain-rbm {run.resolve().name}: {name}")
     elif cmd == "pretrain-dbn":

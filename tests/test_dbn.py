@@ -346,9 +346,10 @@ def test_bad_dbn_checkpoint_for_init_is_one_line(tmp_path):
         main,
         [*TINY, "--variants", "pretrained", "--init", str(tmp_path / "dbn.pt"), "--logdir", str(tmp_path / "runs")],
     )
-    assert r.exit_code == 1
-    lines = [line for line in r.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "shapes disagree" in lines[0] and not (tmp_path / "runs").exists()
+    assert r.exit_code == 2  # an option the user gave: Click's usage line, then one error line naming it
+    errors = [line for line in r.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "--init" in errors[0] and "shapes disagree" in errors[0]
+    assert not (tmp_path / "runs").exists()
 
 
 def test_a_collapsed_layer_is_reported_and_the_2006_init_is_available(tmp_path, monkeypatch):

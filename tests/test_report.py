@@ -308,19 +308,23 @@ def test_figures_do_not_mislead_at_first_sight():
     assert [s.line for s in panels["gap"].series] == []
 
 
-def test_the_final_log_probability_is_drawn_when_ais_ran_only_at_the_end():
-    p = REP.rbm_panels(
-        {"rbm/recon_error": ([1, 2, 3], [3.0, 2.0, 1.0])},
-        {
-            "avg_log_prob": -120.0,
-            "method": "sandwich",
-            "ais_betas": 14501,
-            "raise_avg_log_prob": -121.0,
-            "raise_examples": 300,
-        },
-    )["log_prob"]
-    assert [(s.x, s.y) for s in p.series] == [([3], [-120.0]), ([3], [-121.0])]
-    assert "14,501 betas" in p.series[0].label and "RAISE on 300 images" in p.series[1].label
+def test_the_final_log_probability_is_in_the_title_when_ais_ran_only_at_the_end():
+    lp = {
+        "avg_log_prob": -120.0,
+        "method": "sandwich",
+        "ais_betas": 14501,
+        "raise_avg_log_prob": -121.0,
+        "raise_examples": 300,
+    }
+    # no per-epoch curve: no panel spent on one point; the figure's title carries the numbers
+    assert "log_prob" not in REP.rbm_panels({"rbm/recon_error": ([1, 2, 3], [3.0, 2.0, 1.0])}, lp)
+    title = REP.final_log_prob_text(lp)
+    assert "-120.00 nats (sandwich, 14,501 betas)" in title and "RAISE -121.00" in title
+    # with --ais-every's curve, the final estimates join it at the last epoch
+    scalars = {"rbm/recon_error": ([1, 2, 3], [3.0, 2.0, 1.0]), "rbm/log_prob/test": ([1, 3], [-130.0, -122.0])}
+    p = REP.rbm_panels(scalars, lp)["log_prob"]
+    assert [(s.x, s.y) for s in p.series[1:]] == [([3], [-120.0]), ([3], [-121.0])]
+    assert "14,501 betas" in p.series[1].label and "RAISE on 300 images" in p.series[2].label
 
 
 def test_image_grids_are_drawn_large_with_a_title_and_labelled_pairs(tmp_path):
