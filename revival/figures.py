@@ -142,9 +142,12 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
         if p.logx:
             ax.set_xscale("log")
         elif _whole(xs := [x for s in series for x in s.x]):
-            if max(xs) - min(xs) < 2:  # one or two epochs: whole-number ticks around them, not 4.74 ... 5.26
+            if max(xs) == min(xs):  # one epoch: whole-number ticks around it, not 4.74 ... 5.26
                 ax.set_xticks(range(int(min(xs)) - 1, int(max(xs)) + 2))
                 ax.set_xlim(min(xs) - 1.2, max(xs) + 1.2)
+            elif max(xs) - min(xs) < 2:  # two layers or epochs: a tick at each, no empty neighbours
+                ax.set_xticks(range(int(min(xs)), int(max(xs)) + 1))
+                ax.set_xlim(min(xs) - 0.4, max(xs) + 0.4)
             else:
                 ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         if p.logy:

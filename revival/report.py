@@ -551,7 +551,7 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
     for key, points in list(settings.items())[:4]:
         suffix = f" ({key})" if key else ""
         err = Panel("train (dashed) and test (solid) error" + suffix, "epoch", "error %")
-        loss = Panel("test loss of the weight-scaled net" + suffix, "epoch", "loss")
+        loss = Panel("test loss (dropout nets tested without dropout)" + suffix, "epoch", "cross-entropy")
         for variant, name in points:
             sc = read_scalars(run / name)
             for tag, line in (("error/train", "--"), ("error/test", "-")):
@@ -679,17 +679,22 @@ def layer_panels(groups: list[dict]) -> dict:
     )
     keys = ("variant", *AXIS_COLUMNS, "train_size", "depth", "hidden_dropout")
     varying = [k for k in keys if len({g.get(k) for g in nets}) > 1] or ["variant"]  # label by what differs
-    prefix = {"train_size": "n", "depth": "d", "hidden_dropout": "p"}
+    words = {  # a legend a reader can read: "hidden drop 0.5", not "p0.5"
+        "train_size": lambda v: f"{v:,} images",
+        "depth": lambda v: f"{v} hidden layer{'s' if v != 1 else ''}",
+        "hidden_dropout": lambda v: f"hidden drop {v:g}",
+    }
     for i, g in enumerate(nets):
-        label = " ".join(f"{prefix.get(k, '')}{g.get(k)}" for k in varying)
+        label = ", ".join(words[k](g.get(k)) if k in words else str(g.get(k)) for k in varying)
+        # dotted: the layers are separate points, the line only guides the eye from one to the next
         sat.series.append(
-            Series(label, list(range(1, len(g["saturated"]) + 1)), [100 * x for x in g["saturated"]], style=i)
+            Series(label, list(range(1, len(g["saturated"]) + 1)), [100 * x for x in g["saturated"]], style=i, line=":")
         )
         if g.get("activation_mean"):
             mean.series.append(
-                Series(label, list(range(1, len(g["activation_mean"]) + 1)), g["activation_mean"], style=i)
+                Series(label, list(range(1, len(g["activation_mean"]) + 1)), g["activation_mean"], style=i, line=":")
             )
-        grad.series.append(Series(label, list(range(1, len(g["grad_norm"]) + 1)), g["grad_norm"], style=i))
+        grad.series.append(Series(label, list(range(1, len(g["grad_norm"]) + 1)), g["grad_norm"], style=i, line=":"))
     return {"activation_mean_by_layer": mean, "saturation_by_layer": sat, "grad_norm_by_layer": grad}
 
 

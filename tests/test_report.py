@@ -398,3 +398,15 @@ def test_a_depth_sweep_draws_the_papers_per_depth_figures_and_no_lone_classic_pa
     marks = {s.label: (s.x, s.y) for s in depth.series if s.line == "none"}
     assert marks["paper: pretrained at 3 layers 3.11%"] == ([3], [3.11])
     assert any(label == "ours: svm-rbf 3.21%" for _, label, _ in depth.hlines)
+
+
+def test_per_layer_figures_read_as_layers_with_words_in_the_legend():
+    groups = [
+        {"variant": "baseline", "hidden_dropout": 0.0, "saturated": [0.1, 0.2], "activation_mean": [0.3, 0.2], "grad_norm": [1.0, 0.5, 0.2]},
+        {"variant": "dropout", "hidden_dropout": 0.5, "saturated": [0.0, 0.1], "activation_mean": [0.2, 0.1], "grad_norm": [1.0, 0.6, 0.3]},
+    ]  # fmt: skip
+    panels = REP.layer_panels(groups)
+    labels = [s.label for s in panels["saturation_by_layer"].series]
+    assert labels == ["baseline, hidden drop 0", "dropout, hidden drop 0.5"]
+    fig = F.draw([panels["activation_mean_by_layer"]])
+    assert [int(t) for t in fig.axes[0].get_xticks()] == [1, 2]  # two layers: ticks 1 and 2, no empty 0 or 3
