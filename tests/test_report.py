@@ -8,6 +8,7 @@ from PIL import Image
 
 from conftest import copy_run
 from helpers import invoke, only_run
+from revival import figures as F
 from revival import report as REP
 from revival.cli import main
 
