@@ -96,6 +96,11 @@ def _beside(series: list[Series]) -> bool:
     return len(series) > 4 or any(len(s.label) > 40 for s in series)
 
 
+def _entries(p: Panel) -> list[Series]:
+    """A panel's legend entries: its series drawn once each, and the marks' one entry."""
+    return merged(p.series) + ([Series(p.marks_label, [], [])] if p.marks and p.marks_label else [])
+
+
 def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
     """A figure of one or more panels; returns the matplotlib Figure (callers save it). Epochs,
     layers and sizes that are whole numbers get whole-number ticks; identical series are drawn
@@ -103,7 +108,7 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
     not over the lines, and the figure widens to hold it."""
     nrows = -(-len(panels) // ncols)
     # room for the widest legend that goes beside its axes (about 0.062 inch a character at size 8)
-    longest = max((max(len(s.label) for s in merged(p.series)) for p in panels if _beside(merged(p.series))), default=0)
+    longest = max((max(len(s.label) for s in _entries(p)) for p in panels if _beside(_entries(p))), default=0)
     width = 6.4 + (min(9.0, 0.5 + 0.062 * max(longest, 34)) if longest else 0.0)
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, 4.2 * nrows), squeeze=False)
     for ax, p in zip(axes.flat, panels):
@@ -159,8 +164,7 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
         ax.set_xlabel(p.xlabel)
         ax.set_ylabel(p.ylabel)
         ax.grid(True, alpha=0.3)
-        if p.marks and p.marks_label:
-            series = [*series, Series(p.marks_label, [], [])]  # its legend entry counts towards the placement
+        series = _entries(p)  # the marks' legend entry counts towards the placement
         if series and _beside(series):
             ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, handlelength=3.5)
         elif series:
