@@ -48,6 +48,7 @@ from .layerwise import (
 from .mlp import from_checkpoint as _mlp_from_checkpoint
 from .mlp import seeded_mlp
 from .netfit import NetFit, Selection
+from .progress import EpochBar, set_threads, wanted
 from .train import GracefulStop, MLPTrainConfig, RBMTrainConfig, checked_floats
 
 __all__ = [
@@ -194,7 +195,7 @@ class RunLogger:
         self.finish = None  # a command's own summary writer (run, model, rows), else the fit's short one
         self._make = None
         self.options = self.preprocessing = self.test = None
-        self.progress = False
+        self.progress = False  # a command's per-batch bar; a library fit sets it from its progress argument
 
     @classmethod
     def for_command(
@@ -268,13 +269,19 @@ class RunLogger:
 # ------------------------------------------------------------------------- RBMs
 
 
-def fit_rbm(x, config: RBMConfig | None = None, *, x_valid=None, logger: RunLogger | None = None):
+def fit_rbm(
+    x, config: RBMConfig | None = None, *, x_valid=None, logger: RunLogger | None = None, progress=None, threads=None
+):
     """Train one RBM on the rows of ``x`` by CD-k or PCD (:class:`RBMConfig`); returns ``(rbm, history)``,
     history a dict of per-epoch lists of floats: ``epoch``, ``recon_error``, ``update_ratio`` and,
     with ``x_valid``, ``free_energy_train`` / ``free_energy_valid`` / ``free_energy_gap`` on fixed
     subsets (Hinton 2010, section 6). ``logger``: also write the run folder ``revival pretrain-rbm``
     writes, with every monitor (then ``x_valid`` defaults to ``x``). Raises Diverged on NaN and
-    Interrupted on SIGINT/SIGTERM (Ctrl-C, a notebook's stop button) at a batch boundary."""
+    Interrupted on SIGINT/SIGTERM (Ctrl-C, a notebook's stop button) at a batch boundary. ``progress``:
+    a bar over the epochs (None: where a person watches, a terminal or a notebook; ``REVIVAL_PROGRESS=0``
+    switches it off); ``threads``: ``"auto"`` as the commands' ``--threads auto``, a count, or None
+    (torch's setting as it is); the same two arguments on every ``fit_*``."""
+    set_threads(threads)
     cfg = config or RBMConfig()
     device = device_of(cfg.device, "RBMConfig")
     seed, opts = cfg.seed, cfg.train_options()
@@ -284,7 +291,9 @@ def fit_rbm(x, config: RBMConfig | None = None, *, x_valid=None, logger: RunLogg
         raise ValueError(f"x_valid: {valid.data.shape[1]} columns, x has {train.data.shape[1]}")
     tcfg = RBMTrainConfig.from_dict(opts)
     if logger is None:
-        return rbm_in_memory(train, valid, tcfg, seed, device)
+        return rbm_in_memory(train, valid, tcfg, seed, device, progress)
+    if logger._make is None:  # a library run: a bar where a person watches (a command passes its own)
+        logger.progress = wanted(progress)
     logged = logger.options or {**opts, "monitor_size": 2000}  # the command's monitors, on subsets of 2,000 rows
     run = logger.start("pretrain-rbm", logged)
     pre = logger.preprocessing or {"binarize": cfg.binarize, "seed": seed}
@@ -325,13 +334,15 @@ class NetHistory(dict):
     restored_best = False
 
 
-def rbm_in_memory(train: D.Visible, valid: D.Visible | None, cfg: RBMTrainConfig, seed: int, device):
+def rbm_in_memory(
+    train: D.Visible, valid: D.Visible | None, cfg: RBMTrainConfig, seed: int, device, progress=None, desc="fit_rbm"
+):
     """The in-memory loop of :func:`fit_rbm`: the trainer the CLI uses (:func:`revival.layerwise.new_rbm`),
     no monitors beyond the free energies, nothing written."""
     model, trainer = new_rbm(train, cfg, seed, device)
     subsets = None if valid is None else monitor_subsets(train, valid, 1000, seed)
     rows = []
-    with GracefulStop() as stop:
+    with GracefulStop() as stop, EpochBar(cfg.epochs, desc, progress) as bar:
         for epoch in range(cfg.epochs):
             m = trainer.train_epoch(train, epoch, stop.check)
             if subsets is not None:
@@ -339,13 +350,18 @@ def rbm_in_memory(train: D.Visible, valid: D.Visible | None, cfg: RBMTrainConfig
                 fe_t, fe_v = (R.free_energy(s, W, b, c, model.visible_type).mean() for s in subsets)
                 m.update(free_energy_train=fe_t, free_energy_valid=fe_v, free_energy_gap=fe_v - fe_t)
             rows.append({"epoch": epoch + 1, **checked_floats(m, dict(model.named_parameters()), epoch + 1)})
+            bar.step(recon_error=rows[-1]["recon_error"])
     return model, columns(rows)
 
 
-def fit_dbn(x, config: DBNConfig | None = None, *, x_valid=None, logger: RunLogger | None = None):
+def fit_dbn(
+    x, config: DBNConfig | None = None, *, x_valid=None, logger: RunLogger | None = None, progress=None, threads=None
+):
     """Train a deep belief net greedily (:class:`DBNConfig`), one RBM a layer, each on the hidden
     probabilities of the one below (Hinton, Osindero & Teh 2006); returns ``(dbn, history)``, history
-    ``{"layers": [one fit_rbm history per layer]}``. ``logger``: the run folder of ``revival pretrain-dbn``."""
+    ``{"layers": [one fit_rbm history per layer]}``. ``logger``: the run folder of ``revival pretrain-dbn``.
+    ``progress``, ``threads``: as :func:`fit_rbm`'s (a bar per layer)."""
+    set_threads(threads)
     cfg = config or DBNConfig()
     device = device_of(cfg.device, "DBNConfig")
     layer_cfgs = cfg.layer_configs()
@@ -357,10 +373,12 @@ def fit_dbn(x, config: DBNConfig | None = None, *, x_valid=None, logger: RunLogg
     pre = {"binarize": cfg.binarize, "seed": cfg.seed}
     configs = [{**o.as_dict(), "layer": k} for k, o in enumerate(opts, 1)]
     if logger is not None:
+        if logger._make is None:
+            logger.progress = wanted(progress)
         return _logged_dbn(train, valid, cfg, layer_cfgs, pre, device, logger)
     rbms, hists = [], []
     for k, o in enumerate(opts, 1):
-        rbm, h = rbm_in_memory(train, valid, o, layer_seed(cfg.seed, k), device)
+        rbm, h = rbm_in_memory(train, valid, o, layer_seed(cfg.seed, k), device, progress, f"fit_dbn layer {k}")
         rbms.append(rbm)
         hists.append(h)
         if k < len(opts):  # the next layer's data: this layer's hidden probabilities (or one sample of them)
@@ -414,7 +432,7 @@ def _logged_dbn(train, valid, cfg: DBNConfig, layer_cfgs, pre: dict, device, log
     return model, {"layers": [columns([f]) for f in finals]}
 
 
-def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None):
+def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None, progress=None, threads=None):
     """Train a deep Boltzmann machine on the rows of ``x`` (:class:`revival.config.DBMConfig`, two or more
     hidden layers): the greedy pretraining of one modified RBM per layer, composed, then PCD with a mean-field positive phase
     (Salakhutdinov & Hinton 2009; :mod:`revival.dbm`, :mod:`revival.dbm_train`). Returns ``(dbm, history)``,
@@ -426,10 +444,12 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None):
     per hidden layer; and ``pretrain``: ``{"bottom": ..., "top": ...}`` (``middle2`` .. between them in a
     deeper DBM) with each epoch's ``recon_error``. ``logger``: also
     write the run folder ``revival pretrain-dbm`` writes (a logger made with ``resume=`` continues
-    that run from its last saved epoch). Raises Diverged on NaN, Interrupted on SIGINT/SIGTERM."""
+    that run from its last saved epoch). Raises Diverged on NaN, Interrupted on SIGINT/SIGTERM.
+    ``progress``, ``threads``: as :func:`fit_rbm`'s (one bar over every phase's epochs)."""
     from .config import DBMConfig
     from .dbm_train import DBMFit, RunSink
 
+    set_threads(threads)
     cfg = config or DBMConfig()
     device = device_of(cfg.device, "DBMConfig")
     data = visible(x, device, cfg.binarize, D.split_seed(cfg.seed, "train"), "x").all()
@@ -439,8 +459,10 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None):
         if valid.shape[1] != data.shape[1]:
             raise ValueError(f"x_valid: {valid.shape[1]} columns, x has {data.shape[1]}")
     fit = DBMFit(data, valid, cfg, device)
+    total = sum(fit.epochs_of(p) for p in fit.phases)
     if logger is None:
-        model, rows = fit.run()
+        with EpochBar(total, "fit_dbm", progress) as bar:
+            model, rows = fit.run(BarSink(bar))
     else:
         run = logger.start("pretrain-dbm", cfg.to_dict())
         pre = logger.preprocessing or {"binarize": cfg.binarize, "seed": cfg.seed}
@@ -449,10 +471,28 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None):
             if st is not None:
                 resume_state(run.path, lambda: fit.load(st))
                 logger.echo(f"resuming {run.path} after epoch {st['epoch']} ({st['phase']} epoch {st['phase_epoch']})")
-            model, rows = fit.run(RunSink(run.path, cfg.to_dict(), logger.echo, w, pre))
+            with EpochBar(total, "fit_dbm", progress if logger._make is None else False, len(fit.rows)) as bar:
+                model, rows = fit.run(BarSink(bar, RunSink(run.path, cfg.to_dict(), logger.echo, w, pre)))
             runs.save_torch(run.path / runs.MODEL_FILE, model.checkpoint(cfg.to_dict(), pre))
             logger.finished(run, model, rows, "fit_dbm", {"final": rows[-1] if rows else {}})
     return model, dbm_history(rows, fit.phases[:-1])
+
+
+class BarSink:
+    """A :class:`revival.dbm_train.DBMFit` sink that steps a progress bar and passes every call on to
+    ``inner`` (the run folder's sink) when there is one."""
+
+    def __init__(self, bar, inner=None):
+        self.bar, self.inner = bar, inner
+
+    def phase(self, fit):
+        if self.inner is not None:
+            self.inner.phase(fit)
+
+    def epoch(self, fit, row):
+        if self.inner is not None:
+            self.inner.epoch(fit, row)
+        self.bar.step()
 
 
 def resume_state(path, apply) -> None:
@@ -490,7 +530,16 @@ def stack_of(init) -> list[R.RBM]:
 
 
 def fit_net(
-    x, y, config: NetConfig | None = None, *, init=None, valid=None, test=None, logger: RunLogger | None = None
+    x,
+    y,
+    config: NetConfig | None = None,
+    *,
+    init=None,
+    valid=None,
+    test=None,
+    logger: RunLogger | None = None,
+    progress=None,
+    threads=None,
 ):
     """Train a feed-forward classifier (:class:`NetConfig`) on rows ``x`` with class indices ``y``;
     ``init`` (a DBN, RBM, list of RBMs or checkpoint path) starts the first hidden layers from a
@@ -501,7 +550,8 @@ def fit_net(
     ``valid_*`` / ``test_*`` when given; errors are fractions; a :class:`NetHistory`, whose attributes
     give the epoch of lowest validation error and the test error at it (choose on ``valid``, never on
     ``test``). ``logger``: also write the run folder (TensorBoard ``error/<split>``, ``loss/<split>``,
-    ``model.pt``, summary)."""
+    ``model.pt``, summary). ``progress``, ``threads``: as :func:`fit_rbm`'s."""
+    set_threads(threads)
     cfg = config or NetConfig()
     device = device_of(cfg.device, "NetConfig")
     xs = visible(x, device, what="x")
@@ -567,6 +617,7 @@ def fit_net(
         GracefulStop() as stop,
     ):
         fit = resume_net(model, tcfg, cfg, xs, ys, evals, None if run is None else run.path)
+        bar = EpochBar(tcfg.epochs, "fit_net", progress, fit.start)
         for epoch in range(fit.start, tcfg.epochs):  # a resumed fit continues after its last saved epoch
             if fit.stopped:  # early stopping (patience), also in a resumed run that had stopped
                 break
@@ -574,6 +625,8 @@ def fit_net(
             fit.end_epoch(w, epoch, fit.train(epoch, stop.check))
             if run is not None and len(fit.history) > evaluated:
                 model.save(run.path / runs.MODEL_FILE)
+            bar.step(**({"valid_error": fit.history[-1]["error/valid"]} if "valid" in evals and fit.history else {}))
+        bar.close()
         rows = [net_history_row(h) for h in fit.history]
         fit.finish()  # restore_best: the best validation epoch's weights
         chosen = {**fit.selection.fields(fit.validated), "epochs_trained": fit.last_epoch}

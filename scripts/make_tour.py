@@ -466,6 +466,9 @@ def main():
         from nbclient import NotebookClient
 
         os.environ.setdefault("REVIVAL_TOUR_FIGURES", "figures")
+        os.environ["REVIVAL_PROGRESS"] = (
+            "0"  # the saved outputs hold results, not progress bars (a reader's run shows them)
+        )
         t = time.perf_counter()
         NotebookClient(
             nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}

@@ -407,3 +407,20 @@ def test_a_successful_resume_clears_the_stale_traceback(tmp_path):
     (run / "traceback.txt").write_text("an old failure")
     assert invoke("pretrain-rbm", "--resume", run, "--epochs", 2).exit_code == 0
     assert not (run / "traceback.txt").exists() and not (run / ".lock").exists()
+
+
+def test_the_fits_show_progress_where_asked_and_choose_threads_as_the_commands_do(sample, capsys):
+    cfg = NetConfig(layers=(4,), epochs=2, device="cpu")
+    before = torch.get_num_threads()
+    try:
+        revival.fit_net(sample.x_train, sample.y_train, cfg, progress=True, threads=1)
+        err = capsys.readouterr().err
+        assert "fit_net" in err and "2/2" in err and torch.get_num_threads() == 1
+        revival.fit_dbn(sample.x_train, DBNConfig(layers=(4, 4), epochs=1, device="cpu"), progress=None)
+        assert capsys.readouterr().err == ""  # under pytest nobody watches: no bar
+        revival.fit_rbm(sample.x_train, RBMConfig(n_hidden=4, epochs=1, device="cpu"), threads="auto")
+        assert 1 <= torch.get_num_threads() <= 1024
+        with pytest.raises(ValueError, match="threads: expected 'auto'"):
+            revival.fit_rbm(sample.x_train, RBMConfig(n_hidden=4, epochs=1, device="cpu"), threads=0)
+    finally:
+        torch.set_num_threads(before)
