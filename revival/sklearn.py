@@ -50,9 +50,19 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     ``n_iter``, ``verbose``, ``random_state``. revival's own: ``cd_k`` (Gibbs steps per update),
     ``persistent``, ``momentum`` and ``weight_decay`` (0, as scikit-learn), ``device``.
 
+    The algorithm is BernoulliRBM's: weights N(0, 0.01^2) and zero biases, the data's values as
+    Bernoulli probabilities (no binarisation), one Gibbs sweep per update of a persistent chain of
+    ``batch_size`` *hidden* states started at 0, statistics from hidden probabilities and sampled
+    visibles, the mean gradient times ``learning_rate``. What differs on purpose: the examples are
+    shuffled every pass (BernoulliRBM takes them in the same order each time), the arithmetic is
+    float32 (float64 there), and the random numbers are torch's. Measured (400 mnist-sample digits,
+    32 components, 20 passes, LogisticRegression(C=10) on the features, random_state 0-4): test
+    accuracy 0.691 against BernoulliRBM's 0.712 (0.639 before the chain held hidden states as
+    BernoulliRBM's does); on 3,000 digits 0.839 against 0.846.
+
     Attributes: ``components_`` [n_components, n_features], ``intercept_hidden_``,
-    ``intercept_visible_``, ``h_samples_`` (the persistent chains' visible states, PCD only; named
-    as scikit-learn's, which keeps hidden ones), ``n_features_in_``, ``rbm_`` (the
+    ``intercept_visible_``, ``h_samples_`` (the persistent chains' hidden states, PCD only, as
+    scikit-learn's), ``n_features_in_``, ``rbm_`` (the
     :class:`revival.rbm.RBM`), ``history_`` (reconstruction error per epoch).
     """
 
@@ -143,7 +153,9 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         dev = api.device_of(cfg.device, "RBMTransformer")
         self._seed = cfg.seed
         data = api.visible(X, dev, what="X")
-        self.rbm_, self._trainer = new_rbm(data, RBMTrainConfig.from_dict(cfg.train_options()), cfg.seed, dev)
+        # PCD's chain holds hidden states, as BernoulliRBM's h_samples_ (the features differ: R.cd_statistics)
+        tcfg = RBMTrainConfig.from_dict({**cfg.train_options(), "pcd_chain": "hidden"})
+        self.rbm_, self._trainer = new_rbm(data, tcfg, cfg.seed, dev)
         self._gibbs_gen = torch.Generator(device=dev).manual_seed(cfg.seed + 1)
         self.history_ = {"recon_error": []}
         return data

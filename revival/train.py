@@ -150,6 +150,9 @@ class RBMTrainConfig:
     init_std: float = _RBM["init_std"]
     visible_bias_init: str = _RBM["visible_bias_init"]
     precision: str = _RBM["precision"]  # "bf16": the CD matrix products in bfloat16 (revival.precision)
+    # what PCD's persistent chain holds: "visible" states (revival's), or "hidden" states started at 0,
+    # as scikit-learn's BernoulliRBM keeps them (revival.sklearn.RBMTransformer; R.cd_statistics)
+    pcd_chain: str = "visible"
 
     @classmethod
     def from_dict(cls, d: dict) -> "RBMTrainConfig":
@@ -180,7 +183,9 @@ class RBMTrainer:
         W, b, c = model.params()
         self.vel = [torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(c)]
         self.chain = None
-        if cfg.persistent:
+        if cfg.persistent and cfg.pcd_chain == "hidden":  # scikit-learn's h_samples_: zeros at the start
+            self.chain = torch.zeros(cfg.batch_size, W.shape[0], device=W.device, dtype=W.dtype)
+        elif cfg.persistent:
             # one chain per batch row, started from Bernoulli(sigmoid(b)) noise (Gaussian: N(b, 1))
             self.chain = R.noise_chains(cfg.batch_size, b, model.visible_type, generator)
         self.q = torch.full_like(c, cfg.sparsity_target if cfg.sparsity_target is not None else 0.0)
@@ -229,7 +234,7 @@ class RBMTrainer:
                 )
             chain = None if self.chain is None else self.chain[:B]
             hs, vs, gb, gc, recon, v_out = R.cd_statistics(
-                v0, W, b, c, cfg.cd_k, self.gen, vt, chain, keep, self.work, self.lowp
+                v0, W, b, c, cfg.cd_k, self.gen, vt, chain, keep, self.work, self.lowp, cfg.pcd_chain == "hidden"
             )
             if self.chain is not None:
                 self.chain[:B] = v_out

@@ -132,3 +132,31 @@ def test_sparsity_gradient_pushes_towards_target():
     q = torch.tensor([0.5, 0.01])
     gw, gc = R.sparsity_gradient(q, 0.1, torch.ones(3))
     assert gc[0] < 0 < gc[1] and gw.shape == (2, 3)
+
+
+def test_a_hidden_persistent_chain_steps_as_scikit_learns_bernoulli_rbm():
+    """PCD with the chain holding hidden states (BernoulliRBM's h_samples_): v_k ~ P(v | chain),
+    statistics from P(h | v_k), the new chain a sample of that P(h | v_k). Weights of +-20 make
+    P(v | h) 0 or 1, so v_k is known exactly and every number can be written down."""
+    import torch
+
+    from revival import rbm as R
+
+    torch.manual_seed(0)
+    W = torch.tensor([[20.0, -20.0, 20.0], [-20.0, 20.0, 20.0]])  # 2 hidden x 3 visible
+    b = torch.tensor([-10.0, -10.0, -30.0])
+    c = torch.tensor([0.5, -0.5])
+    v0 = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    chain = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    hs, vs, gb, gc, _, new = R.cd_statistics(
+        v0, W, b, c, 1, torch.Generator().manual_seed(1), chain=chain, hidden_chain=True
+    )
+    v_neg = torch.sigmoid(chain @ W + b).round()  # [1, 0, 0] and [0, 1, 0]
+    h_neg = torch.sigmoid(v_neg @ W.t() + c)
+    assert torch.equal(vs[2:], v_neg)
+    assert torch.allclose(-hs[2:], h_neg) and torch.allclose(hs[:2], torch.sigmoid(v0 @ W.t() + c))
+    assert torch.allclose(gb, (v0 - v_neg).mean(0)) and torch.allclose(
+        gc, (torch.sigmoid(v0 @ W.t() + c) - h_neg).mean(0)
+    )
+    assert new.shape == (2, 2) and set(new.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(new, h_neg.round())  # P(h | v_neg) is 0 or 1 here too: the sample is known
