@@ -189,6 +189,8 @@ class RunLogger:
     with the same config: ``fit_dbm`` supports it) from its last saved epoch instead of making a new one."""
 
     def __init__(self, logdir="runs", name: str | None = None, echo=print, resume=None):
+        if name is not None and (why := runs.name_problem(name)):
+            raise ValueError(f"RunLogger name {name!r}: {why}")
         self.logdir, self.name, self.echo, self.resume = logdir, name, echo, resume
         self.run: runs.Run | None = None
         self.resumed = False
@@ -247,6 +249,11 @@ class RunLogger:
             differ = [k for k, v in options.items() if k not in ("epochs", "device") and stored.get(k, v) != v]
             if differ:
                 self.run.lock.release()
+                if differ[0] == "data":
+                    raise ValueError(
+                        f"{self.resume}: resumed with other training data than the run's ({stored['data']['rows']} rows "
+                        f"of {stored['data']['columns']}, fingerprint {stored['data']['sha1'][:12]}); pass the same rows"
+                    )
                 raise ValueError(
                     f"{self.resume}: resumed with another {differ[0]} than the run's ({stored[differ[0]]!r})"
                 )
@@ -294,7 +301,8 @@ def fit_rbm(
         return rbm_in_memory(train, valid, tcfg, seed, device, progress)
     if logger._make is None:  # a library run: a bar where a person watches (a command passes its own)
         logger.progress = wanted(progress)
-    logged = logger.options or {**opts, "monitor_size": 2000}  # the command's monitors, on subsets of 2,000 rows
+    # the command's monitors, on subsets of 2,000 rows; a library run records its data's fingerprint
+    logged = logger.options or {**opts, "monitor_size": 2000, "data": fingerprint(train)}
     run = logger.start("pretrain-rbm", logged)
     pre = logger.preprocessing or {"binarize": cfg.binarize, "seed": seed}
     d = layer_data(train, valid, logged)
@@ -321,6 +329,21 @@ def columns(rows: list[dict]) -> dict:
     """Per-epoch dicts -> a dict of lists (the history's shape)."""
     keys = [k for k in (rows[0] if rows else {})]
     return {k: [r.get(k) for r in rows] for k in keys}
+
+
+def fingerprint(*arrays) -> dict:
+    """What a library run records of its training data, so that a resume with other rows of the same
+    width is refused: rows, columns and a SHA-1 of the values (tensors or numpy arrays, in order)."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for a in arrays:
+        t = a.data if isinstance(a, D.Visible) else a
+        a_np = t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+        h.update(str(a_np.shape).encode())
+        h.update(np.ascontiguousarray(a_np).tobytes())
+    first = arrays[0].data if isinstance(arrays[0], D.Visible) else arrays[0]
+    return {"rows": int(first.shape[0]), "columns": int(first.shape[1]) if first.ndim > 1 else 1, "sha1": h.hexdigest()}
 
 
 class NetHistory(dict):
@@ -401,7 +424,7 @@ def _logged_dbn(train, valid, cfg: DBNConfig, layer_cfgs, pre: dict, device, log
         if opts
         else [{**c.train_options(), "monitor_size": 1000} for c in layer_cfgs]
     )
-    run = logger.start("pretrain-dbn", opts or cfg.to_dict())
+    run = logger.start("pretrain-dbn", opts or {**cfg.to_dict(), "data": fingerprint(train)})
     pre = logger.preprocessing or pre
     configs = [{**RBMTrainConfig.from_dict(lo).as_dict(), "layer": k} for k, lo in enumerate(layer_opts, 1)]
     first = layer_data(train, valid, layer_opts[0])
@@ -464,7 +487,9 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None, pr
         with EpochBar(total, "fit_dbm", progress) as bar:
             model, rows = fit.run(BarSink(bar))
     else:
-        run = logger.start("pretrain-dbm", cfg.to_dict())
+        run = logger.start(
+            "pretrain-dbm", {**cfg.to_dict(), **({"data": fingerprint(data)} if logger._make is None else {})}
+        )
         pre = logger.preprocessing or {"binarize": cfg.binarize, "seed": cfg.seed}
         with run.recording(), runs.writer(run.path) as w:  # a state that does not fit is recorded as the failure
             st = runs.load_state(run.path, device) if logger.resumed else None
@@ -601,15 +626,11 @@ def fit_net(
     if (cfg.restore_best or cfg.patience is not None) and valid is None:
         raise ValueError("NetConfig.restore_best and .patience choose on the validation error: pass valid=(x, y)")
     run = None
-    if logger is not None and logger.resume is not None:
-        folder = Path(logger.resume)
-        if (folder / runs.MODEL_FILE).is_file() and not (folder / runs.STATE_FILE).is_file():
-            # saved weights without the trainer's velocities and generators: no bit-exact resume
-            raise ValueError(
-                f"{folder}: has model.pt but no state.pt, so it cannot be resumed bit for bit; start a new run"
-            )
     if logger is not None:
-        run = logger.start("fit-net", {**cfg.to_dict(), "pretrained": bool(stack), "pretrained_weight_scale": scale})
+        run = logger.start(
+            "fit-net",
+            {**cfg.to_dict(), "pretrained": bool(stack), "pretrained_weight_scale": scale, "data": fingerprint(xs, ys)},
+        )
     # the loop compare-dropout's points run (revival.netfit), so a fit and a point give the same numbers
     with (
         run.recording() if run else contextlib.nullcontext(),  # a state that does not fit is recorded as the failure

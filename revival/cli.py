@@ -200,16 +200,14 @@ THREADS_HELP = (
 
 
 def _check_name(ctx, param, value):
-    """``--name``: part of a folder name, a console line and config.json, so checked before any
-    folder exists: 1-100 printable characters, no path separators, valid UTF-8."""
+    """``--name``: checked before any folder exists (:func:`revival.runs.name_problem`)."""
+    from .runs import name_problem
+
     if value is None:
         return None
-    if any("\udc80" <= c <= "\udcff" for c in value):  # bytes the terminal's encoding could not decode
-        raise click.BadParameter("is not valid UTF-8 text; use letters, digits, '-', '_' or '.'")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise click.BadParameter("holds a control character (a newline or tab); use letters, digits, '-', '_' or '.'")
-    if not value or len(value) > 100 or any(c in value for c in "/\\\0") or value in (".", ".."):
-        raise click.BadParameter("must be 1-100 characters without '/' or '\\' (it becomes part of a folder name)")
+    why = name_problem(value)
+    if why:
+        raise click.BadParameter(why)
     return value
 
 

@@ -26,6 +26,8 @@ STATUS_KILLED = "killed"  # left "running" by a process that died without record
 MODEL_FILE, STATE_FILE, RESULT_FILE = "model.pt", "state.pt", "result.json"
 # commands (and library fits) whose finished runs a resume with more epochs extends
 EXTENDABLE = ("pretrain-rbm", "pretrain-dbn", "pretrain-dbm", "fit-net")
+# runs whose one state.pt sits beside their model.pt (a stack's and a comparison's sit in sub-folders)
+STATE_AT_TOP = ("pretrain-rbm", "pretrain-dbm", "fit-net")
 # what an ended run's summary says about how it ended; gone once it is resumed
 STALE_FIELDS = (
     "hint",
@@ -39,6 +41,21 @@ STALE_FIELDS = (
     "points_remaining",
     "failed",
 )
+
+
+def name_problem(value) -> str | None:
+    """Why ``value`` cannot be a run's name (part of a folder name, a console line and config.json),
+    or None: 1-100 printable characters, no path separators, valid UTF-8. One rule for ``--name`` and
+    ``RunLogger(name=)``."""
+    if not isinstance(value, str):
+        return f"must be text, got {type(value).__name__}"
+    if any("\udc80" <= c <= "\udcff" for c in value):  # bytes the terminal's encoding could not decode
+        return "is not valid UTF-8 text; use letters, digits, '-', '_' or '.'"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "holds a control character (a newline or tab); use letters, digits, '-', '_' or '.'"
+    if not value or len(value) > 100 or any(c in value for c in "/\\\0") or value in (".", ".."):
+        return "must be 1-100 characters without '/' or '\\' (it becomes part of a folder name)"
+    return None
 
 
 def new_run_dir(logdir, command: str, name: str | None = None, now: float | None = None) -> Path:
@@ -395,6 +412,11 @@ class Run:
                 hint = f"; asking for {more} epochs (--epochs N) extends it" if command in EXTENDABLE else ""
                 trained = f" after {done} epochs" if count else ""
                 raise ValueError(f"{path}: this run already finished{trained}; nothing to resume{hint}")
+        if command in STATE_AT_TOP and (path / MODEL_FILE).is_file() and not (path / STATE_FILE).is_file():
+            raise ValueError(  # a deleted state.pt would silently restart the run from epoch 0
+                f"{path}: holds model.pt but no state.pt (the velocities, chains and random state a resume needs), "
+                "so it cannot continue where it stopped; start a new run (--init can take its model.pt)"
+            )
         cfg.pop("environment", None)
         run = cls(path, cfg, resumed=True)
         if not run.lock.acquire():

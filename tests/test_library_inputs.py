@@ -108,7 +108,7 @@ def test_fit_net_refuses_a_run_it_cannot_resume_exactly(sample, tmp_path):
     s = json.loads((run / "summary.json").read_text())
     (run / "summary.json").write_text(json.dumps({**s, "status": "interrupted"}))
     for _ in range(2):  # the refusal takes no lock and changes no record: a retry gets the same line
-        with pytest.raises(ValueError, match="has model.pt but no state.pt"):
+        with pytest.raises(ValueError, match="holds model.pt but no state.pt"):
             revival.fit_net(
                 sample.x_train, sample.y_train, cfg, logger=revival.RunLogger(resume=run, echo=lambda m: None)
             )
@@ -424,3 +424,32 @@ def test_the_fits_show_progress_where_asked_and_choose_threads_as_the_commands_d
             revival.fit_rbm(sample.x_train, RBMConfig(n_hidden=4, epochs=1, device="cpu"), threads=0)
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_deleted_state_is_refused_on_resume_not_restarted_from_epoch_0(tmp_path):
+    args = ["--dataset", "mnist-sample", "--hidden", 10, "--ais-runs", 0, "--no-progress", "--no-figures"]
+    assert invoke("pretrain-rbm", *args, "--epochs", 1, "--logdir", tmp_path).exit_code == 0
+    run = next((tmp_path / "pretrain-rbm").iterdir())
+    (run / "state.pt").unlink()
+    r = invoke("pretrain-rbm", "--resume", run, "--epochs", 3)
+    assert r.exit_code == 2 and "holds model.pt but no state.pt" in r.output
+    assert json.loads((run / "config.json").read_text())["options"]["epochs"] == 1
+
+
+def test_a_run_logger_name_follows_the_commands_rule(tmp_path):
+    for bad in ("a/b", "", "x" * 101, "tab\\there", 3):
+        with pytest.raises(ValueError, match="RunLogger name"):
+            revival.RunLogger(tmp_path, name=bad)
+    assert revival.RunLogger(tmp_path, name="ok-1.2").name == "ok-1.2"
+
+
+def test_a_library_resume_with_other_rows_of_the_same_width_is_refused(sample, tmp_path):
+    cfg = RBMConfig(n_hidden=6, epochs=1, device="cpu")
+    logger = revival.RunLogger(tmp_path, echo=lambda m: None)
+    revival.fit_rbm(sample.x_train, cfg, logger=logger)
+    longer = cfg.replace(epochs=2)
+    with pytest.raises(ValueError, match="resumed with other training data than the run's"):
+        revival.fit_rbm(sample.x_train[::-1], longer, logger=revival.RunLogger(resume=logger.path, echo=lambda m: None))
+    revival.fit_rbm(
+        sample.x_train, longer, logger=revival.RunLogger(resume=logger.path, echo=lambda m: None)
+    )  # same rows: fine
