@@ -453,3 +453,18 @@ def test_a_library_resume_with_other_rows_of_the_same_width_is_refused(sample, t
     revival.fit_rbm(
         sample.x_train, longer, logger=revival.RunLogger(resume=logger.path, echo=lambda m: None)
     )  # same rows: fine
+
+
+def test_the_plan_times_each_pretraining_shape_once(monkeypatch):
+    from revival import compare, plan
+    from revival.experiments import resolve_compare
+
+    calls = []
+    real = plan.rbm_seconds
+    monkeypatch.setattr(plan, "rbm_seconds", lambda *a, **k: calls.append(a[:2]) or real(*a, **k))
+    opts = resolve_compare(
+        {"dataset": "mnist-sample", "variants": ["pretrained"], "layers": [16, 8], "train_sizes": [100, 200], "seeds": 3}
+    )
+    opts.update(seed=0, device="cpu", data_dir=None, download=False)
+    rows = plan.plan(opts, compare.load_data(opts, torch.device("cpu")), torch.device("cpu"))
+    assert len(rows) == 6 and sorted(calls) == [(16, 8), (784, 16)]  # 6 (size, seed) stacks, 2 shapes timed
