@@ -48,6 +48,9 @@ class Panel:
     # ``marks_label`` for all (e.g. each curve's epoch of lowest validation error)
     marks: list[tuple[float, float, int]] = field(default_factory=list)
     marks_label: str = ""
+    # the y axis spans at least this much (noise of 0.05 nats must not fill a panel and read as a trend)
+    min_span: float | None = None
+    ylim: tuple[float, float] | None = None  # a fixed range (a share: 0 to 1)
 
 
 def merged(series: list[Series]) -> list[Series]:
@@ -160,6 +163,13 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
             plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")  # 3, 10, 30: not 3x10^0
             ax.yaxis.set_major_formatter(plain)
             ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _, ax=ax: _minor_label(ax, v)))
+        if p.ylim is not None:
+            ax.set_ylim(*p.ylim)
+        elif p.min_span is not None and not p.logy:
+            lo, hi = ax.get_ylim()
+            if hi - lo < p.min_span:
+                mid = (lo + hi) / 2
+                ax.set_ylim(mid - p.min_span / 2, mid + p.min_span / 2)
         ax.set_title(p.title, fontsize=11)
         ax.set_xlabel(p.xlabel)
         ax.set_ylabel(p.ylabel)

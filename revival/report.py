@@ -418,7 +418,7 @@ def dbm_panels(scalars: dict) -> list:
             [x for i, (tag, name) in enumerate(pretrain) for x in s(tag, name, st=i)],
         ),
         Panel(
-            "PCD: mean bound without log Z (read the gap only)",
+            "PCD: mean bound without log Z (its level moves with log Z:\na rise is not a better model; read the gap)",
             "epoch",
             "nats (compare train with valid only)",
             s("dbm/bound_train", "train subset", dashed=True) + s("dbm/bound_valid", "validation"),
@@ -426,14 +426,16 @@ def dbm_panels(scalars: dict) -> list:
         Panel(
             "bound gap (train - valid): growing = overfitting",
             "epoch",
-            "nats",
+            "nats (at least 2 nats shown: less is noise)",
             s("dbm/bound_gap", "gap"),
+            min_span=2.0,
         ),
         Panel(
             "units whose posterior varies across images (near 0 = mean-field collapsed)",
             "epoch",
             "share of units",
             [x for i, layer in enumerate(hidden) for x in s(f"dbm/varying_{layer}", layer, st=i)],
+            ylim=(0.0, 1.05),
         ),
     ]
 
@@ -888,9 +890,31 @@ def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]
         lp, title = _dict(summary.get("log_prob")), f"pretrain-dbm {run.resolve().name}"
         if isinstance(lp.get("avg_log_prob"), (int, float)):
             title += f": test log p(v) >= {lp['avg_log_prob']:.2f} nats (mean-field bound, {lp.get('method')} log Z)"
+        warned = [w for w in summary.get("warnings") or [] if isinstance(w, str)]
+        if warned:  # a collapsed model says so on its pictures, not only in summary.md
+            signs = [
+                short
+                for key, short in (
+                    ("base-rate", "worse than independent pixels"),
+                    ("effective sample size", "AIS unsettled"),
+                    ("all alike", "samples all alike"),
+                )
+                if any(key in w for w in warned)
+            ]
+            title += f"\nWARNING, degenerate run: {', '.join(signs)} (summary.md)"
         put("curves", dbm_panels(read_scalars(run)), title, 2)
         for name in ("samples", "filters"):
-            image(name, run, f"dbm/{name}", f"pretrain-dbm {run.resolve().name}: {name}")
+            image(
+                name,
+                run,
+                f"dbm/{name}",
+                f"pretrain-dbm {run.resolve().name}: {name}"
+                + (
+                    "\nWARNING: all alike, the model has collapsed (summary.md)"
+                    if name == "samples" and any("all alike" in w for w in warned)
+                    else ""
+                ),
+            )
     else:
         preset = PRESETS.get(cfg.get("options", {}).get("preset"))
         for name, panel in compare_panels(run, summary, preset, cfg.get("options", {})).items():

@@ -463,7 +463,13 @@ def test_the_plan_times_each_pretraining_shape_once(monkeypatch):
     real = plan.rbm_seconds
     monkeypatch.setattr(plan, "rbm_seconds", lambda *a, **k: calls.append(a[:2]) or real(*a, **k))
     opts = resolve_compare(
-        {"dataset": "mnist-sample", "variants": ["pretrained"], "layers": [16, 8], "train_sizes": [100, 200], "seeds": 3}
+        {
+            "dataset": "mnist-sample",
+            "variants": ["pretrained"],
+            "layers": [16, 8],
+            "train_sizes": [100, 200],
+            "seeds": 3,
+        }
     )
     opts.update(seed=0, device="cpu", data_dir=None, download=False)
     rows = plan.plan(opts, compare.load_data(opts, torch.device("cpu")), torch.device("cpu"))

@@ -411,3 +411,16 @@ def test_per_layer_figures_read_as_layers_with_words_in_the_legend():
     assert labels == ["baseline, hidden drop 0", "dropout, hidden drop 0.5"]
     fig = F.draw([panels["activation_mean_by_layer"]])
     assert [int(t) for t in fig.axes[0].get_xticks()] == [1, 2]  # two layers: ticks 1 and 2, no empty 0 or 3
+
+
+def test_a_dbm_figure_shows_noise_as_noise_and_a_collapse_as_one():
+    scalars = {
+        "dbm/bound_gap": ([1, 2, 3], [-1.80, -1.75, -1.82]),  # 0.07 nats of noise
+        "dbm/varying_h1": ([1, 2, 3], [1.0, 0.9, 0.7]),
+        "dbm/varying_h2": ([1, 2, 3], [1.0, 0.6, 0.2]),
+    }
+    panels = REP.dbm_panels(scalars)
+    gap, varying = panels[2], panels[3]
+    lo, hi = F.draw([gap]).axes[0].get_ylim()
+    assert hi - lo >= 2.0  # not autoscaled to 0.07 nats, where noise reads as a trend
+    assert F.draw([varying]).axes[0].get_ylim() == (0.0, 1.05)  # a share, on its whole range
