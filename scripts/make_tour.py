@@ -262,14 +262,19 @@ axes[3].set(xlabel="epoch", ylabel="F(valid) - F(train)", title="free-energy gap
 axes[3].grid(alpha=0.3); axes[3].legend()
 save(fig, "rbm")
 
-fig, ax = plt.subplots(figsize=(6.5, 3.5))
+fig, ax = plt.subplots(figsize=(7.5, 3.8))
 names = list(lps)
-ax.bar(np.arange(3) - 0.2, [lps[n]["ais_avg_log_prob_subset"] for n in names], 0.4, label="AIS (optimistic)")
-ax.bar(np.arange(3) + 0.2, [lps[n]["raise_avg_log_prob"] for n in names], 0.4, label="RAISE (conservative)")
-lo = min(min(lps[n]["raise_avg_log_prob"], lps[n]["ais_avg_log_prob_subset"]) for n in names)
-ax.set(xticks=range(3), xticklabels=names, ylabel="average log p(v), nats", ylim=(lo - 10, None),
-       title="test log-probability, the same 100 images")
-ax.grid(alpha=0.3, axis="y"); ax.legend(loc="lower right")
+ais = [lps[n]["ais_avg_log_prob_subset"] for n in names]
+rai = [lps[n]["raise_avg_log_prob"] for n in names]
+xx = np.arange(len(names))
+ax.vlines(xx, rai, ais, color="grey", linewidth=3, alpha=0.4)  # the sandwich: where the truth should lie
+ax.plot(xx, ais, "v", markersize=10, label="AIS (optimistic)")
+ax.plot(xx, rai, "^", markersize=10, label="RAISE (conservative)")
+for x, a, r in zip(xx, ais, rai):
+    ax.annotate(f"{a:.1f} / {r:.1f}", (x, max(a, r)), textcoords="offset points", xytext=(8, 4), fontsize=8)
+ax.set(xticks=xx, xticklabels=names, xlim=(-0.5, len(names) - 0.2), ylabel="average log p(v), nats (higher is better)",
+       title="test log-probability on the same 100 images (points, not bars: only differences matter)")
+ax.grid(alpha=0.3, axis="y"); ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
 save(fig, "likelihood")
 lap()""",
     ),
