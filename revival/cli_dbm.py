@@ -165,6 +165,31 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
             summary["log_prob"] = lp
             click.echo(log_prob_line(lp))
             runs.log_final_scalars(run.path, cfg.epochs, {"dbm/log_prob/final_test_bound": lp.get("avg_log_prob")})
+        final = rows[-1] if rows else {}
+        hp = {
+            k: opts.get(k)
+            for k in (
+                "layers",
+                "pretrain_epochs",
+                "epochs",
+                "lr",
+                "batch_size",
+                "chains",
+                "gibbs_steps",
+                "dataset",
+                "seed",
+            )
+        }
+        runs.log_final_scalars(
+            run.path,
+            cfg.epochs,
+            {
+                "dbm/final/bound_gap": final.get("bound_gap"),
+                "dbm/final/varying_top": final.get(f"varying_h{len(cfg.layers)}"),
+                "dbm/final/test_log_prob_bound": (summary.get("log_prob") or {}).get("avg_log_prob"),
+            },
+            hp,
+        )
         summary["warnings"] = dbm_warnings(model, x_train, data.x_test, summary.get("log_prob"), opts["seed"])
         for line in summary["warnings"]:
             click.echo(line)

@@ -83,16 +83,19 @@ def pretrain_rbm(
             "model": str(run.path / runs.MODEL_FILE),
         }
         if opts.get("ais_runs", 0) > 0:
-            summary["log_prob"] = lp = final_log_prob(model, vis, opts, echo, progress)
-            if lp:  # the final estimate beside the per-epoch curves
-                runs.log_final_scalars(
-                    run.path,
-                    opts["epochs"],
-                    {
-                        "rbm/log_prob/final_test": lp.get("avg_log_prob"),
-                        "rbm/log_prob/final_raise": lp.get("raise_avg_log_prob"),
-                    },
-                )
+            summary["log_prob"] = final_log_prob(model, vis, opts, echo, progress)
+        lp = summary.get("log_prob") or {}
+        # the final numbers beside the per-epoch curves, and the run's row in the HParams dashboard
+        hp = {k: opts.get(k) for k in ("hidden", "epochs", "batch_size", "lr", "cd_k", "persistent", "weight_decay")}
+        hp.update(momentum=opts.get("momentum"), dataset=opts.get("dataset"), seed=opts.get("seed"))
+        final = {f"rbm/final/{k}": last.get(k) for k in ("recon_error", "free_energy_gap", "pseudo_log_likelihood")}
+        final.update(
+            {
+                "rbm/log_prob/final_test": lp.get("avg_log_prob"),
+                "rbm/log_prob/final_raise": lp.get("raise_avg_log_prob"),
+            }
+        )
+        runs.log_final_scalars(run.path, opts["epochs"], final, hp)
         summary["warnings"] = rbm_warnings(model, vis, summary.get("log_prob"), opts["seed"])
         for line in summary["warnings"]:
             echo(line)

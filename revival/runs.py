@@ -212,14 +212,19 @@ def markdown_table(d: dict) -> str:
     return "\n".join(["| key | value |", "| --- | --- |", *rows("", d)])
 
 
-def log_final_scalars(path: Path, step: int, scalars: dict) -> None:
+def log_final_scalars(path: Path, step: int, scalars: dict, hparams: dict | None = None) -> None:
     """The end of a run in TensorBoard: ``scalars`` (tag -> number; None and non-numbers skipped) at
-    ``step``, so the final log-probability sits beside the per-epoch curves."""
+    ``step``, so the final log-probability sits beside the per-epoch curves; with ``hparams`` also the
+    HParams dashboard's row of this run (its settings beside those numbers, as compare-dropout's)."""
     numbers = {k: float(v) for k, v in scalars.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    if numbers:
+    if numbers or hparams:
         with writer(path) as w:
             for tag, v in numbers.items():
                 w.add_scalar(tag, v, step)
+            if hparams and numbers:
+                log_hparams(
+                    w, hparams, {f"hparam/{k.split('/', 1)[-1].replace('/', '_')}": v for k, v in numbers.items()}
+                )
 
 
 def writer(path: Path, purge_step: int | None = None):

@@ -474,3 +474,13 @@ def test_the_plan_times_each_pretraining_shape_once(monkeypatch):
     opts.update(seed=0, device="cpu", data_dir=None, download=False)
     rows = plan.plan(opts, compare.load_data(opts, torch.device("cpu")), torch.device("cpu"))
     assert len(rows) == 6 and sorted(calls) == [(16, 8), (784, 16)]  # 6 (size, seed) stacks, 2 shapes timed
+
+
+def test_the_pretraining_commands_have_a_row_in_the_hparams_dashboard(tmp_path):
+    from helpers import plugin_events
+
+    r = invoke("pretrain-rbm", "--dataset", "mnist-sample", "--epochs", 1, "--hidden", 10, "--ais-betas", 200,
+               "--no-progress", "--no-figures", "--logdir", tmp_path)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    run = next((tmp_path / "pretrain-rbm").iterdir())
+    assert "_hparams_/session_start_info" in plugin_events(run).Tags()["tensors"]
