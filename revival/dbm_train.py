@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from . import dbm as M
-from .train import GracefulStop, checked_floats
+from .train import GracefulStop, checked_floats, restore_generator
 
 MONITOR_ROWS = 1000  # fixed subsets for the per-epoch bound and reconstruction monitors
 
@@ -182,7 +182,7 @@ class DBMFit:
             self._make("joint")
             self.model.load_state_dict(st["model"])
             self.trainer.load(st["trainer"])
-        self.gen.set_state(st["generator"].cpu() if self.gen.device.type == "cpu" else st["generator"])
+        restore_generator(self.gen, st["generator"])
 
 
 class RunSink:

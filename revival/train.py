@@ -7,6 +7,7 @@ Metrics are accumulated on the device and read once per epoch; nothing here sync
 from __future__ import annotations
 
 import signal
+import sys
 from dataclasses import asdict, dataclass, fields
 from typing import Callable
 
@@ -19,6 +20,29 @@ from .experiments import COMPARE_DEFAULTS, LR_BY_VISIBLE, RBM_DEFAULTS
 from .precision import lowp
 
 # ------------------------------------------------------------------------- stopping
+
+
+def restore_generator(gen: torch.Generator, state: torch.Tensor, warn="stderr") -> bool:
+    """``gen.set_state(state)``, or, when ``state`` was saved by another kind of device (a CUDA
+    generator's state is 16 bytes, a CPU one's 5,056: a run moved from a GPU to a CPU, or back), ``gen``
+    seeded from those bytes instead: the run goes on reproducibly from that resume, but it is no longer
+    the stream an uninterrupted run would have drawn. Returns True when the stream continued exactly;
+    ``warn(line)`` hears about the other case (default: one line on stderr; None: silent)."""
+    state = state.cpu() if gen.device.type == "cpu" else state
+    if state.numel() == gen.get_state().numel():
+        gen.set_state(state)
+        return True
+    seed = int.from_bytes(bytes(state.cpu().to(torch.uint8).tolist()[:8]).ljust(8, b"\0"), "little") % (2**63)
+    gen.manual_seed(seed)
+    if warn == "stderr":
+        warn = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    if warn is not None:
+        warn(
+            f"note: the saved random state is from another kind of device ({state.numel()} bytes, this "
+            f"{gen.device.type} generator takes {gen.get_state().numel()}): the run continues, seeded from it, "
+            "but not bit for bit as an uninterrupted run on one device"
+        )
+    return False
 
 
 class GracefulStop:
@@ -208,7 +232,7 @@ class RBMTrainer:
         if st["chain"] is not None:
             self.chain.copy_(st["chain"])
         self.q.copy_(st["q"])
-        self.gen.set_state(st["generator"])
+        restore_generator(self.gen, st["generator"])
 
     @torch.no_grad()
     def train_epoch(
@@ -383,8 +407,8 @@ class ClassifierTrainer:
 
     def load_state_dict(self, st: dict):
         self.opt.load_state_dict(st["opt"])
-        self.gen.set_state(st["generator"])
-        self.noise.set_state(st["noise"])
+        restore_generator(self.gen, st["generator"])
+        restore_generator(self.noise, st["noise"], None)
 
     def train_epoch(
         self,

@@ -484,3 +484,35 @@ def test_the_pretraining_commands_have_a_row_in_the_hparams_dashboard(tmp_path):
     assert r.exit_code == 0, r.output
     run = next((tmp_path / "pretrain-rbm").iterdir())
     assert "_hparams_/session_start_info" in plugin_events(run).Tags()["tensors"]
+
+
+def test_a_resume_state_from_another_kind_of_device_goes_on_seeded_from_it(sample, tmp_path, capsys):
+    """A run saved on a GPU resumed on a CPU: a CUDA generator's state (16 bytes) cannot be set on a CPU
+    generator (5,056 bytes). Simulated here on the CPU by rewriting the saved state to the CUDA size."""
+    from revival.train import restore_generator
+
+    g = torch.Generator()
+    cuda_like = torch.arange(16, dtype=torch.uint8)
+    assert restore_generator(g, cuda_like) is False
+    assert "another kind of device (16 bytes" in capsys.readouterr().err
+    again = torch.Generator()
+    restore_generator(again, cuda_like, None)
+    assert torch.equal(torch.rand(3, generator=g), torch.rand(3, generator=again))  # reproducible from the resume
+    same = torch.Generator().manual_seed(5)
+    state = same.get_state()
+    other = torch.Generator()
+    assert restore_generator(other, state) is True and torch.equal(other.get_state(), state)
+    # a whole fit: its state.pt's generators replaced by CUDA-sized ones, then resumed on the CPU
+    cfg = NetConfig(layers=(4,), epochs=1, device="cpu")
+    logger = revival.RunLogger(tmp_path, echo=lambda m: None)
+    revival.fit_net(sample.x_train, sample.y_train, cfg, logger=logger)
+    st = torch.load(logger.path / "state.pt", weights_only=True)
+    st["trainer"]["generator"] = st["trainer"]["noise"] = cuda_like
+    torch.save(st, logger.path / "state.pt")
+    net, h = revival.fit_net(
+        sample.x_train,
+        sample.y_train,
+        cfg.replace(epochs=2),
+        logger=revival.RunLogger(resume=logger.path, echo=lambda m: None),
+    )
+    assert h["epoch"] == [1, 2] and "another kind of device" in capsys.readouterr().err
