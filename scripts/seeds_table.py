@@ -96,13 +96,14 @@ def main():
             raise SystemExit(f"{run}: other {', '.join(differ)} than {a.runs[0]}; seeds of one experiment only")
     folders: dict = {}
     groups = grouped([r for run in a.runs for r in rows_of(run)], folders)
-    print("| variant | depth | seeds | test error % (mean +- s.d.) | each seed |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| variant | depth | train size | seeds | test error % (mean +- s.d.) | each seed |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for key, by_seed in groups.items():
         errs = [by_seed[s] for s in sorted(by_seed)]
         sd = statistics.stdev(errs) if len(errs) > 1 else float("nan")
         each = ", ".join(f"{s}: {by_seed[s]:.2f}" for s in sorted(by_seed))
-        print(f"| {key[0]} | {key[1]} | {len(errs)} | {statistics.mean(errs):.2f} +- {sd:.2f} | {each} |")
+        size = "all" if key[2] is None else f"{key[2]:,}"
+        print(f"| {key[0]} | {key[1]} | {size} | {len(errs)} | {statistics.mean(errs):.2f} +- {sd:.2f} | {each} |")
     rows = differences(groups, folders)
     if rows:
         print()

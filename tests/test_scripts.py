@@ -32,7 +32,7 @@ def test_seeds_table_pools_the_seeds_of_several_runs(tmp_path):
     b = fake_run(tmp_path / "b", [1, 2], [0.05, 0.06])
     out = seeds_table(a, b)
     assert out.returncode == 0, out.stderr
-    assert "| baseline | 1 | 3 | 5.00 +- 1.00 | 0: 4.00, 1: 5.00, 2: 6.00 |" in out.stdout
+    assert "| baseline | 1 | all | 3 | 5.00 +- 1.00 | 0: 4.00, 1: 5.00, 2: 6.00 |" in out.stdout
     assert seeds_table(a, a).returncode != 0  # the same seed twice
     c = fake_run(tmp_path / "c", [3], [0.05], epochs=100)
     bad = seeds_table(a, c)
