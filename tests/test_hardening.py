@@ -391,7 +391,7 @@ def test_an_empty_data_dir_is_never_written(tmp_path):
 def test_init_with_an_empty_stack_is_refused(tmp_path):
     torch.save({"format": "revival.dbn.v1", "layers": [], "preprocessing": {}}, tmp_path / "d.pt")
     r = run_cli(*C, "--variants", "pretrained", "--init", tmp_path / "d.pt", "--logdir", tmp_path / "runs")
-    assert r.exit_code == 1 and "non-empty list 'layers'" in one_error_line(r.output)
+    assert r.exit_code == 2 and "non-empty list 'layers'" in one_error_line(r.output)  # a bad --init: an option error
 
 
 # ------------------------------------------------------------------------- what a user reads
