@@ -99,6 +99,20 @@ def _beside(series: list[Series]) -> bool:
     return len(series) > 4 or any(len(s.label) > 40 for s in series)
 
 
+def _underneath(series: list[Series], tol: float = 0.02, share: float = 0.8) -> set[int]:
+    """Indices of series that a later series on the same x covers almost everywhere (``share`` of the
+    points within ``tol`` of the panel's y range): drawn wider beneath it, so both stay visible."""
+    ys = [y for s in series for y in s.y]
+    span = (max(ys) - min(ys)) if ys else 0.0
+    out = set()
+    for i, a in enumerate(series):
+        for b in series[i + 1 :]:
+            if len(a.x) > 1 and list(a.x) == list(b.x) and (a.line or "-") == (b.line or "-"):
+                if sum(abs(u - v) <= tol * span for u, v in zip(a.y, b.y)) >= share * len(a.y):
+                    out.add(i)
+    return out
+
+
 def _entries(p: Panel) -> list[Series]:
     """A panel's legend entries: its series drawn once each, and the marks' one entry."""
     return merged(p.series) + ([Series(p.marks_label, [], [])] if p.marks and p.marks_label else [])
@@ -116,7 +130,8 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, 4.2 * nrows), squeeze=False)
     for ax, p in zip(axes.flat, panels):
         series = merged(p.series)
-        for s in series:
+        hidden = _underneath(series)
+        for i, s in enumerate(series):
             k = (s.colour if s.colour is not None else s.style) % len(COLOURS)
             many = len(s.x) > 30
             ax.plot(
@@ -128,7 +143,9 @@ def draw(panels: list[Panel], suptitle: str = "", ncols: int = 1):
                 markersize=5 if len(s.x) > 1 else 8,
                 linestyle=s.line or STYLES[s.style % len(STYLES)],
                 label=s.label,
-                linewidth=1.6,
+                # a line that a later, nearly equal one would cover is drawn wider and paler beneath it
+                linewidth=4.0 if i in hidden else 1.6,
+                alpha=0.45 if i in hidden else 1.0,
             )
             if s.lo is not None and s.hi is not None:
                 ax.fill_between(s.x, s.lo, s.hi, color=COLOURS[k], alpha=0.18, linewidth=0)

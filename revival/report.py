@@ -553,7 +553,9 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
     for key, points in list(settings.items())[:4]:
         suffix = f" ({key})" if key else ""
         err = Panel("train (dashed) and test (solid) error" + suffix, "epoch", "error %")
-        loss = Panel("test loss (dropout nets tested without dropout)" + suffix, "epoch", "cross-entropy")
+        loss = Panel(
+            "test loss (dropout nets tested without dropout)" + suffix, "epoch", "cross-entropy (log scale)", logy=True
+        )
         for variant, name in points:
             sc = read_scalars(run / name)
             for tag, line in (("error/train", "--"), ("error/test", "-")):

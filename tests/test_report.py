@@ -424,3 +424,13 @@ def test_a_dbm_figure_shows_noise_as_noise_and_a_collapse_as_one():
     lo, hi = F.draw([gap]).axes[0].get_ylim()
     assert hi - lo >= 2.0  # not autoscaled to 0.07 nats, where noise reads as a trend
     assert F.draw([varying]).axes[0].get_ylim() == (0.0, 1.05)  # a share, on its whole range
+
+
+def test_a_curve_that_another_covers_is_drawn_wider_beneath_it():
+    base = F.Series("baseline", [1, 2, 3, 4], [10.0, 8.0, 7.0, 7.5])
+    decay = F.Series("weight-decay", [1, 2, 3, 4], [10.05, 8.02, 7.01, 7.4])  # the same within 2% of the range
+    drop = F.Series("dropout", [1, 2, 3, 4], [12.0, 9.0, 6.0, 5.0], style=1)
+    assert F._underneath([base, decay, drop]) == {0}
+    lines = F.draw([F.Panel("t", "epoch", "error %", [base, decay, drop])]).axes[0].get_lines()
+    widths = {line.get_label(): line.get_linewidth() for line in lines}
+    assert widths["baseline"] > widths["weight-decay"] == widths["dropout"]
