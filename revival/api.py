@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,10 +189,12 @@ class RunLogger:
     is the folder once the fit has started. ``resume=RUN_DIR``: continue that run (of the same fit,
     with the same config: ``fit_dbm`` supports it) from its last saved epoch instead of making a new one."""
 
-    def __init__(self, logdir="runs", name: str | None = None, echo=print, resume=None):
+    def __init__(self, logdir="runs", name: str | None = None, echo=print, resume=None, figures: bool | None = None):
         if name is not None and (why := runs.name_problem(name)):
             raise ValueError(f"RunLogger name {name!r}: {why}")
         self.logdir, self.name, self.echo, self.resume = logdir, name, echo, resume
+        # the finished run's figures, as the commands draw them (None: unless REVIVAL_FIGURES=0)
+        self.figures = figures if figures is not None else os.environ.get("REVIVAL_FIGURES", "1") not in ("0", "false")
         self.run: runs.Run | None = None
         self.resumed = False
         self.finish = None  # a command's own summary writer (run, model, rows), else the fit's short one
@@ -235,6 +238,15 @@ class RunLogger:
             {"status": runs.STATUS_FINISHED, **summary, "model": str(run.path / runs.MODEL_FILE)},
             f"# {fit}: {run.path.name}\n\nfinished\n",
         )
+        if self.figures and run.config.get("command") in ("pretrain-rbm", "pretrain-dbn", "pretrain-dbm"):
+            from .report import link_figures, run_figures  # here: matplotlib only when a run draws
+
+            try:
+                files, missing = run_figures(run.path)
+                link_figures(run.path, files, missing)
+                self.echo(f"figures: {len(files)} in {run.path / 'figures'}")
+            except Exception as e:  # noqa: BLE001 - a figure never fails a finished fit
+                self.echo(f"figures not drawn ({runs.one_line(e)}); draw them with: revival report {run.path}")
 
     def start(self, command: str, options: dict) -> runs.Run:
         """Create (or reopen) the run folder (once per logger: a second fit needs a new logger)."""

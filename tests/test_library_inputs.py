@@ -516,3 +516,10 @@ def test_a_resume_state_from_another_kind_of_device_goes_on_seeded_from_it(sampl
         logger=revival.RunLogger(resume=logger.path, echo=lambda m: None),
     )
     assert h["epoch"] == [1, 2] and "another kind of device" in capsys.readouterr().err
+
+
+def test_a_library_run_draws_the_figures_the_command_draws(sample, tmp_path):
+    logger = revival.RunLogger(tmp_path, echo=lambda m: None, figures=True)  # the suite switches figures off
+    revival.fit_rbm(sample.x_train, RBMConfig(n_hidden=8, epochs=1, device="cpu"), logger=logger)
+    assert {p.name for p in (logger.path / "figures").glob("*.png")} >= {"curves.png", "filters.png", "samples.png"}
+    assert "figures" in (logger.path / "summary.md").read_text()
