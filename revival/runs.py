@@ -227,6 +227,52 @@ def log_final_scalars(path: Path, step: int, scalars: dict, hparams: dict | None
                 )
 
 
+# what each TensorBoard tag means, shown when the pointer rests on a chart (the first regex that matches)
+TAG_DESCRIPTIONS = (
+    (
+        r"^error/(train|valid|test)$",
+        "error fraction (0.05 = 5%) of the net without dropout noise on this split; "
+        "choose settings on valid, read test only for the chosen one",
+    ),
+    (r"^loss/", "mean cross-entropy of the net without dropout noise on this split; rising test loss = overfitting"),
+    (r"^train/batch_loss$", "mean minibatch loss during the epoch, with the variant's dropout noise"),
+    (r"^train/(lr|momentum)$", "the schedule's value at this epoch"),
+    (
+        r"^activation/layer_\d+/saturated$",
+        "share of the layer's outputs within 1% of a bound (logistic 0 or 1, tanh "
+        "+-1), or of dead ReLUs, on 1,000 validation images",
+    ),
+    (r"^activation/layer_\d+/mean$", "mean output of the hidden layer on 1,000 validation images"),
+    (r"^grad_norm/", "mean norm of the layer's weight gradient over the epoch's batches (Glorot & Bengio's view)"),
+    (r"^rbm/recon_error$", "mean squared error of a one-step reconstruction per image: falls fast, a poor guide alone"),
+    (
+        r"^rbm/free_energy/gap$",
+        "mean free energy of validation minus training images: rising from its first value = "
+        "overfitting (Hinton's Practical Guide, section 6); the first value is the baseline, not 0",
+    ),
+    (
+        r"^rbm/free_energy/",
+        "mean free energy F(v) of a fixed subset (compare train with valid; the level moves with log Z)",
+    ),
+    (r"^rbm/log_prob/", "average test log-probability in nats, log Z by AIS (optimistic when its ESS is small)"),
+    (r"^rbm/pseudo_log_likelihood$", "pseudo-log-likelihood of validation images (Besag), a cheap likelihood proxy"),
+    (r"^rbm/update_ratio$", "|dW| / |W| of the last update: the Practical Guide's rule of thumb is about 1e-3"),
+    (r"^dbm/bound_gap$", "mean-field bound of training minus validation images: growing = overfitting"),
+    (
+        r"^dbm/bound_",
+        "mean variational bound without log Z (its level moves with log Z: compare train with valid only)",
+    ),
+    (r"^dbm/varying_", "share of the layer's units whose posterior varies across images (near 0 = collapsed)"),
+    (r"^dbm/log_prob/", "test log-probability bound in nats (mean-field bound per image, AIS log Z)"),
+)
+
+
+def tag_description(tag: str) -> str | None:
+    import re
+
+    return next((text for pattern, text in TAG_DESCRIPTIONS if re.search(pattern, tag)), None)
+
+
 def writer(path: Path, purge_step: int | None = None):
     """A TensorBoard ``SummaryWriter`` on ``path``; use it as a context manager so it is closed.
     ``purge_step`` (on resume) drops events at or after that step left by an interrupted run.
@@ -247,7 +293,27 @@ def writer(path: Path, purge_step: int | None = None):
         ]
         if stamps and max(stamps) >= int(time.time()):
             time.sleep(max(stamps) + 1 - time.time() + 0.01)
-    return SummaryWriter(log_dir=str(path), purge_step=purge_step)
+
+    class DescribedWriter(SummaryWriter):
+        """The first value of each tag carries its description (:data:`TAG_DESCRIPTIONS`), which
+        TensorBoard shows on the chart; every other call is SummaryWriter's own."""
+
+        described: set = set()
+
+        def add_scalar(self, tag, scalar_value, global_step=None, walltime=None, **kw):
+            text = None if tag in self.described else tag_description(tag)
+            self.described = self.described | {tag}
+            if text is None:
+                return super().add_scalar(tag, scalar_value, global_step, walltime, **kw)
+            from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+
+            meta = SummaryMetadata(
+                summary_description=text, plugin_data=SummaryMetadata.PluginData(plugin_name="scalars")
+            )
+            value = Summary.Value(tag=tag, simple_value=float(scalar_value), metadata=meta)
+            self._get_file_writer().add_summary(Summary(value=[value]), global_step, walltime)
+
+    return DescribedWriter(log_dir=str(path), purge_step=purge_step)
 
 
 def log_hparams(w, hparams: dict, metrics: dict, discrete: dict | None = None, differs: set | None = None):

@@ -523,3 +523,14 @@ def test_a_library_run_draws_the_figures_the_command_draws(sample, tmp_path):
     revival.fit_rbm(sample.x_train, RBMConfig(n_hidden=8, epochs=1, device="cpu"), logger=logger)
     assert {p.name for p in (logger.path / "figures").glob("*.png")} >= {"curves.png", "filters.png", "samples.png"}
     assert "figures" in (logger.path / "summary.md").read_text()
+
+
+def test_tensorboard_charts_carry_a_description_of_their_tag(tmp_path):
+    from helpers import events
+
+    r = invoke("compare-dropout", "--dataset", "mnist-sample", "--train-size", 200, "--layers", 16, "--epochs", 2,
+               "--variants", "baseline", "--no-progress", "--no-figures", "--logdir", tmp_path)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    ea = events(next((tmp_path / "compare-dropout").iterdir()) / "baseline")
+    assert "choose settings on valid" in ea.SummaryMetadata("error/test").summary_description
+    assert [e.step for e in ea.Scalars("error/test")] == [1, 2]  # still an ordinary scalar curve
