@@ -46,6 +46,7 @@ from .layerwise import (
 from .layerwise import (
     fit_rbm as _logged_rbm,
 )
+from .memory import layered_floats, memory_problem
 from .mlp import from_checkpoint as _mlp_from_checkpoint
 from .mlp import seeded_mlp
 from .netfit import NetFit, Selection
@@ -309,6 +310,11 @@ def fit_rbm(
     if valid is not None and valid.data.shape[1] != train.data.shape[1]:
         raise ValueError(f"x_valid: {valid.data.shape[1]} columns, x has {train.data.shape[1]}")
     tcfg = RBMTrainConfig.from_dict(opts)
+    fits(
+        "RBMConfig.n_hidden",
+        cfg.n_hidden * (6 * train.data.shape[1] + 4 * cfg.batch_size + 2000),
+        f"a {train.data.shape[1]}-{cfg.n_hidden} RBM",
+    )
     if logger is None:
         return rbm_in_memory(train, valid, tcfg, seed, device, progress)
     if logger._make is None:  # a library run: a bar where a person watches (a command passes its own)
@@ -406,6 +412,8 @@ def fit_dbn(
         None if x_valid is None else visible(x_valid, device, cfg.binarize, D.split_seed(cfg.seed, "valid"), "x_valid")
     )
     pre = {"binarize": cfg.binarize, "seed": cfg.seed}
+    sizes = [train.data.shape[1], *cfg.layers]
+    fits("DBNConfig.layers", layered_floats(sizes, len(train)), f"a {'-'.join(map(str, sizes))} DBN")
     configs = [{**o.as_dict(), "layer": k} for k, o in enumerate(opts, 1)]
     if logger is not None:
         if logger._make is None:
@@ -493,6 +501,8 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None, pr
         valid = visible(x_valid, device, cfg.binarize, D.split_seed(cfg.seed, "valid"), "x_valid").all()
         if valid.shape[1] != data.shape[1]:
             raise ValueError(f"x_valid: {valid.shape[1]} columns, x has {data.shape[1]}")
+    sizes = [data.shape[1], *cfg.layers]
+    fits("DBMConfig.layers", layered_floats(sizes, 4 * cfg.chains), f"a {'-'.join(map(str, sizes))} DBM")
     fit = DBMFit(data, valid, cfg, device)
     total = sum(fit.epochs_of(p) for p in fit.phases)
     if logger is None:
@@ -530,6 +540,13 @@ class BarSink:
         if self.inner is not None:
             self.inner.epoch(fit, row)
         self.bar.step()
+
+
+def fits(field: str, n_floats: int, what: str) -> None:
+    """ValueError naming the config ``field`` when the model would not fit in memory (the commands' rule)."""
+    why = memory_problem(n_floats, what)
+    if why:
+        raise ValueError(f"{field}: {why}")
 
 
 def resume_state(path, apply) -> None:
@@ -610,6 +627,8 @@ def fit_net(
             "revival.sklearn's estimators take any labels"
         )
     hidden = list(cfg.layers)
+    sizes = [xs.data.shape[1], *hidden, max(2, n_classes)]
+    fits("NetConfig.layers", layered_floats(sizes, 5_000), f"a {'-'.join(map(str, sizes))} net")
     model = seeded_mlp([xs.data.shape[1], *hidden, max(2, n_classes)], cfg.activation, cfg.seed, cfg.init_scheme)
     stack = None if init is None else stack_of(init)
     scale = None

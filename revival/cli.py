@@ -139,19 +139,13 @@ def _per_variant(ctx, param, value):
 
 def check_fits(option: str, n_floats: int, what: str):
     """Exit 2 naming ``option`` when ``n_floats`` 4-byte numbers would not fit in this machine's
-    memory, so a huge size fails with one line instead of an allocation traceback."""
-    import os
+    memory (:func:`revival.memory.memory_problem`, the library's rule too), so a huge size fails with one
+    line instead of an allocation traceback."""
+    from .memory import memory_problem
 
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return
-    if 4 * n_floats > total:
-        raise click.BadParameter(
-            f"{what} needs about {4 * n_floats / 2**30:,.0f} GiB, more than this machine's "
-            f"{total / 2**30:,.0f} GiB; choose smaller sizes",
-            param_hint=option,
-        )
+    why = memory_problem(n_floats, what)
+    if why:
+        raise click.BadParameter(why, param_hint=option)
 
 
 class Threads(click.ParamType):

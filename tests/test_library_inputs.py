@@ -534,3 +534,27 @@ def test_tensorboard_charts_carry_a_description_of_their_tag(tmp_path):
     ea = events(next((tmp_path / "compare-dropout").iterdir()) / "baseline")
     assert "choose settings on valid" in ea.SummaryMetadata("error/test").summary_description
     assert [e.step for e in ea.Scalars("error/test")] == [1, 2]  # still an ordinary scalar curve
+
+
+def test_the_library_refuses_a_model_that_cannot_fit_in_memory_as_the_commands_do(sample):
+    from revival.config import DBMConfig
+
+    cases = [
+        (revival.fit_rbm, (sample.x_train, RBMConfig(n_hidden=10**8, epochs=1, device="cpu")), "RBMConfig.n_hidden"),
+        (
+            revival.fit_dbn,
+            (sample.x_train, DBNConfig(layers=(10**7, 10**7), epochs=1, device="cpu")),
+            "DBNConfig.layers",
+        ),
+        (revival.fit_dbm, (sample.x_train, DBMConfig(layers=(10**7, 10**7), device="cpu")), "DBMConfig.layers"),
+        (
+            revival.fit_net,
+            (sample.x_train, sample.y_train, NetConfig(layers=(10**8,), device="cpu")),
+            "NetConfig.layers",
+        ),
+    ]
+    for fit, args, field in cases:
+        with pytest.raises(ValueError, match=f"{field}: .* GiB, more than this machine's"):
+            fit(*args)
+    r = invoke("pretrain-rbm", "--hidden", 10**8, "--dataset", "mnist-sample")
+    assert r.exit_code == 2 and "GiB, more than this machine's" in r.output  # the same rule, named as an option
