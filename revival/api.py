@@ -755,7 +755,10 @@ def log_prob(
 
     A deep Boltzmann machine (:class:`revival.dbm.DBM`) gets :func:`revival.dbm_train.log_prob`: AIS for
     log Z and the mean-field variational bound per row, so its ``avg_log_prob`` estimates a lower bound
-    (``is_lower_bound``); ``raise_examples`` does not apply."""
+    (``is_lower_bound``); ``method`` "auto" enumerates log Z when the odd layers hold at most 20 units
+    (exact, but minutes near that size), "ais" always runs AIS, "exact" insists on enumeration;
+    ``raise_examples`` does not apply."""
+    from . import dbm as M_DBM
     from .dbm import DBM
 
     for name, value, least in (("ais_runs", ais_runs, 1), ("ais_betas", ais_betas, 2)):  # one rule for every model
@@ -774,7 +777,16 @@ def log_prob(
         dev = rbm.w1.device
         data = visible(x, dev, binarize, D.split_seed(seed, "test"), "x").all()
         base = data if train is None else visible(train, dev, binarize, D.split_seed(seed, "train"), "train").all()
-        return dbm_log_prob(rbm, data, base, ais_runs, ais_betas, seed)
+        if method not in ("auto", "exact", "ais"):
+            raise ValueError(
+                f"method: a DBM takes 'auto' (exact when small, else AIS), 'exact' or 'ais', got {method!r}"
+            )
+        if method == "exact" and rbm.odd_units > M_DBM.MAX_EXACT_UNITS:
+            raise ValueError(
+                f"method='exact': a DBM's odd layers must hold at most {M_DBM.MAX_EXACT_UNITS} units to enumerate, "
+                f"this one has {rbm.odd_units}; use 'auto' or 'ais'"
+            )
+        return dbm_log_prob(rbm, data, base, ais_runs, ais_betas, seed, exact=method != "ais")
     dev = rbm.weight.device
     data = visible(x, dev, binarize, D.split_seed(seed, "test"), "x")
     base = data if train is None else visible(train, dev, binarize, D.split_seed(seed, "train"), "train")

@@ -558,3 +558,15 @@ def test_the_library_refuses_a_model_that_cannot_fit_in_memory_as_the_commands_d
             fit(*args)
     r = invoke("pretrain-rbm", "--hidden", 10**8, "--dataset", "mnist-sample")
     assert r.exit_code == 2 and "GiB, more than this machine's" in r.output  # the same rule, named as an option
+
+
+def test_a_dbm_log_prob_runs_the_estimator_asked_for(sample):
+    from revival.config import DBMConfig
+
+    dbm, _ = revival.fit_dbm(sample.x_train[:100], DBMConfig(layers=(6, 4), pretrain_epochs=1, epochs=1, device="cpu"))
+    x = sample.x_test[:20]
+    assert revival.log_prob(dbm, x)["method"] == "exact"  # small enough: enumerated
+    ais = revival.log_prob(dbm, x, method="ais", ais_runs=20, ais_betas=200)
+    assert ais["method"] == "ais" and "avg_log_prob_exact" not in ais  # asked for AIS: AIS, not minutes of enumeration
+    with pytest.raises(ValueError, match="method: a DBM takes"):
+        revival.log_prob(dbm, x, method="sandwich")
