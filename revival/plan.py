@@ -128,6 +128,9 @@ def plan(opts: dict, d: dict, device) -> list[dict]:
         evaluations = math.ceil(epochs / every)
         eval_images = min(n, opts["eval_train_size"]) + n_valid + len(y_test)
         seconds = updates * per_update + evaluations * eval_images * per_image_eval
+        dropout = s["input_dropout"] > 0 or s["hidden_dropout"] > 0
+        mc = opts.get("mc_samples", 0) if dropout else 0  # the Monte-Carlo test error at the end: one pass per mask
+        seconds += mc * len(y_test) * per_image_eval * (2 if opts.get("retrain_on_full") else 1)
         if opts.get("retrain_on_full"):  # a second phase: a fresh net on train + valid, the same number of updates
             retrain_epochs = max(1, round(updates / -(-(n + n_valid) // opts["batch_size"])))
             every = eval_interval(opts, retrain_epochs)

@@ -570,3 +570,16 @@ def test_a_dbm_log_prob_runs_the_estimator_asked_for(sample):
     assert ais["method"] == "ais" and "avg_log_prob_exact" not in ais  # asked for AIS: AIS, not minutes of enumeration
     with pytest.raises(ValueError, match="method: a DBM takes"):
         revival.log_prob(dbm, x, method="sandwich")
+
+
+def test_the_plan_counts_the_monte_carlo_evaluation_of_dropout_nets():
+    from revival import compare, plan
+    from revival.experiments import resolve_compare
+
+    def seconds(mc):
+        opts = resolve_compare({"dataset": "mnist-sample", "variants": ["dropout"], "layers": [32], "epochs": 1,
+                                "mc_samples": mc})  # fmt: skip
+        opts.update(seed=0, device="cpu", data_dir=None, download=False)
+        return plan.plan(opts, compare.load_data(opts, torch.device("cpu")), torch.device("cpu"))[0]["seconds"]
+
+    assert seconds(200) > seconds(0)  # 200 passes over the test set were missing from the estimate
