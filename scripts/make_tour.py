@@ -47,7 +47,9 @@ from revival.threads import auto_threads
 QUICK = os.environ.get("REVIVAL_TOUR_QUICK", "1" if not torch.cuda.is_available() else "0") == "1"
 FIGURES = os.environ.get("REVIVAL_TOUR_FIGURES", "figures")  # where each section's figure is saved as a PNG
 os.makedirs(FIGURES, exist_ok=True)
-torch.set_num_threads(auto_threads()[0])  # the cores free now: one thread per core collapses on a busy machine
+# quick mode on one thread: its numbers, and so the notes below them, repeat whatever else the machine runs
+# (runs repeat bit for bit only at one thread count); a full run takes the cores free now
+torch.set_num_threads(1 if QUICK else auto_threads()[0])
 data = revival.load_dataset("mnist-sample" if QUICK else "mnist")
 x_tr, y_tr, x_va, y_va, x_te, y_te = data.x_train, data.y_train, data.x_valid, data.y_valid, data.x_test, data.y_test
 device = "cuda" if torch.cuda.is_available() else "cpu"
