@@ -669,16 +669,16 @@ def fit_net(
         GracefulStop() as stop,
     ):
         fit = resume_net(model, tcfg, cfg, xs, ys, evals, None if run is None else run.path)
-        bar = EpochBar(tcfg.epochs, "fit_net", progress, fit.start)
-        for epoch in range(fit.start, tcfg.epochs):  # a resumed fit continues after its last saved epoch
-            if fit.stopped:  # early stopping (patience), also in a resumed run that had stopped
-                break
-            evaluated = len(fit.history)
-            fit.end_epoch(w, epoch, fit.train(epoch, stop.check))
-            if run is not None and len(fit.history) > evaluated:
-                model.save(run.path / runs.MODEL_FILE)
-            bar.step(**({"valid_error": fit.history[-1]["error/valid"]} if "valid" in evals and fit.history else {}))
-        bar.close()
+        with EpochBar(tcfg.epochs, "fit_net", progress, fit.start) as bar:  # closed however the loop ends
+            for epoch in range(fit.start, tcfg.epochs):  # a resumed fit continues after its last saved epoch
+                if fit.stopped:  # early stopping (patience), also in a resumed run that had stopped
+                    break
+                evaluated = len(fit.history)
+                fit.end_epoch(w, epoch, fit.train(epoch, stop.check))
+                if run is not None and len(fit.history) > evaluated:
+                    model.save(run.path / runs.MODEL_FILE)
+                valid = {"valid_error": fit.history[-1]["error/valid"]} if "valid" in evals and fit.history else {}
+                bar.step(**valid)
         rows = [net_history_row(h) for h in fit.history]
         fit.finish()  # restore_best: the best validation epoch's weights
         chosen = {**fit.selection.fields(fit.validated), "epochs_trained": fit.last_epoch}

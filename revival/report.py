@@ -536,8 +536,7 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
             continue
         if row.get("variant") not in style:
             continue
-        key = p.name[len(row["variant"]) :].lstrip("-")
-        key = "-".join(part for part in key.split("-") if not (part.startswith("s") and part[1:].isdigit()))
+        key = _without_parts(p.name[len(row["variant"]) :].lstrip("-"), "s")
         settings.setdefault(key, []).append((row["variant"], p.name))
     panels = {}
     if len(variants) == 1 and len(settings) > 1:  # one variant, several settings (e.g. activations x inits):
@@ -731,8 +730,7 @@ def pair_differences(run: Path, max_pairs: int = 30) -> list[dict]:
         except ValueError:
             pred = None
         if pred is not None:  # named by its folder less the seed: the variant and any swept setting
-            name = "-".join(part for part in p.name.split("-") if not (part[:1] == "s" and part[1:].isdigit()))
-            name = "-".join(part for part in name.split("-") if not (part[:1] == "n" and part[1:].isdigit()))
+            name = _without_parts(p.name, "sn")
             points.setdefault((row.get("train_size"),), {}).setdefault(name, {})[row.get("seed")] = pred
     out = []
     for setting, by_variant in points.items():
@@ -786,6 +784,12 @@ def difference_markdown(diffs: list[dict]) -> list[str]:
             f"{100 * d['se_test_images']:.2f} | {se_seeds} | {ps} |"
         )
     return lines
+
+
+def _without_parts(name: str, letters: str) -> str:
+    """A point folder's name less its ``s<seed>`` / ``n<size>`` parts (``letters`` says which): what
+    stays names the variant and any swept setting."""
+    return "-".join(part for part in name.split("-") if not (part[:1] in letters and part[1:].isdigit()))
 
 
 def _dict(x) -> dict:
