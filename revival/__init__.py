@@ -21,6 +21,7 @@ _API = {
     "fit_net": "api",
     "log_prob": "api",
     "load": "api",
+    "save": "api",
     "RunLogger": "api",
     "Dataset": "api",
     "compare_dropout": "api",
@@ -31,9 +32,9 @@ _API = {
     "ConfigError": "errors",
     "Diverged": "errors",
     "Interrupted": "errors",
-    "RBM": "rbm",
-    "DBN": "dbn",
-    "MLP": "mlp",
+    "RBM": "models.rbm",
+    "DBN": "models.dbn",
+    "MLP": "models.mlp",
 }
 __all__ = ["__version__", *_API]
 

@@ -8,7 +8,7 @@
                                 test=(data.x_test, data.y_test))
     net.predict(data.x_test); hist["test_error"]
 
-Each ``fit_*`` uses the trainers the CLI uses (:mod:`revival.train`), started the same way from the
+Each ``fit_*`` uses the trainers the CLI uses (:mod:`revival.training.train`), started the same way from the
 same seed, so a library fit and the matching command give the same parameters. Nothing is written
 unless a :class:`RunLogger` is given: then the run folder is the one the command would make
 (config.json, TensorBoard events, checkpoints, summary), readable by ``revival report``. Data are
@@ -27,14 +27,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import data as D
-from . import dbn as DBN
-from . import partition as P
-from . import rbm as R
-from . import runs
-from .config import DBNConfig, NetConfig, RBMConfig
-from .errors import ConfigError
-from .layerwise import (
+from revival import data as D
+from revival import runs
+from revival import tables as T
+from revival.config import DBNConfig, NetConfig, RBMConfig
+from revival.errors import ConfigError
+from revival.experiments import presets
+from revival.memory import layered_floats, memory_problem
+from revival.models import dbn as DBN
+from revival.models import partition as P
+from revival.models import rbm as R
+from revival.models.mlp import from_checkpoint as _mlp_from_checkpoint
+from revival.models.mlp import seeded_mlp
+from revival.runs.progress import EpochBar, set_threads, wanted
+from revival.training.layerwise import (
     RBMJob,
     first_layer_data,
     fit_stack,
@@ -43,15 +49,9 @@ from .layerwise import (
     new_rbm,
     next_layer_data,
 )
-from .layerwise import (
-    fit_rbm as _logged_rbm,
-)
-from .memory import layered_floats, memory_problem
-from .mlp import from_checkpoint as _mlp_from_checkpoint
-from .mlp import seeded_mlp
-from .netfit import NetFit, Selection
-from .progress import EpochBar, set_threads, wanted
-from .train import GracefulStop, MLPTrainConfig, RBMTrainConfig, checked_floats
+from revival.training.layerwise import fit_rbm as _logged_rbm
+from revival.training.netfit import NetFit, Selection
+from revival.training.train import GracefulStop, MLPTrainConfig, RBMTrainConfig, checked_floats
 
 __all__ = [
     "Dataset",
@@ -240,7 +240,7 @@ class RunLogger:
             f"# {fit}: {run.path.name}\n\nfinished\n",
         )
         if self.figures and run.config.get("command") in ("pretrain-rbm", "pretrain-dbn", "pretrain-dbm"):
-            from .report import link_figures, run_figures  # here: matplotlib only when a run draws
+            from revival.reporting.report import link_figures, run_figures  # here: matplotlib only when a run draws
 
             try:
                 files, missing = run_figures(run.path)
@@ -335,7 +335,7 @@ def fit_rbm(
 
 
 def layer_data(train: D.Visible, valid: D.Visible | None, opts: dict):
-    """What the logged loop monitors (revival.layerwise.LayerData); images and filter grids only when
+    """What the logged loop monitors (revival.training.layerwise.LayerData); images and filter grids only when
     the rows are 28 x 28 images."""
     import dataclasses
 
@@ -378,7 +378,7 @@ class NetHistory(dict):
 def rbm_in_memory(
     train: D.Visible, valid: D.Visible | None, cfg: RBMTrainConfig, seed: int, device, progress=None, desc="fit_rbm"
 ):
-    """The in-memory loop of :func:`fit_rbm`: the trainer the CLI uses (:func:`revival.layerwise.new_rbm`),
+    """The in-memory loop of :func:`fit_rbm`: the trainer the CLI uses (:func:`revival.training.layerwise.new_rbm`),
     no monitors beyond the free energies, nothing written."""
     model, trainer = new_rbm(train, cfg, seed, device)
     subsets = None if valid is None else monitor_subsets(train, valid, 1000, seed)
@@ -435,12 +435,11 @@ def _logged_dbn(train, valid, cfg: DBNConfig, layer_cfgs, pre: dict, device, log
     """:func:`fit_dbn` with a run folder: each layer a logged RBM run in ``layer-K/``, the stack so far
     in ``model.pt`` and its fantasies in ``dbn/samples`` after each layer (the command's options,
     preprocessing and summary where the logger carries them)."""
-    from . import experiments as E
-    from .layerwise import log_dbn_samples
+    from revival.training.layerwise import log_dbn_samples
 
     opts = logger.options
     layer_opts = (
-        E.per_layer(opts, len(cfg.layers))
+        T.per_layer(opts, len(cfg.layers))
         if opts
         else [{**c.train_options(), "monitor_size": 1000} for c in layer_cfgs]
     )
@@ -448,7 +447,7 @@ def _logged_dbn(train, valid, cfg: DBNConfig, layer_cfgs, pre: dict, device, log
     pre = logger.preprocessing or pre
     configs = [{**RBMTrainConfig.from_dict(lo).as_dict(), "layer": k} for k, lo in enumerate(layer_opts, 1)]
     first = layer_data(train, valid, layer_opts[0])
-    steps = (opts or {}).get("sample_steps", E.DBN_DEFAULTS["sample_steps"])
+    steps = (opts or {}).get("sample_steps", T.DBN_DEFAULTS["sample_steps"])
     # the root's event file holds dbn/samples; on resume every finished layer logs it again
     with run.recording(), runs.writer(run.path, purge_step=1 if logger.resumed else None) as w:
 
@@ -478,7 +477,7 @@ def _logged_dbn(train, valid, cfg: DBNConfig, layer_cfgs, pre: dict, device, log
 def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None, progress=None, threads=None):
     """Train a deep Boltzmann machine on the rows of ``x`` (:class:`revival.config.DBMConfig`, two or more
     hidden layers): the greedy pretraining of one modified RBM per layer, composed, then PCD with a mean-field positive phase
-    (Salakhutdinov & Hinton 2009; :mod:`revival.dbm`, :mod:`revival.dbm_train`). Returns ``(dbm, history)``,
+    (Salakhutdinov & Hinton 2009; :mod:`revival.models.dbm`, :mod:`revival.training.dbm_train`). Returns ``(dbm, history)``,
     history per joint epoch: ``epoch``, ``bound_train`` (and ``bound_valid``, ``bound_gap`` with
     ``x_valid``), the mean variational bound without log Z on fixed subsets of up to 1,000 rows (its
     difference train - valid at one epoch is meaningful; from epoch to epoch log Z moves with the model,
@@ -489,8 +488,8 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None, pr
     write the run folder ``revival pretrain-dbm`` writes (a logger made with ``resume=`` continues
     that run from its last saved epoch). Raises Diverged on NaN, Interrupted on SIGINT/SIGTERM.
     ``progress``, ``threads``: as :func:`fit_rbm`'s (one bar over every phase's epochs)."""
-    from .config import DBMConfig
-    from .dbm_train import DBMFit, RunSink
+    from revival.config import DBMConfig
+    from revival.training.dbm_train import DBMFit, RunSink
 
     set_threads(threads)
     cfg = config or DBMConfig()
@@ -526,7 +525,7 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None, pr
 
 
 class BarSink:
-    """A :class:`revival.dbm_train.DBMFit` sink that steps a progress bar and passes every call on to
+    """A :class:`revival.training.dbm_train.DBMFit` sink that steps a progress bar and passes every call on to
     ``inner`` (the run folder's sink) when there is one."""
 
     def __init__(self, bar, inner=None):
@@ -562,7 +561,7 @@ def resume_state(path, apply) -> None:
 
 
 def dbm_history(rows: list[dict], pretraining: tuple) -> dict:
-    """:class:`revival.dbm_train.DBMFit` rows -> fit_dbm's history (joint epochs at the top, pretraining apart)."""
+    """:class:`revival.training.dbm_train.DBMFit` rows -> fit_dbm's history (joint epochs at the top, pretraining apart)."""
     pick = lambda phase: columns([{k: v for k, v in r.items() if k != "phase"} for r in rows if r["phase"] == phase])  # noqa: E731
     return {**pick("joint"), "pretrain": {p: pick(p) for p in pretraining}}
 
@@ -662,7 +661,7 @@ def fit_net(
             "fit-net",
             {**cfg.to_dict(), "pretrained": bool(stack), "pretrained_weight_scale": scale, "data": fingerprint(xs, ys)},
         )
-    # the loop compare-dropout's points run (revival.netfit), so a fit and a point give the same numbers
+    # the loop compare-dropout's points run (revival.training.netfit), so a fit and a point give the same numbers
     with (
         run.recording() if run else contextlib.nullcontext(),  # a state that does not fit is recorded as the failure
         runs.writer(run.path) if run else contextlib.nullcontext() as w,
@@ -676,7 +675,7 @@ def fit_net(
                 evaluated = len(fit.history)
                 fit.end_epoch(w, epoch, fit.train(epoch, stop.check))
                 if run is not None and len(fit.history) > evaluated:
-                    model.save(run.path / runs.MODEL_FILE)
+                    save(model, run.path / runs.MODEL_FILE)
                 valid = {"valid_error": fit.history[-1]["error/valid"]} if "valid" in evals and fit.history else {}
                 bar.step(**valid)
         rows = [net_history_row(h) for h in fit.history]
@@ -684,7 +683,7 @@ def fit_net(
         chosen = {**fit.selection.fields(fit.validated), "epochs_trained": fit.last_epoch}
         if run is not None:  # state.pt stays: a later resume with more epochs extends the run bit for bit
             if cfg.restore_best:
-                model.save(run.path / runs.MODEL_FILE)
+                save(model, run.path / runs.MODEL_FILE)
             run.write_summary(
                 {"status": runs.STATUS_FINISHED, "final": rows[-1], **chosen, "model": str(run.path / runs.MODEL_FILE)},
                 f"# fit_net: {run.path.name}\n\nfinished\n\n" + runs.markdown_table({**rows[-1], **chosen}) + "\n",
@@ -699,7 +698,7 @@ def fit_net(
 
 
 def resume_net(model, tcfg, cfg: NetConfig, xs, ys, evals: dict, folder) -> NetFit:
-    """fit_net's loop (:class:`revival.netfit.NetFit`), continuing from ``folder``'s state.pt when there is one."""
+    """fit_net's loop (:class:`revival.training.netfit.NetFit`), continuing from ``folder``'s state.pt when there is one."""
     made = {}
 
     def make():
@@ -720,7 +719,7 @@ def resume_net(model, tcfg, cfg: NetConfig, xs, ys, evals: dict, folder) -> NetF
 
 
 def net_history_row(h: dict) -> dict:
-    """A :class:`revival.netfit.NetFit` history entry as fit_net's history names it (``train_error``,
+    """A :class:`revival.training.netfit.NetFit` history entry as fit_net's history names it (``train_error``,
     ``test_loss``, ``batch_loss``, ...)."""
     out = {"epoch": h["epoch"], "batch_loss": h["train/batch_loss"]}
     for k, v in h.items():
@@ -748,18 +747,18 @@ def log_prob(
     small enough to enumerate (``method="auto"``), else AIS (Salakhutdinov & Murray 2008) with the
     base-rate model fitted to ``train`` (default ``x``); ``method="sandwich"`` adds RAISE's
     conservative estimate on the first ``raise_examples`` rows (Burda et al. 2015). Returns
-    :func:`revival.partition.log_prob`'s dict: ``avg_log_prob`` and ``log_Z``, and for AIS the
+    :func:`revival.models.partition.log_prob`'s dict: ``avg_log_prob`` and ``log_Z``, and for AIS the
     interval ``log_Z_lower`` / ``log_Z_upper`` (+- 3 standard errors) with the matching
     ``avg_log_prob_lower`` / ``_upper``. AIS tends to underestimate log Z, so its log-probability
     leans optimistic: the interval is not a bound.
 
-    A deep Boltzmann machine (:class:`revival.dbm.DBM`) gets :func:`revival.dbm_train.log_prob`: AIS for
+    A deep Boltzmann machine (:class:`revival.models.dbm.DBM`) gets :func:`revival.training.dbm_train.log_prob`: AIS for
     log Z and the mean-field variational bound per row, so its ``avg_log_prob`` estimates a lower bound
     (``is_lower_bound``); ``method`` "auto" enumerates log Z when the odd layers hold at most 20 units
     (exact, but minutes near that size), "ais" always runs AIS, "exact" insists on enumeration;
     ``raise_examples`` does not apply."""
-    from . import dbm as M_DBM
-    from .dbm import DBM
+    from revival.models import dbm as M_DBM
+    from revival.models.dbm import DBM
 
     for name, value, least in (("ais_runs", ais_runs, 1), ("ais_betas", ais_betas, 2)):  # one rule for every model
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
@@ -772,7 +771,7 @@ def log_prob(
         )
         raise TypeError(f"log_prob: takes an RBM or a DBM, got a {what}{hint}")
     if isinstance(rbm, DBM):
-        from .dbm_train import log_prob as dbm_log_prob
+        from revival.training.dbm_train import log_prob as dbm_log_prob
 
         dev = rbm.w1.device
         data = visible(x, dev, binarize, D.split_seed(seed, "test"), "x").all()
@@ -793,6 +792,14 @@ def log_prob(
     return P.log_prob(rbm, data, base, P.Estimate(method, ais_runs, ais_betas, seed, raise_examples=raise_examples))
 
 
+def save(model, path) -> Path:
+    """Write ``model`` (an RBM, DBN, DBM or MLP) to ``path`` in its public checkpoint format
+    (``model.checkpoint()``), atomically; :func:`load` reads it back."""
+    path = Path(path)
+    runs.save_torch(path, model.checkpoint())
+    return path
+
+
 def load(path):
     """A model from a checkpoint file or run folder, by its format: ``revival.rbm.v1`` -> RBM,
     ``revival.dbn.v1`` -> DBN, ``revival.mlp.v1`` -> MLP (``torch.load(weights_only=True)``)."""
@@ -811,7 +818,7 @@ def load(path):
     if fmt == "revival.mlp.v1":
         return _mlp_from_checkpoint(ck, str(p)).eval()
     if fmt == "revival.dbm.v1":
-        from .dbm import from_checkpoint as dbm_from_checkpoint
+        from revival.models.dbm import from_checkpoint as dbm_from_checkpoint
 
         return dbm_from_checkpoint(ck, str(p))
     raise ValueError(
@@ -830,7 +837,7 @@ def checked_as_the_command(options: dict) -> dict:
     the option."""
     import click
 
-    from .cli import main as cli  # here, not at the top: the CLI imports the library
+    from revival.cli import main as cli  # here, not at the top: the CLI imports the library
 
     command = cli.commands["compare-dropout"]
     by_name = {p.name: p for p in command.params}
@@ -855,16 +862,15 @@ def compare_dropout(logdir="runs", name: str | None = None, echo=print, **option
     defaults and checks; it writes the same run folder under ``logdir``. Returns the run's summary
     (``summary.json``'s dict: ``rows``, ``groups``, the paper's figures) with ``run``, the folder.
     ValueError for an option the command would refuse."""
-    from . import compare as C
-    from . import experiments as E
-    from .errors import OptionError
-    from .precision import resolve as resolve_precision
+    from revival.errors import OptionError
+    from revival.experiments import compare as C
+    from revival.training.precision import resolve as resolve_precision
 
-    unknown = [k for k in options if k not in E.COMPARE_DEFAULTS and k not in ("preset", "seed", "device", "data_dir")]
+    unknown = [k for k in options if k not in T.COMPARE_DEFAULTS and k not in ("preset", "seed", "device", "data_dir")]
     if unknown:
         raise ValueError(f"compare_dropout: unknown option {unknown[0]!r}")
     options = checked_as_the_command(options)
-    opts = E.resolve_compare({"dataset": None, **options})
+    opts = presets.resolve_compare({"dataset": None, **options})
     opts.update(
         seed=options.get("seed", 0),
         device=options.get("device", "auto"),

@@ -1,7 +1,7 @@
 """Typed configurations of the library API: frozen dataclasses that check themselves.
 
 ``RBMConfig``, ``DBNConfig`` and ``NetConfig`` take their defaults from the one table of each in
-:mod:`revival.experiments` (the values the CLI shows in ``-h``), check every value in
+:mod:`revival.tables` (the values the CLI shows in ``-h``), check every value in
 ``__post_init__`` against the ranges declared here once (:data:`RBM_CHECKS`, :data:`NET_CHECKS`,
 which the CLI's options are built from too), and round-trip through :meth:`to_dict` /
 :meth:`from_dict`, where an unknown key is an error rather than silently dropped. A bad value
@@ -14,8 +14,8 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, fields
 
-from . import experiments as E
-from .errors import ConfigError
+from revival import tables as T
+from revival.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,9 @@ RBM_CHECKS = {
     "init_std": Range(0, lo_open=True),
     "visible_type": ("bernoulli", "gaussian"),
     "binarize": ("stochastic", "threshold", "none"),
-    "visible_bias_init": E.VISIBLE_BIAS_INITS,
-    "precision": E.PRECISIONS,
-    "feed": E.FEEDS,
+    "visible_bias_init": T.VISIBLE_BIAS_INITS,
+    "precision": T.PRECISIONS,
+    "feed": T.FEEDS,
 }
 
 # The classifier's settings (compare-dropout's options of the same names)
@@ -93,13 +93,13 @@ NET_CHECKS = {
     "eval_every": POSITIVE_INT,
     "eval_train_size": POSITIVE_INT,
     "patience": POSITIVE_INT,
-    "activation": E.ACTIVATIONS,
-    "loss": E.LOSSES,
-    "init_scheme": E.INIT_SCHEMES,
-    "dropout_scaling": E.DROPOUT_SCALINGS,
+    "activation": T.ACTIVATIONS,
+    "loss": T.LOSSES,
+    "init_scheme": T.INIT_SCHEMES,
+    "dropout_scaling": T.DROPOUT_SCALINGS,
     "dropout_type": ("bernoulli", "gaussian"),
-    "max_norm_layers": E.MAX_NORM_LAYERS,
-    "precision": E.PRECISIONS,
+    "max_norm_layers": T.MAX_NORM_LAYERS,
+    "precision": T.PRECISIONS,
 }
 
 SEED = Range(0, 2**63 - 1, kind=int)
@@ -188,7 +188,7 @@ def _positive_ints(owner: str, name: str, v) -> tuple:
     return v
 
 
-_R = E.RBM_DEFAULTS
+_R = T.RBM_DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -239,11 +239,11 @@ class RBMConfig(_Config):
         d = self.to_dict()
         d["hidden"] = d.pop("n_hidden")
         if d["lr"] is None:
-            d["lr"] = E.LR_BY_VISIBLE[self.visible_type]
+            d["lr"] = T.LR_BY_VISIBLE[self.visible_type]
         return d
 
 
-_D = E.DBN_DEFAULTS
+_D = T.DBN_DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -280,7 +280,7 @@ class DBNConfig(_Config):
     device: str = "auto"
 
     _checks = RBM_CHECKS
-    _per_layer = tuple(E.DBN_PER_LAYER)
+    _per_layer = tuple(T.DBN_PER_LAYER)
 
     @staticmethod
     def _option_value(name: str, value):
@@ -291,7 +291,7 @@ class DBNConfig(_Config):
         object.__setattr__(self, "layers", _positive_ints("DBNConfig", "layers", self.layers))
         if not self.layers:
             raise ConfigError("DBNConfig.layers", "needs at least one layer")
-        for name in E.DBN_PER_LAYER:
+        for name in T.DBN_PER_LAYER:
             v = getattr(self, name)
             if isinstance(v, list):
                 object.__setattr__(self, name, tuple(v))
@@ -310,7 +310,7 @@ class DBNConfig(_Config):
         out = []
         for k, n in enumerate(self.layers):
             own = {
-                name: (v[k] if isinstance(v, tuple) else v) for name in E.DBN_PER_LAYER for v in [getattr(self, name)]
+                name: (v[k] if isinstance(v, tuple) else v) for name in T.DBN_PER_LAYER for v in [getattr(self, name)]
             }
             out.append(
                 RBMConfig(
@@ -328,7 +328,7 @@ class DBNConfig(_Config):
         return out
 
 
-_C = E.COMPARE_DEFAULTS
+_C = T.COMPARE_DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -382,7 +382,7 @@ class NetConfig(_Config):
                 raise ConfigError(f"NetConfig.{name}", f"expected True or False, got {getattr(self, name)!r}")
 
     def train_options(self) -> dict:
-        """The settings as :class:`revival.train.MLPTrainConfig` names them."""
+        """The settings as :class:`revival.training.train.MLPTrainConfig` names them."""
         d = self.to_dict()
         d["freeze_epochs"] = d.pop("freeze_pretrained_epochs")
         return d

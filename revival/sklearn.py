@@ -23,11 +23,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import api
-from . import rbm as R
-from .config import DBNConfig, NetConfig, RBMConfig
-from .layerwise import new_rbm
-from .train import RBMTrainConfig
+from revival import api
+from revival.config import DBNConfig, NetConfig, RBMConfig
+from revival.models import rbm as R
+from revival.training.layerwise import new_rbm
+from revival.training.train import RBMTrainConfig
 
 FLOATS = (np.float64, np.float32)
 
@@ -63,7 +63,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     Attributes: ``components_`` [n_components, n_features], ``intercept_hidden_``,
     ``intercept_visible_``, ``h_samples_`` (the persistent chains' hidden states, PCD only, as
     scikit-learn's), ``n_features_in_``, ``rbm_`` (the
-    :class:`revival.rbm.RBM`), ``history_`` (reconstruction error per epoch).
+    :class:`revival.models.rbm.RBM`), ``history_`` (reconstruction error per epoch).
     """
 
     def __init__(
@@ -254,7 +254,7 @@ class DropoutNetClassifier(_NetClassifier):
     2012, Srivastava et al. 2014), the full net weight-scaled at prediction. 0 and 0 is a plain net.
     ``epochs``, ``learning_rate``, ``batch_size``, ``weight_decay``, ``max_norm``: as compare-dropout's
     options; the momentum rises from 0.5 to 0.9 over the first 10 epochs. Attributes: ``net_`` (the
-    :class:`revival.mlp.MLP`), ``classes_``, ``history_``."""
+    :class:`revival.models.mlp.MLP`), ``classes_``, ``history_``."""
 
     def __init__(
         self,

@@ -25,9 +25,9 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from revival import data as D  # noqa: E402
-from revival.compare import init_mlp  # noqa: E402
+from revival.experiments.compare import init_mlp  # noqa: E402
 from revival.runs import resolve_device  # noqa: E402
-from revival.train import ClassifierTrainer, MLPTrainConfig, evaluate_classifier, layer_monitor  # noqa: E402
+from revival.training.train import ClassifierTrainer, MLPTrainConfig, evaluate_classifier, layer_monitor  # noqa: E402
 
 
 def sync(device):

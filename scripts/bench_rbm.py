@@ -10,7 +10,7 @@ FLOP floor: the CD-1 work of one epoch (10 * N * 784 * 500 flops) at the speed o
 measured here. Also the peak resident memory of the process after the revival runs.
 
 ``--precision bf16`` adds the rows of revival's trainer with its matrix products in bfloat16 (where
-``revival.precision.probe`` finds bf16 fast; the probe's numbers are printed). ``--scaling`` prints
+``revival.training.precision.probe`` finds bf16 fast; the probe's numbers are printed). ``--scaling`` prints
 a second table: seconds per epoch of revival's trainer (training alone, 10,000 images, scaled to
 50,000) for hidden sizes 100 / 500 / 2000 x batch sizes 10 / 100 / 1000 x fp32 / bf16, each with
 its share of the fp32 FLOP floor, so a reader sees how the cost grows with the work.
@@ -30,10 +30,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from revival import data as D  # noqa: E402
-from revival import layerwise as L  # noqa: E402
-from revival import rbm as R  # noqa: E402
 from revival import runs  # noqa: E402
-from revival.train import RBMTrainConfig, RBMTrainer, host_floats, rbm_monitor  # noqa: E402
+from revival.models import rbm as R  # noqa: E402
+from revival.training import layerwise as L  # noqa: E402
+from revival.training.train import RBMTrainConfig, RBMTrainer, host_floats, rbm_monitor  # noqa: E402
 
 
 def sync(device):
@@ -143,7 +143,7 @@ def main():
     t_mm = batch_matmuls(device, n, a.batch_size, a.hidden)
 
     cfg = RBMTrainConfig(hidden=a.hidden, batch_size=a.batch_size, epochs=a.epochs)
-    from revival.precision import probe
+    from revival.training.precision import probe
 
     pr = probe(device)
     print(

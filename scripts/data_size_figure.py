@@ -68,7 +68,7 @@ def main():
         print(f"| {v} | " + " | ".join(cells) + " |")
     if a.out is None:
         return
-    from revival.figures import Panel, Series, draw, save
+    from revival.reporting.figures import Panel, Series, draw, save
 
     missing = [f"{v} not run at {sizes[-1]:,}" for v in variants if sizes[-1] not in t[v]]
     p = Panel(

@@ -303,7 +303,7 @@ slowly than cross-entropy when the net is confidently wrong.""",
     ),
     (
         "code",
-        """from revival.mlp import saturation, loss_fn
+        """from revival.models.mlp import saturation, loss_fn
 
 def layer_grads(net, x, y):
     # the cross-entropy gradient's norm for each layer's weights, on one batch, input layer first
@@ -361,7 +361,7 @@ machine, in float32 and (where the CPU runs it fast) bfloat16, and on a GPU when
     ),
     (
         "code",
-        """from revival.precision import probe
+        """from revival.training.precision import probe
 
 def epoch_seconds(fit, reps=2):
     best = float("inf")

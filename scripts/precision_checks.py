@@ -14,9 +14,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from revival import data as D  # noqa: E402
-from revival import partition as P  # noqa: E402
-from revival import rbm as R  # noqa: E402
-from revival.train import RBMTrainConfig, RBMTrainer  # noqa: E402
+from revival.models import partition as P  # noqa: E402
+from revival.models import rbm as R  # noqa: E402
+from revival.training.train import RBMTrainConfig, RBMTrainer  # noqa: E402
 
 torch.set_num_threads(1)
 x, _ = D.load_split("mnist", "train", None)

@@ -149,7 +149,7 @@ def figure(results: dict, a, path: Path):
     """Test error against the number of labelled examples (log x), one line per variant, a panel
     per depth, bands of +-1 standard deviation over seeds (Erhan et al. 2010's picture)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from revival.figures import Panel, Series, draw, save
+    from revival.reporting.figures import Panel, Series, draw, save
 
     sizes = sorted(results)
     panels = []

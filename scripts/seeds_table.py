@@ -5,7 +5,7 @@ the table is printed in Markdown, one line per variant and setting, with each se
 for each pair of variants at the same training-set size, whether their difference is real: the mean
 difference over seeds, its standard error over the seeds, and, from the points' saved test
 predictions (`test_predictions.npz`), its standard error over the test images and McNemar's exact p
-per seed (revival.significance).
+per seed (revival.reporting.significance).
 
     python scripts/seeds_table.py RUN [RUN ...]
 
@@ -20,8 +20,8 @@ import json
 import statistics
 from pathlib import Path
 
+from revival.reporting.significance import paired_difference, seeds_se
 from revival.runs import load_predictions
-from revival.significance import paired_difference, seeds_se
 
 SAME = ("preset", "dataset", "layers", "epochs", "lr", "train_size", "activation", "batch_size")
 KEY = ("variant", "depth", "train_size", "hidden_dropout", "activation")

@@ -3,7 +3,7 @@ the tests of the Ray executor (revival itself has no fault hook).
 
 ``REVIVAL_FAULTS="fail:NAME,die-once:NAME"`` (point folder names): ``fail`` raises in every attempt
 of point NAME, ``die-once`` kills the worker process in NAME's first attempt (a crashed node). The
-wrapper below replaces ``revival.compare.point_on_worker`` in this driver only; defined in
+wrapper below replaces ``revival.experiments.compare.point_on_worker`` in this driver only; defined in
 ``__main__``, Ray ships it to the workers by value, with the fault list, and there it calls the
 real function.
 """
@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-import revival.compare as C
+import revival.experiments.compare as C
 from revival.cli import main
 
 FAULTS = [item.partition(":")[::2] for item in filter(None, os.environ.get("REVIVAL_FAULTS", "").split(","))]
@@ -29,9 +29,9 @@ def faulty_point(opts, run_path, point, threads):
         if kind == "die-once" and not flag.exists():
             flag.write_text("1")
             os._exit(1)
-    import revival.compare  # in the worker: the module as installed, whose point_on_worker is the real one
+    import revival.experiments.compare  # in the worker: the module as installed, whose point_on_worker is the real one
 
-    return revival.compare.point_on_worker(opts, run_path, point, threads)
+    return revival.experiments.compare.point_on_worker(opts, run_path, point, threads)
 
 
 if __name__ == "__main__":

@@ -138,8 +138,8 @@ def test_plan_lists_points_updates_and_a_measured_estimate_without_a_run_folder(
     assert by["baseline-n300"][3] == "9" and by["baseline-n100"][3] == "3"  # 3 epochs of 3 and of 1 batches
     assert "pretraining" in by["pretrained-n300"][5] and "not estimated" in by["knn-n100"][5]
     assert "total: about" in r.output and "plus the classical models" in r.output
-    from revival import compare as C
-    from revival.experiments import resolve_compare
+    from revival.experiments import compare as C
+    from revival.experiments.presets import resolve_compare
 
     opts = resolve_compare(
         {
@@ -161,7 +161,7 @@ def test_plan_lists_points_updates_and_a_measured_estimate_without_a_run_folder(
     # (about --epochs of them, every 7th epoch and the last), not one per epoch
     (stretched,) = C.plan({**opts, "min_updates": 60, "eval_every": None}, d, "cpu")
     assert (stretched["epochs"], stretched["evaluations"]) == (20, 3)
-    from revival.sweep import eval_interval
+    from revival.experiments.sweep import eval_interval
 
     assert eval_interval({"epochs": 3}, 20) == 7 and eval_interval({"epochs": 3, "eval_every": 10}, 20) == 10
 
@@ -286,7 +286,7 @@ def test_config_file_with_lists(tmp_path):
 
 
 def test_a_variant_trains_at_its_own_learning_rate_and_says_so(tmp_path, monkeypatch):
-    from revival.train import ClassifierTrainer
+    from revival.training.train import ClassifierTrainer
 
     seen = {}
     real = ClassifierTrainer.train_epoch

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from conftest import full_mnist_root, needs_full_mnist
 from helpers import events, invoke, only_run
-from revival import partition as P
-from revival import rbm as R
 from revival.cli import main
+from revival.models import partition as P
+from revival.models import rbm as R
 
 SMALL = ["--dataset", "mnist-sample", "--hidden", "16", "--epochs", "2", "--monitor-size", "200", "--no-progress"]
 

@@ -6,7 +6,8 @@ import itertools
 import pytest
 import torch
 
-from revival import dbm as M
+import revival
+from revival.models import dbm as M
 
 SHAPES = [(6, 4, 3), (5, 3, 3, 2), (4, 3, 2, 2, 2)]
 
@@ -112,14 +113,13 @@ def test_pcd_statistics_approach_the_exact_expectations(shape):
 
 
 def test_checkpoint_round_trip(tmp_path):
-    import revival
 
     for shape in SHAPES[:2]:
         ws, bs = tiny(4, 1.0, shape)
         model = M.from_params([w.float() for w in ws], [b.float() for b in bs])
         back = M.from_checkpoint(model.checkpoint())
         assert same(model, back) and back.layers == list(shape)
-        model.save(tmp_path / "dbm.pt")
+        revival.save(model, tmp_path / "dbm.pt")
         assert same(model, revival.load(tmp_path / "dbm.pt"))
     assert list(M.DBM(6, 4, 3).state_dict()) == ["w1", "w2", "b", "c1", "c2"]  # the v1 keys of two layers
     with pytest.raises(ValueError, match="not a revival DBM checkpoint"):
@@ -140,7 +140,7 @@ def test_pretraining_doubles_the_input_of_the_bottom_rbm_both_ways_in_the_middle
 
 
 def test_doubled_cd_is_plain_cd1_undoubled_and_doubles_the_right_pass():
-    from revival import rbm as R
+    from revival.models import rbm as R
 
     ws, bs = tiny(5)
     w, b, c = ws[0], bs[0], bs[1]
@@ -188,7 +188,6 @@ def test_fit_dbm_learns_a_tiny_distribution_by_the_exact_likelihood(layers):
     """revival.fit_dbm on the prototypes (:func:`prototypes`) must raise the exact average log p(v) of
     held-out samples far above the untrained model's, by pretraining alone and by PCD on top of it: the
     paper's two hidden layers, and three (the middle RBM doubled both ways; log p(v) enumerates h1 and h3)."""
-    import revival
     from revival.config import DBMConfig
 
     draw = prototypes()
@@ -262,7 +261,6 @@ DBM_CLI = [
 def test_pretrain_dbm_writes_its_run_and_evaluate_reads_it(tmp_path):
     import json
 
-    import revival
     from helpers import events, invoke, only_run
 
     r = invoke(*DBM_CLI, "--logdir", tmp_path)
@@ -313,9 +311,9 @@ def test_pretrain_dbm_with_three_hidden_layers(tmp_path):
 def test_dbm_runs_overlay_their_monitors(tmp_path, monkeypatch):
     import shutil
 
-    import revival.figures as FIG
+    import revival.reporting.figures as FIG
     from helpers import invoke, only_run
-    from revival.report import short_name
+    from revival.reporting.report import short_name
 
     assert invoke(*DBM_CLI, "--ais-runs", "0", "--logdir", tmp_path, "--name", "lr-a").exit_code == 0
     a = only_run(tmp_path, "pretrain-dbm")
@@ -372,7 +370,6 @@ def test_sigint_mid_pretraining_then_resume_is_bit_exact(tmp_path, layers, phase
 def test_fit_dbm_with_a_logger_gives_the_in_memory_parameters(tmp_path):
     import numpy as np
 
-    import revival
     from revival.config import DBMConfig
 
     x = (np.random.default_rng(1).random((300, 784)) < 0.2).astype(np.float32)
@@ -389,8 +386,8 @@ def test_fit_dbm_with_a_logger_gives_the_in_memory_parameters(tmp_path):
 def test_the_unrolled_net_reproduces_mean_field_on_the_augmented_input():
     """At the mean-field fixed point the unrolled net's first hidden layer on [v, q(h2)] gives mu1
     and its second gives mu2: the net starts exactly where the DBM's inference ends."""
-    from revival import dbm_finetune as FT
-    from revival.mlp import seeded_mlp as init_mlp
+    from revival.experiments import dbm_finetune as FT
+    from revival.models.mlp import seeded_mlp as init_mlp
 
     params = tiny(7, 0.7, (12, 6, 4))
     model = M.from_params(*params)
@@ -462,7 +459,6 @@ def test_compare_dropout_dbm_variants_train_the_dbm_once_and_resume_from_it(tmp_
 def test_a_library_dbm_run_resumes_and_extends_bit_for_bit(tmp_path):
     import numpy as np
 
-    import revival
     from revival.config import DBMConfig
 
     x = (np.random.default_rng(2).random((300, 784)) < 0.2).astype(np.float32)
@@ -518,7 +514,7 @@ def test_compare_dropout_resumes_a_dbm_interrupted_mid_training_bit_for_bit(tmp_
 def test_the_console_warns_once_when_a_layer_collapses(tmp_path):
     from types import SimpleNamespace
 
-    from revival.dbm_train import RunSink, collapsed_layers
+    from revival.training.dbm_train import RunSink, collapsed_layers
 
     assert collapsed_layers({"varying_h1": 0.9, "varying_h2": 0.01, "varying_h3": 0.0, "mean_h2": 0.0}) == ["h2", "h3"]
     said = []
@@ -536,7 +532,6 @@ def test_the_console_warns_once_when_a_layer_collapses(tmp_path):
 def test_pretrain_dbm_trains_on_all_the_images_when_asked(tmp_path):
     import json
 
-    import revival
     from helpers import invoke, only_run
 
     r = invoke(

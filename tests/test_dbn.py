@@ -9,13 +9,13 @@ import torch
 from click.testing import CliRunner
 
 from helpers import events, invoke, only_run
-from revival import dbn as DBN
-from revival import layerwise as L
-from revival import rbm as R
 from revival.cli import main
 from revival.data import Visible
-from revival.mlp import MLP
-from revival.train import ClassifierTrainer
+from revival.models import dbn as DBN
+from revival.models import rbm as R
+from revival.models.mlp import MLP
+from revival.training import layerwise as L
+from revival.training.train import ClassifierTrainer
 from test_reliability import interrupt_after, start
 
 DBN_SMALL = [
@@ -381,7 +381,7 @@ def test_a_collapsed_layer_is_reported_and_the_2006_init_is_available(tmp_path, 
 
 
 def test_init_options_set_the_rbm_start():
-    from revival.train import RBMTrainConfig
+    from revival.training.train import RBMTrainConfig
 
     first = tiny_first_layer()
     for std, vb in ((0.1, "zero"), (0.01, "log-odds")):

@@ -15,6 +15,7 @@ import torch
 
 from helpers import events, invoke, only_run
 from revival import runs
+from revival.experiments import presets
 from test_reliability import interrupt_after, start
 
 run_cli = partial(invoke, catch=True)  # as a user meets it: the exit code and the output, no exception
@@ -72,7 +73,7 @@ def test_sigterm_during_mc_evaluation_stops_the_experiment_promptly(tmp_path):
 
 
 def test_gracefulstop_never_drops_a_signal():
-    from revival.train import GracefulStop
+    from revival.training.train import GracefulStop
 
     with pytest.raises(runs.Interrupted) as e:
         with GracefulStop():
@@ -81,18 +82,18 @@ def test_gracefulstop_never_drops_a_signal():
 
 
 def test_ctrl_c_while_starting_exits_130_not_aborted(monkeypatch):
-    from revival import cli
+    from revival.cli import rbm as cli_rbm
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "prepare", interrupted)
+    monkeypatch.setattr(cli_rbm, "prepare", interrupted)
     r = run_cli(*R)
     assert r.exit_code == 130 and "Aborted" not in r.output and "nothing to resume" in r.output
 
 
 def test_ais_checks_for_signals_and_reports_progress(tmp_path):
-    from revival import partition as P
+    from revival.models import partition as P
 
     W, b, c = torch.zeros(4, 6), torch.zeros(6), torch.zeros(4)
     seen = []
@@ -147,7 +148,7 @@ def test_divergence_in_the_first_epoch_says_nothing_was_saved_and_resume_starts_
 
 
 def test_interrupt_before_the_first_epoch_tells_the_truth(tmp_path, monkeypatch):
-    from revival import train
+    from revival.training import train
 
     real = train.RBMTrainer.train_epoch
     calls = []
@@ -241,7 +242,9 @@ def test_logdir_that_cannot_be_written_exits_2(tmp_path):
 
 
 def test_disk_full_is_one_line_and_keeps_state_and_model_consistent(tmp_path, monkeypatch):
-    real = runs.atomic_write_bytes
+    from revival.runs import folder
+
+    real = folder.atomic_write_bytes
     writes = []
 
     def full_at_second_model(path, data):
@@ -250,7 +253,7 @@ def test_disk_full_is_one_line_and_keeps_state_and_model_consistent(tmp_path, mo
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         return real(path, data)
 
-    monkeypatch.setattr(runs, "atomic_write_bytes", full_at_second_model)
+    monkeypatch.setattr(folder, "atomic_write_bytes", full_at_second_model)
     r = run_cli(*R, "--epochs", 3, "--logdir", tmp_path)
     assert r.exit_code == 1
     errors = [line for line in r.output.splitlines() if line.startswith("error")]
@@ -263,7 +266,7 @@ def test_disk_full_is_one_line_and_keeps_state_and_model_consistent(tmp_path, mo
     # state.pt is written first: it is one epoch ahead of model.pt, and resume trusts it
     assert torch.load(run / "state.pt", weights_only=True)["epoch"] == 2
     assert torch.load(run / "model.pt", weights_only=True)["config"]["epochs_completed"] == 1
-    monkeypatch.setattr(runs, "atomic_write_bytes", real)
+    monkeypatch.setattr(folder, "atomic_write_bytes", real)
     r = run_cli("pretrain-rbm", "--resume", run, "--no-progress")
     assert r.exit_code == 0 and "resuming" in r.output and "after epoch 2" in r.output, r.output
     assert torch.load(run / "model.pt", weights_only=True)["config"]["epochs_completed"] == 3
@@ -409,7 +412,7 @@ def test_compare_reports_in_percent_with_the_settings_used(tmp_path):
     assert "train/batch_loss" in tags and "loss/train_dropout" not in tags
     import re
 
-    from revival.compare import layout
+    from revival.experiments.compare import layout
 
     charts = layout()["compare-dropout"]
     found = {name: [t for t in tags if re.search(spec[1][0], t)] for name, spec in charts.items()}
@@ -484,12 +487,11 @@ def test_names_that_are_not_utf8_or_hold_a_newline_are_refused_before_any_folder
 
 
 def test_sweep_values_that_print_alike_are_refused_and_repeats_count_once(tmp_path):
-    from revival import experiments as E
 
     r = run_cli(*C, "--dropout-rates", "0.1,0.1000001", "--variants", "dropout", "--logdir", tmp_path)
     assert r.exit_code == 2 and "--dropout-rates" in r.output and "p0.1" in r.output
     assert not (tmp_path / "compare-dropout").exists()
-    opts = E.resolve_compare(
+    opts = presets.resolve_compare(
         {
             "variants": ["baseline", "baseline", "dropout"],
             "dropout_rates": [0.5, 0.5, 0.2],
@@ -512,9 +514,8 @@ def _patched_cli(patch: str, args: list, tmp_path):
     """Run the CLI in a fresh interpreter after ``patch`` (Python source run first), so a signal
     can be sent at a chosen moment from inside the process."""
     code = (
-        "import os, signal, sys, time\nimport revival.cli as CLI\nimport revival.report as REP\n"
-        + patch
-        + "\nsys.argv = ['revival', *sys.argv[1:]]\nCLI.main()\n"
+        "import os, signal, sys, time\nimport revival.cli.common as CLI\nimport revival.reporting.report as REP\n"
+        "from revival.cli import main\n" + patch + "\nsys.argv = ['revival', *sys.argv[1:]]\nmain()\n"
     )
     return subprocess.run(
         [sys.executable, "-c", code, *map(str, args)],
@@ -590,7 +591,7 @@ def test_the_console_epoch_time_includes_evaluation_and_says_what_is_left(tmp_pa
 
 def test_a_stop_between_evaluations_saves_the_last_completed_epoch(tmp_path, monkeypatch):
     """--min-updates: 20 short epochs evaluated every 10; a stop in epoch 8 keeps epochs 1-7."""
-    from revival.train import ClassifierTrainer
+    from revival.training.train import ClassifierTrainer
 
     real = ClassifierTrainer.train_epoch
 
@@ -611,6 +612,8 @@ def test_a_stop_between_evaluations_saves_the_last_completed_epoch(tmp_path, mon
 
 def test_a_failed_write_names_the_file(tmp_path, monkeypatch):
     import os as _os
+
+    from revival.runs import folder
 
     real = _os.fdopen
 
@@ -635,7 +638,7 @@ def test_a_failed_write_names_the_file(tmp_path, monkeypatch):
 
         return Full()
 
-    monkeypatch.setattr(runs.os, "fdopen", full)
+    monkeypatch.setattr(folder.os, "fdopen", full)
     with pytest.raises(OSError) as e:
         runs.atomic_write_bytes(tmp_path / "state.pt", b"x")
     assert runs.one_line(e.value) == f"{tmp_path / 'state.pt'}: File too large"
@@ -688,8 +691,8 @@ def test_evaluate_rbm_names_what_is_wrong_with_exit_2(tmp_path):
 
 
 def test_init_notes_what_a_person_should_know(tmp_path):
-    from revival import dbn as DBN
-    from revival import rbm as Rm
+    from revival.models import dbn as DBN
+    from revival.models import rbm as Rm
 
     rbm = Rm.RBM(784, 32, visible_type="gaussian")
     torch.save(DBN.checkpoint_dict([rbm], [{}], {}), tmp_path / "g.pt")
@@ -727,8 +730,9 @@ def test_init_notes_what_a_person_should_know(tmp_path):
 
 def test_the_epoch_clock_shows_milliseconds_for_tiny_epochs(monkeypatch):
     from revival import runs
+    from revival.runs import console
 
     t = iter([0.0, 2.0, 0.0, 0.04])
-    monkeypatch.setattr(runs.time, "perf_counter", lambda: next(t))
+    monkeypatch.setattr(console.time, "perf_counter", lambda: next(t))
     assert runs.EpochClock(0, 10).lap(1) == "2.0 s/epoch, about 18 s left"
     assert runs.EpochClock(0, 200).lap(2) == "20 ms/epoch, about 4.0 s left"

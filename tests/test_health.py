@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from helpers import invoke, only_run
-from revival import health as H
+from revival.training import health as H
 
 
 def test_the_base_rate_log_probability_against_brute_force():

@@ -11,12 +11,13 @@ import torch
 
 from conftest import full_mnist_root, needs_full_mnist
 from helpers import events, invoke, only_run
-from revival import baselines as K
-from revival import compare as C
-from revival import experiments as E
+from revival import tables as T
 from revival.data import Visible
-from revival.mlp import MLP, init_, saturation
-from revival.train import ClassifierTrainer, MLPTrainConfig, layer_monitor
+from revival.experiments import compare as C
+from revival.experiments import presets
+from revival.models import baselines as K
+from revival.models.mlp import MLP, init_, saturation
+from revival.training.train import ClassifierTrainer, MLPTrainConfig, layer_monitor
 
 TINY = [
     "--dataset",
@@ -39,7 +40,7 @@ TINY = [
 
 
 def test_grid_crosses_every_axis_with_unique_names():
-    opts = E.resolve_compare(
+    opts = presets.resolve_compare(
         {
             "variants": ["baseline", "dropout", "knn", "logistic-regression"],
             "train_sizes": [100, 200],
@@ -72,7 +73,7 @@ def test_grid_crosses_every_axis_with_unique_names():
 
 
 def test_grid_without_new_axes_keeps_todays_names():
-    opts = E.resolve_compare({"variants": ["baseline", "dropout"], "train_sizes": [100], "seeds": 1, "seed": 0})
+    opts = presets.resolve_compare({"variants": ["baseline", "dropout"], "train_sizes": [100], "seeds": 1, "seed": 0})
     assert [p.name(opts) for p in C.grid(opts)] == ["baseline-n100", "dropout-n100"]
 
 
@@ -271,7 +272,7 @@ def test_axes_monitors_and_classical_models_end_to_end(tmp_path, monkeypatch):
     assert rows[("baseline", "logistic", "mse")]["depth"] == 2
     assert rows[("logistic-regression", None, None)]["depth"] == 0
     knn = rows[("knn", None, None)]
-    assert knn["k"] in E.KNN_KS and knn["valid_error"] == min(knn["valid_error_by_k"].values())
+    assert knn["k"] in T.KNN_KS and knn["valid_error"] == min(knn["valid_error_by_k"].values())
     # the net's monitors, per layer and epoch
     ea = events(run / "baseline-logistic-mse")
     tags = ea.Tags()

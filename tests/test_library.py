@@ -12,6 +12,7 @@ import torch
 import revival
 from helpers import invoke, only_run, timeless
 from revival import api
+from revival import tables as T
 from revival.config import DBNConfig, NetConfig, RBMConfig
 from revival.errors import ConfigError
 
@@ -55,11 +56,10 @@ def test_configs_check_themselves_and_round_trip():
 
 
 def test_the_configs_defaults_are_the_commands_defaults():
-    from revival import experiments as E
 
-    assert RBMConfig().n_hidden == E.RBM_DEFAULTS["hidden"] and RBMConfig().cd_k == E.RBM_DEFAULTS["cd_k"]
-    assert list(DBNConfig().layers) == E.DBN_DEFAULTS["layers"]
-    assert NetConfig().lr == E.COMPARE_DEFAULTS["lr"] and list(NetConfig().layers) == E.COMPARE_DEFAULTS["layers"]
+    assert RBMConfig().n_hidden == T.RBM_DEFAULTS["hidden"] and RBMConfig().cd_k == T.RBM_DEFAULTS["cd_k"]
+    assert list(DBNConfig().layers) == T.DBN_DEFAULTS["layers"]
+    assert NetConfig().lr == T.COMPARE_DEFAULTS["lr"] and list(NetConfig().layers) == T.COMPARE_DEFAULTS["layers"]
 
 
 def test_fit_rbm_and_fit_dbn_give_the_commands_parameters_bit_for_bit(sample, tmp_path):
@@ -168,7 +168,7 @@ def test_models_save_and_load_by_format(sample, tmp_path):
         ("dbn", dbn, lambda m: m.transform(sample.x_test)),
         ("net", net, lambda m: m.predict_proba(sample.x_test)),
     ):
-        model.save(tmp_path / f"{name}.pt")
+        revival.save(model, tmp_path / f"{name}.pt")
         back = revival.load(tmp_path / f"{name}.pt")
         assert type(back) is type(model) and np.array_equal(out(back), out(model)), name
     assert rbm.transform(sample.x_test).shape == (len(sample.x_test), 8)

@@ -278,7 +278,7 @@ def test_a_bad_resume_state_is_refused_in_one_line_and_the_retry_is_not_locked_o
 
 
 def test_compare_dropouts_start_up_is_recorded_once_the_folder_exists(tmp_path, monkeypatch):
-    from revival import compare
+    from revival.experiments import compare
 
     def boom(*a, **k):
         raise MemoryError("the grid did not fit")
@@ -456,8 +456,8 @@ def test_a_library_resume_with_other_rows_of_the_same_width_is_refused(sample, t
 
 
 def test_the_plan_times_each_pretraining_shape_once(monkeypatch):
-    from revival import compare, plan
-    from revival.experiments import resolve_compare
+    from revival.experiments import compare, plan
+    from revival.experiments.presets import resolve_compare
 
     calls = []
     real = plan.rbm_seconds
@@ -489,7 +489,7 @@ def test_the_pretraining_commands_have_a_row_in_the_hparams_dashboard(tmp_path):
 def test_a_resume_state_from_another_kind_of_device_goes_on_seeded_from_it(sample, tmp_path, capsys):
     """A run saved on a GPU resumed on a CPU: a CUDA generator's state (16 bytes) cannot be set on a CPU
     generator (5,056 bytes). Simulated here on the CPU by rewriting the saved state to the CUDA size."""
-    from revival.train import restore_generator
+    from revival.training.train import restore_generator
 
     g = torch.Generator()
     cuda_like = torch.arange(16, dtype=torch.uint8)
@@ -573,8 +573,8 @@ def test_a_dbm_log_prob_runs_the_estimator_asked_for(sample):
 
 
 def test_the_plan_counts_the_monte_carlo_evaluation_of_dropout_nets():
-    from revival import compare, plan
-    from revival.experiments import resolve_compare
+    from revival.experiments import compare, plan
+    from revival.experiments.presets import resolve_compare
 
     def seconds(mc):
         opts = resolve_compare({"dataset": "mnist-sample", "variants": ["dropout"], "layers": [32], "epochs": 1,

@@ -1,4 +1,4 @@
-"""Dropout, max-norm and inference rules of revival.mlp, checked exactly where possible."""
+"""Dropout, max-norm and inference rules of revival.models.mlp, checked exactly where possible."""
 
 import copy
 import itertools
@@ -6,9 +6,9 @@ import itertools
 import pytest
 import torch
 
-from revival import mlp as M
 from revival.data import Visible
-from revival.train import ClassifierTrainer, MLPTrainConfig
+from revival.models import mlp as M
+from revival.training.train import ClassifierTrainer, MLPTrainConfig
 
 
 def test_weight_scaling_equals_the_mean_over_all_masks_for_a_linear_net():
@@ -85,7 +85,7 @@ def test_bad_dropout_probability_is_refused():
 
 
 def rbm_of(sd):
-    from revival import rbm as R
+    from revival.models import rbm as R
 
     r = R.RBM(sd["weight"].shape[1], sd["weight"].shape[0])
     r.load_state_dict(sd)
@@ -93,7 +93,7 @@ def rbm_of(sd):
 
 
 def test_init_from_rbm_layers_checks_shapes():
-    from revival.dbn import init_mlp_
+    from revival.models.dbn import init_mlp_
 
     net = M.MLP([784, 20, 10])
     sd = {"weight": torch.ones(20, 784), "hidden_bias": torch.full((20,), 2.0), "visible_bias": torch.zeros(784)}

@@ -12,7 +12,7 @@ from torch import nn
 import revival
 from helpers import invoke, only_run
 from revival.config import NetConfig
-from revival.netfit import NO_VALIDATION, Selection
+from revival.training.netfit import NO_VALIDATION, Selection
 
 # validation error per epoch, by hand: best 0.40 at epoch 2; epoch 4 ties it (a tie is no improvement),
 # so with patience 2 Keras stops at epoch 4 (two epochs without improvement); without patience the

@@ -8,7 +8,7 @@ import torch
 
 from conftest import random_rbm
 from revival import data as D
-from revival import partition as P
+from revival.models import partition as P
 
 
 def sample_pixel_mean():

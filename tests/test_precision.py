@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from helpers import invoke, only_run
-from revival import precision as PR
-from revival import rbm as R
+from revival.models import rbm as R
+from revival.training import precision as PR
 
 
 def test_probe_measures_both_precisions():

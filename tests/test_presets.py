@@ -10,11 +10,12 @@ import torch
 from click.testing import CliRunner
 
 from helpers import only_run
-from revival import experiments as E
-from revival import mlp as M
+from revival import tables as T
 from revival.cli import main
 from revival.data import Visible
-from revival.train import ClassifierTrainer, MLPTrainConfig
+from revival.experiments import presets
+from revival.models import mlp as M
+from revival.training.train import ClassifierTrainer, MLPTrainConfig
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "compare-dropout.md"
 
@@ -116,20 +117,20 @@ def test_init_schemes_have_their_scale(scheme, std):
     assert float(net.layers[0].bias.detach().abs().sum()) == 0
 
 
-@pytest.mark.parametrize("name", [n for n, p in E.PRESETS.items() if p.citation])
+@pytest.mark.parametrize("name", [n for n, p in presets.PRESETS.items() if p.citation])
 def test_every_paper_preset_says_where_each_setting_comes_from(name):
-    preset = E.PRESETS[name]
-    for option, value, source in E.preset_settings(name):
-        assert option in E.COMPARE_DEFAULTS, option  # a real option
+    preset = presets.PRESETS[name]
+    for option, value, source in presets.preset_settings(name):
+        assert option in T.COMPARE_DEFAULTS, option  # a real option
         assert option in preset.sources, f"{name}: no source for {option}"
         assert source == preset.sources[option]
-    resolved = E.resolve_compare({"preset": name})
-    for option, value, _ in E.preset_settings(name):
+    resolved = presets.resolve_compare({"preset": name})
+    for option, value, _ in presets.preset_settings(name):
         assert resolved[option] == value  # what trains is what the table says
     assert preset.architecture, name
 
 
-@pytest.mark.parametrize("name", [n for n, p in E.PRESETS.items() if p.citation])
+@pytest.mark.parametrize("name", [n for n, p in presets.PRESETS.items() if p.citation])
 def test_docs_carry_each_presets_settings_table(name):
     """docs/ (compare-dropout.md, or lessons.md for the activation / cost / data-size presets) shows
     `revival compare-dropout --preset NAME --explain`; it must say what the code trains."""
@@ -142,37 +143,39 @@ def test_docs_carry_each_presets_settings_table(name):
 
 
 def test_hinton2012_rows_name_what_they_belong_to():
-    p = E.PRESETS["hinton2012-800"]
+    p = presets.PRESETS["hinton2012-800"]
     assert "four architectures" in p.architecture and "literature figure for another net" in p.architecture
     assert "best standard net of the architectures" not in p.architecture + p.note  # the paper trained no such net
     assert "Simard" in p.other_net["baseline"] and "784-800-10" in p.other_net["baseline"]
     assert "Simard" in p.note and "new measurement" in p.note
-    assert E.resolve_compare({"preset": "hinton2012-800"})["dropout_scaling"] == "paper"
+    assert presets.resolve_compare({"preset": "hinton2012-800"})["dropout_scaling"] == "paper"
 
 
 def test_hinton2012_baseline_trains_at_its_own_rate_and_the_preset_runs_without_it():
-    from revival.sweep import variant_settings
+    from revival.experiments.sweep import variant_settings
 
-    opts = E.resolve_compare({"preset": "hinton2012-800"})
+    opts = presets.resolve_compare({"preset": "hinton2012-800"})
     assert opts["variant_options"] == {"baseline": {"lr": 1.0}}
     assert variant_settings(opts, "baseline", None)["lr"] == 1.0
     assert "lr" not in variant_settings(opts, "dropout-maxnorm", None) and opts["lr"] == 10.0  # the shared rate
-    alone = E.resolve_compare({"preset": "hinton2012-800", "variants": ["dropout-maxnorm"]})
+    alone = presets.resolve_compare({"preset": "hinton2012-800", "variants": ["dropout-maxnorm"]})
     assert alone["variant_options"] == {}  # the preset's baseline rate goes unused, no error
-    mine = E.resolve_compare({"preset": "hinton2012-800", "variant_options": {"baseline": {"lr": 0.3}}})
+    mine = presets.resolve_compare({"preset": "hinton2012-800", "variant_options": {"baseline": {"lr": 0.3}}})
     assert mine["variant_options"] == {"baseline": {"lr": 0.3}}  # the command line wins
     with pytest.raises(ValueError, match="not among the variants"):
-        E.resolve_compare({"preset": "quick", "variants": ["baseline"], "variant_options": {"dropout": {"lr": 1}}})
+        presets.resolve_compare(
+            {"preset": "quick", "variants": ["baseline"], "variant_options": {"dropout": {"lr": 1}}}
+        )
 
 
 def test_hinton2006_random_init_row_is_a_new_measurement_beside_a_literature_figure():
-    p = E.PRESETS["hinton2006-dbn"]
+    p = presets.PRESETS["hinton2006-dbn"]
     assert set(p.other_net) == {"baseline"} and "new measurement" in p.other_net["baseline"]
     assert "literature figure for other nets" in p.architecture
     r = CliRunner().invoke(main, ["compare-dropout", "--preset", "hinton2006-dbn", "--explain"])
     assert r.exit_code == 0 and "- baseline: literature figure for other nets" in r.output
     assert "| freeze_pretrained_epochs | 5 | authors' code (backpropclassify.m)" in r.output
-    from revival.report import group_rows
+    from revival.reporting.report import group_rows
 
     rows = [
         {
@@ -280,10 +283,10 @@ def test_retrain_on_full_trains_a_second_net_for_the_same_updates(tmp_path, monk
 
 
 def test_larochelle2007_uses_its_own_split_and_figures_per_depth():
-    opts = E.resolve_compare({"preset": "larochelle2007", "dataset": None})
+    opts = presets.resolve_compare({"preset": "larochelle2007", "dataset": None})
     assert opts["dataset"] == "mnist-basic" and opts["depths"] == [1, 3]
-    assert E.resolve_compare({"preset": "larochelle2007", "dataset": "mnist"})["dataset"] == "mnist"
-    from revival.report import group_rows
+    assert presets.resolve_compare({"preset": "larochelle2007", "dataset": "mnist"})["dataset"] == "mnist"
+    from revival.reporting.report import group_rows
 
     rows = [
         {
@@ -302,7 +305,8 @@ def test_larochelle2007_uses_its_own_split_and_figures_per_depth():
         for v, d in (("baseline", 1), ("baseline", 3), ("pretrained", 1), ("pretrained", 3))
     ]
     paper = {
-        (g["variant"], g["depth"]): g.get("paper_test_error") for g in group_rows(rows, E.PRESETS["larochelle2007"])
+        (g["variant"], g["depth"]): g.get("paper_test_error")
+        for g in group_rows(rows, presets.PRESETS["larochelle2007"])
     }
     assert paper == pytest.approx(
         {("baseline", 1): 0.0469, ("baseline", 3): None, ("pretrained", 1): 0.0394, ("pretrained", 3): 0.0311}
@@ -340,8 +344,8 @@ def test_train_on_all_trains_once_on_training_and_validation_images(tmp_path):
     assert rows["baseline"]["train_size"] == 4000 and rows["pretrained"]["train_size"] == 4000  # 3,000 + 1,000
     assert not (run / "baseline" / "full").exists()  # one phase, no retrain
     assert "on 4000 training images" in r.output  # the stack is pretrained on all of them too
-    assert E.resolve_compare({"preset": "hinton2006-dbn"})["train_on_all"]
-    assert not E.resolve_compare({"preset": "hinton2006-dbn", "train_size": 5000})["train_on_all"]  # reduced run
+    assert presets.resolve_compare({"preset": "hinton2006-dbn"})["train_on_all"]
+    assert not presets.resolve_compare({"preset": "hinton2006-dbn", "train_size": 5000})["train_on_all"]  # reduced run
     r = CliRunner().invoke(
         main,
         [

@@ -139,7 +139,7 @@ def test_a_signal_cancels_outstanding_points_and_resume_finishes(tmp_path, sig, 
 
 @needs_ray
 def test_a_local_instance_runs_at_the_runs_priority_and_goes_with_the_session(monkeypatch):
-    from revival import executor
+    from revival.experiments import executor
 
     monkeypatch.delenv("RAY_worker_niceness", raising=False)
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
@@ -160,7 +160,8 @@ def test_resources_the_cluster_cannot_grant_are_refused_before_any_folder(tmp_pa
 
 
 def test_the_resource_check_names_the_option_and_what_the_cluster_has():
-    from revival import executor, runs
+    from revival import runs
+    from revival.experiments import executor
 
     class Cluster:
         @staticmethod

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from conftest import random_rbm
-from revival import partition as P
-from revival import rbm as R
+from revival.models import partition as P
+from revival.models import rbm as R
 
 
 def joint_table(W, b, c):
@@ -140,7 +140,7 @@ def test_a_hidden_persistent_chain_steps_as_scikit_learns_bernoulli_rbm():
     P(v | h) 0 or 1, so v_k is known exactly and every number can be written down."""
     import torch
 
-    from revival import rbm as R
+    from revival.models import rbm as R
 
     torch.manual_seed(0)
     W = torch.tensor([[20.0, -20.0, 20.0], [-20.0, 20.0, 20.0]])  # 2 hidden x 3 visible

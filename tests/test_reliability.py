@@ -118,7 +118,7 @@ def test_sigterm_then_resume_compare_dropout(tmp_path):
 
 
 def test_ctrl_c_during_the_final_evaluation_is_an_interruption_and_resumes(tmp_path, monkeypatch):
-    from revival import partition
+    from revival.models import partition
 
     real = partition.log_prob
 
@@ -152,7 +152,7 @@ def test_ctrl_c_during_the_final_evaluation_is_an_interruption_and_resumes(tmp_p
 
 
 def test_divergence_stops_keeps_the_last_good_epoch_and_says_so(tmp_path, monkeypatch):
-    from revival import train
+    from revival.training import train
 
     real = train.RBMTrainer.train_epoch
 

@@ -8,9 +8,9 @@ from PIL import Image
 
 from conftest import copy_run
 from helpers import invoke, only_run
-from revival import figures as F
-from revival import report as REP
 from revival.cli import main
+from revival.reporting import figures as F
+from revival.reporting import report as REP
 
 
 def fake_compare_run(root, errors):
@@ -108,7 +108,7 @@ def test_pretrain_rbm_draws_its_figures_and_links_them(tmp_path):
     assert names == {"curves.png", "filters.png", "samples.png", "reconstructions.png"}
     md = (run / "summary.md").read_text()
     assert "## figures" in md and "![curves](figures/curves.png)" in md
-    from revival.report import rbm_panels, read_scalars
+    from revival.reporting.report import rbm_panels, read_scalars
 
     panels = rbm_panels(read_scalars(run), json.loads((run / "summary.json").read_text()).get("log_prob"))
     assert set(panels) == {"recon", "free_energy", "gap", "pll", "log_prob"}
@@ -131,7 +131,7 @@ def test_compare_runs_overlay_validation_beside_test(tmp_path, monkeypatch):
     point's validation error beside its test error, the same point in one colour across runs."""
     from torch.utils.tensorboard import SummaryWriter
 
-    import revival.figures as FIG
+    import revival.reporting.figures as FIG
 
     a = fake_compare_run(tmp_path / "a", {"baseline": ([0.1, 0.05], [0.2, 0.1])})
     b = fake_compare_run(tmp_path / "b", {"baseline": ([0.1, 0.02], [0.2, 0.08])})
@@ -156,7 +156,7 @@ def test_compare_runs_overlay_validation_beside_test(tmp_path, monkeypatch):
 def test_log_axis_labels_between_powers_of_ten_never_crowd():
     import matplotlib.pyplot as plt
 
-    from revival.figures import _minor_label
+    from revival.reporting.figures import _minor_label
 
     fig, ax = plt.subplots()
     ax.set_yscale("log")
@@ -283,7 +283,7 @@ def test_report_rebuilds_a_compare_run_from_its_points(tmp_path, summary):
 
 
 def test_figures_do_not_mislead_at_first_sight():
-    from revival import figures as F
+    from revival.reporting import figures as F
 
     same = [
         F.Series("baseline test", [1, 2, 3], [5, 4, 3]),
@@ -331,7 +331,7 @@ def test_the_final_log_probability_is_in_the_title_when_ais_ran_only_at_the_end(
 def test_image_grids_are_drawn_large_with_a_title_and_labelled_pairs(tmp_path):
     import io
 
-    from revival import figures as F
+    from revival.reporting import figures as F
 
     buf = io.BytesIO()
     Image.new("L", (291, 291), 128).save(buf, format="PNG")
@@ -358,7 +358,7 @@ def test_report_of_a_resumed_run_prints_no_tensorboard_purge_warnings(tiny_runs,
 def test_a_depth_sweep_draws_the_papers_per_depth_figures_and_no_lone_classic_panel(tmp_path):
     from torch.utils.tensorboard import SummaryWriter
 
-    from revival.experiments import PRESETS
+    from revival.experiments.presets import PRESETS
 
     run = tmp_path / "compare-dropout" / "r"
     run.mkdir(parents=True)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from helpers import invoke, only_run
-from revival import baselines as K
-from revival import significance as S
+from revival.models import baselines as K
+from revival.reporting import significance as S
 from revival.runs import load_predictions
 
 

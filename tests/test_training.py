@@ -2,10 +2,10 @@
 
 import torch
 
-from revival import partition as P
-from revival import rbm as R
 from revival.data import Visible
-from revival.train import RBMTrainConfig, RBMTrainer
+from revival.models import partition as P
+from revival.models import rbm as R
+from revival.training.train import RBMTrainConfig, RBMTrainer
 
 
 def tiny_data():

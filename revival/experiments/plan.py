@@ -18,12 +18,12 @@ import time
 import numpy as np
 import torch
 
-from . import data as D
-from .experiments import VARIANTS, hidden_layers
-from .layerwise import new_rbm
-from .mlp import seeded_mlp
-from .sweep import eval_interval, grid, point_epochs, variant_settings
-from .train import ClassifierTrainer, MLPTrainConfig, RBMTrainConfig, evaluate_classifier
+from revival import data as D
+from revival.experiments.presets import VARIANTS, hidden_layers
+from revival.experiments.sweep import eval_interval, grid, point_epochs, variant_settings
+from revival.models.mlp import seeded_mlp
+from revival.training.layerwise import new_rbm
+from revival.training.train import ClassifierTrainer, MLPTrainConfig, RBMTrainConfig, evaluate_classifier
 
 PROBE_BATCHES = 8  # timed, after as many again to warm up
 
@@ -73,11 +73,11 @@ def rbm_seconds(n_visible: int, n_hidden: int, opts: dict, device) -> float:
 
 def dbm_seconds(sizes, opts: dict, device) -> float:
     """Seconds of one PCD update of a DBM of ``sizes`` (784, n1, n2, ..) with compare-dropout's DBM settings."""
-    from . import dbm as M
+    from revival.models import dbm as M
 
     g = torch.Generator(device=device).manual_seed(0)
     model = M.DBM(*sizes).to(device)
-    from .config import DBMConfig
+    from revival.config import DBMConfig
 
     c = DBMConfig()
     trainer = M.DBMTrainer(model, c.chains, g, opts["dbm_lr"], c.weight_decay, c.mf_steps, c.gibbs_steps)
@@ -87,7 +87,7 @@ def dbm_seconds(sizes, opts: dict, device) -> float:
 
 
 def plan(opts: dict, d: dict, device) -> list[dict]:
-    """One row per grid point of the run ``opts`` over the data ``d`` (:func:`revival.compare.load_data`):
+    """One row per grid point of the run ``opts`` over the data ``d`` (:func:`revival.experiments.compare.load_data`):
     its images, epochs, weight updates, evaluations and estimated seconds here (None for the
     classical models, which are fitted once and not timed)."""
     n_train, n_valid = len(d["train_np"][1]), len(d["valid_np"][1])
@@ -179,7 +179,7 @@ def plan(opts: dict, d: dict, device) -> list[dict]:
 
 def plan_lines(rows: list[dict], device, threads: int | None) -> list[str]:
     """The plan as a markdown table with its total, for the console."""
-    from .runs import duration
+    from revival.runs import duration
 
     known = [r["seconds"] for r in rows if r["seconds"] is not None]
     lines = [

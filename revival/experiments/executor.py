@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import runs
+from revival import runs
 
 MARKER = ".ray-storage-check"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from . import dbm as M
+from revival.models import dbm as M
 
 
 def _two_layers(model: M.DBM):
@@ -28,7 +28,7 @@ def _two_layers(model: M.DBM):
 @torch.no_grad()
 def augment(model: M.DBM, x: torch.Tensor, mf_steps: int = 10, batch: int = 10_000) -> torch.Tensor:
     """[v, q(h2 | v)] for each row of ``x`` (values in [0, 1]): the image and the mean-field means of
-    the top layer (:func:`revival.dbm.mean_field`), [n, n_visible + n_hidden2]."""
+    the top layer (:func:`revival.models.dbm.mean_field`), [n, n_visible + n_hidden2]."""
     _two_layers(model)
     p = model.params()
     parts = [torch.cat([xb, M.mean_field(xb, *p, steps=mf_steps)[1]], 1) for xb in x.split(batch)]
@@ -37,10 +37,10 @@ def augment(model: M.DBM, x: torch.Tensor, mf_steps: int = 10, batch: int = 10_0
 
 @torch.no_grad()
 def init_net_(net, model: M.DBM, input_scale: float = 1.0, hidden_scale: float = 1.0):
-    """Copy the DBM into the first two hidden layers of ``net`` (an :class:`~revival.mlp.MLP` of sizes
+    """Copy the DBM into the first two hidden layers of ``net`` (an :class:`~revival.models.mlp.MLP` of sizes
     [n_visible + n2, n1, n2, ...]): layer 1 weights [W1, W2^T] and bias c1, layer 2 weights W2 and
     bias c2. ``input_scale`` / ``hidden_scale`` multiply the copied weights (1/q for the papers'
-    dropout, as :func:`revival.dbn.dropout_scales`). ValueError when the shapes differ."""
+    dropout, as :func:`revival.models.dbn.dropout_scales`). ValueError when the shapes differ."""
     _two_layers(model)
     (w1, w2), (_, c1, c2) = model.params()
     first = torch.cat([w1, w2.t()], 1)
@@ -56,11 +56,11 @@ def init_net_(net, model: M.DBM, input_scale: float = 1.0, hidden_scale: float =
 
 def train_dbm(folder: Path, x: torch.Tensor, cfg, device, echo=print) -> M.DBM:
     """The DBM of a compare-dropout point: trained on the rows of ``x`` (binary) by
-    :class:`revival.dbm_train.DBMFit` into ``folder`` (TensorBoard, state.pt after every epoch, so an
+    :class:`revival.training.dbm_train.DBMFit` into ``folder`` (TensorBoard, state.pt after every epoch, so an
     interrupted experiment resumes it; ``model.pt`` and ``result.json`` when done), or read back from
     there when it finished before."""
-    from . import runs
-    from .dbm_train import DBMFit, RunSink
+    from revival import runs
+    from revival.training.dbm_train import DBMFit, RunSink
 
     folder = Path(folder)
     if (folder / runs.RESULT_FILE).is_file():

@@ -10,15 +10,14 @@ from pathlib import Path
 
 import click
 
-from . import experiments as E
-from .cli import (
+from revival import tables as T
+from revival.cli.common import (
     CONTEXT,
     _list,
     check_fits,
     click_type,
     common_options,
     draw_figures,
-    main,
     prepare,
     run_or_exit,
 )
@@ -46,7 +45,7 @@ DBM_OPTIONS = [
 
 
 def dbm_options(f):
-    from .config import DBMConfig
+    from revival.config import DBMConfig
 
     defaults = {fl.name: fl.default for fl in dataclasses.fields(DBMConfig)}
     opts = [
@@ -69,13 +68,13 @@ def dbm_options(f):
     opts += [
         click.option(
             "--ais-runs",
-            type=click.IntRange(min=0, max=E.MAX_AIS_RUNS),
+            type=click.IntRange(min=0, max=T.MAX_AIS_RUNS),
             default=100,
             help="AIS runs for log Z after training; 0 skips the test log-probability.",
         ),
         click.option(
             "--ais-betas",
-            type=click.IntRange(min=2, max=E.MAX_AIS_BETAS),
+            type=click.IntRange(min=2, max=T.MAX_AIS_BETAS),
             default=14_501,
             help="Intermediate distributions of AIS (the paper used 20,000 for its DBMs).",
         ),
@@ -91,7 +90,7 @@ def dbm_options(f):
     return f
 
 
-@main.command("pretrain-dbm", context_settings=CONTEXT)
+@click.command("pretrain-dbm", context_settings=CONTEXT)
 @dbm_options
 @common_options
 def pretrain_dbm_cmd(**o):
@@ -129,8 +128,7 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
     """Load the data (checked before any folder is made), fit, estimate the test log-probability, summarise."""
     import revival
     from revival import runs
-
-    from .config import DBMConfig
+    from revival.config import DBMConfig
 
     cfg = DBMConfig.from_options(opts).replace(device=str(device))
     dl = opts.get("download") or None
@@ -203,9 +201,9 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
 
 
 def dbm_warnings(model, x_train, x_test, lp: dict | None, seed: int) -> list[str]:
-    """The end-of-run checks of :mod:`revival.health`: the bound against the base-rate model's on the same
+    """The end-of-run checks of :mod:`revival.training.health`: the bound against the base-rate model's on the same
     test images, AIS's effective sample size, and 100 samples after 200 Gibbs sweeps."""
-    from .health import base_rate_log_prob, degenerate_warnings
+    from revival.training.health import base_rate_log_prob, degenerate_warnings
 
     value = base = None
     if lp and "avg_log_prob" in lp:
@@ -224,7 +222,7 @@ def log_prob_line(lp: dict) -> str:
 
 
 def summary_md(run, summary: dict) -> str:
-    from .runs import markdown_table
+    from revival.runs import markdown_table
 
     lines = [f"# pretrain-dbm: {run.path.name}", "", f"status: **{summary['status']}**", ""]
     if summary.get("final"):

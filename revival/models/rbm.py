@@ -77,12 +77,6 @@ class RBM(nn.Module):
         """This RBM in the public format ``revival.rbm.v1`` (:func:`checkpoint_dict`)."""
         return checkpoint_dict(self, config or {}, {"preprocessing": getattr(self, "preprocessing", None) or {}})
 
-    def save(self, path):
-        """Write :meth:`checkpoint` to ``path`` atomically (``revival.load(path)`` reads it back)."""
-        from .runs import save_torch
-
-        save_torch(path, self.checkpoint())
-
     @torch.no_grad()
     def init_(self, generator: torch.Generator, visible_mean: torch.Tensor | None = None, std: float = 0.01):
         """Hinton (2010) section 8: W ~ N(0, std^2), c = 0, b_i = log(p_i / (1 - p_i)) where p_i is the

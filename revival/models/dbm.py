@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import rbm as R
-from .partition import all_states
+from revival.models import rbm as R
+from revival.models.partition import all_states
 
 FORMAT = "revival.dbm.v1"
 MAX_EXACT_UNITS = 20  # 2^20 states of the odd layers still enumerate in seconds
@@ -102,12 +102,6 @@ class DBM(nn.Module):
             "preprocessing": dict(preprocessing or {}),
             "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
         }
-
-    def save(self, path):
-        """Write :meth:`checkpoint` to ``path`` atomically (``revival.load(path)`` reads it back)."""
-        from .runs import save_torch
-
-        save_torch(path, self.checkpoint())
 
 
 def from_checkpoint(ck, where: str = "checkpoint") -> DBM:
@@ -320,7 +314,7 @@ def doubled_cd_statistics(v, w, b, c, generator, up: float = 1.0, down: float = 
     P(h = 1 | v) = sigmoid(c + 2 W v), P(v = 1 | h) = sigmoid(b + W^T h); ``down = 2`` for the top RBM,
     whose hidden layer is doubled, P(h = 1 | v) = sigmoid(c + W v), P(v = 1 | h) = sigmoid(b + 2 W^T h).
     So composed, the middle layer hears W1 v + W2^T h2 where each RBM alone heard twice its own half.
-    With up = down = 1 this is the ordinary CD-1 of :func:`revival.rbm.cd_k_reference`.
+    With up = down = 1 this is the ordinary CD-1 of :func:`revival.models.rbm.cd_k_reference`.
     Returns (grad W, grad b, grad c) of the batch mean."""
     h0 = torch.sigmoid(torch.addmm(c, v, w.t(), alpha=up))
     v1 = torch.sigmoid(torch.addmm(b, R.sample_bernoulli(h0, generator), w, alpha=down))
@@ -465,9 +459,9 @@ def ais_log_z(ws, bs, base_bias=None, n_runs: int = 100, betas=None, generator=N
     + (hidden units) log 2, with exact samples: the odd layers uniform) to the DBM at beta = 1. At each
     beta_k the log-weight gains log f_k(odd) - log f_(k-1)(odd); then one Gibbs sweep of p_k (the even
     layers given the odd ones, then the odd ones given the even) moves the odd layers and leaves f_k
-    invariant. Returns a :class:`revival.partition.AISResult` (estimate, +- 3 standard-error interval,
+    invariant. Returns a :class:`revival.models.partition.AISResult` (estimate, +- 3 standard-error interval,
     effective sample size)."""
-    from .partition import _summarise, default_betas
+    from revival.models.partition import _summarise, default_betas
 
     w0 = ws[0]
     dev = w0.device

@@ -19,26 +19,30 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import data as D
-from . import dbn as DBN
-from . import executor, runs
-from .baselines import fit_knn, fit_svm
-from .experiments import KNN_KS, PRESETS, RBM_DEFAULTS, SVM_CS, SVM_GAMMA_FACTORS, hidden_layers
-from .layerwise import first_layer_data, fit_stack
-from .mlp import MLP, seeded_mlp
-from .netfit import NetFit, Selection
-from .plan import plan, plan_lines
-from .report import group_rows, pair_differences, summary_markdown
-from .sweep import NET_AXES, Point, differing_hparams, eval_interval, grid, point_epochs, variant_settings  # noqa: F401 (the grid)
-from .train import (
-    GracefulStop,
-    MLPTrainConfig,
-    epoch_loop,
-    evaluate_classifier,
-    predicted_classes,
+from revival import data as D
+from revival import runs
+from revival.experiments import executor
+from revival.experiments.plan import plan, plan_lines
+from revival.experiments.presets import PRESETS, hidden_layers
+from revival.experiments.sweep import (  # noqa: F401 (the grid)
+    NET_AXES,
+    Point,
+    differing_hparams,
+    eval_interval,
+    grid,
+    point_epochs,
+    variant_settings,
 )
+from revival.models import dbn as DBN
+from revival.models.baselines import fit_knn, fit_svm
+from revival.models.mlp import MLP, seeded_mlp
+from revival.reporting.report import group_rows, pair_differences, summary_markdown
+from revival.tables import KNN_KS, RBM_DEFAULTS, SVM_CS, SVM_GAMMA_FACTORS
+from revival.training.layerwise import first_layer_data, fit_stack
+from revival.training.netfit import NetFit, Selection
+from revival.training.train import GracefulStop, MLPTrainConfig, epoch_loop, evaluate_classifier, predicted_classes
 
-LONG_RUN = 100_000  # weight updates in all: the run prints its plan (revival.plan) before it starts
+LONG_RUN = 100_000  # weight updates in all: the run prints its plan (revival.experiments.plan) before it starts
 FEW_UPDATES = 300  # fewer weight updates than this per net: the console suggests --min-updates
 INPUT = "grey levels in [0, 1] (pixel / 255)"  # the input of every net and of in-experiment pretraining
 MONITOR_EXAMPLES = 1000  # the first validation images: what the per-layer activation monitors look at
@@ -208,8 +212,8 @@ class Experiment:
     def dbm(self, point: Point):
         """The DBM a dbm-pretrained point starts from: trained here once per train size and seed on the
         point's training images (one fixed Bernoulli sample of each), in ``dbm-n<size>-s<seed>/``."""
-        from . import dbm_finetune
-        from .config import DBMConfig
+        from revival.config import DBMConfig
+        from revival.experiments import dbm_finetune
 
         key = ("dbm", point.size, point.seed)
         if key not in self.stacks:
@@ -264,8 +268,8 @@ class PointFit:
         self.eval_every = eval_interval(opts, epochs)
         self.x, self.y = _vis(x_np, device), _lab(y_np, device)
         self.valid_set, self.test_set = ex.data["valid"], ex.data["test"]
-        if dbm is not None:  # every image with its mean-field q(h2 | v) from the DBM (revival.dbm_finetune)
-            from .dbm_finetune import augment
+        if dbm is not None:  # every image with its mean-field q(h2 | v) from the DBM (revival.experiments.dbm_finetune)
+            from revival.experiments.dbm_finetune import augment
 
             aug = lambda v: D.Visible(augment(dbm, v.all()))  # noqa: E731
             self.x = aug(self.x)
@@ -278,7 +282,7 @@ class PointFit:
         model = init_mlp([self.x.data.shape[1], *hidden, 10], self.activation, point.seed, self.init_scheme)
         self.weight_scale = None
         if dbm is not None:
-            from .dbm_finetune import init_net_
+            from revival.experiments.dbm_finetune import init_net_
 
             self.weight_scale = DBN.papers_dropout_scales(
                 2, s["input_dropout"], s["hidden_dropout"], s["dropout_type"], opts["dropout_scaling"]

@@ -5,7 +5,7 @@ compare-dropout point share (so a library fit and a point of the command give th
 on; after each epoch (every ``eval_every``, and the last) it evaluates every split, checks for
 divergence, and, where it has them, logs to a TensorBoard writer, saves ``state.pt`` in its folder
 (resume continues bit for bit) and echoes one line. The caller builds the net (initialised from a
-pretrained stack or a DBM or not) and the :class:`revival.train.MLPTrainConfig`.
+pretrained stack or a DBM or not) and the :class:`revival.training.train.MLPTrainConfig`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from . import runs
-from .train import ClassifierTrainer, checked_floats, evaluate_classifier, layer_monitor
+from revival import runs
+from revival.training.train import ClassifierTrainer, checked_floats, evaluate_classifier, layer_monitor
 
 NOISE_SEED_OFFSET = 7_777_777  # the dropout masks' generator: seed + this (the batches' generator: seed)
 NO_VALIDATION = "no validation split"  # what a run that trains on its validation images reports instead
@@ -80,7 +80,7 @@ class Selection:
 
 
 class NetFit:
-    """``model`` trained by :class:`~revival.train.ClassifierTrainer` on ``(x, y)`` with ``cfg``, its
+    """``model`` trained by :class:`~revival.training.train.ClassifierTrainer` on ``(x, y)`` with ``cfg``, its
     two generators seeded from ``seed``. ``evals``: ``{split: (x, y)}`` evaluated in that order
     (``train`` a fixed subset of the training rows); ``monitor_x``: rows for the per-layer activation
     monitors (None: off). ``folder``: where ``state.pt`` goes after each evaluated epoch and where a

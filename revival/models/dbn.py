@@ -11,7 +11,7 @@ Layer k's hidden units are layer k+1's visible units. The stack is used three wa
 - **initialisation of a feed-forward net**: hidden layer k gets W_k and c_k, so before fine-tuning
   the net's hidden activities *are* the up-pass probabilities (Hinton & Salakhutdinov 2006).
 
-The RBM math itself lives in :mod:`revival.rbm`; nothing here logs or touches files.
+The RBM math itself lives in :mod:`revival.models.rbm`; nothing here logs or touches files.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import rbm as R
+from revival.models import rbm as R
 
 FORMAT = "revival.dbn.v1"
 
@@ -106,7 +106,7 @@ def from_checkpoint(ck, where: str = "checkpoint") -> list[R.RBM]:
 
 
 def init_mlp_(model, rbms: list[R.RBM], input_scale: list[float] | None = None):
-    """Copy the stack into the first hidden layers of an :class:`~revival.mlp.MLP`: layer k gets
+    """Copy the stack into the first hidden layers of an :class:`~revival.models.mlp.MLP`: layer k gets
     the RBM's ``weight`` [n_hidden, n_in] and ``hidden_bias`` (the pretrained initialisation of
     Hinton & Salakhutdinov 2006). ValueError if the stack is deeper than the net or a shape differs.
 
@@ -195,9 +195,3 @@ class DBN(nn.Module):
     def checkpoint(self) -> dict:
         """The public format ``revival.dbn.v1``."""
         return checkpoint_dict(list(self.rbms), self.configs, self.preprocessing)
-
-    def save(self, path):
-        """Write :meth:`checkpoint` to ``path`` atomically (``revival.load(path)`` reads it back)."""
-        from .runs import save_torch
-
-        save_torch(path, self.checkpoint())

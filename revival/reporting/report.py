@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .experiments import COMPARE_DEFAULTS, PRESETS, VARIANTS, Preset, preset_settings
-from .runs import load_predictions
-from .sweep import NET_AXES
+from revival.experiments.presets import PRESETS, VARIANTS, Preset, preset_settings
+from revival.experiments.sweep import NET_AXES
+from revival.runs import load_predictions
+from revival.tables import COMPARE_DEFAULTS
 
 AXIS_COLUMNS = tuple(NET_AXES.values())  # the row fields of the optional sweep axes
 CLASSIC = tuple(v for v, d in VARIANTS.items() if d.get("classic"))  # the variants without hidden layers
@@ -394,7 +395,7 @@ def dbm_panels(scalars: dict) -> list:
     """A DBM run's monitors: each pretraining RBM's reconstruction error, the mean variational bound
     without log Z (training subset dashed, validation solid: their gap is the overfitting signal; the
     level moves with log Z), and each hidden layer's share of units whose posterior varies across images."""
-    from .figures import Panel, Series
+    from revival.reporting.figures import Panel, Series
 
     def s(tag, name, dashed=False, st=0):
         if tag not in scalars:
@@ -442,7 +443,7 @@ def dbm_panels(scalars: dict) -> list:
 
 def rbm_panels(scalars: dict, log_prob: dict | None, label: str = "", style: int = 0) -> dict[str, object]:
     """The RBM monitors as panels (reconstruction, free energies and their gap, PLL, log-probability)."""
-    from .figures import Panel, Series
+    from revival.reporting.figures import Panel, Series
 
     def s(tag, name=None, dashed=False, st=style):
         if tag not in scalars:
@@ -520,7 +521,7 @@ def final_log_prob_text(lp: dict) -> str:
 def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) -> dict[str, object]:
     """The overfitting figure (train and test error per epoch of every point of the first seed),
     test loss per epoch, and the sweep plots (test error against each axis that varies)."""
-    from .figures import Panel, Series
+    from revival.reporting.figures import Panel, Series
 
     rows = summary.get("rows")
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and "variant" in r for r in rows):
@@ -670,7 +671,7 @@ def layer_panels(groups: list[dict]) -> dict:
     """Glorot & Bengio's view of a deep net: the mean activation and saturated share of each hidden layer and the
     gradient norm of each weight layer at the end of training, against the layer's depth, one line
     per net (variant and swept settings)."""
-    from .figures import Panel, Series
+    from revival.reporting.figures import Panel, Series
 
     nets = [g for g in groups if g.get("saturated") and len(g["saturated"]) > 1]
     if not nets:
@@ -716,9 +717,9 @@ def pair_differences(run: Path, max_pairs: int = 30) -> list[dict]:
     """For each pair of points (a variant at a setting: dropout rate, depth, swept axes) trained on as
     many images, tested on the same images: A's test error minus B's, per seed and averaged, with the standard
     error of the difference over the test images (paired) and over the seeds, and McNemar's exact p
-    from the points' saved predictions (:mod:`revival.significance`). Points without saved predictions
+    from the points' saved predictions (:mod:`revival.reporting.significance`). Points without saved predictions
     (runs from before they were saved) are left out; at most ``max_pairs`` rows."""
-    from .significance import paired_difference, seeds_se
+    from revival.reporting.significance import paired_difference, seeds_se
 
     points = {}
     for p in sorted(q for q in run.iterdir() if q.is_dir()):
@@ -851,8 +852,8 @@ def run_figures(run: Path, svg: bool = False) -> tuple[list[Path], list[str]]:
 
 
 def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]]:
-    from .experiments import PRESETS
-    from .figures import draw, image_figure, save
+    from revival.experiments.presets import PRESETS
+    from revival.reporting.figures import draw, image_figure, save
 
     cmd, summary, out, missing = cfg["command"], _summary(run), [], []
     folder = writable_figures(run)
@@ -949,7 +950,7 @@ def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tupl
     """Several runs of the same command on the same axes, labelled by run name (a pretrain-rbm's or
     pretrain-dbm's monitors, or every compare-dropout point's validation and test error: choose a setting on the
     first, read the second), into ``out_dir``."""
-    from .figures import Panel, Series, draw, save
+    from revival.reporting.figures import Panel, Series, draw, save
 
     check_runs(runs_)
     _EVENTS.clear()
@@ -1020,7 +1021,7 @@ def log_prob_figure(names: list[str], lps: list[dict], references=()):
     """The average test log-probability of each run: AIS's estimate on all test images with its
     +-3 s.e. interval (the finite part), and, where the sandwich ran, AIS and RAISE on the same
     subset of images (comparing RAISE with the all-images AIS would mix two different means)."""
-    from .figures import dots
+    from revival.reporting.figures import dots
 
     points = {
         "AIS, all test images": [_num(lp.get("avg_log_prob")) for lp in lps],
@@ -1035,7 +1036,7 @@ def log_prob_figure(names: list[str], lps: list[dict], references=()):
 
 def link_figures(run: Path, files: list[Path], missing: list[str]):
     """Add (or replace) the figures section of ``run/summary.md``: each figure linked, and what is missing."""
-    from .figures import write_atomic
+    from revival.reporting.figures import write_atomic
 
     md = run / "summary.md"
     if md.is_symlink() or (md.exists() and not md.is_file()):

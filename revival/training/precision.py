@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from .experiments import PRECISIONS
+from revival.tables import PRECISIONS
 
 FAST_ENOUGH = 1.5  # bf16 matmul speed / fp32 matmul speed below which bf16 is not worth its rounding
 PROBE_SHAPE = (256, 784, 512)  # [B, 784] x [784, H]: the shape of the training products

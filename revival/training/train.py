@@ -13,11 +13,11 @@ from typing import Callable
 
 import torch
 
-from . import rbm as R
-from .data import Visible, batches
-from .errors import Diverged, Interrupted  # noqa: F401 (raised here)
-from .experiments import COMPARE_DEFAULTS, LR_BY_VISIBLE, RBM_DEFAULTS
-from .precision import lowp
+from revival.data import Visible, batches
+from revival.errors import Diverged, Interrupted  # noqa: F401 (raised here)
+from revival.models import rbm as R
+from revival.tables import COMPARE_DEFAULTS, LR_BY_VISIBLE, RBM_DEFAULTS
+from revival.training.precision import lowp
 
 # ------------------------------------------------------------------------- stopping
 
@@ -173,7 +173,7 @@ class RBMTrainConfig:
     dropout: float = _RBM["dropout"]
     init_std: float = _RBM["init_std"]
     visible_bias_init: str = _RBM["visible_bias_init"]
-    precision: str = _RBM["precision"]  # "bf16": the CD matrix products in bfloat16 (revival.precision)
+    precision: str = _RBM["precision"]  # "bf16": the CD matrix products in bfloat16 (revival.training.precision)
     # what PCD's persistent chain holds: "visible" states (revival's), or "hidden" states started at 0,
     # as scikit-learn's BernoulliRBM keeps them (revival.sklearn.RBMTransformer; R.cd_statistics)
     pcd_chain: str = "visible"
@@ -386,7 +386,7 @@ class MLPTrainConfig:
 
 
 class ClassifierTrainer:
-    """Minibatch SGD on an :class:`~revival.mlp.MLP`: weight decay on weights only, max-norm
+    """Minibatch SGD on an :class:`~revival.models.mlp.MLP`: weight decay on weights only, max-norm
     projection after every step, dropout masks from the run's generator."""
 
     def __init__(self, model, cfg: MLPTrainConfig, generator: torch.Generator, noise: torch.Generator):
@@ -421,7 +421,7 @@ class ClassifierTrainer:
         """One pass in a seeded order; returns device scalars ``loss`` and ``error`` (with dropout on)
         and, with ``monitor_layers``, ``grad_norm``: each layer's ||dL/dW_k||_2 (Frobenius; the loss
         gradient alone, before weight decay and momentum) averaged over the epoch's batches."""
-        from .mlp import loss_fn, max_norm_
+        from revival.models.mlp import loss_fn, max_norm_
 
         cfg, model = self.cfg, self.model
         m = cfg.momentum_at(epoch)
@@ -472,9 +472,9 @@ class ClassifierTrainer:
 @torch.no_grad()
 def layer_monitor(model, x: torch.Tensor) -> tuple[dict, list]:
     """What each hidden layer emits on the fixed examples ``x`` (deterministic net): device scalars
-    ``activation/layer_k/mean`` and ``activation/layer_k/saturated`` (:func:`revival.mlp.saturation`),
+    ``activation/layer_k/mean`` and ``activation/layer_k/saturated`` (:func:`revival.models.mlp.saturation`),
     and the activations themselves (for histograms). Layers count from 1 at the input."""
-    from .mlp import saturation
+    from revival.models.mlp import saturation
 
     acts = model.hidden_activations(x)
     scalars = {}
@@ -498,7 +498,7 @@ def evaluate_classifier(
     """Mean loss and error fraction of the deterministic (weight-scaled) net on all of ``x``, as
     device scalars; with ``mc_samples`` > 0 also ``error_mc`` from Monte-Carlo averaging (``check``
     is called between masks, so a signal stops a long evaluation)."""
-    from .mlp import loss_fn, mc_predict
+    from revival.models.mlp import loss_fn, mc_predict
 
     model.eval()
     dev = y.device

@@ -1,13 +1,13 @@
 """``revival compare-dropout``: its option table (:data:`COMPARE_OPTIONS`, values and ranges from
-:mod:`revival.experiments` and :mod:`revival.config`), options -> a resolved run -> :func:`revival.compare.compare_dropout`
+:mod:`revival.experiments` and :mod:`revival.config`), options -> a resolved run -> :func:`revival.experiments.compare.compare_dropout`
 (or its plan, or the preset's ``--explain`` table). Registered on the ``revival`` group by :mod:`revival.cli`."""
 
 from __future__ import annotations
 
 import click
 
-from . import experiments as E
-from .cli import (
+from revival import tables as T
+from revival.cli.common import (
     CONTEXT,
     PRECISION_HELP,
     Finite,
@@ -18,25 +18,28 @@ from .cli import (
     common_options,
     draw_figures,
     given_options,
-    main,
     prepare,
     run_or_exit,
 )
-from .config import NET_CHECKS
+from revival.config import NET_CHECKS
+from revival.experiments import presets
 
 # compare-dropout's own options, in the order -h lists them: (names, click.option keywords)
 COMPARE_OPTIONS = [
     (
         ("--preset",),
         dict(
-            type=click.Choice(list(E.PRESETS)),
+            type=click.Choice(list(presets.PRESETS)),
             default="quick",
             help="Named settings (with the paper's numbers); options given here override it.",
         ),
     ),
     (
         ("--variants",),
-        dict(callback=_list(str, choices=list(E.VARIANTS)), help="Comma-separated variants [default: from --preset]."),
+        dict(
+            callback=_list(str, choices=list(presets.VARIANTS)),
+            help="Comma-separated variants [default: from --preset].",
+        ),
     ),
     (
         ("--layers",),
@@ -113,7 +116,7 @@ COMPARE_OPTIONS = [
     (
         ("--seeds",),
         dict(
-            type=click.IntRange(min=1, max=E.MAX_SEEDS),
+            type=click.IntRange(min=1, max=T.MAX_SEEDS),
             default=None,
             help="Repeat with seeds seed .. seed+N-1 (every point trains N times).",
         ),
@@ -141,15 +144,15 @@ COMPARE_OPTIONS = [
     (
         ("--activations",),
         dict(
-            callback=_list(str, choices=E.ACTIVATIONS),
+            callback=_list(str, choices=T.ACTIVATIONS),
             help="Sweep the hidden units, e.g. logistic,tanh,relu (Glorot & Bengio 2010).",
         ),
     ),
-    (("--losses",), dict(callback=_list(str, choices=E.LOSSES), help="Sweep the cost function: cross-entropy,mse.")),
+    (("--losses",), dict(callback=_list(str, choices=T.LOSSES), help="Sweep the cost function: cross-entropy,mse.")),
     (
         ("--init-schemes",),
         dict(
-            callback=_list(str, choices=E.INIT_SCHEMES), help="Sweep the initial weights, e.g. standard-uniform,glorot."
+            callback=_list(str, choices=T.INIT_SCHEMES), help="Sweep the initial weights, e.g. standard-uniform,glorot."
         ),
     ),
     (
@@ -299,7 +302,7 @@ COMPARE_OPTIONS = [
     (
         ("--pretrain-visible-bias-init",),
         dict(
-            type=click.Choice(E.VISIBLE_BIAS_INITS),
+            type=click.Choice(T.VISIBLE_BIAS_INITS),
             default=None,
             help="Initial RBM visible biases of the in-experiment pretraining.",
         ),
@@ -361,7 +364,7 @@ COMPARE_OPTIONS = [
     (
         ("--executor",),
         dict(
-            type=click.Choice(E.EXECUTORS),
+            type=click.Choice(T.EXECUTORS),
             default=None,
             help="Run the grid's points one after another here, or as Ray tasks (needs revival[ray]; the run "
             "folder must be on storage every node sees).",
@@ -405,7 +408,7 @@ def compare_options(f):
     return f
 
 
-@main.command("compare-dropout", context_settings=CONTEXT)
+@click.command("compare-dropout", context_settings=CONTEXT)
 @compare_options
 @common_options
 def compare_dropout_cmd(**o):
@@ -427,19 +430,19 @@ def compare_dropout_cmd(**o):
             own.setdefault(v, {})[key] = x
     o["variant_options"] = own or None
     if o.pop("explain"):
-        from .report import explain_markdown
+        from revival.reporting.report import explain_markdown
 
         try:
-            opts = E.resolve_compare(dict(o))
+            opts = presets.resolve_compare(dict(o))
         except ValueError as e:
             raise click.BadParameter(str(e)) from None
-        click.echo(explain_markdown(opts, E.PRESETS[opts["preset"]]))
+        click.echo(explain_markdown(opts, presets.PRESETS[opts["preset"]]))
         return
-    from . import compare as C
+    from revival.experiments import compare as C
 
     def resolve(opts):
         try:
-            opts = E.resolve_compare(opts)
+            opts = presets.resolve_compare(opts)
         except ValueError as e:
             raise click.BadParameter(str(e)) from None
         if opts.get("width") is not None and not opts.get("depths"):
@@ -448,7 +451,7 @@ def compare_dropout_cmd(**o):
                 "give the net with --layers",
                 param_hint="--width",
             )
-        deepest = max((E.hidden_layers(opts, d) for d in (opts.get("depths") or [None])), key=sum)
+        deepest = max((presets.hidden_layers(opts, d) for d in (opts.get("depths") or [None])), key=sum)
         sizes = [784, *deepest, 10]
         shape = "-".join(map(str, sizes)) if len(sizes) <= 8 else f"784-({len(deepest)} x {deepest[0]})-10"
         check_fits(
@@ -470,9 +473,9 @@ def compare_dropout_cmd(**o):
 def _show_preset_defaults(command):
     """``-h`` shows what an option left unset becomes: the quick preset's value (or revival's
     default under it); another --preset may set its own (``--explain`` lists them)."""
-    quick = E.resolve_compare({"preset": "quick"})
+    quick = presets.resolve_compare({"preset": "quick"})
     for p in command.params:
-        if isinstance(p, click.Option) and p.default is None and p.name in E.COMPARE_DEFAULTS and not p.is_flag:
+        if isinstance(p, click.Option) and p.default is None and p.name in T.COMPARE_DEFAULTS and not p.is_flag:
             v = quick.get(p.name)
             if v is None or p.name in ("preset",):
                 continue

@@ -1,6 +1,6 @@
 """Training a deep Boltzmann machine end to end, one epoch at a time: the greedy pretraining of its
 modified RBMs, then PCD with a mean-field positive phase (Salakhutdinov & Hinton 2009; the math is in
-:mod:`revival.dbm`). One loop serves :func:`revival.fit_dbm` (in memory) and ``revival pretrain-dbm``
+:mod:`revival.models.dbm`). One loop serves :func:`revival.fit_dbm` (in memory) and ``revival pretrain-dbm``
 (the same loop with a :class:`RunSink` that writes the run folder), so both give the same numbers.
 
 A DBM with L hidden layers trains in L + 1 phases: one per pretraining RBM (:func:`phases`: ``bottom``,
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from . import dbm as M
-from .train import GracefulStop, checked_floats, restore_generator
+from revival.models import dbm as M
+from revival.training.train import GracefulStop, checked_floats, restore_generator
 
 MONITOR_ROWS = 1000  # fixed subsets for the per-epoch bound and reconstruction monitors
 
@@ -32,7 +32,7 @@ PHASES = phases(2)  # the paper's two-hidden-layer DBM
 
 def _monitor(x, model: M.DBM, steps: int) -> dict:
     """One mean-field pass over the monitored rows ``x`` and what it shows: the mean bound without log Z
-    (:func:`revival.dbm.mean_bound`), how far the means still move in the last of the ``steps`` rounds
+    (:func:`revival.models.dbm.mean_bound`), how far the means still move in the last of the ``steps`` rounds
     (max over units, mean over rows: small means mean-field reached its fixed point), each layer's mean
     activity (``mean_h1`` ..), and each layer's share of units whose posterior differs from image to image
     (``varying_h1`` ..; near 0: mean-field has collapsed onto one state for every image, the top-down
@@ -198,12 +198,12 @@ class RunSink:
 
     def phase(self, fit: DBMFit):
         """A phase starts (or resumes): a clock of its own, as a joint epoch costs several pretraining ones."""
-        from . import runs
+        from revival import runs
 
         self.clock = runs.EpochClock(fit.epoch, fit.epochs_of(fit.phase))
 
     def epoch(self, fit: DBMFit, row: dict):
-        from . import runs
+        from revival import runs
 
         phase, k = row["phase"], row["epoch"]
         metrics = {m: v for m, v in row.items() if m not in ("phase", "epoch")}
@@ -229,7 +229,7 @@ class RunSink:
             )
 
     def _images(self, fit: DBMFit, k: int):
-        from . import runs
+        from revival import runs
 
         if fit.model.w1.shape[1] != 784:
             return
@@ -250,13 +250,13 @@ def log_prob(
     exact=True,
 ):
     """The DBM's average test log-probability, in nats, as Salakhutdinov & Hinton 2009 report it: log Z
-    by AIS (:func:`revival.dbm.ais_log_z`, base model fitted to the rows of ``base``) and, per row of
-    ``data``, the mean-field variational lower bound (:func:`revival.dbm.bound_per_row`). The result,
+    by AIS (:func:`revival.models.dbm.ais_log_z`, base model fitted to the rows of ``base``) and, per row of
+    ``data``, the mean-field variational lower bound (:func:`revival.models.dbm.bound_per_row`). The result,
     ``avg_log_prob``, estimates a *lower bound* on the average log p(v) (and, as AIS tends to underestimate
     log Z, leans optimistic by that error); ``avg_log_prob_lower`` / ``_upper`` follow log Z's +- 3 s.e.
     interval. Where the odd layers can be enumerated (at most 20 units) and ``exact``, log Z and log p(v)
     are exact and ``avg_log_prob_exact`` is given beside the bound; ``exact=False`` always runs AIS."""
-    from . import partition as P
+    from revival.models import partition as P
 
     out = {"method": "ais", "mf_steps": mf_steps, "n_examples": len(data), "is_lower_bound": True}
     if exact and model.odd_units <= M.MAX_EXACT_UNITS:  # small enough to enumerate: all of it in float64

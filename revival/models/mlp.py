@@ -28,11 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import rbm as R
+from revival.models import rbm as R
 
 ACTIVATIONS = {"relu": torch.relu, "logistic": torch.sigmoid, "tanh": torch.tanh, "linear": lambda x: x}
 DROPOUT_TYPES = ("bernoulli", "gaussian")
-from .experiments import DROPOUT_SCALINGS, INIT_SCHEMES  # noqa: E402 (the choices, declared once)
+from revival.tables import DROPOUT_SCALINGS, INIT_SCHEMES  # noqa: E402 (the choices, declared once)
 
 
 def bernoulli_dropout(x, p: float, generator, inverted: bool = True):
@@ -198,12 +198,6 @@ class MLP(nn.Module):
             },
             "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
         }
-
-    def save(self, path):
-        """Write :meth:`checkpoint` to ``path`` atomically (``revival.load(path)`` reads it back)."""
-        from .runs import save_torch
-
-        save_torch(path, self.checkpoint())
 
 
 FORMAT = "revival.mlp.v1"

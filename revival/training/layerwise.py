@@ -12,12 +12,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import data as D
-from . import dbn as DBN
-from . import partition as P
-from . import rbm as R
-from . import runs
-from .train import GracefulStop, RBMTrainConfig, RBMTrainer, checked_floats, epoch_loop, rbm_monitor
+from revival import data as D
+from revival import runs
+from revival.models import dbn as DBN
+from revival.models import partition as P
+from revival.models import rbm as R
+from revival.training.train import GracefulStop, RBMTrainConfig, RBMTrainer, checked_floats, epoch_loop, rbm_monitor
 
 DISPLAY_STEPS = 20  # Gibbs sweeps per epoch of the display chains behind rbm/samples
 AIS_MONITOR_BETAS = 1000  # the cheap schedule used by --ais-every during training

@@ -1,7 +1,6 @@
-"""The named experiments as data: every option's default (declared here once and read by the CLI,
-the experiments and the trainers' config dataclasses), the variant tables, and the presets with
-their citations and published figures. No torch here and no revival imports, so the CLI starts
-fast and any room may read these tables.
+"""compare-dropout's named experiments as data: the variants (which regularisers and which start each
+switches on), the presets with their citations, sources and published figures, and
+:func:`resolve_compare`, which merges defaults, a preset and the command line and checks the result.
 
 Trust marks on published figures: V quoted verbatim from the paper or
 its authors' code, S several secondary sources agree, U unconfirmed.
@@ -12,112 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-DATASETS = ("mnist", "fashion-mnist", "kmnist", "mnist-sample", "mnist-basic")
-DEVICE_HELP = "auto, cpu, cuda or cuda:N."
-
-# ------------------------------------------------------------------------- RBM training
-# Hinton's Practical Guide (2010): batch 100, lr 0.1, momentum 0.5 for 5 epochs then 0.9, weight
-# decay 2e-4 on weights, CD-1; lr None = 0.1 for Bernoulli visibles, 0.01 for Gaussian ones.
-RBM_DEFAULTS = {
-    "hidden": 500,
-    "visible_type": "bernoulli",
-    "binarize": "stochastic",
-    "epochs": 10,
-    "batch_size": 100,
-    "lr": None,
-    "lr_decay": 1.0,
-    "momentum": None,
-    "initial_momentum": 0.5,
-    "final_momentum": 0.9,
-    "momentum_epochs": 5,
-    "weight_decay": 2e-4,
-    "cd_k": 1,
-    "persistent": False,
-    "sparsity_target": None,
-    "sparsity_cost": 0.0,
-    "sparsity_decay": 0.95,
-    "dropout": 0.0,
-    "monitor_size": 2000,
-    "ais_every": 0,
-    "ais_runs": 100,
-    "ais_betas": 14_501,
-    "raise_examples": 0,
-    "base_rate": "clip",
-    # initial weights N(0, init_std^2) and visible biases log(p / (1 - p)) of the data (the Guide);
-    # Hinton & Salakhutdinov's 2006 code uses 0.1 and zero biases
-    "init_std": 0.01,
-    "visible_bias_init": "log-odds",
-    # matrix products in float32, or bfloat16 where the machine runs it fast (revival.precision)
-    "precision": "fp32",
-}
-PRECISIONS = ("fp32", "bf16")
-VISIBLE_BIAS_INITS = ("log-odds", "zero")
-LR_BY_VISIBLE = {"bernoulli": 0.1, "gaussian": 0.01}
-
-# pretrain-dbn: the same RBM options, one value for all layers or one per layer; grey levels in
-# [0, 1] as the 2006 code trains its first layer, the next layer on the hidden probabilities
-DBN_DEFAULTS = {
-    **{
-        k: v
-        for k, v in RBM_DEFAULTS.items()
-        if not k.startswith(("ais_", "raise_")) and k not in ("hidden", "base_rate")
-    },
-    "layers": [500, 500, 2000],
-    "binarize": "none",
-    "feed": "probs",
-    "sample_steps": 200,
-}
-# the options of pretrain-dbn that take a comma list, one value per layer
-DBN_PER_LAYER = (
-    "epochs",
-    "batch_size",
-    "lr",
-    "lr_decay",
-    "momentum",
-    "initial_momentum",
-    "final_momentum",
-    "momentum_epochs",
-    "weight_decay",
-    "cd_k",
-    "persistent",
-    "sparsity_target",
-    "sparsity_cost",
-    "sparsity_decay",
-    "dropout",
-)
-FEEDS = ("probs", "samples")
-
-MAX_AIS_RUNS, MAX_AIS_BETAS = 100_000, 10_000_000  # beyond these AIS would not fit in memory or finish
-EVALUATE_DEFAULTS = {
-    "split": "test",
-    "method": "auto",
-    "ais_runs": 100,
-    "ais_betas": 14_501,
-    "layer": None,
-    "raise_examples": 300,
-    "raise_chains": 1,
-    "base_rate": "clip",
-    "tolerance": 1.0,
-}
-BASE_RATES = ("clip", "pseudo-counts")
-DROPOUT_SCALINGS = ("inverted", "paper")
-MAX_NORM_LAYERS = ("hidden", "all")
-INIT_SCHEMES = ("auto", "he", "fan-in", "small-gaussian", "standard-uniform", "glorot")
-ACTIVATIONS = ("relu", "logistic", "tanh", "linear")
-LOSSES = ("cross-entropy", "mse")
-# classical baselines: k tried for kNN (chosen on the validation split), C tried for the RBF SVM
-# (chosen likewise; gamma = 1 / (n_pixels * pixel variance), scikit-learn's "scale")
-KNN_KS = (1, 3, 5, 7, 9, 15)
-MAX_SEEDS = 1000  # --seeds: more repeats than any comparison here needs (a typo of 10^9 would exhaust memory)
-SVM_CS = (1.0, 10.0, 100.0)
-# the RBF kernel's width, searched with C on validation as Larochelle et al. 2007 tuned theirs: these
-# multiples of scikit-learn's "scale" (1 / (D * Var(x)): about 0.013 for MNIST's grey levels)
-SVM_GAMMA_FACTORS = (1 / 3, 1.0, 3.0)
-CLASSIC_EXTRA = "classic"  # pip install 'revival[classic]' brings scikit-learn for svm-rbf
-RAY_EXTRA = "ray"  # pip install 'revival[ray]' brings Ray for compare-dropout --executor ray
-EXECUTORS = ("local", "ray")
-
-# ------------------------------------------------------------------------- compare-dropout
+from revival.tables import CLASSIC_EXTRA, COMPARE_DEFAULTS, RAY_EXTRA
 
 # which regularizers (and which start) each variant switches on; the strengths come from the options
 VARIANTS = {
@@ -131,7 +25,7 @@ VARIANTS = {
     "pretrained": {"pretrained": True},
     "pretrained-dropout": {"pretrained": True, "dropout": "bernoulli"},
     # started from a deep Boltzmann machine trained here, its top layer's mean-field posterior fed as
-    # extra input (Salakhutdinov & Hinton 2009; revival.dbm_finetune)
+    # extra input (Salakhutdinov & Hinton 2009; revival.experiments.dbm_finetune)
     "dbm-pretrained": {"pretrained": True, "dbm": True},
     "dbm-pretrained-dropout": {"pretrained": True, "dbm": True, "dropout": "bernoulli"},
     # classical models on the same examples: no hidden layer, so the depth, activation, loss,
@@ -142,80 +36,6 @@ VARIANTS = {
 }
 PRETRAINED_ACTIVATION = "logistic"  # an RBM's hidden units are logistic
 
-COMPARE_DEFAULTS = {
-    "dataset": "mnist",
-    "train_size": None,
-    "layers": [1024, 1024],
-    "activation": "relu",
-    "loss": "cross-entropy",
-    "variants": ["baseline", "dropout"],
-    "epochs": 50,
-    "batch_size": 100,
-    "lr": 0.05,
-    "lr_decay": 1.0,
-    "initial_momentum": 0.5,
-    "final_momentum": 0.9,
-    "momentum_epochs": 10,
-    "dampen": False,
-    "weight_decay": 1e-4,
-    "max_norm": 3.0,
-    "input_dropout": 0.2,
-    "hidden_dropout": 0.5,
-    "mc_samples": 50,
-    "seeds": 1,
-    "train_sizes": None,
-    "dropout_rates": None,
-    "depths": None,
-    "width": None,
-    "eval_train_size": 10_000,
-    "init": None,
-    "dropout_scaling": "inverted",
-    "max_norm_layers": "hidden",
-    "init_scheme": "auto",
-    "retrain_on_full": False,
-    # train once on training + validation images (60,000 for MNIST): protocols whose length is fixed
-    # in advance (no validation phase to choose it), e.g. Hinton & Salakhutdinov's 200 epochs
-    "train_on_all": False,
-    # more sweep axes (None: the single option above), the per-layer monitors, and a floor on the
-    # weight updates of small training sets (0: off; epochs are raised, evaluation thinned to ~epochs points)
-    "activations": None,
-    "losses": None,
-    "init_schemes": None,
-    "monitor_layers": True,
-    "min_updates": 0,
-    "precision": "fp32",
-    # where the points run: one after another here, or as Ray tasks (revival.executor)
-    "executor": "local",
-    "ray_address": None,
-    "point_cpus": 1.0,
-    "point_gpus": 0.0,
-    "max_retries": 1,
-    # pretraining inside the experiment (pretrained variants without --init): Hinton & Salakhutdinov's
-    # code (CD-1, lr 0.1, momentum 0.5 -> 0.9 from epoch 6, weight cost 2e-4, batch 100, grey levels)
-    "pretrain_epochs": 10,
-    "pretrain_lr": 0.1,
-    "pretrain_cd_k": 1,
-    "pretrain_batch_size": 100,
-    "pretrain_init_std": 0.01,
-    "pretrain_visible_bias_init": "log-odds",
-    # epochs at the start of fine-tuning in which a pretrained net trains its new output layer alone
-    # (the hidden layers keep the DBN's weights), as backpropclassify.m does for 5 epochs
-    "freeze_pretrained_epochs": 0,
-    # the dbm-pretrained variants: the DBM's two RBMs pretrain with the pretrain_* settings above, then
-    # dbm_epochs of joint PCD training at dbm_lr (revival.config.DBMConfig's other defaults)
-    "dbm_epochs": 10,
-    "dbm_lr": 0.0003,
-    # per-variant optimiser settings, {variant: {setting: value}} (a preset's, then --variant-lr etc.),
-    # so each variant of a comparison can train at a setting that works for it
-    "variant_options": {},
-    # evaluate, log and save every this many epochs (and after the last); 1: every epoch
-    "eval_every": 1,
-    # model selection on the validation split (Keras' EarlyStopping): keep the weights of the epoch of
-    # lowest validation error, and stop when that many epochs have passed since it (None: never); off by
-    # default, so runs keep the papers' fixed length
-    "restore_best": False,
-    "patience": None,
-}
 # the settings a variant may set for itself (not the batch size: every variant makes the same updates)
 VARIANT_OPTION_KEYS = (
     "lr",
@@ -880,27 +700,3 @@ def hidden_layers(opts: dict, depth: int | None) -> list[int]:
     if depth is None:
         return list(opts["layers"])
     return [opts.get("width") or opts["layers"][0]] * depth
-
-
-def per_layer(opts: dict, n_layers: int) -> list[dict]:
-    """pretrain-dbn's options for each layer: an option given as a list has one value per layer, a
-    single value applies to every layer. ValueError naming the option when a list has the wrong length."""
-    out = [dict(opts) for _ in range(n_layers)]
-    for k in DBN_PER_LAYER:
-        v = opts.get(k)
-        if isinstance(v, list):
-            if len(v) == 1:
-                v = v * n_layers
-            if len(v) != n_layers:
-                raise ValueError(
-                    f"--{k.replace('_', '-')}: {len(v)} values for {n_layers} layers (give one value, or one per layer)"
-                )
-            for o, x in zip(out, v):
-                o[k] = x
-    for i, o in enumerate(out):
-        o["hidden"] = opts["layers"][i]
-        if o.get("lr") is None:
-            o["lr"] = LR_BY_VISIBLE[o["visible_type"] if i == 0 else "bernoulli"]
-        if i > 0:
-            o["visible_type"] = "bernoulli"  # upper layers model the (binary) hidden units below
-    return out

@@ -57,7 +57,7 @@ def set_threads(threads) -> int | None:
     ``--threads auto``); a whole number in 1..1024 sets it. Returns the count set, or None."""
     if threads is None:
         return None
-    from .threads import MAX_THREADS, auto_threads
+    from revival.threads import MAX_THREADS, auto_threads
 
     if isinstance(threads, str) and threads.strip().lower() == "auto":
         n = auto_threads()[0]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from . import rbm as R
+from revival.models import rbm as R
 
 MAX_EXACT_UNITS = 25
 # AIS's Z_hat is unbiased, so by Markov's inequality P(Z_hat >= k Z) <= 1/k: with probability >= 99%,
@@ -59,7 +59,7 @@ def exact_log_z(weight, visible_bias, hidden_bias, visible_type="bernoulli", chu
     return torch.logsumexp(torch.cat(parts), 0)
 
 
-from .experiments import BASE_RATES  # noqa: E402 (declared once, beside the options that offer them)
+from revival.tables import BASE_RATES  # noqa: E402 (declared once, beside the options that offer them)
 
 
 def base_rate_bias(train_mean: torch.Tensor, eps: float = 1e-3, kind: str = "clip") -> torch.Tensor:

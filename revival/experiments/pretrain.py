@@ -8,14 +8,14 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import data as D
-from . import dbn as DBN
-from . import experiments as E
-from . import partition as P
-from . import rbm as R
-from . import runs
-from .layerwise import next_layer_data
-from .train import GracefulStop
+from revival import data as D
+from revival import runs
+from revival import tables as T
+from revival.models import dbn as DBN
+from revival.models import partition as P
+from revival.models import rbm as R
+from revival.training.layerwise import next_layer_data
+from revival.training.train import GracefulStop
 
 # ------------------------------------------------------------------------- data
 
@@ -67,8 +67,8 @@ def pretrain_rbm(
     or reopens the run folder (so bad data leaves no folder behind), and the fit logs into the run
     through a :class:`~revival.RunLogger` (``model.pt`` and ``state.pt``, for resume bit for bit, after
     each completed epoch). Then the test log-probability, ``summary.json`` / ``summary.md``."""
-    from .api import RunLogger, fit_rbm
-    from .config import RBMConfig
+    from revival.api import RunLogger, fit_rbm
+    from revival.config import RBMConfig
 
     splits = ("train", "valid", "test") if opts.get("ais_runs", 0) > 0 else ("train", "valid")
     vis, stats = pixel_data(opts, device, splits)
@@ -136,9 +136,9 @@ def final_log_prob(model: R.RBM, vis: dict, opts: dict, echo, progress) -> dict 
 
 
 def rbm_warnings(model: R.RBM, vis: dict, lp: dict | None, seed: int) -> list[str]:
-    """The end-of-run checks of :mod:`revival.health`: log-probability against the base-rate model's on
+    """The end-of-run checks of :mod:`revival.training.health`: log-probability against the base-rate model's on
     the same test images, AIS's effective sample size, and 100 samples after 200 Gibbs sweeps."""
-    from .health import base_rate_log_prob, degenerate_warnings
+    from revival.training.health import base_rate_log_prob, degenerate_warnings
 
     value = base = ess = n_runs = None
     if lp and "avg_log_prob" in lp and model.visible_type == "bernoulli":
@@ -178,10 +178,10 @@ def pretrain_dbn(
     the root's ``model.pt`` is the stack so far (``revival.dbn.v1``), rewritten when a layer finishes,
     and ``dbn/samples`` shows the stack's fantasies after each layer. Resume continues at the layer
     and epoch where the run stopped."""
-    from .api import RunLogger, fit_dbn
-    from .config import DBNConfig
+    from revival.api import RunLogger, fit_dbn
+    from revival.config import DBNConfig
 
-    vis, stats = pixel_data(E.per_layer(opts, len(opts["layers"]))[0], device)
+    vis, stats = pixel_data(T.per_layer(opts, len(opts["layers"]))[0], device)
     cfg = DBNConfig.from_options(opts).replace(device=str(device))
     out = {}
 
@@ -205,8 +205,8 @@ def extend_dbn_epochs(path, opts: dict, epochs) -> tuple[list[int], str]:
     Returns the per-layer epochs to record and one line saying so; ValueError naming --epochs when
     every layer has finished or when ``E`` is below the epochs the layer in progress already did."""
     n = len(opts["layers"])
-    old = E.per_layer(opts, n)
-    new = E.per_layer({**opts, "epochs": epochs}, n)
+    old = T.per_layer(opts, n)
+    new = T.per_layer({**opts, "epochs": epochs}, n)
     out, kept = [], []
     for k, (o, w) in enumerate(zip(old, new), 1):
         folder = Path(path) / f"layer-{k}"
@@ -434,10 +434,10 @@ def evaluation_record(path, opts: dict, dataset: str, binarize: str, seed: int) 
 
 
 def evaluate_dbm(path, ck: dict, opts: dict, device) -> dict:
-    """``evaluate-rbm`` on a DBM checkpoint: :func:`revival.dbm_train.log_prob` of the split (a lower
+    """``evaluate-rbm`` on a DBM checkpoint: :func:`revival.training.dbm_train.log_prob` of the split (a lower
     bound on the average log-probability: the mean-field bound per image, AIS or exact log Z)."""
-    from .dbm import MAX_EXACT_UNITS, from_checkpoint
-    from .dbm_train import log_prob as dbm_log_prob
+    from revival.models.dbm import MAX_EXACT_UNITS, from_checkpoint
+    from revival.training.dbm_train import log_prob as dbm_log_prob
 
     if opts.get("layer") is not None:
         raise runs.OptionError("--layer", f"{path}: a deep Boltzmann machine is evaluated whole; --layer is for DBNs")
