@@ -30,7 +30,7 @@ import torch
 from revival import data as D
 from revival import runs
 from revival import tables as T
-from revival.config import DBNConfig, NetConfig, RBMConfig
+from revival.config import DBNConfig, DBNMonitorConfig, NetConfig, RBMConfig, per_layer
 from revival.errors import ConfigError
 from revival.experiments import presets
 from revival.memory import layered_floats, memory_problem
@@ -51,7 +51,7 @@ from revival.training.layerwise import (
 )
 from revival.training.layerwise import fit_rbm as _logged_rbm
 from revival.training.netfit import NetFit, Selection
-from revival.training.train import GracefulStop, MLPTrainConfig, RBMTrainConfig, checked_floats
+from revival.training.train import GracefulStop, checked_floats
 
 __all__ = [
     "Dataset",
@@ -309,14 +309,13 @@ def fit_rbm(
     valid = None if x_valid is None else visible(x_valid, device, cfg.binarize, D.split_seed(seed, "valid"), "x_valid")
     if valid is not None and valid.data.shape[1] != train.data.shape[1]:
         raise ValueError(f"x_valid: {valid.data.shape[1]} columns, x has {train.data.shape[1]}")
-    tcfg = RBMTrainConfig.from_dict(opts)
     fits(
         "RBMConfig.n_hidden",
         cfg.n_hidden * (6 * train.data.shape[1] + 4 * cfg.batch_size + 2000),
         f"a {train.data.shape[1]}-{cfg.n_hidden} RBM",
     )
     if logger is None:
-        return rbm_in_memory(train, valid, tcfg, seed, device, progress)
+        return rbm_in_memory(train, valid, cfg, seed, device, progress)
     if logger._make is None:  # a library run: a bar where a person watches (a command passes its own)
         logger.progress = wanted(progress)
     # the command's monitors, on subsets of 2,000 rows; a library run records its data's fingerprint
@@ -376,7 +375,7 @@ class NetHistory(dict):
 
 
 def rbm_in_memory(
-    train: D.Visible, valid: D.Visible | None, cfg: RBMTrainConfig, seed: int, device, progress=None, desc="fit_rbm"
+    train: D.Visible, valid: D.Visible | None, cfg: RBMConfig, seed: int, device, progress=None, desc="fit_rbm"
 ):
     """The in-memory loop of :func:`fit_rbm`: the trainer the CLI uses (:func:`revival.training.layerwise.new_rbm`),
     no monitors beyond the free energies, nothing written."""
@@ -406,7 +405,6 @@ def fit_dbn(
     cfg = config or DBNConfig()
     device = device_of(cfg.device, "DBNConfig")
     layer_cfgs = cfg.layer_configs()
-    opts = [RBMTrainConfig.from_dict(c.train_options()) for c in layer_cfgs]
     train = visible(x, device, cfg.binarize, D.split_seed(cfg.seed, "train"), "x")
     valid = (
         None if x_valid is None else visible(x_valid, device, cfg.binarize, D.split_seed(cfg.seed, "valid"), "x_valid")
@@ -414,17 +412,17 @@ def fit_dbn(
     pre = {"binarize": cfg.binarize, "seed": cfg.seed}
     sizes = [train.data.shape[1], *cfg.layers]
     fits("DBNConfig.layers", layered_floats(sizes, len(train)), f"a {'-'.join(map(str, sizes))} DBN")
-    configs = [{**o.as_dict(), "layer": k} for k, o in enumerate(opts, 1)]
+    configs = [{**c.checkpoint_config(), "layer": k} for k, c in enumerate(layer_cfgs, 1)]
     if logger is not None:
         if logger._make is None:
             logger.progress = wanted(progress)
         return _logged_dbn(train, valid, cfg, layer_cfgs, pre, device, logger)
     rbms, hists = [], []
-    for k, o in enumerate(opts, 1):
+    for k, o in enumerate(layer_cfgs, 1):
         rbm, h = rbm_in_memory(train, valid, o, layer_seed(cfg.seed, k), device, progress, f"fit_dbn layer {k}")
         rbms.append(rbm)
         hists.append(h)
-        if k < len(opts):  # the next layer's data: this layer's hidden probabilities (or one sample of them)
+        if k < len(layer_cfgs):  # the next layer's data: this layer's hidden probabilities (or one sample of them)
             s = layer_seed(cfg.seed, k) + 1
             train = next_layer_data(rbm, train, cfg.feed, s)
             valid = None if valid is None else next_layer_data(rbm, valid, cfg.feed, s + 1)
@@ -439,15 +437,13 @@ def _logged_dbn(train, valid, cfg: DBNConfig, layer_cfgs, pre: dict, device, log
 
     opts = logger.options
     layer_opts = (
-        T.per_layer(opts, len(cfg.layers))
-        if opts
-        else [{**c.train_options(), "monitor_size": 1000} for c in layer_cfgs]
+        per_layer(opts, len(cfg.layers)) if opts else [{**c.train_options(), "monitor_size": 1000} for c in layer_cfgs]
     )
     run = logger.start("pretrain-dbn", opts or {**cfg.to_dict(), "data": fingerprint(train)})
     pre = logger.preprocessing or pre
-    configs = [{**RBMTrainConfig.from_dict(lo).as_dict(), "layer": k} for k, lo in enumerate(layer_opts, 1)]
+    configs = [{**RBMConfig.from_options(lo).checkpoint_config(), "layer": k} for k, lo in enumerate(layer_opts, 1)]
     first = layer_data(train, valid, layer_opts[0])
-    steps = (opts or {}).get("sample_steps", T.DBN_DEFAULTS["sample_steps"])
+    steps = (opts or {}).get("sample_steps", DBNMonitorConfig.sample_steps)
     # the root's event file holds dbn/samples; on resume every finished layer logs it again
     with run.recording(), runs.writer(run.path, purge_step=1 if logger.resumed else None) as w:
 
@@ -644,13 +640,8 @@ def fit_net(
     model.input_dropout, model.hidden_dropout = cfg.input_dropout, cfg.hidden_dropout
     model.dropout_type, model.dropout_scaling = cfg.dropout_type, cfg.dropout_scaling
     model = model.to(device)
-    tcfg = MLPTrainConfig.from_dict(
-        {
-            **cfg.train_options(),
-            "monitor_layers": False,
-            "freeze_epochs": min(cfg.freeze_pretrained_epochs, cfg.epochs) if stack else 0,
-        }
-    )
+    # a random start has nothing to freeze
+    tcfg = cfg.replace(freeze_pretrained_epochs=min(cfg.freeze_pretrained_epochs, cfg.epochs) if stack else 0)
     n_eval = min(len(xs), cfg.eval_train_size)
     evals = {"train": (D.Visible(xs.data[:n_eval], xs.scale, xs.offset), ys[:n_eval]), **evals}
     if (cfg.restore_best or cfg.patience is not None) and valid is None:

@@ -27,7 +27,6 @@ from revival import api
 from revival.config import DBNConfig, NetConfig, RBMConfig
 from revival.models import rbm as R
 from revival.training.layerwise import new_rbm
-from revival.training.train import RBMTrainConfig
 
 FLOATS = (np.float64, np.float32)
 
@@ -154,7 +153,7 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self._seed = cfg.seed
         data = api.visible(X, dev, what="X")
         # PCD's chain holds hidden states, as BernoulliRBM's h_samples_ (the features differ: R.cd_statistics)
-        tcfg = RBMTrainConfig.from_dict({**cfg.train_options(), "pcd_chain": "hidden"})
+        tcfg = cfg.replace(pcd_chain="hidden")
         self.rbm_, self._trainer = new_rbm(data, tcfg, cfg.seed, dev)
         self._gibbs_gen = torch.Generator(device=dev).manual_seed(cfg.seed + 1)
         self.history_ = {"recon_error": []}

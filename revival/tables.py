@@ -1,6 +1,7 @@
-"""The tables every room may read: the choices each setting offers and the default of every option
-(read by the CLI, the experiments and the configs), with the one lookup over them that several rooms
-need (:func:`per_layer`). No torch here and no revival imports, so the CLI starts fast.
+"""The tables every room may read: the choices settings offer, the limits of the evaluations, and
+the defaults of the commands whose options are not yet a config (evaluate-rbm, compare-dropout); the
+RBM, DBN, DBM and net settings are declared in :mod:`revival.config`. No torch here and no revival
+imports, so the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -9,75 +10,11 @@ DATASETS = ("mnist", "fashion-mnist", "kmnist", "mnist-sample", "mnist-basic")
 DEVICE_HELP = "auto, cpu, cuda or cuda:N."
 
 # ------------------------------------------------------------------------- RBM training
-# Hinton's Practical Guide (2010): batch 100, lr 0.1, momentum 0.5 for 5 epochs then 0.9, weight
-# decay 2e-4 on weights, CD-1; lr None = 0.1 for Bernoulli visibles, 0.01 for Gaussian ones.
-RBM_DEFAULTS = {
-    "hidden": 500,
-    "visible_type": "bernoulli",
-    "binarize": "stochastic",
-    "epochs": 10,
-    "batch_size": 100,
-    "lr": None,
-    "lr_decay": 1.0,
-    "momentum": None,
-    "initial_momentum": 0.5,
-    "final_momentum": 0.9,
-    "momentum_epochs": 5,
-    "weight_decay": 2e-4,
-    "cd_k": 1,
-    "persistent": False,
-    "sparsity_target": None,
-    "sparsity_cost": 0.0,
-    "sparsity_decay": 0.95,
-    "dropout": 0.0,
-    "monitor_size": 2000,
-    "ais_every": 0,
-    "ais_runs": 100,
-    "ais_betas": 14_501,
-    "raise_examples": 0,
-    "base_rate": "clip",
-    # initial weights N(0, init_std^2) and visible biases log(p / (1 - p)) of the data (the Guide);
-    # Hinton & Salakhutdinov's 2006 code uses 0.1 and zero biases
-    "init_std": 0.01,
-    "visible_bias_init": "log-odds",
-    # matrix products in float32, or bfloat16 where the machine runs it fast (revival.training.precision)
-    "precision": "fp32",
-}
+# lr None in an RBMConfig: the Practical Guide's (Hinton 2010) 0.1 for Bernoulli visibles, 0.01 for Gaussian ones
 PRECISIONS = ("fp32", "bf16")
 VISIBLE_BIAS_INITS = ("log-odds", "zero")
 LR_BY_VISIBLE = {"bernoulli": 0.1, "gaussian": 0.01}
 
-# pretrain-dbn: the same RBM options, one value for all layers or one per layer; grey levels in
-# [0, 1] as the 2006 code trains its first layer, the next layer on the hidden probabilities
-DBN_DEFAULTS = {
-    **{
-        k: v
-        for k, v in RBM_DEFAULTS.items()
-        if not k.startswith(("ais_", "raise_")) and k not in ("hidden", "base_rate")
-    },
-    "layers": [500, 500, 2000],
-    "binarize": "none",
-    "feed": "probs",
-    "sample_steps": 200,
-}
-# the options of pretrain-dbn that take a comma list, one value per layer
-DBN_PER_LAYER = (
-    "epochs",
-    "batch_size",
-    "lr",
-    "lr_decay",
-    "momentum",
-    "initial_momentum",
-    "final_momentum",
-    "momentum_epochs",
-    "weight_decay",
-    "cd_k",
-    "persistent",
-    "sparsity_target",
-    "sparsity_cost",
-    "sparsity_decay",
-    "dropout",
-)
 FEEDS = ("probs", "samples")
 
 MAX_AIS_RUNS, MAX_AIS_BETAS = 100_000, 10_000_000  # beyond these AIS would not fit in memory or finish
@@ -186,27 +123,3 @@ COMPARE_DEFAULTS = {
     "restore_best": False,
     "patience": None,
 }
-
-
-def per_layer(opts: dict, n_layers: int) -> list[dict]:
-    """pretrain-dbn's options for each layer: an option given as a list has one value per layer, a
-    single value applies to every layer. ValueError naming the option when a list has the wrong length."""
-    out = [dict(opts) for _ in range(n_layers)]
-    for k in DBN_PER_LAYER:
-        v = opts.get(k)
-        if isinstance(v, list):
-            if len(v) == 1:
-                v = v * n_layers
-            if len(v) != n_layers:
-                raise ValueError(
-                    f"--{k.replace('_', '-')}: {len(v)} values for {n_layers} layers (give one value, or one per layer)"
-                )
-            for o, x in zip(out, v):
-                o[k] = x
-    for i, o in enumerate(out):
-        o["hidden"] = opts["layers"][i]
-        if o.get("lr") is None:
-            o["lr"] = LR_BY_VISIBLE[o["visible_type"] if i == 0 else "bernoulli"]
-        if i > 0:
-            o["visible_type"] = "bernoulli"  # upper layers model the (binary) hidden units below
-    return out

@@ -25,9 +25,10 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from revival import data as D  # noqa: E402
+from revival.config import NetConfig
 from revival.experiments.compare import init_mlp  # noqa: E402
 from revival.runs import resolve_device  # noqa: E402
-from revival.training.train import ClassifierTrainer, MLPTrainConfig, evaluate_classifier, layer_monitor  # noqa: E402
+from revival.training.train import ClassifierTrainer, evaluate_classifier, layer_monitor  # noqa: E402
 
 
 def sync(device):
@@ -89,7 +90,7 @@ def main():
     model = init_mlp([784, 1024, 1024, 10], "relu", 0)
     model.input_dropout, model.hidden_dropout = 0.2, 0.5
     model.to(device)
-    cfg = MLPTrainConfig(epochs=2 * a.epochs, batch_size=100, lr=0.05, initial_momentum=0.9, final_momentum=0.9)
+    cfg = NetConfig(epochs=2 * a.epochs, batch_size=100, lr=0.05, initial_momentum=0.9, final_momentum=0.9)
     trainer = ClassifierTrainer(
         model, cfg, torch.Generator(device=device).manual_seed(0), torch.Generator(device=device).manual_seed(1)
     )
@@ -101,7 +102,7 @@ def main():
     mon_x = valid[0].batch(slice(0, 1000))
     with tempfile.TemporaryDirectory() as tmp, SummaryWriter(tmp) as w:
         for e in range(2 * a.epochs):
-            cfg.monitor_layers = bool(e % 2)
+            trainer.cfg = cfg.replace(monitor_layers=bool(e % 2))
             sync(device)
             t = time.perf_counter()
             m = trainer.train_epoch(x, y, e)

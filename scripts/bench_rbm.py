@@ -31,9 +31,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from revival import data as D  # noqa: E402
 from revival import runs  # noqa: E402
+from revival.config import RBMConfig
 from revival.models import rbm as R  # noqa: E402
 from revival.training import layerwise as L  # noqa: E402
-from revival.training.train import RBMTrainConfig, RBMTrainer, host_floats, rbm_monitor  # noqa: E402
+from revival.training.train import RBMTrainer, host_floats, rbm_monitor  # noqa: E402
 
 
 def sync(device):
@@ -142,7 +143,7 @@ def main():
     floor = 10 * n * 784 * a.hidden / (gflops * 1e9)
     t_mm = batch_matmuls(device, n, a.batch_size, a.hidden)
 
-    cfg = RBMTrainConfig(hidden=a.hidden, batch_size=a.batch_size, epochs=a.epochs)
+    cfg = RBMConfig(n_hidden=a.hidden, batch_size=a.batch_size, epochs=a.epochs)
     from revival.training.precision import probe
 
     pr = probe(device)
@@ -153,10 +154,9 @@ def main():
 
     def revival_epochs(monitor: bool, precision: str = "fp32") -> tuple[list[float], list[float]]:
         """Seconds of training and of monitoring (+ TensorBoard) in each epoch, timed apart."""
-        cfg.precision = precision
         g = torch.Generator(device=device).manual_seed(0)
         model = R.RBM(784, a.hidden).to(device).init_(g, data.all().mean(0))
-        tr = RBMTrainer(model, cfg, g)
+        tr = RBMTrainer(model, cfg.replace(precision=precision), g)
         sub_t, sub_v = data.batch(slice(0, 2000)), data.batch(slice(n - 2000, n))
         display = sub_v[:100].clone()
         shown = L.LayerData(data, data, sub_t, sub_v, True, lambda x: x, lambda m: m.params()[0])
@@ -198,7 +198,6 @@ def main():
     t_cli = cli_epoch(a, 1 + a.epochs) if a.cli else None
     t_train = min(revival_epochs(False)[0])
     t_bf16 = min(revival_epochs(False, "bf16")[0]) if a.precision == "bf16" else None
-    cfg.precision = "fp32"
     tt, tm = revival_epochs(True)
     t_mon = float(np.median(np.array(tt) + np.array(tm)))
     overhead = float(np.median(np.array(tm) / np.array(tt)))  # monitoring / training, epoch by epoch
@@ -313,7 +312,7 @@ def scaling(data, device, gflops, pr, n=10_000):
                 if precision == "bf16" and pr["ratio"] < 1.5:
                     print(f"| {hidden} | {batch} | bf16 | not run: bf16 is not fast here ({pr['ratio']:.2f}x) | - |")
                     continue
-                cfg = RBMTrainConfig(hidden=hidden, batch_size=batch, epochs=3, precision=precision)
+                cfg = RBMConfig(n_hidden=hidden, batch_size=batch, epochs=3, precision=precision)
                 g = torch.Generator(device=device).manual_seed(0)
                 tr = RBMTrainer(R.RBM(784, hidden).to(device).init_(g, sub.all().mean(0)), cfg, g)
                 times = []

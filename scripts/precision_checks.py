@@ -14,9 +14,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from revival import data as D  # noqa: E402
+from revival.config import RBMConfig
 from revival.models import partition as P  # noqa: E402
 from revival.models import rbm as R  # noqa: E402
-from revival.training.train import RBMTrainConfig, RBMTrainer  # noqa: E402
+from revival.training.train import RBMTrainer  # noqa: E402
 
 torch.set_num_threads(1)
 x, _ = D.load_split("mnist", "train", None)
@@ -28,7 +29,7 @@ for H in (20,):
         for pcd in (False, True):
             res = {}
             for prec in ("fp32", "bf16"):
-                cfg = RBMTrainConfig(hidden=H, epochs=5, lr=0.05, cd_k=cd, persistent=pcd, precision=prec)
+                cfg = RBMConfig(n_hidden=H, epochs=5, lr=0.05, cd_k=cd, persistent=pcd, precision=prec)
                 g = torch.Generator().manual_seed(0)
                 m = R.RBM(784, H).init_(g, tr.all().mean(0))
                 t = RBMTrainer(m, cfg, g)

@@ -381,7 +381,7 @@ def test_a_collapsed_layer_is_reported_and_the_2006_init_is_available(tmp_path, 
 
 
 def test_init_options_set_the_rbm_start():
-    from revival.training.train import RBMTrainConfig
+    from revival.config import RBMConfig
 
     first = tiny_first_layer()
     for std, vb in ((0.1, "zero"), (0.01, "log-odds")):
@@ -390,7 +390,7 @@ def test_init_options_set_the_rbm_start():
         W, b, _ = fit.model.params()
         assert float(W.std()) == pytest.approx(std, rel=0.5)
         assert (float(b.abs().max()) == 0) == (vb == "zero")
-        assert RBMTrainConfig.from_dict(job.opts).init_std == std
+        assert RBMConfig.from_options(job.opts).init_std == std
 
 
 def test_papers_dropout_scales_the_pretrained_weights_up_by_one_over_q():

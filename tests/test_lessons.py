@@ -12,12 +12,13 @@ import torch
 from conftest import full_mnist_root, needs_full_mnist
 from helpers import events, invoke, only_run
 from revival import tables as T
+from revival.config import NetConfig
 from revival.data import Visible
 from revival.experiments import compare as C
 from revival.experiments import presets
 from revival.models import baselines as K
 from revival.models.mlp import MLP, init_, saturation
-from revival.training.train import ClassifierTrainer, MLPTrainConfig, layer_monitor
+from revival.training.train import ClassifierTrainer, layer_monitor
 
 TINY = [
     "--dataset",
@@ -182,12 +183,13 @@ def test_layer_monitors_against_hand_computed_values():
     d1 = (d2 @ W2) * a1 * (1 - a1)
     g1 = d1.T @ x
     want = [np.linalg.norm(g) for g in (g1, g2, g3)]
-    cfg = MLPTrainConfig(epochs=1, batch_size=len(x), lr=0.0, initial_momentum=0.0, final_momentum=0.0)
+    cfg = NetConfig(epochs=1, batch_size=len(x), initial_momentum=0.0, final_momentum=0.0, monitor_layers=True)
+    object.__setattr__(cfg, "lr", 0.0)  # the weights stay put; a config refuses a rate of 0
     tr = ClassifierTrainer(model, cfg, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
     out = tr.train_epoch(Visible(x32(x)), torch.from_numpy(y), 0)
     np.testing.assert_allclose(out["grad_norm"].numpy(), want, rtol=1e-5)
     # two batches with lr 0: the same weights, so the mean of the two batches' norms
-    cfg.batch_size = 2
+    object.__setattr__(cfg, "batch_size", 2)
     tr = ClassifierTrainer(model, cfg, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
     out = tr.train_epoch(Visible(x32(x)), torch.from_numpy(y), 0)
     order = torch.randperm(4, generator=torch.Generator().manual_seed(0)).numpy()

@@ -55,10 +55,46 @@ def test_configs_check_themselves_and_round_trip():
         RBMConfig().lr = 1.0  # frozen
 
 
-def test_the_configs_defaults_are_the_commands_defaults():
+@pytest.mark.parametrize(
+    "command,configs",
+    [
+        ("pretrain-rbm", ("RBMConfig", "RBMMonitorConfig")),
+        ("pretrain-dbn", ("DBNConfig", "DBNMonitorConfig")),
+        ("pretrain-dbm", ("DBMConfig",)),
+    ],
+)
+def test_the_configs_defaults_are_the_commands_defaults(command, configs):
+    """Every option of a command that is a config's setting shows the config's default, its help and its
+    bounds: the option is generated from the field, never declared a second time."""
+    import dataclasses
 
-    assert RBMConfig().n_hidden == T.RBM_DEFAULTS["hidden"] and RBMConfig().cd_k == T.RBM_DEFAULTS["cd_k"]
-    assert list(DBNConfig().layers) == T.DBN_DEFAULTS["layers"]
+    import click
+
+    from revival import config
+    from revival.cli import main
+
+    params = {p.name: p for p in main.commands[command].params if isinstance(p, click.Option)}
+    seen = 0
+    for name in configs:
+        for f in dataclasses.fields(getattr(config, name)):
+            if not f.metadata.get("help"):
+                continue
+            p = params[config.option_name(f)]
+            seen += 1
+            default = f.default
+            if f.name == "layers":
+                default = ",".join(map(str, default))
+            elif f.metadata.get("per_layer") and not isinstance(default, bool) and default is not None:
+                default = str(default)
+            assert p.default == default, (command, f.name)
+            assert p.help.startswith(f.metadata["help"]), (command, f.name)
+            rule = config.rule_of(f)
+            if isinstance(rule, config.Range) and isinstance(p.type, click.types._NumberRangeBase):
+                assert (p.type.min, p.type.max) == (rule.lo, rule.hi), (command, f.name)
+    assert seen >= 6
+
+
+def test_the_net_configs_defaults_are_compare_dropouts():
     assert NetConfig().lr == T.COMPARE_DEFAULTS["lr"] and list(NetConfig().layers) == T.COMPARE_DEFAULTS["layers"]
 
 

@@ -6,9 +6,10 @@ import itertools
 import pytest
 import torch
 
+from revival.config import NetConfig
 from revival.data import Visible
 from revival.models import mlp as M
-from revival.training.train import ClassifierTrainer, MLPTrainConfig
+from revival.training.train import ClassifierTrainer
 
 
 def test_weight_scaling_equals_the_mean_over_all_masks_for_a_linear_net():
@@ -52,7 +53,7 @@ def test_max_norm_holds_after_every_step():
 
     def norms_with(max_norm):
         model.load_state_dict(start)
-        cfg = MLPTrainConfig(epochs=1, batch_size=30, lr=1.0, max_norm=max_norm)
+        cfg = NetConfig(epochs=1, batch_size=30, lr=1.0, max_norm=max_norm)
         tr = ClassifierTrainer(model, cfg, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
         norms = []
         tr.train_epoch(

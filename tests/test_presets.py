@@ -12,10 +12,11 @@ from click.testing import CliRunner
 from helpers import only_run
 from revival import tables as T
 from revival.cli import main
+from revival.config import NetConfig
 from revival.data import Visible
 from revival.experiments import presets
 from revival.models import mlp as M
-from revival.training.train import ClassifierTrainer, MLPTrainConfig
+from revival.training.train import ClassifierTrainer
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "compare-dropout.md"
 
@@ -95,7 +96,7 @@ def test_max_norm_on_hidden_layers_or_every_layer(layers, bounded):
     with torch.no_grad():
         for lin in net.layers:
             lin.weight.mul_(50)
-    cfg = MLPTrainConfig(epochs=1, batch_size=10, lr=0.01, max_norm=1.0, max_norm_layers=layers)
+    cfg = NetConfig(epochs=1, batch_size=10, lr=0.01, max_norm=1.0, max_norm_layers=layers)
     tr = ClassifierTrainer(net, cfg, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
     tr.train_epoch(Visible(torch.randint(0, 255, (20, 10), dtype=torch.uint8), 1 / 255), torch.randint(0, 4, (20,)), 0)
     norms = [float(lin.weight.detach().norm(dim=1).max()) for lin in net.layers]

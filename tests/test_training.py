@@ -2,10 +2,11 @@
 
 import torch
 
+from revival.config import RBMConfig
 from revival.data import Visible
 from revival.models import partition as P
 from revival.models import rbm as R
-from revival.training.train import RBMTrainConfig, RBMTrainer
+from revival.training.train import RBMTrainer
 
 
 def tiny_data():
@@ -27,8 +28,8 @@ def train(persistent, epochs=150, k=1):
     model = R.RBM(8, 6).init_(g, data.all().mean(0), std=0.1)
     # no momentum: with 10-example batches on four patterns, momentum 0.9 makes PCD's chains lag
     # the fast-moving model and the likelihood oscillates (Tieleman 2008 uses small steps too)
-    cfg = RBMTrainConfig(
-        hidden=6, epochs=epochs, batch_size=10, lr=0.05, momentum=0.0, weight_decay=0.0, cd_k=k, persistent=persistent
+    cfg = RBMConfig(
+        n_hidden=6, epochs=epochs, batch_size=10, lr=0.05, momentum=0.0, weight_decay=0.0, cd_k=k, persistent=persistent
     )
     tr = RBMTrainer(model, cfg, g)
     before = exact_avg_log_prob(model, data)
@@ -59,7 +60,8 @@ def test_weight_decay_adds_exactly_minus_lr_lambda_w_to_the_step():
         g = torch.Generator().manual_seed(0)
         model = R.RBM(5, 3)
         model.weight.data.fill_(1.0)
-        cfg = RBMTrainConfig(hidden=3, epochs=1, batch_size=20, lr=0.1, momentum=0.9, weight_decay=weight_decay)
+        cfg = RBMConfig(n_hidden=3, epochs=1, batch_size=20, lr=0.1, momentum=0.9)
+        object.__setattr__(cfg, "weight_decay", weight_decay)  # the arithmetic, with a sign the config refuses
         tr = RBMTrainer(model, cfg, g)
         tr.train_epoch(data, 0)
         return model.weight.detach().clone(), tr.vel[0].clone()
@@ -72,7 +74,7 @@ def test_weight_decay_adds_exactly_minus_lr_lambda_w_to_the_step():
 
 
 def test_schedules_of_the_rbm_config():
-    cfg = RBMTrainConfig(lr=0.1, lr_decay=0.5)
+    cfg = RBMConfig(lr=0.1, lr_decay=0.5)
     assert [cfg.lr_at(e) for e in range(3)] == [0.1, 0.05, 0.025]
     assert [cfg.momentum_at(e) for e in (0, 4, 5, 9)] == [0.5, 0.5, 0.9, 0.9]
-    assert RBMTrainConfig(momentum=0.7).momentum_at(8) == 0.7
+    assert RBMConfig(momentum=0.7).momentum_at(8) == 0.7

@@ -5,12 +5,16 @@ command so that every failure is one line with its exit code (:func:`run_or_exit
 from __future__ import annotations
 
 import math
+import re
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import click
 
 from revival import tables as T
+from revival.config import FLAG, Range, option_name, rule_of
+from revival.errors import ConfigError
 from revival.experiments import presets
 from revival.threads import MAX_THREADS, auto_threads, omp_threads
 
@@ -504,17 +508,9 @@ def draw_figures(make_run):
             signal.signal(s, h)
 
 
-PRECISION_HELP = (
-    "Matrix products in float32, or in bfloat16 with float32 weights, velocities and statistics; bf16 "
-    "is used only where a start-up probe measures it >= 1.5x faster (else fp32, with a warning)."
-)
-
-
 def click_type(rule):
     """The Click type of a setting's rule in :mod:`revival.config` (a Range or a tuple of choices),
     so the command line refuses what the library's configs refuse, with the same bounds."""
-    from revival.config import Range
-
     if not isinstance(rule, Range):
         return click.Choice(list(rule))
     if rule.kind is int:
@@ -551,3 +547,53 @@ def _os_line(e: OSError) -> str:
     if e.strerror:
         return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
     return " ".join(str(e).split())
+
+
+def config_options(cls, only: tuple | None = None):
+    """The Click options of a config class's settings that have a help text (:func:`revival.config.setting`),
+    in field order (``only``: just these): the type, range or choices, default and help come from the
+    field, so ``-h`` shows the library's default and the option refuses what the config refuses. A
+    per-layer setting takes one value or a comma-separated list (one per layer); a bool one is a flag."""
+
+    def deco(f):
+        opts = []
+        for fl in fields(cls):
+            help_, name = fl.metadata.get("help"), option_name(fl)
+            if not help_ or (only is not None and name not in only):
+                continue
+            rule = rule_of(fl)
+            if rule is FLAG:
+                opts.append(
+                    click.option(f"{_flag(name)}/--no-{name.replace('_', '-')}", default=fl.default, help=help_)
+                )
+            elif fl.name == "layers":
+                opts.append(
+                    click.option(
+                        _flag(name), callback=_list(int, lo=1), default=",".join(map(str, fl.default)), help=help_
+                    )
+                )
+            elif fl.metadata.get("per_layer"):
+                d = None if fl.default is None else str(fl.default)
+                help_ += " One value, or one per layer (comma-separated)."
+                opts.append(click.option(_flag(name), callback=_list_of(click_type(rule)), default=d, help=help_))
+            else:
+                opts.append(click.option(_flag(name), type=click_type(rule), default=fl.default, help=help_))
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return deco
+
+
+def checked(cls, opts: dict):
+    """``cls.from_options(opts)``; a ConfigError becomes Click's bad-option error (exit 2), the
+    settings it names written as their options (``sparsity_target`` -> ``--sparsity-target``)."""
+    try:
+        return cls.from_options(opts)
+    except ConfigError as e:
+        name = e.field.split(".")[-1]
+        msg = str(e).split(": ", 1)[-1]
+        for fl in fields(cls):
+            msg = re.sub(rf"\b{fl.name}\b", _flag(option_name(fl)), msg)
+        hint = next((_flag(option_name(fl)) for fl in fields(cls) if fl.name == name), None)
+        raise click.BadParameter(msg, param_hint=hint) from None

@@ -9,7 +9,6 @@ import click
 from revival import tables as T
 from revival.cli.common import (
     CONTEXT,
-    PRECISION_HELP,
     Finite,
     _list,
     _per_variant,
@@ -21,7 +20,7 @@ from revival.cli.common import (
     prepare,
     run_or_exit,
 )
-from revival.config import NET_CHECKS
+from revival.config import PRECISION_HELP, NetConfig, rule
 from revival.experiments import presets
 
 # compare-dropout's own options, in the order -h lists them: (names, click.option keywords)
@@ -48,7 +47,7 @@ COMPARE_OPTIONS = [
     (
         ("--activation",),
         dict(
-            type=click_type(NET_CHECKS["activation"]),
+            type=click_type(rule(NetConfig, "activation")),
             default=None,
             help="Hidden units (logistic whenever a pretrained variant runs).",
         ),
@@ -56,35 +55,45 @@ COMPARE_OPTIONS = [
     (
         ("--loss",),
         dict(
-            type=click_type(NET_CHECKS["loss"]),
+            type=click_type(rule(NetConfig, "loss")),
             default=None,
             help="Cross-entropy of the softmax, or squared error between the softmax and the one-hot target.",
         ),
     ),
-    (("--epochs",), dict(type=click_type(NET_CHECKS["epochs"]), default=None)),
-    (("--batch-size",), dict(type=click_type(NET_CHECKS["batch_size"]), default=None)),
-    (("--lr",), dict(type=click_type(NET_CHECKS["lr"]), default=None)),
+    (("--epochs",), dict(type=click_type(rule(NetConfig, "epochs")), default=None)),
+    (("--batch-size",), dict(type=click_type(rule(NetConfig, "batch_size")), default=None)),
+    (("--lr",), dict(type=click_type(rule(NetConfig, "lr")), default=None)),
     (
         ("--lr-decay",),
         dict(
-            type=click_type(NET_CHECKS["lr_decay"]), default=None, help="Learning rate multiplied by this every epoch."
+            type=click_type(rule(NetConfig, "lr_decay")),
+            default=None,
+            help="Learning rate multiplied by this every epoch.",
         ),
     ),
-    (("--initial-momentum",), dict(type=click_type(NET_CHECKS["initial_momentum"]), default=None)),
-    (("--final-momentum",), dict(type=click_type(NET_CHECKS["final_momentum"]), default=None)),
+    (("--initial-momentum",), dict(type=click_type(rule(NetConfig, "initial_momentum")), default=None)),
+    (("--final-momentum",), dict(type=click_type(rule(NetConfig, "final_momentum")), default=None)),
     (
         ("--momentum-epochs",),
-        dict(type=click_type(NET_CHECKS["momentum_epochs"]), default=None, help="Epochs of the linear momentum ramp."),
+        dict(
+            type=click_type(rule(NetConfig, "momentum_epochs")),
+            default=None,
+            help="Epochs of the linear momentum ramp.",
+        ),
     ),
     (("--dampen/--no-dampen",), dict(default=None, help="Scale each step by (1 - momentum) (Hinton et al. 2012).")),
     (
         ("--weight-decay",),
-        dict(type=click_type(NET_CHECKS["weight_decay"]), default=None, help="L2 strength of *-weight-decay variants."),
+        dict(
+            type=click_type(rule(NetConfig, "weight_decay")),
+            default=None,
+            help="L2 strength of *-weight-decay variants.",
+        ),
     ),
     (
         ("--max-norm",),
         dict(
-            type=click_type(NET_CHECKS["max_norm"]),
+            type=click_type(rule(NetConfig, "max_norm")),
             default=None,
             help="Bound c on each hidden unit's incoming weight norm (max-norm variants).",
         ),
@@ -92,7 +101,7 @@ COMPARE_OPTIONS = [
     (
         ("--input-dropout",),
         dict(
-            type=click_type(NET_CHECKS["input_dropout"]),
+            type=click_type(rule(NetConfig, "input_dropout")),
             default=None,
             help="Drop probability of input pixels (dropout variants).",
         ),
@@ -100,7 +109,7 @@ COMPARE_OPTIONS = [
     (
         ("--hidden-dropout",),
         dict(
-            type=click_type(NET_CHECKS["hidden_dropout"]),
+            type=click_type(rule(NetConfig, "hidden_dropout")),
             default=None,
             help="Drop probability of hidden units (dropout variants).",
         ),
@@ -175,7 +184,7 @@ COMPARE_OPTIONS = [
     (
         ("--eval-train-size",),
         dict(
-            type=click_type(NET_CHECKS["eval_train_size"]),
+            type=click_type(rule(NetConfig, "eval_train_size")),
             default=None,
             help="Training examples used for the per-epoch train error.",
         ),
@@ -183,7 +192,7 @@ COMPARE_OPTIONS = [
     (
         ("--dropout-scaling",),
         dict(
-            type=click_type(NET_CHECKS["dropout_scaling"]),
+            type=click_type(rule(NetConfig, "dropout_scaling")),
             default=None,
             help="Bernoulli dropout as the papers (no rescaling in training, weights x retain probability at test "
             "time) or inverted (kept units / retain probability in training).",
@@ -192,7 +201,7 @@ COMPARE_OPTIONS = [
     (
         ("--max-norm-layers",),
         dict(
-            type=click_type(NET_CHECKS["max_norm_layers"]),
+            type=click_type(rule(NetConfig, "max_norm_layers")),
             default=None,
             help="Max-norm on hidden units only, or on every layer's units (output too).",
         ),
@@ -200,7 +209,7 @@ COMPARE_OPTIONS = [
     (
         ("--init-scheme",),
         dict(
-            type=click_type(NET_CHECKS["init_scheme"]),
+            type=click_type(rule(NetConfig, "init_scheme")),
             default=None,
             help="Initial weights: he N(0,2/fan_in), fan-in N(0,1/fan_in), small-gaussian N(0,0.01^2), "
             "standard-uniform U(+-1/sqrt(fan_in)), glorot U(+-sqrt(6/(fan_in+fan_out))); auto = he for ReLU, "
@@ -235,7 +244,7 @@ COMPARE_OPTIONS = [
     (
         ("--patience",),
         dict(
-            type=click_type(NET_CHECKS["patience"]),
+            type=click_type(rule(NetConfig, "patience")),
             default=None,
             help="Early stopping: end a net's training when this many epochs have passed since its lowest "
             "validation error (Keras' EarlyStopping patience); with --retrain-on-full the second phase trains "
@@ -323,7 +332,7 @@ COMPARE_OPTIONS = [
     (
         ("--eval-every",),
         dict(
-            type=click_type(NET_CHECKS["eval_every"]),
+            type=click_type(rule(NetConfig, "eval_every")),
             default=None,
             help="Evaluate (train subset, validation, test), log and save every K epochs and after the last, "
             "instead of every epoch: long runs stop paying for what nobody reads.",
@@ -349,7 +358,7 @@ COMPARE_OPTIONS = [
     (
         ("--freeze-pretrained-epochs",),
         dict(
-            type=click_type(NET_CHECKS["freeze_pretrained_epochs"]),
+            type=click_type(rule(NetConfig, "freeze_pretrained_epochs")),
             default=None,
             help="Epochs at the start of fine-tuning in which the pretrained variants train only the new output "
             "layer (Hinton & Salakhutdinov's backpropclassify.m: 5).",
@@ -358,7 +367,9 @@ COMPARE_OPTIONS = [
     (
         ("--precision",),
         dict(
-            type=click_type(NET_CHECKS["precision"]), default=None, help=PRECISION_HELP + " Evaluation stays float32."
+            type=click_type(rule(NetConfig, "precision")),
+            default=None,
+            help=PRECISION_HELP + " Evaluation stays float32.",
         ),
     ),
     (

@@ -5,7 +5,6 @@ group by :mod:`revival.cli`."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import click
@@ -13,59 +12,20 @@ import click
 from revival import tables as T
 from revival.cli.common import (
     CONTEXT,
-    _list,
     check_fits,
-    click_type,
     common_options,
+    config_options,
     draw_figures,
     prepare,
     run_or_exit,
 )
-
-# (name, help); defaults and allowed values come from revival.config.DBMConfig
-DBM_OPTIONS = [
-    (
-        "pretrain_epochs",
-        "Epochs of CD-1 for each pretraining RBM (one per hidden layer, the bottom one with doubled input).",
-    ),
-    ("pretrain_lr", "Learning rate of the pretraining RBMs."),
-    ("epochs", "Epochs of joint PCD training of the composed DBM (0: keep the pretrained DBM)."),
-    ("lr", "Learning rate of the joint training."),
-    ("lr_decay", "Joint learning rate multiplied by this every epoch."),
-    ("weight_decay", "L2 cost on the weights (pretraining and joint)."),
-    ("initial_momentum", "Momentum for the first --momentum-epochs epochs of each phase."),
-    ("final_momentum", "Momentum after that."),
-    ("momentum_epochs", "Epochs at the initial momentum."),
-    ("batch_size", "Examples per update."),
-    ("chains", "Persistent Markov chains (fantasy particles) of PCD."),
-    ("mf_steps", "Mean-field rounds for the data-dependent statistics and the bound."),
-    ("gibbs_steps", "Gibbs sweeps of the persistent chains per update."),
-    ("binarize", "The images: one fixed seeded Bernoulli sample per image (stochastic), pixel >= 128, or none."),
-]
+from revival.config import DBMConfig
 
 
 def dbm_options(f):
-    from revival.config import DBMConfig
-
-    defaults = {fl.name: fl.default for fl in dataclasses.fields(DBMConfig)}
+    """DBMConfig's settings (:func:`revival.cli.common.config_options`), then the command's own:
+    the final evaluation and the training split."""
     opts = [
-        click.option(
-            "--layers",
-            callback=_list(int, lo=1),
-            default=",".join(map(str, defaults["layers"])),
-            help="Hidden units of each layer, bottom first, two or more layers (Salakhutdinov & Hinton 2009: 500,1000).",
-        )
-    ]
-    for name, help_ in DBM_OPTIONS:
-        opts.append(
-            click.option(
-                "--" + name.replace("_", "-"),
-                type=click_type(DBMConfig._checks[name]),
-                default=defaults[name],
-                help=help_,
-            )
-        )
-    opts += [
         click.option(
             "--ais-runs",
             type=click.IntRange(min=0, max=T.MAX_AIS_RUNS),
@@ -87,7 +47,7 @@ def dbm_options(f):
     ]
     for o in reversed(opts):
         f = o(f)
-    return f
+    return config_options(DBMConfig)(f)
 
 
 @click.command("pretrain-dbm", context_settings=CONTEXT)

@@ -11,126 +11,28 @@ import click
 from revival import tables as T
 from revival.cli.common import (
     CONTEXT,
-    PRECISION_HELP,
     THREADS_HELP,
     Finite,
     Threads,
-    _flag,
-    _list,
-    _list_of,
     _run_kind,
     apply_threads,
     check_fits,
+    checked,
     click_type,
     common_options,
+    config_options,
     device_or_exit,
     draw_figures,
     given_options,
     prepare,
     run_or_exit,
 )
-from revival.config import RBM_CHECKS
-
-# the RBM training options: name and help; the allowed values come from revival.config.RBM_CHECKS
-RBM_OPTIONS = [
-    ("visible_type", "Binary visibles, or unit-variance Gaussian visibles on standardised pixels (first layer)."),
-    ("epochs", "Passes over the training data."),
-    ("batch_size", "Examples per update."),
-    ("lr", "Learning rate [default: 0.1 for Bernoulli, 0.01 for Gaussian visibles]."),
-    ("lr_decay", "Learning rate multiplied by this every epoch."),
-    ("momentum", "Fixed momentum [default: 0.5 for 5 epochs, then 0.9]."),
-    ("weight_decay", "L2 cost on weights only."),
-    ("cd_k", "Gibbs steps per update (CD-k)."),
-    ("sparsity_target", "Target mean activation of hidden units (off unless given)."),
-    ("sparsity_cost", "Weight of the sparsity penalty."),
-    ("dropout", "Probability of dropping each hidden unit, per example and update (dropout RBM)."),
-    ("monitor_size", "Examples in the fixed train/valid subsets used for free energies and PLL."),
-    ("init_std", "Initial weights N(0, s^2) (the Guide: 0.01; the 2006 code: 0.1)."),
-    ("visible_bias_init", "Initial visible biases: log(p/(1-p)) of the data (the Guide) or zero (the 2006 code)."),
-    ("precision", PRECISION_HELP),
-]
-
-
-def rbm_options(per_layer: bool):
-    """The RBM training options; with ``per_layer`` the options of T.DBN_PER_LAYER take lists."""
-    defaults = T.DBN_DEFAULTS if per_layer else T.RBM_DEFAULTS
-
-    def deco(f):
-        opts = []
-        for name, help_ in RBM_OPTIONS:
-            t, d = click_type(RBM_CHECKS[name]), defaults[name]
-            if per_layer and name in T.DBN_PER_LAYER:
-                opts.append(
-                    click.option(
-                        _flag(name),
-                        callback=_list_of(t),
-                        default=None if d is None else str(d),
-                        help=help_ + " One value, or one per layer (comma-separated).",
-                    )
-                )
-            else:
-                opts.append(click.option(_flag(name), type=t, default=d, help=help_))
-        opts.append(
-            click.option(
-                "--persistent/--no-persistent", default=defaults["persistent"], help="Persistent CD (Tieleman 2008)."
-            )
-        )
-        for o in reversed(opts):
-            f = o(f)
-        return f
-
-    return deco
-
-
-def _check_sparsity(o: dict):
-    cost, target = o.get("sparsity_cost"), o.get("sparsity_target")
-    costs = cost if isinstance(cost, list) else [cost]
-    if any(c and c > 0 for c in costs) and target is None:
-        raise click.BadParameter("needs --sparsity-target as well", param_hint="--sparsity-cost")
+from revival.config import DBNConfig, DBNMonitorConfig, RBMConfig, RBMMonitorConfig, per_layer, rule_of
 
 
 @click.command("pretrain-rbm", context_settings=CONTEXT)
-@click.option(
-    "--hidden", type=click_type(RBM_CHECKS["hidden"]), default=T.RBM_DEFAULTS["hidden"], help="Number of hidden units."
-)
-@click.option(
-    "--binarize",
-    type=click_type(RBM_CHECKS["binarize"]),
-    default=T.RBM_DEFAULTS["binarize"],
-    help="Binary data: one fixed seeded Bernoulli sample per image, pixel >= 128, or grey levels.",
-)
-@rbm_options(per_layer=False)
-@click.option(
-    "--ais-every",
-    type=click.IntRange(min=0),
-    default=T.RBM_DEFAULTS["ais_every"],
-    help="Estimate the test log-probability by AIS (1,000 betas) every N epochs; 0 = never.",
-)
-@click.option(
-    "--ais-runs",
-    type=click.IntRange(min=0, max=T.MAX_AIS_RUNS),
-    default=T.RBM_DEFAULTS["ais_runs"],
-    help="AIS runs for log Z; 0 switches AIS (and the final evaluation) off.",
-)
-@click.option(
-    "--ais-betas",
-    type=click.IntRange(min=2, max=T.MAX_AIS_BETAS),
-    default=T.RBM_DEFAULTS["ais_betas"],
-    help="Intermediate distributions of the final AIS evaluation (Salakhutdinov & Murray 2008).",
-)
-@click.option(
-    "--raise-examples",
-    type=click.IntRange(min=0),
-    default=T.RBM_DEFAULTS["raise_examples"],
-    help="With N > 0 the final evaluation is a sandwich: RAISE's conservative estimate on N test examples "
-    "beside AIS (see evaluate-rbm --method sandwich).",
-)
-@click.option(
-    "--base-rate",
-    type=click.Choice(T.BASE_RATES),
-    default=T.RBM_DEFAULTS["base_rate"],
-    help="Base-rate model of AIS/RAISE: clipped pixel means, or Salakhutdinov's pseudo-counts.",
-)
+@config_options(RBMConfig)
+@config_options(RBMMonitorConfig)
 @common_options
 def pretrain_rbm_cmd(**o):
     """Train an RBM on images by contrastive divergence (CD-k) or persistent CD.
@@ -142,14 +44,10 @@ def pretrain_rbm_cmd(**o):
     from revival.experiments import pretrain
 
     def resolve(opts):
-        if opts["lr"] is None:
-            opts["lr"] = T.LR_BY_VISIBLE[opts["visible_type"]]
-        if opts["momentum"] is None:  # the schedule used, recorded beside the null that selects it
-            m = {k: opts.get(k, T.RBM_DEFAULTS[k]) for k in ("initial_momentum", "momentum_epochs", "final_momentum")}
-            opts["momentum_schedule"] = (
-                f"{m['initial_momentum']:g} for {m['momentum_epochs']} epochs, then {m['final_momentum']:g}"
-            )
-        _check_sparsity(opts)
+        cfg = checked(RBMConfig, opts)
+        opts["lr"] = cfg.learning_rate  # config.json records the rate used, and the schedule
+        if cfg.momentum_schedule() is not None:  # beside the null that selects it
+            opts["momentum_schedule"] = cfg.momentum_schedule()
         # weights, velocity, workspace and monitoring: about 6 copies of W plus batch-sized buffers
         check_fits(
             "--hidden",
@@ -165,32 +63,8 @@ def pretrain_rbm_cmd(**o):
 
 
 @click.command("pretrain-dbn", context_settings=CONTEXT)
-@click.option(
-    "--layers",
-    callback=_list(int, lo=1),
-    default=",".join(map(str, T.DBN_DEFAULTS["layers"])),
-    help="Hidden units of each layer, bottom first (Hinton & Salakhutdinov 2006: 500,500,2000).",
-)
-@click.option(
-    "--binarize",
-    type=click.Choice(["none", "stochastic", "threshold"]),
-    default=T.DBN_DEFAULTS["binarize"],
-    help="First layer's data: grey levels in [0, 1] (none, as the 2006 code), one fixed seeded Bernoulli "
-    "sample per image, or pixel >= 128.",
-)
-@click.option(
-    "--feed",
-    type=click.Choice(T.FEEDS),
-    default=T.DBN_DEFAULTS["feed"],
-    help="Layer k+1 trains on layer k's hidden probabilities (as the 2006 code) or one fixed sample of them.",
-)
-@click.option(
-    "--sample-steps",
-    type=click.IntRange(min=0),
-    default=T.DBN_DEFAULTS["sample_steps"],
-    help="Gibbs sweeps in the top RBM behind each dbn/samples grid.",
-)
-@rbm_options(per_layer=True)
+@config_options(DBNConfig)
+@config_options(DBNMonitorConfig)
 @common_options
 def pretrain_dbn_cmd(**o):
     """Train a deep belief net greedily: a stack of RBMs, one layer at a time, each on the hidden
@@ -204,22 +78,16 @@ def pretrain_dbn_cmd(**o):
     from revival.experiments import pretrain
 
     def resolve(opts):
-        _check_sparsity(opts)
         try:
-            layers = T.per_layer(opts, len(opts["layers"]))
+            per_layer(opts, len(opts["layers"]))  # a list of the wrong length, named as its option
         except ValueError as e:
             raise click.BadParameter(str(e)) from None
+        layers = checked(DBNConfig, opts).layer_configs()
         # config.json records the values used, not "use the default": each layer's learning rate,
         # and the momentum schedule where no fixed momentum was given
-        opts["lr"] = [lo["lr"] for lo in layers]
-        if all(lo["momentum"] is None for lo in layers):
-            d = T.RBM_DEFAULTS
-            opts["momentum_schedule"] = [
-                f"{lo.get('initial_momentum', d['initial_momentum']):g} for "
-                f"{lo.get('momentum_epochs', d['momentum_epochs'])} epochs, then "
-                f"{lo.get('final_momentum', d['final_momentum']):g}"
-                for lo in layers
-            ]
+        opts["lr"] = [c.learning_rate for c in layers]
+        if all(c.momentum is None for c in layers):
+            opts["momentum_schedule"] = [c.momentum_schedule() for c in layers]
         sizes = [784, *opts["layers"]]
         check_fits(
             "--layers",
@@ -296,7 +164,7 @@ def pretrain_dbn_cmd(**o):
 )
 @click.option(
     "--binarize",
-    type=click_type(RBM_CHECKS["binarize"]),
+    type=click_type(rule_of(RBMConfig.__dataclass_fields__["binarize"])),
     default=None,
     help="[default: as in training, else stochastic]",
 )

@@ -21,6 +21,7 @@ import torch
 
 from revival import data as D
 from revival import runs
+from revival.config import NetConfig, RBMConfig, defaults
 from revival.experiments import executor
 from revival.experiments.plan import plan, plan_lines
 from revival.experiments.presets import PRESETS, hidden_layers
@@ -37,10 +38,10 @@ from revival.models import dbn as DBN
 from revival.models.baselines import fit_knn, fit_svm
 from revival.models.mlp import MLP, seeded_mlp
 from revival.reporting.report import group_rows, pair_differences, summary_markdown
-from revival.tables import KNN_KS, RBM_DEFAULTS, SVM_CS, SVM_GAMMA_FACTORS
+from revival.tables import KNN_KS, SVM_CS, SVM_GAMMA_FACTORS
 from revival.training.layerwise import first_layer_data, fit_stack
 from revival.training.netfit import NetFit, Selection
-from revival.training.train import GracefulStop, MLPTrainConfig, epoch_loop, evaluate_classifier, predicted_classes
+from revival.training.train import GracefulStop, epoch_loop, evaluate_classifier, predicted_classes
 
 LONG_RUN = 100_000  # weight updates in all: the run prints its plan (revival.experiments.plan) before it starts
 FEW_UPDATES = 300  # fewer weight updates than this per net: the console suggests --min-updates
@@ -102,9 +103,9 @@ def init_notes(path, rbms: list, opts: dict) -> list[str]:
 
 def pretrain_options(opts: dict, sizes: list[int]) -> list[dict]:
     """The RBM options of each layer pretrained inside the experiment (``--pretrain-*``, the rest
-    from the 2006 code's settings as ``RBM_DEFAULTS`` has them)."""
+    from the 2006 code's settings as :class:`~revival.config.RBMConfig` has them)."""
     base = {
-        **RBM_DEFAULTS,
+        **defaults(RBMConfig),
         "visible_type": "bernoulli",
         "binarize": "none",
         "epochs": opts["pretrain_epochs"],
@@ -310,15 +311,25 @@ class PointFit:
             for k, v in s.items()
             if k not in ("input_dropout", "hidden_dropout", "dropout_type", "weight_decay", "max_norm")
         }  # --variant-lr etc.
-        self.cfg = MLPTrainConfig.from_dict(
+        # the point's net: the shared options, the variant's own (--variant-lr ...), and what the
+        # variant and the grid point switch on
+        self.cfg = NetConfig.from_options(
             {
                 **opts,
                 **own,
-                "epochs": epochs,
+                "layers": hidden,
+                "activation": self.activation,
+                "loss": self.loss,
+                "init_scheme": self.init_scheme,
+                "input_dropout": s["input_dropout"],
+                "hidden_dropout": s["hidden_dropout"],
+                "dropout_type": s["dropout_type"],
                 "weight_decay": s["weight_decay"],
                 "max_norm": s["max_norm"],
-                "loss": self.loss,
-                "freeze_epochs": min(opts["freeze_pretrained_epochs"], epochs) if point.pretrained else 0,
+                "epochs": epochs,
+                "eval_every": self.eval_every,
+                "freeze_pretrained_epochs": min(opts["freeze_pretrained_epochs"], epochs) if point.pretrained else 0,
+                "seed": point.seed,
             }
         )
         self.hidden = hidden
@@ -394,7 +405,7 @@ class PointFit:
             row["lr"] = self.cfg.lr
         if p.pretrained:  # how the pretrained start was used: weights scaled by 1/q, epochs with it frozen
             row["pretrained_weight_scale"] = self.weight_scale
-            row["freeze_pretrained_epochs"] = self.cfg.freeze_epochs
+            row["freeze_pretrained_epochs"] = self.cfg.freeze_pretrained_epochs
         if self.monitor_x is not None:  # where the units ended up: the figure of Glorot & Bengio's Table/Figure 2
             row["activation_mean"] = [last[f"activation/layer_{k}/mean"] for k in range(1, len(self.hidden) + 1)]
             row["saturated"] = [last[f"activation/layer_{k}/saturated"] for k in range(1, len(self.hidden) + 1)]

@@ -19,11 +19,12 @@ import numpy as np
 import torch
 
 from revival import data as D
+from revival.config import NetConfig, RBMConfig
 from revival.experiments.presets import VARIANTS, hidden_layers
 from revival.experiments.sweep import eval_interval, grid, point_epochs, variant_settings
 from revival.models.mlp import seeded_mlp
 from revival.training.layerwise import new_rbm
-from revival.training.train import ClassifierTrainer, MLPTrainConfig, RBMTrainConfig, evaluate_classifier
+from revival.training.train import ClassifierTrainer, evaluate_classifier
 
 PROBE_BATCHES = 8  # timed, after as many again to warm up
 
@@ -40,7 +41,10 @@ def net_seconds(sizes, activation, settings: dict, opts: dict, x: D.Visible, y: 
     model = seeded_mlp(sizes, activation, 0).to(device)
     model.input_dropout, model.hidden_dropout = settings["input_dropout"], settings["hidden_dropout"]
     model.dropout_type = settings["dropout_type"]
-    cfg = MLPTrainConfig.from_dict({**opts, **settings})
+    given = {k: v for k, v in {**opts, **settings}.items() if v is not None}  # unset: the config's default
+    cfg = NetConfig.from_options(
+        {**given, "layers": sizes[1:-1], "activation": activation, "freeze_pretrained_epochs": 0}
+    )
     trainer = ClassifierTrainer(
         model, cfg, torch.Generator(device=device).manual_seed(0), torch.Generator(device=device).manual_seed(1)
     )
@@ -57,13 +61,11 @@ def eval_seconds(sizes, activation, x: D.Visible, y: torch.Tensor, device) -> fl
 
 def rbm_seconds(n_visible: int, n_hidden: int, opts: dict, device) -> float:
     """Seconds of one CD-k update of an ``n_visible``-``n_hidden`` RBM on random binary data."""
-    cfg = RBMTrainConfig.from_dict(
-        {
-            "hidden": n_hidden,
-            "batch_size": opts["pretrain_batch_size"],
-            "cd_k": opts["pretrain_cd_k"],
-            "precision": opts.get("precision", "fp32"),
-        }
+    cfg = RBMConfig(
+        n_hidden=n_hidden,
+        batch_size=opts["pretrain_batch_size"],
+        cd_k=opts["pretrain_cd_k"],
+        precision=opts.get("precision", "fp32"),
     )
     g = torch.Generator().manual_seed(0)
     data = D.Visible((torch.rand(PROBE_BATCHES * cfg.batch_size, n_visible, generator=g) < 0.5).float().to(device))

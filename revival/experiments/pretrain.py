@@ -10,7 +10,7 @@ from typing import Callable
 
 from revival import data as D
 from revival import runs
-from revival import tables as T
+from revival.config import per_layer
 from revival.models import dbn as DBN
 from revival.models import partition as P
 from revival.models import rbm as R
@@ -181,7 +181,7 @@ def pretrain_dbn(
     from revival.api import RunLogger, fit_dbn
     from revival.config import DBNConfig
 
-    vis, stats = pixel_data(T.per_layer(opts, len(opts["layers"]))[0], device)
+    vis, stats = pixel_data(per_layer(opts, len(opts["layers"]))[0], device)
     cfg = DBNConfig.from_options(opts).replace(device=str(device))
     out = {}
 
@@ -205,8 +205,8 @@ def extend_dbn_epochs(path, opts: dict, epochs) -> tuple[list[int], str]:
     Returns the per-layer epochs to record and one line saying so; ValueError naming --epochs when
     every layer has finished or when ``E`` is below the epochs the layer in progress already did."""
     n = len(opts["layers"])
-    old = T.per_layer(opts, n)
-    new = T.per_layer({**opts, "epochs": epochs}, n)
+    old = per_layer(opts, n)
+    new = per_layer({**opts, "epochs": epochs}, n)
     out, kept = [], []
     for k, (o, w) in enumerate(zip(old, new), 1):
         folder = Path(path) / f"layer-{k}"

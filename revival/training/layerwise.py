@@ -14,10 +14,11 @@ import torch
 
 from revival import data as D
 from revival import runs
+from revival.config import RBMConfig
 from revival.models import dbn as DBN
 from revival.models import partition as P
 from revival.models import rbm as R
-from revival.training.train import GracefulStop, RBMTrainConfig, RBMTrainer, checked_floats, epoch_loop, rbm_monitor
+from revival.training.train import GracefulStop, RBMTrainer, checked_floats, epoch_loop, rbm_monitor
 
 DISPLAY_STEPS = 20  # Gibbs sweeps per epoch of the display chains behind rbm/samples
 AIS_MONITOR_BETAS = 1000  # the cheap schedule used by --ais-every during training
@@ -61,13 +62,13 @@ def monitor_subsets(train: D.Visible, valid: D.Visible, n: int, seed: int) -> tu
     return train.batch(pick), valid.batch(slice(0, n))
 
 
-def new_rbm(train: D.Visible, cfg: RBMTrainConfig, seed: int, device) -> tuple[R.RBM, RBMTrainer]:
+def new_rbm(train: D.Visible, cfg: RBMConfig, seed: int, device) -> tuple[R.RBM, RBMTrainer]:
     """A fresh RBM for ``train``'s width and its trainer, drawn from one generator seeded with
     ``seed``: the initial weights (N(0, init_std^2)), the visible biases from the data's means
     (``log-odds``), then PCD's chains. The CLI's runs and the library's in-memory fits both start
     here, so the same seed gives the same parameters either way."""
     gen = torch.Generator(device=device).manual_seed(seed)
-    model = R.RBM(train.data.shape[1], cfg.hidden, cfg.visible_type).to(device)
+    model = R.RBM(train.data.shape[1], cfg.n_hidden, cfg.visible_type).to(device)
     model.init_(gen, train.all().mean(0) if cfg.visible_bias_init == "log-odds" else None, std=cfg.init_std)
     return model, RBMTrainer(model, cfg, gen)
 
@@ -77,7 +78,7 @@ class RBMFit:
 
     def __init__(self, job: RBMJob, device, echo, progress: bool):
         self.job, self.echo, self.progress = job, echo, progress
-        self.cfg = cfg = RBMTrainConfig.from_dict(job.opts)
+        self.cfg = cfg = RBMConfig.from_options(job.opts)
         d = job.data
         self.model, self.trainer = new_rbm(d.train, cfg, job.seed, device)
         self.gen = self.trainer.gen
@@ -146,7 +147,7 @@ class RBMFit:
         self.history.append({"epoch": epoch + 1, **self.last})
         log_rbm_epoch(w, epoch + 1, self.last, m, model, cfg.momentum_at(epoch), cfg.lr_at(epoch), d)
         w.flush()
-        ck = R.checkpoint_dict(model, {**cfg.as_dict(), "epochs_completed": epoch + 1}, job.extra)
+        ck = R.checkpoint_dict(model, {**cfg.checkpoint_config(), "epochs_completed": epoch + 1}, job.extra)
         runs.save_epoch(
             job.folder,
             ck,

@@ -5,7 +5,7 @@ compare-dropout point share (so a library fit and a point of the command give th
 on; after each epoch (every ``eval_every``, and the last) it evaluates every split, checks for
 divergence, and, where it has them, logs to a TensorBoard writer, saves ``state.pt`` in its folder
 (resume continues bit for bit) and echoes one line. The caller builds the net (initialised from a
-pretrained stack or a DBM or not) and the :class:`revival.training.train.MLPTrainConfig`.
+pretrained stack or a DBM or not) and the :class:`revival.config.NetConfig`.
 """
 
 from __future__ import annotations

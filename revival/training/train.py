@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import signal
 import sys
-from dataclasses import asdict, dataclass, fields
 from typing import Callable
 
 import torch
 
+from revival.config import NetConfig, RBMConfig
 from revival.data import Visible, batches
 from revival.errors import Diverged, Interrupted  # noqa: F401 (raised here)
 from revival.models import rbm as R
-from revival.tables import COMPARE_DEFAULTS, LR_BY_VISIBLE, RBM_DEFAULTS
 from revival.training.precision import lowp
 
 # ------------------------------------------------------------------------- stopping
@@ -144,65 +143,16 @@ def epoch_loop(
 
 # ------------------------------------------------------------------------- RBM training
 
-_RBM = RBM_DEFAULTS
-
-
-@dataclass
-class RBMTrainConfig:
-    """Hyperparameters of one RBM; defaults from ``experiments.RBM_DEFAULTS`` (the Practical Guide,
-    Hinton 2010). ``momentum`` None means ``initial_momentum``, then ``final_momentum`` after
-    ``momentum_epochs``; the learning rate is ``lr * lr_decay ** epoch``; ``dropout`` is the
-    probability of dropping a hidden unit (dropout RBM)."""
-
-    hidden: int = _RBM["hidden"]
-    visible_type: str = _RBM["visible_type"]
-    epochs: int = _RBM["epochs"]
-    batch_size: int = _RBM["batch_size"]
-    lr: float = LR_BY_VISIBLE["bernoulli"]
-    lr_decay: float = _RBM["lr_decay"]
-    momentum: float | None = _RBM["momentum"]
-    initial_momentum: float = _RBM["initial_momentum"]
-    final_momentum: float = _RBM["final_momentum"]
-    momentum_epochs: int = _RBM["momentum_epochs"]
-    weight_decay: float = _RBM["weight_decay"]
-    cd_k: int = _RBM["cd_k"]
-    persistent: bool = _RBM["persistent"]
-    sparsity_target: float | None = _RBM["sparsity_target"]
-    sparsity_cost: float = _RBM["sparsity_cost"]
-    sparsity_decay: float = _RBM["sparsity_decay"]
-    dropout: float = _RBM["dropout"]
-    init_std: float = _RBM["init_std"]
-    visible_bias_init: str = _RBM["visible_bias_init"]
-    precision: str = _RBM["precision"]  # "bf16": the CD matrix products in bfloat16 (revival.training.precision)
-    # what PCD's persistent chain holds: "visible" states (revival's), or "hidden" states started at 0,
-    # as scikit-learn's BernoulliRBM keeps them (revival.sklearn.RBMTransformer; R.cd_statistics)
-    pcd_chain: str = "visible"
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "RBMTrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    def lr_at(self, epoch: int) -> float:
-        return self.lr * self.lr_decay**epoch
-
-    def momentum_at(self, epoch: int) -> float:
-        if self.momentum is not None:
-            return self.momentum
-        return self.initial_momentum if epoch < self.momentum_epochs else self.final_momentum
-
 
 class RBMTrainer:
     """Owns the learning state of one RBM: velocities, persistent chains, the sparsity estimate.
 
-    The update is SGD with momentum on the CD/PCD gradient (Hinton 2010, sections 9-10):
+    ``cfg`` is an :class:`~revival.config.RBMConfig`. The update is SGD with momentum on the CD/PCD
+    gradient (Hinton 2010, sections 9-10):
         dW <- m dW + lr (grad_W - lambda W);  W <- W + dW      (biases: no decay)
     """
 
-    def __init__(self, model: R.RBM, cfg: RBMTrainConfig, generator: torch.Generator):
+    def __init__(self, model: R.RBM, cfg: RBMConfig, generator: torch.Generator):
         self.model, self.cfg, self.gen = model, cfg, generator
         W, b, c = model.params()
         self.vel = [torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(c)]
@@ -340,56 +290,15 @@ def rbm_monitor(
 
 # ------------------------------------------------------------------------- classifier training
 
-_MLP = COMPARE_DEFAULTS
-
-
-@dataclass
-class MLPTrainConfig:
-    """SGD with momentum for classifiers, with the paper-style schedules (Srivastava et al. 2014,
-    appendix A/B; Hinton et al. 2012): momentum ramped linearly from ``initial_momentum`` to
-    ``final_momentum`` over ``momentum_epochs``, learning rate ``lr * lr_decay ** epoch``, and with
-    ``dampen`` each step scaled by (1 - momentum) as in Hinton et al. 2012. Defaults from
-    ``experiments.COMPARE_DEFAULTS``; ``weight_decay`` and ``max_norm`` are off unless set."""
-
-    epochs: int = _MLP["epochs"]
-    batch_size: int = _MLP["batch_size"]
-    lr: float = _MLP["lr"]
-    lr_decay: float = _MLP["lr_decay"]
-    initial_momentum: float = _MLP["initial_momentum"]
-    final_momentum: float = _MLP["final_momentum"]
-    momentum_epochs: int = _MLP["momentum_epochs"]
-    dampen: bool = _MLP["dampen"]
-    weight_decay: float = 0.0
-    max_norm: float | None = None
-    max_norm_layers: str = _MLP["max_norm_layers"]  # "hidden": each hidden unit's incoming weights; "all": output too
-    loss: str = _MLP["loss"]
-    monitor_layers: bool = _MLP["monitor_layers"]  # per-layer gradient norms (mean over the epoch's batches)
-    precision: str = _MLP["precision"]  # "bf16": forward and backward products under bfloat16 autocast
-    # the first ``freeze_epochs`` epochs update the output layer alone (the hidden layers keep their
-    # start): Hinton & Salakhutdinov's backpropclassify.m trains only the new softmax layer on top of
-    # the pretrained stack for its first 5 epochs
-    freeze_epochs: int = 0
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MLPTrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-    def momentum_at(self, epoch: int) -> float:
-        if self.momentum_epochs <= 0 or epoch >= self.momentum_epochs:
-            return self.final_momentum
-        t = epoch / self.momentum_epochs
-        return (1 - t) * self.initial_momentum + t * self.final_momentum
-
-    def lr_at(self, epoch: int) -> float:
-        return self.lr * self.lr_decay**epoch
-
 
 class ClassifierTrainer:
-    """Minibatch SGD on an :class:`~revival.models.mlp.MLP`: weight decay on weights only, max-norm
-    projection after every step, dropout masks from the run's generator."""
+    """Minibatch SGD on an :class:`~revival.models.mlp.MLP` with the schedules of a
+    :class:`~revival.config.NetConfig`: weight decay on weights only, max-norm projection after every
+    step, dropout masks from the run's generator; the first ``freeze_pretrained_epochs`` epochs update
+    the output layer alone (Hinton & Salakhutdinov's backpropclassify.m trains only the new softmax
+    layer on top of the pretrained stack for its first 5 epochs)."""
 
-    def __init__(self, model, cfg: MLPTrainConfig, generator: torch.Generator, noise: torch.Generator):
+    def __init__(self, model, cfg: NetConfig, generator: torch.Generator, noise: torch.Generator):
         # two streams: ``generator`` orders the examples (the same for every variant of one seed),
         # ``noise`` draws the dropout masks
         self.model, self.cfg, self.gen, self.noise = model, cfg, generator, noise
@@ -431,7 +340,11 @@ class ClassifierTrainer:
         loss_sum, err_sum = torch.zeros((), device=dev), torch.zeros((), device=dev)
         weights = model.weights()
         grad_sum = torch.zeros(len(weights), device=dev) if cfg.monitor_layers else None
-        frozen = [prm for lin in model.layers[:-1] for prm in lin.parameters()] if epoch < cfg.freeze_epochs else []
+        frozen = (
+            [prm for lin in model.layers[:-1] for prm in lin.parameters()]
+            if epoch < cfg.freeze_pretrained_epochs
+            else []
+        )
         model.train()
         for idx in batches(len(x), cfg.batch_size, self.gen, dev):
             check()
