@@ -29,10 +29,18 @@ import torch
 
 from revival import data as D
 from revival import runs
-from revival import tables as T
-from revival.config import DBNConfig, DBNMonitorConfig, NetConfig, RBMConfig, per_layer
+from revival.config import (
+    CompareConfig,
+    DBNConfig,
+    DBNMonitorConfig,
+    NetConfig,
+    RBMConfig,
+    as_given,
+    defaults,
+    per_layer,
+    resolve_compare,
+)
 from revival.errors import ConfigError
-from revival.experiments import presets
 from revival.memory import layered_floats, memory_problem
 from revival.models import dbn as DBN
 from revival.models import partition as P
@@ -820,32 +828,6 @@ def load(path):
 # ------------------------------------------------------------------------- experiments
 
 
-def checked_as_the_command(options: dict) -> dict:
-    """``options`` converted and checked by the ``revival compare-dropout`` command's own option
-    declarations (types, ranges, choices, list parsing), so the library takes exactly the values the
-    command takes: ``epochs=0`` and ``lr=nan`` are refused, ``variants="baseline"`` is one variant, as
-    ``--variants baseline`` is. A list goes in as the command's comma-separated text. ValueError naming
-    the option."""
-    import click
-
-    from revival.cli import main as cli  # here, not at the top: the CLI imports the library
-
-    command = cli.commands["compare-dropout"]
-    by_name = {p.name: p for p in command.params}
-    ctx = click.Context(command)
-    out = dict(options)
-    for k, v in options.items():
-        param = by_name.get(k)
-        if param is None or v is None:
-            continue
-        raw = ",".join(map(str, v)) if isinstance(v, (list, tuple)) else v
-        try:
-            out[k] = param.process_value(ctx, raw)
-        except click.BadParameter as e:
-            raise ValueError(f"{k}: {e.message}") from None
-    return out
-
-
 def compare_dropout(logdir="runs", name: str | None = None, echo=print, **options) -> dict:
     """The ``revival compare-dropout`` experiment from Python, in this process: ``options`` are the
     command's, snake_case (``preset="pretraining-quick"``, ``variants=["baseline", "pretrained"]``,
@@ -857,11 +839,13 @@ def compare_dropout(logdir="runs", name: str | None = None, echo=print, **option
     from revival.experiments import compare as C
     from revival.training.precision import resolve as resolve_precision
 
-    unknown = [k for k in options if k not in T.COMPARE_DEFAULTS and k not in ("preset", "seed", "device", "data_dir")]
+    unknown = [
+        k for k in options if k not in defaults(CompareConfig) and k not in ("preset", "seed", "device", "data_dir")
+    ]
     if unknown:
         raise ValueError(f"compare_dropout: unknown option {unknown[0]!r}")
-    options = checked_as_the_command(options)
-    opts = presets.resolve_compare({"dataset": None, **options})
+    options = as_given(CompareConfig, options)  # lists as comma-separated text too, as the command reads them
+    opts = resolve_compare({"dataset": None, **options})
     opts.update(
         seed=options.get("seed", 0),
         device=options.get("device", "auto"),

@@ -1,6 +1,6 @@
 """The tables every room may read: the choices settings offer, the limits of the evaluations, and
-the defaults of the commands whose options are not yet a config (evaluate-rbm, compare-dropout); the
-RBM, DBN, DBM and net settings are declared in :mod:`revival.config`. No torch here and no revival
+evaluate-rbm's defaults (its options are not yet a config); every other command's settings are
+declared once in :mod:`revival.config`. No torch here and no revival
 imports, so the CLI starts fast.
 """
 
@@ -46,80 +46,3 @@ SVM_GAMMA_FACTORS = (1 / 3, 1.0, 3.0)
 CLASSIC_EXTRA = "classic"  # pip install 'revival[classic]' brings scikit-learn for svm-rbf
 RAY_EXTRA = "ray"  # pip install 'revival[ray]' brings Ray for compare-dropout --executor ray
 EXECUTORS = ("local", "ray")
-
-# ------------------------------------------------------------------------- compare-dropout
-
-COMPARE_DEFAULTS = {
-    "dataset": "mnist",
-    "train_size": None,
-    "layers": [1024, 1024],
-    "activation": "relu",
-    "loss": "cross-entropy",
-    "variants": ["baseline", "dropout"],
-    "epochs": 50,
-    "batch_size": 100,
-    "lr": 0.05,
-    "lr_decay": 1.0,
-    "initial_momentum": 0.5,
-    "final_momentum": 0.9,
-    "momentum_epochs": 10,
-    "dampen": False,
-    "weight_decay": 1e-4,
-    "max_norm": 3.0,
-    "input_dropout": 0.2,
-    "hidden_dropout": 0.5,
-    "mc_samples": 50,
-    "seeds": 1,
-    "train_sizes": None,
-    "dropout_rates": None,
-    "depths": None,
-    "width": None,
-    "eval_train_size": 10_000,
-    "init": None,
-    "dropout_scaling": "inverted",
-    "max_norm_layers": "hidden",
-    "init_scheme": "auto",
-    "retrain_on_full": False,
-    # train once on training + validation images (60,000 for MNIST): protocols whose length is fixed
-    # in advance (no validation phase to choose it), e.g. Hinton & Salakhutdinov's 200 epochs
-    "train_on_all": False,
-    # more sweep axes (None: the single option above), the per-layer monitors, and a floor on the
-    # weight updates of small training sets (0: off; epochs are raised, evaluation thinned to ~epochs points)
-    "activations": None,
-    "losses": None,
-    "init_schemes": None,
-    "monitor_layers": True,
-    "min_updates": 0,
-    "precision": "fp32",
-    # where the points run: one after another here, or as Ray tasks (revival.experiments.executor)
-    "executor": "local",
-    "ray_address": None,
-    "point_cpus": 1.0,
-    "point_gpus": 0.0,
-    "max_retries": 1,
-    # pretraining inside the experiment (pretrained variants without --init): Hinton & Salakhutdinov's
-    # code (CD-1, lr 0.1, momentum 0.5 -> 0.9 from epoch 6, weight cost 2e-4, batch 100, grey levels)
-    "pretrain_epochs": 10,
-    "pretrain_lr": 0.1,
-    "pretrain_cd_k": 1,
-    "pretrain_batch_size": 100,
-    "pretrain_init_std": 0.01,
-    "pretrain_visible_bias_init": "log-odds",
-    # epochs at the start of fine-tuning in which a pretrained net trains its new output layer alone
-    # (the hidden layers keep the DBN's weights), as backpropclassify.m does for 5 epochs
-    "freeze_pretrained_epochs": 0,
-    # the dbm-pretrained variants: the DBM's two RBMs pretrain with the pretrain_* settings above, then
-    # dbm_epochs of joint PCD training at dbm_lr (revival.config.DBMConfig's other defaults)
-    "dbm_epochs": 10,
-    "dbm_lr": 0.0003,
-    # per-variant optimiser settings, {variant: {setting: value}} (a preset's, then --variant-lr etc.),
-    # so each variant of a comparison can train at a setting that works for it
-    "variant_options": {},
-    # evaluate, log and save every this many epochs (and after the last); 1: every epoch
-    "eval_every": 1,
-    # model selection on the validation split (Keras' EarlyStopping): keep the weights of the epoch of
-    # lowest validation error, and stop when that many epochs have passed since it (None: never); off by
-    # default, so runs keep the papers' fixed length
-    "restore_best": False,
-    "patience": None,
-}

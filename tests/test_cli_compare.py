@@ -138,8 +138,8 @@ def test_plan_lists_points_updates_and_a_measured_estimate_without_a_run_folder(
     assert by["baseline-n300"][3] == "9" and by["baseline-n100"][3] == "3"  # 3 epochs of 3 and of 1 batches
     assert "pretraining" in by["pretrained-n300"][5] and "not estimated" in by["knn-n100"][5]
     assert "total: about" in r.output and "plus the classical models" in r.output
+    from revival.config import resolve_compare
     from revival.experiments import compare as C
-    from revival.experiments.presets import resolve_compare
 
     opts = resolve_compare(
         {

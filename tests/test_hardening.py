@@ -15,7 +15,7 @@ import torch
 
 from helpers import events, invoke, only_run
 from revival import runs
-from revival.experiments import presets
+from revival.config import resolve_compare
 from test_reliability import interrupt_after, start
 
 run_cli = partial(invoke, catch=True)  # as a user meets it: the exit code and the output, no exception
@@ -491,7 +491,7 @@ def test_sweep_values_that_print_alike_are_refused_and_repeats_count_once(tmp_pa
     r = run_cli(*C, "--dropout-rates", "0.1,0.1000001", "--variants", "dropout", "--logdir", tmp_path)
     assert r.exit_code == 2 and "--dropout-rates" in r.output and "p0.1" in r.output
     assert not (tmp_path / "compare-dropout").exists()
-    opts = presets.resolve_compare(
+    opts = resolve_compare(
         {
             "variants": ["baseline", "baseline", "dropout"],
             "dropout_rates": [0.5, 0.5, 0.2],

@@ -12,10 +12,9 @@ import torch
 from conftest import full_mnist_root, needs_full_mnist
 from helpers import events, invoke, only_run
 from revival import tables as T
-from revival.config import NetConfig
+from revival.config import NetConfig, resolve_compare
 from revival.data import Visible
 from revival.experiments import compare as C
-from revival.experiments import presets
 from revival.models import baselines as K
 from revival.models.mlp import MLP, init_, saturation
 from revival.training.train import ClassifierTrainer, layer_monitor
@@ -41,7 +40,7 @@ TINY = [
 
 
 def test_grid_crosses_every_axis_with_unique_names():
-    opts = presets.resolve_compare(
+    opts = resolve_compare(
         {
             "variants": ["baseline", "dropout", "knn", "logistic-regression"],
             "train_sizes": [100, 200],
@@ -74,7 +73,7 @@ def test_grid_crosses_every_axis_with_unique_names():
 
 
 def test_grid_without_new_axes_keeps_todays_names():
-    opts = presets.resolve_compare({"variants": ["baseline", "dropout"], "train_sizes": [100], "seeds": 1, "seed": 0})
+    opts = resolve_compare({"variants": ["baseline", "dropout"], "train_sizes": [100], "seeds": 1, "seed": 0})
     assert [p.name(opts) for p in C.grid(opts)] == ["baseline-n100", "dropout-n100"]
 
 

@@ -12,8 +12,7 @@ import torch
 import revival
 from helpers import invoke, only_run, timeless
 from revival import api
-from revival import tables as T
-from revival.config import DBNConfig, NetConfig, RBMConfig
+from revival.config import CompareConfig, DBNConfig, NetConfig, RBMConfig, defaults
 from revival.errors import ConfigError
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -95,7 +94,10 @@ def test_the_configs_defaults_are_the_commands_defaults(command, configs):
 
 
 def test_the_net_configs_defaults_are_compare_dropouts():
-    assert NetConfig().lr == T.COMPARE_DEFAULTS["lr"] and list(NetConfig().layers) == T.COMPARE_DEFAULTS["layers"]
+    assert (
+        NetConfig().lr == defaults(CompareConfig)["lr"]
+        and list(NetConfig().layers) == defaults(CompareConfig)["layers"]
+    )
 
 
 def test_fit_rbm_and_fit_dbn_give_the_commands_parameters_bit_for_bit(sample, tmp_path):

@@ -195,10 +195,12 @@ def test_load_dataset_refuses_a_training_size_that_is_not_a_count(size):
 @pytest.mark.parametrize(
     "kw,needle",
     [
-        ({"epochs": 0}, "epochs: 0 is not in the range x>=1"),
-        ({"lr": float("nan")}, "lr: nan is not a finite number"),
-        ({"hidden_dropout": 1.0}, "hidden_dropout: 1.0 is not in the range"),
-        ({"variants": "baseline,bogus"}, "variants: unknown 'bogus'"),
+        ({"epochs": 0}, r"CompareConfig.epochs: 0 is outside \[1, inf\)"),
+        ({"lr": float("nan")}, "CompareConfig.lr: nan is not a finite number"),
+        ({"hidden_dropout": 1.0}, r"CompareConfig.hidden_dropout: 1.0 is outside \[0, 1\)"),
+        ({"variants": "baseline,bogus"}, "unknown variant"),
+        ({"layers": "500,x"}, "CompareConfig.layers: 'x' is not a valid int"),
+        ({"init": "no/such/run", "variants": "pretrained"}, "CompareConfig.init: no/such/run: no such file or folder"),
     ],
 )
 def test_the_librarys_compare_dropout_checks_what_the_command_checks(tmp_path, kw, needle):
@@ -208,8 +210,11 @@ def test_the_librarys_compare_dropout_checks_what_the_command_checks(tmp_path, k
 
 
 def test_a_string_of_variants_is_the_commands_comma_list():
-    assert api.checked_as_the_command({"variants": "baseline"})["variants"] == ["baseline"]
-    assert api.checked_as_the_command({"variants": ["baseline", "dropout"]})["variants"] == ["baseline", "dropout"]
+    from revival.config import CompareConfig, as_given
+
+    assert as_given(CompareConfig, {"variants": "baseline"})["variants"] == ["baseline"]
+    assert as_given(CompareConfig, {"variants": ["baseline", "dropout"]})["variants"] == ["baseline", "dropout"]
+    assert as_given(CompareConfig, {"layers": "500, 200", "lr": 0.1}) == {"layers": [500, 200], "lr": 0.1}
 
 
 def test_a_finished_dbm_run_is_never_rewritten_with_fewer_epochs(tmp_path):
@@ -456,8 +461,8 @@ def test_a_library_resume_with_other_rows_of_the_same_width_is_refused(sample, t
 
 
 def test_the_plan_times_each_pretraining_shape_once(monkeypatch):
+    from revival.config import resolve_compare
     from revival.experiments import compare, plan
-    from revival.experiments.presets import resolve_compare
 
     calls = []
     real = plan.rbm_seconds
@@ -573,8 +578,8 @@ def test_a_dbm_log_prob_runs_the_estimator_asked_for(sample):
 
 
 def test_the_plan_counts_the_monte_carlo_evaluation_of_dropout_nets():
+    from revival.config import resolve_compare
     from revival.experiments import compare, plan
-    from revival.experiments.presets import resolve_compare
 
     def seconds(mc):
         opts = resolve_compare({"dataset": "mnist-sample", "variants": ["dropout"], "layers": [32], "epochs": 1,

@@ -10,11 +10,10 @@ import torch
 from click.testing import CliRunner
 
 from helpers import only_run
-from revival import tables as T
+from revival import presets
 from revival.cli import main
-from revival.config import NetConfig
+from revival.config import CompareConfig, NetConfig, defaults, resolve_compare
 from revival.data import Visible
-from revival.experiments import presets
 from revival.models import mlp as M
 from revival.training.train import ClassifierTrainer
 
@@ -122,10 +121,10 @@ def test_init_schemes_have_their_scale(scheme, std):
 def test_every_paper_preset_says_where_each_setting_comes_from(name):
     preset = presets.PRESETS[name]
     for option, value, source in presets.preset_settings(name):
-        assert option in T.COMPARE_DEFAULTS, option  # a real option
+        assert option in defaults(CompareConfig), option  # a real option
         assert option in preset.sources, f"{name}: no source for {option}"
         assert source == preset.sources[option]
-    resolved = presets.resolve_compare({"preset": name})
+    resolved = resolve_compare({"preset": name})
     for option, value, _ in presets.preset_settings(name):
         assert resolved[option] == value  # what trains is what the table says
     assert preset.architecture, name
@@ -149,24 +148,22 @@ def test_hinton2012_rows_name_what_they_belong_to():
     assert "best standard net of the architectures" not in p.architecture + p.note  # the paper trained no such net
     assert "Simard" in p.other_net["baseline"] and "784-800-10" in p.other_net["baseline"]
     assert "Simard" in p.note and "new measurement" in p.note
-    assert presets.resolve_compare({"preset": "hinton2012-800"})["dropout_scaling"] == "paper"
+    assert resolve_compare({"preset": "hinton2012-800"})["dropout_scaling"] == "paper"
 
 
 def test_hinton2012_baseline_trains_at_its_own_rate_and_the_preset_runs_without_it():
     from revival.experiments.sweep import variant_settings
 
-    opts = presets.resolve_compare({"preset": "hinton2012-800"})
+    opts = resolve_compare({"preset": "hinton2012-800"})
     assert opts["variant_options"] == {"baseline": {"lr": 1.0}}
     assert variant_settings(opts, "baseline", None)["lr"] == 1.0
     assert "lr" not in variant_settings(opts, "dropout-maxnorm", None) and opts["lr"] == 10.0  # the shared rate
-    alone = presets.resolve_compare({"preset": "hinton2012-800", "variants": ["dropout-maxnorm"]})
+    alone = resolve_compare({"preset": "hinton2012-800", "variants": ["dropout-maxnorm"]})
     assert alone["variant_options"] == {}  # the preset's baseline rate goes unused, no error
-    mine = presets.resolve_compare({"preset": "hinton2012-800", "variant_options": {"baseline": {"lr": 0.3}}})
+    mine = resolve_compare({"preset": "hinton2012-800", "variant_options": {"baseline": {"lr": 0.3}}})
     assert mine["variant_options"] == {"baseline": {"lr": 0.3}}  # the command line wins
     with pytest.raises(ValueError, match="not among the variants"):
-        presets.resolve_compare(
-            {"preset": "quick", "variants": ["baseline"], "variant_options": {"dropout": {"lr": 1}}}
-        )
+        resolve_compare({"preset": "quick", "variants": ["baseline"], "variant_options": {"dropout": {"lr": 1}}})
 
 
 def test_hinton2006_random_init_row_is_a_new_measurement_beside_a_literature_figure():
@@ -284,9 +281,9 @@ def test_retrain_on_full_trains_a_second_net_for_the_same_updates(tmp_path, monk
 
 
 def test_larochelle2007_uses_its_own_split_and_figures_per_depth():
-    opts = presets.resolve_compare({"preset": "larochelle2007", "dataset": None})
+    opts = resolve_compare({"preset": "larochelle2007", "dataset": None})
     assert opts["dataset"] == "mnist-basic" and opts["depths"] == [1, 3]
-    assert presets.resolve_compare({"preset": "larochelle2007", "dataset": "mnist"})["dataset"] == "mnist"
+    assert resolve_compare({"preset": "larochelle2007", "dataset": "mnist"})["dataset"] == "mnist"
     from revival.reporting.report import group_rows
 
     rows = [
@@ -345,8 +342,8 @@ def test_train_on_all_trains_once_on_training_and_validation_images(tmp_path):
     assert rows["baseline"]["train_size"] == 4000 and rows["pretrained"]["train_size"] == 4000  # 3,000 + 1,000
     assert not (run / "baseline" / "full").exists()  # one phase, no retrain
     assert "on 4000 training images" in r.output  # the stack is pretrained on all of them too
-    assert presets.resolve_compare({"preset": "hinton2006-dbn"})["train_on_all"]
-    assert not presets.resolve_compare({"preset": "hinton2006-dbn", "train_size": 5000})["train_on_all"]  # reduced run
+    assert resolve_compare({"preset": "hinton2006-dbn"})["train_on_all"]
+    assert not resolve_compare({"preset": "hinton2006-dbn", "train_size": 5000})["train_on_all"]  # reduced run
     r = CliRunner().invoke(
         main,
         [

@@ -358,7 +358,7 @@ def test_report_of_a_resumed_run_prints_no_tensorboard_purge_warnings(tiny_runs,
 def test_a_depth_sweep_draws_the_papers_per_depth_figures_and_no_lone_classic_panel(tmp_path):
     from torch.utils.tensorboard import SummaryWriter
 
-    from revival.experiments.presets import PRESETS
+    from revival.presets import PRESETS
 
     run = tmp_path / "compare-dropout" / "r"
     run.mkdir(parents=True)

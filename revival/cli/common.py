@@ -12,10 +12,11 @@ from pathlib import Path
 
 import click
 
+from revival import presets
 from revival import tables as T
 from revival.config import FLAG, Range, option_name, rule_of
+from revival.config.base import default_of
 from revival.errors import ConfigError
-from revival.experiments import presets
 from revival.threads import MAX_THREADS, auto_threads, omp_threads
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
@@ -549,11 +550,13 @@ def _os_line(e: OSError) -> str:
     return " ".join(str(e).split())
 
 
-def config_options(cls, only: tuple | None = None):
+def config_options(cls, only: tuple | None = None, unset: bool = False, keep: tuple = ()):
     """The Click options of a config class's settings that have a help text (:func:`revival.config.setting`),
     in field order (``only``: just these): the type, range or choices, default and help come from the
     field, so ``-h`` shows the library's default and the option refuses what the config refuses. A
-    per-layer setting takes one value or a comma-separated list (one per layer); a bool one is a flag."""
+    per-layer setting takes one value or a comma-separated list (one per layer), a ``many`` one a
+    comma-separated list; a bool one is a flag. ``unset``: every default None (a preset decides what
+    an option left out becomes), except the fields in ``keep``."""
 
     def deco(f):
         opts = []
@@ -561,23 +564,27 @@ def config_options(cls, only: tuple | None = None):
             help_, name = fl.metadata.get("help"), option_name(fl)
             if not help_ or (only is not None and name not in only):
                 continue
-            rule = rule_of(fl)
+            rule, d = rule_of(fl), default_of(fl)
+            if unset and name not in keep:
+                d = None
+            elif isinstance(d, tuple):
+                d = ",".join(map(str, d))
             if rule is FLAG:
-                opts.append(
-                    click.option(f"{_flag(name)}/--no-{name.replace('_', '-')}", default=fl.default, help=help_)
-                )
+                opts.append(click.option(f"{_flag(name)}/--no-{name.replace('_', '-')}", default=d, help=help_))
             elif fl.name == "layers":
-                opts.append(
-                    click.option(
-                        _flag(name), callback=_list(int, lo=1), default=",".join(map(str, fl.default)), help=help_
-                    )
-                )
+                opts.append(click.option(_flag(name), callback=_list(int, lo=1), default=d, help=help_))
+            elif fl.metadata.get("many"):
+                opts.append(click.option(_flag(name), callback=_list_of(click_type(rule)), default=d, help=help_))
             elif fl.metadata.get("per_layer"):
-                d = None if fl.default is None else str(fl.default)
+                d = None if d is None else str(d)
                 help_ += " One value, or one per layer (comma-separated)."
                 opts.append(click.option(_flag(name), callback=_list_of(click_type(rule)), default=d, help=help_))
+            elif fl.metadata.get("path"):
+                opts.append(click.option(_flag(name), type=click.Path(exists=True), default=d, help=help_))
+            elif rule is None:
+                opts.append(click.option(_flag(name), default=d, help=help_))
             else:
-                opts.append(click.option(_flag(name), type=click_type(rule), default=fl.default, help=help_))
+                opts.append(click.option(_flag(name), type=click_type(rule), default=d, help=help_))
         for o in reversed(opts):
             f = o(f)
         return f

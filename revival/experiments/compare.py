@@ -24,7 +24,6 @@ from revival import runs
 from revival.config import NetConfig, RBMConfig, defaults
 from revival.experiments import executor
 from revival.experiments.plan import plan, plan_lines
-from revival.experiments.presets import PRESETS, hidden_layers
 from revival.experiments.sweep import (  # noqa: F401 (the grid)
     NET_AXES,
     Point,
@@ -37,6 +36,7 @@ from revival.experiments.sweep import (  # noqa: F401 (the grid)
 from revival.models import dbn as DBN
 from revival.models.baselines import fit_knn, fit_svm
 from revival.models.mlp import MLP, seeded_mlp
+from revival.presets import PRESETS, hidden_layers
 from revival.reporting.report import group_rows, pair_differences, summary_markdown
 from revival.tables import KNN_KS, SVM_CS, SVM_GAMMA_FACTORS
 from revival.training.layerwise import first_layer_data, fit_stack

@@ -20,9 +20,9 @@ import torch
 
 from revival import data as D
 from revival.config import NetConfig, RBMConfig
-from revival.experiments.presets import VARIANTS, hidden_layers
 from revival.experiments.sweep import eval_interval, grid, point_epochs, variant_settings
 from revival.models.mlp import seeded_mlp
+from revival.presets import VARIANTS, hidden_layers
 from revival.training.layerwise import new_rbm
 from revival.training.train import ClassifierTrainer, evaluate_classifier
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from revival.experiments.presets import PRESETS, VARIANTS, Preset, preset_settings
+from revival.config import CompareConfig, defaults
 from revival.experiments.sweep import NET_AXES
+from revival.presets import PRESETS, VARIANTS, Preset, preset_settings
 from revival.runs import load_predictions
-from revival.tables import COMPARE_DEFAULTS
 
 AXIS_COLUMNS = tuple(NET_AXES.values())  # the row fields of the optional sweep axes
 CLASSIC = tuple(v for v, d in VARIANTS.items() if d.get("classic"))  # the variants without hidden layers
@@ -281,7 +281,7 @@ def settings_markdown(opts: dict, preset: Preset) -> str:
     own = set(PRESETS[opts["preset"]].options)
     rest = [
         f"{k} {shown(opts.get(k, v))}" + (" (command line)" if opts.get(k, v) != v else "")
-        for k, v in COMPARE_DEFAULTS.items()
+        for k, v in defaults(CompareConfig).items()
         if k not in own and k not in NOT_SETTINGS
     ]
     rows += [
@@ -852,7 +852,7 @@ def run_figures(run: Path, svg: bool = False) -> tuple[list[Path], list[str]]:
 
 
 def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]]:
-    from revival.experiments.presets import PRESETS
+    from revival.presets import PRESETS
     from revival.reporting.figures import draw, image_figure, save
 
     cmd, summary, out, missing = cfg["command"], _summary(run), [], []

@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from revival.tables import CLASSIC_EXTRA, COMPARE_DEFAULTS, RAY_EXTRA
-
 # which regularizers (and which start) each variant switches on; the strengths come from the options
 VARIANTS = {
     "baseline": {},
@@ -585,113 +583,6 @@ def preset_settings(name: str, opts: dict | None = None) -> list[tuple[str, obje
             )
         rows.append((k, used, src))
     return rows
-
-
-# compare-dropout's list options: the variants and the sweep axes
-SWEEP_LISTS = ("variants", "train_sizes", "dropout_rates", "depths", "activations", "losses", "init_schemes")
-
-
-def resolve_compare(cli: dict) -> dict:
-    """Defaults < preset < options given on the command line (those that are not None).
-    ValueError for an unknown variant or a pretrained variant with a non-logistic activation."""
-    preset = PRESETS[cli.get("preset") or "quick"]
-    out = {**cli, **COMPARE_DEFAULTS, **preset.options}
-    out.update({k: v for k, v in cli.items() if v is not None})
-    out["preset"] = cli.get("preset") or "quick"
-    # a value given twice is one point (config.json records the list once); values that differ but
-    # print alike would share a folder, and the second point would never train: refused
-    for k in SWEEP_LISTS:
-        if isinstance(out.get(k), list):
-            out[k] = list(dict.fromkeys(out[k]))
-    if out.get("dropout_rates"):
-        seen = {}
-        for r in out["dropout_rates"]:
-            other = seen.setdefault(f"{r:g}", r)
-            if other != r:
-                raise ValueError(
-                    f"--dropout-rates: {other!r} and {r!r} would share the folder p{r:g}; give rates "
-                    "that differ within 6 significant digits"
-                )
-    unknown = [v for v in out["variants"] if v not in VARIANTS]
-    if unknown:
-        raise ValueError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
-    merged = {v: dict(o) for v, o in (preset.options.get("variant_options") or {}).items()}
-    for v, o in (cli.get("variant_options") or {}).items():  # the command line's win, setting by setting
-        merged.setdefault(v, {}).update(o)
-    for v, o in merged.items():
-        if v not in out["variants"] and v in (cli.get("variant_options") or {}):  # a preset's may go unused
-            raise ValueError(
-                f"--variant-{next(iter(o)).replace('_', '-')} {v}=...: {v} is not among the variants "
-                f"({', '.join(out['variants'])})"
-            )
-        bad = [k for k in o if k not in VARIANT_OPTION_KEYS]
-        if bad:
-            raise ValueError(
-                f"variant_options: {', '.join(bad)} cannot be set per variant; choose from "
-                f"{', '.join(VARIANT_OPTION_KEYS)}"
-            )
-    out["variant_options"] = {v: merged[v] for v in out["variants"] if v in merged}
-    pretrained = [v for v in out["variants"] if VARIANTS[v].get("pretrained")]
-    dbm_variants = [v for v in out["variants"] if VARIANTS[v].get("dbm")]
-    if dbm_variants and len(out["layers"]) != 2:
-        raise ValueError(
-            f"--layers {','.join(map(str, out['layers']))}: the {', '.join(dbm_variants)} variant(s) unroll a "
-            "two-hidden-layer DBM; give two layers (Salakhutdinov & Hinton 2009: 500,1000)"
-        )
-    if dbm_variants and (out.get("depths") or out.get("init")):
-        raise ValueError(f"the {', '.join(dbm_variants)} variant(s) take neither --depths nor --init")
-    if pretrained and any(a != PRETRAINED_ACTIVATION for a in out.get("activations") or []):
-        raise ValueError(
-            f"--activations {','.join(out['activations'])}: the {', '.join(pretrained)} variant(s) start "
-            "from RBMs, whose hidden units are logistic; sweep activations without them"
-        )
-    if out.get("executor") == "ray":
-        import importlib.util
-
-        if importlib.util.find_spec("ray") is None:
-            raise ValueError(f"--executor ray needs Ray: pip install 'revival[{RAY_EXTRA}]' (or use --executor local)")
-    if "svm-rbf" in out["variants"]:
-        import importlib.util
-
-        if importlib.util.find_spec("sklearn") is None:
-            raise ValueError(
-                f"the svm-rbf variant needs scikit-learn: pip install 'revival[{CLASSIC_EXTRA}]' "
-                "(or leave svm-rbf out of --variants)"
-            )
-    if pretrained and out["activation"] != PRETRAINED_ACTIVATION:
-        if cli.get("activation") is not None:
-            raise ValueError(
-                f"--activation {out['activation']}: the {', '.join(pretrained)} variant(s) start from "
-                f"RBMs, whose hidden units are logistic; use --activation logistic"
-            )
-        out["activation"] = PRETRAINED_ACTIVATION  # every variant, so random and pretrained starts compare
-        out["activation_forced_by"] = pretrained
-    if cli.get("train_on_all") and not (cli.get("train_size") or cli.get("train_sizes") or cli.get("retrain_on_full")):
-        out["train_size"], out["train_sizes"], out["retrain_on_full"] = None, None, False  # the preset's subset yields
-    if out.get("train_on_all") and (out.get("train_size") or out.get("train_sizes") or out.get("retrain_on_full")):
-        if cli.get("train_on_all"):
-            raise ValueError(
-                "--train-on-all trains on every training and validation image; it cannot be combined "
-                "with --train-size, --train-sizes or --retrain-on-full"
-            )
-        out["train_on_all"] = False  # the preset's protocol needs the whole split: a reduced run skips it
-    if out.get("train_on_all") and (out.get("restore_best") or out.get("patience")):
-        raise ValueError(
-            "--restore-best and --patience choose on the validation images, which --train-on-all trains on; "
-            "leave one out (the choice on validation is a run without --train-on-all)"
-        )
-    if out.get("retrain_on_full") and (out.get("train_size") or out.get("train_sizes")):
-        if cli.get("retrain_on_full"):
-            raise ValueError(
-                "--retrain-on-full trains on all 60,000 images after the 50,000/10,000 phase; "
-                "it cannot be combined with --train-size or --train-sizes"
-            )
-        out["retrain_on_full"] = False  # the preset's protocol needs the whole split: a reduced run skips it
-    if not pretrained and out.get("init"):
-        raise ValueError(
-            "--init only applies to the pretrained variants (pretrained, pretrained-dropout); add one to --variants"
-        )
-    return out
 
 
 def hidden_layers(opts: dict, depth: int | None) -> list[int]:
