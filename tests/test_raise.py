@@ -112,7 +112,7 @@ def test_pseudo_count_base_rate():
 
 
 def test_the_sandwich_line_never_prints_an_impossible_inequality():
-    from revival.experiments.pretrain import sandwich_line
+    from revival.pretrain import sandwich_line
 
     r = {"raise_examples": 300, "ess": 1.1, "tolerance": 1.0, "ais_avg_log_prob_subset_upper_markov": -187.7}
     crossed = sandwich_line(

@@ -1,5 +1,5 @@
 """pretrain-rbm, pretrain-dbn and evaluate-rbm: the RBM options (generated from the tables and the
-configs' ranges) and the commands that hand over to :mod:`revival.experiments.pretrain`."""
+configs' ranges) and the commands that hand over to :mod:`revival.pretrain`."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def pretrain_rbm_cmd(**o):
     pseudo-log-likelihood, weight histograms and filter/sample/reconstruction images every epoch,
     and writes model.pt (public checkpoint format), config.json and summary.json.
     """
-    from revival.experiments import pretrain
+    from revival import pretrain
 
     def resolve(opts):
         cfg = checked(RBMConfig, opts)
@@ -75,7 +75,7 @@ def pretrain_dbn_cmd(**o):
     stack (format revival.dbn.v1) and dbn/samples the stack's fantasies after each layer. Use it to
     start a net in compare-dropout: --init RUN_DIR --variants pretrained,...
     """
-    from revival.experiments import pretrain
+    from revival import pretrain
 
     def resolve(opts):
         try:
@@ -205,7 +205,7 @@ def evaluate_rbm_cmd(path, as_json, **o):
             "pretrain-n*-s*/ folder",
             param_hint="PATH",
         )
-    from revival.experiments import pretrain
+    from revival import pretrain
     from revival.runs import jsonable
 
     device = device_or_exit(o.pop("device"))

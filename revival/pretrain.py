@@ -1,6 +1,8 @@
-"""Pretraining experiments: ``pretrain-rbm`` (one RBM), ``pretrain-dbn`` (a stack, greedily) and
-``evaluate-rbm``. One loop, :func:`fit_rbm`, trains a single RBM and every layer of a stack: data
-in, a run folder (or a layer's sub-folder) out, every epoch logged, checkpointed and resumable."""
+"""What ``pretrain-rbm``, ``pretrain-dbn`` and ``evaluate-rbm`` do once their options are checked:
+thin clients of the library (:func:`revival.fit_rbm` / :func:`revival.fit_dbn` with a
+:class:`revival.RunLogger` on the command's run folder), then the final log-probability, the
+warnings and the summary; and the evaluation of a saved model. It sits beside :mod:`revival.api`,
+whose fits it runs."""
 
 from __future__ import annotations
 
@@ -10,10 +12,14 @@ from typing import Callable
 
 from revival import data as D
 from revival import runs
-from revival.config import per_layer
+from revival.api import RunLogger, fit_dbn, fit_rbm
+from revival.config import DBNConfig, RBMConfig, per_layer
 from revival.models import dbn as DBN
 from revival.models import partition as P
 from revival.models import rbm as R
+from revival.models.dbm import MAX_EXACT_UNITS, from_checkpoint
+from revival.training.dbm_train import log_prob as dbm_log_prob
+from revival.training.health import base_rate_log_prob, degenerate_warnings
 from revival.training.layerwise import next_layer_data
 from revival.training.train import GracefulStop
 
@@ -67,8 +73,6 @@ def pretrain_rbm(
     or reopens the run folder (so bad data leaves no folder behind), and the fit logs into the run
     through a :class:`~revival.RunLogger` (``model.pt`` and ``state.pt``, for resume bit for bit, after
     each completed epoch). Then the test log-probability, ``summary.json`` / ``summary.md``."""
-    from revival.api import RunLogger, fit_rbm
-    from revival.config import RBMConfig
 
     splits = ("train", "valid", "test") if opts.get("ais_runs", 0) > 0 else ("train", "valid")
     vis, stats = pixel_data(opts, device, splits)
@@ -138,7 +142,6 @@ def final_log_prob(model: R.RBM, vis: dict, opts: dict, echo, progress) -> dict 
 def rbm_warnings(model: R.RBM, vis: dict, lp: dict | None, seed: int) -> list[str]:
     """The end-of-run checks of :mod:`revival.training.health`: log-probability against the base-rate model's on
     the same test images, AIS's effective sample size, and 100 samples after 200 Gibbs sweeps."""
-    from revival.training.health import base_rate_log_prob, degenerate_warnings
 
     value = base = ess = n_runs = None
     if lp and "avg_log_prob" in lp and model.visible_type == "bernoulli":
@@ -178,8 +181,6 @@ def pretrain_dbn(
     the root's ``model.pt`` is the stack so far (``revival.dbn.v1``), rewritten when a layer finishes,
     and ``dbn/samples`` shows the stack's fantasies after each layer. Resume continues at the layer
     and epoch where the run stopped."""
-    from revival.api import RunLogger, fit_dbn
-    from revival.config import DBNConfig
 
     vis, stats = pixel_data(per_layer(opts, len(opts["layers"]))[0], device)
     cfg = DBNConfig.from_options(opts).replace(device=str(device))
@@ -436,8 +437,6 @@ def evaluation_record(path, opts: dict, dataset: str, binarize: str, seed: int) 
 def evaluate_dbm(path, ck: dict, opts: dict, device) -> dict:
     """``evaluate-rbm`` on a DBM checkpoint: :func:`revival.training.dbm_train.log_prob` of the split (a lower
     bound on the average log-probability: the mean-field bound per image, AIS or exact log Z)."""
-    from revival.models.dbm import MAX_EXACT_UNITS, from_checkpoint
-    from revival.training.dbm_train import log_prob as dbm_log_prob
 
     if opts.get("layer") is not None:
         raise runs.OptionError("--layer", f"{path}: a deep Boltzmann machine is evaluated whole; --layer is for DBNs")
