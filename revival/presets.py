@@ -591,3 +591,7 @@ def hidden_layers(opts: dict, depth: int | None) -> list[int]:
     if depth is None:
         return list(opts["layers"])
     return [opts.get("width") or opts["layers"][0]] * depth
+
+
+# compare-dropout's optional net axes: the option that sweeps it -> the row field it sets
+NET_AXES = {"activations": "activation", "losses": "loss", "init_schemes": "init_scheme"}

@@ -252,7 +252,7 @@ def main():
     if a.figure:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from revival.reporting.figures import save
-        from revival.reporting.report import log_prob_figure
+        from revival.reporting.panels import log_prob_figure
 
         refs = [(p, f"paper {n}: {p}") for n, (p, _) in PAPER.items() if p is not None and n in results]
         fig = log_prob_figure(list(results), list(results.values()), refs)

@@ -173,7 +173,7 @@ def test_hinton2006_random_init_row_is_a_new_measurement_beside_a_literature_fig
     r = CliRunner().invoke(main, ["compare-dropout", "--preset", "hinton2006-dbn", "--explain"])
     assert r.exit_code == 0 and "- baseline: literature figure for other nets" in r.output
     assert "| freeze_pretrained_epochs | 5 | authors' code (backpropclassify.m)" in r.output
-    from revival.reporting.report import group_rows
+    from revival.reporting.summaries import group_rows
 
     rows = [
         {
@@ -284,7 +284,7 @@ def test_larochelle2007_uses_its_own_split_and_figures_per_depth():
     opts = resolve_compare({"preset": "larochelle2007", "dataset": None})
     assert opts["dataset"] == "mnist-basic" and opts["depths"] == [1, 3]
     assert resolve_compare({"preset": "larochelle2007", "dataset": "mnist"})["dataset"] == "mnist"
-    from revival.reporting.report import group_rows
+    from revival.reporting.summaries import group_rows
 
     rows = [
         {

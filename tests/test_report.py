@@ -10,7 +10,9 @@ from conftest import copy_run
 from helpers import invoke, only_run
 from revival.cli import main
 from revival.reporting import figures as F
+from revival.reporting import panels as PAN
 from revival.reporting import report as REP
+from revival.reporting import summaries as SUM
 
 
 def fake_compare_run(root, errors):
@@ -63,7 +65,7 @@ def fake_compare_run(root, errors):
 def test_figures_plot_the_runs_own_numbers(tmp_path):
     errors = {"baseline": ([0.5, 0.2, 0.0], [0.6, 0.3, 0.25]), "dropout": ([0.55, 0.3, 0.1], [0.6, 0.25, 0.15])}
     run = fake_compare_run(tmp_path, errors)
-    panels = REP.compare_panels(run, json.loads((run / "summary.json").read_text()), None, {"train_sizes": [100, 1000]})
+    panels = PAN.compare_panels(run, json.loads((run / "summary.json").read_text()), None, {"train_sizes": [100, 1000]})
     over = panels["overfitting-n100"]
     assert len(over.series) == 4  # train and test of two variants
     by_label = {s.label: s for s in over.series}
@@ -108,7 +110,7 @@ def test_pretrain_rbm_draws_its_figures_and_links_them(tmp_path):
     assert names == {"curves.png", "filters.png", "samples.png", "reconstructions.png"}
     md = (run / "summary.md").read_text()
     assert "## figures" in md and "![curves](figures/curves.png)" in md
-    from revival.reporting.report import rbm_panels, read_scalars
+    from revival.reporting.panels import rbm_panels, read_scalars
 
     panels = rbm_panels(read_scalars(run), json.loads((run / "summary.json").read_text()).get("log_prob"))
     assert set(panels) == {"recon", "free_energy", "gap", "pll", "log_prob"}
@@ -206,7 +208,7 @@ def test_log_prob_figure_plots_each_estimate_of_each_run():
         },
         {"avg_log_prob": -103.4, "avg_log_prob_lower": -103.6, "avg_log_prob_upper": -103.1},
     ]
-    fig = REP.log_prob_figure(["CD-1", "CD-25"], lps, [(-125.53, "paper CD-1")])
+    fig = PAN.log_prob_figure(["CD-1", "CD-25"], lps, [(-125.53, "paper CD-1")])
     ax = fig.axes[0]
     markers = {line.get_label(): list(line.get_ydata()) for line in ax.lines if line.get_linestyle() == "None"}
     assert markers == {
@@ -299,7 +301,7 @@ def test_figures_do_not_mislead_at_first_sight():
     one = F.draw([F.Panel("t", "epoch", "nats", [F.Series("final", [5], [-120.0])])]).axes[0]
     assert [int(t) for t in one.get_xticks()] == [4, 5, 6]
     # dashed means train, and only train: a second layer's validation curve is solid
-    panels = REP.rbm_panels(
+    panels = PAN.rbm_panels(
         {"rbm/free_energy/train": ([1, 2], [1.0, 2.0]), "rbm/free_energy/valid": ([1, 2], [1.0, 2.5])},
         None,
         "layer-2",
@@ -318,12 +320,12 @@ def test_the_final_log_probability_is_in_the_title_when_ais_ran_only_at_the_end(
         "raise_examples": 300,
     }
     # no per-epoch curve: no panel spent on one point; the figure's title carries the numbers
-    assert "log_prob" not in REP.rbm_panels({"rbm/recon_error": ([1, 2, 3], [3.0, 2.0, 1.0])}, lp)
-    title = REP.final_log_prob_text(lp)
+    assert "log_prob" not in PAN.rbm_panels({"rbm/recon_error": ([1, 2, 3], [3.0, 2.0, 1.0])}, lp)
+    title = PAN.final_log_prob_text(lp)
     assert "-120.00 nats (sandwich, 14,501 betas)" in title and "RAISE -121.00" in title
     # with --ais-every's curve, the final estimates join it at the last epoch
     scalars = {"rbm/recon_error": ([1, 2, 3], [3.0, 2.0, 1.0]), "rbm/log_prob/test": ([1, 3], [-130.0, -122.0])}
-    p = REP.rbm_panels(scalars, lp)["log_prob"]
+    p = PAN.rbm_panels(scalars, lp)["log_prob"]
     assert [(s.x, s.y) for s in p.series[1:]] == [([3], [-120.0]), ([3], [-121.0])]
     assert "14,501 betas" in p.series[1].label and "RAISE on 300 images" in p.series[2].label
 
@@ -349,7 +351,7 @@ def test_report_of_a_resumed_run_prints_no_tensorboard_purge_warnings(tiny_runs,
     run = copy_run(tiny_runs["rbm"][0], tmp_path)
     with SummaryWriter(str(run)) as w:  # what a resumed run leaves: a step written again after a later one
         w.add_scalar("rbm/recon_error", 1.0, 1)
-    REP._EVENTS.clear()
+    PAN._EVENTS.clear()
     caplog.clear()
     assert invoke("report", run).exit_code == 0
     assert not [r for r in caplog.records if "out of order" in r.getMessage()]
@@ -391,8 +393,8 @@ def test_a_depth_sweep_draws_the_papers_per_depth_figures_and_no_lone_classic_pa
         (run / name / "result.json").write_text(json.dumps(row))
         rows.append(row)
     preset = PRESETS["larochelle2007"]
-    summary = {"rows": rows, "groups": REP.group_rows(rows, preset)}
-    panels = REP.compare_panels(run, summary, preset, {"depths": [1, 3]})
+    summary = {"rows": rows, "groups": SUM.group_rows(rows, preset)}
+    panels = PAN.compare_panels(run, summary, preset, {"depths": [1, 3]})
     assert "overfitting" not in panels and {"overfitting-d1", "overfitting-d3"} <= set(panels)
     depth = panels["error_vs_depth"]
     assert all(s.line in ("-", "none") for s in depth.series)  # dashed only ever means training data
@@ -406,7 +408,7 @@ def test_per_layer_figures_read_as_layers_with_words_in_the_legend():
         {"variant": "baseline", "hidden_dropout": 0.0, "saturated": [0.1, 0.2], "activation_mean": [0.3, 0.2], "grad_norm": [1.0, 0.5, 0.2]},
         {"variant": "dropout", "hidden_dropout": 0.5, "saturated": [0.0, 0.1], "activation_mean": [0.2, 0.1], "grad_norm": [1.0, 0.6, 0.3]},
     ]  # fmt: skip
-    panels = REP.layer_panels(groups)
+    panels = PAN.layer_panels(groups)
     labels = [s.label for s in panels["saturation_by_layer"].series]
     assert labels == ["baseline, hidden drop 0", "dropout, hidden drop 0.5"]
     fig = F.draw([panels["activation_mean_by_layer"]])
@@ -419,7 +421,7 @@ def test_a_dbm_figure_shows_noise_as_noise_and_a_collapse_as_one():
         "dbm/varying_h1": ([1, 2, 3], [1.0, 0.9, 0.7]),
         "dbm/varying_h2": ([1, 2, 3], [1.0, 0.6, 0.2]),
     }
-    panels = REP.dbm_panels(scalars)
+    panels = PAN.dbm_panels(scalars)
     gap, varying = panels[2], panels[3]
     lo, hi = F.draw([gap]).axes[0].get_ylim()
     assert hi - lo >= 2.0  # not autoscaled to 0.07 nats, where noise reads as a trend

@@ -85,7 +85,7 @@ def compare_dropout_cmd(**o):
             own.setdefault(v, {})[key] = x
     o["variant_options"] = own or None
     if o.pop("explain"):
-        from revival.reporting.report import explain_markdown
+        from revival.reporting.summaries import explain_markdown
 
         try:
             opts = resolve_compare(dict(o))

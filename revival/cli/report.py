@@ -33,7 +33,8 @@ def report_cmd(runs, svg, out):
     """
     import signal
 
-    from revival.reporting.report import NotARun, check_runs, link_figures, overlay_figures, run_figures
+    from revival.reporting.panels import NotARun
+    from revival.reporting.report import check_runs, link_figures, overlay_figures, run_figures
 
     try:
         check_runs([Path(r) for r in runs])

@@ -37,7 +37,7 @@ from revival.models import dbn as DBN
 from revival.models.baselines import fit_knn, fit_svm
 from revival.models.mlp import MLP, seeded_mlp
 from revival.presets import PRESETS, hidden_layers
-from revival.reporting.report import group_rows, pair_differences, summary_markdown
+from revival.reporting.summaries import group_rows, pair_differences, summary_markdown
 from revival.tables import KNN_KS, SVM_CS, SVM_GAMMA_FACTORS
 from revival.training.layerwise import first_layer_data, fit_stack
 from revival.training.netfit import NetFit, Selection

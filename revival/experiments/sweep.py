@@ -8,10 +8,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from revival.presets import VARIANTS
+from revival.presets import NET_AXES, VARIANTS
 
 # the sweep axes a net point can take besides size, rate, depth and seed: option (list) -> Point field
-NET_AXES = {"activations": "activation", "losses": "loss", "init_schemes": "init_scheme"}
 
 
 @dataclass(frozen=True)
