@@ -14,16 +14,16 @@ The names load on first use, so ``revival --help`` starts without importing torc
 __version__ = "0.1.0"
 
 _API = {
-    "load_dataset": "api",
+    "load_dataset": "inputs",
     "fit_rbm": "api",
     "fit_dbn": "api",
     "fit_dbm": "api",
     "fit_net": "api",
     "log_prob": "api",
-    "load": "api",
-    "save": "api",
-    "RunLogger": "api",
-    "Dataset": "api",
+    "load": "saved",
+    "save": "saved",
+    "RunLogger": "logger",
+    "Dataset": "inputs",
     "compare_dropout": "api",
     "RBMConfig": "config",
     "DBNConfig": "config",

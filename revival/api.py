@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,14 +38,15 @@ from revival.config import (
     per_layer,
     resolve_compare,
 )
-from revival.errors import ConfigError
-from revival.memory import layered_floats, memory_problem
+from revival.inputs import Dataset, device_of, fingerprint, fits, labels, load_dataset, visible
+from revival.logger import RunLogger
+from revival.memory import layered_floats
 from revival.models import dbn as DBN
 from revival.models import partition as P
 from revival.models import rbm as R
-from revival.models.mlp import from_checkpoint as _mlp_from_checkpoint
 from revival.models.mlp import seeded_mlp
 from revival.runs.progress import EpochBar, set_threads, wanted
+from revival.saved import load, save
 from revival.training.layerwise import (
     RBMJob,
     first_layer_data,
@@ -72,226 +71,6 @@ __all__ = [
     "RunLogger",
     "compare_dropout",
 ]
-
-
-# ------------------------------------------------------------------------- data
-
-
-@dataclass
-class Dataset:
-    """The three splits of a data set as numpy arrays: ``x_*`` float32 [n, 784] grey levels in
-    [0, 1] (pixel / 255), ``y_*`` int64 labels."""
-
-    name: str
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_valid: np.ndarray
-    y_valid: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-    def __repr__(self):
-        return (
-            f"Dataset({self.name!r}: train {len(self.x_train)}, valid {len(self.x_valid)}, test "
-            f"{len(self.x_test)}; x float32 [n, {self.x_train.shape[1]}] in [0, 1], y int64)"
-        )
-
-
-def load_dataset(
-    name: str = "mnist", train_size: int | None = None, seed: int = 0, data_dir=None, download: bool | None = None
-) -> Dataset:
-    """The paper split of ``name`` (train, valid, test; :func:`revival.data.load_split`) as numpy
-    arrays. ``train_size``: a class-stratified subset of the training split chosen by ``seed``.
-    ``data_dir`` (else ``$REVIVAL_DATA_DIR``, else ``~/.cache/revival``) holds ``<name>/`` IDX files;
-    ``mnist-sample`` ships with the package. DataError when a file is missing or malformed; ValueError
-    for a ``train_size`` that is not a positive whole number."""
-    if train_size is not None and (
-        isinstance(train_size, bool) or not isinstance(train_size, (int, np.integer)) or train_size < 1
-    ):
-        raise ValueError(
-            f"train_size: expected a positive whole number of training images (or None), got {train_size!r}"
-        )
-    parts = {}
-    for split in D.SPLITS:
-        x, y = D.load_split(name, split, data_dir, train_size if split == "train" else None, seed, download)
-        parts[f"x_{split}"], parts[f"y_{split}"] = grey_levels(x), y.astype(np.int64)
-    return Dataset(name, **parts)
-
-
-def grey_levels(images: np.ndarray) -> np.ndarray:
-    """uint8 pixels -> float32 grey levels pixel / 255 (exactly recoverable as bytes)."""
-    return images.astype(np.float32) / np.float32(255.0)
-
-
-def _array(x, what: str) -> np.ndarray:
-    """``x`` as a finite 2-D numeric numpy array; ValueError naming ``what`` otherwise."""
-    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
-        raise ValueError(f"{what}: expected a 2-D array with one example per row, got shape {a.shape}")
-    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-        raise ValueError(f"{what}: expected numbers, got dtype {a.dtype}")
-    if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
-        raise ValueError(f"{what}: holds NaN or infinite values")
-    return a
-
-
-def _as_bytes(a: np.ndarray) -> np.ndarray | None:
-    """``a`` as uint8 pixels when it is (pixel / 255 grey levels or uint8 already), else None."""
-    if a.dtype == np.uint8:
-        return a
-    if a.dtype == bool:
-        return a.astype(np.uint8) * np.uint8(255)
-    if a.min() < 0 or a.max() > 1:
-        return None
-    u = np.rint(a.astype(np.float64) * 255.0)
-    return u.astype(np.uint8) if np.array_equal(grey_levels(u.astype(np.uint8)), a.astype(np.float32)) else None
-
-
-def visible(x, device, binarize: str = "none", seed: int = 0, what: str = "x") -> D.Visible:
-    """Rows of ``x`` on ``device`` as the trainers read them. Grey levels k/255 go as bytes, exactly
-    as the CLI loads images (so the same seed gives the same run); ``binarize`` ``stochastic``: one
-    fixed Bernoulli sample (probability = the value, seeded by ``seed``), ``threshold``: value >= 0.5.
-    Other real values are kept as float32 (binarizing needs them in [0, 1])."""
-    if isinstance(x, D.Visible):  # already prepared on the device (the commands' own loading)
-        return x
-    a = _array(x, what)
-    u8 = _as_bytes(a)
-    if u8 is not None:
-        return D.visible_data(u8, device, binarize, seed)
-    t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-    if binarize != "none":
-        if t.min() < 0 or t.max() > 1:
-            raise ValueError(f"{what}: binarize={binarize!r} needs values in [0, 1] (use binarize='none')")
-        if binarize == "threshold":
-            t = (t >= 0.5).float()
-        else:
-            t = (torch.rand(t.shape, generator=torch.Generator().manual_seed(seed)) < t).float()
-    return D.Visible(t.to(device))
-
-
-def labels(y, n: int, device, what: str = "y") -> torch.Tensor:
-    """Class indices 0..C-1 as an int64 tensor; ValueError unless ``n`` non-negative whole numbers."""
-    a = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
-    if a.ndim != 1 or len(a) != n:
-        raise ValueError(f"{what}: expected {n} labels in a 1-D array, got shape {a.shape}")
-    if not np.issubdtype(a.dtype, np.integer) or (len(a) and a.min() < 0):
-        raise ValueError(
-            f"{what}: expected class indices 0, 1, ... (whole numbers); revival.sklearn's estimators take any labels"
-        )
-    return torch.from_numpy(a.astype(np.int64)).to(device)
-
-
-def device_of(spec: str, owner: str) -> torch.device:
-    try:
-        return runs.resolve_device(spec)
-    except ValueError as e:
-        raise ConfigError(f"{owner}.device", str(e).replace("--device ", "")) from None
-
-
-# ------------------------------------------------------------------------- logging
-
-
-class RunLogger:
-    """Where a library fit writes, when it should: a run folder ``<logdir>/<command>/<time>[-name]/``
-    like the CLI's (config.json, TensorBoard events, ``model.pt`` after every epoch, summary.json and
-    summary.md, the lock), so ``tensorboard --logdir runs`` and ``revival report`` read it. ``path``
-    is the folder once the fit has started. ``resume=RUN_DIR``: continue that run (of the same fit,
-    with the same config: ``fit_dbm`` supports it) from its last saved epoch instead of making a new one."""
-
-    def __init__(self, logdir="runs", name: str | None = None, echo=print, resume=None, figures: bool | None = None):
-        if name is not None and (why := runs.name_problem(name)):
-            raise ValueError(f"RunLogger name {name!r}: {why}")
-        self.logdir, self.name, self.echo, self.resume = logdir, name, echo, resume
-        # the finished run's figures, as the commands draw them (None: unless REVIVAL_FIGURES=0)
-        self.figures = figures if figures is not None else os.environ.get("REVIVAL_FIGURES", "1") not in ("0", "false")
-        self.run: runs.Run | None = None
-        self.resumed = False
-        self.finish = None  # a command's own summary writer (run, model, rows), else the fit's short one
-        self._make = None
-        self.options = self.preprocessing = self.test = None
-        self.progress = False  # a command's per-batch bar; a library fit sets it from its progress argument
-
-    @classmethod
-    def for_command(
-        cls,
-        make_run,
-        resumed: bool,
-        echo=print,
-        finish=None,
-        options=None,
-        preprocessing=None,
-        progress=False,
-        test=None,
-    ) -> "RunLogger":
-        """The logger of a CLI command, whose run folder (new, or reopened by ``--resume``) ``make_run``
-        makes with the command's own options in config.json; ``options`` (what the fit logs and monitors
-        with), ``preprocessing`` (recorded in the checkpoint) and ``progress`` (a bar on a terminal) are
-        the command's, ``test`` its prepared test split (monitored each epoch); ``finish(run, model, last)``
-        writes its summary."""
-        logger = cls(echo=echo)
-        logger._make, logger.resumed, logger.finish = make_run, resumed, finish
-        logger.options, logger.preprocessing, logger.progress, logger.test = options, preprocessing, progress, test
-        return logger
-
-    @property
-    def path(self):
-        return None if self.run is None else self.run.path
-
-    def finished(self, run: runs.Run, model, last, fit: str, summary: dict):
-        """The end of a logged fit: the command's own ``finish(run, model, last)`` where it gave one, else
-        a short summary (``summary``'s fields, the status and the model's path)."""
-        if self.finish is not None:
-            self.finish(run, model, last)
-            return
-        run.write_summary(
-            {"status": runs.STATUS_FINISHED, **summary, "model": str(run.path / runs.MODEL_FILE)},
-            f"# {fit}: {run.path.name}\n\nfinished\n",
-        )
-        if self.figures and run.config.get("command") in ("pretrain-rbm", "pretrain-dbn", "pretrain-dbm"):
-            from revival.reporting.report import link_figures, run_figures  # here: matplotlib only when a run draws
-
-            try:
-                files, missing = run_figures(run.path)
-                link_figures(run.path, files, missing)
-                self.echo(f"figures: {len(files)} in {run.path / 'figures'}")
-            except Exception as e:  # noqa: BLE001 - a figure never fails a finished fit
-                self.echo(f"figures not drawn ({runs.one_line(e)}); draw them with: revival report {run.path}")
-
-    def start(self, command: str, options: dict) -> runs.Run:
-        """Create (or reopen) the run folder (once per logger: a second fit needs a new logger)."""
-        if self.run is not None:
-            raise ValueError(f"this RunLogger already holds the run {self.run.path}; give each fit its own")
-        if self._make is not None:
-            self.run = self._make()
-        elif self.resume is not None:
-            # more epochs than a finished run had extend it
-            self.run = runs.Run.reopen(self.resume, command, epochs=options.get("epochs"))
-            stored = self.run.config["options"]
-            differ = [k for k, v in options.items() if k not in ("epochs", "device") and stored.get(k, v) != v]
-            if differ:
-                self.run.lock.release()
-                if differ[0] == "data":
-                    raise ValueError(
-                        f"{self.resume}: resumed with other training data than the run's ({stored['data']['rows']} rows "
-                        f"of {stored['data']['columns']}, fingerprint {stored['data']['sha1'][:12]}); pass the same rows"
-                    )
-                raise ValueError(
-                    f"{self.resume}: resumed with another {differ[0]} than the run's ({stored[differ[0]]!r})"
-                )
-            for state in sorted(self.run.path.rglob(runs.STATE_FILE)):  # readable, before the run is marked resumed
-                try:
-                    runs.load_state(state.parent, "cpu")
-                except ValueError:
-                    self.run.lock.release()  # the refusal changes nothing: the next try is not "in use"
-                    raise
-            if options.get("epochs") != stored.get("epochs"):
-                self.run.record_resume({"epochs": options.get("epochs")})
-            self.run.mark_resumed()
-            self.resumed = True
-        else:
-            self.run = runs.Run.create(self.logdir, command, self.name, {"options": {**options, "api": True}})
-        self.echo(f"run folder: {self.run.path}")
-        return self.run
 
 
 # ------------------------------------------------------------------------- RBMs
@@ -354,21 +133,6 @@ def columns(rows: list[dict]) -> dict:
     """Per-epoch dicts -> a dict of lists (the history's shape)."""
     keys = [k for k in (rows[0] if rows else {})]
     return {k: [r.get(k) for r in rows] for k in keys}
-
-
-def fingerprint(*arrays) -> dict:
-    """What a library run records of its training data, so that a resume with other rows of the same
-    width is refused: rows, columns and a SHA-1 of the values (tensors or numpy arrays, in order)."""
-    import hashlib
-
-    h = hashlib.sha1()
-    for a in arrays:
-        t = a.data if isinstance(a, D.Visible) else a
-        a_np = t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
-        h.update(str(a_np.shape).encode())
-        h.update(np.ascontiguousarray(a_np).tobytes())
-    first = arrays[0].data if isinstance(arrays[0], D.Visible) else arrays[0]
-    return {"rows": int(first.shape[0]), "columns": int(first.shape[1]) if first.ndim > 1 else 1, "sha1": h.hexdigest()}
 
 
 class NetHistory(dict):
@@ -543,13 +307,6 @@ class BarSink:
         if self.inner is not None:
             self.inner.epoch(fit, row)
         self.bar.step()
-
-
-def fits(field: str, n_floats: int, what: str) -> None:
-    """ValueError naming the config ``field`` when the model would not fit in memory (the commands' rule)."""
-    why = memory_problem(n_floats, what)
-    if why:
-        raise ValueError(f"{field}: {why}")
 
 
 def resume_state(path, apply) -> None:
@@ -789,40 +546,6 @@ def log_prob(
     data = visible(x, dev, binarize, D.split_seed(seed, "test"), "x")
     base = data if train is None else visible(train, dev, binarize, D.split_seed(seed, "train"), "train")
     return P.log_prob(rbm, data, base, P.Estimate(method, ais_runs, ais_betas, seed, raise_examples=raise_examples))
-
-
-def save(model, path) -> Path:
-    """Write ``model`` (an RBM, DBN, DBM or MLP) to ``path`` in its public checkpoint format
-    (``model.checkpoint()``), atomically; :func:`load` reads it back."""
-    path = Path(path)
-    runs.save_torch(path, model.checkpoint())
-    return path
-
-
-def load(path):
-    """A model from a checkpoint file or run folder, by its format: ``revival.rbm.v1`` -> RBM,
-    ``revival.dbn.v1`` -> DBN, ``revival.mlp.v1`` -> MLP (``torch.load(weights_only=True)``)."""
-    ck, p = runs.load_checkpoint(path)
-    fmt = ck.get("format") if isinstance(ck, dict) else None
-    if fmt == R.FORMAT:
-        model = R.from_checkpoint(ck, str(p))
-        model.preprocessing = ck.get("preprocessing") or {}
-        return model
-    if fmt == DBN.FORMAT:
-        return DBN.DBN(
-            DBN.from_checkpoint(ck, str(p)),
-            [lc.get("config", {}) for lc in ck["layers"]],
-            ck.get("preprocessing") or {},
-        )
-    if fmt == "revival.mlp.v1":
-        return _mlp_from_checkpoint(ck, str(p)).eval()
-    if fmt == "revival.dbm.v1":
-        from revival.models.dbm import from_checkpoint as dbm_from_checkpoint
-
-        return dbm_from_checkpoint(ck, str(p))
-    raise ValueError(
-        f"{p}: unknown checkpoint format {fmt!r} (expected revival.rbm.v1, revival.dbn.v1, revival.mlp.v1 or revival.dbm.v1)"
-    )
 
 
 # ------------------------------------------------------------------------- experiments

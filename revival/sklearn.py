@@ -23,7 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from revival import api
+from revival import api, inputs
 from revival.config import DBNConfig, NetConfig, RBMConfig
 from revival.models import rbm as R
 from revival.training.layerwise import new_rbm
@@ -143,15 +143,15 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             self._epoch = 0
             data = self._start(X, cfg)
         else:
-            data = api.visible(X, self.rbm_.weight.device, what="X")
+            data = inputs.visible(X, self.rbm_.weight.device, what="X")
         self._one_pass(data)
         return self._publish()
 
     def _start(self, X, cfg: RBMConfig):
         """A new RBM and trainer for ``X``; returns ``X`` on the device as the trainer reads it."""
-        dev = api.device_of(cfg.device, "RBMTransformer")
+        dev = inputs.device_of(cfg.device, "RBMTransformer")
         self._seed = cfg.seed
-        data = api.visible(X, dev, what="X")
+        data = inputs.visible(X, dev, what="X")
         # PCD's chain holds hidden states, as BernoulliRBM's h_samples_ (the features differ: R.cd_statistics)
         tcfg = cfg.replace(pcd_chain="hidden")
         self.rbm_, self._trainer = new_rbm(data, tcfg, cfg.seed, dev)

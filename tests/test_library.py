@@ -11,7 +11,7 @@ import torch
 
 import revival
 from helpers import invoke, only_run, timeless
-from revival import api
+from revival import inputs
 from revival.config import CompareConfig, DBNConfig, NetConfig, RBMConfig, defaults
 from revival.errors import ConfigError
 
@@ -236,13 +236,15 @@ def test_bad_data_gets_one_clear_error(sample):
 def test_real_valued_data_trains_in_float_and_binarizes_by_value():
     rng = np.random.default_rng(0)
     x = rng.random((64, 10))  # not pixel / 255: kept as floats
-    v = api.visible(x, "cpu", "none")
+    v = inputs.visible(x, "cpu", "none")
     assert v.data.dtype == torch.float32 and torch.allclose(v.all(), torch.tensor(x, dtype=torch.float32))
-    b = api.visible(x, "cpu", "stochastic", seed=3).all()
+    b = inputs.visible(x, "cpu", "stochastic", seed=3).all()
     assert set(b.unique().tolist()) <= {0.0, 1.0} and abs(b.mean().item() - x.mean()) < 0.05
-    assert torch.equal(b, api.visible(x, "cpu", "stochastic", seed=3).all())
+    assert torch.equal(b, inputs.visible(x, "cpu", "stochastic", seed=3).all())
     pixels = np.arange(256, dtype=np.uint8)[None].repeat(2, 0)
-    assert api.visible(api.grey_levels(pixels), "cpu").data.dtype == torch.uint8  # k/255 kept as bytes, like the CLI
+    assert (
+        inputs.visible(inputs.grey_levels(pixels), "cpu").data.dtype == torch.uint8
+    )  # k/255 kept as bytes, like the CLI
 
 
 def test_a_run_logger_writes_the_commands_run_folder(sample, tmp_path):
