@@ -25,8 +25,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from revival import data as D  # noqa: E402
-from revival.config import NetConfig
-from revival.experiments.compare import init_mlp  # noqa: E402
+from revival.config import NetConfig  # noqa: E402
+from revival.models.mlp import seeded_mlp  # noqa: E402
 from revival.runs import resolve_device  # noqa: E402
 from revival.training.train import ClassifierTrainer, evaluate_classifier, layer_monitor  # noqa: E402
 
@@ -87,7 +87,7 @@ def main():
         f"dropout 0.2/0.5, batch 100, N={len(y)}, {a.epochs} epochs (fastest epoch; evaluation: its median ratio to the same epoch's training)"
     )
 
-    model = init_mlp([784, 1024, 1024, 10], "relu", 0)
+    model = seeded_mlp([784, 1024, 1024, 10], "relu", 0)
     model.input_dropout, model.hidden_dropout = 0.2, 0.5
     model.to(device)
     cfg = NetConfig(epochs=2 * a.epochs, batch_size=100, lr=0.05, initial_momentum=0.9, final_momentum=0.9)

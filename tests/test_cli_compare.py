@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from helpers import events, invoke, only_run, plugin_events, timeless
 from revival.cli import main
+from revival.experiments import experiment
 
 TINY = [
     "--dataset",
@@ -152,7 +153,7 @@ def test_plan_lists_points_updates_and_a_measured_estimate_without_a_run_folder(
         }
     )
     opts["seed"] = 0  # (the command line adds it)
-    d = C.load_data(opts, "cpu")
+    d = experiment.load_data(opts, "cpu")
     (row,) = C.plan(opts, d, "cpu")
     assert (row["epochs"], row["updates"], row["evaluations"]) == (3, 9, 2) and row["seconds"] > 0
     (both,) = C.plan({**opts, "retrain_on_full": True}, d, "cpu")  # then a fresh net on 300 + 1,000 images

@@ -239,13 +239,15 @@ def test_axes_monitors_and_classical_models_end_to_end(tmp_path, monkeypatch):
         tmp_path,
     ]
     # interrupted at the first kNN fit (the third point), then resumed
-    real = C.fit_classic
+    from revival.experiments import points
+
+    real = points.fit_classic
 
     def interrupted_once(*a, **k):
-        monkeypatch.setattr(C, "fit_classic", real)
+        monkeypatch.setattr(points, "fit_classic", real)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(C, "fit_classic", interrupted_once)
+    monkeypatch.setattr(points, "fit_classic", interrupted_once)
     r = invoke(*args)
     assert r.exit_code == 130, r.output
     run = only_run(tmp_path, "compare-dropout")

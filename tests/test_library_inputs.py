@@ -14,6 +14,7 @@ import revival
 from helpers import invoke
 from revival import api
 from revival.config import DBNConfig, NetConfig, RBMConfig
+from revival.experiments import experiment
 
 
 @pytest.fixture(scope="module")
@@ -462,7 +463,7 @@ def test_a_library_resume_with_other_rows_of_the_same_width_is_refused(sample, t
 
 def test_the_plan_times_each_pretraining_shape_once(monkeypatch):
     from revival.config import resolve_compare
-    from revival.experiments import compare, plan
+    from revival.experiments import plan
 
     calls = []
     real = plan.rbm_seconds
@@ -477,7 +478,7 @@ def test_the_plan_times_each_pretraining_shape_once(monkeypatch):
         }
     )
     opts.update(seed=0, device="cpu", data_dir=None, download=False)
-    rows = plan.plan(opts, compare.load_data(opts, torch.device("cpu")), torch.device("cpu"))
+    rows = plan.plan(opts, experiment.load_data(opts, torch.device("cpu")), torch.device("cpu"))
     assert len(rows) == 6 and sorted(calls) == [(16, 8), (784, 16)]  # 6 (size, seed) stacks, 2 shapes timed
 
 
@@ -579,12 +580,12 @@ def test_a_dbm_log_prob_runs_the_estimator_asked_for(sample):
 
 def test_the_plan_counts_the_monte_carlo_evaluation_of_dropout_nets():
     from revival.config import resolve_compare
-    from revival.experiments import compare, plan
+    from revival.experiments import plan
 
     def seconds(mc):
         opts = resolve_compare({"dataset": "mnist-sample", "variants": ["dropout"], "layers": [32], "epochs": 1,
                                 "mc_samples": mc})  # fmt: skip
         opts.update(seed=0, device="cpu", data_dir=None, download=False)
-        return plan.plan(opts, compare.load_data(opts, torch.device("cpu")), torch.device("cpu"))[0]["seconds"]
+        return plan.plan(opts, experiment.load_data(opts, torch.device("cpu")), torch.device("cpu"))[0]["seconds"]
 
     assert seconds(200) > seconds(0)  # 200 passes over the test set were missing from the estimate
