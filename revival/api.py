@@ -48,17 +48,17 @@ from revival.models.mlp import seeded_mlp
 from revival.runs.progress import EpochBar, set_threads, wanted
 from revival.saved import load, save
 from revival.training.layerwise import (
+    RBMFit,
     RBMJob,
     first_layer_data,
     fit_stack,
     layer_seed,
     monitor_subsets,
-    new_rbm,
     next_layer_data,
 )
 from revival.training.layerwise import fit_rbm as _logged_rbm
 from revival.training.netfit import NetFit, Selection
-from revival.training.train import GracefulStop, checked_floats
+from revival.training.train import GracefulStop
 
 __all__ = [
     "Dataset",
@@ -149,21 +149,13 @@ class NetHistory(dict):
 def rbm_in_memory(
     train: D.Visible, valid: D.Visible | None, cfg: RBMConfig, seed: int, device, progress=None, desc="fit_rbm"
 ):
-    """The in-memory loop of :func:`fit_rbm`: the trainer the CLI uses (:func:`revival.training.layerwise.new_rbm`),
-    no monitors beyond the free energies, nothing written."""
-    model, trainer = new_rbm(train, cfg, seed, device)
+    """:func:`fit_rbm` without a run folder: the loop every RBM fit runs (:class:`revival.training.layerwise.RBMFit`)
+    with no sink, so nothing is written; the free energies of 1,000-row subsets are its monitors."""
     subsets = None if valid is None else monitor_subsets(train, valid, 1000, seed)
-    rows = []
+    fit = RBMFit(train, cfg, seed, device, subsets)
     with GracefulStop() as stop, EpochBar(cfg.epochs, desc, progress) as bar:
-        for epoch in range(cfg.epochs):
-            m = trainer.train_epoch(train, epoch, stop.check)
-            if subsets is not None:
-                W, b, c = model.params()
-                fe_t, fe_v = (R.free_energy(s, W, b, c, model.visible_type).mean() for s in subsets)
-                m.update(free_energy_train=fe_t, free_energy_valid=fe_v, free_energy_gap=fe_v - fe_t)
-            rows.append({"epoch": epoch + 1, **checked_floats(m, dict(model.named_parameters()), epoch + 1)})
-            bar.step(recon_error=rows[-1]["recon_error"])
-    return model, columns(rows)
+        model = fit.run(stop, lambda last: bar.step(recon_error=last["recon_error"]))
+    return model, columns(fit.history)
 
 
 def fit_dbn(
@@ -425,15 +417,17 @@ def fit_net(
     ):
         fit = resume_net(model, tcfg, cfg, xs, ys, evals, None if run is None else run.path)
         with EpochBar(tcfg.epochs, "fit_net", progress, fit.start) as bar:  # closed however the loop ends
-            for epoch in range(fit.start, tcfg.epochs):  # a resumed fit continues after its last saved epoch
-                if fit.stopped:  # early stopping (patience), also in a resumed run that had stopped
-                    break
-                evaluated = len(fit.history)
-                fit.end_epoch(w, epoch, fit.train(epoch, stop.check))
-                if run is not None and len(fit.history) > evaluated:
+            evaluated = [len(fit.history)]
+
+            def after_epoch(epoch: int):
+                if run is not None and len(fit.history) > evaluated[0]:  # an evaluated epoch: its model.pt
                     save(model, run.path / runs.MODEL_FILE)
+                evaluated[0] = len(fit.history)
                 valid = {"valid_error": fit.history[-1]["error/valid"]} if "valid" in evals and fit.history else {}
                 bar.step(**valid)
+
+            # a resumed fit continues after its last saved epoch; early stopping (patience) ends it
+            fit.run(w, stop, after_epoch=after_epoch)
         rows = [net_history_row(h) for h in fit.history]
         fit.finish()  # restore_best: the best validation epoch's weights
         chosen = {**fit.selection.fields(fit.validated), "epochs_trained": fit.last_epoch}

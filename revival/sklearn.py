@@ -25,8 +25,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from revival import api, inputs
 from revival.config import DBNConfig, NetConfig, RBMConfig
+from revival.errors import Diverged
 from revival.models import rbm as R
-from revival.training.layerwise import new_rbm
+from revival.training.layerwise import RBMFit
 
 FLOATS = (np.float64, np.float32)
 
@@ -148,25 +149,26 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         return self._publish()
 
     def _start(self, X, cfg: RBMConfig):
-        """A new RBM and trainer for ``X``; returns ``X`` on the device as the trainer reads it."""
+        """A new RBM fit for ``X`` (the loop every RBM fit runs, :class:`revival.training.layerwise.RBMFit`,
+        a pass at a time); returns ``X`` on the device as the trainer reads it."""
         dev = inputs.device_of(cfg.device, "RBMTransformer")
         self._seed = cfg.seed
         data = inputs.visible(X, dev, what="X")
         # PCD's chain holds hidden states, as BernoulliRBM's h_samples_ (the features differ: R.cd_statistics)
-        tcfg = cfg.replace(pcd_chain="hidden")
-        self.rbm_, self._trainer = new_rbm(data, tcfg, cfg.seed, dev)
+        self._fit = RBMFit(data, cfg.replace(pcd_chain="hidden"), cfg.seed, dev)
+        self.rbm_, self._trainer = self._fit.model, self._fit.trainer
         self._gibbs_gen = torch.Generator(device=dev).manual_seed(cfg.seed + 1)
         self.history_ = {"recon_error": []}
         return data
 
     def _one_pass(self, data):
-        m = self._trainer.train_epoch(data, self._epoch)
+        self._fit.data = data  # partial_fit: this call's rows
+        try:
+            self._fit.end_epoch(self._epoch, self._fit.train(self._epoch, lambda: None))
+        except Diverged as e:  # scikit-learn's convention: a ValueError
+            raise ValueError(f"the RBM diverged at pass {self._epoch + 1} ({e}); lower learning_rate") from None
         self._epoch += 1
-        err = float(m["recon_error"])
-        if not np.isfinite(err):
-            raise ValueError(
-                f"the RBM diverged at pass {self._epoch} (reconstruction error {err}); lower learning_rate"
-            )
+        err = self._fit.last["recon_error"]
         self.history_["recon_error"].append(err)
         if self.verbose:
             print(f"[RBMTransformer] pass {self._epoch}, reconstruction error {err:.3f}")

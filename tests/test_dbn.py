@@ -385,12 +385,11 @@ def test_init_options_set_the_rbm_start():
 
     first = tiny_first_layer()
     for std, vb in ((0.1, "zero"), (0.01, "log-odds")):
-        job = L.RBMJob(None, {**layer_opts(6, 1), "init_std": std, "visible_bias_init": vb}, first, 0)
-        fit = L.RBMFit(job, torch.device("cpu"), echo=lambda s: None, progress=False)
+        cfg = RBMConfig.from_options({**layer_opts(6, 1), "init_std": std, "visible_bias_init": vb})
+        fit = L.RBMFit(first.train, cfg, 0, torch.device("cpu"))
         W, b, _ = fit.model.params()
         assert float(W.std()) == pytest.approx(std, rel=0.5)
         assert (float(b.abs().max()) == 0) == (vb == "zero")
-        assert RBMConfig.from_options(job.opts).init_std == std
 
 
 def test_papers_dropout_scales_the_pretrained_weights_up_by_one_over_q():

@@ -30,7 +30,7 @@ from revival.models.mlp import MLP, seeded_mlp
 from revival.presets import hidden_layers
 from revival.tables import KNN_KS, SVM_CS, SVM_GAMMA_FACTORS
 from revival.training.netfit import NetFit, Selection
-from revival.training.train import GracefulStop, epoch_loop, evaluate_classifier, predicted_classes
+from revival.training.train import GracefulStop, evaluate_classifier, predicted_classes
 
 
 class PointFit:
@@ -252,15 +252,7 @@ def fit_phase(ex: Experiment, point: Point, full: bool = False, chosen_epochs: i
     fit = PointFit(ex, point, full, chosen_epochs)
     with runs.writer(fit.folder, purge_step=fit.start + 1 if fit.start else None) as w, GracefulStop() as stop:
         try:
-            epoch_loop(
-                fit.start,
-                fit.cfg.epochs,
-                stop,
-                fit.bar,
-                fit.train,
-                lambda epoch, tr, seconds: fit.end_epoch(w, epoch, tr, seconds),
-                done=lambda: fit.net.stopped,
-            )
+            fit.net.run(w, stop, fit.bar)
             row = fit.row(stop.check)
             stop.check()
         except runs.Interrupted:

@@ -18,7 +18,7 @@ from revival.config import RBMConfig
 from revival.models import dbn as DBN
 from revival.models import partition as P
 from revival.models import rbm as R
-from revival.training.train import GracefulStop, RBMTrainer, checked_floats, epoch_loop, rbm_monitor
+from revival.training.train import GracefulStop, NoBar, RBMTrainer, checked_floats, epoch_loop, rbm_monitor
 
 DISPLAY_STEPS = 20  # Gibbs sweeps per epoch of the display chains behind rbm/samples
 AIS_MONITOR_BETAS = 1000  # the cheap schedule used by --ais-every during training
@@ -73,57 +73,105 @@ def new_rbm(train: D.Visible, cfg: RBMConfig, seed: int, device) -> tuple[R.RBM,
     return model, RBMTrainer(model, cfg, gen)
 
 
-class RBMFit:
-    """The state of :func:`fit_rbm` while it runs: model, trainer, display chains, last metrics."""
+MONITOR_TENSORS = ("hidden_probs", "samples", "recon", "originals", "chain")  # a monitor's images, not scalars
 
-    def __init__(self, job: RBMJob, device, echo, progress: bool):
+
+class RBMFit:
+    """One RBM's training: the loop every RBM fit runs. Without a sink it is :func:`revival.fit_rbm`
+    in memory, measuring the free energies of fixed ``subsets`` (train, valid) when given; with an
+    :class:`RBMRunSink` it is ``pretrain-rbm``, a layer of ``pretrain-dbn``'s stack or of
+    compare-dropout's pretraining: the sink monitors, logs, saves and resumes. The parameters do not
+    depend on the sink: its monitors draw from their own generators."""
+
+    def __init__(self, train: D.Visible, cfg: RBMConfig, seed: int, device, subsets=None, sink=None):
+        self.data, self.cfg, self.seed, self.device = train, cfg, seed, device
+        self.model, self.trainer = new_rbm(train, cfg, seed, device)
+        self.subsets, self.sink = subsets, sink
+        self.start, self.last = 0, {}
+        self.history: list[dict] = []  # each epoch's metrics (of this process: a resumed run's start here)
+        if sink is not None:
+            sink.attach(self)
+
+    def train(self, epoch: int, check, on_batch=None) -> dict:
+        return self.trainer.train_epoch(self.data, epoch, check, on_batch)
+
+    def end_epoch(self, epoch: int, m: dict, seconds: float = 0.0):
+        """The epoch's monitors (the sink's, or the free energies of the subsets), a divergence check,
+        the history, then the sink's logging and checkpoint."""
+        if self.sink is not None:
+            m.update(self.sink.monitor(self, epoch))
+        elif self.subsets is not None:
+            W, b, c = self.model.params()
+            fe_t, fe_v = (R.free_energy(x, W, b, c, self.model.visible_type).mean() for x in self.subsets)
+            m.update(free_energy_train=fe_t, free_energy_valid=fe_v, free_energy_gap=fe_v - fe_t)
+        scalars = {k: v for k, v in m.items() if k not in MONITOR_TENSORS}
+        try:
+            self.last = checked_floats(scalars, dict(self.model.named_parameters()), epoch + 1)
+        except runs.Diverged as e:
+            if self.sink is not None:
+                self.sink.diverged(epoch, e)
+            raise
+        self.history.append({"epoch": epoch + 1, **self.last})
+        if self.sink is not None:
+            self.sink.record(self, epoch, m)
+
+    def run(self, stop: GracefulStop, after_epoch: Callable[[dict], None] | None = None):
+        """Epochs ``start .. cfg.epochs - 1`` (a bar over each epoch's batches where the sink shows one);
+        ``after_epoch(last)`` after each (the library's bar over the epochs)."""
+
+        def end(epoch, m, seconds):
+            self.end_epoch(epoch, m, seconds)
+            if after_epoch is not None:
+                after_epoch(self.last)
+
+        bar = self.sink.bar if self.sink is not None else lambda epoch: NoBar()
+        epoch_loop(self.start, self.cfg.epochs, stop, bar, self.train, end)
+        return self.model
+
+
+class RBMRunSink:
+    """Where an :class:`RBMFit` of a run folder goes each epoch: the monitors of ``job.data``
+    (free energies, pseudo-likelihood, display chains, AIS with ``--ais-every``), TensorBoard, the
+    ``state.pt`` / ``model.pt`` pair, the console line; and, with ``job.resume``, the state it
+    continues from. ``w``: the open TensorBoard writer (set once the start epoch is known)."""
+
+    def __init__(self, job: RBMJob, echo, progress: bool):
         self.job, self.echo, self.progress = job, echo, progress
-        self.cfg = cfg = RBMConfig.from_options(job.opts)
-        d = job.data
-        self.model, self.trainer = new_rbm(d.train, cfg, job.seed, device)
-        self.gen = self.trainer.gen
+        self.w, self.display, self.warned = None, None, False
+
+    def attach(self, fit: RBMFit):
+        job, cfg = self.job, fit.cfg
         # display chains for the rbm/samples images: PCD shows its own chains; otherwise 100 chains
         # kept across epochs (DISPLAY_STEPS Gibbs sweeps each epoch), started from noise
-        self.display_gen = torch.Generator(device=device).manual_seed(job.seed + 12_345)
-        self.display = None
-        if self.trainer.chain is None:
-            b = self.model.visible_bias
-            self.display = R.noise_chains(N_SHOWN, b, cfg.visible_type, self.display_gen)
-        self.start, self.last, self.device, self.warned = 0, {}, device, False
-        self.history: list[dict] = []  # each epoch's metrics (of this process: a resumed run's start here)
-        st = runs.load_state(job.folder, device) if job.resume else None
+        self.display_gen = torch.Generator(device=fit.device).manual_seed(job.seed + 12_345)
+        if fit.trainer.chain is None:
+            self.display = R.noise_chains(N_SHOWN, fit.model.visible_bias, cfg.visible_type, self.display_gen)
+        st = runs.load_state(job.folder, fit.device) if job.resume else None
         if st is not None:
-            self.model.load_state_dict(st["model"])
-            self.trainer.load_state_dict(st["trainer"])
-            self.start, self.last = st["epoch"], st.get("metrics", {})
+            fit.model.load_state_dict(st["model"])
+            fit.trainer.load_state_dict(st["trainer"])
+            fit.start, fit.last = st["epoch"], st.get("metrics", {})
             if self.display is not None:
                 self.display = st["display"]
-            echo(f"{job.label}resuming {job.folder} after epoch {self.start}")
-        self.clock = runs.EpochClock(self.start, cfg.epochs)
+            self.echo(f"{job.label}resuming {job.folder} after epoch {fit.start}")
+        self.clock = runs.EpochClock(fit.start, cfg.epochs)
+        self.batches = -(-len(fit.data) // cfg.batch_size)
 
     def bar(self, epoch: int) -> runs.Progress:
-        return runs.Progress(
-            -(-len(self.job.data.train) // self.cfg.batch_size), f"{self.job.label}epoch {epoch + 1}", self.progress
-        )
+        return runs.Progress(self.batches, f"{self.job.label}epoch {epoch + 1}", self.progress)
 
-    def train(self, epoch, check, on_batch) -> dict:
-        return self.trainer.train_epoch(self.job.data.train, epoch, check, on_batch)
-
-    def end_epoch(self, w, epoch: int, m: dict, seconds: float):
-        """Monitor, check for divergence, log, save the pair (state first), echo."""
-        job, d, cfg, model = self.job, self.job.data, self.cfg, self.model
-        mon_gen = torch.Generator(device=self.device).manual_seed(job.seed * 1_000_003 + epoch + 1)
-        m.update(
-            rbm_monitor(
-                model,
-                d.train_subset,
-                d.valid_subset,
-                mon_gen,
-                self.trainer.chain if self.display is None else self.display,
-                N_SHOWN,
-                0 if self.display is None else DISPLAY_STEPS,
-                pll=d.binary,
-            )
+    def monitor(self, fit: RBMFit, epoch: int) -> dict:
+        job, d, model = self.job, self.job.data, fit.model
+        mon_gen = torch.Generator(device=fit.device).manual_seed(job.seed * 1_000_003 + epoch + 1)
+        m = rbm_monitor(
+            model,
+            d.train_subset,
+            d.valid_subset,
+            mon_gen,
+            fit.trainer.chain if self.display is None else self.display,
+            N_SHOWN,
+            0 if self.display is None else DISPLAY_STEPS,
+            pll=d.binary,
         )
         if self.display is not None:
             self.display = m["chain"]
@@ -138,15 +186,16 @@ class RBMFit:
                 model, d.test, d.train, P.Estimate("ais", o["ais_runs"], AIS_MONITOR_BETAS, job.seed + epoch)
             )
             m["log_prob_test"], m["log_Z"] = est["avg_log_prob"], est["log_Z"]
-        scalars = {k: v for k, v in m.items() if k not in ("hidden_probs", "samples", "recon", "originals", "chain")}
-        try:
-            self.last = checked_floats(scalars, dict(model.named_parameters()), epoch + 1)
-        except runs.Diverged as e:
-            w.add_text("status", f"diverged at epoch {epoch + 1}: {e}", epoch + 1)
-            raise
-        self.history.append({"epoch": epoch + 1, **self.last})
-        log_rbm_epoch(w, epoch + 1, self.last, m, model, cfg.momentum_at(epoch), cfg.lr_at(epoch), d)
-        w.flush()
+        return m
+
+    def diverged(self, epoch: int, e: Exception):
+        self.w.add_text("status", f"diverged at epoch {epoch + 1}: {e}", epoch + 1)
+
+    def record(self, fit: RBMFit, epoch: int, m: dict):
+        """Log, save the pair (state first), echo."""
+        job, cfg, model, last = self.job, fit.cfg, fit.model, fit.last
+        log_rbm_epoch(self.w, epoch + 1, last, m, model, cfg.momentum_at(epoch), cfg.lr_at(epoch), job.data)
+        self.w.flush()
         ck = R.checkpoint_dict(model, {**cfg.checkpoint_config(), "epochs_completed": epoch + 1}, job.extra)
         runs.save_epoch(
             job.folder,
@@ -154,13 +203,13 @@ class RBMFit:
             {
                 "epoch": epoch + 1,
                 "model": model.state_dict(),
-                "trainer": self.trainer.state_dict(),
+                "trainer": fit.trainer.state_dict(),
                 "display": self.display,
-                "metrics": self.last,
+                "metrics": last,
             },
         )
-        self.echo(job.label + epoch_line(epoch + 1, cfg.epochs, self.last, self.clock.lap(epoch + 1)))
-        h = self.last.get("hidden_mean")
+        self.echo(job.label + epoch_line(epoch + 1, cfg.epochs, last, self.clock.lap(epoch + 1)))
+        h = last.get("hidden_mean")
         if h is not None and not self.warned and (h < DEAD or h > 1 - DEAD):
             self.warned = True  # once a run: say it where the user looks
             self.echo(
@@ -174,19 +223,15 @@ def fit_rbm(job: RBMJob, device, echo=print, progress: bool = False, history: li
     """Train one RBM by CD-k or PCD on ``job.data`` (a single RBM, or one layer of a stack), logging
     every epoch to ``job.folder`` and writing ``model.pt`` / ``state.pt`` after each; with
     ``job.resume`` it continues from ``state.pt`` when there is one. Returns the model and the last
-    epoch's metrics (``history``, a list, receives every epoch's). Raises Interrupted on SIGINT/SIGTERM (after the epoch in progress is dropped)."""
-    fit = RBMFit(job, device, echo, progress)
+    epoch's metrics (``history``, a list, receives every epoch's). Raises Interrupted on SIGINT/SIGTERM
+    (after the epoch in progress is dropped)."""
+    sink = RBMRunSink(job, echo, progress)
+    fit = RBMFit(job.data.train, RBMConfig.from_options(job.opts), job.seed, device, sink=sink)
     with runs.writer(job.folder, purge_step=fit.start + 1 if fit.start else None) as w, GracefulStop() as stop:
+        sink.w = w
         if fit.start == 0:
             w.add_text("config", runs.markdown_table(job.opts), 0)
-        epoch_loop(
-            fit.start,
-            fit.cfg.epochs,
-            stop,
-            fit.bar,
-            fit.train,
-            lambda epoch, m, seconds: fit.end_epoch(w, epoch, m, seconds),
-        )
+        fit.run(stop)
     if history is not None:  # each epoch's metrics, for the library's history
         history.extend(fit.history)
     return fit.model, fit.last

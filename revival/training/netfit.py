@@ -14,11 +14,19 @@ import copy
 import math
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
 from revival import runs
-from revival.training.train import ClassifierTrainer, checked_floats, evaluate_classifier, layer_monitor
+from revival.training.train import (
+    ClassifierTrainer,
+    NoBar,
+    checked_floats,
+    epoch_loop,
+    evaluate_classifier,
+    layer_monitor,
+)
 
 NOISE_SEED_OFFSET = 7_777_777  # the dropout masks' generator: seed + this (the batches' generator: seed)
 NO_VALIDATION = "no validation split"  # what a run that trains on its validation images reports instead
@@ -175,6 +183,20 @@ class NetFit:
         the returned model has (the best epoch's when restored, else the last evaluation's)."""
         self.selection.finish(self.model)
         return self.selection.at_best if self.selection.weights is not None else self.last
+
+    def run(self, w, stop, make_bar: Callable | None = None, after_epoch: Callable[[int], None] | None = None):
+        """Epochs ``start .. cfg.epochs - 1``, until early stopping ends them: the loop both
+        :func:`revival.fit_net` and compare-dropout's points run. ``w``: a TensorBoard writer or None;
+        ``make_bar(epoch)``: a bar over the epoch's batches (none: no bar); ``after_epoch(epoch)``
+        after each (the library's bar over the epochs, its model.pt)."""
+
+        def end(epoch, tr, seconds):
+            self.end_epoch(w, epoch, tr, seconds)
+            if after_epoch is not None:
+                after_epoch(epoch)
+
+        bar = make_bar or (lambda epoch: NoBar())
+        epoch_loop(self.start, self.cfg.epochs, stop, bar, self.train, end, done=lambda: self.stopped)
 
     def end_epoch(self, w, epoch: int, tr: dict, seconds: float = 0.0):
         """Evaluate, check for divergence, log (with the per-layer monitors), save the resume state,

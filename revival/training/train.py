@@ -112,6 +112,16 @@ def checked_floats(scalars: dict, params: dict, epoch: int, where: str = "") -> 
     return host_floats(scalars)
 
 
+class NoBar:
+    """The bar of a loop nobody watches batch by batch."""
+
+    def step(self):
+        pass
+
+    def close(self):
+        pass
+
+
 def epoch_loop(
     start: int,
     epochs: int,
