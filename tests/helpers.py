@@ -1,7 +1,13 @@
-"""Shared helpers for the tests: run the CLI in process, read TensorBoard event files back."""
+"""Shared helpers for the tests: run the CLI in process or as a child process (and signal it), read
+TensorBoard event files back, write a hand-made checkpoint."""
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import torch
 from click.testing import CliRunner
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -38,3 +44,84 @@ def plugin_events(folder):
 def timeless(rows: list[dict]) -> list[dict]:
     """Summary rows without their wall times (``seconds``), the one field two identical runs differ in."""
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def start(args, logdir):
+    return subprocess.Popen(
+        [sys.executable, "-m", "revival", *args, "--logdir", str(logdir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def interrupt_after(proc, marker, sig, timeout=120):
+    """Read the child's output until ``marker``, then send ``sig``; return the exit code."""
+    t0 = time.time()
+    for line in proc.stdout:
+        if marker in line:
+            proc.send_signal(sig)
+            break
+        assert time.time() - t0 < timeout
+    proc.stdout.read()
+    return proc.wait(timeout=timeout)
+
+
+def handmade_checkpoint(path, n_h=10, seed=0, **over):
+    g = torch.Generator().manual_seed(seed)
+    ck = {
+        "format": "revival.rbm.v1",
+        "visible_type": "bernoulli",
+        "config": {},
+        "state_dict": {
+            "weight": torch.randn(n_h, 784, generator=g) * 0.05,
+            "visible_bias": torch.randn(784, generator=g) - 2.0,
+            "hidden_bias": torch.zeros(n_h),
+        },
+    }
+    ck.update(over)
+    torch.save(ck, path)
+    return ck
+
+
+# a tiny pretrain-rbm and compare-dropout on the packaged sample (seconds each)
+TINY_RBM = [
+    "pretrain-rbm",
+    "--dataset",
+    "mnist-sample",
+    "--hidden",
+    "16",
+    "--epochs",
+    "2",
+    "--ais-runs",
+    "0",
+    "--monitor-size",
+    "100",
+    "--no-progress",
+]
+TINY_COMPARE = [
+    "compare-dropout",
+    "--dataset",
+    "mnist-sample",
+    "--layers",
+    "32",
+    "--epochs",
+    "2",
+    "--train-size",
+    "200",
+    "--eval-train-size",
+    "200",
+    "--no-progress",
+]
+
+
+def run_cli(*args):
+    """``revival ARGS`` as a user meets it: the exit code and the output, no exception."""
+    return invoke(*args, catch=True)
+
+
+def one_error_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip() and not line.startswith(("Usage:", "Try "))]
+    assert len(lines) == 1, output
+    return lines[0]

@@ -8,7 +8,7 @@ import torch
 from click.testing import CliRunner
 
 from conftest import full_mnist_root, needs_full_mnist
-from helpers import events, invoke, only_run
+from helpers import events, handmade_checkpoint, invoke, only_run
 from revival.cli import main
 from revival.models import partition as P
 from revival.models import rbm as R
@@ -167,23 +167,6 @@ def test_pretrain_rbm_on_a_subset_of_full_mnist(tmp_path):
 
 
 # ------------------------------------------------------------------------- evaluate-rbm
-
-
-def handmade_checkpoint(path, n_h=10, seed=0, **over):
-    g = torch.Generator().manual_seed(seed)
-    ck = {
-        "format": "revival.rbm.v1",
-        "visible_type": "bernoulli",
-        "config": {},
-        "state_dict": {
-            "weight": torch.randn(n_h, 784, generator=g) * 0.05,
-            "visible_bias": torch.randn(784, generator=g) - 2.0,
-            "hidden_bias": torch.zeros(n_h),
-        },
-    }
-    ck.update(over)
-    torch.save(ck, path)
-    return ck
 
 
 def test_evaluate_rbm_on_a_handwritten_checkpoint(tmp_path):

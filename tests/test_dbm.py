@@ -349,8 +349,7 @@ def test_sigint_mid_pretraining_then_resume_is_bit_exact(tmp_path, layers, phase
     import json
     import signal
 
-    from helpers import events, invoke, only_run
-    from test_reliability import interrupt_after, start
+    from helpers import events, interrupt_after, invoke, only_run, start
 
     args = [*DBM_CLI, "--layers", layers, "--pretrain-epochs", "6", "--epochs", "4", "--ais-runs", "0"]
     assert interrupt_after(start(args, tmp_path / "a"), f"[pretrain {phase}] epoch 2/6", signal.SIGINT) == 130
@@ -477,8 +476,7 @@ def test_a_library_dbm_run_resumes_and_extends_bit_for_bit(tmp_path):
 def test_compare_dropout_resumes_a_dbm_interrupted_mid_training_bit_for_bit(tmp_path):
     import signal
 
-    from helpers import invoke, only_run
-    from test_reliability import interrupt_after, start
+    from helpers import interrupt_after, invoke, only_run, start
 
     args = [
         "compare-dropout",

@@ -8,7 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from helpers import events, invoke, only_run
+from helpers import events, interrupt_after, invoke, only_run, start
 from revival.cli import main
 from revival.data import Visible
 from revival.models import dbn as DBN
@@ -16,7 +16,6 @@ from revival.models import rbm as R
 from revival.models.mlp import MLP
 from revival.training import layerwise as L
 from revival.training.train import ClassifierTrainer
-from test_reliability import interrupt_after, start
 
 DBN_SMALL = [
     "pretrain-dbn",

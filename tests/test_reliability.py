@@ -1,7 +1,6 @@
 """Interruption, resume, divergence, determinism and never clobbering a run folder."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from helpers import events, invoke, only_run, timeless
+from helpers import events, interrupt_after, invoke, only_run, start, timeless
 from revival import runs
 from revival.cli import main
 
@@ -52,28 +51,6 @@ MLP = [
     "2",
     "--no-progress",
 ]
-
-
-def start(args, logdir):
-    return subprocess.Popen(
-        [sys.executable, "-m", "revival", *args, "--logdir", str(logdir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
-def interrupt_after(proc, marker, sig, timeout=120):
-    """Read the child's output until ``marker``, then send ``sig``; return the exit code."""
-    t0 = time.time()
-    for line in proc.stdout:
-        if marker in line:
-            proc.send_signal(sig)
-            break
-        assert time.time() - t0 < timeout
-    proc.stdout.read()
-    return proc.wait(timeout=timeout)
 
 
 def test_sigint_then_resume_gives_the_uninterrupted_parameters_bit_for_bit(tmp_path):

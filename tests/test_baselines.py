@@ -1,0 +1,125 @@
+"""The classical baselines beside the nets: kNN against a brute-force loop, k and the SVM's C and
+gamma chosen on validation, logistic regression's known error, and a clear error without
+scikit-learn."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import full_mnist_root, needs_full_mnist
+from helpers import invoke, only_run
+from revival.models import baselines as K
+
+TINY = [
+    "--dataset",
+    "mnist-sample",
+    "--train-size",
+    "200",
+    "--layers",
+    "32,32",
+    "--epochs",
+    "2",
+    "--mc-samples",
+    "0",
+    "--eval-train-size",
+    "200",
+    "--no-progress",
+]
+
+
+# ------------------------------------------------------------------------- kNN
+
+
+def brute_knn(tx, ty, q, k):
+    out = []
+    for x in q:
+        d = ((tx - x) ** 2).sum(1)
+        order = np.argsort(d, kind="stable")[:k]
+        labels = ty[order]
+        counts = np.bincount(labels, minlength=10)
+        best = np.flatnonzero(counts == counts.max())
+        # a tie goes to the tied class whose nearest member comes first
+        out.append(next(lab for lab in labels if lab in best))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("k", [1, 3, 4, 7])
+def test_knn_matches_a_brute_force_loop(k):
+    rng = np.random.default_rng(k)
+    tx = rng.normal(size=(60, 12)).astype(np.float64)
+    ty = rng.integers(0, 4, 60)
+    q = rng.normal(size=(25, 12))
+    nb = torch.from_numpy(ty)[K.nearest(torch.from_numpy(tx), torch.from_numpy(q), k, batch=7)]
+    got = K.vote(nb, k, 10).numpy()
+    np.testing.assert_array_equal(got, brute_knn(tx, ty, q, k))
+
+
+def test_knn_vote_breaks_ties_by_the_nearest():
+    lab = torch.tensor([[2, 5, 5, 2], [7, 1, 1, 7]])
+    assert K.vote(lab, 4, 10).tolist() == [2, 7]
+    assert K.vote(lab, 3, 10).tolist() == [5, 1]
+
+
+def test_fit_knn_chooses_k_on_validation():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 5)) * 4
+
+    def draw(n):
+        y = rng.integers(0, 3, n)
+        return torch.from_numpy(centres[y] + rng.normal(size=(n, 5))), torch.from_numpy(y)
+
+    tr, va, te = draw(90), draw(60), draw(60)
+    res = K.fit_knn(tr, va, te, (tr[0][:30], tr[1][:30]), (1, 3, 5, 200))
+    assert res["k"] in (1, 3, 5)  # 200 > 90 training points is not tried
+    assert res["error/valid"] == min(res["valid_error_by_k"].values())
+    assert res["error/test"] < 0.1
+
+
+def test_fit_svm_or_a_clear_error_without_scikit_learn():
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(-2, 1, (40, 4)), rng.normal(2, 1, (40, 4))]).astype(np.float32)
+    y = np.repeat([0, 1], 40)
+    res = K.fit_svm((x, y), (x, y), (x, y), (x, y), (1.0, 10.0), seed=0)
+    assert res["C"] == 1.0 and res["error/test"] < 0.05  # the smaller C on a tie
+
+
+def test_svm_without_scikit_learn_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    r = invoke("compare-dropout", *TINY, "--variants", "baseline,svm-rbf", "--logdir", tmp_path)
+    assert r.exit_code == 2
+    assert "revival[classic]" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "compare-dropout").exists()
+
+
+@needs_full_mnist
+def test_logistic_regression_reaches_known_error_on_full_mnist(tmp_path):
+    """Softmax regression on 50,000 MNIST digits: about 7-8% test error after a few epochs."""
+    r = invoke(
+        "compare-dropout",
+        "--data-dir",
+        full_mnist_root(),
+        "--variants",
+        "logistic-regression",
+        "--epochs",
+        "3",
+        "--lr",
+        "0.1",
+        "--mc-samples",
+        "0",
+        "--eval-train-size",
+        "2000",
+        "--no-progress",
+        "--logdir",
+        tmp_path,
+        "--preset",
+        "quick",
+        "--train-size",
+        "50000",
+    )
+    assert r.exit_code == 0, r.output
+    row = json.loads((only_run(tmp_path, "compare-dropout") / "logistic-regression" / "result.json").read_text())
+    assert 0.065 < row["test_error"] < 0.085, row["test_error"]
