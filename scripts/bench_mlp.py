@@ -108,8 +108,8 @@ def main():
             m = trainer.train_epoch(x, y, e)
             float(m["loss"])
             sync(device)
-            (t_grad if cfg.monitor_layers else t_train).append(time.perf_counter() - t)
-            if cfg.monitor_layers:  # what compare-dropout does after an epoch with --monitor-layers
+            (t_grad if trainer.cfg.monitor_layers else t_train).append(time.perf_counter() - t)
+            if trainer.cfg.monitor_layers:  # what compare-dropout does after an epoch with --monitor-layers
                 t = time.perf_counter()
                 scalars, acts = layer_monitor(model, mon_x)
                 for k, v in {**scalars, **{f"g{i}": g for i, g in enumerate(m["grad_norm"].unbind())}}.items():
