@@ -1,3 +1,5 @@
+import importlib
+
 """revival: RBM pretraining by contrastive divergence and dropout, runnable and measurable.
 
 The library API (docs/library.md)::
@@ -41,8 +43,6 @@ __all__ = ["__version__", *_API]
 
 def __getattr__(name):
     if name in _API:
-        import importlib
-
         return getattr(importlib.import_module(f".{_API[name]}", __name__), name)
     raise AttributeError(f"module 'revival' has no attribute {name!r}")
 

@@ -29,6 +29,7 @@ from revival import data as D
 from revival import runs
 from revival.config import (
     CompareConfig,
+    DBMConfig,
     DBNConfig,
     DBNMonitorConfig,
     NetConfig,
@@ -38,26 +39,34 @@ from revival.config import (
     per_layer,
     resolve_compare,
 )
+from revival.errors import OptionError
+from revival.experiments import compare as C
 from revival.inputs import Dataset, device_of, fingerprint, fits, labels, load_dataset, visible
 from revival.logger import RunLogger
 from revival.memory import layered_floats
+from revival.models import dbm as M_DBM
 from revival.models import dbn as DBN
 from revival.models import partition as P
 from revival.models import rbm as R
+from revival.models.dbm import DBM
 from revival.models.mlp import seeded_mlp
 from revival.runs.progress import EpochBar, set_threads, wanted
 from revival.saved import load, save
+from revival.training.dbm_train import DBMFit, RunSink
+from revival.training.dbm_train import log_prob as dbm_log_prob
 from revival.training.layerwise import (
     RBMFit,
     RBMJob,
     first_layer_data,
     fit_stack,
     layer_seed,
+    log_dbn_samples,
     monitor_subsets,
     next_layer_data,
 )
 from revival.training.layerwise import fit_rbm as _logged_rbm
 from revival.training.netfit import NetFit, Selection
+from revival.training.precision import resolve as resolve_precision
 from revival.training.train import GracefulStop
 
 __all__ = [
@@ -123,7 +132,6 @@ def fit_rbm(
 def layer_data(train: D.Visible, valid: D.Visible | None, opts: dict):
     """What the logged loop monitors (revival.training.layerwise.LayerData); images and filter grids only when
     the rows are 28 x 28 images."""
-    import dataclasses
 
     d = first_layer_data({"train": train, "valid": valid or train}, opts)
     return d if train.data.shape[1] == 784 else dataclasses.replace(d, to_image=None, filters=None)
@@ -197,7 +205,6 @@ def _logged_dbn(train, valid, cfg: DBNConfig, layer_cfgs, pre: dict, device, log
     """:func:`fit_dbn` with a run folder: each layer a logged RBM run in ``layer-K/``, the stack so far
     in ``model.pt`` and its fantasies in ``dbn/samples`` after each layer (the command's options,
     preprocessing and summary where the logger carries them)."""
-    from revival.training.layerwise import log_dbn_samples
 
     opts = logger.options
     layer_opts = (
@@ -248,8 +255,6 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None, pr
     write the run folder ``revival pretrain-dbm`` writes (a logger made with ``resume=`` continues
     that run from its last saved epoch). Raises Diverged on NaN, Interrupted on SIGINT/SIGTERM.
     ``progress``, ``threads``: as :func:`fit_rbm`'s (one bar over every phase's epochs)."""
-    from revival.config import DBMConfig
-    from revival.training.dbm_train import DBMFit, RunSink
 
     set_threads(threads)
     cfg = config or DBMConfig()
@@ -507,8 +512,6 @@ def log_prob(
     (``is_lower_bound``); ``method`` "auto" enumerates log Z when the odd layers hold at most 20 units
     (exact, but minutes near that size), "ais" always runs AIS, "exact" insists on enumeration;
     ``raise_examples`` does not apply."""
-    from revival.models import dbm as M_DBM
-    from revival.models.dbm import DBM
 
     for name, value, least in (("ais_runs", ais_runs, 1), ("ais_betas", ais_betas, 2)):  # one rule for every model
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
@@ -521,8 +524,6 @@ def log_prob(
         )
         raise TypeError(f"log_prob: takes an RBM or a DBM, got a {what}{hint}")
     if isinstance(rbm, DBM):
-        from revival.training.dbm_train import log_prob as dbm_log_prob
-
         dev = rbm.w1.device
         data = visible(x, dev, binarize, D.split_seed(seed, "test"), "x").all()
         base = data if train is None else visible(train, dev, binarize, D.split_seed(seed, "train"), "train").all()
@@ -552,9 +553,6 @@ def compare_dropout(logdir="runs", name: str | None = None, echo=print, **option
     defaults and checks; it writes the same run folder under ``logdir``. Returns the run's summary
     (``summary.json``'s dict: ``rows``, ``groups``, the paper's figures) with ``run``, the folder.
     ValueError for an option the command would refuse."""
-    from revival.errors import OptionError
-    from revival.experiments import compare as C
-    from revival.training.precision import resolve as resolve_precision
 
     unknown = [
         k for k in options if k not in defaults(CompareConfig) and k not in ("preset", "seed", "device", "data_dir")

@@ -4,6 +4,7 @@ the device, and the checks that refuse what would not fit in memory."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,7 +137,6 @@ def fits(field: str, n_floats: int, what: str) -> None:
 def fingerprint(*arrays) -> dict:
     """What a library run records of its training data, so that a resume with other rows of the same
     width is refused: rows, columns and a SHA-1 of the values (tensors or numpy arrays, in order)."""
-    import hashlib
 
     h = hashlib.sha1()
     for a in arrays:

@@ -7,6 +7,7 @@ from pathlib import Path
 from revival import runs
 from revival.models import dbn as DBN
 from revival.models import rbm as R
+from revival.models.dbm import from_checkpoint as dbm_from_checkpoint
 from revival.models.mlp import from_checkpoint as _mlp_from_checkpoint
 
 
@@ -36,8 +37,6 @@ def load(path):
     if fmt == "revival.mlp.v1":
         return _mlp_from_checkpoint(ck, str(p)).eval()
     if fmt == "revival.dbm.v1":
-        from revival.models.dbm import from_checkpoint as dbm_from_checkpoint
-
         return dbm_from_checkpoint(ck, str(p))
     raise ValueError(
         f"{p}: unknown checkpoint format {fmt!r} (expected revival.rbm.v1, revival.dbn.v1, revival.mlp.v1 or revival.dbm.v1)"

@@ -4,19 +4,25 @@ command so that every failure is one line with its exit code (:func:`run_or_exit
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
+import signal
 import sys
 from dataclasses import fields
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from revival import presets
 from revival import tables as T
 from revival.config import FLAG, Range, option_name, rule_of
 from revival.config.base import default_of
 from revival.errors import ConfigError
+from revival.memory import memory_problem
+from revival.runs.folder import Diverged, Interrupted, OptionError, Run, name_problem, one_line
 from revival.threads import MAX_THREADS, auto_threads, omp_threads
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
@@ -37,9 +43,9 @@ def _load_config(ctx, param, value):
     if not value:
         return value
     try:
-        import tomllib
+        import tomllib  # by Python version
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
+        import tomli as tomllib  # by Python version
     try:
         with open(value, "rb") as f:
             table = tomllib.load(f)
@@ -144,7 +150,6 @@ def check_fits(option: str, n_floats: int, what: str):
     """Exit 2 naming ``option`` when ``n_floats`` 4-byte numbers would not fit in this machine's
     memory (:func:`revival.memory.memory_problem`, the library's rule too), so a huge size fails with one
     line instead of an allocation traceback."""
-    from revival.memory import memory_problem
 
     why = memory_problem(n_floats, what)
     if why:
@@ -179,7 +184,7 @@ def apply_threads(value) -> tuple[int, str]:
     """Give torch the threads of ``--threads auto|N`` and say why that many: ``auto`` is the cores
     free when the run starts, or $OMP_NUM_THREADS when set (:mod:`revival.threads`). Called once
     the options are known good, so a bad option is refused before torch is imported."""
-    import torch
+    import torch  # here: the CLI starts without torch
 
     if value in (None, "auto"):
         n, why = auto_threads()
@@ -198,7 +203,6 @@ THREADS_HELP = (
 
 def _check_name(ctx, param, value):
     """``--name``: checked before any folder exists (:func:`revival.runs.name_problem`)."""
-    from revival.runs import name_problem
 
     if value is None:
         return None
@@ -275,7 +279,7 @@ def common_options(f):
 
 
 def device_or_exit(spec: str):
-    from revival.runs import resolve_device
+    from revival.runs import resolve_device  # here: the CLI starts without torch
 
     try:
         return resolve_device(spec)
@@ -287,10 +291,8 @@ def run_or_exit(fn):
     """Run an experiment; turn its failures into one clear line and the documented exit code:
     1 for run-time failures (each with one line naming the file or option), 2 for options found
     bad only at run time, 130/143 for SIGINT/SIGTERM (saying whether there is anything to resume)."""
-    import signal
 
-    from revival.data import DataError
-    from revival.runs import Diverged, Interrupted, OptionError, one_line
+    from revival.data import DataError  # here: the CLI starts without numpy
 
     def terminate(signum, frame):  # SIGTERM outside a training loop: stop like Ctrl-C does
         raise Interrupted(signum)
@@ -339,7 +341,6 @@ def _exit_at_once(message: str, cleanup=None):
     without unwinding: for the start-up (imports, option checks) and the end (figures), where
     there is nothing to save and an exception raised inside a half-done import can surface as
     an unrelated error (numpy's "cannot load module more than once per process")."""
-    import os
 
     def handler(signum, frame):
         try:
@@ -379,7 +380,6 @@ RESUME_NEUTRAL = ("resume", "progress", "config", "figures", "download", "thread
 
 def given_options(ctx) -> list[str]:
     """Options the user set (command line or --config), not left at their defaults."""
-    from click.core import ParameterSource
 
     return [
         name
@@ -394,7 +394,6 @@ def prepare(command: str, o: dict, resolve, on_resume=None):
     its config.json; only --epochs and --device may change, and are recorded) or resolve the
     options of a fresh run, then the device and the progress mode. Returns ``(opts, make_run,
     device, progress, resumed)``; the run folder is made by ``make_run`` only once the data has loaded."""
-    from revival.runs import Run
 
     resume, progress = o.pop("resume"), o.pop("progress")
     o.pop("figures", None)
@@ -447,7 +446,7 @@ def prepare(command: str, o: dict, resolve, on_resume=None):
         reopened.record_resume({"device_used": str(device)})
         opts["device_used"] = str(device)
     if "precision" in opts:  # bf16 only where this device runs it fast (probed; a warning line otherwise)
-        from revival.training.precision import resolve as resolve_precision
+        from revival.training.precision import resolve as resolve_precision  # here: the CLI starts without torch
 
         asked = (opts.get("precision_info") or {}).get("requested", opts["precision"])
         first = lambda v: v[0] if isinstance(v, list) else v  # noqa: E731 (pretrain-dbn: per-layer lists)
@@ -481,7 +480,6 @@ def draw_figures(make_run):
     fails the run."""
     if not click.get_current_context().params.get("figures", True) or make_run.run is None:
         return
-    import signal
 
     path = make_run.run.path
     stop = _exit_at_once(
@@ -491,7 +489,7 @@ def draw_figures(make_run):
     )
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        from revival.reporting.report import link_figures, run_figures
+        from revival.reporting.report import link_figures, run_figures  # here: the CLI starts without torch
 
         files, missing = run_figures(path)
         link_figures(path, files, missing)
@@ -534,7 +532,6 @@ def _list_of(t):
 def _run_kind(path: Path) -> str | None:
     """The command that made the run folder ``path`` (from its config.json), without torch; None
     for a file or a folder that is not a run."""
-    import json
 
     try:
         cfg = json.loads((path / "config.json").read_text()) if path.is_dir() else None

@@ -85,7 +85,7 @@ def compare_dropout_cmd(**o):
             own.setdefault(v, {})[key] = x
     o["variant_options"] = own or None
     if o.pop("explain"):
-        from revival.reporting.summaries import explain_markdown
+        from revival.reporting.summaries import explain_markdown  # here: the CLI starts without torch
 
         try:
             opts = resolve_compare(dict(o))
@@ -93,7 +93,7 @@ def compare_dropout_cmd(**o):
             raise click.BadParameter(str(e)) from None
         click.echo(explain_markdown(opts, presets.PRESETS[opts["preset"]]))
         return
-    from revival.experiments import compare as C
+    from revival.experiments import compare as C  # here: the CLI starts without torch
 
     def resolve(opts):
         try:

@@ -20,6 +20,7 @@ from revival.cli.common import (
     run_or_exit,
 )
 from revival.config import DBMConfig
+from revival.runs.folder import markdown_table
 
 
 def dbm_options(f):
@@ -86,9 +87,8 @@ def pretrain_dbm_cmd(**o):
 
 def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
     """Load the data (checked before any folder is made), fit, estimate the test log-probability, summarise."""
-    import revival
-    from revival import runs
-    from revival.config import DBMConfig
+    import revival  # here: the CLI starts without torch
+    from revival import runs  # here: the CLI starts without torch
 
     cfg = DBMConfig.from_options(opts).replace(device=str(device))
     dl = opts.get("download") or None
@@ -163,7 +163,7 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
 def dbm_warnings(model, x_train, x_test, lp: dict | None, seed: int) -> list[str]:
     """The end-of-run checks of :mod:`revival.training.health`: the bound against the base-rate model's on the same
     test images, AIS's effective sample size, and 100 samples after 200 Gibbs sweeps."""
-    from revival.training.health import base_rate_log_prob, degenerate_warnings
+    from revival.training.health import base_rate_log_prob, degenerate_warnings  # here: the CLI starts without torch
 
     value = base = None
     if lp and "avg_log_prob" in lp:
@@ -182,7 +182,6 @@ def log_prob_line(lp: dict) -> str:
 
 
 def summary_md(run, summary: dict) -> str:
-    from revival.runs import markdown_table
 
     lines = [f"# pretrain-dbm: {run.path.name}", "", f"status: **{summary['status']}**", ""]
     if summary.get("final"):

@@ -4,6 +4,7 @@ Exit codes: 0 done, 1 runtime failure (bad data, divergence, ...), 2 bad options
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -19,7 +20,6 @@ class Group(click.Group):
     "Aborted!" with 1; :func:`run_or_exit` then takes over the signals for the run itself."""
 
     def main(self, *args, **kwargs):
-        import signal
 
         old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         try:

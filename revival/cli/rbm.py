@@ -3,6 +3,7 @@ configs' ranges) and the commands that hand over to :mod:`revival.pretrain`."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from revival.cli.common import (
     run_or_exit,
 )
 from revival.config import DBNConfig, DBNMonitorConfig, RBMConfig, RBMMonitorConfig, per_layer, rule_of
+from revival.runs.folder import jsonable
 
 
 @click.command("pretrain-rbm", context_settings=CONTEXT)
@@ -41,7 +43,7 @@ def pretrain_rbm_cmd(**o):
     pseudo-log-likelihood, weight histograms and filter/sample/reconstruction images every epoch,
     and writes model.pt (public checkpoint format), config.json and summary.json.
     """
-    from revival import pretrain
+    from revival import pretrain  # here: the CLI starts without torch
 
     def resolve(opts):
         cfg = checked(RBMConfig, opts)
@@ -75,7 +77,7 @@ def pretrain_dbn_cmd(**o):
     stack (format revival.dbn.v1) and dbn/samples the stack's fantasies after each layer. Use it to
     start a net in compare-dropout: --init RUN_DIR --variants pretrained,...
     """
-    from revival import pretrain
+    from revival import pretrain  # here: the CLI starts without torch
 
     def resolve(opts):
         try:
@@ -187,7 +189,6 @@ def evaluate_rbm_cmd(path, as_json, **o):
     Needs log Z: exact for small layers, else annealed importance sampling with bounds of
     +-3 standard errors. Accepts any checkpoint in the documented revival.rbm.v1 format.
     """
-    import json
 
     ctx = click.get_current_context()
     if o["method"] != "sandwich":  # options that only the sandwich reads: refused, not silently ignored
@@ -205,8 +206,7 @@ def evaluate_rbm_cmd(path, as_json, **o):
             "pretrain-n*-s*/ folder",
             param_hint="PATH",
         )
-    from revival import pretrain
-    from revival.runs import jsonable
+    from revival import pretrain  # here: the CLI starts without torch
 
     device = device_or_exit(o.pop("device"))
     apply_threads(o.pop("threads"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import click
@@ -31,10 +32,14 @@ def report_cmd(runs, svg, out):
     (test error against training-set size, drop rate or depth, with the paper's figure). Given
     several runs of one command it also overlays them, labelled by run name.
     """
-    import signal
 
-    from revival.reporting.panels import NotARun
-    from revival.reporting.report import check_runs, link_figures, overlay_figures, run_figures
+    from revival.reporting.panels import NotARun  # here: the CLI starts without torch
+    from revival.reporting.report import (  # here: the CLI starts without torch
+        check_runs,
+        link_figures,
+        overlay_figures,
+        run_figures,
+    )
 
     try:
         check_runs([Path(r) for r in runs])

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import torch
 
+from revival import runs
 from revival.models import dbm as M
+from revival.training.dbm_train import DBMFit, RunSink
 
 
 def _two_layers(model: M.DBM):
@@ -59,8 +61,6 @@ def train_dbm(folder: Path, x: torch.Tensor, cfg, device, echo=print) -> M.DBM:
     :class:`revival.training.dbm_train.DBMFit` into ``folder`` (TensorBoard, state.pt after every epoch, so an
     interrupted experiment resumes it; ``model.pt`` and ``result.json`` when done), or read back from
     there when it finished before."""
-    from revival import runs
-    from revival.training.dbm_train import DBMFit, RunSink
 
     folder = Path(folder)
     if (folder / runs.RESULT_FILE).is_file():

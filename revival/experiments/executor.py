@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import signal
 import sys
 import time
 from pathlib import Path
@@ -48,9 +49,8 @@ def connect(address: str | None):
     the driver with SIGABRT and C++ stack lines); revival's handlers are put back, so a SIGTERM
     stops the run like Ctrl-C. A signal during the start-up shuts down what had started.
     ValueError naming --ray-address when the cluster cannot be joined."""
-    import signal
 
-    import ray
+    import ray  # optional: pip install 'revival[ray]'
 
     if ray.is_initialized():
         return ray

@@ -12,7 +12,8 @@ import torch
 
 from revival import data as D
 from revival import runs
-from revival.config import RBMConfig, defaults
+from revival.config import DBMConfig, RBMConfig, defaults
+from revival.experiments import dbm_finetune
 from revival.experiments.sweep import (  # noqa: F401 (the grid)
     NET_AXES,
     Point,
@@ -193,8 +194,6 @@ class Experiment:
     def dbm(self, point: Point):
         """The DBM a dbm-pretrained point starts from: trained here once per train size and seed on the
         point's training images (one fixed Bernoulli sample of each), in ``dbm-n<size>-s<seed>/``."""
-        from revival.config import DBMConfig
-        from revival.experiments import dbm_finetune
 
         key = ("dbm", point.size, point.seed)
         if key not in self.stacks:

@@ -19,10 +19,12 @@ import numpy as np
 import torch
 
 from revival import data as D
-from revival.config import NetConfig, RBMConfig
+from revival.config import DBMConfig, NetConfig, RBMConfig
 from revival.experiments.sweep import eval_interval, grid, point_epochs, variant_settings
+from revival.models import dbm as M
 from revival.models.mlp import seeded_mlp
 from revival.presets import VARIANTS, hidden_layers
+from revival.runs import duration
 from revival.training.layerwise import new_rbm
 from revival.training.train import ClassifierTrainer, evaluate_classifier
 
@@ -75,11 +77,9 @@ def rbm_seconds(n_visible: int, n_hidden: int, opts: dict, device) -> float:
 
 def dbm_seconds(sizes, opts: dict, device) -> float:
     """Seconds of one PCD update of a DBM of ``sizes`` (784, n1, n2, ..) with compare-dropout's DBM settings."""
-    from revival.models import dbm as M
 
     g = torch.Generator(device=device).manual_seed(0)
     model = M.DBM(*sizes).to(device)
-    from revival.config import DBMConfig
 
     c = DBMConfig()
     trainer = M.DBMTrainer(model, c.chains, g, opts["dbm_lr"], c.weight_decay, c.mf_steps, c.gibbs_steps)
@@ -181,7 +181,6 @@ def plan(opts: dict, d: dict, device) -> list[dict]:
 
 def plan_lines(rows: list[dict], device, threads: int | None) -> list[str]:
     """The plan as a markdown table with its total, for the console."""
-    from revival.runs import duration
 
     known = [r["seconds"] for r in rows if r["seconds"] is not None]
     lines = [

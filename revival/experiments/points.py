@@ -14,6 +14,7 @@ import torch
 from revival import data as D
 from revival import runs
 from revival.config import NetConfig
+from revival.experiments.dbm_finetune import augment, init_net_
 from revival.experiments.experiment import MONITOR_EXAMPLES, Experiment, _lab, _vis, load_data, load_init
 from revival.experiments.sweep import (  # noqa: F401 (the grid)
     NET_AXES,
@@ -63,8 +64,6 @@ class PointFit:
         self.x, self.y = _vis(x_np, device), _lab(y_np, device)
         self.valid_set, self.test_set = ex.data["valid"], ex.data["test"]
         if dbm is not None:  # every image with its mean-field q(h2 | v) from the DBM (revival.experiments.dbm_finetune)
-            from revival.experiments.dbm_finetune import augment
-
             aug = lambda v: D.Visible(augment(dbm, v.all()))  # noqa: E731
             self.x = aug(self.x)
             self.valid_set = (aug(ex.data["valid"][0]), ex.data["valid"][1])
@@ -76,8 +75,6 @@ class PointFit:
         model = seeded_mlp([self.x.data.shape[1], *hidden, 10], self.activation, point.seed, self.init_scheme)
         self.weight_scale = None
         if dbm is not None:
-            from revival.experiments.dbm_finetune import init_net_
-
             self.weight_scale = DBN.papers_dropout_scales(
                 2, s["input_dropout"], s["hidden_dropout"], s["dropout_type"], opts["dropout_scaling"]
             )

@@ -103,7 +103,7 @@ def fit_svm(
     the validation split chooses; the test split is predicted once, by the chosen pair. Splits are
     ``(x [n, D] float32 numpy, y [n] numpy)``; ``check()`` runs between fits (a fit itself cannot be
     interrupted)."""
-    from sklearn.svm import SVC
+    from sklearn.svm import SVC  # optional: pip install 'revival[classic]'
 
     tx, ty = train
     scale = gamma_scale(tx)

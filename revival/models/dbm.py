@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from revival.models import rbm as R
-from revival.models.partition import all_states
+from revival.models.partition import _summarise, all_states, default_betas
 
 FORMAT = "revival.dbm.v1"
 MAX_EXACT_UNITS = 20  # 2^20 states of the odd layers still enumerate in seconds
@@ -461,7 +461,6 @@ def ais_log_z(ws, bs, base_bias=None, n_runs: int = 100, betas=None, generator=N
     layers given the odd ones, then the odd ones given the even) moves the odd layers and leaves f_k
     invariant. Returns a :class:`revival.models.partition.AISResult` (estimate, +- 3 standard-error interval,
     effective sample size)."""
-    from revival.models.partition import _summarise, default_betas
 
     w0 = ws[0]
     dev = w0.device

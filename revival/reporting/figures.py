@@ -11,6 +11,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import io
+import os
+import tempfile
+import textwrap
+
+import matplotlib.image
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
@@ -208,16 +214,12 @@ def image_figure(png: bytes, title: str, note: str = "", column_labels: list[str
     """A grid of image tiles (a PNG as TensorBoard shows it) drawn large enough to read, with a
     title and a line saying what the tiles are; ``column_labels`` names the grid's columns (e.g.
     data / reconstruction pairs). Returns the Figure."""
-    import io
-
-    import matplotlib.image
 
     img = matplotlib.image.imread(io.BytesIO(png), format="png")
     h, w = img.shape[:2]
     scale = max(1.0, 560 / max(h, w))  # a 291-pixel grid drawn at about 560 pixels a side
     fig, ax = plt.subplots(figsize=(w * scale / 100 + 0.4, h * scale / 100 + (1.5 if note else 0.8)), dpi=100)
     ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    import textwrap
 
     chars = int(w * scale / 6.2)  # about what fits across the image at this font size
     ax.set_title(title, fontsize=11, loc="center")
@@ -246,8 +248,6 @@ def write_atomic(path: Path, write) -> Path:
     """``write(file)`` into a temporary file beside ``path``, then renamed over it: a reader never
     sees half a file, and a link at ``path`` is replaced, never followed (a run folder may come
     from someone else: its ``figures/curves.png`` could point at any file of the reader's)."""
-    import os
-    import tempfile
 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -4,9 +4,14 @@ compare-dropout, layer monitors, log-probabilities). No torch."""
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
 from revival.presets import Preset
+from revival.reporting.figures import Panel, Series, dots
 from revival.reporting.summaries import AXIS_COLUMNS, CLASSIC, _load_json, _without_parts, group_rows, point_rows
 
 
@@ -26,10 +31,6 @@ def _events(folder: Path):
     """The event files directly in ``folder``, read once per report (scalars and images, no histograms)."""
     key = str(folder)
     if key not in _EVENTS:
-        import logging
-
-        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
         # a resumed run's event files hold the steps it wrote again; TensorBoard drops the stale
         # ones itself and says so at WARNING ("Detected out of order event.step"), which is not news
         logging.getLogger("tensorboard").setLevel(logging.ERROR)
@@ -58,7 +59,6 @@ def last_image(folder: Path, tag: str) -> bytes | None:
 
 
 def _config(run: Path) -> dict:
-    import json
 
     p = run / "config.json"
     if not p.is_file():
@@ -78,7 +78,6 @@ def _config(run: Path) -> dict:
 
 
 def _summary(run: Path) -> dict:
-    import json
 
     try:
         s = json.loads((run / "summary.json").read_text())
@@ -91,7 +90,6 @@ def dbm_panels(scalars: dict) -> list:
     """A DBM run's monitors: each pretraining RBM's reconstruction error, the mean variational bound
     without log Z (training subset dashed, validation solid: their gap is the overfitting signal; the
     level moves with log Z), and each hidden layer's share of units whose posterior varies across images."""
-    from revival.reporting.figures import Panel, Series
 
     def s(tag, name, dashed=False, st=0):
         if tag not in scalars:
@@ -139,7 +137,6 @@ def dbm_panels(scalars: dict) -> list:
 
 def rbm_panels(scalars: dict, log_prob: dict | None, label: str = "", style: int = 0) -> dict[str, object]:
     """The RBM monitors as panels (reconstruction, free energies and their gap, PLL, log-probability)."""
-    from revival.reporting.figures import Panel, Series
 
     def s(tag, name=None, dashed=False, st=style):
         if tag not in scalars:
@@ -217,7 +214,6 @@ def final_log_prob_text(lp: dict) -> str:
 def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) -> dict[str, object]:
     """The overfitting figure (train and test error per epoch of every point of the first seed),
     test loss per epoch, and the sweep plots (test error against each axis that varies)."""
-    from revival.reporting.figures import Panel, Series
 
     rows = summary.get("rows")
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and "variant" in r for r in rows):
@@ -367,7 +363,6 @@ def layer_panels(groups: list[dict]) -> dict:
     """Glorot & Bengio's view of a deep net: the mean activation and saturated share of each hidden layer and the
     gradient norm of each weight layer at the end of training, against the layer's depth, one line
     per net (variant and swept settings)."""
-    from revival.reporting.figures import Panel, Series
 
     nets = [g for g in groups if g.get("saturated") and len(g["saturated"]) > 1]
     if not nets:
@@ -406,7 +401,6 @@ def log_prob_figure(names: list[str], lps: list[dict], references=()):
     """The average test log-probability of each run: AIS's estimate on all test images with its
     +-3 s.e. interval (the finite part), and, where the sandwich ran, AIS and RAISE on the same
     subset of images (comparing RAISE with the all-images AIS would mix two different means)."""
-    from revival.reporting.figures import dots
 
     points = {
         "AIS, all test images": [_num(lp.get("avg_log_prob")) for lp in lps],

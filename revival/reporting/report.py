@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from revival.presets import PRESETS
 from revival.reporting import panels as run_panels
+from revival.reporting.figures import Panel, Series, draw, image_figure, save, write_atomic
 from revival.reporting.panels import (
     NotARun,
     UnsafeRun,
@@ -85,8 +87,6 @@ def run_figures(run: Path, svg: bool = False) -> tuple[list[Path], list[str]]:
 
 
 def _run_figures(run: Path, cfg: dict, svg: bool) -> tuple[list[Path], list[str]]:
-    from revival.presets import PRESETS
-    from revival.reporting.figures import draw, image_figure, save
 
     cmd, summary, out, missing = cfg["command"], _summary(run), [], []
     folder = writable_figures(run)
@@ -183,7 +183,6 @@ def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tupl
     """Several runs of the same command on the same axes, labelled by run name (a pretrain-rbm's or
     pretrain-dbm's monitors, or every compare-dropout point's validation and test error: choose a setting on the
     first, read the second), into ``out_dir``."""
-    from revival.reporting.figures import Panel, Series, draw, save
 
     check_runs(runs_)
     run_panels._EVENTS.clear()
@@ -248,7 +247,6 @@ def overlay_figures(runs_: list[Path], out_dir: Path, svg: bool = False) -> tupl
 
 def link_figures(run: Path, files: list[Path], missing: list[str]):
     """Add (or replace) the figures section of ``run/summary.md``: each figure linked, and what is missing."""
-    from revival.reporting.figures import write_atomic
 
     md = run / "summary.md"
     if md.is_symlink() or (md.exists() and not md.is_file()):

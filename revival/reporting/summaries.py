@@ -4,12 +4,14 @@ baselines, and the paired differences between variants from the points' saved pr
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from revival.config import CompareConfig, defaults
 from revival.presets import NET_AXES, PRESETS, VARIANTS, Preset, preset_settings
+from revival.reporting.significance import paired_difference, seeds_se
 from revival.runs import load_predictions
 
 AXIS_COLUMNS = tuple(NET_AXES.values())  # the row fields of the optional sweep axes
@@ -311,7 +313,6 @@ def pair_differences(run: Path, max_pairs: int = 30) -> list[dict]:
     error of the difference over the test images (paired) and over the seeds, and McNemar's exact p
     from the points' saved predictions (:mod:`revival.reporting.significance`). Points without saved predictions
     (runs from before they were saved) are left out; at most ``max_pairs`` rows."""
-    from revival.reporting.significance import paired_difference, seeds_se
 
     points = {}
     for p in sorted(q for q in run.iterdir() if q.is_dir()):
@@ -391,7 +392,6 @@ def _dict(x) -> dict:
 
 
 def _load_json(p: Path) -> dict:
-    import json
 
     try:
         return json.loads(p.read_text())

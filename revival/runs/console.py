@@ -7,6 +7,7 @@ import sys
 import time
 
 import torch
+import click
 
 
 class StepProgress:
@@ -66,7 +67,6 @@ class Progress:
     def __init__(self, total: int, label: str, enabled: bool):
         self.bar = None
         if enabled and total > 0:
-            import click
 
             self.bar = click.progressbar(length=total, label=label, file=sys.stderr)
             self.bar.__enter__()

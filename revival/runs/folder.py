@@ -16,7 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from revival import __version__
 from revival.errors import Diverged, Interrupted, OptionError  # noqa: F401 (the run outcomes, re-exported)
+import errno
+import traceback
 
 STATUS_RUNNING, STATUS_FINISHED = "running", "finished"
 
@@ -92,7 +95,6 @@ def git_commit() -> str | None:
 def environment() -> dict:
     from importlib.metadata import version  # here: only a new run asks
 
-    from revival import __version__
 
     return {
         "revival": __version__,
@@ -196,7 +198,7 @@ class RunLock:
     def acquire(self) -> bool:
         """True when this process now holds the lock, False when another does; ValueError when
         the folder cannot be written at all."""
-        import fcntl
+        import fcntl  # POSIX only
 
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -404,7 +406,6 @@ class Run:
             )
             raise
         except BaseException as e:
-            import traceback
 
             line = one_line(e)
             try:
@@ -432,7 +433,6 @@ def guarded(run: "Run", body):
 def one_line(e: BaseException) -> str:
     """An exception as one line: an OSError as ``file: reason`` (saying so when the disk is full),
     a ValueError as its message, anything else with its type."""
-    import errno
 
     if isinstance(e, OSError) and e.strerror:
         msg = f"{e.filename}: {e.strerror}" if e.filename else e.strerror

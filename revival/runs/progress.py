@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from revival.threads import MAX_THREADS, auto_threads
 
 OFF = ("0", "false", "no", "off")
 
@@ -28,7 +29,7 @@ class EpochBar:
         self.bar = None
         if total > 0 and wanted(progress):
             try:
-                from tqdm.auto import tqdm
+                from tqdm.auto import tqdm  # here: only where a bar is shown
             except ImportError:  # a minimal install: train in silence rather than fail
                 return
             self.bar = tqdm(total=total, initial=done, desc=desc, unit="epoch", leave=True)
@@ -57,7 +58,6 @@ def set_threads(threads) -> int | None:
     ``--threads auto``); a whole number in 1..1024 sets it. Returns the count set, or None."""
     if threads is None:
         return None
-    from revival.threads import MAX_THREADS, auto_threads
 
     if isinstance(threads, str) and threads.strip().lower() == "auto":
         n = auto_threads()[0]
@@ -65,7 +65,7 @@ def set_threads(threads) -> int | None:
         n = threads
     else:
         raise ValueError(f"threads: expected 'auto', a whole number in 1..{MAX_THREADS} or None, got {threads!r}")
-    import torch
+    import torch  # here: the CLI starts without torch
 
     torch.set_num_threads(n)
     return n

@@ -8,6 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
+from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+from tensorboard.plugins.hparams import plugin_data_pb2
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams as hp_summary
+import io
+import re
 
 
 def log_final_scalars(path: Path, step: int, scalars: dict, hparams: dict | None = None) -> None:
@@ -66,7 +74,6 @@ TAG_DESCRIPTIONS = (
 
 
 def tag_description(tag: str) -> str | None:
-    import re
 
     return next((text for pattern, text in TAG_DESCRIPTIONS if re.search(pattern, tag)), None)
 
@@ -79,9 +86,7 @@ def writer(path: Path, purge_step: int | None = None):
     was created in, then the process id: a resume within the same second as the run it continues
     could sort first and replay the steps out of order. So a resumed writer waits for the next
     second when an existing event file was made in this one."""
-    import re
 
-    from torch.utils.tensorboard import SummaryWriter
 
     if purge_step is not None:
         stamps = [
@@ -103,7 +108,6 @@ def writer(path: Path, purge_step: int | None = None):
             self.described = self.described | {tag}
             if text is None:
                 return super().add_scalar(tag, scalar_value, global_step, walltime, **kw)
-            from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
 
             meta = SummaryMetadata(
                 summary_description=text, plugin_data=SummaryMetadata.PluginData(plugin_name="scalars")
@@ -121,8 +125,6 @@ def log_hparams(w, hparams: dict, metrics: dict, discrete: dict | None = None, d
     text hparam takes across the experiment (so the HParams filter offers them); ``differs`` names
     the hparams that vary across the experiment: TensorBoard lists those first (it sorts by
     "differs", then by name, and shows the first few), so the variant column is in view."""
-    from tensorboard.plugins.hparams import plugin_data_pb2
-    from torch.utils.tensorboard.summary import hparams as hp_summary
 
     clean = {
         k: (str(v).lower() if isinstance(v, bool) else v if isinstance(v, (int, float, str)) else str(v))
@@ -163,10 +165,7 @@ def image_grid(images: torch.Tensor, nrow: int, scale_each: bool = False) -> tor
 def add_gray_image(w, tag: str, grid: torch.Tensor, step: int):
     """Log a [1, H, W] grid in [0, 1] as a one-channel PNG (TensorBoard's ``add_image`` would expand
     it to RGB and compress harder: three times the encoding time for the same picture)."""
-    import io
 
-    from PIL import Image
-    from tensorboard.compat.proto.summary_pb2 import Summary
 
     arr = (grid[0].clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
     buf = io.BytesIO()

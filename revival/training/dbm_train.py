@@ -16,7 +16,9 @@ from pathlib import Path
 
 import torch
 
+from revival import runs
 from revival.models import dbm as M
+from revival.models import partition as P
 from revival.training.train import GracefulStop, checked_floats, restore_generator
 
 MONITOR_ROWS = 1000  # fixed subsets for the per-epoch bound and reconstruction monitors
@@ -198,12 +200,10 @@ class RunSink:
 
     def phase(self, fit: DBMFit):
         """A phase starts (or resumes): a clock of its own, as a joint epoch costs several pretraining ones."""
-        from revival import runs
 
         self.clock = runs.EpochClock(fit.epoch, fit.epochs_of(fit.phase))
 
     def epoch(self, fit: DBMFit, row: dict):
-        from revival import runs
 
         phase, k = row["phase"], row["epoch"]
         metrics = {m: v for m, v in row.items() if m not in ("phase", "epoch")}
@@ -229,7 +229,6 @@ class RunSink:
             )
 
     def _images(self, fit: DBMFit, k: int):
-        from revival import runs
 
         if fit.model.w1.shape[1] != 784:
             return
@@ -256,7 +255,6 @@ def log_prob(
     log Z, leans optimistic by that error); ``avg_log_prob_lower`` / ``_upper`` follow log Z's +- 3 s.e.
     interval. Where the odd layers can be enumerated (at most 20 units) and ``exact``, log Z and log p(v)
     are exact and ``avg_log_prob_exact`` is given beside the bound; ``exact=False`` always runs AIS."""
-    from revival.models import partition as P
 
     out = {"method": "ais", "mf_steps": mf_steps, "n_examples": len(data), "is_lower_bound": True}
     if exact and model.odd_units <= M.MAX_EXACT_UNITS:  # small enough to enumerate: all of it in float64

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from typing import Callable
 
 import torch
@@ -16,6 +17,7 @@ from revival.config import NetConfig, RBMConfig
 from revival.data import Visible, batches
 from revival.errors import Diverged, Interrupted  # noqa: F401 (raised here)
 from revival.models import rbm as R
+from revival.models.mlp import loss_fn, max_norm_, mc_predict, saturation
 from revival.training.precision import lowp
 
 # ------------------------------------------------------------------------- stopping
@@ -136,7 +138,6 @@ def epoch_loop(
     ``end_epoch(epoch, result, seconds)`` (monitor, check, log, save, echo), then a signal check,
     so a signal during the monitors or the save still stops the run after that epoch is saved.
     ``done()``: True ends the loop early (early stopping)."""
-    import time
 
     for epoch in range(start, epochs):
         if done is not None and done():  # also a resumed run that had already stopped
@@ -340,7 +341,6 @@ class ClassifierTrainer:
         """One pass in a seeded order; returns device scalars ``loss`` and ``error`` (with dropout on)
         and, with ``monitor_layers``, ``grad_norm``: each layer's ||dL/dW_k||_2 (Frobenius; the loss
         gradient alone, before weight decay and momentum) averaged over the epoch's batches."""
-        from revival.models.mlp import loss_fn, max_norm_
 
         cfg, model = self.cfg, self.model
         m = cfg.momentum_at(epoch)
@@ -397,7 +397,6 @@ def layer_monitor(model, x: torch.Tensor) -> tuple[dict, list]:
     """What each hidden layer emits on the fixed examples ``x`` (deterministic net): device scalars
     ``activation/layer_k/mean`` and ``activation/layer_k/saturated`` (:func:`revival.models.mlp.saturation`),
     and the activations themselves (for histograms). Layers count from 1 at the input."""
-    from revival.models.mlp import saturation
 
     acts = model.hidden_activations(x)
     scalars = {}
@@ -421,7 +420,6 @@ def evaluate_classifier(
     """Mean loss and error fraction of the deterministic (weight-scaled) net on all of ``x``, as
     device scalars; with ``mc_samples`` > 0 also ``error_mc`` from Monte-Carlo averaging (``check``
     is called between masks, so a signal stops a long evaluation)."""
-    from revival.models.mlp import loss_fn, mc_predict
 
     model.eval()
     dev = y.device
