@@ -7,17 +7,8 @@ from __future__ import annotations
 import click
 
 from revival import presets
-from revival.cli.common import (
-    CONTEXT,
-    _per_variant,
-    check_fits,
-    common_options,
-    config_options,
-    draw_figures,
-    given_options,
-    prepare,
-    run_or_exit,
-)
+from revival.cli.common import CONTEXT, check_fits, common_options, draw_figures, given_options, prepare, run_or_exit
+from revival.cli.options import _per_variant, config_options
 from revival.config import CompareConfig, defaults, resolve_compare
 
 # the command's own options, (names, click.option keywords); every setting is generated from CompareConfig

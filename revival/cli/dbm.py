@@ -10,15 +10,8 @@ from pathlib import Path
 import click
 
 from revival import tables as T
-from revival.cli.common import (
-    CONTEXT,
-    check_fits,
-    common_options,
-    config_options,
-    draw_figures,
-    prepare,
-    run_or_exit,
-)
+from revival.cli.common import CONTEXT, check_fits, common_options, draw_figures, prepare, run_or_exit
+from revival.cli.options import config_options
 from revival.config import DBMConfig
 from revival.runs.folder import markdown_table
 

@@ -13,21 +13,17 @@ from revival import tables as T
 from revival.cli.common import (
     CONTEXT,
     THREADS_HELP,
-    Finite,
-    Threads,
     _run_kind,
     apply_threads,
     check_fits,
-    checked,
-    click_type,
     common_options,
-    config_options,
     device_or_exit,
     draw_figures,
     given_options,
     prepare,
     run_or_exit,
 )
+from revival.cli.options import Finite, Threads, checked, click_type, config_options
 from revival.config import DBNConfig, DBNMonitorConfig, RBMConfig, RBMMonitorConfig, per_layer, rule_of
 from revival.runs.folder import jsonable
 

@@ -7,13 +7,7 @@ from pathlib import Path
 
 import click
 
-from revival.cli.common import (
-    CONTEXT,
-    Failure,
-    _exit_at_once,
-    _os_line,
-    _temp_figures,
-)
+from revival.cli.common import CONTEXT, Failure, _exit_at_once, _os_line, _temp_figures
 
 
 @click.command("report", context_settings=CONTEXT)
