@@ -59,10 +59,10 @@ from revival.training.layerwise import (
     RBMJob,
     first_layer_data,
     fit_stack,
+    greedy,
     layer_seed,
     log_dbn_samples,
     monitor_subsets,
-    next_layer_data,
 )
 from revival.training.layerwise import fit_rbm as _logged_rbm
 from revival.training.netfit import NetFit, Selection
@@ -189,15 +189,16 @@ def fit_dbn(
         if logger._make is None:
             logger.progress = wanted(progress)
         return _logged_dbn(train, valid, cfg, layer_cfgs, pre, device, logger)
-    rbms, hists = [], []
-    for k, o in enumerate(layer_cfgs, 1):
-        rbm, h = rbm_in_memory(train, valid, o, layer_seed(cfg.seed, k), device, progress, f"fit_dbn layer {k}")
-        rbms.append(rbm)
+    hists = []
+
+    def fit_layer(k, x_train, x_valid, below):
+        rbm, h = rbm_in_memory(
+            x_train, x_valid, layer_cfgs[k - 1], layer_seed(cfg.seed, k), device, progress, f"fit_dbn layer {k}"
+        )
         hists.append(h)
-        if k < len(layer_cfgs):  # the next layer's data: this layer's hidden probabilities (or one sample of them)
-            s = layer_seed(cfg.seed, k) + 1
-            train = next_layer_data(rbm, train, cfg.feed, s)
-            valid = None if valid is None else next_layer_data(rbm, valid, cfg.feed, s + 1)
+        return rbm
+
+    rbms = greedy(len(layer_cfgs), train, valid, cfg.seed, cfg.feed, fit_layer)
     return DBN.DBN(rbms, configs, pre), {"layers": hists}
 
 

@@ -365,6 +365,21 @@ def finished_layer(folder: Path, k: int, n_visible: int, n_hidden: int) -> tuple
     return model, res["final"]
 
 
+def greedy(n_layers: int, x_train: D.Visible, x_valid: D.Visible | None, seed: int, feed: str, fit_layer) -> list:
+    """The greedy layer-wise loop every stack runs (Hinton, Osindero & Teh 2006): layer k is
+    ``fit_layer(k, x_train, x_valid, layers_below)`` on the data of the layer below, whose hidden
+    probabilities (``feed="probs"``) or one fixed seeded sample of them (``"samples"``) are the next
+    layer's data. :func:`revival.fit_dbn` in memory and :func:`fit_stack` (a run folder) both run it."""
+    rbms = []
+    for k in range(1, n_layers + 1):
+        rbms.append(fit_layer(k, x_train, x_valid, list(rbms)))
+        if k < n_layers:
+            s = layer_seed(seed, k) + 1
+            x_train = next_layer_data(rbms[-1], x_train, feed, s)
+            x_valid = None if x_valid is None else next_layer_data(rbms[-1], x_valid, feed, s + 1)
+    return rbms
+
+
 def fit_stack(
     root: Path,
     layer_opts: list[dict],
@@ -382,30 +397,33 @@ def fit_stack(
     (k = 1) or on the hidden activities of layer k-1 (``feed``: ``probs`` or ``samples``). A layer
     whose ``result.json`` exists is loaded, not retrained (resume); ``on_layer(rbms, finals)`` runs
     after each layer. Returns the layers and each layer's final metrics."""
-    rbms, finals = [], []
-    d, x_train, x_valid = first, first.train, first.valid
-    for k, lo in enumerate(layer_opts, 1):
+    finals = []
+
+    def fit_layer(k: int, x_train: D.Visible, x_valid: D.Visible, below: list[R.RBM]) -> R.RBM:
+        lo = layer_opts[k - 1]
         folder = Path(root) / f"layer-{k}"
         folder.mkdir(parents=True, exist_ok=True)
         label = f"layer {k}/{len(layer_opts)}: "
         if (folder / runs.RESULT_FILE).is_file():
-            n_visible = rbms[-1].n_hidden if rbms else first.train.data.shape[1]
+            n_visible = below[-1].n_hidden if below else first.train.data.shape[1]
             model, last = finished_layer(folder, k, n_visible, lo["hidden"])
             model = model.to(device)
             echo(f"{label}finished earlier, loaded from {folder}")
         else:
+            d = (
+                first
+                if k == 1
+                else stack_layer_data(below, x_train, x_valid, layer_opts[k - 2]["monitor_size"], seed, feed, first)
+            )
             job = RBMJob(folder, lo, d, layer_seed(seed, k), extra, label, resume=resume)
             model, last = fit_rbm(job, device, echo, progress)
             runs.write_json(folder / runs.RESULT_FILE, {"layer": k, "final": last, "epochs": lo["epochs"]})
-        rbms.append(model)
         finals.append({"layer": k, "n_visible": model.n_visible, "n_hidden": model.n_hidden, **last})
         if on_layer is not None:
-            on_layer(rbms, finals)
-        if k < len(layer_opts):
-            s = layer_seed(seed, k) + 1
-            x_train = next_layer_data(model, x_train, feed, s)
-            x_valid = next_layer_data(model, x_valid, feed, s + 1)
-            d = stack_layer_data(rbms, x_train, x_valid, lo["monitor_size"], seed, feed, first)
+            on_layer([*below, model], finals)
+        return model
+
+    rbms = greedy(len(layer_opts), first.train, first.valid, seed, feed, fit_layer)
     return rbms, finals
 
 
