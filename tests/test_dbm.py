@@ -311,7 +311,6 @@ def test_pretrain_dbm_with_three_hidden_layers(tmp_path):
 def test_dbm_runs_overlay_their_monitors(tmp_path, monkeypatch):
     import shutil
 
-    import revival.reporting.figures as FIG
     from helpers import invoke, only_run
     from revival.reporting.report import short_name
 
@@ -319,8 +318,10 @@ def test_dbm_runs_overlay_their_monitors(tmp_path, monkeypatch):
     a = only_run(tmp_path, "pretrain-dbm")
     b = shutil.copytree(a, a.parent / "20261130-000000-lr-b")
     assert short_name(a) == "lr-a" and short_name(tmp_path) == tmp_path.name
-    drawn, real = [], FIG.draw
-    monkeypatch.setattr(FIG, "draw", lambda panels, *x, **k: drawn.append(panels) or real(panels, *x, **k))
+    from revival.reporting import report as REP
+
+    drawn, real = [], REP.draw
+    monkeypatch.setattr(REP, "draw", lambda panels, *x, **k: drawn.append(panels) or real(panels, *x, **k))
     r = invoke("report", a, b, "--out", tmp_path / "ov")
     assert r.exit_code == 0 and (tmp_path / "ov" / "overlay.png").is_file(), r.output
     varying = drawn[-1][-1]

@@ -133,15 +133,13 @@ def test_compare_runs_overlay_validation_beside_test(tmp_path, monkeypatch):
     point's validation error beside its test error, the same point in one colour across runs."""
     from torch.utils.tensorboard import SummaryWriter
 
-    import revival.reporting.figures as FIG
-
     a = fake_compare_run(tmp_path / "a", {"baseline": ([0.1, 0.05], [0.2, 0.1])})
     b = fake_compare_run(tmp_path / "b", {"baseline": ([0.1, 0.02], [0.2, 0.08])})
     with SummaryWriter(str(a / "baseline-n100")) as w:
         for step, v in ((1, 0.3), (2, 0.15)):
             w.add_scalar("error/valid", v, step)
-    drawn, real = [], FIG.draw
-    monkeypatch.setattr(FIG, "draw", lambda panels, *a, **k: drawn.append(panels) or real(panels, *a, **k))
+    drawn, real = [], REP.draw  # the overlay draws through report's own name for it
+    monkeypatch.setattr(REP, "draw", lambda panels, *a, **k: drawn.append(panels) or real(panels, *a, **k))
     assert invoke("report", a, b, "--out", tmp_path / "ov").exit_code == 0
     (panels,) = drawn[-1:]
     assert [p.title.split(" error")[0] for p in panels] == ["validation", "test"]
