@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from revival import runs
 
@@ -80,20 +81,25 @@ class RunLogger:
         if self._make is not None:
             self.run = self._make()
         elif self.resume is not None:
-            # more epochs than a finished run had extend it
-            self.run = runs.Run.reopen(self.resume, command, epochs=options.get("epochs"))
-            stored = self.run.config["options"]
-            differ = [k for k, v in options.items() if k not in ("epochs", "device") and stored.get(k, v) != v]
-            if differ:
-                self.run.lock.release()
-                if differ[0] == "data":
+            # the same resume as the commands' (runs.Run.resume): more epochs than a finished run had extend it
+            try:  # what the run keeps; a folder that is not a readable run is refused by Run.resume below
+                stored = runs.read_json(Path(self.resume) / "config.json")["options"]
+            except (OSError, ValueError, TypeError, KeyError):
+                stored = {}
+            stored = stored if isinstance(stored, dict) else {}
+            changes = {k: v for k, v in options.items() if stored.get(k, v) != v or k == "epochs"}
+            try:
+                self.run = runs.Run.resume(self.resume, command, changes, ("epochs", "device"))
+            except runs.ResumeRefused as e:
+                first, stored = e.names[0], e.stored
+                if first == "data":
                     raise ValueError(
                         f"{self.resume}: resumed with other training data than the run's ({stored['data']['rows']} rows "
                         f"of {stored['data']['columns']}, fingerprint {stored['data']['sha1'][:12]}); pass the same rows"
-                    )
+                    ) from None
                 raise ValueError(
-                    f"{self.resume}: resumed with another {differ[0]} than the run's ({stored[differ[0]]!r})"
-                )
+                    f"{self.resume}: resumed with another {first} than the run's ({stored[first]!r})"
+                ) from None
             for state in sorted(self.run.path.rglob(runs.STATE_FILE)):  # readable, before the run is marked resumed
                 try:
                     runs.load_state(state.parent, "cpu")

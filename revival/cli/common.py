@@ -16,7 +16,7 @@ from click.core import ParameterSource
 from revival import tables as T
 from revival.cli.options import Threads
 from revival.memory import memory_problem
-from revival.runs.folder import Diverged, Interrupted, OptionError, Run, name_problem, one_line
+from revival.runs.folder import Diverged, Interrupted, OptionError, ResumeRefused, Run, name_problem, one_line
 from revival.threads import auto_threads
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
@@ -303,17 +303,16 @@ def prepare(command: str, o: dict, resolve, on_resume=None):
     o.pop("figures", None)
     if resume:
         given = [n for n in given_options(click.get_current_context()) if n not in RESUME_NEUTRAL]
-        refused = [n for n in given if n not in RESUME_MAY_CHANGE[command]]
-        if refused:
-            names = ", ".join("--" + n.replace("_", "-") for n in refused)
-            raise click.BadParameter(
-                f"{names} cannot change on resume (the run keeps the options in its config.json); "
-                f"only {', '.join('--' + n.replace('_', '-') for n in RESUME_MAY_CHANGE[command])} may",
-                param_hint="--resume",
-            )
         changed = {n: o[n] for n in given}
         try:
-            run = Run.reopen(resume, command, epochs=changed.get("epochs"))
+            run = Run.resume(resume, command, changed, RESUME_MAY_CHANGE[command])
+        except ResumeRefused as e:
+            flags = lambda names: ", ".join("--" + n.replace("_", "-") for n in names)  # noqa: E731
+            raise click.BadParameter(
+                f"{flags(e.names)} cannot change on resume (the run keeps the options in its config.json); "
+                f"only {flags(e.may_change)} may",
+                param_hint="--resume",
+            ) from None
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--resume") from None
         opts = dict(run.config["options"])

@@ -23,6 +23,7 @@ _OWNER = {
     "PREDICTIONS_FILE": "checkpoints",
     "Progress": "console",
     "RESULT_FILE": "folder",
+    "ResumeRefused": "folder",
     "Run": "folder",
     "RunLock": "folder",
     "STALE_FIELDS": "folder",

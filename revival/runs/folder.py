@@ -185,6 +185,15 @@ def markdown_table(d: dict) -> str:
 LOCK_FILE = ".lock"
 
 
+class ResumeRefused(ValueError):
+    """A resume that would change settings the run keeps in its config.json: ``names`` them, beside the
+    run's ``stored`` options and the settings that ``may_change``."""
+
+    def __init__(self, path: Path, names: list, stored: dict, may_change: tuple):
+        self.path, self.names, self.stored, self.may_change = path, names, stored, may_change
+        super().__init__(f"{path}: {', '.join(names)} cannot change on resume; only {', '.join(may_change)} may")
+
+
 class RunLock:
     """An advisory lock on a run folder (``.lock`` holding the owner's PID), held while a process
     trains in it: a second process refuses to resume the same folder, and a folder whose status
@@ -251,6 +260,20 @@ class Run:
             raise OptionError(
                 "--logdir", f"{logdir}: cannot create a run folder there ({one_line(e)}); choose a folder you can write"
             ) from None
+
+    @classmethod
+    def resume(cls, path, command: str, changes: dict, may_change: tuple) -> "Run":
+        """The one resume, of the commands' ``--resume`` and of ``RunLogger(resume=...)``: reopen the
+        folder (:meth:`reopen`: a run of ``command``, not finished unless ``changes`` asks for more
+        epochs, not in use) and refuse ``changes`` to any setting but ``may_change``
+        (:class:`ResumeRefused`, the lock released). The caller records the changes it keeps
+        (:meth:`record_resume`) and marks the run resumed when it starts (:meth:`mark_resumed`)."""
+        run = cls.reopen(path, command, epochs=changes.get("epochs"))
+        refused = [k for k in changes if k not in may_change]
+        if refused:
+            run.lock.release()
+            raise ResumeRefused(Path(path), refused, run.config["options"], may_change)
+        return run
 
     @classmethod
     def reopen(cls, path, command: str, epochs: int | None = None) -> "Run":
