@@ -268,8 +268,15 @@ class Run:
         epochs, not in use) and refuse ``changes`` to any setting but ``may_change``
         (:class:`ResumeRefused`, the lock released). The caller records the changes it keeps
         (:meth:`record_resume`) and marks the run resumed when it starts (:meth:`mark_resumed`)."""
-        run = cls.reopen(path, command, epochs=changes.get("epochs"))
         refused = [k for k in changes if k not in may_change]
+        if refused:  # said first, before the folder's own state (finished, in use) is looked at
+            try:
+                stored = read_json(Path(path) / "config.json")["options"]
+            except (OSError, ValueError, TypeError, KeyError):
+                stored = None  # not a readable run: reopen says so
+            if isinstance(stored, dict):
+                raise ResumeRefused(Path(path), refused, stored, may_change)
+        run = cls.reopen(path, command, epochs=changes.get("epochs"))
         if refused:
             run.lock.release()
             raise ResumeRefused(Path(path), refused, run.config["options"], may_change)
