@@ -1,9 +1,14 @@
 """The helper scripts under scripts/ that turn run folders into the docs' tables."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from conftest import full_mnist_root, needs_full_mnist
 
 SCRIPTS = Path(__file__).parent.parent / "scripts"
 
@@ -60,3 +65,35 @@ def test_data_size_figure_pools_seeds_and_a_later_run_replaces_its_points(tmp_pa
     assert "| dropout | 25.00 +- 7.07 (2) | 1.50 +- 0.14 (2) |" in out.stdout  # c's two rows, not b's
     assert "| svm-rbf | 25.00 (1 seed) | 1.63 (1 seed) |" in out.stdout
     assert "note: dropout at 50,000 images from" in out.stdout and "replacing 1 row(s)" in out.stdout
+
+
+@needs_full_mnist
+def test_bench_floor_counts_each_loops_matrix_work_as_the_formulas_do():
+    """The floor benchmark's GFLOP column against the products written out: CD-1 makes five
+    [B, 784] x [784, 500]-sized products a batch (up, down, up, and the fused positive and negative
+    statistics, 10 N V H), and a 784-500-500-2000-10 net's epoch 2 P N forward plus 2 P N for the
+    weights' gradients and 2 (P - 784 x 500) N for the inputs' (none for the pixels)."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPTS / "bench_floor.py"),
+            "--rows",
+            "300",
+            "--repeats",
+            "1",
+            "--only",
+            "rbm-cd1,finetune",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "REVIVAL_DATA_DIR": str(full_mnist_root())},
+    )
+    assert out.returncode == 0, out.stderr
+    table = [line.split("|") for line in out.stdout.splitlines() if line.startswith("| ")]
+    rows = {cells[1].strip(): cells[2:] for cells in table[2:]}  # past the header and its rule
+    n = 60_000  # every row is scaled to all of MNIST's training images
+    assert int(rows["rbm-cd1"][1]) == round(10 * n * 784 * 500 / 1e9)
+    params = 784 * 500 + 500 * 500 + 500 * 2000 + 2000 * 10
+    assert int(rows["finetune"][1]) == round((6 * params - 2 * 784 * 500) * n / 1e9)
+    for cells in rows.values():  # the time shares of the profiled epoch add up
+        assert sum(float(c.strip().rstrip("%")) for c in cells[3:8]) == pytest.approx(100, abs=3)
