@@ -107,3 +107,17 @@ def intersection_map(x: np.ndarray, bins: int = 10, top: float = 1.0) -> np.ndar
     t = (np.arange(bins, dtype=np.float32) + 0.5) * (top / bins)
     phi = (x[:, :, None] > t[None, None, :]).astype(np.float32) * np.float32(np.sqrt(top / bins))
     return phi.reshape(len(x), -1)
+
+
+# the hand-made pipelines compare-dropout's feature variants run, by name: grey levels [n, 784] in
+# [0, 1] -> features [n, d]
+PIPELINES = {
+    "deskew": lambda x: deskew(x),
+    "hog": lambda x: hog(x),
+    "deskew-hog": lambda x: hog(deskew(x)),
+}
+
+
+def transform(pipeline: str, x: np.ndarray) -> np.ndarray:
+    """The features of :data:`PIPELINES` ``pipeline`` for grey-level images ``x`` [n, 784], float32."""
+    return np.asarray(PIPELINES[pipeline](x), dtype=np.float32)

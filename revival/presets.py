@@ -31,6 +31,11 @@ VARIANTS = {
     "logistic-regression": {"classic": "logistic-regression"},
     "knn": {"classic": "knn"},
     "svm-rbf": {"classic": "svm-rbf"},
+    # the same RBF SVM on hand-made features (revival.features): digits deskewed by their moments
+    # (LeCun et al. 1998), histograms of oriented gradients (Dalal & Triggs 2005), or both
+    "deskew-svm": {"classic": "svm-rbf", "features": "deskew"},
+    "hog-svm": {"classic": "svm-rbf", "features": "hog"},
+    "deskew-hog-svm": {"classic": "svm-rbf", "features": "deskew-hog"},
 }
 PRETRAINED_ACTIVATION = "logistic"  # an RBM's hidden units are logistic
 

@@ -123,3 +123,30 @@ def test_logistic_regression_reaches_known_error_on_full_mnist(tmp_path):
     assert r.exit_code == 0, r.output
     row = json.loads((only_run(tmp_path, "compare-dropout") / "logistic-regression" / "result.json").read_text())
     assert 0.065 < row["test_error"] < 0.085, row["test_error"]
+
+
+def test_the_svm_on_hand_made_features_runs_beside_the_pixel_svm(tmp_path):
+    """The feature variants fit the same RBF SVM (C and gamma on validation) on the same 200 images,
+    on deskewed pixels, on histograms of oriented gradients, or on both; each is its own point with
+    its row, predictions and TensorBoard point, and the features change what the SVM sees."""
+    pytest.importorskip("sklearn")
+    pytest.importorskip("skimage")
+    variants = "svm-rbf,deskew-svm,hog-svm,deskew-hog-svm"
+    r = invoke("compare-dropout", *TINY, "--variants", variants, "--logdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path, "compare-dropout")
+    rows = {v: json.loads((run / v / "result.json").read_text()) for v in variants.split(",")}
+    for v, row in rows.items():
+        assert row["variant"] == v and 0 < row["test_error"] < 0.6 and row["train_size"] == 200, row
+        assert (run / v / "test_predictions.npz").is_file()
+    assert len({row["test_error"] for row in rows.values()}) > 1  # not the pixels four times
+    assert rows["hog-svm"]["gamma"] != rows["svm-rbf"]["gamma"]  # "scale" of 1,764 features, not 784 pixels
+    summary = (run / "summary.md").read_text()
+    assert all(v in summary for v in variants.split(","))
+
+
+def test_hog_variants_without_scikit_image_name_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    r = invoke("compare-dropout", *TINY, "--variants", "baseline,hog-svm", "--logdir", tmp_path)
+    assert r.exit_code == 2 and "scikit-image" in r.output and "revival[classic]" in r.output, r.output
+    assert not (tmp_path / "compare-dropout").exists()

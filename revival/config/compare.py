@@ -248,11 +248,17 @@ def resolve_compare(cli: dict) -> dict:
             raise ValueError(
                 f"--executor ray needs Ray: pip install 'revival[{T.RAY_EXTRA}]' (or use --executor local)"
             )
-    if "svm-rbf" in out["variants"]:
+    hog = [v for v in out["variants"] if "hog" in (VARIANTS[v].get("features") or "")]
+    if hog and importlib.util.find_spec("skimage") is None:
+        raise ValueError(
+            f"the {', '.join(hog)} variant(s) need scikit-image: pip install 'revival[{T.CLASSIC_EXTRA}]' "
+            "(or leave them out of --variants)"
+        )
+    if any(VARIANTS[v].get("classic") == "svm-rbf" for v in out["variants"]):
         if importlib.util.find_spec("sklearn") is None:
             raise ValueError(
-                f"the svm-rbf variant needs scikit-learn: pip install 'revival[{T.CLASSIC_EXTRA}]' "
-                "(or leave svm-rbf out of --variants)"
+                f"the SVM variants need scikit-learn: pip install 'revival[{T.CLASSIC_EXTRA}]' "
+                "(or leave them out of --variants)"
             )
     if pretrained and out["activation"] != PRETRAINED_ACTIVATION:
         if cli.get("activation") is not None:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from revival import data as D
-from revival import runs
+from revival import features, runs
 from revival.config import DBMConfig, RBMConfig, defaults
 from revival.experiments import dbm_finetune
 from revival.experiments.sweep import (  # noqa: F401 (the grid)
@@ -146,6 +146,14 @@ class Experiment:
 
     def __post_init__(self):
         self.stacks = {}
+
+    def features(self, pipeline: str, split: str, xy: tuple) -> tuple:
+        """The hand-made features (:func:`revival.features.transform`) of the ``split`` set ``xy``
+        (grey levels, labels), computed once a run and kept for every point that uses them."""
+        cache = self.__dict__.setdefault("_features", {})
+        if (pipeline, split) not in cache:
+            cache[(pipeline, split)] = (features.transform(pipeline, xy[0]), xy[1])
+        return cache[(pipeline, split)]
 
     def training_set(self, point: Point) -> tuple[np.ndarray, np.ndarray]:
         x_np, y_np = self.data["train_np"]

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from revival import data as D
-from revival import runs
+from revival import features, runs
 from revival.config import NetConfig
 from revival.experiments.dbm_finetune import augment, init_net_
 from revival.experiments.experiment import MONITOR_EXAMPLES, Experiment, _lab, _vis, load_data, load_init
@@ -28,7 +28,7 @@ from revival.experiments.sweep import (  # noqa: F401 (the grid)
 from revival.models import dbn as DBN
 from revival.models.baselines import fit_knn, fit_svm
 from revival.models.mlp import MLP, seeded_mlp
-from revival.presets import hidden_layers
+from revival.presets import VARIANTS, hidden_layers
 from revival.tables import KNN_KS, SVM_CS, SVM_GAMMA_FACTORS
 from revival.training.netfit import NetFit, Selection
 from revival.training.train import GracefulStop, evaluate_classifier, predicted_classes
@@ -314,11 +314,15 @@ def fit_classic(ex: Experiment, point: Point) -> dict:
             extra, setting = {"k": res["k"], "valid_error_by_k": res["valid_error_by_k"]}, f"k = {res['k']}"
         else:
             as_np = lambda a: (a[0].astype(np.float32) / 255.0, a[1])  # noqa: E731 (the nets' grey levels)
-            tr = as_np((x_np, y_np))
+            tr, va, te = as_np((x_np, y_np)), as_np(d["valid_np"]), as_np(ex.data["test_np"])
+            pipeline = VARIANTS[point.variant].get("features")
+            if pipeline is not None:  # hand-made features: the training set's each point, the others once a run
+                tr = (features.transform(pipeline, tr[0]), tr[1])
+                va, te = ex.features(pipeline, "valid", va), ex.features(pipeline, "test", te)
             res = fit_svm(
                 tr,
-                as_np(d["valid_np"]),
-                as_np(ex.data["test_np"]),
+                va,
+                te,
                 (tr[0][:n_eval], tr[1][:n_eval]),
                 SVM_CS,
                 point.seed,
