@@ -115,6 +115,9 @@ PIPELINES = {
     "deskew": lambda x: deskew(x),
     "hog": lambda x: hog(x),
     "deskew-hog": lambda x: hog(deskew(x)),
+    # the gradient histograms of deskewed digits through the intersection kernel's feature map (a
+    # cell's L2-normalised histogram lies in [0, 1]); 5 levels a feature
+    "deskew-hog-intersection": lambda x: intersection_map(hog(deskew(x)), bins=5),
 }
 
 

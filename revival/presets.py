@@ -36,6 +36,9 @@ VARIANTS = {
     "deskew-svm": {"classic": "svm-rbf", "features": "deskew"},
     "hog-svm": {"classic": "svm-rbf", "features": "hog"},
     "deskew-hog-svm": {"classic": "svm-rbf", "features": "deskew-hog"},
+    # a linear SVM on the intersection kernel's explicit feature map of those histograms: the
+    # additive-kernel SVM of Maji & Malik 2009, at a linear SVM's cost
+    "deskew-hog-iksvm": {"classic": "linear-svm", "features": "deskew-hog-intersection"},
 }
 PRETRAINED_ACTIVATION = "logistic"  # an RBM's hidden units are logistic
 

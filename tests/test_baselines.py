@@ -131,7 +131,7 @@ def test_the_svm_on_hand_made_features_runs_beside_the_pixel_svm(tmp_path):
     its row, predictions and TensorBoard point, and the features change what the SVM sees."""
     pytest.importorskip("sklearn")
     pytest.importorskip("skimage")
-    variants = "svm-rbf,deskew-svm,hog-svm,deskew-hog-svm"
+    variants = "svm-rbf,deskew-svm,hog-svm,deskew-hog-svm,deskew-hog-iksvm"
     r = invoke("compare-dropout", *TINY, "--variants", variants, "--logdir", tmp_path)
     assert r.exit_code == 0, r.output
     run = only_run(tmp_path, "compare-dropout")
@@ -141,6 +141,7 @@ def test_the_svm_on_hand_made_features_runs_beside_the_pixel_svm(tmp_path):
         assert (run / v / "test_predictions.npz").is_file()
     assert len({row["test_error"] for row in rows.values()}) > 1  # not the pixels four times
     assert rows["hog-svm"]["gamma"] != rows["svm-rbf"]["gamma"]  # "scale" of 1,764 features, not 784 pixels
+    assert "gamma" not in rows["deskew-hog-iksvm"] and rows["deskew-hog-iksvm"]["C"] in (1.0, 10.0, 100.0)
     summary = (run / "summary.md").read_text()
     assert all(v in summary for v in variants.split(","))
 
@@ -150,3 +151,21 @@ def test_hog_variants_without_scikit_image_name_the_extra(tmp_path, monkeypatch)
     r = invoke("compare-dropout", *TINY, "--variants", "baseline,hog-svm", "--logdir", tmp_path)
     assert r.exit_code == 2 and "scikit-image" in r.output and "revival[classic]" in r.output, r.output
     assert not (tmp_path / "compare-dropout").exists()
+
+
+def test_the_linear_svm_chooses_c_on_validation_and_reads_the_intersection_map():
+    """On the intersection kernel's feature map a linear SVM separates what a threshold on one
+    feature separates, which no linear rule on the raw pair (x, 1 - x) does better."""
+    pytest.importorskip("sklearn")
+    from revival import features as F
+
+    rng = np.random.default_rng(0)
+    x = rng.random((400, 2)).astype(np.float32)
+    y = ((x[:, 0] > 0.3) & (x[:, 0] < 0.7)).astype(int)  # a band: not linear in x, linear in the map's levels
+    phi = F.intersection_map(x, bins=10)
+    split = lambda a: (a[:200], a[200:300], a[300:])  # noqa: E731
+    (tr, va, te), (ytr, yva, yte) = split(phi), split(y)
+    res = K.fit_linear_svm((tr, ytr), (va, yva), (te, yte), (tr, ytr), (0.1, 1.0, 10.0), seed=0)
+    assert res["error/test"] < 0.08 and set(res["valid_error_by_C"]) == {"C=0.1", "C=1", "C=10"}
+    raw = K.fit_linear_svm((x[:200], ytr), (x[200:300], yva), (x[300:], yte), (x[:200], ytr), (1.0,), seed=0)
+    assert raw["error/test"] > 0.25  # the band defeats a linear rule on the raw values

@@ -254,7 +254,7 @@ def resolve_compare(cli: dict) -> dict:
             f"the {', '.join(hog)} variant(s) need scikit-image: pip install 'revival[{T.CLASSIC_EXTRA}]' "
             "(or leave them out of --variants)"
         )
-    if any(VARIANTS[v].get("classic") == "svm-rbf" for v in out["variants"]):
+    if any(VARIANTS[v].get("classic") in ("svm-rbf", "linear-svm") for v in out["variants"]):
         if importlib.util.find_spec("sklearn") is None:
             raise ValueError(
                 f"the SVM variants need scikit-learn: pip install 'revival[{T.CLASSIC_EXTRA}]' "

@@ -110,7 +110,7 @@ def plan(opts: dict, d: dict, device) -> list[dict]:
     for p in grid(opts):
         n = p.size or (n_train + n_valid if opts.get("train_on_all") else n_train)
         name = p.name(opts)
-        if VARIANTS[p.variant].get("classic") in ("knn", "svm-rbf"):
+        if VARIANTS[p.variant].get("classic") in ("knn", "svm-rbf", "linear-svm"):
             rows.append({"point": name, "images": n, "epochs": 0, "updates": 0, "evaluations": 0, "seconds": None})
             continue
         hidden = [] if p.classic == "logistic-regression" else hidden_layers(opts, p.depth)

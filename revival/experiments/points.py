@@ -26,7 +26,7 @@ from revival.experiments.sweep import (  # noqa: F401 (the grid)
     variant_settings,
 )
 from revival.models import dbn as DBN
-from revival.models.baselines import fit_knn, fit_svm
+from revival.models.baselines import fit_knn, fit_linear_svm, fit_svm
 from revival.models.mlp import MLP, seeded_mlp
 from revival.presets import VARIANTS, hidden_layers
 from revival.tables import KNN_KS, SVM_CS, SVM_GAMMA_FACTORS
@@ -284,7 +284,7 @@ def point_done(ex: Experiment, point: Point) -> dict | None:
 
 def _fixed(point: Point) -> bool:
     """kNN and the SVM: fitted once, not trained for a number of updates (no retrain phase)."""
-    return point.classic in ("knn", "svm-rbf")
+    return point.classic in ("knn", "svm-rbf", "linear-svm")
 
 
 def fit_classic(ex: Experiment, point: Point) -> dict:
@@ -319,27 +319,32 @@ def fit_classic(ex: Experiment, point: Point) -> dict:
             if pipeline is not None:  # hand-made features: the training set's each point, the others once a run
                 tr = (features.transform(pipeline, tr[0]), tr[1])
                 va, te = ex.features(pipeline, "valid", va), ex.features(pipeline, "test", te)
-            res = fit_svm(
-                tr,
-                va,
-                te,
-                (tr[0][:n_eval], tr[1][:n_eval]),
-                SVM_CS,
-                point.seed,
-                check=stop.check,
-                gamma_factors=SVM_GAMMA_FACTORS,
-            )
-            extra = {
-                "C": res["C"],
-                "gamma": res["gamma"],
-                "gamma_factor": res["gamma_factor"],
-                "valid_error_by_C_gamma": res["valid_error_by_C_gamma"],
-                "support_vectors": res["support_vectors"],
-            }
-            setting = (
-                f"C = {res['C']:g}, gamma = {res['gamma']:.3g} ({res['gamma_factor']:.3g} x scale) chosen on "
-                f"validation, {res['support_vectors']} support vectors"
-            )
+            if point.classic == "linear-svm":
+                res = fit_linear_svm(tr, va, te, (tr[0][:n_eval], tr[1][:n_eval]), SVM_CS, point.seed, check=stop.check)
+                extra = {"C": res["C"], "valid_error_by_C": res["valid_error_by_C"]}
+                setting = f"C = {res['C']:g} chosen on validation, {tr[0].shape[1]:,} features"
+            else:
+                res = fit_svm(
+                    tr,
+                    va,
+                    te,
+                    (tr[0][:n_eval], tr[1][:n_eval]),
+                    SVM_CS,
+                    point.seed,
+                    check=stop.check,
+                    gamma_factors=SVM_GAMMA_FACTORS,
+                )
+                extra = {
+                    "C": res["C"],
+                    "gamma": res["gamma"],
+                    "gamma_factor": res["gamma_factor"],
+                    "valid_error_by_C_gamma": res["valid_error_by_C_gamma"],
+                    "support_vectors": res["support_vectors"],
+                }
+                setting = (
+                    f"C = {res['C']:g}, gamma = {res['gamma']:.3g} ({res['gamma_factor']:.3g} x scale) chosen on "
+                    f"validation, {res['support_vectors']} support vectors"
+                )
     seconds = time.perf_counter() - t0
     row = {
         "variant": point.variant,
