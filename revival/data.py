@@ -121,7 +121,6 @@ class Resplit:
 RESPLITS = {"mnist-basic": Resplit("mnist", 10_000, 2_000, 50_000, seed=2007)}
 
 SPLITS = ("train", "valid", "test")
-BINARIZE = ("stochastic", "threshold", "none")
 
 
 # ----------------------------------------------------------------------------------- IDX files

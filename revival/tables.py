@@ -12,6 +12,7 @@ DEVICE_HELP = "auto, cpu, cuda or cuda:N."
 # ------------------------------------------------------------------------- RBM training
 # lr None in an RBMConfig: the Practical Guide's (Hinton 2010) 0.1 for Bernoulli visibles, 0.01 for Gaussian ones
 PRECISIONS = ("fp32", "bf16")
+BINARIZE = ("stochastic", "threshold", "none")  # revival.data.binarize's modes
 VISIBLE_BIAS_INITS = ("log-odds", "zero")
 LR_BY_VISIBLE = {"bernoulli": 0.1, "gaussian": 0.01}
 

@@ -125,3 +125,38 @@ def one_error_line(output: str) -> str:
     lines = [line for line in output.splitlines() if line.strip() and not line.startswith(("Usage:", "Try "))]
     assert len(lines) == 1, output
     return lines[0]
+
+
+# compare-dropout's options for a tiny sweep on the packaged sample (the command and --variants added by each test)
+TINY_SWEEP = [
+    "--dataset",
+    "mnist-sample",
+    "--train-size",
+    "200",
+    "--layers",
+    "32,32",
+    "--epochs",
+    "2",
+    "--mc-samples",
+    "0",
+    "--eval-train-size",
+    "200",
+    "--no-progress",
+]
+
+
+# a two-layer pretrain-dbn on the packaged sample (seconds)
+TINY_DBN = [
+    "pretrain-dbn",
+    "--dataset",
+    "mnist-sample",
+    "--layers",
+    "16,8",
+    "--epochs",
+    "1",
+    "--monitor-size",
+    "100",
+    "--sample-steps",
+    "2",
+    "--no-progress",
+]

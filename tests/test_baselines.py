@@ -10,25 +10,9 @@ import pytest
 import torch
 
 from conftest import full_mnist_root, needs_full_mnist
+from helpers import TINY_SWEEP as TINY
 from helpers import invoke, only_run
 from revival.models import baselines as K
-
-TINY = [
-    "--dataset",
-    "mnist-sample",
-    "--train-size",
-    "200",
-    "--layers",
-    "32,32",
-    "--epochs",
-    "2",
-    "--mc-samples",
-    "0",
-    "--eval-train-size",
-    "200",
-    "--no-progress",
-]
-
 
 # ------------------------------------------------------------------------- kNN
 

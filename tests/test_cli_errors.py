@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from helpers import TINY_COMPARE as C
+from helpers import TINY_DBN, handmade_checkpoint, one_error_line, only_run, run_cli
 from helpers import TINY_RBM as R
-from helpers import handmade_checkpoint, one_error_line, only_run, run_cli
 from revival import runs
 from revival.config import resolve_compare
 
@@ -234,25 +234,7 @@ def test_bad_values_exit_2_naming_the_option_given(tmp_path):
 
 
 def test_evaluate_rbm_names_what_is_wrong_with_exit_2(tmp_path):
-    assert (
-        run_cli(
-            "pretrain-dbn",
-            "--dataset",
-            "mnist-sample",
-            "--layers",
-            "16,8",
-            "--epochs",
-            "1",
-            "--monitor-size",
-            "100",
-            "--sample-steps",
-            "2",
-            "--no-progress",
-            "--logdir",
-            tmp_path,
-        ).exit_code
-        == 0
-    )
+    assert run_cli(*TINY_DBN, "--logdir", tmp_path).exit_code == 0
     dbn = only_run(tmp_path, "pretrain-dbn")
     r = run_cli("evaluate-rbm", dbn, "--layer", "99")
     assert r.exit_code == 2 and "--layer 99, but the DBN has layers 1..2" in r.output

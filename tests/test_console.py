@@ -6,8 +6,8 @@ import json
 import torch
 
 from helpers import TINY_COMPARE as C
+from helpers import TINY_DBN, events, handmade_checkpoint, only_run, run_cli
 from helpers import TINY_RBM as R
-from helpers import events, handmade_checkpoint, only_run, run_cli
 from revival import runs
 
 
@@ -84,25 +84,7 @@ def test_every_resolved_value_is_shown_and_recorded(tmp_path):
         assert shown in " ".join(h.split(opt, 1)[1].split("--", 1)[0].split()), opt
     ex = run_cli("compare-dropout", "--preset", "pretraining-quick", "--explain").output
     assert "Every other setting" in ex and "weight_decay 0.0001" in ex and "max_norm 3" in ex
-    assert (
-        run_cli(
-            "pretrain-dbn",
-            "--dataset",
-            "mnist-sample",
-            "--layers",
-            "16,8",
-            "--epochs",
-            "1",
-            "--monitor-size",
-            "100",
-            "--sample-steps",
-            "2",
-            "--no-progress",
-            "--logdir",
-            tmp_path,
-        ).exit_code
-        == 0
-    )
+    assert run_cli(*TINY_DBN, "--logdir", tmp_path).exit_code == 0
     opts = json.loads((only_run(tmp_path, "pretrain-dbn") / "config.json").read_text())["options"]
     assert opts["lr"] == [0.1, 0.1] and opts["momentum_schedule"] == ["0.5 for 5 epochs, then 0.9"] * 2
 

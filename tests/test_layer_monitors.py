@@ -12,22 +12,6 @@ from revival.data import Visible
 from revival.models.mlp import MLP, init_, saturation
 from revival.training.train import ClassifierTrainer, layer_monitor
 
-TINY = [
-    "--dataset",
-    "mnist-sample",
-    "--train-size",
-    "200",
-    "--layers",
-    "32,32",
-    "--epochs",
-    "2",
-    "--mc-samples",
-    "0",
-    "--eval-train-size",
-    "200",
-    "--no-progress",
-]
-
 
 def sigmoid(z):
     return 1 / (1 + np.exp(-z))

@@ -5,27 +5,11 @@ import json
 
 import pytest
 
+from helpers import TINY_SWEEP as TINY
 from helpers import events, invoke, only_run
 from revival import tables as T
 from revival.config import resolve_compare
 from revival.experiments import compare as C
-
-TINY = [
-    "--dataset",
-    "mnist-sample",
-    "--train-size",
-    "200",
-    "--layers",
-    "32,32",
-    "--epochs",
-    "2",
-    "--mc-samples",
-    "0",
-    "--eval-train-size",
-    "200",
-    "--no-progress",
-]
-
 
 # ------------------------------------------------------------------------- grid
 

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import click
 
-from revival import tables as T
 from revival.cli.common import CONTEXT, check_fits, common_options, draw_figures, prepare, run_or_exit
-from revival.cli.options import config_options
-from revival.config import DBMConfig
+from revival.cli.options import click_type, config_options
+from revival.config import DBMConfig, RBMMonitorConfig, rule
 from revival.runs.folder import markdown_table
 
 
@@ -22,14 +21,14 @@ def dbm_options(f):
     opts = [
         click.option(
             "--ais-runs",
-            type=click.IntRange(min=0, max=T.MAX_AIS_RUNS),
-            default=100,
+            type=click_type(rule(RBMMonitorConfig, "ais_runs")),
+            default=RBMMonitorConfig.ais_runs,
             help="AIS runs for log Z after training; 0 skips the test log-probability.",
         ),
         click.option(
             "--ais-betas",
-            type=click.IntRange(min=2, max=T.MAX_AIS_BETAS),
-            default=14_501,
+            type=click_type(rule(RBMMonitorConfig, "ais_betas")),
+            default=RBMMonitorConfig.ais_betas,
             help="Intermediate distributions of AIS (the paper used 20,000 for its DBMs).",
         ),
         click.option(

@@ -78,7 +78,7 @@ class RBMConfig(_Config):
     pcd_chain: str = setting("visible", ("visible", "hidden"))
     binarize: str = setting(
         "stochastic",
-        ("stochastic", "threshold", "none"),
+        T.BINARIZE,
         "Binary data: one fixed seeded Bernoulli sample per image, pixel >= 128, or grey levels.",
     )
     seed: int = 0

@@ -107,35 +107,25 @@ def fit_svm(
 
     tx, ty = train
     scale = gamma_scale(tx)
-    best = None
-    by_pair = {}
-    for c in cs:
-        for f in gamma_factors:
-            if check is not None:
-                check()
-            if len(np.unique(ty)) < 2:  # one class: every prediction is that class
-                model = _Constant(ty[0])
-            else:
-                model = SVC(C=c, kernel="rbf", gamma=f * scale, random_state=seed).fit(tx, ty)
-            err = float(np.mean(model.predict(valid[0]) != valid[1]))
-            by_pair[(c, f)] = err
-            key = (err, c, abs(np.log(f)))
-            if best is None or key < best[0]:
-                best = (key, c, f, model)
-    _, c, f, model = best
-    if check is not None:
-        check()
-    test_pred = model.predict(test[0])
+    fit = lambda k: SVC(C=k[0], kernel="rbf", gamma=k[1] * scale, random_state=seed).fit(tx, ty)  # noqa: E731
+    res = _chosen_on_validation(
+        [(c, f) for c in cs for f in gamma_factors],
+        fit,
+        lambda k: (k[0], abs(np.log(k[1]))),  # on a tie the smaller C, then the gamma nearest "scale"
+        train,
+        valid,
+        test,
+        train_eval,
+        check,
+    )
+    (c, f), model = res.pop("key"), res.pop("model")
     return {
         "C": c,
         "gamma": f * scale,
         "gamma_factor": f,
-        "valid_error_by_C_gamma": {f"C={cc:g}, gamma={ff:g}x scale": e for (cc, ff), e in by_pair.items()},
-        "error/valid": by_pair[(c, f)],
-        "error/test": float(np.mean(test_pred != test[1])),
-        "error/train": float(np.mean(model.predict(train_eval[0]) != train_eval[1])),
+        "valid_error_by_C_gamma": {f"C={cc:g}, gamma={ff:g}x scale": e for (cc, ff), e in res.pop("by_key").items()},
+        **res,
         "support_vectors": int(getattr(model, "support_", np.zeros(0)).shape[0]),
-        "test_pred": np.asarray(test_pred),
     }
 
 
@@ -156,24 +146,39 @@ def fit_linear_svm(
     from sklearn.svm import LinearSVC  # optional: pip install 'revival[classic]'
 
     tx, ty = train
-    best, by_c = None, {}
-    for c in cs:
+    fit = lambda c: LinearSVC(C=c, random_state=seed, max_iter=5000).fit(tx, ty)  # noqa: E731
+    res = _chosen_on_validation(list(cs), fit, lambda c: (c,), train, valid, test, train_eval, check)
+    res.pop("model")
+    return {
+        "C": res.pop("key"),
+        "valid_error_by_C": {f"C={cc:g}": e for cc, e in res.pop("by_key").items()},
+        **res,
+    }
+
+
+def _chosen_on_validation(keys, fit, tie, train, valid, test, train_eval, check) -> dict:
+    """``fit(key)`` for every candidate ``key``, keeping the one of lowest validation error (on a tie
+    the lowest ``tie(key)``); only the validation split chooses, and the test split is predicted
+    once, by the chosen model. A training set of one class gets that class everywhere."""
+    ty = train[1]
+    best, by_key = None, {}
+    for key in keys:
         if check is not None:
             check()
-        if len(np.unique(ty)) < 2:  # one class: every prediction is that class
-            model = _Constant(ty[0])
-        else:
-            model = LinearSVC(C=c, random_state=seed, max_iter=5000).fit(tx, ty)
+        model = _Constant(ty[0]) if len(np.unique(ty)) < 2 else fit(key)
         err = float(np.mean(model.predict(valid[0]) != valid[1]))
-        by_c[c] = err
-        if best is None or (err, c) < best[0]:
-            best = ((err, c), c, model)
-    _, c, model = best
+        by_key[key] = err
+        if best is None or (err, *tie(key)) < best[0]:
+            best = ((err, *tie(key)), key, model)
+    _, key, model = best
+    if check is not None:
+        check()
     test_pred = model.predict(test[0])
     return {
-        "C": c,
-        "valid_error_by_C": {f"C={cc:g}": e for cc, e in by_c.items()},
-        "error/valid": by_c[c],
+        "key": key,
+        "model": model,
+        "by_key": by_key,
+        "error/valid": by_key[key],
         "error/test": float(np.mean(test_pred != test[1])),
         "error/train": float(np.mean(model.predict(train_eval[0]) != train_eval[1])),
         "test_pred": np.asarray(test_pred),
