@@ -240,8 +240,9 @@ def compare_panels(run: Path, summary: dict, preset: Preset | None, opts: dict) 
                 x, y = sc["error/test"]
                 err.series.append(Series(key, x, [100 * v for v in y], style=i))
         panels["test_error_by_setting"] = err
-    if any(v not in CLASSIC for pts in settings.values() for v, _ in pts):  # a classical model's lone point
-        settings = {k: pts for k, pts in settings.items() if any(v not in CLASSIC for v, _ in pts)}  # is no curve
+    # a classical model's lone point is no curve: per-epoch figures only where a net trained (a run of
+    # classical models alone has its error-against-size figure, not one at a made-up epoch)
+    settings = {k: pts for k, pts in settings.items() if any(v not in CLASSIC for v, _ in pts)}
     for key, points in list(settings.items())[:4]:
         suffix = f" ({key})" if key else ""
         err = Panel("train (dashed) and test (solid) error" + suffix, "epoch", "error %")
