@@ -18,8 +18,8 @@ from revival.cli import main
 FAULTS = [item.partition(":")[::2] for item in filter(None, os.environ.get("REVIVAL_FAULTS", "").split(","))]
 
 
-def faulty_point(opts, run_path, point, threads):
-    name = point.name(opts)
+def faulty_point(job, run_path, point, threads):
+    name = point.name(job.cfg)
     for kind, target in FAULTS:
         if target != name:
             continue
@@ -31,7 +31,7 @@ def faulty_point(opts, run_path, point, threads):
             os._exit(1)
     import revival.experiments.compare  # in the worker: the module as installed, whose point_on_worker is the real one
 
-    return revival.experiments.compare.point_on_worker(opts, run_path, point, threads)
+    return revival.experiments.compare.point_on_worker(job, run_path, point, threads)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from helpers import events, invoke, only_run, plugin_events, timeless
 from revival.cli import main
+from revival.config import CompareConfig
 from revival.experiments import experiment
 
 TINY = [
@@ -152,19 +153,20 @@ def test_plan_lists_points_updates_and_a_measured_estimate_without_a_run_folder(
             "eval_every": 2,
         }
     )
-    opts["seed"] = 0  # (the command line adds it)
-    d = experiment.load_data(opts, "cpu")
-    (row,) = C.plan(opts, d, "cpu")
+    cfg = CompareConfig.from_options({**opts, "seed": 0})  # (the command line adds the seed)
+    d = experiment.load_data(cfg, "cpu")
+    (row,) = C.plan(cfg, d, "cpu")
     assert (row["epochs"], row["updates"], row["evaluations"]) == (3, 9, 2) and row["seconds"] > 0
-    (both,) = C.plan({**opts, "retrain_on_full": True}, d, "cpu")  # then a fresh net on 300 + 1,000 images
+    (both,) = C.plan(cfg.replace(retrain_on_full=True), d, "cpu")  # then a fresh net on 300 + 1,000 images
     assert (both["epochs"], both["updates"]) == (3 + 1, 18) and both["seconds"] > 0  # (timings: not compared)
     # --min-updates stretches 300 images to 20 epochs: the plan counts the evaluations the run makes
     # (about --epochs of them, every 7th epoch and the last), not one per epoch
-    (stretched,) = C.plan({**opts, "min_updates": 60, "eval_every": None}, d, "cpu")
+    (stretched,) = C.plan(cfg.replace(min_updates=60, eval_every=1), d, "cpu")
     assert (stretched["epochs"], stretched["evaluations"]) == (20, 3)
-    from revival.experiments.sweep import eval_interval
-
-    assert eval_interval({"epochs": 3}, 20) == 7 and eval_interval({"epochs": 3, "eval_every": 10}, 20) == 10
+    assert (
+        CompareConfig(epochs=3).eval_interval(20) == 7
+        and CompareConfig(epochs=3, eval_every=10).eval_interval(20) == 10
+    )
 
 
 def test_preset_carries_the_paper_number(tmp_path):

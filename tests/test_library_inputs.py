@@ -13,7 +13,7 @@ import torch
 import revival
 from helpers import invoke
 from revival import api
-from revival.config import DBNConfig, NetConfig, RBMConfig
+from revival.config import CompareConfig, DBNConfig, NetConfig, RBMConfig
 from revival.experiments import experiment
 
 
@@ -477,8 +477,8 @@ def test_the_plan_times_each_pretraining_shape_once(monkeypatch):
             "seeds": 3,
         }
     )
-    opts.update(seed=0, device="cpu", data_dir=None, download=False)
-    rows = plan.plan(opts, experiment.load_data(opts, torch.device("cpu")), torch.device("cpu"))
+    cfg = CompareConfig.from_options({**opts, "seed": 0})
+    rows = plan.plan(cfg, experiment.load_data(cfg, torch.device("cpu")), torch.device("cpu"))
     assert len(rows) == 6 and sorted(calls) == [(16, 8), (784, 16)]  # 6 (size, seed) stacks, 2 shapes timed
 
 
@@ -585,7 +585,7 @@ def test_the_plan_counts_the_monte_carlo_evaluation_of_dropout_nets():
     def seconds(mc):
         opts = resolve_compare({"dataset": "mnist-sample", "variants": ["dropout"], "layers": [32], "epochs": 1,
                                 "mc_samples": mc})  # fmt: skip
-        opts.update(seed=0, device="cpu", data_dir=None, download=False)
-        return plan.plan(opts, experiment.load_data(opts, torch.device("cpu")), torch.device("cpu"))[0]["seconds"]
+        cfg = CompareConfig.from_options({**opts, "seed": 0})
+        return plan.plan(cfg, experiment.load_data(cfg, torch.device("cpu")), torch.device("cpu"))[0]["seconds"]
 
     assert seconds(200) > seconds(0)  # 200 passes over the test set were missing from the estimate

@@ -152,12 +152,11 @@ def test_hinton2012_rows_name_what_they_belong_to():
 
 
 def test_hinton2012_baseline_trains_at_its_own_rate_and_the_preset_runs_without_it():
-    from revival.experiments.sweep import variant_settings
-
     opts = resolve_compare({"preset": "hinton2012-800"})
     assert opts["variant_options"] == {"baseline": {"lr": 1.0}}
-    assert variant_settings(opts, "baseline", None)["lr"] == 1.0
-    assert "lr" not in variant_settings(opts, "dropout-maxnorm", None) and opts["lr"] == 10.0  # the shared rate
+    cfg = CompareConfig.from_options(opts)
+    assert cfg.variant_settings("baseline", None)["lr"] == 1.0
+    assert "lr" not in cfg.variant_settings("dropout-maxnorm", None) and cfg.lr == 10.0  # the shared rate
     alone = resolve_compare({"preset": "hinton2012-800", "variants": ["dropout-maxnorm"]})
     assert alone["variant_options"] == {}  # the preset's baseline rate goes unused, no error
     mine = resolve_compare({"preset": "hinton2012-800", "variant_options": {"baseline": {"lr": 0.3}}})

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from helpers import only_run, timeless
 from revival.cli import main
+from revival.config import CompareConfig
 
 GRID = [
     "--dataset",
@@ -104,7 +105,9 @@ def test_dead_worker_is_retried_and_a_failing_point_is_reported_then_resumed(tmp
 
 
 @needs_ray
-@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+# SIGTERM, what a cluster's scheduler sends (SIGINT takes the same GracefulStop path: tests/test_signals.py
+# checks both signals on local runs; here each signal cost half a minute of the suite)
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143)])
 def test_a_signal_cancels_outstanding_points_and_resume_finishes(tmp_path, sig, code):
     args = [a if a != "2" else "40" for a in GRID]  # 40 epochs: points long enough to interrupt
     p = subprocess.Popen(
@@ -143,7 +146,7 @@ def test_a_local_instance_runs_at_the_runs_priority_and_goes_with_the_session(mo
 
     monkeypatch.delenv("RAY_worker_niceness", raising=False)
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    with executor.session({"executor": "ray"}):
+    with executor.session(CompareConfig(executor="ray")):
         ray = executor.connect(None)
         # Ray's default would be 15: a busy machine then starves the points (minutes per test here)
         niceness = ray.remote(lambda: os.nice(0))  # a lambda travels by value: the worker cannot import tests
@@ -152,10 +155,20 @@ def test_a_local_instance_runs_at_the_runs_priority_and_goes_with_the_session(mo
 
 
 @needs_ray
-def test_resources_the_cluster_cannot_grant_are_refused_before_any_folder(tmp_path):
-    r = cli([*GRID, "--executor", "ray", "--point-gpus", "1"], tmp_path)  # a CPU machine: no GPU to give
-    assert r.returncode == 2, r.stdout + r.stderr
-    assert "--point-gpus 1: the Ray cluster has 0 GPUs in all" in r.stderr and "Traceback" not in r.stderr
+def test_resources_the_cluster_cannot_grant_are_refused_before_any_folder(tmp_path, monkeypatch):
+    from revival.experiments import executor
+
+    class Cluster:  # a CPU machine: no GPU to give (a stand-in: starting Ray here took 18 s of the suite)
+        @staticmethod
+        def cluster_resources():
+            return {"CPU": 2.0}
+
+    monkeypatch.setattr(executor, "connect", lambda address: Cluster)
+    r = CliRunner().invoke(
+        main, ["compare-dropout", *GRID, "--executor", "ray", "--point-gpus", "1", "--logdir", str(tmp_path)]
+    )
+    assert r.exit_code == 2, r.output
+    assert "--point-gpus 1: the Ray cluster has 0 GPUs in all" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "compare-dropout").exists()
 
 
@@ -168,13 +181,13 @@ def test_the_resource_check_names_the_option_and_what_the_cluster_has():
         def cluster_resources():
             return {"CPU": 2.0}
 
-    executor.check_resources(Cluster, {"point_cpus": 2, "point_gpus": 0})
-    for opts, needle in (
-        ({"point_cpus": 1000, "point_gpus": 0}, "--point-cpus 1000: the Ray cluster has 2 CPUs"),
-        ({"point_cpus": 1, "point_gpus": 0.5}, "--point-gpus 0.5: the Ray cluster has 0 GPUs"),
+    executor.check_resources(Cluster, CompareConfig(point_cpus=2, point_gpus=0))
+    for cfg, needle in (
+        (CompareConfig(point_cpus=1000, point_gpus=0), "--point-cpus 1000: the Ray cluster has 2 CPUs"),
+        (CompareConfig(point_cpus=1, point_gpus=0.5), "--point-gpus 0.5: the Ray cluster has 0 GPUs"),
     ):
         with pytest.raises(runs.OptionError) as e:
-            executor.check_resources(Cluster, opts)
+            executor.check_resources(Cluster, cfg)
         assert needle in str(e.value) and e.value.param_hint == needle.split()[0]
 
 

@@ -8,7 +8,7 @@ import pytest
 from helpers import TINY_SWEEP as TINY
 from helpers import events, invoke, only_run
 from revival import tables as T
-from revival.config import resolve_compare
+from revival.config import CompareConfig, resolve_compare
 from revival.experiments import compare as C
 
 # ------------------------------------------------------------------------- grid
@@ -28,7 +28,8 @@ def test_grid_crosses_every_axis_with_unique_names():
             "seed": 0,
         }
     )
-    pts = C.grid(opts)
+    cfg = CompareConfig.from_options(opts)
+    pts = C.grid(cfg)
     nets = [p for p in pts if not p.classic]
     assert (
         len(nets) == 2 * 2 * 2 * 2 * 2 * 2 * 2 * 2
@@ -42,21 +43,22 @@ def test_grid_crosses_every_axis_with_unique_names():
         (v, n, s) for v in ("knn", "logistic-regression") for n in (100, 200) for s in (0, 1)
     )
     assert all(p.depth is None and p.activation is None and p.rate is None for p in cls)
-    names = [p.name(opts) for p in pts]
+    names = [p.name(cfg) for p in pts]
     assert len(set(names)) == len(names)
     assert "baseline-n100-p0.2-d3-tanh-mse-glorot-s1" in names and "knn-n200-s0" in names
 
 
 def test_grid_without_new_axes_keeps_todays_names():
     opts = resolve_compare({"variants": ["baseline", "dropout"], "train_sizes": [100], "seeds": 1, "seed": 0})
-    assert [p.name(opts) for p in C.grid(opts)] == ["baseline-n100", "dropout-n100"]
+    cfg = CompareConfig.from_options(opts)
+    assert [p.name(cfg) for p in C.grid(cfg)] == ["baseline-n100", "dropout-n100"]
 
 
 def test_point_epochs_min_updates():
-    opts = {"epochs": 3, "batch_size": 50, "min_updates": 40}
-    assert C.point_epochs(opts, 100) == 20  # 2 updates per epoch -> 20 epochs
-    assert C.point_epochs(opts, 10_000) == 3  # 200 updates per epoch already
-    assert C.point_epochs({**opts, "min_updates": 0}, 100) == 3
+    cfg = CompareConfig(epochs=3, batch_size=50, min_updates=40)
+    assert cfg.point_epochs(100) == 20  # 2 updates per epoch -> 20 epochs
+    assert cfg.point_epochs(10_000) == 3  # 200 updates per epoch already
+    assert cfg.replace(min_updates=0).point_epochs(100) == 3
 
 
 # ------------------------------------------------------------------------- end to end

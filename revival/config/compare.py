@@ -22,7 +22,7 @@ from revival.config.base import (
     setting,
 )
 from revival.config.net import NetConfig
-from revival.presets import PRESETS, PRETRAINED_ACTIVATION, VARIANT_OPTION_KEYS, VARIANTS
+from revival.presets import PRESETS, PRETRAINED_ACTIVATION, VARIANT_OPTION_KEYS, VARIANTS, hidden_layers
 
 HS2006 = "Hinton & Salakhutdinov 2006, their code"
 
@@ -183,6 +183,115 @@ class CompareConfig(_Config):
     def __post_init__(self):
         object.__setattr__(self, "layers", _positive_ints("CompareConfig", "layers", self.layers))
         self._check()
+        self._check_together()
+
+    def _check_together(self):
+        """The rules that tie settings together (ValueError): what the variants need of the net and of
+        the installed extras, and the protocol options that exclude each other."""
+        variants = [v for v in self.variants if v in VARIANTS]
+        pretrained = [v for v in variants if VARIANTS[v].get("pretrained")]
+        dbm_variants = [v for v in variants if VARIANTS[v].get("dbm")]
+        if dbm_variants and len(self.layers) != 2:
+            raise ValueError(
+                f"--layers {','.join(map(str, self.layers))}: the {', '.join(dbm_variants)} variant(s) unroll a "
+                "two-hidden-layer DBM; give two layers (Salakhutdinov & Hinton 2009: 500,1000)"
+            )
+        if dbm_variants and (self.depths or self.init):
+            raise ValueError(f"the {', '.join(dbm_variants)} variant(s) take neither --depths nor --init")
+        if pretrained and any(a != PRETRAINED_ACTIVATION for a in self.activations or []):
+            raise ValueError(
+                f"--activations {','.join(self.activations)}: the {', '.join(pretrained)} variant(s) start "
+                "from RBMs, whose hidden units are logistic; sweep activations without them"
+            )
+        if self.executor == "ray" and importlib.util.find_spec("ray") is None:
+            raise ValueError(
+                f"--executor ray needs Ray: pip install 'revival[{T.RAY_EXTRA}]' (or use --executor local)"
+            )
+        hog = [v for v in variants if "hog" in (VARIANTS[v].get("features") or "")]
+        if hog and importlib.util.find_spec("skimage") is None:
+            raise ValueError(
+                f"the {', '.join(hog)} variant(s) need scikit-image: pip install 'revival[{T.CLASSIC_EXTRA}]' "
+                "(or leave them out of --variants)"
+            )
+        if any(VARIANTS[v].get("classic") in ("svm-rbf", "linear-svm") for v in variants):
+            if importlib.util.find_spec("sklearn") is None:
+                raise ValueError(
+                    f"the SVM variants need scikit-learn: pip install 'revival[{T.CLASSIC_EXTRA}]' "
+                    "(or leave them out of --variants)"
+                )
+        if self.train_on_all and (self.restore_best or self.patience):
+            raise ValueError(
+                "--restore-best and --patience choose on the validation images, which --train-on-all trains on; "
+                "leave one out (the choice on validation is a run without --train-on-all)"
+            )
+        if not pretrained and self.init:
+            raise ValueError(
+                "--init only applies to the pretrained variants (pretrained, pretrained-dropout); add one to --variants"
+            )
+
+    # -- what one grid point trains (pure bookkeeping: no torch, no data) --
+
+    def hidden(self, depth: int | None = None) -> list[int]:
+        """The hidden layer sizes of a grid point: ``--layers``, or with ``--depths`` ``depth``
+        layers of ``--width`` (default: the first of ``--layers``)."""
+        return hidden_layers(self.to_dict(), depth)
+
+    def deepest(self) -> list[int]:
+        """The hidden layers of the grid's deepest net (what a pretrained stack must cover)."""
+        return max((self.hidden(d) for d in (self.depths or [None])), key=len)
+
+    def variant_settings(self, variant: str, rate: float | None) -> dict:
+        """The model and optimizer settings one variant trains with: its regularizers (strengths from
+        the options, or from ``variant_options`` where the variant has its own), and any optimiser
+        setting ``variant_options`` gives it (``lr``, momentum schedule, ...)."""
+        v = VARIANTS[variant]
+        own = (self.variant_options or {}).get(variant, {})
+        drop = v.get("dropout")
+        out = {
+            "input_dropout": self.input_dropout if drop else 0.0,
+            "hidden_dropout": (rate if rate is not None else self.hidden_dropout) if drop else 0.0,
+            "dropout_type": drop or "bernoulli",
+            "weight_decay": own.get("weight_decay", self.weight_decay) if v.get("weight_decay") else 0.0,
+            "max_norm": own.get("max_norm", self.max_norm) if v.get("max_norm") else None,
+        }
+        out.update({k: x for k, x in own.items() if k not in ("weight_decay", "max_norm")})
+        return out
+
+    def point_epochs(self, n: int) -> int:
+        """The epochs a net point trains on ``n`` examples: ``--epochs``, raised so it makes at least
+        ``--min-updates`` weight updates."""
+        per_epoch = -(-n // self.batch_size)
+        return max(self.epochs, -(-self.min_updates // per_epoch))
+
+    def eval_interval(self, epochs: int) -> int:
+        """Every how many epochs a net point evaluates (the last epoch always does): ``--eval-every``,
+        raised so that a point stretched by ``--min-updates`` over many short epochs still evaluates
+        about ``--epochs`` times rather than after each of them."""
+        stretched = -(-epochs // self.epochs) if epochs > self.epochs else 1
+        return max(stretched, self.eval_every or 1)
+
+    def net_config(self, point, epochs: int) -> NetConfig:
+        """The net of grid point ``point`` (a :class:`revival.experiments.sweep.Point`) trained for
+        ``epochs``: the shared settings, the variant's own (``--variant-lr`` ...) and what the variant
+        and the point switch on (regularisers, depth, activation, loss, initial weights, seed)."""
+        lr_only = point.classic == "logistic-regression"  # softmax on the pixels: no hidden layer
+        s = self.variant_settings(point.variant, point.rate)
+        own = {k: v for k, v in s.items() if k not in NetConfig.REGULARISERS}
+        return NetConfig.from_options(
+            {
+                **self.to_dict(),
+                **own,
+                **{k: s[k] for k in NetConfig.REGULARISERS},
+                "layers": [] if lr_only else self.hidden(point.depth),
+                "activation": point.activation or self.activation,
+                "loss": point.loss or self.loss,
+                "init_scheme": "fan-in" if lr_only else point.init_scheme or self.init_scheme,
+                "epochs": epochs,
+                "eval_every": self.eval_interval(epochs),
+                "freeze_pretrained_epochs": min(self.freeze_pretrained_epochs, epochs) if point.pretrained else 0,
+                "seed": point.seed,
+            }
+        )
 
 
 # compare-dropout's list options: the variants and the sweep axes
@@ -230,36 +339,6 @@ def resolve_compare(cli: dict) -> dict:
             )
     out["variant_options"] = {v: merged[v] for v in out["variants"] if v in merged}
     pretrained = [v for v in out["variants"] if VARIANTS[v].get("pretrained")]
-    dbm_variants = [v for v in out["variants"] if VARIANTS[v].get("dbm")]
-    if dbm_variants and len(out["layers"]) != 2:
-        raise ValueError(
-            f"--layers {','.join(map(str, out['layers']))}: the {', '.join(dbm_variants)} variant(s) unroll a "
-            "two-hidden-layer DBM; give two layers (Salakhutdinov & Hinton 2009: 500,1000)"
-        )
-    if dbm_variants and (out.get("depths") or out.get("init")):
-        raise ValueError(f"the {', '.join(dbm_variants)} variant(s) take neither --depths nor --init")
-    if pretrained and any(a != PRETRAINED_ACTIVATION for a in out.get("activations") or []):
-        raise ValueError(
-            f"--activations {','.join(out['activations'])}: the {', '.join(pretrained)} variant(s) start "
-            "from RBMs, whose hidden units are logistic; sweep activations without them"
-        )
-    if out.get("executor") == "ray":
-        if importlib.util.find_spec("ray") is None:
-            raise ValueError(
-                f"--executor ray needs Ray: pip install 'revival[{T.RAY_EXTRA}]' (or use --executor local)"
-            )
-    hog = [v for v in out["variants"] if "hog" in (VARIANTS[v].get("features") or "")]
-    if hog and importlib.util.find_spec("skimage") is None:
-        raise ValueError(
-            f"the {', '.join(hog)} variant(s) need scikit-image: pip install 'revival[{T.CLASSIC_EXTRA}]' "
-            "(or leave them out of --variants)"
-        )
-    if any(VARIANTS[v].get("classic") in ("svm-rbf", "linear-svm") for v in out["variants"]):
-        if importlib.util.find_spec("sklearn") is None:
-            raise ValueError(
-                f"the SVM variants need scikit-learn: pip install 'revival[{T.CLASSIC_EXTRA}]' "
-                "(or leave them out of --variants)"
-            )
     if pretrained and out["activation"] != PRETRAINED_ACTIVATION:
         if cli.get("activation") is not None:
             raise ValueError(
@@ -277,11 +356,6 @@ def resolve_compare(cli: dict) -> dict:
                 "with --train-size, --train-sizes or --retrain-on-full"
             )
         out["train_on_all"] = False  # the preset's protocol needs the whole split: a reduced run skips it
-    if out.get("train_on_all") and (out.get("restore_best") or out.get("patience")):
-        raise ValueError(
-            "--restore-best and --patience choose on the validation images, which --train-on-all trains on; "
-            "leave one out (the choice on validation is a run without --train-on-all)"
-        )
     if out.get("retrain_on_full") and (out.get("train_size") or out.get("train_sizes")):
         if cli.get("retrain_on_full"):
             raise ValueError(
@@ -289,9 +363,5 @@ def resolve_compare(cli: dict) -> dict:
                 "it cannot be combined with --train-size or --train-sizes"
             )
         out["retrain_on_full"] = False  # the preset's protocol needs the whole split: a reduced run skips it
-    if not pretrained and out.get("init"):
-        raise ValueError(
-            "--init only applies to the pretrained variants (pretrained, pretrained-dropout); add one to --variants"
-        )
-    CompareConfig.from_options(out)  # every value against its setting's range or choices
+    CompareConfig.from_options(out)  # every value against its rule, and the rules that tie them together
     return out

@@ -105,6 +105,9 @@ class NetConfig(_Config):
     seed: int = 0
     device: str = "auto"
 
+    # what a compare-dropout variant switches on or off (revival.config.CompareConfig.variant_settings)
+    REGULARISERS = ("input_dropout", "hidden_dropout", "dropout_type", "weight_decay", "max_norm")
+
     def __post_init__(self):
         object.__setattr__(self, "layers", _positive_ints("NetConfig", "layers", self.layers))
         self._check()

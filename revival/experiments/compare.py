@@ -16,19 +16,12 @@ import contextlib
 import torch
 
 from revival import runs
+from revival.config import CompareConfig
 from revival.experiments import executor
-from revival.experiments.experiment import INPUT, Experiment, init_notes, load_data, load_init
+from revival.experiments.experiment import INPUT, Experiment, Job, init_notes, load_data, load_init
 from revival.experiments.plan import plan, plan_lines
 from revival.experiments.points import point_done, point_on_worker, train_point
-from revival.experiments.sweep import (  # noqa: F401 (the grid)
-    NET_AXES,
-    Point,
-    differing_hparams,
-    eval_interval,
-    grid,
-    point_epochs,
-    variant_settings,
-)
+from revival.experiments.sweep import grid
 from revival.presets import PRESETS
 from revival.reporting.summaries import group_rows, pair_differences, summary_markdown
 from revival.training.train import GracefulStop
@@ -59,12 +52,22 @@ def layout() -> dict:
     }
 
 
+def job_of(opts: dict) -> Job:
+    """The experiment's typed config (and where its data lies) from the run's resolved options, as
+    config.json records them (:func:`revival.config.resolve_compare`, then the command's device,
+    precision and threads)."""
+    cfg = CompareConfig.from_options(opts).replace(device=opts.get("device", "auto"))
+    return Job(cfg, opts.get("data_dir"), opts.get("download"))
+
+
 def print_plan(opts: dict, device, echo=print) -> list[dict]:
     """``--plan``: the grid's points with their epochs, updates and estimated time here; no run folder.
     ``--init`` is checked as the run would check it: a plan the run would refuse is refused too."""
-    if opts.get("init"):
-        load_init(opts["init"], opts)
-    rows = plan(opts, load_data(opts, device), device)
+    job = job_of(opts)
+    cfg = job.cfg
+    if cfg.init:
+        load_init(cfg.init, cfg)
+    rows = plan(cfg, load_data(cfg, device, job.data_dir, job.download), device)
     for line in plan_lines(rows, device, opts.get("threads")):
         echo(line)
     return rows
@@ -74,25 +77,29 @@ def compare_dropout(opts: dict, device, make_run, echo=print, progress=False) ->
     """Run every grid point; write ``summary.json`` rows and ``summary.md``. With ``--executor ray``
     the whole run is one Ray session (``executor.session``): a local instance it starts is shut down
     when it ends, finished, failed or interrupted."""
-    with executor.session(opts):
-        return _compare_dropout(opts, device, make_run, echo, progress)
+    job = job_of(opts)
+    with executor.session(job.cfg):
+        return _compare_dropout(job, opts, device, make_run, echo, progress)
 
 
-def _compare_dropout(opts: dict, device, make_run, echo, progress) -> dict:
-    d = load_data(opts, device)
+def _compare_dropout(job: Job, opts: dict, device, make_run, echo, progress) -> dict:
+    """``job``: what the run trains; ``opts``: what its config.json records (the preprocessing of
+    ``--init`` and the nets' input are added here)."""
+    cfg = job.cfg
+    d = load_data(cfg, device, job.data_dir, job.download)
     init_stack = None
-    if opts.get("init"):
-        init_stack, pre = load_init(opts["init"], opts)
-        for line in init_notes(opts["init"], init_stack, opts):
+    if cfg.init:
+        init_stack, pre = load_init(cfg.init, cfg)
+        for line in init_notes(cfg.init, init_stack, cfg):
             echo(line)
         init_stack = [r.to(device) for r in init_stack]
         opts["init_preprocessing"] = {k: v for k, v in pre.items() if not isinstance(v, torch.Tensor)}
         if pre.get("binarize", "none") != "none":
             echo(f"note: --init was pretrained on {pre.get('binarize')}-binarized pixels; fine-tuning sees {INPUT}")
     opts["input"] = INPUT
-    if opts.get("executor", "local") == "ray":  # join (or start) Ray and check the request before any folder
+    if cfg.executor == "ray":  # join (or start) Ray and check the request before any folder
         try:
-            executor.check_resources(executor.connect(opts.get("ray_address")), opts)
+            executor.check_resources(executor.connect(cfg.ray_address), cfg)
         except ValueError as e:
             raise e if isinstance(e, runs.OptionError) else runs.OptionError("--ray-address", str(e)) from None
     run = make_run()
@@ -101,12 +108,12 @@ def _compare_dropout(opts: dict, device, make_run, echo, progress) -> dict:
         if opts.get("activation_forced_by"):
             echo(
                 f"activation: logistic for every variant (the {', '.join(opts['activation_forced_by'])} variant(s) "
-                f"start from RBMs, whose units are logistic); the other settings stay the preset's (lr {opts['lr']:g}): "
+                f"start from RBMs, whose units are logistic); the other settings stay the preset's (lr {cfg.lr:g}): "
                 "a rate tuned for another activation may not suit logistic units"
             )
         per_net = min(
-            point_epochs(opts, n) * -(-n // opts["batch_size"])
-            for n in (opts.get("train_sizes") or [opts.get("train_size") or len(d["train_np"][1])])
+            cfg.point_epochs(n) * -(-n // cfg.batch_size)
+            for n in (cfg.train_sizes or [cfg.train_size or len(d["train_np"][1])])
         )
         if per_net < FEW_UPDATES:
             echo(
@@ -114,21 +121,18 @@ def _compare_dropout(opts: dict, device, make_run, echo, progress) -> dict:
                 f"(a 1,000-image set at batch 100 needs a few thousand); --min-updates {10 * FEW_UPDATES} trains small "
                 "sets for more epochs"
             )
-        if (
-            sum(-(-(p.size or len(d["train_np"][1])) // opts["batch_size"]) * opts["epochs"] for p in grid(opts))
-            >= LONG_RUN
-        ):
-            for line in plan_lines(plan(opts, d, device), device, opts.get("threads")):  # a long run: say what it costs
+        if sum(-(-(p.size or len(d["train_np"][1])) // cfg.batch_size) * cfg.epochs for p in grid(cfg)) >= LONG_RUN:
+            for line in plan_lines(plan(cfg, d, device), device, opts.get("threads")):  # a long run: say what it costs
                 echo(line)
             if runs.has_checkpoint(run.path):
                 echo("(this run resumes: what is saved is not trained again)")
-        preset = PRESETS[opts["preset"]]
-        ex = Experiment(opts, d, run, device, echo, progress, init_stack)
+        preset = PRESETS[cfg.preset]
+        ex = Experiment(cfg, d, run, device, echo, progress, init_stack)
 
         with runs.writer(run.path) as w:
             w.add_custom_scalars(layout())
             w.add_text("config", runs.markdown_table(run.config), 0)
-        points = grid(opts)
+        points = grid(cfg)
         done = {p: r for p in points if (r := point_done(ex, p)) is not None}
 
         def finished(point, row):
@@ -137,7 +141,7 @@ def _compare_dropout(opts: dict, device, make_run, echo, progress) -> dict:
 
         failed = []
         todo = [p for p in points if p not in done]
-        elsewhere = opts.get("executor", "local") != "local"
+        elsewhere = cfg.executor != "local"
         if elsewhere:
             for p in todo:  # the pretrained stacks first, here (the points of one size and seed share one)
                 if p.dbm:
@@ -147,7 +151,7 @@ def _compare_dropout(opts: dict, device, make_run, echo, progress) -> dict:
         # while points run elsewhere a signal is caught here; a local point's own loop catches it
         with GracefulStop() if elsewhere else contextlib.nullcontext() as stop:
             failed = executor.run_points(
-                todo, opts, run, lambda p: train_point(ex, p), point_on_worker, stop, echo, finished, progress
+                todo, job, run, lambda p: train_point(ex, p), point_on_worker, stop, echo, finished, progress
             )
         rows = [done[p] for p in points if p in done]
         if failed:
@@ -159,7 +163,7 @@ def _compare_dropout(opts: dict, device, make_run, echo, progress) -> dict:
             )
         summary = {
             "status": runs.STATUS_FINISHED,
-            "preset": opts["preset"],
+            "preset": cfg.preset,
             "rows": rows,
             "groups": group_rows(rows, preset),
             "differences": pair_differences(run.path),

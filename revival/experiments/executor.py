@@ -27,10 +27,10 @@ from revival import runs
 MARKER = ".ray-storage-check"
 
 
-def _point_task(work, opts: dict, run_path: str, point, threads: int) -> dict:
-    """One grid point on a Ray worker: ``work(opts, run_path, point, threads)`` (a module-level
+def _point_task(work, job, run_path: str, point, threads: int) -> dict:
+    """One grid point on a Ray worker: ``work(job, run_path, point, threads)`` (a module-level
     function, so Ray ships it by reference)."""
-    return work(opts, run_path, point, threads)
+    return work(job, run_path, point, threads)
 
 
 def _check_task(run_path: str, token: str) -> str:
@@ -90,7 +90,7 @@ def _shutdown(ray):
 
 
 @contextlib.contextmanager
-def session(opts: dict):
+def session(cfg):
     """One run's hold on Ray (``--executor ray``; nothing otherwise). Whatever Ray connection the
     run makes inside (``connect``: a local instance started, or a cluster joined by
     ``--ray-address``) is undone when it ends, finished, failed or interrupted: the local instance
@@ -98,7 +98,7 @@ def session(opts: dict):
     program leaves no cluster and no idle workers behind, and the next run connects afresh, to the
     address it names. A Ray the caller had started itself is left as it is."""
     ray = sys.modules.get("ray")  # not imported: not initialized
-    mine = opts.get("executor", "local") == "ray" and not (ray is not None and ray.is_initialized())
+    mine = cfg.executor == "ray" and not (ray is not None and ray.is_initialized())
     try:
         yield
     finally:
@@ -106,12 +106,12 @@ def session(opts: dict):
             _shutdown(ray)
 
 
-def check_resources(ray, opts: dict):
+def check_resources(ray, cfg):
     """``runs.OptionError`` naming --point-cpus / --point-gpus when one point asks for more than
     the whole cluster has (such a task would wait for ever)."""
     total = ray.cluster_resources()
     for opt, key, unit in (("point_cpus", "CPU", "CPUs"), ("point_gpus", "GPU", "GPUs")):
-        want, have = float(opts.get(opt) or 0.0), float(total.get(key, 0.0))
+        want, have = float(getattr(cfg, opt) or 0.0), float(total.get(key, 0.0))
         if want > have:
             name = "--" + opt.replace("_", "-")
             raise runs.OptionError(
@@ -160,23 +160,24 @@ def check_shared_storage(ray, run_path: Path, resources: dict, stop=None, timeou
 
 
 def run_points(
-    points: list, opts: dict, run, here, remote, stop, echo, on_done, progress: bool = False
+    points: list, job, run, here, remote, stop, echo, on_done, progress: bool = False
 ) -> list[tuple[str, str]]:
-    """Run ``points`` by ``opts["executor"]``: ``local``, ``on_done(point, here(point))`` for each in
-    turn (an error stops the experiment); ``ray``, each as a Ray task running
-    ``remote(opts, run_path, point, threads)``, ``on_done(point, row)`` as each finishes. Returns the
+    """Run ``points`` by ``job.cfg.executor`` (``job``: a :class:`revival.experiments.experiment.Job`):
+    ``local``, ``on_done(point, here(point))`` for each in turn (an error stops the experiment);
+    ``ray``, each as a Ray task running ``remote(job, run_path, point, threads)``, ``on_done(point, row)`` as each finishes. Returns the
     failed points as ``(name, error line)`` (always empty locally). ``stop.check()`` is polled while
     waiting (a signal cancels the outstanding tasks and raises Interrupted). ``progress``: a bar of
     points done on a terminal instead of one line a point."""
-    if opts.get("executor", "local") == "local":
+    cfg = job.cfg
+    if cfg.executor == "local":
         for p in points:
             on_done(p, here(p))
         return []
-    ray = connect(opts.get("ray_address"))  # joined or started before: the run checked its resources
-    resources = {"num_cpus": opts["point_cpus"], "num_gpus": opts["point_gpus"]}
+    ray = connect(cfg.ray_address)  # joined or started before: the run checked its resources
+    resources = {"num_cpus": cfg.point_cpus, "num_gpus": cfg.point_gpus}
     check_shared_storage(ray, run.path, resources, stop)
-    task = ray.remote(_point_task).options(max_retries=opts["max_retries"], retry_exceptions=True, **resources)
-    pending = {task.remote(remote, opts, str(run.path), p, max(1, int(opts["point_cpus"]))): p for p in points}
+    task = ray.remote(_point_task).options(max_retries=cfg.max_retries, retry_exceptions=True, **resources)
+    pending = {task.remote(remote, job, str(run.path), p, max(1, int(cfg.point_cpus))): p for p in points}
     failed, done, t0 = [], 0, time.perf_counter()
     bar = runs.Progress(len(points), "points", progress)
     try:
@@ -185,13 +186,13 @@ def run_points(
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
             for ref in ready:
                 p = pending.pop(ref)
-                name = p.name(opts)
+                name = p.name(cfg)
                 try:
                     row = ray.get(ref)
                 except Exception as e:  # noqa: BLE001 - the task's error after its retries: record it, go on
                     failed.append((name, runs.one_line(getattr(e, "cause", None) or e)))
                     echo(
-                        f"[{name}] failed after {opts['max_retries']} retr{'y' if opts['max_retries'] == 1 else 'ies'}: "
+                        f"[{name}] failed after {cfg.max_retries} retr{'y' if cfg.max_retries == 1 else 'ies'}: "
                         f"{failed[-1][1]}"
                     )
                     bar.step()

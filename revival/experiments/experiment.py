@@ -12,26 +12,17 @@ import torch
 
 from revival import data as D
 from revival import features, runs
-from revival.config import DBMConfig, RBMConfig, defaults
+from revival.config import CompareConfig, DBMConfig, RBMConfig, defaults
 from revival.experiments import dbm_finetune
-from revival.experiments.sweep import (  # noqa: F401 (the grid)
-    NET_AXES,
-    Point,
-    differing_hparams,
-    eval_interval,
-    grid,
-    point_epochs,
-    variant_settings,
-)
+from revival.experiments.sweep import Point
 from revival.models import dbn as DBN
-from revival.presets import hidden_layers
 from revival.training.layerwise import first_layer_data, fit_stack
 
 INPUT = "grey levels in [0, 1] (pixel / 255)"  # the input of every net and of in-experiment pretraining
 MONITOR_EXAMPLES = 1000  # the first validation images: what the per-layer activation monitors look at
 
 
-def load_init(path, opts: dict) -> tuple[list, dict]:
+def load_init(path, cfg: CompareConfig) -> tuple[list, dict]:
     """The stack behind ``--init`` (an RBM or DBN checkpoint, a run folder or a file) and its
     preprocessing; ValueError when it is not one or when its layers do not fit the nets of the
     grid (each net's first hidden layers must have the stack's sizes, from 784 inputs)."""
@@ -41,8 +32,8 @@ def load_init(path, opts: dict) -> tuple[list, dict]:
     except ValueError as e:  # an option the user gave: refused as one (exit 2), before any folder or plan
         raise runs.OptionError("--init", str(e)) from None
     pre = ck.get("preprocessing") if isinstance(ck, dict) else None
-    for depth in opts.get("depths") or [None]:
-        sizes = [784, *hidden_layers(opts, depth)]
+    for depth in cfg.depths or [None]:
+        sizes = [784, *cfg.hidden(depth)]
         for i, rbm in enumerate(rbms[: len(sizes) - 1]):
             if (rbm.n_visible, rbm.n_hidden) != (sizes[i], sizes[i + 1]):
                 raise runs.OptionError(
@@ -54,7 +45,7 @@ def load_init(path, opts: dict) -> tuple[list, dict]:
     return rbms, pre if isinstance(pre, dict) else {}
 
 
-def init_notes(path, rbms: list, opts: dict) -> list[str]:
+def init_notes(path, rbms: list, cfg: CompareConfig) -> list[str]:
     """What a person should know about the ``--init`` stack before trusting the comparison: a run
     still being written, Gaussian visible units under grey-level inputs, fewer layers than the net."""
     notes = []
@@ -71,8 +62,8 @@ def init_notes(path, rbms: list, opts: dict) -> list[str]:
             "note: --init's first layer has Gaussian visible units (standardised pixels) but the nets see "
             f"{INPUT}; its weights are used as they are"
         )
-    for depth in opts.get("depths") or [None]:
-        n = len(hidden_layers(opts, depth))
+    for depth in cfg.depths or [None]:
+        n = len(cfg.hidden(depth))
         if len(rbms) < n:
             notes.append(
                 f"note: --init has {len(rbms)} layer(s) and the net {n}: hidden layers {len(rbms) + 1}..{n} "
@@ -82,37 +73,34 @@ def init_notes(path, rbms: list, opts: dict) -> list[str]:
     return notes
 
 
-def pretrain_options(opts: dict, sizes: list[int]) -> list[dict]:
+def pretrain_options(cfg: CompareConfig, sizes: list[int]) -> list[dict]:
     """The RBM options of each layer pretrained inside the experiment (``--pretrain-*``, the rest
     from the 2006 code's settings as :class:`~revival.config.RBMConfig` has them)."""
     base = {
         **defaults(RBMConfig),
         "visible_type": "bernoulli",
         "binarize": "none",
-        "epochs": opts["pretrain_epochs"],
-        "lr": opts["pretrain_lr"],
-        "cd_k": opts["pretrain_cd_k"],
-        "batch_size": opts["pretrain_batch_size"],
-        "init_std": opts["pretrain_init_std"],
-        "visible_bias_init": opts["pretrain_visible_bias_init"],
-        "precision": opts.get("precision", "fp32"),
+        "epochs": cfg.pretrain_epochs,
+        "lr": cfg.pretrain_lr,
+        "cd_k": cfg.pretrain_cd_k,
+        "batch_size": cfg.pretrain_batch_size,
+        "init_std": cfg.pretrain_init_std,
+        "visible_bias_init": cfg.pretrain_visible_bias_init,
+        "precision": cfg.precision,
         "monitor_size": 1000,
     }
     return [{**base, "hidden": n} for n in sizes]
 
 
-def load_data(opts: dict, device) -> dict:
-    """All three splits, checked before any run folder exists; valid and test go to the device now,
-    the training split per sweep point (its subset)."""
-    tr, va, te = (
-        D.load_split(opts["dataset"], split, opts.get("data_dir"), allow_download=opts.get("download") or None)
-        for split in D.SPLITS
-    )
-    for n in opts.get("train_sizes") or [opts.get("train_size")]:
+def load_data(cfg: CompareConfig, device, data_dir=None, download: bool | None = None) -> dict:
+    """All three splits (from ``data_dir``, else ``$REVIVAL_DATA_DIR``), checked before any run folder
+    exists; valid and test go to the device now, the training split per sweep point (its subset)."""
+    tr, va, te = (D.load_split(cfg.dataset, split, data_dir, allow_download=download or None) for split in D.SPLITS)
+    for n in cfg.train_sizes or [cfg.train_size]:
         if n is not None and n > len(tr[0]):
-            opt = "--train-sizes" if opts.get("train_sizes") else "--train-size"
+            opt = "--train-sizes" if cfg.train_sizes else "--train-size"
             raise runs.OptionError(
-                opt, f"{opt} {n} is larger than the {opts['dataset']} training split ({len(tr[0])} images)"
+                opt, f"{opt} {n} is larger than the {cfg.dataset} training split ({len(tr[0])} images)"
             )
     return {
         "train_np": tr,
@@ -131,12 +119,22 @@ def _lab(y: np.ndarray, device) -> torch.Tensor:
     return torch.from_numpy(y.astype(np.int64)).to(device)
 
 
+@dataclass(frozen=True)
+class Job:
+    """What a point needs to rebuild its experiment in another process (``--executor ray``): the
+    config and where the data lies."""
+
+    cfg: CompareConfig
+    data_dir: str | None = None
+    download: bool | None = None
+
+
 @dataclass
 class Experiment:
-    """What every point of one experiment shares: options, data, run, device, console, and the
+    """What every point of one experiment shares: its config, data, run, device, console, and the
     pretrained stacks (``--init``, or pretrained here once per train size and seed)."""
 
-    opts: dict
+    cfg: CompareConfig
     data: dict
     run: runs.Run
     device: torch.device
@@ -158,7 +156,7 @@ class Experiment:
     def training_set(self, point: Point) -> tuple[np.ndarray, np.ndarray]:
         x_np, y_np = self.data["train_np"]
         n = point.size
-        if n is None and self.opts.get("train_on_all"):  # train + valid: a protocol of fixed length
+        if n is None and self.cfg.train_on_all:  # train + valid: a protocol of fixed length
             return (np.concatenate([x_np, self.data["valid_np"][0]]), np.concatenate([y_np, self.data["valid_np"][1]]))
         idx = D.stratified_subset(y_np, n, point.seed) if n is not None and n < len(y_np) else np.arange(len(y_np))
         return x_np[idx], y_np[idx]
@@ -170,14 +168,14 @@ class Experiment:
             return self.init_stack
         key = (point.size, point.seed)
         if key not in self.stacks:
-            o = self.opts
-            sizes = max((hidden_layers(o, dp) for dp in (o.get("depths") or [None])), key=len)
+            o = self.cfg
+            sizes = o.deepest()
             folder = self.run.path / f"pretrain-n{point.size or 'all'}-s{point.seed}"
             x, _ = self.training_set(point)
             vis = {"train": _vis(x, self.device), "valid": self.data["valid"][0]}
             layer_opts = pretrain_options(o, sizes)
             first = first_layer_data(vis, {**layer_opts[0], "seed": point.seed})
-            pre = {"dataset": o["dataset"], "binarize": "none", "seed": point.seed, "train_size": len(x)}
+            pre = {"dataset": o.dataset, "binarize": "none", "seed": point.seed, "train_size": len(x)}
             self.echo(
                 f"pretraining a {'-'.join(map(str, [784, *sizes]))} DBN on {len(x)} training images "
                 f"(no labels) in {folder}"
@@ -205,23 +203,23 @@ class Experiment:
 
         key = ("dbm", point.size, point.seed)
         if key not in self.stacks:
-            o = self.opts
+            o = self.cfg
             x, _ = self.training_set(point)
             data = D.visible_data(x, self.device, "stochastic", D.split_seed(point.seed, "train")).all()
             cfg = DBMConfig(
-                layers=tuple(o["layers"]),
-                pretrain_epochs=o["pretrain_epochs"],
-                pretrain_lr=o["pretrain_lr"],
-                epochs=o["dbm_epochs"],
-                lr=o["dbm_lr"],
-                batch_size=o["pretrain_batch_size"],
+                layers=o.layers,
+                pretrain_epochs=o.pretrain_epochs,
+                pretrain_lr=o.pretrain_lr,
+                epochs=o.dbm_epochs,
+                lr=o.dbm_lr,
+                batch_size=o.pretrain_batch_size,
                 binarize="stochastic",
                 seed=point.seed,
                 device=str(self.device),
             )
             folder = self.run.path / f"dbm-n{point.size or 'all'}-s{point.seed}"
             self.echo(
-                f"training a {'-'.join(map(str, [784, *o['layers']]))} DBM on {len(x)} training images (no labels) in {folder}"
+                f"training a {'-'.join(map(str, [784, *o.layers]))} DBM on {len(x)} training images (no labels) in {folder}"
             )
             self.stacks[key] = dbm_finetune.train_dbm(folder, data, cfg, self.device, self.echo)
         return self.stacks[key]

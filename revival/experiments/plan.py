@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from revival import data as D
-from revival.config import DBMConfig, NetConfig, RBMConfig
-from revival.experiments.sweep import eval_interval, grid, point_epochs, variant_settings
+from revival.config import CompareConfig, DBMConfig, NetConfig, RBMConfig
+from revival.experiments.sweep import grid
 from revival.models import dbm as M
 from revival.models.mlp import seeded_mlp
-from revival.presets import VARIANTS, hidden_layers
+from revival.presets import VARIANTS
 from revival.runs import duration
 from revival.training.layerwise import new_rbm
 from revival.training.train import ClassifierTrainer, evaluate_classifier
@@ -38,14 +38,14 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def net_seconds(sizes, activation, settings: dict, opts: dict, x: D.Visible, y: torch.Tensor, device) -> float:
-    """Seconds of one weight update of this net (with its dropout and precision), measured here."""
-    model = seeded_mlp(sizes, activation, 0).to(device)
-    model.input_dropout, model.hidden_dropout = settings["input_dropout"], settings["hidden_dropout"]
-    model.dropout_type = settings["dropout_type"]
-    given = {k: v for k, v in {**opts, **settings}.items() if v is not None}  # unset: the config's default
-    cfg = NetConfig.from_options(
-        {**given, "layers": sizes[1:-1], "activation": activation, "freeze_pretrained_epochs": 0}
+def net_seconds(cfg: NetConfig, x: D.Visible, y: torch.Tensor, device) -> float:
+    """Seconds of one weight update of the net ``cfg`` (with its dropout and precision), measured here."""
+    cfg = cfg.replace(freeze_pretrained_epochs=0)  # every layer trains
+    model = seeded_mlp([x.data.shape[1], *cfg.layers, 10], cfg.activation, 0).to(device)
+    model.input_dropout, model.hidden_dropout, model.dropout_type = (
+        cfg.input_dropout,
+        cfg.hidden_dropout,
+        cfg.dropout_type,
     )
     trainer = ClassifierTrainer(
         model, cfg, torch.Generator(device=device).manual_seed(0), torch.Generator(device=device).manual_seed(1)
@@ -61,13 +61,13 @@ def eval_seconds(sizes, activation, x: D.Visible, y: torch.Tensor, device) -> fl
     return _timed(lambda: evaluate_classifier(model, x, y)["error"].item())
 
 
-def rbm_seconds(n_visible: int, n_hidden: int, opts: dict, device) -> float:
+def rbm_seconds(n_visible: int, n_hidden: int, cfg: CompareConfig, device) -> float:
     """Seconds of one CD-k update of an ``n_visible``-``n_hidden`` RBM on random binary data."""
     cfg = RBMConfig(
         n_hidden=n_hidden,
-        batch_size=opts["pretrain_batch_size"],
-        cd_k=opts["pretrain_cd_k"],
-        precision=opts.get("precision", "fp32"),
+        batch_size=cfg.pretrain_batch_size,
+        cd_k=cfg.pretrain_cd_k,
+        precision=cfg.precision,
     )
     g = torch.Generator().manual_seed(0)
     data = D.Visible((torch.rand(PROBE_BATCHES * cfg.batch_size, n_visible, generator=g) < 0.5).float().to(device))
@@ -75,27 +75,27 @@ def rbm_seconds(n_visible: int, n_hidden: int, opts: dict, device) -> float:
     return _timed(lambda: trainer.train_epoch(data, 0)["recon_error"].item()) / PROBE_BATCHES
 
 
-def dbm_seconds(sizes, opts: dict, device) -> float:
+def dbm_seconds(sizes, cfg: CompareConfig, device) -> float:
     """Seconds of one PCD update of a DBM of ``sizes`` (784, n1, n2, ..) with compare-dropout's DBM settings."""
 
     g = torch.Generator(device=device).manual_seed(0)
     model = M.DBM(*sizes).to(device)
 
     c = DBMConfig()
-    trainer = M.DBMTrainer(model, c.chains, g, opts["dbm_lr"], c.weight_decay, c.mf_steps, c.gibbs_steps)
-    bs = opts["pretrain_batch_size"]
+    trainer = M.DBMTrainer(model, c.chains, g, cfg.dbm_lr, c.weight_decay, c.mf_steps, c.gibbs_steps)
+    bs = cfg.pretrain_batch_size
     data = (torch.rand(PROBE_BATCHES * bs, sizes[0], generator=torch.Generator().manual_seed(0)) < 0.5).float()
-    return _timed(lambda: trainer.train_epoch(data.to(device), bs, opts["dbm_lr"], 0.5)) / PROBE_BATCHES
+    return _timed(lambda: trainer.train_epoch(data.to(device), bs, cfg.dbm_lr, 0.5)) / PROBE_BATCHES
 
 
-def plan(opts: dict, d: dict, device) -> list[dict]:
-    """One row per grid point of the run ``opts`` over the data ``d`` (:func:`revival.experiments.compare.load_data`):
+def plan(cfg: CompareConfig, d: dict, device) -> list[dict]:
+    """One row per grid point of the run ``cfg`` over the data ``d`` (:func:`revival.experiments.compare.load_data`):
     its images, epochs, weight updates, evaluations and estimated seconds here (None for the
     classical models, which are fitted once and not timed)."""
     n_train, n_valid = len(d["train_np"][1]), len(d["valid_np"][1])
     x_test, y_test = d["test"]
     probe = D.Visible(
-        torch.from_numpy(np.ascontiguousarray(d["train_np"][0][: PROBE_BATCHES * opts["batch_size"]])).to(device),
+        torch.from_numpy(np.ascontiguousarray(d["train_np"][0][: PROBE_BATCHES * cfg.batch_size])).to(device),
         1.0 / 255.0,
     )
     probe_y = torch.from_numpy(d["train_np"][1][: len(probe)].astype(np.int64)).to(device)
@@ -107,35 +107,33 @@ def plan(opts: dict, d: dict, device) -> list[dict]:
             timed[key] = measure()
         return timed[key]
 
-    for p in grid(opts):
-        n = p.size or (n_train + n_valid if opts.get("train_on_all") else n_train)
-        name = p.name(opts)
+    for p in grid(cfg):
+        n = p.size or (n_train + n_valid if cfg.train_on_all else n_train)
+        name = p.name(cfg)
         if VARIANTS[p.variant].get("classic") in ("knn", "svm-rbf", "linear-svm"):
             rows.append({"point": name, "images": n, "epochs": 0, "updates": 0, "evaluations": 0, "seconds": None})
             continue
-        hidden = [] if p.classic == "logistic-regression" else hidden_layers(opts, p.depth)
-        s = variant_settings(opts, p.variant, p.rate)
-        activation = p.activation or opts["activation"]
-        sizes = [784, *hidden, 10]
-        key = (tuple(sizes), activation, s["input_dropout"] > 0 or s["hidden_dropout"] > 0, s["dropout_type"])
+        epochs = cfg.point_epochs(n)
+        net = cfg.net_config(p, epochs)
+        sizes = [784, *net.layers, 10]
+        dropout = net.input_dropout > 0 or net.hidden_dropout > 0
+        key = (tuple(sizes), net.activation, dropout, net.dropout_type)
         if key not in cache:
             cache[key] = (
-                net_seconds(sizes, activation, s, opts, probe, probe_y, device),
-                eval_seconds(sizes, activation, x_test, y_test, device) / len(y_test),
+                net_seconds(net, probe, probe_y, device),
+                eval_seconds(sizes, net.activation, x_test, y_test, device) / len(y_test),
             )
         per_update, per_image_eval = cache[key]
-        epochs = point_epochs(opts, n)
-        updates = epochs * -(-n // opts["batch_size"])
-        every = eval_interval(opts, epochs)
+        updates = epochs * -(-n // cfg.batch_size)
+        every = net.eval_every
         evaluations = math.ceil(epochs / every)
-        eval_images = min(n, opts["eval_train_size"]) + n_valid + len(y_test)
+        eval_images = min(n, cfg.eval_train_size) + n_valid + len(y_test)
         seconds = updates * per_update + evaluations * eval_images * per_image_eval
-        dropout = s["input_dropout"] > 0 or s["hidden_dropout"] > 0
-        mc = opts.get("mc_samples", 0) if dropout else 0  # the Monte-Carlo test error at the end: one pass per mask
-        seconds += mc * len(y_test) * per_image_eval * (2 if opts.get("retrain_on_full") else 1)
-        if opts.get("retrain_on_full"):  # a second phase: a fresh net on train + valid, the same number of updates
-            retrain_epochs = max(1, round(updates / -(-(n + n_valid) // opts["batch_size"])))
-            every = eval_interval(opts, retrain_epochs)
+        mc = cfg.mc_samples if dropout else 0  # the Monte-Carlo test error at the end: one pass per mask
+        seconds += mc * len(y_test) * per_image_eval * (2 if cfg.retrain_on_full else 1)
+        if cfg.retrain_on_full:  # a second phase: a fresh net on train + valid, the same number of updates
+            retrain_epochs = max(1, round(updates / -(-(n + n_valid) // cfg.batch_size)))
+            every = cfg.eval_interval(retrain_epochs)
             seconds += updates * per_update + math.ceil(retrain_epochs / every) * eval_images * per_image_eval
             epochs, updates, evaluations = (
                 epochs + retrain_epochs,
@@ -145,24 +143,22 @@ def plan(opts: dict, d: dict, device) -> list[dict]:
         pre = 0.0
         if p.dbm and ("dbm", p.size, p.seed) not in stacks:  # its two RBMs, then the joint PCD epochs
             stacks.add(("dbm", p.size, p.seed))
-            per_epoch = -(-n // opts["pretrain_batch_size"])
-            sizes = [784, *opts["layers"]]
+            per_epoch = -(-n // cfg.pretrain_batch_size)
+            sizes = [784, *cfg.layers]
             pre = per_epoch * (
                 sum(
-                    once(("rbm", a, b), lambda a=a, b=b: rbm_seconds(a, b, opts, device))
+                    once(("rbm", a, b), lambda a=a, b=b: rbm_seconds(a, b, cfg, device))
                     for a, b in zip(sizes, sizes[1:])
                 )
-                * opts["pretrain_epochs"]
-                + once(("dbm", *sizes), lambda: dbm_seconds(sizes, opts, device)) * opts["dbm_epochs"]
+                * cfg.pretrain_epochs
+                + once(("dbm", *sizes), lambda: dbm_seconds(sizes, cfg, device)) * cfg.dbm_epochs
             )
-        elif p.pretrained and not p.dbm and not opts.get("init") and (p.size, p.seed) not in stacks:
+        elif p.pretrained and not p.dbm and not cfg.init and (p.size, p.seed) not in stacks:
             stacks.add((p.size, p.seed))
-            deepest = max((hidden_layers(opts, dp) for dp in (opts.get("depths") or [None])), key=len)
-            per_epoch = -(-n // opts["pretrain_batch_size"])
+            deepest = cfg.deepest()
+            per_epoch = -(-n // cfg.pretrain_batch_size)
             pre = sum(
-                once(("rbm", a, b), lambda a=a, b=b: rbm_seconds(a, b, opts, device))
-                * per_epoch
-                * opts["pretrain_epochs"]
+                once(("rbm", a, b), lambda a=a, b=b: rbm_seconds(a, b, cfg, device)) * per_epoch * cfg.pretrain_epochs
                 for a, b in zip([784, *deepest], deepest)
             )
         rows.append(

@@ -15,20 +15,12 @@ from revival import data as D
 from revival import features, runs
 from revival.config import NetConfig
 from revival.experiments.dbm_finetune import augment, init_net_
-from revival.experiments.experiment import MONITOR_EXAMPLES, Experiment, _lab, _vis, load_data, load_init
-from revival.experiments.sweep import (  # noqa: F401 (the grid)
-    NET_AXES,
-    Point,
-    differing_hparams,
-    eval_interval,
-    grid,
-    point_epochs,
-    variant_settings,
-)
+from revival.experiments.experiment import MONITOR_EXAMPLES, Experiment, Job, _lab, _vis, load_data, load_init
+from revival.experiments.sweep import NET_AXES, Point, differing_hparams
 from revival.models import dbn as DBN
 from revival.models.baselines import fit_knn, fit_linear_svm, fit_svm
 from revival.models.mlp import MLP, seeded_mlp
-from revival.presets import VARIANTS, hidden_layers
+from revival.presets import VARIANTS
 from revival.tables import KNN_KS, SVM_CS, SVM_GAMMA_FACTORS
 from revival.training.netfit import NetFit, Selection
 from revival.training.train import GracefulStop, evaluate_classifier, predicted_classes
@@ -40,27 +32,32 @@ class PointFit:
     fresh net on train + valid (60,000 images) for the same number of weight updates, in ``full/``."""
 
     def __init__(self, ex: Experiment, point: Point, full: bool = False, chosen_epochs: int | None = None):
-        opts, device = ex.opts, ex.device
+        cfg, device = ex.cfg, ex.device
         self.ex, self.point = ex, point
-        self.name = point.name(opts) + ("/full" if full else "")
+        self.name = point.name(cfg) + ("/full" if full else "")
         self.folder = ex.run.path / self.name
-        lr_only = point.classic == "logistic-regression"  # softmax on the pixels: no hidden layer
-        hidden = [] if lr_only else hidden_layers(opts, point.depth)
-        self.activation = point.activation or opts["activation"]
-        self.loss = point.loss or opts["loss"]
-        self.init_scheme = "fan-in" if lr_only else point.init_scheme or opts["init_scheme"]
         stack = ex.stack(point) if point.pretrained and not point.dbm else None
         dbm = ex.dbm(point) if point.dbm else None
         self.folder.mkdir(parents=True, exist_ok=True)
         x_np, y_np = ex.training_set(point)
-        bs = opts["batch_size"]
+        bs = cfg.batch_size
         if full:  # the first phase's length, or the epoch it chose on validation (--restore-best, --patience)
-            updates = (chosen_epochs or point_epochs(opts, len(x_np))) * -(-len(x_np) // bs)
+            updates = (chosen_epochs or cfg.point_epochs(len(x_np))) * -(-len(x_np) // bs)
             x_np, y_np = np.concatenate([x_np, ex.data["valid_np"][0]]), np.concatenate([y_np, ex.data["valid_np"][1]])
             epochs = max(1, round(updates / -(-len(x_np) // bs)))
         else:
-            epochs = point_epochs(opts, len(x_np))
-        self.eval_every = eval_interval(opts, epochs)
+            epochs = cfg.point_epochs(len(x_np))
+        # the point's net: the shared settings, the variant's own (--variant-lr ...), and what the
+        # variant and the grid point switch on
+        self.cfg = net = cfg.net_config(point, epochs)
+        self.hidden, self.activation, self.loss, self.init_scheme = (
+            list(net.layers),
+            net.activation,
+            net.loss,
+            net.init_scheme,
+        )
+        self.eval_every = net.eval_every
+        self.s = s = cfg.variant_settings(point.variant, point.rate)
         self.x, self.y = _vis(x_np, device), _lab(y_np, device)
         self.valid_set, self.test_set = ex.data["valid"], ex.data["test"]
         if dbm is not None:  # every image with its mean-field q(h2 | v) from the DBM (revival.experiments.dbm_finetune)
@@ -68,61 +65,33 @@ class PointFit:
             self.x = aug(self.x)
             self.valid_set = (aug(ex.data["valid"][0]), ex.data["valid"][1])
             self.test_set = (aug(ex.data["test"][0]), ex.data["test"][1])
-        n_eval = min(len(self.x), opts["eval_train_size"])
+        n_eval = min(len(self.x), cfg.eval_train_size)
         self.train_eval = (D.Visible(self.x.data[:n_eval], self.x.scale), self.y[:n_eval])
-        self.monitor_x = self.valid_set[0].batch(slice(0, MONITOR_EXAMPLES)) if opts["monitor_layers"] else None
-        self.s = s = variant_settings(opts, point.variant, point.rate)
-        model = seeded_mlp([self.x.data.shape[1], *hidden, 10], self.activation, point.seed, self.init_scheme)
+        self.monitor_x = self.valid_set[0].batch(slice(0, MONITOR_EXAMPLES)) if cfg.monitor_layers else None
+        model = seeded_mlp([self.x.data.shape[1], *self.hidden, 10], self.activation, point.seed, self.init_scheme)
         self.weight_scale = None
         if dbm is not None:
             self.weight_scale = DBN.papers_dropout_scales(
-                2, s["input_dropout"], s["hidden_dropout"], s["dropout_type"], opts["dropout_scaling"]
+                2, s["input_dropout"], s["hidden_dropout"], s["dropout_type"], cfg.dropout_scaling
             )
             init_net_(model, dbm, *(self.weight_scale or (1.0, 1.0)))
         if stack is not None:  # the papers' dropout feeds each layer q times its RBM's input: scaled by 1/q
             self.weight_scale = DBN.init_from_stack(
                 model,
                 stack,
-                len(hidden),
+                len(self.hidden),
                 s["input_dropout"],
                 s["hidden_dropout"],
                 s["dropout_type"],
-                opts["dropout_scaling"],
+                cfg.dropout_scaling,
             )
         model.input_dropout, model.hidden_dropout, model.dropout_type = (
             s["input_dropout"],
             s["hidden_dropout"],
             s["dropout_type"],
         )
-        model.dropout_scaling = opts["dropout_scaling"]
+        model.dropout_scaling = cfg.dropout_scaling
         self.model = model.to(device)
-        own = {
-            k: v
-            for k, v in s.items()
-            if k not in ("input_dropout", "hidden_dropout", "dropout_type", "weight_decay", "max_norm")
-        }  # --variant-lr etc.
-        # the point's net: the shared options, the variant's own (--variant-lr ...), and what the
-        # variant and the grid point switch on
-        self.cfg = NetConfig.from_options(
-            {
-                **opts,
-                **own,
-                "layers": hidden,
-                "activation": self.activation,
-                "loss": self.loss,
-                "init_scheme": self.init_scheme,
-                "input_dropout": s["input_dropout"],
-                "hidden_dropout": s["hidden_dropout"],
-                "dropout_type": s["dropout_type"],
-                "weight_decay": s["weight_decay"],
-                "max_norm": s["max_norm"],
-                "epochs": epochs,
-                "eval_every": self.eval_every,
-                "freeze_pretrained_epochs": min(opts["freeze_pretrained_epochs"], epochs) if point.pretrained else 0,
-                "seed": point.seed,
-            }
-        )
-        self.hidden = hidden
         self.net = NetFit(
             model,
             self.cfg,
@@ -136,8 +105,8 @@ class PointFit:
             ex.echo,
             self.name,
             # the full phase and --train-on-all train on the validation images: nothing to choose on
-            selection=None if full else Selection(opts.get("restore_best", False), opts.get("patience")),
-            validated=not (full or (point.size is None and opts.get("train_on_all"))),
+            selection=None if full else Selection(cfg.restore_best, cfg.patience),
+            validated=not (full or (point.size is None and cfg.train_on_all)),
         )
 
     # the training state lives in the NetFit (shared with revival.fit_net)
@@ -161,7 +130,7 @@ class PointFit:
         """The point's summary row, with the Monte-Carlo test error of dropout variants and the model
         selection on validation (the epoch of lowest validation error and the test error at it; with
         --restore-best the errors are that epoch's, whose weights the net now has)."""
-        p, s, opts = self.point, self.s, self.ex.opts
+        p, s, cfg = self.point, self.s, self.ex.cfg
         last = self.net.finish()
         row = {
             "variant": p.variant,
@@ -189,7 +158,7 @@ class PointFit:
             "seconds": self.seconds,  # wall time of the epochs (training, evaluation, saving), resumes included
             **self.net.selection.fields(self.net.validated),
         }
-        own = (opts.get("variant_options") or {}).get(p.variant)
+        own = (cfg.variant_options or {}).get(p.variant)
         if own:  # the settings this variant trains with instead of the shared ones
             row["variant_options"] = dict(own)
             row["lr"] = self.cfg.lr
@@ -200,23 +169,23 @@ class PointFit:
             row["activation_mean"] = [last[f"activation/layer_{k}/mean"] for k in range(1, len(self.hidden) + 1)]
             row["saturated"] = [last[f"activation/layer_{k}/saturated"] for k in range(1, len(self.hidden) + 1)]
             row["grad_norm"] = [last[f"grad_norm/layer_{k}"] for k in range(1, len(self.hidden) + 2)]
-        if (s["input_dropout"] > 0 or s["hidden_dropout"] > 0) and opts["mc_samples"] > 0:
+        if (s["input_dropout"] > 0 or s["hidden_dropout"] > 0) and cfg.mc_samples > 0:
             mc_gen = torch.Generator(device=self.ex.device).manual_seed(p.seed + 99)
             row["test_error_mc"] = float(
                 evaluate_classifier(
                     self.model,
                     *self.test_set,
                     self.cfg.loss,
-                    mc_samples=opts["mc_samples"],
+                    mc_samples=cfg.mc_samples,
                     generator=mc_gen,
                     check=check,
                 )["error_mc"]
             )
-            row["mc_samples"] = opts["mc_samples"]
+            row["mc_samples"] = cfg.mc_samples
         return row
 
     def hparams(self) -> dict:
-        p, opts = self.point, self.ex.opts
+        p = self.point
         return {
             "variant": p.variant,
             "train_size": len(self.x),
@@ -227,14 +196,10 @@ class PointFit:
             "activation": self.activation if self.hidden else "none",
             "loss": self.loss,
             "init_scheme": self.init_scheme,
-            **{
-                k: (v if v is not None else 0.0)
-                for k, v in self.s.items()
-                if k in ("input_dropout", "hidden_dropout", "dropout_type", "weight_decay", "max_norm")
-            },
+            **{k: (v if v is not None else 0.0) for k, v in self.s.items() if k in NetConfig.REGULARISERS},
             "lr": self.cfg.lr,
             "epochs": self.cfg.epochs,
-            "batch_size": opts["batch_size"],
+            "batch_size": self.cfg.batch_size,
         }
 
 
@@ -243,7 +208,7 @@ def fit_phase(ex: Experiment, point: Point, full: bool = False, chosen_epochs: i
     (a phase whose ``result.json`` exists is not trained again). Interrupted, it leaves
     ``state.pt`` and the ``model.pt`` of its last completed epoch; finished, ``model.pt`` and the
     row (no resume state)."""
-    folder = ex.run.path / point.name(ex.opts) / ("full" if full else "")
+    folder = ex.run.path / point.name(ex.cfg) / ("full" if full else "")
     if (folder / runs.RESULT_FILE).is_file():
         return runs.read_json(folder / runs.RESULT_FILE)
     fit = PointFit(ex, point, full, chosen_epochs)
@@ -265,7 +230,7 @@ def fit_phase(ex: Experiment, point: Point, full: bool = False, chosen_epochs: i
             for k in ("train_error", "valid_error", "test_error", "generalization_gap", "test_loss", "test_error_mc")
             if k in row
         }
-        runs.log_hparams(w, fit.hparams(), metrics, {"variant": list(ex.opts["variants"])}, differing_hparams(ex.opts))
+        runs.log_hparams(w, fit.hparams(), metrics, {"variant": list(ex.cfg.variants)}, differing_hparams(ex.cfg))
     save_mlp(fit.folder, fit.model)
     runs.save_predictions(fit.folder, predicted_classes(fit.model, fit.test_set[0]).cpu(), fit.test_set[1].cpu())
     runs.write_json(fit.folder / runs.RESULT_FILE, row)
@@ -275,11 +240,11 @@ def fit_phase(ex: Experiment, point: Point, full: bool = False, chosen_epochs: i
 
 def point_done(ex: Experiment, point: Point) -> dict | None:
     """The finished row of a point (every phase done), or None."""
-    p = ex.run.path / point.name(ex.opts) / runs.RESULT_FILE
+    p = ex.run.path / point.name(ex.cfg) / runs.RESULT_FILE
     if not p.is_file():
         return None
     row = runs.read_json(p)
-    return row if not ex.opts.get("retrain_on_full") or "test_error_full" in row or _fixed(point) else None
+    return row if not ex.cfg.retrain_on_full or "test_error_full" in row or _fixed(point) else None
 
 
 def _fixed(point: Point) -> bool:
@@ -291,14 +256,14 @@ def fit_classic(ex: Experiment, point: Point) -> dict:
     """kNN or the RBF SVM on the point's training examples (k or C chosen on the validation split),
     in its own folder like every point: ``result.json`` and one TensorBoard point per split at the
     nets' last epoch, so the model shows in the overlay beside the nets' final errors."""
-    folder = ex.run.path / point.name(ex.opts)
+    folder = ex.run.path / point.name(ex.cfg)
     if (folder / runs.RESULT_FILE).is_file():
         return runs.read_json(folder / runs.RESULT_FILE)
     folder.mkdir(parents=True, exist_ok=True)
-    opts, d = ex.opts, ex.data
+    cfg, d = ex.cfg, ex.data
     x_np, y_np = ex.training_set(point)
-    n_eval = min(len(x_np), opts["eval_train_size"])
-    ex.echo(f"[{point.name(opts)}] fitting {point.variant} on {len(x_np)} training images")
+    n_eval = min(len(x_np), cfg.eval_train_size)
+    ex.echo(f"[{point.name(cfg)}] fitting {point.variant} on {len(x_np)} training images")
     t0 = time.perf_counter()
     with GracefulStop() as stop:
         if point.classic == "knn":
@@ -369,7 +334,7 @@ def fit_classic(ex: Experiment, point: Point) -> dict:
     }
     with runs.writer(folder) as w:
         for split in ("train", "valid", "test"):
-            w.add_scalar(f"error/{split}", res[f"error/{split}"], opts["epochs"])
+            w.add_scalar(f"error/{split}", res[f"error/{split}"], cfg.epochs)
         hp = {
             "variant": point.variant,
             "train_size": len(x_np),
@@ -380,17 +345,17 @@ def fit_classic(ex: Experiment, point: Point) -> dict:
             "activation": "none",
             "loss": "none",
             "init_scheme": "none",
-            **{k: (v if isinstance(v, str) else 0.0) for k, v in variant_settings(opts, "baseline", None).items()},
+            **{k: (v if isinstance(v, str) else 0.0) for k, v in cfg.variant_settings("baseline", None).items()},
             "lr": 0.0,
             "epochs": 0,
             "batch_size": 0,
         }
         metrics = {f"hparam/{k}": row[k] for k in ("train_error", "valid_error", "test_error", "generalization_gap")}
-        runs.log_hparams(w, hp, metrics, {"variant": list(opts["variants"])}, differing_hparams(opts))
+        runs.log_hparams(w, hp, metrics, {"variant": list(cfg.variants)}, differing_hparams(cfg))
     runs.save_predictions(folder, res["test_pred"], d["test_np"][1])
     runs.write_json(folder / runs.RESULT_FILE, row)
     ex.echo(
-        f"[{point.name(opts)}] {setting}  train err {100 * row['train_error']:.2f}%  valid err "
+        f"[{point.name(cfg)}] {setting}  train err {100 * row['train_error']:.2f}%  valid err "
         f"{100 * row['valid_error']:.2f}%  test err {100 * row['test_error']:.2f}%  {seconds:.1f}s"
     )
     return row
@@ -403,15 +368,15 @@ def train_point(ex: Experiment, point: Point) -> dict:
     if _fixed(point):
         return fit_classic(ex, point)
     row = fit_phase(ex, point)
-    if ex.opts.get("retrain_on_full"):
-        chosen = ex.opts.get("restore_best") or ex.opts.get("patience")  # the epoch chosen on validation
+    if ex.cfg.retrain_on_full:
+        chosen = ex.cfg.restore_best or ex.cfg.patience  # the epoch chosen on validation
         full = fit_phase(ex, point, full=True, chosen_epochs=row["best_valid_epoch"] if chosen else None)
         row.update(
             test_error_full=full["test_error"],
             epochs_full=full["epochs"],
             **({"test_error_mc_full": full["test_error_mc"]} if "test_error_mc" in full else {}),
         )
-        runs.write_json(ex.run.path / point.name(ex.opts) / runs.RESULT_FILE, row)
+        runs.write_json(ex.run.path / point.name(ex.cfg) / runs.RESULT_FILE, row)
     return row
 
 
@@ -422,15 +387,15 @@ class _RunAt:
     path: Path
 
 
-def point_on_worker(opts: dict, run_path: str, point: Point, threads: int) -> dict:
+def point_on_worker(job: Job, run_path: str, point: Point, threads: int) -> dict:
     """One grid point in a worker process (``--executor ray``): its data, device and (with --init)
     the stack loaded there, then :func:`train_point` into its sub-folder of ``run_path``."""
     torch.set_num_threads(max(1, threads))
-    device = runs.resolve_device(opts["device"])
-    stack = [r.to(device) for r in load_init(opts["init"], opts)[0]] if opts.get("init") else None
-    ex = Experiment(
-        opts, load_data(opts, device), _RunAt(Path(run_path)), device, lambda m: print(m, flush=True), False, stack
-    )
+    cfg = job.cfg
+    device = runs.resolve_device(cfg.device)
+    stack = [r.to(device) for r in load_init(cfg.init, cfg)[0]] if cfg.init else None
+    data = load_data(cfg, device, job.data_dir, job.download)
+    ex = Experiment(cfg, data, _RunAt(Path(run_path)), device, lambda m: print(m, flush=True), False, stack)
     return train_point(ex, point)
 
 
