@@ -183,3 +183,32 @@ def test_bad_axes_exit_2(tmp_path, args, message):
     r = invoke("compare-dropout", *TINY, *args, "--logdir", tmp_path)
     assert r.exit_code == 2 and message in r.output
     assert not (tmp_path / "compare-dropout").exists()
+
+
+def test_each_point_gets_its_net_from_the_config():
+    from revival.experiments.sweep import Point
+
+    cfg = CompareConfig(
+        variants=("baseline", "dropout-maxnorm", "pretrained"),
+        layers=(32, 16),
+        epochs=4,
+        freeze_pretrained_epochs=5,
+        variant_options={"dropout-maxnorm": {"lr": 3.0}},
+    )
+    plain = cfg.net_config(Point("baseline", None, None, None, 7), 4)
+    assert (plain.layers, plain.input_dropout, plain.hidden_dropout, plain.max_norm) == ((32, 16), 0.0, 0.0, None)
+    assert (plain.lr, plain.seed, plain.epochs, plain.freeze_pretrained_epochs) == (cfg.lr, 7, 4, 0)
+    own = cfg.net_config(Point("dropout-maxnorm", 100, 0.3, 3, 0, "relu"), 12)
+    assert own.layers == (32, 32, 32) and own.activation == "relu" and own.lr == 3.0  # its own rate
+    assert (own.input_dropout, own.hidden_dropout, own.max_norm) == (0.2, 0.3, 3.0)  # the point's drop rate
+    assert own.eval_every == 3  # 12 epochs stretched from 4: evaluated about 4 times
+    assert cfg.net_config(Point("pretrained", None, None, None, 0), 4).freeze_pretrained_epochs == 4  # <= its epochs
+
+
+def test_a_compare_config_refuses_settings_that_contradict_each_other_without_the_command():
+    with pytest.raises(ValueError, match="start from RBMs"):
+        CompareConfig(variants=("pretrained",), activations=("logistic", "tanh"))
+    with pytest.raises(ValueError, match="two-hidden-layer DBM"):
+        CompareConfig(variants=("dbm-pretrained",), layers=(10,))
+    with pytest.raises(ValueError, match="--train-on-all trains on"):
+        CompareConfig(train_on_all=True, restore_best=True)
