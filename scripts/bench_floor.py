@@ -9,7 +9,8 @@ layer on hidden probabilities, a fine-tuning epoch of the hinton2006-dbn net 784
 and without dropout, and a DBM's joint PCD epoch) it runs the revival code the commands run on
 ``--rows`` MNIST training images and prints one table, every row measured in this process:
 
-- ``s / epoch``: the epoch's wall time, scaled to 60,000 images (the fastest of ``--repeats``);
+- ``s / epoch``: the epoch's wall time, scaled to 60,000 images (the fastest of ``--repeats``; the
+  monitored row's end of epoch, whose monitors look at fixed subsets, is counted once, not scaled);
 - ``GFLOP``: the floating-point work of the epoch's matrix products (2 m k n for every ``mm``,
   ``addmm``, ``addmm_``, ``bmm`` and ``baddbmm`` the epoch dispatches, counted by :class:`MatmulFlops`;
   torch's own counters skip the in-place ``addmm_`` the fused CD update uses), scaled to 60,000 images;
@@ -38,7 +39,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from revival import data as D  # noqa: E402
 from revival import runs  # noqa: E402
-from revival.config import NetConfig, RBMConfig  # noqa: E402
+from revival.config import NetConfig, RBMConfig, RBMMonitorConfig  # noqa: E402
 from revival.models import dbm as M  # noqa: E402
 from revival.models.mlp import seeded_mlp  # noqa: E402
 from revival.training import layerwise as L  # noqa: E402
@@ -133,13 +134,15 @@ def timed(epoch, device, repeats: int) -> float:
 
 def rbm_loop(x: D.Visible, cfg: RBMConfig, device, monitored: bool = False):
     """An RBM epoch as revival runs it: :class:`revival.training.layerwise.RBMFit`, with the command's
-    sink (monitors, TensorBoard, the state.pt / model.pt pair) when ``monitored``."""
+    sink (monitors, TensorBoard, the state.pt / model.pt pair) when ``monitored``: then a pair, the
+    training pass and the end of the epoch, since only the pass grows with the images (the monitors
+    look at fixed subsets of ``--monitor-size`` images and the checkpoint is the model's size)."""
+    counter = iter(range(10**6))
     if not monitored:
         fit = L.RBMFit(x, cfg, 0, device)
-        counter = iter(range(10**6))
         return lambda: fit.train(next(counter), lambda: None)
     tmp = Path(tempfile.mkdtemp())
-    n_mon = min(2000, len(x) // 2)
+    n_mon = min(RBMMonitorConfig().monitor_size, len(x) // 2)
     d = L.LayerData(
         x, x, x.batch(slice(0, n_mon)), x.batch(slice(n_mon, 2 * n_mon)), True, lambda v: v, lambda m: m.params()[0]
     )
@@ -148,13 +151,16 @@ def rbm_loop(x: D.Visible, cfg: RBMConfig, device, monitored: bool = False):
     fit = L.RBMFit(x, cfg, 0, device, sink=sink)
     writer = runs.writer(tmp)
     sink.w = writer.__enter__()
-    counter = iter(range(10**6))
+    last = {}
 
-    def epoch():
-        e = next(counter)
-        fit.end_epoch(e, fit.train(e, lambda: None))
+    def train():
+        last["epoch"] = e = next(counter)
+        last["m"] = fit.train(e, lambda: None)
 
-    return epoch
+    def end():
+        fit.end_epoch(last["epoch"], dict(last["m"]))
+
+    return train, end
 
 
 def net_loop(x: D.Visible, y: torch.Tensor, sizes: list[int], dropout: bool, device):
@@ -221,19 +227,29 @@ def main():
     print("\n| loop | s / epoch | GFLOP | of floor | matmul | random | element-wise | copies | other |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in wanted:
-        epoch = loops[name]()
-        epoch()  # warm-up: allocations, the first products
-        gflop = counted(epoch)
-        shares = profiled(epoch, device)
-        t = timed(epoch, device, a.repeats)
-        rows.append((name, t, gflop, shares))
+        parts = loops[name]()
+        train, end = parts if isinstance(parts, tuple) else (parts, None)
+        # an epoch of 60,000 images: the training pass scaled, the end of the epoch (monitors,
+        # TensorBoard, checkpoint: fixed sizes) once
+        t, gflop, spent = (0.0, 0.0, {})
+        for fn, times in ((train, scale), (end, 1.0)):
+            if fn is None:
+                continue
+            fn()  # warm-up: allocations, the first products
+            g = counted(fn)
+            shares = profiled(fn, device)
+            dt = timed(fn, device, a.repeats)
+            t, gflop = t + dt * times, gflop + g * times
+            for c, share in shares.items():
+                spent[c] = spent.get(c, 0.0) + share * dt * times
+        rows.append((name, t, gflop, {c: v / t for c, v in spent.items()}))
     # the floor's rate: the faster of the measurements before and after the loops (the machine drifts)
     rate = max(rate, matmul_rate(device))
     for name, t, gflop, shares in rows:
         cells = " | ".join(
             f"{100 * shares.get(c, 0):.0f}%" for c in ("matmul", "random", "elementwise", "copies", "other")
         )
-        print(f"| {name} | {t * scale:.2f} | {gflop * scale:.0f} | {100 * gflop / rate / t:.0f}% | {cells} |")
+        print(f"| {name} | {t:.2f} | {gflop:.0f} | {100 * gflop / rate / t:.0f}% | {cells} |")
     print(f"\nlarge float32 matmul, the faster of before and after the loops: {rate:.0f} GFLOP/s")
 
 
