@@ -52,6 +52,7 @@ from revival.models.dbm import DBM
 from revival.models.mlp import seeded_mlp
 from revival.runs.progress import EpochBar, set_threads, wanted
 from revival.saved import load, save
+from revival.tables import AIS_BETAS, AIS_RUNS
 from revival.training.dbm_train import DBMFit, RunSink
 from revival.training.dbm_train import log_prob as dbm_log_prob
 from revival.training.layerwise import (
@@ -493,8 +494,8 @@ def log_prob(
     x,
     method: str = "auto",
     train=None,
-    ais_runs: int = 100,
-    ais_betas: int = 14_501,
+    ais_runs: int = AIS_RUNS,
+    ais_betas: int = AIS_BETAS,
     seed: int = 0,
     binarize: str = "none",
     raise_examples: int = 300,

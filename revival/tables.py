@@ -19,11 +19,14 @@ LR_BY_VISIBLE = {"bernoulli": 0.1, "gaussian": 0.01}
 FEEDS = ("probs", "samples")
 
 MAX_AIS_RUNS, MAX_AIS_BETAS = 100_000, 10_000_000  # beyond these AIS would not fit in memory or finish
+# AIS's defaults (Salakhutdinov & Murray 2008): 100 runs over 14,501 inverse temperatures (500 in
+# [0, 0.5), 4,000 in [0.5, 0.9), 10,000 in [0.9, 1]: revival.models.partition.default_betas)
+AIS_RUNS, AIS_BETAS = 100, 14_501
 EVALUATE_DEFAULTS = {
     "split": "test",
     "method": "auto",
-    "ais_runs": 100,
-    "ais_betas": 14_501,
+    "ais_runs": AIS_RUNS,
+    "ais_betas": AIS_BETAS,
     "layer": None,
     "raise_examples": 300,
     "raise_chains": 1,

@@ -136,10 +136,12 @@ class RBMMonitorConfig(_Config):
         0, COUNT, "Estimate the test log-probability by AIS (1,000 betas) every N epochs; 0 = never."
     )
     ais_runs: int = setting(
-        100, Range(0, T.MAX_AIS_RUNS, kind=int), "AIS runs for log Z; 0 switches AIS (and the final evaluation) off."
+        T.AIS_RUNS,
+        Range(0, T.MAX_AIS_RUNS, kind=int),
+        "AIS runs for log Z; 0 switches AIS (and the final evaluation) off.",
     )
     ais_betas: int = setting(
-        14_501,
+        T.AIS_BETAS,
         Range(2, T.MAX_AIS_BETAS, kind=int),
         "Intermediate distributions of the final AIS evaluation (Salakhutdinov & Murray 2008).",
         "Salakhutdinov & Murray 2008",

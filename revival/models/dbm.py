@@ -163,11 +163,6 @@ def visible_probs(h1, ws, bs):
     return torch.sigmoid(torch.addmm(bs[0], h1, ws[0]))
 
 
-def h1_given(v, h2, ws, bs):
-    """P(h1 = 1 | v, h2) = sigmoid(c1 + W1 v + W2^T h2): the first hidden layer hears both neighbours."""
-    return torch.sigmoid(layer_input(1, [v, None, h2], ws, bs))
-
-
 def mean_field(v, ws, bs, steps: int = 10, tol: float = 0.0, init=None) -> list:
     """Mean-field means [mu_1 .. mu_L] of q(h_1) .. q(h_L) ~ p(h | v), by sweeping the layers bottom to
     top, mu_l <- sigmoid(c_l + W_l mu_(l-1) + W_(l+1)^T mu_(l+1)) (mu_0 = v), for ``steps`` rounds or until

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from revival.models import rbm as R
+from revival.tables import AIS_BETAS, AIS_RUNS, BASE_RATES
 
 MAX_EXACT_UNITS = 25
 # AIS's Z_hat is unbiased, so by Markov's inequality P(Z_hat >= k Z) <= 1/k: with probability >= 99%,
@@ -59,9 +60,6 @@ def exact_log_z(weight, visible_bias, hidden_bias, visible_type="bernoulli", chu
     return torch.logsumexp(torch.cat(parts), 0)
 
 
-from revival.tables import BASE_RATES  # noqa: E402 (declared once, beside the options that offer them)
-
-
 def base_rate_bias(train_mean: torch.Tensor, eps: float = 1e-3, kind: str = "clip") -> torch.Tensor:
     """Visible biases of the base-rate model (zero weights) fitted to training pixel means p:
     b_A = log(p / (1 - p)), with p clipped to [eps, 1 - eps] (``clip``), or, as Salakhutdinov's
@@ -88,7 +86,7 @@ def default_betas(device=None) -> torch.Tensor:
 
 def betas_of_size(n: int, device=None) -> torch.Tensor:
     """A schedule of ``n`` intermediate distributions with the default's shape (1:8:20 in the three ranges)."""
-    if n == 14_501:
+    if n == AIS_BETAS:
         return default_betas(device)
     n1, n2 = max(1, round(n * 500 / 14_500)), max(1, round(n * 4000 / 14_500))
     n3 = max(2, n - n1 - n2)
@@ -302,8 +300,8 @@ class Estimate:
     examples whose free energies are computed at once."""
 
     method: str = "auto"
-    ais_runs: int = 100
-    ais_betas: int = 14_501
+    ais_runs: int = AIS_RUNS
+    ais_betas: int = AIS_BETAS
     seed: int = 0
     base_rate: str = "clip"
     raise_examples: int = 300

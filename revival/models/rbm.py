@@ -329,10 +329,6 @@ def weight_gradient(h_stack, v_stack):
     return h_stack.t() @ v_stack / (h_stack.shape[0] // 2)
 
 
-def _keep(h, keep):
-    return h if keep is None else h * keep
-
-
 def sparsity_gradient(q, target, v_mean):
     """Sparsity penalty (Hinton 2010, section 11): cross-entropy between the target activation p
     and the running estimate q of each hidden unit's mean activation,

@@ -19,6 +19,7 @@ import torch
 from revival import runs
 from revival.models import dbm as M
 from revival.models import partition as P
+from revival.tables import AIS_BETAS, AIS_RUNS
 from revival.training.train import GracefulStop, checked_floats, restore_generator
 
 MONITOR_ROWS = 1000  # fixed subsets for the per-epoch bound and reconstruction monitors
@@ -27,9 +28,6 @@ MONITOR_ROWS = 1000  # fixed subsets for the per-epoch bound and reconstruction 
 def phases(depth: int) -> tuple[str, ...]:
     """The phases of a DBM with ``depth`` hidden layers: its pretraining RBMs bottom first, then ``joint``."""
     return ("bottom", *(f"middle{l}" for l in range(2, depth)), "top", "joint")
-
-
-PHASES = phases(2)  # the paper's two-hidden-layer DBM
 
 
 def _monitor(x, model: M.DBM, steps: int) -> dict:
@@ -242,8 +240,8 @@ def log_prob(
     model: M.DBM,
     data,
     base,
-    ais_runs: int = 100,
-    ais_betas: int = 14_501,
+    ais_runs: int = AIS_RUNS,
+    ais_betas: int = AIS_BETAS,
     seed: int = 0,
     mf_steps: int = 10,
     exact=True,
