@@ -360,3 +360,17 @@ def test_eval_every_evaluates_at_its_epochs_and_the_last(tmp_path):
         "6/7",
         "7/7",
     ]
+
+
+@pytest.mark.parametrize("ratio,asked,hinted", [(3.0, "fp32", True), (1.2, "fp32", False), (3.0, "bf16", False)])
+def test_a_long_float32_run_says_when_bf16_would_be_faster_here(tmp_path, monkeypatch, ratio, asked, hinted):
+    from revival.experiments import compare as C
+    from revival.training import precision
+
+    monkeypatch.setattr(C, "LONG_RUN", 0)  # every run is long: it prints its plan, and the hint
+    monkeypatch.setattr(precision, "probe", lambda *a, **k: {"fp32": 100.0, "bf16": 100.0 * ratio, "ratio": ratio})
+    r = invoke("compare-dropout", *TINY, "--variants", "baseline", "--precision", asked, "--logdir", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert ("--precision bf16 runs the products in bf16" in r.output) == hinted
+    if hinted:
+        assert f"{ratio:.1f}x faster" in r.output
