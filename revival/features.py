@@ -21,12 +21,12 @@ SIDE = 28  # MNIST's images are 28 x 28
 
 
 def _as_images(x: np.ndarray) -> np.ndarray:
-    """``x`` [n, 784] or [n, 28, 28] as float64 images [n, 28, 28]; ValueError otherwise."""
+    """``x`` [n, 784] (MNIST's rows) or [n, H, W] as float64 images [n, H, W]; ValueError otherwise."""
     x = np.asarray(x)
     if x.ndim == 2 and x.shape[1] == SIDE * SIDE:
         x = x.reshape(len(x), SIDE, SIDE)
-    if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
-        raise ValueError(f"expected images [n, 784] or [n, 28, 28], got shape {x.shape}")
+    if x.ndim != 3:
+        raise ValueError(f"expected images [n, 784] or [n, height, width], got shape {x.shape}")
     return x.astype(np.float64)
 
 
@@ -34,7 +34,7 @@ def moments(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each image's intensity centroid [n, 2] (row, column) and covariance [n, 2, 2] of its pixel
     coordinates weighted by intensity (mu_20, mu_11; mu_11, mu_02 over the total mass)."""
     x = _as_images(images)
-    r, c = np.mgrid[:SIDE, :SIDE].astype(np.float64)
+    r, c = np.mgrid[: x.shape[1], : x.shape[2]].astype(np.float64)
     mass = x.sum((1, 2)).clip(1e-12)
     cr, cc = (x * r).sum((1, 2)) / mass, (x * c).sum((1, 2)) / mass
     dr, dc = r[None] - cr[:, None, None], c[None] - cc[:, None, None]
@@ -48,17 +48,18 @@ def moments(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def deskew(images: np.ndarray) -> np.ndarray:
     """Each digit sheared so that its principal stroke stands upright and its centroid is at the
     centre, by its second moments (LeCun et al. 1998): with centroid (r0, c0) and skew
-    alpha = mu_11 / mu_20, output pixel (r, c) takes the input at row r + r0 - 14 and column
-    c + alpha (r - 14) + c0 - 14 (bilinear interpolation, zero outside). Returns the same shape as
-    ``images`` (rows of 784 stay rows of 784), float32."""
+    alpha = mu_11 / mu_20, output pixel (r, c) of an H x W image takes the input at row
+    r + r0 - H/2 and column c + alpha (r - H/2) + c0 - W/2 (bilinear interpolation, zero outside;
+    H/2 = W/2 = 14 for MNIST). Returns the same shape as ``images`` (rows of 784 stay rows of 784),
+    float32."""
     flat = np.asarray(images).ndim == 2
     x = _as_images(images)
     centre, cov = moments(x)
     alpha = cov[:, 0, 1] / cov[:, 0, 0].clip(1e-12)
-    r, c = np.mgrid[:SIDE, :SIDE].astype(np.float64)
-    half = SIDE / 2
-    src_r = r[None] + (centre[:, 0] - half)[:, None, None]
-    src_c = c[None] + alpha[:, None, None] * (r[None] - half) + (centre[:, 1] - half)[:, None, None]
+    r, c = np.mgrid[: x.shape[1], : x.shape[2]].astype(np.float64)
+    half_r, half_c = x.shape[1] / 2, x.shape[2] / 2
+    src_r = r[None] + (centre[:, 0] - half_r)[:, None, None]
+    src_c = c[None] + alpha[:, None, None] * (r[None] - half_r) + (centre[:, 1] - half_c)[:, None, None]
     out = _bilinear(x, src_r, src_c)
     return (out.reshape(len(out), -1) if flat else out).astype(np.float32)
 
@@ -71,8 +72,9 @@ def _bilinear(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     out = np.zeros_like(rows)
     for dr, dc, w in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc), (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
         rr, cc = r0 + dr, c0 + dc
-        inside = (rr >= 0) & (rr < SIDE) & (cc >= 0) & (cc < SIDE)
-        out += np.where(inside, x[n, rr.clip(0, SIDE - 1), cc.clip(0, SIDE - 1)], 0.0) * w
+        h, w_ = x.shape[1], x.shape[2]
+        inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w_)
+        out += np.where(inside, x[n, rr.clip(0, h - 1), cc.clip(0, w_ - 1)], 0.0) * w
     return out
 
 
@@ -80,14 +82,21 @@ def hog(images: np.ndarray, cells: tuple[int, ...] = (4, 7), orientations: int =
     """Histograms of oriented gradients (Dalal & Triggs 2005) of each image, one per cell of
     ``cell`` x ``cell`` pixels for every size in ``cells``, ``orientations`` unsigned bins over
     0-180 degrees, each cell's histogram L2-normalised on its own (scikit-image's ``hog`` with
-    1 x 1 blocks), concatenated: [n, sum over sizes of (28 // cell)^2 x orientations], float32."""
+    1 x 1 blocks), concatenated: [n, sum over sizes of (28 // cell)^2 x orientations] for MNIST,
+    float32. Images of other sizes work alike (a cell larger than the image shrinks to it)."""
     from skimage.feature import hog as sk_hog  # optional: pip install 'revival[classic]'
 
     x = _as_images(images)
     out = []
     for img in x:
         parts = [
-            sk_hog(img, orientations=orientations, pixels_per_cell=(s, s), cells_per_block=(1, 1), block_norm="L2")
+            sk_hog(
+                img,
+                orientations=orientations,
+                pixels_per_cell=(min(s, img.shape[0]), min(s, img.shape[1])),
+                cells_per_block=(1, 1),
+                block_norm="L2",
+            )
             for s in cells
         ]
         out.append(np.concatenate(parts))

@@ -7,6 +7,9 @@
 - :class:`DBNClassifier`: a deep belief net pretrained greedily on the inputs (Hinton, Osindero &
   Teh 2006), then fine-tuned as a logistic net by backpropagation (Hinton & Salakhutdinov 2006).
 - :class:`DropoutNetClassifier`: a feed-forward net trained with dropout (Srivastava et al. 2014).
+- :class:`HOGTransformer`: hand-made features, histograms of oriented gradients (Dalal & Triggs
+  2005) of each image, optionally deskewed first (:mod:`revival.features`), so that
+  ``Pipeline([("hog", HOGTransformer(deskew=True)), ("svm", SVC())])`` is the classical pipeline.
 
 They follow scikit-learn's conventions (parameters stored as given, checked in ``fit``; learned
 attributes end in ``_``; ``random_state`` fixes every draw) and pass its ``check_estimator``.
@@ -23,7 +26,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from revival import api, inputs
+from revival import api, features, inputs
 from revival.config import DBNConfig, NetConfig, RBMConfig
 from revival.errors import Diverged
 from revival.models import rbm as R
@@ -219,6 +222,61 @@ class RBMTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+class HOGTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Histograms of oriented gradients (Dalal & Triggs 2005) of each row read as an image:
+    :func:`revival.features.hog` at cells of ``cells`` pixels with ``orientations`` unsigned bins,
+    each cell's histogram L2-normalised, after :func:`revival.features.deskew` (LeCun et al. 1998's
+    moment deskewing) when ``deskew``. Needs scikit-image (``pip install 'revival[classic]'``).
+
+    ``image_shape`` (height, width) says how a row is an image; by default a row of d values is a
+    square image when d is a square (784 -> 28 x 28, MNIST), else a single row of d pixels. ``fit``
+    learns nothing from the data: it records the shape (``image_shape_``) and the number of features.
+    Values are used as they are (grey levels in [0, 1], or 0-255: the histograms are normalised)."""
+
+    def __init__(self, cells=(4, 7), orientations: int = 9, deskew: bool = False, image_shape=None):
+        self.cells = cells
+        self.orientations = orientations
+        self.deskew = deskew
+        self.image_shape = image_shape
+
+    def _shape(self, d: int) -> tuple[int, int]:
+        if self.image_shape is not None:
+            h, w = (int(v) for v in self.image_shape)
+            if h * w != d:
+                raise ValueError(f"image_shape {self.image_shape} has {h * w} pixels but X has {d} features")
+            return h, w
+        side = int(round(d**0.5))
+        return (side, side) if side * side == d else (1, d)
+
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        images = X.reshape(len(X), *self.image_shape_)
+        if self.deskew:
+            images = features.deskew(images)
+        return features.hog(images, tuple(self.cells), self.orientations).astype(X.dtype, copy=False)
+
+    def fit(self, X, y=None):
+        cells = (self.cells,) if isinstance(self.cells, (int, np.integer)) else tuple(self.cells)
+        if not cells or any(not isinstance(c, (int, np.integer)) or c < 1 for c in cells):
+            raise ValueError(f"cells must be positive pixel counts, got {self.cells!r}")
+        if not isinstance(self.orientations, (int, np.integer)) or self.orientations < 1:
+            raise ValueError(f"orientations must be a positive integer, got {self.orientations!r}")
+        X = validate_data(self, X, dtype=FLOATS)
+        self.image_shape_ = self._shape(X.shape[1])
+        self._n_features_out = self._features(np.zeros((1, X.shape[1]), dtype=X.dtype)).shape[1]
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "image_shape_")
+        X = validate_data(self, X, dtype=FLOATS, reset=False)
+        return self._features(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.requires_fit = True
         return tags
 
 
