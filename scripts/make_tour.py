@@ -80,21 +80,28 @@ def error(pred, y):
         "md",
         """## 1. Hand-made features or learned ones
 
-Before deep learning a classifier's quality depended on the features a person designed. An RBM
-*learns* features from the images alone, without labels; a deep belief net stacks such layers, and
-backpropagation then fine-tunes the whole stack for the labels. Three classifiers on the same
-digits: logistic regression on the raw pixels, logistic regression on an RBM's features (scikit-learn's
-own pipeline, with `revival.sklearn.RBMTransformer` in place of `BernoulliRBM`), and a fine-tuned DBN.""",
+Before deep learning a classifier was as good as the features a person designed for it. For
+digits, two classical designs: undo the slant by the image's moments (deskewing, LeCun et al. 1998)
+and describe the strokes by the directions of the image's gradients, counted in small cells
+(histograms of oriented gradients, Dalal & Triggs 2005). An RBM instead *learns* features from the
+images alone, without labels; a deep belief net stacks such layers, and backpropagation then
+fine-tunes the whole stack for the labels. The same linear classifier (logistic regression) on three
+inputs: the raw pixels, the hand-made features (`revival.sklearn.HOGTransformer(deskew=True)`), and
+an RBM's features (scikit-learn's own pipeline, with `revival.sklearn.RBMTransformer` in place of
+`BernoulliRBM`); then the deep net itself, a DBN fine-tuned end to end.""",
     ),
     (
         "code",
         """import warnings
+from skimage.feature import hog as skimage_hog
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from revival.sklearn import RBMTransformer
+from revival import features
+from revival.sklearn import HOGTransformer, RBMTransformer
 
 warnings.filterwarnings("ignore")  # lbfgs' iteration-limit notes
 raw = LogisticRegression(C=1.0, max_iter=300).fit(x_tr, y_tr)
+hand = Pipeline([("hog", HOGTransformer(deskew=True)), ("logistic", LogisticRegression(C=10, max_iter=300))]).fit(x_tr, y_tr)
 rbm_lr = Pipeline([("rbm", RBMTransformer(n_components=200, learning_rate=0.06, n_iter=10 if QUICK else 20,
                                           random_state=0, device=device)),
                    ("logistic", LogisticRegression(C=100, max_iter=300))]).fit(x_tr, y_tr)
@@ -102,24 +109,46 @@ dbn, _ = revival.fit_dbn(x_tr, revival.DBNConfig(layers=(500, 500), epochs=5 if 
 net, hist = revival.fit_net(x_tr, y_tr, revival.NetConfig(layers=(500, 500), activation="logistic", lr=0.1,
                             epochs=20 if QUICK else 100, device=device), init=dbn, valid=(x_va, y_va))
 rows = [("pixels + logistic regression", error(raw.predict(x_te), y_te)),
-        ("RBM features + logistic regression", error(rbm_lr.predict(x_te), y_te)),
+        ("hand-made (deskew, HOG) + logistic regression", error(hand.predict(x_te), y_te)),
+        ("learned (RBM) + logistic regression", error(rbm_lr.predict(x_te), y_te)),
         ("DBN pretrained, fine-tuned (784-500-500-10)", error(net.predict(x_te), y_te))]
 for name, e in rows:
-    print(f"{name:45s} test error {e:5.2f}%")
+    print(f"{name:47s} test error {e:5.2f}%")
 
-W = rbm_lr.named_steps["rbm"].components_[:64].reshape(64, 28, 28)
-fig, axes = plt.subplots(4, 16, figsize=(12, 3.3))
-for ax, w in zip(axes.flat, np.concatenate([W[:32], dbn.rbms[0].weight[:32].cpu().numpy().reshape(32, 28, 28)])):
-    ax.imshow(w, cmap="gray"); ax.axis("off")
-fig.suptitle("learned features: 32 units of the pipeline's RBM (rows 1-2) and of the DBN's first layer (rows 3-4)")
+digits = x_te[:6]
+upright = features.deskew(digits)
+# the 4 x 4-pixel cells of the features, drawn on the deskewed digit upsampled 4x so the strokes show
+drawn = [skimage_hog(np.kron(u.reshape(28, 28), np.ones((4, 4))), orientations=9, pixels_per_cell=(16, 16),
+                     cells_per_block=(1, 1), visualize=True)[1] for u in upright]
+W = rbm_lr.named_steps["rbm"].components_
+W = W[np.argsort(-np.abs(W).sum(1))[:6]].reshape(6, 28, 28)  # the units with most weight: the clearest
+D = dbn.rbms[0].weight.cpu().numpy()
+D = D[np.argsort(-np.abs(D).sum(1))[:6]].reshape(6, 28, 28)
+fig, axes = plt.subplots(5, 6, figsize=(7.5, 6.6))
+for r, (images, label, signed) in enumerate([(digits.reshape(6, 28, 28), "digit", False),
+                                             (upright.reshape(6, 28, 28), "deskewed", False),
+                                             (drawn, "gradients", False), (W, "RBM units", True),
+                                             (D, "DBN units", True)]):
+    for ax, im in zip(axes[r], images):
+        lim = np.abs(im).max()
+        ax.imshow(im, cmap="RdBu_r" if signed else "gray", vmin=-lim if signed else None, vmax=lim if signed else None)
+        ax.set_xticks([]); ax.set_yticks([])
+    axes[r][0].set_ylabel(label)
+fig.suptitle("designed by a person (rows 2-3: deskewing, gradient directions per 4 x 4 cell)\\n"
+             "and learned from the images (rows 4-5: weights into a unit, red raises its input, blue lowers it)", fontsize=10)
 save(fig, "features")
 lap()""",
     ),
     (
         "md",
-        """**What to notice.** Features learned from the images alone beat raw pixels for the same linear
-classifier, and fine-tuning the whole pretrained stack does better still. The units are local
-strokes and blobs: nobody designed them.""",
+        """**What to notice.** At this size (3,000 labelled digits in quick mode) the designed features
+win, and by far: the same logistic regression makes about seven times fewer errors on deskewed
+gradient histograms than on the pixels, fewer than on the RBM's features, and fewer even than the
+whole pretrained and fine-tuned deep net. The RBM's units (strokes, blobs, whole digit shapes, found
+with no one designing them) do beat the pixels, and fine-tuning the stack beats the RBM's features
+under a linear classifier; but deskewing and stroke directions encode what a person already knew
+about digits, which the learned side has to find from examples. Section 2 follows how the
+classical and the deep models change as the labelled set grows.""",
     ),
     (
         "md",
