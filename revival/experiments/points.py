@@ -21,7 +21,7 @@ from revival.models import dbn as DBN
 from revival.models.baselines import fit_knn, fit_linear_svm, fit_svm
 from revival.models.mlp import MLP, seeded_mlp
 from revival.presets import VARIANTS
-from revival.tables import KNN_KS, SVM_CS, SVM_GAMMA_FACTORS
+from revival.tables import KNN_KS, LINEAR_SVM_CS, SVM_CS, SVM_GAMMA_FACTORS
 from revival.training.netfit import NetFit, Selection
 from revival.training.train import GracefulStop, evaluate_classifier, predicted_classes
 
@@ -285,7 +285,9 @@ def fit_classic(ex: Experiment, point: Point) -> dict:
                 tr = (features.transform(pipeline, tr[0]), tr[1])
                 va, te = ex.features(pipeline, "valid", va), ex.features(pipeline, "test", te)
             if point.classic == "linear-svm":
-                res = fit_linear_svm(tr, va, te, (tr[0][:n_eval], tr[1][:n_eval]), SVM_CS, point.seed, check=stop.check)
+                res = fit_linear_svm(
+                    tr, va, te, (tr[0][:n_eval], tr[1][:n_eval]), LINEAR_SVM_CS, point.seed, check=stop.check
+                )
                 extra = {"C": res["C"], "valid_error_by_C": res["valid_error_by_C"]}
                 setting = f"C = {res['C']:g} chosen on validation, {tr[0].shape[1]:,} features"
             else:
