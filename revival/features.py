@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 SIDE = 28  # MNIST's images are 28 x 28
+HOG_CELLS, HOG_ORIENTATIONS = (4, 7), 9  # hog's defaults (and revival.sklearn.HOGTransformer's)
 
 
 def _as_images(x: np.ndarray) -> np.ndarray:
@@ -78,7 +79,7 @@ def _bilinear(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return out
 
 
-def hog(images: np.ndarray, cells: tuple[int, ...] = (4, 7), orientations: int = 9) -> np.ndarray:
+def hog(images: np.ndarray, cells: tuple[int, ...] = HOG_CELLS, orientations: int = HOG_ORIENTATIONS) -> np.ndarray:
     """Histograms of oriented gradients (Dalal & Triggs 2005) of each image, one per cell of
     ``cell`` x ``cell`` pixels for every size in ``cells``, ``orientations`` unsigned bins over
     0-180 degrees, each cell's histogram L2-normalised on its own (scikit-image's ``hog`` with

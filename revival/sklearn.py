@@ -236,7 +236,13 @@ class HOGTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     learns nothing from the data: it records the shape (``image_shape_``) and the number of features.
     Values are used as they are (grey levels in [0, 1], or 0-255: the histograms are normalised)."""
 
-    def __init__(self, cells=(4, 7), orientations: int = 9, deskew: bool = False, image_shape=None):
+    def __init__(
+        self,
+        cells=features.HOG_CELLS,
+        orientations: int = features.HOG_ORIENTATIONS,
+        deskew: bool = False,
+        image_shape=None,
+    ):
         self.cells = cells
         self.orientations = orientations
         self.deskew = deskew

@@ -234,7 +234,7 @@ class CompareConfig(_Config):
     def hidden(self, depth: int | None = None) -> list[int]:
         """The hidden layer sizes of a grid point: ``--layers``, or with ``--depths`` ``depth``
         layers of ``--width`` (default: the first of ``--layers``)."""
-        return hidden_layers(self.to_dict(), depth)
+        return hidden_layers({"layers": self.layers, "width": self.width}, depth)
 
     def deepest(self) -> list[int]:
         """The hidden layers of the grid's deepest net (what a pretrained stack must cover)."""
