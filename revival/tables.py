@@ -53,5 +53,7 @@ LINEAR_SVM_CS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 # multiples of scikit-learn's "scale" (1 / (D * Var(x)): about 0.013 for MNIST's grey levels)
 SVM_GAMMA_FACTORS = (1 / 3, 1.0, 3.0)
 CLASSIC_EXTRA = "classic"  # pip install 'revival[classic]' brings scikit-learn for svm-rbf
+# revival.features' pipelines that call scikit-image (its hog); the others are numpy (scipy for a sparse map)
+SKIMAGE_PIPELINES = ("hog", "deskew-hog", "deskew-hog-intersection")
 RAY_EXTRA = "ray"  # pip install 'revival[ray]' brings Ray for compare-dropout --executor ray
 EXECUTORS = ("local", "ray")

@@ -18,7 +18,7 @@ def explain(name):
     return "\n".join(out)
 
 
-for path, add in (("docs/compare-dropout.md", ["salakhutdinov2009-dbm"]), ("docs/lessons.md", [])):
+for path, add in (("docs/compare-dropout.md", ["salakhutdinov2009-dbm", "maji2009"]), ("docs/lessons.md", [])):
     text = open(path).read()
     parts = re.split(r"(?m)^(?=### preset )", text)
     head, sections = parts[0], parts[1:]

@@ -262,7 +262,7 @@ def test_retrain_on_full_trains_a_second_net_for_the_same_updates(tmp_path, monk
     # mnist-sample: 3,000 train (30 updates an epoch) + 1,000 valid -> 4 x 30 / 40 = 3 epochs
     assert row["epochs"] == 4 and row["epochs_full"] == 3 and 0 <= row["test_error_full"] <= 1
     assert (run / "baseline" / "full" / "model.pt").is_file()
-    assert "retrained on all" in (run / "summary.md").read_text()
+    assert "retrained on the training and validation images together" in (run / "summary.md").read_text()
     r = CliRunner().invoke(
         main,
         [

@@ -207,7 +207,7 @@ class CompareConfig(_Config):
             raise ValueError(
                 f"--executor ray needs Ray: pip install 'revival[{T.RAY_EXTRA}]' (or use --executor local)"
             )
-        hog = [v for v in variants if "hog" in (VARIANTS[v].get("features") or "")]
+        hog = [v for v in variants if VARIANTS[v].get("features") in T.SKIMAGE_PIPELINES]
         if hog and importlib.util.find_spec("skimage") is None:
             raise ValueError(
                 f"the {', '.join(hog)} variant(s) need scikit-image: pip install 'revival[{T.CLASSIC_EXTRA}]' "

@@ -22,7 +22,7 @@ from revival.experiments.experiment import INPUT, Experiment, Job, init_notes, l
 from revival.experiments.plan import plan, plan_lines
 from revival.experiments.points import point_done, point_on_worker, train_point
 from revival.experiments.sweep import grid
-from revival.presets import PRESETS
+from revival.presets import PRESETS, VARIANTS
 from revival.reporting.summaries import group_rows, pair_differences, summary_markdown
 from revival.training import precision
 from revival.training.train import GracefulStop
@@ -56,8 +56,8 @@ def layout() -> dict:
 def bf16_hint(cfg: CompareConfig, device) -> str | None:
     """For a long float32 run on a device that multiplies bfloat16 fast (probed at the first layer's
     product shape), one line saying that ``--precision bf16`` exists and what it did on a full run."""
-    if cfg.precision != "fp32":
-        return None
+    if cfg.precision != "fp32" or all(VARIANTS[v].get("classic") for v in cfg.variants):
+        return None  # bf16 changes the nets' products only
     first = cfg.deepest()
     p = precision.probe(torch.device(device), (cfg.batch_size, 784, first[0] if first else 10))
     if p["ratio"] < precision.FAST_ENOUGH:

@@ -266,27 +266,33 @@ def fit_classic(ex: Experiment, point: Point) -> dict:
     ex.echo(f"[{point.name(cfg)}] fitting {point.variant} on {len(x_np)} training images")
     t0 = time.perf_counter()
     with GracefulStop() as stop:
+        pipeline, full = VARIANTS[point.variant].get("features"), None
         if point.classic == "knn":
             train = (_vis(x_np, ex.device).all(), _lab(y_np, ex.device))
+            valid, test = (d["valid"][0].all(), d["valid"][1]), (d["test"][0].all(), d["test"][1])
+            if pipeline is not None:  # hand-made features (dense), as tensors on the run's device
+                on = lambda f: torch.from_numpy(np.asarray(f)).to(ex.device)  # noqa: E731
+                grey = lambda a: (a[0].astype(np.float32) / 255.0, a[1])  # noqa: E731 (the nets' grey levels)
+                train = (on(features.transform(pipeline, grey((x_np, y_np))[0])), train[1])
+                valid = (on(ex.features(pipeline, "valid", grey(d["valid_np"]))[0]), valid[1])
+                test = (on(ex.features(pipeline, "test", grey(d["test_np"]))[0]), test[1])
+            if cfg.retrain_on_full:
+                full = (torch.cat([train[0], valid[0]]), torch.cat([train[1], valid[1]]))
             res = fit_knn(
-                train,
-                (d["valid"][0].all(), d["valid"][1]),
-                (d["test"][0].all(), d["test"][1]),
-                (train[0][:n_eval], train[1][:n_eval]),
-                KNN_KS,
-                check=stop.check,
+                train, valid, test, (train[0][:n_eval], train[1][:n_eval]), KNN_KS, check=stop.check, full=full
             )
             extra, setting = {"k": res["k"], "valid_error_by_k": res["valid_error_by_k"]}, f"k = {res['k']}"
         else:
             as_np = lambda a: (a[0].astype(np.float32) / 255.0, a[1])  # noqa: E731 (the nets' grey levels)
             tr, va, te = as_np((x_np, y_np)), as_np(d["valid_np"]), as_np(ex.data["test_np"])
-            pipeline = VARIANTS[point.variant].get("features")
             if pipeline is not None:  # hand-made features: the training set's each point, the others once a run
                 tr = (features.transform(pipeline, tr[0]), tr[1])
                 va, te = ex.features(pipeline, "valid", va), ex.features(pipeline, "test", te)
+            # --retrain-on-full: the chosen C (and gamma) fitted again on training + validation
+            full = (features.stack_rows(tr[0], va[0]), np.concatenate([tr[1], va[1]])) if cfg.retrain_on_full else None
             if point.classic == "linear-svm":
                 res = fit_linear_svm(
-                    tr, va, te, (tr[0][:n_eval], tr[1][:n_eval]), LINEAR_SVM_CS, point.seed, check=stop.check
+                    tr, va, te, (tr[0][:n_eval], tr[1][:n_eval]), LINEAR_SVM_CS, point.seed, check=stop.check, full=full
                 )
                 extra = {"C": res["C"], "valid_error_by_C": res["valid_error_by_C"]}
                 setting = f"C = {res['C']:g} chosen on validation, {tr[0].shape[1]:,} features"
@@ -300,6 +306,7 @@ def fit_classic(ex: Experiment, point: Point) -> dict:
                     point.seed,
                     check=stop.check,
                     gamma_factors=SVM_GAMMA_FACTORS,
+                    full=full,
                 )
                 extra = {
                     "C": res["C"],
@@ -333,6 +340,11 @@ def fit_classic(ex: Experiment, point: Point) -> dict:
         "updates": 0,
         "seconds": seconds,
         **extra,
+        **(
+            {"test_error_full": res["error/test_full"], "train_size_full": len(full[1])}
+            if "error/test_full" in res
+            else {}
+        ),
     }
     with runs.writer(folder) as w:
         for split in ("train", "valid", "test"):
@@ -355,10 +367,15 @@ def fit_classic(ex: Experiment, point: Point) -> dict:
         metrics = {f"hparam/{k}": row[k] for k in ("train_error", "valid_error", "test_error", "generalization_gap")}
         runs.log_hparams(w, hp, metrics, {"variant": list(cfg.variants)}, differing_hparams(cfg))
     runs.save_predictions(folder, res["test_pred"], d["test_np"][1])
+    if "test_pred_full" in res:  # where a retrained net keeps its predictions: full/
+        (folder / "full").mkdir(exist_ok=True)
+        runs.save_predictions(folder / "full", res["test_pred_full"], d["test_np"][1])
     runs.write_json(folder / runs.RESULT_FILE, row)
     ex.echo(
         f"[{point.name(cfg)}] {setting}  train err {100 * row['train_error']:.2f}%  valid err "
-        f"{100 * row['valid_error']:.2f}%  test err {100 * row['test_error']:.2f}%  {seconds:.1f}s"
+        f"{100 * row['valid_error']:.2f}%  test err {100 * row['test_error']:.2f}%"
+        + (f"  retrained on {row['train_size_full']:,}: test err {100 * row['test_error_full']:.2f}%" if full else "")
+        + f"  {seconds:.1f}s"
     )
     return row
 

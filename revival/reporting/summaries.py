@@ -75,11 +75,14 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
     pct = lambda x: f"{100 * x:.2f}"  # noqa: E731
     o = run.config["options"]
     sizes = ",".join(map(str, o["train_sizes"])) if o.get("train_sizes") else o.get("train_size") or "all"
-    used = (
-        f"{o['dataset']}, {sizes} training images, 784-{'-'.join(map(str, o['layers']))}-10"
-        f"{'' if o.get('activations') else ' ' + o['activation']}, {o['epochs']} epochs, batch {o['batch_size']}, "
-        f"lr {o['lr']:g}"
-    )
+    if all(VARIANTS[v].get("classic") for v in o["variants"]):  # no net: the nets' settings do not apply
+        used = f"{o['dataset']}, {sizes} training images, classical models only (their choices on validation below)"
+    else:
+        used = (
+            f"{o['dataset']}, {sizes} training images, 784-{'-'.join(map(str, o['layers']))}-10"
+            f"{'' if o.get('activations') else ' ' + o['activation']}, {o['epochs']} epochs, batch {o['batch_size']}, "
+            f"lr {o['lr']:g}"
+        )
     own = o.get("variant_options") or {}
     if own:  # a variant's own settings, not the shared ones above (e.g. --variant-lr baseline=1)
         mine = [f"{v} " + " ".join(f"{k.replace('_', ' ')} {x:g}" for k, x in kw.items()) for v, kw in own.items()]
@@ -122,7 +125,9 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
     if any("test_error_full" in g for g in summary["groups"]):
         lines += [
             "",
-            "retrained on all 60,000 images for the same number of updates (`--retrain-on-full`), test error %: "
+            "retrained on the training and validation images together, 60,000 for MNIST (`--retrain-on-full`: a "
+            "net for the same number of updates, a classical model with the C, gamma or k chosen on validation), "
+            "test error %: "
             + ", ".join(
                 f"{g['variant']} {pct(g['test_error_full'])}" for g in summary["groups"] if "test_error_full" in g
             ),
@@ -283,7 +288,7 @@ def settings_markdown(opts: dict, preset: Preset) -> str:
     rest = [
         f"{k} {shown(opts.get(k, v))}" + (" (command line)" if opts.get(k, v) != v else "")
         for k, v in defaults(CompareConfig).items()
-        if k not in own and k not in NOT_SETTINGS
+        if k not in own and k not in NOT_SETTINGS and k != "preset"  # the preset is this table's subject
     ]
     rows += [
         "",
