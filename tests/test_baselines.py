@@ -154,3 +154,48 @@ def test_the_linear_svm_chooses_c_on_validation_and_reads_the_intersection_map()
     assert res["error/test"] < 0.08 and set(res["valid_error_by_C"]) == {"C=0.1", "C=1", "C=10"}
     raw = K.fit_linear_svm((x[:200], ytr), (x[200:300], yva), (x[300:], yte), (x[:200], ytr), (1.0,), seed=0)
     assert raw["error/test"] > 0.25  # the band defeats a linear rule on the raw values
+
+
+def test_maji2009_refits_the_choice_on_training_and_validation_and_prints_the_papers(tmp_path):
+    """The preset as a user runs it (on the 3,000 + 1,000 sample): the spatial-pyramid SVM and the
+    neighbours on deskewed digits choose C and k on validation, then refit them on training and
+    validation together (4,000 images) and predict the test digits again; the summary prints both
+    errors beside the published ones."""
+    pytest.importorskip("sklearn")
+    r = invoke(
+        "compare-dropout", "--preset", "maji2009", "--dataset", "mnist-sample", "--variants", "sphog-iksvm,deskew-knn",
+        "--logdir", tmp_path, "--no-progress",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path, "compare-dropout")
+    sv, kn = (json.loads((run / v / "result.json").read_text()) for v in ("sphog-iksvm", "deskew-knn"))
+    assert sv["train_size"] == 3000 and sv["train_size_full"] == 4000 and sv["C"] in T.LINEAR_SVM_CS
+    assert kn["train_size_full"] == 4000 and kn["k"] in T.KNN_KS
+    for row, v in ((sv, "sphog-iksvm"), (kn, "deskew-knn")):
+        assert 0 <= row["test_error_full"] < 0.1 and (run / v / "full" / "test_predictions.npz").is_file()
+    assert sv["test_error"] < kn["test_error"]  # the pyramid's histograms beat neighbours on deskewed pixels
+    summary = (run / "summary.md").read_text()
+    assert "0.79 (V)" in summary and "2.40 (S)" in summary and "classical models only" in summary
+    assert f"sphog-iksvm {100 * sv['test_error_full']:.2f}" in summary
+
+
+def test_a_refit_on_more_data_uses_the_choice_made_on_validation():
+    """``full``: the chosen C (k) refitted on training + validation, the test split predicted again;
+    the choice itself and the first test error do not move."""
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 5)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(int)
+    tr, va, te = (x[:200], y[:200]), (x[200:300], y[200:300]), (x[300:], y[300:])
+    full = (x[:300], y[:300])
+    for fit in (
+        lambda f: K.fit_linear_svm(tr, va, te, tr, (0.01, 1.0), seed=0, full=f),
+        lambda f: K.fit_svm(tr, va, te, tr, (1.0, 10.0), seed=0, full=f),
+    ):
+        plain, refit = fit(None), fit(full)
+        assert "error/test_full" not in plain and plain["error/test"] == refit["error/test"]
+        assert plain["C"] == refit["C"] and 0 <= refit["error/test_full"] < 0.35
+    t = lambda a: (torch.from_numpy(a[0]), torch.from_numpy(a[1]))  # noqa: E731
+    res = K.fit_knn(t(tr), t(va), t(te), t(tr), (1, 5), full=t(full))
+    by_hand = K.vote(torch.from_numpy(full[1])[K.nearest(t(full)[0], t(te)[0], res["k"])], res["k"], 10)
+    assert res["error/test_full"] == pytest.approx(float((by_hand != t(te)[1]).float().mean()))
