@@ -261,10 +261,13 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None, pr
     set_threads(threads)
     cfg = config or DBMConfig()
     device = device_of(cfg.device, "DBMConfig")
-    data = visible(x, device, cfg.binarize, D.split_seed(cfg.seed, "train"), "x").all()
+    load = "none" if cfg.binarize == "resample" else cfg.binarize  # resample: grey levels, sampled per minibatch
+    data = visible(x, device, load, D.split_seed(cfg.seed, "train"), "x").all()
     valid = None
     if x_valid is not None:
-        valid = visible(x_valid, device, cfg.binarize, D.split_seed(cfg.seed, "valid"), "x_valid").all()
+        valid = visible(x_valid, device, load, D.split_seed(cfg.seed, "valid"), "x_valid").all()
+    if load != cfg.binarize and (data.min() < 0 or data.max() > 1):
+        raise ValueError("x: binarize='resample' samples each value as a probability and needs values in [0, 1]")
         if valid.shape[1] != data.shape[1]:
             raise ValueError(f"x_valid: {valid.shape[1]} columns, x has {data.shape[1]}")
     sizes = [data.shape[1], *cfg.layers]

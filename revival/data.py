@@ -368,6 +368,13 @@ def split_seed(seed: int, split: str) -> int:
     return seed + SPLITS.index(split)
 
 
+def evaluated_as(mode: str) -> str:
+    """How data binarized by ``mode`` in training are binarized to evaluate the model: a DBM's
+    ``resample`` (a fresh sample of every minibatch) becomes one fixed seeded sample (``stochastic``),
+    as the test images of Salakhutdinov & Murray 2008; the others stay."""
+    return "stochastic" if mode == "resample" else mode
+
+
 def binarize(images: np.ndarray, mode: str, seed: int) -> np.ndarray:
     """uint8 images -> uint8 visible data.
 

@@ -416,7 +416,7 @@ def evaluation_setting(path, ck: dict, opts: dict) -> tuple[dict, str, str, int]
     if not isinstance(pre, dict):
         raise ValueError(f"{path}: 'preprocessing' must be a dict (dataset, binarize, seed), not {type(pre).__name__}")
     dataset = opts.get("dataset") or pre.get("dataset") or "mnist"
-    binarize = opts.get("binarize") or pre.get("binarize") or "stochastic"
+    binarize = D.evaluated_as(opts.get("binarize") or pre.get("binarize") or "stochastic")
     seed = opts["seed"] if opts.get("seed") is not None else int(pre.get("seed") or 0)
     return pre, dataset, binarize, seed
 

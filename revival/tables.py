@@ -13,6 +13,10 @@ DEVICE_HELP = "auto, cpu, cuda or cuda:N."
 # lr None in an RBMConfig: the Practical Guide's (Hinton 2010) 0.1 for Bernoulli visibles, 0.01 for Gaussian ones
 PRECISIONS = ("fp32", "bf16")
 BINARIZE = ("stochastic", "threshold", "none")  # revival.data.binarize's modes
+# a DBM's too, and "resample": a fresh Bernoulli sample of every minibatch (the authors' dbm_mf.m)
+DBM_BINARIZE = (*BINARIZE, "resample")
+# where a DBM's persistent chains start (revival.models.dbm_learn.chains_from)
+DBM_CHAIN_STARTS = ("uniform", "data", "biases")
 VISIBLE_BIAS_INITS = ("log-odds", "zero")
 LR_BY_VISIBLE = {"bernoulli": 0.1, "gaussian": 0.01}
 

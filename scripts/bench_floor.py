@@ -178,13 +178,17 @@ def net_loop(x: D.Visible, y: torch.Tensor, sizes: list[int], dropout: bool, dev
 
 def dbm_loop(x: torch.Tensor, device):
     """A joint PCD epoch of a 784-500-1000 DBM (Salakhutdinov & Hinton 2009: 100 chains, 5 Gibbs
-    sweeps, 10 mean-field rounds), as ``revival pretrain-dbm`` trains it."""
+    sweeps, 10 mean-field rounds), as ``revival pretrain-dbm`` trains it (DBMConfig's defaults)."""
+    from revival.config import DBMConfig
+    from revival.training.dbm_train import joint_trainer
+
     g = torch.Generator(device=device).manual_seed(0)
     model = M.DBM(784, 500, 1000).to(device)
     for w in model.ws:
         w.normal_(0, 0.01, generator=g)
-    tr = M.DBMTrainer(model, 100, g, 0.0003, 2e-4, 10, 5)
-    return lambda: tr.train_epoch(x, 100, 0.0003, 0.5)
+    cfg = DBMConfig()
+    tr = joint_trainer(model, cfg, g, x)
+    return lambda: tr.train_epoch(x, cfg.batch_size, cfg.lr, cfg.initial_momentum)
 
 
 def main():

@@ -44,8 +44,23 @@ def test_the_collapsed_dbm_a_new_user_met_ends_with_warnings(tmp_path):
     run = only_run(tmp_path, "pretrain-dbm")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "finished" and len(summary["warnings"]) >= 2
-    assert any("below the base-rate model's" in w for w in summary["warnings"])
+    # 3 pretraining epochs are too few: the top layer's informative share falls from about 0.3 to 0.1
+    assert any("collapsing in h2" in w and "--pretrain-epochs" in w for w in summary["warnings"])
     assert any("samples are all alike" in w for w in summary["warnings"])
     md = (run / "summary.md").read_text()
     for w in summary["warnings"]:
         assert w in r.output and w in md
+
+
+def test_collapse_warnings_compare_the_last_joint_epoch_with_the_first():
+    from revival.training.dbm_train import collapse_warnings, drifting_layers
+
+    first = {"phase": "joint", "varying_h1": 1.0, "varying_h2": 0.34}
+    held = {"phase": "joint", "varying_h1": 0.98, "varying_h2": 0.30}
+    fell = {"phase": "joint", "varying_h1": 0.98, "varying_h2": 0.10}
+    pre = {"phase": "top", "recon_error": 3.0}
+    assert collapse_warnings([pre, first, held]) == [] and collapse_warnings([pre]) == []
+    (line,) = collapse_warnings([pre, first, held, fell])
+    assert "collapsing in h2" in line and "0.34 to 0.10" in line and "--chain-start data" in line
+    assert drifting_layers({"varying_h1": 0.4}, {"varying_h1": 0.3}) == []  # not yet half of where it began
+    assert drifting_layers({"varying_h1": 0.9}, {"varying_h1": 0.6}) == []  # most units still vary

@@ -85,6 +85,8 @@ def test_the_configs_defaults_are_the_commands_defaults(command, configs):
                 default = ",".join(map(str, default))
             elif f.metadata.get("per_layer") and not isinstance(default, bool) and default is not None:
                 default = str(default)
+            elif f.metadata.get("many") and isinstance(default, tuple):  # a list setting's default as typed
+                default = ",".join(map(str, default))
             assert p.default == default, (command, f.name)
             assert p.help.startswith(f.metadata["help"]), (command, f.name)
             rule = config.rule_of(f)

@@ -80,7 +80,8 @@ def pretrain_dbm_cmd(**o):
 def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
     """Load the data (checked before any folder is made), fit, estimate the test log-probability, summarise."""
     import revival  # here: the CLI starts without torch
-    from revival import runs  # here: the CLI starts without torch
+    from revival import data as D  # here: the CLI starts without torch
+    from revival import runs
 
     cfg = DBMConfig.from_options(opts).replace(device=str(device))
     dl = opts.get("download") or None
@@ -110,7 +111,7 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
                 ais_runs=opts["ais_runs"],
                 ais_betas=opts["ais_betas"],
                 seed=opts["seed"],
-                binarize=cfg.binarize,
+                binarize=D.evaluated_as(cfg.binarize),
             )
             summary["log_prob"] = lp
             click.echo(log_prob_line(lp))
@@ -140,7 +141,11 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
             },
             hp,
         )
-        summary["warnings"] = dbm_warnings(model, x_train, data.x_test, summary.get("log_prob"), opts["seed"])
+        from revival.training.dbm_train import collapse_warnings  # here: the CLI starts without torch
+
+        summary["warnings"] = collapse_warnings(rows) + dbm_warnings(
+            model, x_train, data.x_test, summary.get("log_prob"), opts["seed"]
+        )
         for line in summary["warnings"]:
             click.echo(line)
         run.write_summary(summary, summary_md(run, summary))

@@ -25,6 +25,7 @@ from revival.models import dbm as M
 from revival.models.mlp import seeded_mlp
 from revival.presets import VARIANTS
 from revival.runs import duration
+from revival.training.dbm_train import joint_trainer
 from revival.training.layerwise import new_rbm
 from revival.training.train import ClassifierTrainer, evaluate_classifier
 
@@ -81,8 +82,7 @@ def dbm_seconds(sizes, cfg: CompareConfig, device) -> float:
     g = torch.Generator(device=device).manual_seed(0)
     model = M.DBM(*sizes).to(device)
 
-    c = DBMConfig()
-    trainer = M.DBMTrainer(model, c.chains, g, cfg.dbm_lr, c.weight_decay, c.mf_steps, c.gibbs_steps)
+    trainer = joint_trainer(model, DBMConfig(lr=cfg.dbm_lr, binarize="stochastic"), g, None)
     bs = cfg.pretrain_batch_size
     data = (torch.rand(PROBE_BATCHES * bs, sizes[0], generator=torch.Generator().manual_seed(0)) < 0.5).float()
     return _timed(lambda: trainer.train_epoch(data.to(device), bs, cfg.dbm_lr, 0.5)) / PROBE_BATCHES

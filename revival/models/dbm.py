@@ -14,8 +14,9 @@ layers (h_1, h_3, ..) the even ones (v, h_2, ..) are independent of each other, 
   (:func:`mean_field`). It gives the variational lower bound
   log p(v) >= -E_q[E(v, h)] + H(q) - log Z (:func:`variational_bound`).
 - **Gibbs sampling** alternates the odd layers and the even ones, v among them (:func:`gibbs_sweep`).
-- **Training** (:func:`pcd_statistics`): the data-dependent statistics from mean-field, the model's
-  from persistent Markov chains (Tieleman 2008), as Salakhutdinov & Hinton 2009, section 3.
+- **Training** is :mod:`revival.models.dbm_learn`: the data-dependent statistics from mean-field, the
+  model's from persistent Markov chains (Tieleman 2008), as Salakhutdinov & Hinton 2009, section 3,
+  after a greedy pretraining of modified RBMs.
 - **Exact** log Z and log p(v) for tiny models (:func:`exact_log_z`): the even layers are summed out
   analytically given the odd ones, which leaves a sum over the states of the odd layers.
 
@@ -222,26 +223,6 @@ def gibbs_sweep(xs, ws, bs, generator) -> tuple:
     return tuple(xs)
 
 
-# ------------------------------------------------------------------------- learning statistics
-
-
-def pcd_statistics(v, chain, ws, bs, generator, mf_steps: int = 10, gibbs_steps: int = 1):
-    """Gradient of the mean log-likelihood bound over the batch ``v`` (Salakhutdinov & Hinton 2009,
-    section 3): data-dependent expectations from mean-field (mu_1 .. mu_L, mu_0 = v), model expectations
-    from the persistent ``chain`` (x'_0 .. x'_L) after ``gibbs_steps`` sweeps:
-
-        dW_l = <mu_l mu_(l-1)^T>_data - <x'_l x'_(l-1)^T>_model,   db_l = <mu_l>_data - <x'_l>_model
-
-    Returns ``(grads, chain)``: the gradients in the order of ``[*ws, *bs]`` and the chains moved on."""
-    data = [v, *mean_field(v, ws, bs, steps=mf_steps)]
-    for _ in range(gibbs_steps):
-        chain = gibbs_sweep(chain, ws, bs, generator)
-    n, m = v.shape[0], chain[0].shape[0]
-    gw = [data[l + 1].t() @ data[l] / n - chain[l + 1].t() @ chain[l] / m for l in range(len(ws))]
-    gb = [d.mean(0) - c.mean(0) for d, c in zip(data, chain)]
-    return (*gw, *gb), chain
-
-
 # ------------------------------------------------------------------------- exact, for tiny models
 
 
@@ -298,137 +279,6 @@ def exact_log_prob(v, ws, bs, log_z=None) -> torch.Tensor:
     inner = torch.logsumexp(top[None, :] + v @ ws[0].t() @ odd[0].t(), 1)  # [n]
     lz = exact_log_z(ws, bs) if log_z is None else log_z
     return v @ bs[0] + inner - lz
-
-
-# ------------------------------------------------------------------------- greedy pretraining
-
-
-def doubled_cd_statistics(v, w, b, c, generator, up: float = 1.0, down: float = 1.0):
-    """CD-1 statistics of the modified RBMs that pretrain a DBM (Salakhutdinov & Hinton 2009,
-    section 3.1): ``up = 2`` for the bottom RBM, whose input is doubled with tied weights,
-    P(h = 1 | v) = sigmoid(c + 2 W v), P(v = 1 | h) = sigmoid(b + W^T h); ``down = 2`` for the top RBM,
-    whose hidden layer is doubled, P(h = 1 | v) = sigmoid(c + W v), P(v = 1 | h) = sigmoid(b + 2 W^T h).
-    So composed, the middle layer hears W1 v + W2^T h2 where each RBM alone heard twice its own half.
-    With up = down = 1 this is the ordinary CD-1 of :func:`revival.models.rbm.cd_k_reference`.
-    Returns (grad W, grad b, grad c) of the batch mean."""
-    h0 = torch.sigmoid(torch.addmm(c, v, w.t(), alpha=up))
-    v1 = torch.sigmoid(torch.addmm(b, R.sample_bernoulli(h0, generator), w, alpha=down))
-    h1 = torch.sigmoid(torch.addmm(c, v1, w.t(), alpha=up))
-    n = v.shape[0]
-    return (h0.t() @ v - h1.t() @ v1) / n, (v - v1).mean(0), (h0 - h1).mean(0)
-
-
-def compose(rbms) -> DBM:
-    """A DBM from the pretrained RBMs' (W, b, c), bottom first: W_l from the l-th, b from the bottom one's
-    visible bias, c_L from the top one's hidden bias; a layer between two RBMs takes the mean of the
-    lower one's hidden and the upper one's visible bias (revival's choice: each RBM alone modelled that
-    layer with its own bias). The weights are used as trained: each RBM saw twice its half of a middle
-    layer's input (:func:`pretraining_factors`), which the composed DBM gives it from both sides."""
-    ws = [w for w, _, _ in rbms]
-    bs = [rbms[0][1]]
-    for lower, upper in zip(rbms[:-1], rbms[1:]):
-        bs.append((lower[2] + upper[1]) / 2)
-    bs.append(rbms[-1][2])
-    return from_params(ws, bs)
-
-
-def pretraining_factors(depth: int) -> list[tuple[float, float]]:
-    """(up, down) of each of the ``depth`` pretraining RBMs (:func:`doubled_cd_statistics`), bottom first:
-    the bottom one with doubled input (2, 1), the top one with doubled hidden units (1, 2) and every one
-    between with its weights doubled both ways (2, 2), as Salakhutdinov & Hinton (2009, section 3.1; 2012,
-    for more than two hidden layers) describe: in the DBM each middle layer hears the layers on both sides,
-    so each RBM that models it alone gets twice its own half."""
-    return [(2.0 if l < depth - 1 else 1.0, 2.0 if l > 0 else 1.0) for l in range(depth)]
-
-
-# ------------------------------------------------------------------------- training
-
-
-class PretrainLayer:
-    """One modified RBM of the greedy pretraining (:func:`doubled_cd_statistics`, ``up`` / ``down``),
-    trained by CD-1 with momentum (``momentum[0]`` for ``momentum_epochs`` epochs, then ``momentum[1]``)
-    and weight decay on the weights, one epoch at a time (so a run can stop and resume between epochs). Weights start
-    N(0, 0.01^2), biases 0, drawn from ``generator`` when the layer is made."""
-
-    def __init__(
-        self,
-        n_visible,
-        n_hidden,
-        generator,
-        device,
-        up=1.0,
-        down=1.0,
-        momentum=(0.5, 0.9),
-        weight_decay=2e-4,
-        momentum_epochs: int = 5,
-    ):
-        self.gen, self.up, self.down, self.momentum, self.wd = generator, up, down, momentum, weight_decay
-        self.momentum_epochs = momentum_epochs
-        self.w = torch.randn(n_hidden, n_visible, generator=generator, device=device) * 0.01
-        self.b, self.c = torch.zeros(n_visible, device=device), torch.zeros(n_hidden, device=device)
-        self.vel = [torch.zeros_like(self.w), torch.zeros_like(self.b), torch.zeros_like(self.c)]
-
-    @property
-    def params(self):
-        return self.w, self.b, self.c
-
-    @torch.no_grad()
-    def train_epoch(self, x, epoch: int, lr: float, batch_size: int, check=lambda: None):
-        m = self.momentum[0] if epoch < self.momentum_epochs else self.momentum[1]
-        for idx in torch.randperm(len(x), generator=self.gen, device=x.device).split(batch_size):
-            check()
-            gw, gb, gc = doubled_cd_statistics(x[idx], self.w, self.b, self.c, self.gen, self.up, self.down)
-            for p, vv, g in zip(self.params, self.vel, (gw - self.wd * self.w, gb, gc)):
-                vv.mul_(m).add_(g, alpha=lr)
-                p.add_(vv)
-
-    @torch.no_grad()
-    def recon_error(self, x) -> torch.Tensor:
-        """Mean squared error per row of the mean-field reconstruction P(v | P(h | x)) (a monitor)."""
-        h = torch.sigmoid(torch.addmm(self.c, x, self.w.t(), alpha=self.up))
-        v = torch.sigmoid(torch.addmm(self.b, h, self.w, alpha=self.down))
-        return ((x - v) ** 2).sum(-1).mean()
-
-    def state(self) -> dict:
-        return {"params": [t.clone() for t in self.params], "vel": [t.clone() for t in self.vel]}
-
-    def load(self, st: dict):
-        for dst, src in zip([*self.params, *self.vel], [*st["params"], *st["vel"]]):
-            dst.copy_(src)
-
-
-class DBMTrainer:
-    """PCD training of a DBM (Salakhutdinov & Hinton 2009, section 3): :func:`pcd_statistics` on each
-    batch, SGD with momentum, weight decay on the weights, persistent chains kept across updates."""
-
-    def __init__(
-        self, model: DBM, n_chains: int, generator, lr: float, weight_decay: float, mf_steps: int, gibbs_steps: int
-    ):
-        self.model, self.gen, self.lr, self.wd = model, generator, lr, weight_decay
-        self.mf_steps, self.gibbs_steps = mf_steps, gibbs_steps
-        self.chain = noise_chains(n_chains, *model.params(), generator=generator)
-        self.vel = [torch.zeros_like(p) for p in [*model.ws, *model.bs]]
-
-    @torch.no_grad()
-    def train_epoch(self, x, batch_size: int, lr: float, momentum: float, check=lambda: None):
-        ws, bs = self.model.params()
-        for idx in torch.randperm(len(x), generator=self.gen, device=x.device).split(batch_size):
-            check()
-            grads, self.chain = pcd_statistics(x[idx], self.chain, ws, bs, self.gen, self.mf_steps, self.gibbs_steps)
-            for k, (p, vv, g) in enumerate(zip([*ws, *bs], self.vel, grads)):
-                if k < len(ws) and self.wd:
-                    g = g - self.wd * p
-                vv.mul_(momentum).add_(g, alpha=lr)
-                p.add_(vv)
-
-    def state(self) -> dict:
-        """What resume needs besides the parameters and the generator: the chains and the velocities."""
-        return {"chain": [t.clone() for t in self.chain], "vel": [t.clone() for t in self.vel]}
-
-    def load(self, st: dict):
-        self.chain = tuple(t.clone() for t in st["chain"])
-        for dst, src in zip(self.vel, st["vel"]):
-            dst.copy_(src)
 
 
 @torch.no_grad()

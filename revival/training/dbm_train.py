@@ -18,7 +18,9 @@ import torch
 
 from revival import runs
 from revival.models import dbm as M
+from revival.models import dbm_learn as L
 from revival.models import partition as P
+from revival.models import rbm as R
 from revival.tables import AIS_BETAS, AIS_RUNS
 from revival.training.train import GracefulStop, checked_floats, restore_generator
 
@@ -48,12 +50,67 @@ def _monitor(x, model: M.DBM, steps: int) -> dict:
 
 
 COLLAPSED = 0.02  # a layer with fewer units whose posterior varies across images has collapsed
+DRIFTING = 0.5  # under half its units varying, and half as many as at the first joint epoch: drifting
 
 
 def collapsed_layers(row: dict) -> list[str]:
     """The hidden layers (``h1`` ..) of a joint epoch's ``row`` whose mean-field posterior no longer
     depends on the image: under 2% of their units vary across the monitored images (``varying_hK``)."""
     return [k[8:] for k, v in row.items() if k.startswith("varying_") and v < COLLAPSED]
+
+
+def drifting_layers(first: dict, row: dict) -> list[tuple[str, float, float]]:
+    """The hidden layers on their way to collapse: fewer than half their units vary across images in
+    the joint epoch's ``row`` and at most half as many as in the ``first`` joint epoch's (on MNIST a
+    small DBM pretrained 3 epochs fell from 0.34 to 0.03 in its top layer within 2 epochs, where one
+    pretrained 20 epochs kept 1.00). ``(layer, first share, share now)`` each; collapsed ones too."""
+    out = []
+    for k, v in row.items():
+        if k.startswith("varying_") and k in first and v < DRIFTING and v <= first[k] / 2:
+            out.append((k[8:], first[k], v))
+    return out
+
+
+def collapse_warnings(rows: list[dict]) -> list[str]:
+    """One line per hidden layer whose share of informative units (``varying_hK``) collapsed or drifted
+    over the joint epochs of ``rows`` (:func:`drifting_layers` between the first joint epoch and the
+    last), saying what to change; [] when none did."""
+    joint = [r for r in rows if r.get("phase", "joint") == "joint"]
+    if not joint:
+        return []
+    return [
+        f"warning: the joint training is collapsing in {layer}: the share of its units whose posterior varies "
+        f"across images fell from {a:.2f} to {b:.2f}, so mean-field says less and less about the image there. "
+        "Longer pretraining (--pretrain-epochs; the authors ran 100 and 200), chains started from data "
+        "(--chain-start data) or a smaller --lr keep it (docs/dbm.md)"
+        for layer, a, b in drifting_layers(joint[0], joint[-1])
+    ]
+
+
+def joint_trainer(model: M.DBM, cfg, generator, data) -> L.DBMTrainer:
+    """The PCD trainer of a DBM's joint phase as ``cfg`` (a :class:`revival.config.DBMConfig`) sets it:
+    chains started as ``chain_start`` (from ``data``'s rows where that says data), the rate annealed
+    per update to its floor, minibatches resampled (``binarize`` resample), the model's statistics from
+    the chains' probabilities, the sparsity terms where targets are given."""
+    sparsity = None
+    if cfg.sparsity_targets is not None:
+        sparsity = (cfg.sparsity_targets, cfg.sparsity_cost, cfg.sparsity_damping)
+    return L.DBMTrainer(
+        model,
+        cfg.chains,
+        generator,
+        cfg.lr,
+        cfg.weight_decay,
+        cfg.mf_steps,
+        cfg.gibbs_steps,
+        chain_start=cfg.chain_start,
+        data=data if cfg.chain_start == "data" else None,
+        anneal=cfg.lr_anneal,
+        floor=cfg.lr_floor,
+        sample_data=cfg.binarize == "resample",
+        probabilities=cfg.chain_probabilities,
+        sparsity=sparsity,
+    )
 
 
 class DBMFit:
@@ -64,8 +121,13 @@ class DBMFit:
     def __init__(self, data, valid, cfg, device):
         self.data, self.valid, self.cfg, self.device = data, valid, cfg, device
         self.gen = torch.Generator(device=device).manual_seed(cfg.seed)
-        self.monitor = data[:MONITOR_ROWS]
-        self.valid_monitor = None if valid is None else valid[:MONITOR_ROWS]
+        # binarize resample: ``data`` holds grey levels, sampled afresh for every minibatch; the monitors
+        # read one fixed sample of their rows (a generator of their own, so the training draws stay put)
+        self.resample = cfg.binarize == "resample"
+        fixed = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+        watch = (lambda x: R.sample_bernoulli(x, fixed)) if self.resample else (lambda x: x)  # noqa: E731
+        self.monitor = watch(data[:MONITOR_ROWS])
+        self.valid_monitor = None if valid is None else watch(valid[:MONITOR_ROWS])
         self.phases = phases(len(cfg.layers))
         self.rbms = {}  # pretraining phase -> PretrainLayer, made when its phase starts
         self.model = self.trainer = None
@@ -76,44 +138,48 @@ class DBMFit:
     # --- the phases, each made when it starts (its random draws come from the one generator)
     def _inputs(self, k: int):
         """The training rows and monitored rows of pretraining RBM ``k``: the data passed up through the
-        posteriors P(h = 1 | v) = sigmoid(c + up W v) of the finished RBMs below it, starting from the
-        input of the RBM before it where that is at hand (each layer's pass is made once)."""
+        posteriors P(h = 1 | v) = sigmoid(up (c + W v)) of the finished RBMs below it (from the grey
+        levels where the data are resampled, as the authors' rbm_l2.m l.88), starting from the input of
+        the RBM before it where that is at hand (each layer's pass is made once). RBM ``k`` > 0 samples
+        its minibatches from these probabilities (rbm_l2.m l.89)."""
         level = self.rbm_level if self.rbm_level is not None and self.rbm_level <= k else 0
         x, m = (self.rbm_data, self.rbm_monitor) if level else (self.data, self.monitor)
         for name in self.phases[level:k]:
-            w, _, c = self.rbms[name].params
-            up = self.rbms[name].up
-            x, m = (torch.sigmoid(torch.addmm(c, t, w.t(), alpha=up)) for t in (x, m))
+            x, m = (self.rbms[name].posterior(t) for t in (x, m))
         return x, m
 
     def _make(self, phase):
         cfg = self.cfg
         if phase == "joint":
             self.rbm_data = self.rbm_monitor = self.rbm_level = None
-            self.model = M.compose([self.rbms[p].params for p in self.phases[:-1]])
-            self.trainer = M.DBMTrainer(
-                self.model, cfg.chains, self.gen, cfg.lr, cfg.weight_decay, cfg.mf_steps, cfg.gibbs_steps
-            )
+            self.model = L.compose([self.rbms[p].params for p in self.phases[:-1]])
+            self.trainer = joint_trainer(self.model, cfg, self.gen, self.data)
             return
         k = self.phases.index(phase)
         self.rbm_data, self.rbm_monitor = self._inputs(k)
         self.rbm_level = k
-        up, down = M.pretraining_factors(len(cfg.layers))[k]
+        up, down = L.pretraining_factors(len(cfg.layers))[k]
         sizes = [self.data.shape[1], *cfg.layers]
-        self.rbms[phase] = M.PretrainLayer(
+        self.rbms[phase] = L.PretrainLayer(
             sizes[k],
             sizes[k + 1],
             self.gen,
             self.device,
             up=up,
             down=down,
-            weight_decay=cfg.weight_decay,
+            weight_decay=cfg.pretrain_weight_decay,
             momentum=(cfg.initial_momentum, cfg.final_momentum),
             momentum_epochs=cfg.momentum_epochs,
+            init_std=cfg.pretrain_init_std[0 if k == 0 else 1],
+            # the CD-k ramp of the authors' second-layer RBM, for every RBM above the bottom one
+            cd_ramp=cfg.pretrain_cd_ramp if k > 0 else 0,
+            sample_input=k > 0 or self.resample,
         )
 
     def epochs_of(self, phase) -> int:
-        return self.cfg.epochs if phase == "joint" else self.cfg.pretrain_epochs
+        if phase == "joint":
+            return self.cfg.epochs
+        return self.cfg.top_epochs() if phase == "top" else self.cfg.pretrain_epochs
 
     def _step(self, phase, epoch, check) -> dict:
         cfg = self.cfg
@@ -222,9 +288,15 @@ class RunSink:
             self.warned.update(new)
             self.echo(
                 f"warning: mean-field no longer depends on the image in {', '.join(new)} (under {COLLAPSED:.0%} of "
-                "the units vary across images): the joint training has collapsed there; a smaller --lr avoids "
-                "it (docs/dbm.md)"
+                "the units vary across images): the joint training has collapsed there; longer pretraining, "
+                "--chain-start data or a smaller --lr avoid it (docs/dbm.md)"
             )
+        if phase == "joint":
+            for line in collapse_warnings([r for r in getattr(fit, "rows", [row]) if r["phase"] == "joint"]):
+                layer = line.split(" in ", 1)[1].split(":", 1)[0]
+                if f"drift-{layer}" not in self.warned and layer not in self.warned:
+                    self.warned.add(f"drift-{layer}")
+                    self.echo(line)
 
     def _images(self, fit: DBMFit, k: int):
 
