@@ -36,7 +36,7 @@ def main():
     ap.add_argument("--rbm", default=None, help="a pretrain-rbm run folder or model.pt to show instead")
     ap.add_argument("--data-dir", default=None)
     a = ap.parse_args()
-    from skimage.feature import hog  # here: the script's one use of scikit-image's drawing
+    from revival.reporting.figures import draw_gradient_histograms
 
     data = revival.load_dataset("mnist", train_size=5000, data_dir=a.data_dir)
     x = np.asarray(data.x_train, dtype=np.float32)
@@ -53,24 +53,24 @@ def main():
     titles = (
         "digit",
         "deskewed\n(hand-made)",
-        "gradient histograms\n(hand-made)",
+        "gradient histograms\n(hand-made, orange)",
         "RBM filter\n(learned)",
         "RBM filter\n(learned)",
     )
     for i in range(len(SHOWN)):
-        # the 4 x 4-pixel cells of the features, drawn on the digit upsampled 4x so the strokes show
-        big = np.kron(upright[i].reshape(28, 28), np.ones((4, 4)))
-        _, drawn = hog(big, orientations=9, pixels_per_cell=(16, 16), cells_per_block=(1, 1), visualize=True)
         panels = (
             (digits[i].reshape(28, 28), "gray", None),
             (upright[i].reshape(28, 28), "gray", None),
-            (drawn, "gray", None),
+            (upright[i], "hog", None),  # the features' 4 x 4 cells, drawn on the deskewed digit
             (W[order[2 * i]].reshape(28, 28), "RdBu_r", np.abs(W[order[2 * i]]).max()),
             (W[order[2 * i + 1]].reshape(28, 28), "RdBu_r", np.abs(W[order[2 * i + 1]]).max()),
         )
         for j, (img, cmap, lim) in enumerate(panels):
             kw = {"vmin": -lim, "vmax": lim} if lim else {}
-            ax[i, j].imshow(img, cmap=cmap, interpolation="nearest", **kw)
+            if cmap == "hog":
+                draw_gradient_histograms(ax[i, j], img)
+            else:
+                ax[i, j].imshow(img, cmap=cmap, interpolation="nearest", **kw)
             ax[i, j].set_xticks([])
             ax[i, j].set_yticks([])
             if i == 0:

@@ -93,7 +93,6 @@ an RBM's features (scikit-learn's own pipeline, with `revival.sklearn.RBMTransfo
     (
         "code",
         """import warnings
-from matplotlib.collections import LineCollection
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from revival import features
@@ -118,23 +117,8 @@ for name, e in rows:
 digits = x_te[:6]
 upright = features.deskew(digits)
 # each 4 x 4 cell's histogram of gradient directions (the features' first cell size), drawn over the
-# dimmed deskewed digit: a line per direction across its gradient, along the edge it stands for, as
-# opaque as its share of the cell
-def draw_hog(ax, u, cell=4, bins=9):
-    h = features.hog(u[None], cells=(cell,), orientations=bins)[0].reshape(28 // cell, 28 // cell, bins)
-    theta = (np.arange(bins) + 0.5) * np.pi / bins  # each bin's gradient direction, from the columns' axis
-    edge = np.stack([-np.sin(theta), np.cos(theta)], 1)
-    segs, alpha = [], []
-    for i in range(h.shape[0]):
-        for j in range(h.shape[1]):
-            c = np.array([j * cell + (cell - 1) / 2, i * cell + (cell - 1) / 2])
-            for k in range(bins):
-                segs.append([c - edge[k] * cell / 2, c + edge[k] * cell / 2])
-                alpha.append(h[i, j, k])
-    colors = np.zeros((len(segs), 4))
-    colors[:, :3], colors[:, 3] = (1.0, 0.55, 0.0), np.clip(alpha, 0, 1)
-    ax.imshow(u.reshape(28, 28), cmap="gray", vmin=0, vmax=2.5)
-    ax.add_collection(LineCollection(segs, colors=colors, linewidths=1.2))
+# dimmed deskewed digit: a line per direction along the edge it stands for, as opaque as its share
+from revival.reporting.figures import draw_gradient_histograms
 W = rbm_lr.named_steps["rbm"].components_
 W = W[np.argsort(-np.abs(W).sum(1))[:6]].reshape(6, 28, 28)  # the units with most weight: the clearest
 D = dbn.rbms[0].weight.cpu().numpy()
@@ -146,7 +130,7 @@ for r, (images, label, signed) in enumerate([(digits.reshape(6, 28, 28), "digit"
                                              (D, "DBN units", True)]):
     for ax, im in zip(axes[r], images):
         if signed is None:
-            draw_hog(ax, im)
+            draw_gradient_histograms(ax, im)
         else:
             lim = np.abs(im).max()
             ax.imshow(im, cmap="RdBu_r" if signed else "gray", vmin=-lim if signed else None,
