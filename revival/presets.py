@@ -354,8 +354,9 @@ PRESETS = {
             "pretrain_epochs": 100,
             "pretrain_lr": 0.05,
             "dbm_epochs": 300,
-            "dbm_lr": 0.0003,
-            "epochs": 200,
+            "dbm_lr": 0.001,
+            "epochs": 100,
+            "freeze_pretrained_epochs": 5,
             "lr": 0.05,
             "final_momentum": 0.95,
             "momentum_epochs": 100,
@@ -375,21 +376,26 @@ PRESETS = {
         "authors' released code), not an unsupervised DBM like revival's: read the rows as a different model. "
         "Srivastava et al. 2014's Table 2 DBM rows (0.96% without dropout, U; 0.79% with, S) are a 500-500-2000 "
         "DBM. The DBM's test log-probability the paper reports for this model (about -84.6 nats, U) is "
-        "`revival pretrain-dbm --layers 500,1000`'s figure, not this preset's. The learning rates, epochs and "
-        "schedules of the DBM are revival's choices, not checked against the authors' code. The DBM's RBMs start "
-        "from N(0, 0.01^2) weights and zero biases (pretrain_init_std and pretrain_visible_bias_init are the DBN "
-        "variants' settings).",
+        "`revival pretrain-dbm --layers 500,1000`'s figure, not this preset's. The DBM trains as the authors' "
+        "released code does (revival.config.DBMConfig's defaults, each with its file and line: the top RBM twice "
+        "as long as the bottom one with a CD-k ramp, the joint rate annealed per update, fresh binary samples, "
+        "chains from random images); the net's input adds q(h2 | v) after 50 mean-field rounds. The authors "
+        "fine-tune by conjugate gradients (3 line searches on batches of 10,000), revival by SGD: a deviation "
+        "whose effect is not measured here. pretrain_init_std and pretrain_visible_bias_init are the DBN "
+        "variants' settings; the DBM's RBMs start as DBMConfig says.",
         sources={
             "layers": "paper: the 784-500-1000 MNIST DBM (S)",
             "activation": "paper: logistic units, as the DBM's (S)",
             "variants": "paper: DBM fine-tuned (Salakhutdinov & Hinton 2009), and with dropout (Srivastava et al. "
             "2014, Table 2); the random-init row is revival's addition",
-            "pretrain_epochs": "revival's choice (the authors' length is unconfirmed here)",
-            "pretrain_lr": "revival's choice",
-            "dbm_epochs": "revival's choice (the authors trained far longer, unconfirmed)",
-            "dbm_lr": "revival's choice: at 0.001 mean-field drifted towards the same state for every image "
-            "(a deeper DBM's collapsed), at 0.0003 it did not (docs/dbm.md)",
-            "epochs": "revival's choice: the fine-tuning length is not in the sources at hand",
+            "pretrain_epochs": "authors' code (goodfeli/galatea dbm/code_DBM, demo.m l.16: 100; the top RBM "
+            "twice that, l.24) (V)",
+            "pretrain_lr": "authors' code (rbm.m l.28, rbm_l2.m l.27: 0.05) (V)",
+            "dbm_epochs": "authors' code (demo.m l.35: 300; 500 for the paper's figures, its comment says) (V)",
+            "dbm_lr": "authors' code (dbm_mf.m l.17: 0.001, divided by 1.000015 after every update to 1e-4) (V)",
+            "epochs": "authors' code (demo.m l.43: 100 epochs of fine-tuning) (V)",
+            "freeze_pretrained_epochs": "authors' code (backprop.m l.148: the first 5 epochs train the softmax "
+            "layer alone) (V)",
             "lr": "revival's choice",
             "final_momentum": "Srivastava et al. 2014, App. B.1 (V)",
             "momentum_epochs": "revival's choice",

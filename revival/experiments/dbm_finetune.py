@@ -28,9 +28,11 @@ def _two_layers(model: M.DBM):
 
 
 @torch.no_grad()
-def augment(model: M.DBM, x: torch.Tensor, mf_steps: int = 10, batch: int = 10_000) -> torch.Tensor:
+def augment(model: M.DBM, x: torch.Tensor, mf_steps: int = 50, batch: int = 10_000) -> torch.Tensor:
     """[v, q(h2 | v)] for each row of ``x`` (values in [0, 1]): the image and the mean-field means of
-    the top layer (:func:`revival.models.dbm.mean_field`), [n, n_visible + n_hidden2]."""
+    the top layer (:func:`revival.models.dbm.mean_field`) after ``mf_steps`` rounds, 50 as the authors'
+    mf_class.m (l.30) runs them for the fine-tuning input (goodfeli/galatea dbm/code_DBM),
+    [n, n_visible + n_hidden2]."""
     _two_layers(model)
     p = model.params()
     parts = [torch.cat([xb, M.mean_field(xb, *p, steps=mf_steps)[1]], 1) for xb in x.split(batch)]
