@@ -36,7 +36,7 @@ def main():
     ap.add_argument("--rbm", default=None, help="a pretrain-rbm run folder or model.pt to show instead")
     ap.add_argument("--data-dir", default=None)
     a = ap.parse_args()
-    from revival.reporting.figures import draw_gradient_histograms
+    from revival.reporting.feature_drawing import draw_gradient_histograms
 
     data = revival.load_dataset("mnist", train_size=5000, data_dir=a.data_dir)
     x = np.asarray(data.x_train, dtype=np.float32)

@@ -96,6 +96,7 @@ an RBM's features (scikit-learn's own pipeline, with `revival.sklearn.RBMTransfo
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from revival import features
+from revival.reporting.feature_drawing import draw_gradient_histograms
 from revival.sklearn import HOGTransformer, RBMTransformer
 
 warnings.filterwarnings("ignore")  # lbfgs' iteration-limit notes
@@ -116,9 +117,8 @@ for name, e in rows:
 
 digits = x_te[:6]
 upright = features.deskew(digits)
-# each 4 x 4 cell's histogram of gradient directions (the features' first cell size), drawn over the
+# each 4 x 4 cell's histogram of gradient directions (the features' first cell size) is drawn over the
 # dimmed deskewed digit: a line per direction along the edge it stands for, as opaque as its share
-from revival.reporting.figures import draw_gradient_histograms
 W = rbm_lr.named_steps["rbm"].components_
 W = W[np.argsort(-np.abs(W).sum(1))[:6]].reshape(6, 28, 28)  # the units with most weight: the clearest
 D = dbn.rbms[0].weight.cpu().numpy()
