@@ -657,3 +657,26 @@ def test_pretrain_dbm_trains_on_all_the_images_when_asked(tmp_path):
     assert json.loads((run / "config.json").read_text())["options"]["train_on_all"] is True
     r = invoke("pretrain-dbm", "--dataset", "mnist-sample", "--train-on-all", "--train-size", 100, "--logdir", tmp_path)
     assert r.exit_code == 2 and "leave out --train-size" in r.output
+
+
+def test_every_dbm_default_names_where_it_comes_from():
+    """DBMConfig's defaults are the authors' procedure: each setting the command offers cites its source,
+    the released code's file and line where it comes from there, and -h prints it."""
+    import dataclasses
+
+    from helpers import invoke
+    from revival.config import DBMConfig
+
+    offered = [f for f in dataclasses.fields(DBMConfig) if f.metadata.get("help")]
+    from_code = [f.name for f in offered if "dbm/code_DBM" in f.metadata.get("source", "")]
+    assert len(from_code) >= 20 and all(
+        " l." in DBMConfig.__dataclass_fields__[n].metadata["source"] for n in from_code
+    )
+    assert {f.name for f in offered} - set(from_code) == {"lr_decay"}  # revival's own, and it says so
+    r = invoke("pretrain-dbm", "-h")
+    text = " ".join(r.output.split())  # as wrapped for the terminal
+    assert r.exit_code == 0 and "dbm_mf.m l.110-112" in text and "rbm_l2.m l.75-79" in text
+    c = DBMConfig()
+    assert (c.pretrain_epochs, c.top_epochs(), c.epochs, c.lr, c.gibbs_steps, c.chain_start) == (
+        100, 200, 300, 0.001, 5, "uniform"
+    )  # fmt: skip

@@ -40,7 +40,7 @@ def dbm_options(f):
     ]
     for o in reversed(opts):
         f = o(f)
-    return config_options(DBMConfig)(f)
+    return config_options(DBMConfig, sources=True)(f)
 
 
 @click.command("pretrain-dbm", context_settings=CONTEXT)

@@ -130,13 +130,14 @@ def _list_of(t):
     return _list(kind, lo=t.min, hi=t.max, lo_open=t.min_open, hi_open=t.max_open)
 
 
-def config_options(cls, only: tuple | None = None, unset: bool = False, keep: tuple = ()):
+def config_options(cls, only: tuple | None = None, unset: bool = False, keep: tuple = (), sources: bool = False):
     """The Click options of a config class's settings that have a help text (:func:`revival.config.setting`),
     in field order (``only``: just these): the type, range or choices, default and help come from the
     field, so ``-h`` shows the library's default and the option refuses what the config refuses. A
     per-layer setting takes one value or a comma-separated list (one per layer), a ``many`` one a
     comma-separated list; a bool one is a flag. ``unset``: every default None (a preset decides what
-    an option left out becomes), except the fields in ``keep``."""
+    an option left out becomes), except the fields in ``keep``. ``sources``: each help ends with where
+    its default comes from (the field's ``source``)."""
 
     def deco(f):
         opts = []
@@ -145,6 +146,8 @@ def config_options(cls, only: tuple | None = None, unset: bool = False, keep: tu
             if not help_ or (only is not None and name not in only):
                 continue
             rule, d = rule_of(fl), default_of(fl)
+            if sources and fl.metadata.get("source"):
+                help_ += f" Source: {fl.metadata['source']}."
             if unset and name not in keep:
                 d = None
             elif isinstance(d, tuple):
