@@ -243,7 +243,7 @@ def _logged_dbn(train, valid, cfg: DBNConfig, layer_cfgs, pre: dict, device, log
     return model, {"layers": [columns([f]) for f in finals]}
 
 
-def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None, progress=None, threads=None):
+def fit_dbm(x, config=None, *, y=None, x_valid=None, logger: RunLogger | None = None, progress=None, threads=None):
     """Train a deep Boltzmann machine on the rows of ``x`` (:class:`revival.config.DBMConfig`, two or more
     hidden layers): the greedy pretraining of one modified RBM per layer, composed, then PCD with a mean-field positive phase
     (Salakhutdinov & Hinton 2009; :mod:`revival.models.dbm`, :mod:`revival.training.dbm_train`). Returns ``(dbm, history)``,
@@ -255,7 +255,8 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None, pr
     per hidden layer; and ``pretrain``: ``{"bottom": ..., "top": ...}`` (``middle2`` .. between them in a
     deeper DBM) with each epoch's ``recon_error``. ``logger``: also
     write the run folder ``revival pretrain-dbm`` writes (a logger made with ``resume=`` continues
-    that run from its last saved epoch). Raises Diverged on NaN, Interrupted on SIGINT/SIGTERM.
+    that run from its last saved epoch). ``y``: the rows' class indices, for a DBM with label units
+    (``config.labels``; one unit per class, 0 .. max(y)). Raises Diverged on NaN, Interrupted on SIGINT/SIGTERM.
     ``progress``, ``threads``: as :func:`fit_rbm`'s (one bar over every phase's epochs)."""
 
     set_threads(threads)
@@ -268,11 +269,19 @@ def fit_dbm(x, config=None, *, x_valid=None, logger: RunLogger | None = None, pr
         valid = visible(x_valid, device, load, D.split_seed(cfg.seed, "valid"), "x_valid").all()
     if load != cfg.binarize and (data.min() < 0 or data.max() > 1):
         raise ValueError("x: binarize='resample' samples each value as a probability and needs values in [0, 1]")
+    onehot = None
+    if cfg.labels:
+        if y is None:
+            raise ValueError("y: DBMConfig(labels=True) trains label units: give the rows' class indices")
+        idx = labels(y, len(data), device)
+        onehot = torch.nn.functional.one_hot(idx, max(2, int(idx.max()) + 1)).float()
+    elif y is not None:
+        raise ValueError("y: labels train only a DBM with label units (DBMConfig(labels=True))")
         if valid.shape[1] != data.shape[1]:
             raise ValueError(f"x_valid: {valid.shape[1]} columns, x has {data.shape[1]}")
     sizes = [data.shape[1], *cfg.layers]
     fits("DBMConfig.layers", layered_floats(sizes, 4 * cfg.chains), f"a {'-'.join(map(str, sizes))} DBM")
-    fit = DBMFit(data, valid, cfg, device)
+    fit = DBMFit(data, valid, cfg, device, onehot)
     total = sum(fit.epochs_of(p) for p in fit.phases)
     if logger is None:
         with EpochBar(total, "fit_dbm", progress) as bar:

@@ -172,7 +172,7 @@ def test_the_top_rbm_ramps_cd_k_and_divides_its_rate():
     orig = L.doubled_cd_statistics
 
     def spy(*a, **kw):
-        calls.append(a[-1] if len(a) > 7 else kw.get("k", 1))
+        calls.append(a[7] if len(a) > 7 else kw.get("k", 1))
         return orig(*a, **kw)
 
     layer = L.PretrainLayer(6, 4, torch.Generator().manual_seed(0), "cpu", down=2.0, cd_ramp=20, init_std=0.01)
@@ -567,22 +567,24 @@ def test_compare_dropout_dbm_variants_train_the_dbm_once_and_resume_from_it(tmp_
     )
 
 
-def test_a_library_dbm_run_resumes_and_extends_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("labels", [False, True])
+def test_a_library_dbm_run_resumes_and_extends_bit_for_bit(tmp_path, labels):
     import numpy as np
 
     from revival.config import DBMConfig
 
     x = (np.random.default_rng(2).random((300, 784)) < 0.2).astype(np.float32)
-    cfg = DBMConfig(layers=(12, 6), pretrain_epochs=2, epochs=2, binarize="none", device="cpu")
+    y = np.arange(300) % 10 if labels else None
+    cfg = DBMConfig(layers=(12, 6), pretrain_epochs=2, epochs=2, labels=labels, binarize="none", device="cpu")
     quiet = lambda m: None  # noqa: E731
-    revival.fit_dbm(x, cfg, logger=revival.RunLogger(tmp_path, echo=quiet))
+    revival.fit_dbm(x, cfg, y=y, logger=revival.RunLogger(tmp_path, echo=quiet))
     (run,) = (tmp_path / "pretrain-dbm").iterdir()
     more = cfg.replace(epochs=4)
-    a, ha = revival.fit_dbm(x, more, logger=revival.RunLogger(echo=quiet, resume=run))
-    b, hb = revival.fit_dbm(x, more)
-    assert same(a, b) and ha == hb
+    a, ha = revival.fit_dbm(x, more, y=y, logger=revival.RunLogger(echo=quiet, resume=run))
+    b, hb = revival.fit_dbm(x, more, y=y)
+    assert same(a, b) and ha == hb and a.n_labels == (10 if labels else 0)
     with pytest.raises(ValueError, match="another lr"):
-        revival.fit_dbm(x, more.replace(lr=0.01, epochs=5), logger=revival.RunLogger(echo=quiet, resume=run))
+        revival.fit_dbm(x, more.replace(lr=0.01, epochs=5), y=y, logger=revival.RunLogger(echo=quiet, resume=run))
 
 
 def test_compare_dropout_resumes_a_dbm_interrupted_mid_training_bit_for_bit(tmp_path):
@@ -680,3 +682,142 @@ def test_every_dbm_default_names_where_it_comes_from():
     assert (c.pretrain_epochs, c.top_epochs(), c.epochs, c.lr, c.gibbs_steps, c.chain_start) == (
         100, 200, 300, 0.001, 5, "uniform"
     )  # fmt: skip
+
+
+def labelled(seed=3, n_labels=3, shape=(6, 4, 3), scale=0.5):
+    """A tiny DBM with label units on its top layer: (ws, bs, (U, by)), float64."""
+    ws, bs = tiny(seed, scale, shape)
+    g = torch.Generator().manual_seed(seed + 100)
+    lab = (
+        torch.randn(n_labels, shape[-1], generator=g, dtype=torch.float64) * scale,
+        torch.randn(n_labels, generator=g, dtype=torch.float64) * scale,
+    )
+    return ws, bs, lab
+
+
+def test_gibbs_with_label_units_samples_the_labelled_dbm_and_pcd_subtracts_it():
+    """Enumerating (v, h, y): -E gains by.y + y.U h_L. After 100 sweeps the chains' labels and their pairs
+    with the top layer are the model's, and pcd_statistics' label gradients are data minus those."""
+    ws, bs, lab = labelled()
+    xs, neg_e = joint(ws, bs)
+    u, by = lab
+    total = neg_e[:, None] + by[None, :] + xs[-1] @ u.t()  # [states, labels]
+    prob = torch.softmax(total.flatten(), 0).reshape(total.shape)
+    g = torch.Generator().manual_seed(0)
+    chain = (*M.noise_chains(40_000, ws, bs, generator=g), M.uniform_labels(40_000, 3, g, ws[0]))
+    for _ in range(100):
+        chain = M.gibbs_sweep(chain, ws, bs, generator=g, lab=lab)
+    y = chain[-1]
+    assert y.shape == (40_000, 3) and torch.equal(y.sum(1), torch.ones(40_000))
+    assert torch.allclose(y.mean(0), prob.sum(0), atol=0.01)
+    exact_pair = torch.einsum("sk,si->ki", prob, xs[-1])  # <y h_L^T>
+    assert torch.allclose(y.t() @ chain[-2] / 40_000, exact_pair, atol=0.015)
+    data = states(6)[:8]
+    yd = torch.nn.functional.one_hot(torch.arange(8) % 3, 3).double()
+    grads, _ = L.pcd_statistics(data, chain, ws, bs, g, mf_steps=100, y=yd, lab=lab)
+    assert len(grads) == 2 + 3 + 2  # W1, W2; b, c1, c2; U, by
+    mu = M.mean_field(data, ws, bs, steps=100, top_input=yd @ u)
+    assert torch.allclose(yd.t() @ mu[-1] / 8 - grads[-2], exact_pair, atol=0.02)
+    assert torch.allclose(yd.mean(0) - grads[-1], prob.sum(0), atol=0.02)
+
+
+def test_mean_field_with_clamped_labels_reaches_its_fixed_point():
+    ws, bs, lab = labelled()
+    v = states(6)[::9]
+    y = torch.nn.functional.one_hot(torch.arange(len(v)) % 3, 3).double()
+    mu1, mu2 = M.mean_field(v, ws, bs, steps=200, top_input=y @ lab[0])
+    assert torch.allclose(mu1, torch.sigmoid(bs[1] + v @ ws[0].t() + mu2 @ ws[1]), atol=1e-9)
+    assert torch.allclose(mu2, torch.sigmoid(bs[2] + mu1 @ ws[1].t() + y @ lab[0]), atol=1e-9)
+    free = M.mean_field(v, ws, bs, steps=200)[1]
+    assert not torch.allclose(free, mu2, atol=1e-3)  # the labels move the top layer
+
+
+def test_the_top_rbm_with_label_units_written_out_from_the_same_draws():
+    """rbm_l2.m: the hidden side hears W v + U^T y; each step samples h, then y' ~ softmax(by + U h) and
+    v' ~ sigmoid(2 (b + W^T h)); grad U = <y P(h | v, y)> - <y' P(h | v', y')>."""
+    from revival.models import rbm as R
+
+    ws, bs, lab = labelled(n_labels=3, shape=(6, 4, 3))
+    w, b, c = ws[0], bs[0], bs[1]
+    u = torch.randn(3, 4, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    v = (torch.rand(16, 6, generator=torch.Generator().manual_seed(1)) < 0.5).double()
+    y = torch.nn.functional.one_hot(torch.arange(16) % 3, 3).double()
+    ours = L.doubled_cd_statistics(v, w, b, c, torch.Generator().manual_seed(7), 1.0, 2.0, 2, y, (u, lab[1]))
+    g = torch.Generator().manual_seed(7)
+    h0 = torch.sigmoid(v @ w.t() + c + y @ u)
+    h, yk = h0, y
+    for _ in range(2):
+        hs = R.sample_bernoulli(h, g)
+        p = torch.softmax(lab[1] + hs @ u.t(), -1)
+        yk = torch.nn.functional.one_hot(torch.multinomial(p, 1, generator=g)[:, 0], 3).double()
+        vk = R.sample_bernoulli(torch.sigmoid(2 * (hs @ w + b)), g)
+        h = torch.sigmoid(vk @ w.t() + c + yk @ u)
+    want = (
+        (h0.t() @ v - h.t() @ vk) / 16,
+        (v - vk).mean(0),
+        (h0 - h).mean(0),
+        (y.t() @ h0 - yk.t() @ h) / 16,
+        (y - yk).mean(0),
+    )
+    assert len(ours) == 5 and all(torch.allclose(a, b_) for a, b_ in zip(ours, want))
+
+
+def test_a_dbm_with_label_units_learns_to_name_the_prototypes(tmp_path):
+    """fit_dbm(labels=True) on the four prototypes labelled by which one they are: the exact
+    p(y | v) of the trained DBM (h_1 summed out analytically, h_2 and y enumerated) names held-out rows;
+    the checkpoint keeps the label units; the test log-probability refuses, saying why."""
+    import numpy as np
+
+    from revival.config import DBMConfig
+
+    rng = np.random.default_rng(4)
+    protos = rng.random((4, 10)) < 0.5
+
+    def draw(n):
+        k = rng.integers(0, 4, n)
+        return (protos[k] ^ (rng.random((n, 10)) < 0.05)).astype(np.float32), k
+
+    (x, y), (xt, yt) = draw(2000), draw(300)
+    dbm, _ = revival.fit_dbm(x, DBMConfig(layers=(8, 4), labels=True, epochs=20, **{**TINY_FIT}), y=y)
+    assert dbm.n_labels == 4
+    ws, bs = M.as_double(dbm).params()
+    u, by = (t.double() for t in dbm.label_params())
+    v = torch.tensor(xt, dtype=torch.float64)
+    h2 = states(4)
+    z1 = bs[1] + v @ ws[0].t()  # [n, 8]
+    inner = torch.nn.functional.softplus(z1[:, None, :] + (h2 @ ws[1])[None]).sum(-1)  # [n, 16]
+    log_py = torch.logsumexp(inner[:, :, None] + (h2 @ bs[2])[None, :, None] + (h2 @ u.t())[None], 1) + by
+    accuracy = float((log_py.argmax(1).numpy() == yt).mean())
+    assert accuracy > 0.9, accuracy
+    revival.save(dbm, tmp_path / "dbm.pt")
+    back = revival.load(tmp_path / "dbm.pt")
+    assert back.n_labels == 4 and same(back, dbm)
+    with pytest.raises(ValueError, match="label units"):
+        revival.log_prob(dbm, xt)
+    with pytest.raises(ValueError, match="y: DBMConfig"):
+        revival.fit_dbm(x, DBMConfig(layers=(8, 4), labels=True, epochs=0, pretrain_epochs=0, device="cpu"))
+
+
+def test_label_units_from_the_commands(tmp_path):
+    """pretrain-dbm --labels trains them and says why it gives no test log-probability; compare-dropout
+    --dbm-labels starts its nets from such a DBM (the label units dropped, as the authors' mf_class.m)."""
+    import json
+
+    from helpers import invoke, only_run
+
+    r = invoke(
+        "pretrain-dbm", "--dataset", "mnist-sample", "--train-size", "300", "--layers", "16,8", "--pretrain-epochs", 2,
+        "--epochs", 2, "--labels", "--no-progress", "--logdir", tmp_path / "a",
+    )  # fmt: skip
+    assert r.exit_code == 0 and "no test log-probability: a DBM with label units" in r.output, r.output
+    run = only_run(tmp_path / "a", "pretrain-dbm")
+    assert "log_prob" not in json.loads((run / "summary.json").read_text())
+    assert "not computed: a DBM with label units" in (run / "summary.md").read_text()
+    assert revival.load(run).n_labels == 10
+    r = invoke(
+        "compare-dropout", "--dataset", "mnist-sample", "--train-size", "300", "--layers", "32,16", "--epochs", 1,
+        "--variants", "dbm-pretrained", "--pretrain-epochs", 1, "--dbm-epochs", 1, "--dbm-labels", "--mc-samples", 0,
+        "--no-progress", "--logdir", tmp_path / "b",
+    )  # fmt: skip
+    assert r.exit_code == 0 and "with 10 label units on its top layer" in r.output, r.output
+    assert revival.load(only_run(tmp_path / "b", "compare-dropout") / "dbm-n300-s0").n_labels == 10

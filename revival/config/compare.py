@@ -143,9 +143,14 @@ class CompareConfig(_Config):
         10,
         COUNT,
         "dbm-pretrained variants: epochs of joint PCD training of the DBM after its two pretraining "
-        "RBMs (--pretrain-epochs each).",
+        "RBMs (--pretrain-epochs for the bottom one, twice that for the top one).",
     )
     dbm_lr: float = setting(0.0003, POSITIVE, "dbm-pretrained variants: learning rate of the DBM's joint training.")
+    dbm_labels: bool = setting(
+        False,
+        help="dbm-pretrained variants: train the DBM with label units on its top layer (the authors' released "
+        "code, whose DBM gave the published 0.95%); off: an unsupervised DBM.",
+    )
     freeze_pretrained_epochs: int = _net(
         "freeze_pretrained_epochs",
         help="Epochs at the start of fine-tuning in which the pretrained variants train only the new output "

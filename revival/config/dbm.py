@@ -148,6 +148,14 @@ class DBMConfig(_Config):
     sparsity_damping: float = setting(
         0.9, PROBABILITY_BELOW_1, "Damping of the running activity means.", CODE + "dbm_mf.m l.63)"
     )
+    labels: bool = setting(
+        False,
+        help="Label units on the top layer (a softmax over the classes): clamped to each image's label in the "
+        "positive phase, sampled in the chains, trained with the top RBM too. A supervised model; off: "
+        "unsupervised.",
+        source=CODE + "rbm_l2.m l.62, l.106-134; dbm_mf.m l.36, l.128-187: 10 label units on h2, on in the released "
+        "code; off here unless asked)",
+    )
     binarize: str = setting(
         "resample",
         T.DBM_BINARIZE,

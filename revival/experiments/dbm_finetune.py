@@ -58,8 +58,9 @@ def init_net_(net, model: M.DBM, input_scale: float = 1.0, hidden_scale: float =
         lin.bias.copy_(c.to(lin.bias))
 
 
-def train_dbm(folder: Path, x: torch.Tensor, cfg, device, echo=print) -> M.DBM:
-    """The DBM of a compare-dropout point: trained on the rows of ``x`` (binary) by
+def train_dbm(folder: Path, x: torch.Tensor, cfg, device, echo=print, y=None) -> M.DBM:
+    """The DBM of a compare-dropout point: trained on the rows of ``x`` (binary; ``y`` their one-hot
+    labels, for a DBM with label units) by
     :class:`revival.training.dbm_train.DBMFit` into ``folder`` (TensorBoard, state.pt after every epoch, so an
     interrupted experiment resumes it; ``model.pt`` and ``result.json`` when done), or read back from
     there when it finished before."""
@@ -69,7 +70,7 @@ def train_dbm(folder: Path, x: torch.Tensor, cfg, device, echo=print) -> M.DBM:
         ck, _ = runs.load_checkpoint(folder / runs.MODEL_FILE)
         return M.from_checkpoint(ck, str(folder)).to(device)
     folder.mkdir(parents=True, exist_ok=True)
-    fit = DBMFit(x, None, cfg, device)
+    fit = DBMFit(x, None, cfg, device, y)
     st = runs.load_state(folder, device)
     if st is not None:
         fit.load(st)

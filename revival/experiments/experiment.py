@@ -204,7 +204,7 @@ class Experiment:
         key = ("dbm", point.size, point.seed)
         if key not in self.stacks:
             o = self.cfg
-            x, _ = self.training_set(point)
+            x, y = self.training_set(point)
             data = D.visible_data(x, self.device, "stochastic", D.split_seed(point.seed, "train")).all()
             cfg = DBMConfig(
                 layers=o.layers,
@@ -213,13 +213,18 @@ class Experiment:
                 epochs=o.dbm_epochs,
                 lr=o.dbm_lr,
                 batch_size=o.pretrain_batch_size,
+                labels=o.dbm_labels,
                 binarize="stochastic",
                 seed=point.seed,
                 device=str(self.device),
             )
             folder = self.run.path / f"dbm-n{point.size or 'all'}-s{point.seed}"
+            onehot = None
+            if o.dbm_labels:
+                onehot = torch.nn.functional.one_hot(torch.as_tensor(y, dtype=torch.long), 10).float().to(self.device)
             self.echo(
-                f"training a {'-'.join(map(str, [784, *o.layers]))} DBM on {len(x)} training images (no labels) in {folder}"
+                f"training a {'-'.join(map(str, [784, *o.layers]))} DBM on {len(x)} training images "
+                f"({'with 10 label units on its top layer' if o.dbm_labels else 'no labels'}) in {folder}"
             )
-            self.stacks[key] = dbm_finetune.train_dbm(folder, data, cfg, self.device, self.echo)
+            self.stacks[key] = dbm_finetune.train_dbm(folder, data, cfg, self.device, self.echo, onehot)
         return self.stacks[key]

@@ -43,9 +43,12 @@ MAX_EXACT_UNITS = 20  # 2^20 states of the odd layers still enumerate in seconds
 
 class DBM(nn.Module):
     """Parameters of a DBM with layer sizes ``sizes`` (visible first, at least two hidden layers):
-    ``w1`` .. ``wL`` ([n_l, n_(l-1)]), ``b``, ``c1`` .. ``cL``, all without gradients."""
+    ``w1`` .. ``wL`` ([n_l, n_(l-1)]), ``b``, ``c1`` .. ``cL``, all without gradients. With
+    ``n_labels`` > 0, a softmax group of label units y (one of them on) joined to the top layer:
+    ``u`` [n_labels, n_L] and their bias ``by``, E gains -by.y - y.U h_L (the authors' released code
+    trains its MNIST DBM so, 10 label units on h2; :meth:`label_params`)."""
 
-    def __init__(self, *sizes: int):
+    def __init__(self, *sizes: int, n_labels: int = 0):
         super().__init__()
         if len(sizes) < 3:
             raise ValueError(f"a DBM has a visible layer and at least two hidden layers, got sizes {list(sizes)}")
@@ -55,6 +58,14 @@ class DBM(nn.Module):
         self.b = nn.Parameter(torch.zeros(sizes[0]), requires_grad=False)
         for l in range(1, len(sizes)):
             self.register_parameter(f"c{l}", nn.Parameter(torch.zeros(sizes[l]), requires_grad=False))
+        self.n_labels = int(n_labels)
+        if self.n_labels:
+            self.u = nn.Parameter(torch.zeros(self.n_labels, sizes[-1]), requires_grad=False)
+            self.by = nn.Parameter(torch.zeros(self.n_labels), requires_grad=False)
+
+    def label_params(self):
+        """``(U, by)`` of the label units, or None for a DBM without them."""
+        return (self.u.data, self.by.data) if self.n_labels else None
 
     @property
     def ws(self) -> list:
@@ -88,17 +99,22 @@ class DBM(nn.Module):
         R.sampling_args(n, gibbs_steps, seed)
         g = torch.Generator(device=self.w1.device).manual_seed(seed)
         chain = noise_chains(n, *self.params(), generator=g)
+        lab = self.label_params()
+        if lab is not None:  # the labels too, uniform to start
+            chain = (*chain, uniform_labels(n, self.n_labels, g, self.w1))
         for _ in range(gibbs_steps):
-            chain = gibbs_sweep(chain, *self.params(), generator=g)
+            chain = gibbs_sweep(chain, *self.params(), generator=g, lab=lab)
         return visible_probs(chain[1], *self.params()).cpu().numpy()
 
     def checkpoint(self, config: dict | None = None, preprocessing: dict | None = None) -> dict:
-        """The public format ``revival.dbm.v1``: the state dict (``w1`` .. ``wL``, ``b``, ``c1`` .. ``cL``),
-        the layer sizes, the training config and what was done to the data (``preprocessing``: dataset,
+        """The public format ``revival.dbm.v1``: the state dict (``w1`` .. ``wL``, ``b``, ``c1`` .. ``cL``;
+        ``u``, ``by`` with label units), the layer sizes, ``labels`` (how many label units, 0 for
+        none), the training config and what was done to the data (``preprocessing``: dataset,
         binarize, seed)."""
         return {
             "format": FORMAT,
             "layers": self.layers,
+            "labels": self.n_labels,
             "config": dict(config or {}),
             "preprocessing": dict(preprocessing or {}),
             "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
@@ -110,19 +126,29 @@ def from_checkpoint(ck, where: str = "checkpoint") -> DBM:
     if not isinstance(ck, dict) or ck.get("format") != FORMAT or not isinstance(ck.get("state_dict"), dict):
         raise ValueError(f"{where}: not a revival DBM checkpoint (expected a dict with format {FORMAT!r})")
     sizes = R.declared_sizes(ck.get("layers"), where, least=3)
+    n_labels = ck.get("labels", 0)
+    if not isinstance(n_labels, int) or isinstance(n_labels, bool) or not 0 <= n_labels <= 100_000:
+        raise ValueError(f"{where}: 'labels' must be a whole number of label units, got {n_labels!r}")
     shapes = {f"w{l}": (sizes[l], sizes[l - 1]) for l in range(1, len(sizes))}
     shapes.update({"b": (sizes[0],), **{f"c{l}": (sizes[l],) for l in range(1, len(sizes))}})
+    if n_labels:
+        shapes.update({"u": (n_labels, sizes[-1]), "by": (n_labels,)})
     sd = R.checked_state(ck["state_dict"], shapes, where)  # before any allocation
-    model = DBM(*sizes)
+    model = DBM(*sizes, n_labels=n_labels)
     model.load_state_dict(sd)
     return model
 
 
-def from_params(ws, bs) -> DBM:
-    """A :class:`DBM` holding (copies of) the tensors ``ws``, ``bs``, on their device and in their dtype."""
-    model = DBM(ws[0].shape[1], *(w.shape[0] for w in ws)).to(device=ws[0].device, dtype=ws[0].dtype)
+def from_params(ws, bs, lab=None) -> DBM:
+    """A :class:`DBM` holding (copies of) the tensors ``ws``, ``bs`` (and the label units' ``lab`` =
+    (U, by)), on their device and in their dtype."""
+    n_labels = 0 if lab is None else lab[0].shape[0]
+    model = DBM(ws[0].shape[1], *(w.shape[0] for w in ws), n_labels=n_labels).to(device=ws[0].device, dtype=ws[0].dtype)
     for t, src in zip([*model.ws, *model.bs], [*ws, *bs]):
         t.copy_(src)
+    if lab is not None:
+        model.u.data.copy_(lab[0])
+        model.by.data.copy_(lab[1])
     return model
 
 
@@ -164,19 +190,28 @@ def visible_probs(h1, ws, bs):
     return torch.sigmoid(torch.addmm(bs[0], h1, ws[0]))
 
 
-def mean_field(v, ws, bs, steps: int = 10, tol: float = 0.0, init=None) -> list:
+def label_probs(h_top, lab):
+    """P(y | h_L) = softmax(by + U h_L) of the label units ``lab`` = (U, by), one row per row of ``h_top``."""
+    u, by = lab
+    return torch.softmax(torch.addmm(by, h_top, u.t()), -1)
+
+
+def mean_field(v, ws, bs, steps: int = 10, tol: float = 0.0, init=None, top_input=None) -> list:
     """Mean-field means [mu_1 .. mu_L] of q(h_1) .. q(h_L) ~ p(h | v), by sweeping the layers bottom to
     top, mu_l <- sigmoid(c_l + W_l mu_(l-1) + W_(l+1)^T mu_(l+1)) (mu_0 = v), for ``steps`` rounds or until
     no mean moves by more than ``tol``. Each update maximises the variational bound in that layer with the
     others fixed, so the bound never falls. Started from ``init`` or from the bottom-up pass with doubled
     input to every layer but the top (mu_l = sigmoid(c_l + 2 W_l mu_(l-1)), mu_L = sigmoid(c_L + W_L mu_(L-1))),
-    which stands in for the missing top-down signal (Salakhutdinov & Hinton 2009, section 3.1)."""
+    which stands in for the missing top-down signal (Salakhutdinov & Hinton 2009, section 3.1).
+    ``top_input``: a fixed extra input of the top layer, U^T y for clamped labels y (mf.m l.29-40)."""
     top = len(ws)
     x1 = torch.addmm(bs[1], v, ws[0].t())  # c1 + W1 v, fixed while the means move
+    extra = (lambda l, z: z + top_input if l == top else z) if top_input is not None else (lambda l, z: z)  # noqa: E731
     if init is None:
         mu = [torch.sigmoid(2 * x1 - bs[1])]
         for l in range(2, top + 1):
-            mu.append(torch.sigmoid(torch.addmm(bs[l], mu[-1], ws[l - 1].t(), alpha=2.0 if l < top else 1.0)))
+            z = torch.addmm(bs[l], mu[-1], ws[l - 1].t(), alpha=2.0 if l < top else 1.0)
+            mu.append(torch.sigmoid(extra(l, z)))
     else:
         mu = list(init)
     for _ in range(steps):
@@ -185,7 +220,7 @@ def mean_field(v, ws, bs, steps: int = 10, tol: float = 0.0, init=None) -> list:
             z = x1 if l == 1 else torch.addmm(bs[l], new[-1], ws[l - 1].t())
             if l < top:
                 z = z + mu[l] @ ws[l]
-            new.append(torch.sigmoid(z))
+            new.append(torch.sigmoid(extra(l, z)))
         moved = max((a - b).abs().max() for a, b in zip(new, mu)) if tol > 0 else None
         mu = new
         if moved is not None and moved <= tol:
@@ -213,13 +248,31 @@ def noise_chains(n: int, ws, bs, generator) -> tuple:
     return tuple(R.sample_bernoulli(torch.sigmoid(b).expand(n, -1).contiguous(), generator) for b in bs)
 
 
-def gibbs_sweep(xs, ws, bs, generator) -> tuple:
+def uniform_labels(n: int, n_labels: int, generator, like) -> torch.Tensor:
+    """``n`` one-hot label rows drawn uniformly (the dtype and device of ``like``)."""
+    idx = torch.randint(n_labels, (n,), generator=generator, device=like.device)
+    return torch.nn.functional.one_hot(idx, n_labels).to(like.dtype)
+
+
+def gibbs_sweep(xs, ws, bs, generator, lab=None) -> tuple:
     """One sweep of the chains ``xs`` = (v, h_1, .., h_L): the odd layers given the even ones, then the
-    even layers (v first) given the odd ones; within each half the layers are independent."""
+    even layers (v first) given the odd ones; within each half the layers are independent. With label
+    units ``lab`` = (U, by) the chains carry their labels last, ``xs`` = (v, h_1, .., h_L, y): the top
+    layer hears U^T y, and after the sweep y is drawn from P(y | h_L) (one-hot)."""
     xs = list(xs)
+    y = xs.pop() if lab is not None else None
+    top = len(xs) - 1
     for start in (1, 0):
         for l in range(start, len(xs), 2):
-            xs[l] = R.sample_bernoulli(torch.sigmoid(layer_input(l, xs, ws, bs)), generator)
+            z = layer_input(l, xs, ws, bs)
+            if y is not None and l == top:
+                z = z + y @ lab[0]
+            xs[l] = R.sample_bernoulli(torch.sigmoid(z), generator)
+    if y is not None:
+        p = label_probs(xs[top], lab)
+        xs.append(
+            torch.nn.functional.one_hot(torch.multinomial(p, 1, generator=generator)[:, 0], p.shape[1]).to(p.dtype)
+        )
     return tuple(xs)
 
 

@@ -13,7 +13,16 @@ import math
 import torch
 
 from revival.models import rbm as R
-from revival.models.dbm import DBM, from_params, gibbs_sweep, layer_input, mean_field, noise_chains
+from revival.models.dbm import (
+    DBM,
+    from_params,
+    gibbs_sweep,
+    label_probs,
+    layer_input,
+    mean_field,
+    noise_chains,
+    uniform_labels,
+)
 
 
 def passed_up_chains(v, ws, bs, generator) -> tuple:
@@ -30,10 +39,17 @@ def passed_up_chains(v, ws, bs, generator) -> tuple:
     return tuple(xs)
 
 
-def chains_from(start: str, n: int, ws, bs, generator, data=None) -> tuple:
+def chains_from(start: str, n: int, ws, bs, generator, data=None, n_labels: int = 0) -> tuple:
     """``n`` persistent chains started as ``start`` says (:data:`revival.tables.DBM_CHAIN_STARTS`):
     ``uniform`` (uniform random binary images passed up: the authors' dbm_mf.m), ``data`` (the first
-    ``n`` rows of ``data``, binary, passed up) or ``biases`` (every layer from its biases alone)."""
+    ``n`` rows of ``data``, binary, passed up) or ``biases`` (every layer from its biases alone). With
+    ``n_labels``, each chain carries a uniformly drawn one-hot label last (dbm_mf.m l.84 starts them
+    at 1/10 each)."""
+    chains = _chains_from(start, n, ws, bs, generator, data)
+    return (*chains, uniform_labels(n, n_labels, generator, ws[0])) if n_labels else chains
+
+
+def _chains_from(start: str, n: int, ws, bs, generator, data=None) -> tuple:
     if start == "biases":
         return noise_chains(n, ws, bs, generator)
     if start == "uniform":
@@ -47,21 +63,38 @@ def chains_from(start: str, n: int, ws, bs, generator, data=None) -> tuple:
     return passed_up_chains(v, ws, bs, generator)
 
 
-def chain_probabilities(chain, ws, bs) -> list:
+def chain_probabilities(chain, ws, bs, lab=None) -> list:
     """What the authors' dbm_mf.m takes the model's statistics from after its Gibbs sweeps: the odd layers'
     probabilities given the chains' even states, then the even hidden layers' probabilities given those
-    (for two hidden layers: P(h_1 | v, h_2), then sigmoid(c_2 + W_2 P(h_1 | v, h_2))); v stays a state."""
+    (for two hidden layers: P(h_1 | v, h_2), then sigmoid(c_2 + W_2 P(h_1 | v, h_2))); v stays a state.
+    With label units ``lab`` the chains end with their labels y (kept as states), and the top layer's
+    probabilities hear U^T P(y | h_L) (dbm_mf.m l.179: ``neglabprobs*labpen``)."""
     xs = list(chain)
-    out = list(chain)
-    for l in range(1, len(xs), 2):
-        out[l] = torch.sigmoid(layer_input(l, xs, ws, bs))
-    for l in range(2, len(xs), 2):
-        out[l] = torch.sigmoid(layer_input(l, out, ws, bs))
-    return out
+    y = xs.pop() if lab is not None else None
+    top = len(xs) - 1
+    soft = None if y is None else label_probs(xs[top], lab) @ lab[0]
+    out = list(xs)
+    for start, src in ((1, xs), (2, None)):
+        for l in range(start, len(xs), 2):
+            z = layer_input(l, xs if src is not None else out, ws, bs)
+            if soft is not None and l == top:
+                z = z + soft
+            out[l] = torch.sigmoid(z)
+    return out if y is None else [*out, y]
 
 
 def pcd_statistics(
-    v, chain, ws, bs, generator, mf_steps: int = 10, gibbs_steps: int = 1, probabilities: bool = False, means=None
+    v,
+    chain,
+    ws,
+    bs,
+    generator,
+    mf_steps: int = 10,
+    gibbs_steps: int = 1,
+    probabilities: bool = False,
+    means=None,
+    y=None,
+    lab=None,
 ):
     """Gradient of the mean log-likelihood bound over the batch ``v`` (Salakhutdinov & Hinton 2009,
     section 3): data-dependent expectations from mean-field (mu_1 .. mu_L, mu_0 = v), model expectations
@@ -72,16 +105,26 @@ def pcd_statistics(
     With ``probabilities`` the model's side reads :func:`chain_probabilities` in place of the states
     (dbm_mf.m: ``negprods = negdata' * neghidprobs``, ``negprodspen = neghidprobs' * negpenprobs``).
     Returns ``(grads, chain)``: the gradients in the order of ``[*ws, *bs]`` and the chains moved on; with
-    a list ``means``, the data-dependent means [mu_0 .. mu_L] are appended to it (for sparsity)."""
-    data = [v, *mean_field(v, ws, bs, steps=mf_steps)]
+    a list ``means``, the data-dependent means [mu_0 .. mu_L] are appended to it (for sparsity).
+
+    With label units ``lab`` = (U, by) and the batch's one-hot labels ``y``: mean-field runs with the
+    labels clamped (the top layer hears U^T y), the chains end with their labels, and the gradients
+    go on with dU = <y mu_L^T>_data - <y' x'_L^T>_model and dby = <y>_data - <y'>_model (dbm_mf.m l.128-130,
+    l.187, l.211-212)."""
+    labelled = lab is not None
+    data = [v, *mean_field(v, ws, bs, steps=mf_steps, top_input=None if not labelled else y @ lab[0])]
     for _ in range(gibbs_steps):
-        chain = gibbs_sweep(chain, ws, bs, generator)
-    neg = chain_probabilities(chain, ws, bs) if probabilities else chain
+        chain = gibbs_sweep(chain, ws, bs, generator, lab)
+    neg = chain_probabilities(chain, ws, bs, lab) if probabilities else list(chain)
     n, m = v.shape[0], chain[0].shape[0]
     gw = [data[l + 1].t() @ data[l] / n - neg[l + 1].t() @ neg[l] / m for l in range(len(ws))]
     gb = [d.mean(0) - c.mean(0) for d, c in zip(data, neg)]
     if means is not None:
         means.extend(d.mean(0) for d in data)
+    if labelled:
+        top, yc = len(ws), neg[-1]
+        gw_lab = [y.t() @ data[top] / n - yc.t() @ neg[top] / m, y.mean(0) - yc.mean(0)]
+        return (*gw, *gb, *gw_lab), chain
     return (*gw, *gb), chain
 
 
@@ -114,7 +157,7 @@ def sparsity_penalty(running, batch_means, targets, cost: float, damping: float)
 # ------------------------------------------------------------------------- greedy pretraining
 
 
-def doubled_cd_statistics(v, w, b, c, generator, up: float = 1.0, down: float = 1.0, k: int = 1):
+def doubled_cd_statistics(v, w, b, c, generator, up: float = 1.0, down: float = 1.0, k: int = 1, y=None, lab=None):
     """CD-k statistics of the modified RBMs that pretrain a DBM (Salakhutdinov & Hinton 2009, section 3.1,
     as the authors' rbm.m and rbm_l2.m compute them): a doubled side gets twice its total input, bias
     included, P(h = 1 | v) = sigmoid(up (c + W v)), P(v = 1 | h) = sigmoid(down (b + W^T h)); ``up = 2``
@@ -122,14 +165,31 @@ def doubled_cd_statistics(v, w, b, c, generator, up: float = 1.0, down: float = 
     ``2*vishid'``, ``2*visbiases``). So composed, a middle layer hears W_1 v + c + W_2^T h_2 + b', each RBM
     alone having heard twice its own half. The negative phase runs ``k`` steps of h ~ P(h | v'),
     v' ~ P(v | h) (a sampled reconstruction, as both files), and takes <v' P(h | v')>.
-    Returns (grad W, grad b, grad c) of the batch mean."""
-    h0 = torch.sigmoid(up * torch.addmm(c, v, w.t()))
-    hk, vk = h0, v
+    Returns (grad W, grad b, grad c) of the batch mean.
+
+    With label units ``lab`` = (U, by) beside the visible side and the batch's one-hot labels ``y``
+    (rbm_l2.m): the hidden side hears U^T y as well, each step draws y' ~ softmax(by + U h) from the
+    sampled hidden states, and (grad U, grad by) follow, <y P(h | v, y)> - <y' P(h | v', y')>."""
+    lin = (
+        (lambda x, yy: up * torch.addmm(c, x, w.t()))
+        if lab is None
+        # noqa: E731
+        else (lambda x, yy: up * torch.addmm(c, x, w.t()) + yy @ lab[0])
+    )
+    h0 = torch.sigmoid(lin(v, y))
+    hk, vk, yk = h0, v, y
     for _ in range(k):
-        vk = R.sample_bernoulli(torch.sigmoid(down * torch.addmm(b, R.sample_bernoulli(hk, generator), w)), generator)
-        hk = torch.sigmoid(up * torch.addmm(c, vk, w.t()))
+        hs = R.sample_bernoulli(hk, generator)
+        if lab is not None:
+            p = label_probs(hs, lab)
+            yk = torch.nn.functional.one_hot(torch.multinomial(p, 1, generator=generator)[:, 0], p.shape[1]).to(p.dtype)
+        vk = R.sample_bernoulli(torch.sigmoid(down * torch.addmm(b, hs, w)), generator)
+        hk = torch.sigmoid(lin(vk, yk))
     n = v.shape[0]
-    return (h0.t() @ v - hk.t() @ vk) / n, (v - vk).mean(0), (h0 - hk).mean(0)
+    out = ((h0.t() @ v - hk.t() @ vk) / n, (v - vk).mean(0), (h0 - hk).mean(0))
+    if lab is not None:
+        out = (*out, (y.t() @ h0 - yk.t() @ hk) / n, (y - yk).mean(0))
+    return out
 
 
 def cd_steps(epoch: int, ramp: int) -> int:
@@ -138,7 +198,7 @@ def cd_steps(epoch: int, ramp: int) -> int:
     return 1 if ramp <= 0 else math.ceil((epoch + 1) / ramp)
 
 
-def compose(rbms) -> DBM:
+def compose(rbms, lab=None) -> DBM:
     """A DBM from the pretrained RBMs' (W, b, c), bottom first: W_l from the l-th, b from the bottom one's
     visible bias, c_L from the top one's hidden bias; a layer between two RBMs takes the sum of the
     lower one's hidden and the upper one's visible bias (the authors' dbm_mf.m, l. 78-80:
@@ -150,7 +210,7 @@ def compose(rbms) -> DBM:
     for lower, upper in zip(rbms[:-1], rbms[1:]):
         bs.append(lower[2] + upper[1])
     bs.append(rbms[-1][2])
-    return from_params(ws, bs)
+    return from_params(ws, bs, lab)  # the top RBM's label units, as trained (dbm_mf.m l.74)
 
 
 def pretraining_factors(depth: int) -> list[tuple[float, float]]:
@@ -188,26 +248,43 @@ class PretrainLayer:
         init_std: float = 0.01,
         cd_ramp: int = 0,
         sample_input: bool = False,
+        n_labels: int = 0,
     ):
         self.gen, self.up, self.down, self.momentum, self.wd = generator, up, down, momentum, weight_decay
         self.momentum_epochs, self.cd_ramp, self.sample_input = momentum_epochs, cd_ramp, sample_input
         self.w = torch.randn(n_hidden, n_visible, generator=generator, device=device) * init_std
         self.b, self.c = torch.zeros(n_visible, device=device), torch.zeros(n_hidden, device=device)
-        self.vel = [torch.zeros_like(self.w), torch.zeros_like(self.b), torch.zeros_like(self.c)]
+        self.lab = None
+        if n_labels:  # softmax label units beside the visible side (rbm_l2.m l.62: 0.01*randn, zero biases)
+            u = torch.randn(n_labels, n_hidden, generator=generator, device=device) * 0.01
+            self.lab = (u, torch.zeros(n_labels, device=device))
+        self.vel = [torch.zeros_like(p) for p in self.all_params]
 
     @property
     def params(self):
         return self.w, self.b, self.c
 
+    @property
+    def all_params(self) -> list:
+        """W, b, c, then the label units' U and by where there are any."""
+        return [self.w, self.b, self.c, *(self.lab or ())]
+
     @torch.no_grad()
-    def train_epoch(self, x, epoch: int, lr: float, batch_size: int, check=lambda: None):
+    def train_epoch(self, x, epoch: int, lr: float, batch_size: int, check=lambda: None, y=None):
+        """One epoch over the rows of ``x`` (and their one-hot labels ``y``, for a layer with label units)."""
         m = self.momentum[0] if epoch < self.momentum_epochs else self.momentum[1]
         k = cd_steps(epoch, self.cd_ramp)
         for idx in torch.randperm(len(x), generator=self.gen, device=x.device).split(batch_size):
             check()
             xb = R.sample_bernoulli(x[idx], self.gen) if self.sample_input else x[idx]
-            gw, gb, gc = doubled_cd_statistics(xb, self.w, self.b, self.c, self.gen, self.up, self.down, k)
-            for p, vv, g in zip(self.params, self.vel, (gw - self.wd * self.w, gb, gc)):
+            yb = None if self.lab is None else y[idx]
+            grads = list(
+                doubled_cd_statistics(xb, self.w, self.b, self.c, self.gen, self.up, self.down, k, yb, self.lab)
+            )
+            grads[0] = grads[0] - self.wd * self.w
+            if self.lab is not None:  # rbm_l2.m l.149-150: the same weight cost on the label weights
+                grads[3] = grads[3] - self.wd * self.lab[0]
+            for p, vv, g in zip(self.all_params, self.vel, grads):
                 vv.mul_(m).add_(g, alpha=lr / k)
                 p.add_(vv)
 
@@ -222,10 +299,10 @@ class PretrainLayer:
         return ((x - v) ** 2).sum(-1).mean()
 
     def state(self) -> dict:
-        return {"params": [t.clone() for t in self.params], "vel": [t.clone() for t in self.vel]}
+        return {"params": [t.clone() for t in self.all_params], "vel": [t.clone() for t in self.vel]}
 
     def load(self, st: dict):
-        for dst, src in zip([*self.params, *self.vel], [*st["params"], *st["vel"]]):
+        for dst, src in zip([*self.all_params, *self.vel], [*st["params"], *st["vel"]]):
             dst.copy_(src)
 
 
@@ -261,8 +338,8 @@ class DBMTrainer:
         self.sparsity = sparsity
         ws, bs = model.params()
         start = None if data is None else (R.sample_bernoulli(data[:n_chains], generator) if sample_data else data)
-        self.chain = chains_from(chain_start, n_chains, ws, bs, generator, start)
-        self.vel = [torch.zeros_like(p) for p in [*model.ws, *model.bs]]
+        self.chain = chains_from(chain_start, n_chains, ws, bs, generator, start, model.n_labels)
+        self.vel = [torch.zeros_like(p) for p in self._params()]
         self.updates = 0
         self.running = None
         if sparsity is not None:  # dbm_mf.m starts the running means at their targets
@@ -272,16 +349,36 @@ class DBMTrainer:
         """The rate of the next update from the epoch's ``lr`` (see the class)."""
         return max(lr / self.anneal ** (self.updates + 1), min(self.floor, lr))
 
-    @torch.no_grad()
-    def train_epoch(self, x, batch_size: int, lr: float, momentum: float, check=lambda: None):
+    def _params(self) -> list:
+        """[*ws, *bs], then the label units' U and by where there are any."""
         ws, bs = self.model.params()
+        return [*ws, *bs, *(self.model.label_params() or ())]
+
+    @torch.no_grad()
+    def train_epoch(self, x, batch_size: int, lr: float, momentum: float, check=lambda: None, y=None):
+        """One epoch over the rows of ``x`` (and their one-hot labels ``y``, for a DBM with label units)."""
+        ws, bs = self.model.params()
+        lab = self.model.label_params()
+        if lab is not None and y is None:
+            raise ValueError("a DBM with label units trains on labelled rows: pass y")
         top = len(ws)
+        params = self._params()
         for idx in torch.randperm(len(x), generator=self.gen, device=x.device).split(batch_size):
             check()
             xb = R.sample_bernoulli(x[idx], self.gen) if self.sample_data else x[idx]
             means = [] if self.sparsity is not None else None
             grads, self.chain = pcd_statistics(
-                xb, self.chain, ws, bs, self.gen, self.mf_steps, self.gibbs_steps, self.probabilities, means
+                xb,
+                self.chain,
+                ws,
+                bs,
+                self.gen,
+                self.mf_steps,
+                self.gibbs_steps,
+                self.probabilities,
+                means,
+                None if lab is None else y[idx],
+                lab,
             )
             grads = list(grads)
             if self.sparsity is not None:
@@ -291,8 +388,8 @@ class DBMTrainer:
                     grads[top + 1 + l] = grads[top + 1 + l] - dc[l]
             step = self.rate(lr)
             self.updates += 1
-            for k, (p, vv, g) in enumerate(zip([*ws, *bs], self.vel, grads)):
-                if k < top and self.wd:
+            for k, (p, vv, g) in enumerate(zip(params, self.vel, grads)):
+                if (k < top or k == 2 * top + 1) and self.wd:  # the weights and U (dbm_mf.m l.212), not biases
                     g = g - self.wd * p
                 vv.mul_(momentum).add_(g, alpha=step)
                 p.add_(vv)

@@ -118,8 +118,11 @@ class DBMFit:
     :meth:`run`. ``rows`` is the history: one dict per epoch with ``phase``, ``epoch`` (within the
     phase) and its monitors as floats."""
 
-    def __init__(self, data, valid, cfg, device):
+    def __init__(self, data, valid, cfg, device, y=None):
         self.data, self.valid, self.cfg, self.device = data, valid, cfg, device
+        if cfg.labels and y is None:
+            raise ValueError("DBMConfig.labels: a DBM with label units trains on labelled rows; give their labels")
+        self.y = y if cfg.labels else None  # one-hot labels of the rows of ``data``
         self.gen = torch.Generator(device=device).manual_seed(cfg.seed)
         # binarize resample: ``data`` holds grey levels, sampled afresh for every minibatch; the monitors
         # read one fixed sample of their rows (a generator of their own, so the training draws stay put)
@@ -152,7 +155,7 @@ class DBMFit:
         cfg = self.cfg
         if phase == "joint":
             self.rbm_data = self.rbm_monitor = self.rbm_level = None
-            self.model = L.compose([self.rbms[p].params for p in self.phases[:-1]])
+            self.model = L.compose([self.rbms[p].params for p in self.phases[:-1]], self.rbms["top"].lab)
             self.trainer = joint_trainer(self.model, cfg, self.gen, self.data)
             return
         k = self.phases.index(phase)
@@ -174,6 +177,7 @@ class DBMFit:
             # the CD-k ramp of the authors' second-layer RBM, for every RBM above the bottom one
             cd_ramp=cfg.pretrain_cd_ramp if k > 0 else 0,
             sample_input=k > 0 or self.resample,
+            n_labels=self.y.shape[1] if self.y is not None and phase == "top" else 0,  # rbm_l2.m: labels on top
         )
 
     def epochs_of(self, phase) -> int:
@@ -185,12 +189,12 @@ class DBMFit:
         cfg = self.cfg
         if phase != "joint":
             rbm = self.rbms[phase]
-            rbm.train_epoch(self.rbm_data, epoch, cfg.pretrain_lr, cfg.batch_size, check)
+            rbm.train_epoch(self.rbm_data, epoch, cfg.pretrain_lr, cfg.batch_size, check, y=self.y)
             m = {"recon_error": rbm.recon_error(self.rbm_monitor)}
             params = dict(zip("wbc", rbm.params))
         else:
             momentum = cfg.initial_momentum if epoch < cfg.momentum_epochs else cfg.final_momentum
-            self.trainer.train_epoch(self.data, cfg.batch_size, cfg.lr * cfg.lr_decay**epoch, momentum, check)
+            self.trainer.train_epoch(self.data, cfg.batch_size, cfg.lr * cfg.lr_decay**epoch, momentum, check, self.y)
             watch = _monitor(self.monitor, self.model, cfg.mf_steps)
             m = {"bound_train": watch.pop("bound"), **watch}
             if self.valid_monitor is not None:
@@ -326,6 +330,11 @@ def log_prob(
     interval. Where the odd layers can be enumerated (at most 20 units) and ``exact``, log Z and log p(v)
     are exact and ``avg_log_prob_exact`` is given beside the bound; ``exact=False`` always runs AIS."""
 
+    if model.n_labels:
+        raise ValueError(
+            "a DBM with label units: its log p(v) sums over the labels as well, which revival's AIS and bound do "
+            "not yet; the test log-probability is the unsupervised DBM's (trained without labels)"
+        )
     out = {"method": "ais", "mf_steps": mf_steps, "n_examples": len(data), "is_lower_bound": True}
     if exact and model.odd_units <= M.MAX_EXACT_UNITS:  # small enough to enumerate: all of it in float64
         model, data = M.as_double(model), data.double()
