@@ -18,7 +18,29 @@ from pathlib import Path
 
 import numpy as np
 
-ORDER = ["baseline", "dropout", "logistic-regression", "knn", "svm-rbf"]
+ORDER = [
+    "baseline",
+    "dropout",
+    "logistic-regression",
+    "knn",
+    "svm-rbf",
+    "deskew-hog-svm",
+    "deskew-hog-iksvm",
+    "sphog-iksvm",
+]
+
+
+# what each line is, in the legend (the variant's name first, as the runs and tables call it)
+LABELS = {
+    "baseline": "baseline: 784-800-800 net",
+    "dropout": "dropout: the same net with dropout",
+    "logistic-regression": "logistic regression on pixels",
+    "knn": "knn: k nearest neighbours on pixels",
+    "svm-rbf": "svm-rbf: RBF SVM on pixels",
+    "deskew-hog-svm": "deskew-hog-svm: hand-made, RBF SVM",
+    "deskew-hog-iksvm": "deskew-hog-iksvm: hand-made, intersection kernel",
+    "sphog-iksvm": "sphog-iksvm: hand-made pyramid, intersection kernel",
+}
 
 
 def rows_of(run: Path) -> list[dict]:
@@ -49,8 +71,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, default=None, help="PNG to write (else only the table)")
+    ap.add_argument("--variants", default=None, help="comma-separated: only these (default: every variant found)")
     a = ap.parse_args()
     t = merge(a.runs)
+    if a.variants:
+        keep = a.variants.split(",")
+        t = {v: by for v, by in t.items() if v in keep}
     sizes = sorted({n for by in t.values() for n in by})
     variants = [v for v in ORDER if v in t] + [v for v in t if v not in ORDER]
     print("| variant | " + " | ".join(f"{n:,}" for n in sizes) + " |")
@@ -68,6 +94,7 @@ def main():
         print(f"| {v} | " + " | ".join(cells) + " |")
     if a.out is None:
         return
+    from revival.presets import VARIANTS
     from revival.reporting.figures import Panel, Series, draw, save
 
     missing = [f"{v} not run at {sizes[-1]:,}" for v in variants if sizes[-1] not in t[v]]
@@ -85,7 +112,7 @@ def main():
         sd = [float(np.std(t[v][n], ddof=1)) if len(t[v][n]) > 1 else 0.0 for n in ns]
         p.series.append(
             Series(
-                v,
+                LABELS.get(v, v),
                 ns,
                 mean,
                 lo=[m - s for m, s in zip(mean, sd)],
@@ -94,7 +121,12 @@ def main():
                 line="-",
             )  # every line solid: in revival's figures a dashed line means training error
         )
-    fig = draw([p], "How much data a deep net needs: MNIST, 784-800-800-10 ReLU nets vs classical models")
+    hand = any(VARIANTS[v].get("features") for v in variants if v in VARIANTS)
+    fig = draw(
+        [p],
+        "How much data a deep net needs: MNIST, 784-800-800-10 ReLU nets vs classical models"
+        + ("\non pixels and on hand-made features (deskewed digits, gradient histograms)" if hand else ""),
+    )
     from matplotlib.ticker import NullFormatter
 
     ax = fig.axes[0]
