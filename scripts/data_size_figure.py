@@ -97,10 +97,10 @@ def main():
     from revival.presets import VARIANTS
     from revival.reporting.figures import Panel, Series, draw, save
 
-    missing = [f"{v} not run at {sizes[-1]:,}" for v in variants if sizes[-1] not in t[v]]
+    missing = [v for v in variants if sizes[-1] not in t[v]]
     p = Panel(
         "test error against training-set size (mean over seeds, band +- 1 s.d.)"
-        + (f"; {', '.join(missing)}" if missing else ""),
+        + (f"\nnot in these runs at {sizes[-1]:,}: {', '.join(missing)}" if missing else ""),
         "training images (log scale)",
         "test error % (log scale)",
         logx=True,
