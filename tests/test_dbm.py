@@ -821,3 +821,27 @@ def test_label_units_from_the_commands(tmp_path):
     )  # fmt: skip
     assert r.exit_code == 0 and "with 10 label units on its top layer" in r.output, r.output
     assert revival.load(only_run(tmp_path / "b", "compare-dropout") / "dbm-n300-s0").n_labels == 10
+
+
+def test_compare_dropout_starts_its_dbm_variants_from_a_dbm_trained_elsewhere(tmp_path):
+    """--dbm-init: a pretrain-dbm run (e.g. one at full length) serves every DBM point, no DBM is trained
+    in the experiment; a DBM of other sizes is refused before any run folder, naming both."""
+    from helpers import invoke, only_run
+
+    r = invoke(
+        "pretrain-dbm", "--dataset", "mnist-sample", "--train-size", "300", "--layers", "32,16", "--pretrain-epochs", 1,
+        "--epochs", 1, "--ais-runs", 0, "--no-progress", "--logdir", tmp_path / "dbm",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    dbm_run = only_run(tmp_path / "dbm", "pretrain-dbm")
+    args = ["compare-dropout", "--dataset", "mnist-sample", "--train-size", "300", "--epochs", 1, "--mc-samples", 0]
+    args += ["--variants", "dbm-pretrained", "--dbm-init", dbm_run, "--no-progress"]
+    r = invoke(*args, "--layers", "32,16", "--logdir", tmp_path / "a")
+    assert r.exit_code == 0 and f"starting the DBM variants from {dbm_run}" in r.output, r.output
+    assert "training a 784-32-16 DBM" not in r.output
+    assert not list(only_run(tmp_path / "a", "compare-dropout").glob("dbm-n*"))
+    bad = invoke(*args, "--layers", "32,8", "--logdir", tmp_path / "b")
+    assert bad.exit_code == 2 and "784-32-16 DBM" in bad.output and "784-32-8" in bad.output, bad.output
+    assert not (tmp_path / "b" / "compare-dropout").exists()
+    alone = invoke("compare-dropout", "--dataset", "mnist-sample", "--variants", "baseline", "--dbm-init", dbm_run)
+    assert alone.exit_code == 2 and "--dbm-init only applies" in alone.output

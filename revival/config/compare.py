@@ -146,6 +146,12 @@ class CompareConfig(_Config):
         "RBMs (--pretrain-epochs for the bottom one, twice that for the top one).",
     )
     dbm_lr: float = setting(0.0003, POSITIVE, "dbm-pretrained variants: learning rate of the DBM's joint training.")
+    dbm_init: str | None = setting(
+        None,
+        help="dbm-pretrained variants: start from this DBM (a pretrain-dbm run folder or its model.pt, e.g. one "
+        "trained at full length) instead of training one here; its hidden layers must be --layers.",
+        path=True,
+    )
     dbm_labels: bool = setting(
         False,
         help="dbm-pretrained variants: train the DBM with label units on its top layer (the authors' released "
@@ -203,6 +209,8 @@ class CompareConfig(_Config):
             )
         if dbm_variants and (self.depths or self.init):
             raise ValueError(f"the {', '.join(dbm_variants)} variant(s) take neither --depths nor --init")
+        if self.dbm_init and not dbm_variants:
+            raise ValueError("--dbm-init only applies to the dbm-pretrained variants; add one to --variants")
         if pretrained and any(a != PRETRAINED_ACTIVATION for a in self.activations or []):
             raise ValueError(
                 f"--activations {','.join(self.activations)}: the {', '.join(pretrained)} variant(s) start "

@@ -18,7 +18,7 @@ import torch
 from revival import runs
 from revival.config import CompareConfig
 from revival.experiments import executor
-from revival.experiments.experiment import INPUT, Experiment, Job, init_notes, load_data, load_init
+from revival.experiments.experiment import INPUT, Experiment, Job, init_notes, load_data, load_dbm_init, load_init
 from revival.experiments.plan import plan, plan_lines
 from revival.experiments.points import point_done, point_on_worker, train_point
 from revival.experiments.sweep import grid
@@ -84,6 +84,8 @@ def print_plan(opts: dict, device, echo=print) -> list[dict]:
     cfg = job.cfg
     if cfg.init:
         load_init(cfg.init, cfg)
+    if cfg.dbm_init:
+        load_dbm_init(cfg.dbm_init, cfg, "cpu")
     rows = plan(cfg, load_data(cfg, device, job.data_dir, job.download), device)
     for line in plan_lines(rows, device, opts.get("threads")):
         echo(line)
@@ -107,6 +109,8 @@ def _compare_dropout(job: Job, opts: dict, device, make_run, echo, progress) -> 
     ``--init`` and the nets' input are added here)."""
     cfg = job.cfg
     d = load_data(cfg, device, job.data_dir, job.download)
+    if cfg.dbm_init:  # refused here, before the run folder, when it is not a DBM of --layers
+        load_dbm_init(cfg.dbm_init, cfg, "cpu")
     init_stack = None
     if cfg.init:
         init_stack, pre = load_init(cfg.init, cfg)

@@ -45,6 +45,25 @@ def load_init(path, cfg: CompareConfig) -> tuple[list, dict]:
     return rbms, pre if isinstance(pre, dict) else {}
 
 
+def load_dbm_init(path, cfg: CompareConfig, device):
+    """The DBM behind ``--dbm-init`` (a ``pretrain-dbm`` run folder or checkpoint) on ``device``; an
+    option error when it is not a DBM or its hidden layers are not ``--layers``."""
+    from revival.models import dbm as M
+
+    try:
+        ck, p = runs.load_checkpoint(path)
+        model = M.from_checkpoint(ck, str(p))
+    except ValueError as e:
+        raise runs.OptionError("--dbm-init", str(e)) from None
+    if model.layers != [784, *cfg.layers]:
+        raise runs.OptionError(
+            "--dbm-init",
+            f"--dbm-init {path}: a {'-'.join(map(str, model.layers))} DBM, but the nets are "
+            f"{'-'.join(map(str, [784, *cfg.layers]))} (set --layers to match)",
+        )
+    return model.to(device)
+
+
 def init_notes(path, rbms: list, cfg: CompareConfig) -> list[str]:
     """What a person should know about the ``--init`` stack before trusting the comparison: a run
     still being written, Gaussian visible units under grey-level inputs, fewer layers than the net."""
@@ -201,6 +220,11 @@ class Experiment:
         """The DBM a dbm-pretrained point starts from: trained here once per train size and seed on the
         point's training images (one fixed Bernoulli sample of each), in ``dbm-n<size>-s<seed>/``."""
 
+        if self.cfg.dbm_init:  # one DBM trained elsewhere serves every point
+            if "dbm-init" not in self.stacks:
+                self.stacks["dbm-init"] = load_dbm_init(self.cfg.dbm_init, self.cfg, self.device)
+                self.echo(f"starting the DBM variants from {self.cfg.dbm_init}")
+            return self.stacks["dbm-init"]
         key = ("dbm", point.size, point.seed)
         if key not in self.stacks:
             o = self.cfg

@@ -141,17 +141,20 @@ def plan(cfg: CompareConfig, d: dict, device) -> list[dict]:
                 evaluations + math.ceil(retrain_epochs / every),
             )
         pre = 0.0
-        if p.dbm and ("dbm", p.size, p.seed) not in stacks:  # its two RBMs, then the joint PCD epochs
+        if p.dbm and not cfg.dbm_init and ("dbm", p.size, p.seed) not in stacks:  # two RBMs, then joint PCD
             stacks.add(("dbm", p.size, p.seed))
             per_epoch = -(-n // cfg.pretrain_batch_size)
             sizes = [784, *cfg.layers]
-            pre = per_epoch * (
-                sum(
-                    once(("rbm", a, b), lambda a=a, b=b: rbm_seconds(a, b, cfg, device))
-                    for a, b in zip(sizes, sizes[1:])
+            pre = (
+                per_epoch
+                * (
+                    sum(  # the top RBM trains twice --pretrain-epochs (DBMConfig.top_epochs)
+                        once(("rbm", a, b), lambda a=a, b=b: rbm_seconds(a, b, cfg, device)) * (2 if k else 1)
+                        for k, (a, b) in enumerate(zip(sizes, sizes[1:]))
+                    )
+                    * cfg.pretrain_epochs
+                    + once(("dbm", *sizes), lambda: dbm_seconds(sizes, cfg, device)) * cfg.dbm_epochs
                 )
-                * cfg.pretrain_epochs
-                + once(("dbm", *sizes), lambda: dbm_seconds(sizes, cfg, device)) * cfg.dbm_epochs
             )
         elif p.pretrained and not p.dbm and not cfg.init and (p.size, p.seed) not in stacks:
             stacks.add((p.size, p.seed))
