@@ -52,7 +52,7 @@ from revival.models.dbm import DBM
 from revival.models.mlp import seeded_mlp
 from revival.runs.progress import EpochBar, set_threads, wanted
 from revival.saved import load, save
-from revival.tables import AIS_BETAS, AIS_RUNS
+from revival.tables import AIS_BETAS, AIS_RUNS, AIS_SCHEDULES
 from revival.training.dbm_train import DBMFit, RunSink
 from revival.training.dbm_train import log_prob as dbm_log_prob
 from revival.training.layerwise import (
@@ -511,6 +511,7 @@ def log_prob(
     seed: int = 0,
     binarize: str = "none",
     raise_examples: int = 300,
+    ais_schedule: str = "piecewise",
 ) -> dict:
     """The average log-probability of the rows of ``x`` under ``rbm``, in nats: exact when the RBM is
     small enough to enumerate (``method="auto"``), else AIS (Salakhutdinov & Murray 2008) with the
@@ -525,7 +526,8 @@ def log_prob(
     log Z and the mean-field variational bound per row, so its ``avg_log_prob`` estimates a lower bound
     (``is_lower_bound``); ``method`` "auto" enumerates log Z when the odd layers hold at most 20 units
     (exact, but minutes near that size), "ais" always runs AIS, "exact" insists on enumeration;
-    ``raise_examples`` does not apply."""
+    ``raise_examples`` does not apply; ``ais_schedule`` "uniform" spaces its ``ais_betas`` evenly
+    (Salakhutdinov & Hinton 2009: 20,000), "piecewise" as Salakhutdinov & Murray (an RBM always)."""
 
     for name, value, least in (("ais_runs", ais_runs, 1), ("ais_betas", ais_betas, 2)):  # one rule for every model
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
@@ -550,7 +552,9 @@ def log_prob(
                 f"method='exact': a DBM's odd layers must hold at most {M_DBM.MAX_EXACT_UNITS} units to enumerate, "
                 f"this one has {rbm.odd_units}; use 'auto' or 'ais'"
             )
-        return dbm_log_prob(rbm, data, base, ais_runs, ais_betas, seed, exact=method != "ais")
+        if ais_schedule not in AIS_SCHEDULES:
+            raise ValueError(f"ais_schedule: one of {', '.join(AIS_SCHEDULES)}, got {ais_schedule!r}")
+        return dbm_log_prob(rbm, data, base, ais_runs, ais_betas, seed, exact=method != "ais", schedule=ais_schedule)
     dev = rbm.weight.device
     data = visible(x, dev, binarize, D.split_seed(seed, "test"), "x")
     base = data if train is None else visible(train, dev, binarize, D.split_seed(seed, "train"), "train")

@@ -26,6 +26,9 @@ MAX_AIS_RUNS, MAX_AIS_BETAS = 100_000, 10_000_000  # beyond these AIS would not 
 # AIS's defaults (Salakhutdinov & Murray 2008): 100 runs over 14,501 inverse temperatures (500 in
 # [0, 0.5), 4,000 in [0.5, 0.9), 10,000 in [0.9, 1]: revival.models.partition.default_betas)
 AIS_RUNS, AIS_BETAS = 100, 14_501
+# AIS's inverse temperatures: Salakhutdinov & Murray 2008's piecewise spacing (denser near 1), or evenly
+# spaced from 0 to 1 (Salakhutdinov & Hinton 2009 evaluate their DBMs with 20,000 of them)
+AIS_SCHEDULES = ("piecewise", "uniform")
 EVALUATE_DEFAULTS = {
     "split": "test",
     "method": "auto",

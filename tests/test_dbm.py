@@ -845,3 +845,20 @@ def test_compare_dropout_starts_its_dbm_variants_from_a_dbm_trained_elsewhere(tm
     assert not (tmp_path / "b" / "compare-dropout").exists()
     alone = invoke("compare-dropout", "--dataset", "mnist-sample", "--variants", "baseline", "--dbm-init", dbm_run)
     assert alone.exit_code == 2 and "--dbm-init only applies" in alone.output
+
+
+def test_the_dbm_log_probability_can_space_its_temperatures_evenly():
+    """ais_schedule="uniform" (Salakhutdinov & Hinton 2009's evaluation: evenly spaced inverse
+    temperatures) reaches the enumerated log Z of a tiny DBM too, and says which schedule it ran."""
+    from revival.models import partition as P
+
+    assert torch.equal(P.betas_of_size(5, schedule="uniform"), torch.linspace(0, 1, 5))
+    with pytest.raises(ValueError, match="unknown AIS schedule"):
+        P.betas_of_size(5, schedule="even")
+    model = M.from_params(*[[t.float() for t in p] for p in tiny(3, 1.0, (10, 8, 5))])
+    x = (torch.rand(50, 10, generator=torch.Generator().manual_seed(0)) < 0.5).float().numpy()
+    exact = revival.log_prob(model, x)
+    lp = revival.log_prob(model, x, method="ais", ais_runs=200, ais_betas=1000, ais_schedule="uniform")
+    assert lp["ais_schedule"] == "uniform" and abs(lp["log_Z"] - exact["log_Z"]) < 0.1
+    with pytest.raises(ValueError, match="ais_schedule"):
+        revival.log_prob(model, x, method="ais", ais_schedule="even")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from revival import tables as T
 from revival.cli.common import CONTEXT, check_fits, common_options, draw_figures, prepare, run_or_exit
 from revival.cli.options import click_type, config_options
 from revival.config import DBMConfig, RBMMonitorConfig, rule
@@ -30,6 +31,13 @@ def dbm_options(f):
             type=click_type(rule(RBMMonitorConfig, "ais_betas")),
             default=RBMMonitorConfig.ais_betas,
             help="Intermediate distributions of AIS (the paper used 20,000 for its DBMs).",
+        ),
+        click.option(
+            "--ais-schedule",
+            type=click.Choice(T.AIS_SCHEDULES),
+            default="piecewise",
+            help="Spacing of AIS's inverse temperatures: Salakhutdinov & Murray's piecewise one (denser near 1), "
+            "or uniform from 0 to 1 as Salakhutdinov & Hinton 2009 evaluated their DBMs (with 20,000).",
         ),
         click.option(
             "--train-on-all/--no-train-on-all",
@@ -119,6 +127,7 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
                 ais_betas=opts["ais_betas"],
                 seed=opts["seed"],
                 binarize=D.evaluated_as(cfg.binarize),
+                ais_schedule=opts["ais_schedule"],
             )
             summary["log_prob"] = lp
             click.echo(log_prob_line(lp))

@@ -84,8 +84,13 @@ def default_betas(device=None) -> torch.Tensor:
     ).to(device)
 
 
-def betas_of_size(n: int, device=None) -> torch.Tensor:
-    """A schedule of ``n`` intermediate distributions with the default's shape (1:8:20 in the three ranges)."""
+def betas_of_size(n: int, device=None, schedule: str = "piecewise") -> torch.Tensor:
+    """A schedule of ``n`` intermediate distributions: with the default's shape (1:8:20 in the three
+    ranges), or with ``schedule`` "uniform" evenly spaced from 0 to 1."""
+    if schedule == "uniform":
+        return torch.linspace(0.0, 1.0, max(2, n)).to(device)
+    if schedule != "piecewise":
+        raise ValueError(f"unknown AIS schedule {schedule!r}")
     if n == AIS_BETAS:
         return default_betas(device)
     n1, n2 = max(1, round(n * 500 / 14_500)), max(1, round(n * 4000 / 14_500))

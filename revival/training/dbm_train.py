@@ -321,13 +321,15 @@ def log_prob(
     seed: int = 0,
     mf_steps: int = 10,
     exact=True,
+    schedule: str = "piecewise",
 ):
     """The DBM's average test log-probability, in nats, as Salakhutdinov & Hinton 2009 report it: log Z
     by AIS (:func:`revival.models.dbm.ais_log_z`, base model fitted to the rows of ``base``) and, per row of
     ``data``, the mean-field variational lower bound (:func:`revival.models.dbm.bound_per_row`). The result,
     ``avg_log_prob``, estimates a *lower bound* on the average log p(v) (and, as AIS tends to underestimate
     log Z, leans optimistic by that error); ``avg_log_prob_lower`` / ``_upper`` follow log Z's +- 3 s.e.
-    interval. Where the odd layers can be enumerated (at most 20 units) and ``exact``, log Z and log p(v)
+    interval; ``schedule``: the inverse temperatures' spacing (:func:`revival.models.partition.betas_of_size`).
+    Where the odd layers can be enumerated (at most 20 units) and ``exact``, log Z and log p(v)
     are exact and ``avg_log_prob_exact`` is given beside the bound; ``exact=False`` always runs AIS."""
 
     if model.n_labels:
@@ -348,10 +350,10 @@ def log_prob(
     else:
         g = torch.Generator(device=model.w1.device).manual_seed(seed)
         base_bias = P.base_rate_bias(base.float().mean(0))
-        betas = P.betas_of_size(ais_betas, model.w1.device)
+        betas = P.betas_of_size(ais_betas, model.w1.device, schedule)
         est = M.ais_log_z(*model.params(), base_bias=base_bias, n_runs=ais_runs, betas=betas, generator=g)
         out.update(log_Z=est.log_z, log_Z_lower=est.log_z_lower, log_Z_upper=est.log_z_upper, ais_runs=ais_runs)
-        out.update(ais_betas=ais_betas, ess=est.ess)
+        out.update(ais_betas=ais_betas, ais_schedule=schedule, ess=est.ess)
     bound = float(M.bound_per_row(data, model, 0.0, mf_steps).mean())
     out["avg_log_prob"] = bound - out["log_Z"]
     out["avg_log_prob_lower"] = bound - out["log_Z_upper"]
