@@ -145,17 +145,13 @@ def plan(cfg: CompareConfig, d: dict, device) -> list[dict]:
             stacks.add(("dbm", p.size, p.seed))
             per_epoch = -(-n // cfg.pretrain_batch_size)
             sizes = [784, *cfg.layers]
-            pre = (
-                per_epoch
-                * (
-                    sum(  # the top RBM trains twice --pretrain-epochs (DBMConfig.top_epochs)
-                        once(("rbm", a, b), lambda a=a, b=b: rbm_seconds(a, b, cfg, device)) * (2 if k else 1)
-                        for k, (a, b) in enumerate(zip(sizes, sizes[1:]))
-                    )
-                    * cfg.pretrain_epochs
-                    + once(("dbm", *sizes), lambda: dbm_seconds(sizes, cfg, device)) * cfg.dbm_epochs
-                )
+            dbm_cfg = DBMConfig(layers=cfg.layers, pretrain_epochs=cfg.pretrain_epochs)  # its top RBM's length
+            rbms = sum(
+                once(("rbm", a, b), lambda a=a, b=b: rbm_seconds(a, b, cfg, device))
+                * (dbm_cfg.top_epochs() if k == len(sizes) - 2 else cfg.pretrain_epochs)
+                for k, (a, b) in enumerate(zip(sizes, sizes[1:]))
             )
+            pre = per_epoch * (rbms + once(("dbm", *sizes), lambda: dbm_seconds(sizes, cfg, device)) * cfg.dbm_epochs)
         elif p.pretrained and not p.dbm and not cfg.init and (p.size, p.seed) not in stacks:
             stacks.add((p.size, p.seed))
             deepest = cfg.deepest()

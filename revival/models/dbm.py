@@ -248,6 +248,11 @@ def noise_chains(n: int, ws, bs, generator) -> tuple:
     return tuple(R.sample_bernoulli(torch.sigmoid(b).expand(n, -1).contiguous(), generator) for b in bs)
 
 
+def sample_one_hot(p, generator) -> torch.Tensor:
+    """One draw per row of the categorical probabilities ``p`` [n, k], as one-hot rows in ``p``'s dtype."""
+    return torch.nn.functional.one_hot(torch.multinomial(p, 1, generator=generator)[:, 0], p.shape[1]).to(p.dtype)
+
+
 def uniform_labels(n: int, n_labels: int, generator, like) -> torch.Tensor:
     """``n`` one-hot label rows drawn uniformly (the dtype and device of ``like``)."""
     idx = torch.randint(n_labels, (n,), generator=generator, device=like.device)
@@ -269,10 +274,7 @@ def gibbs_sweep(xs, ws, bs, generator, lab=None) -> tuple:
                 z = z + y @ lab[0]
             xs[l] = R.sample_bernoulli(torch.sigmoid(z), generator)
     if y is not None:
-        p = label_probs(xs[top], lab)
-        xs.append(
-            torch.nn.functional.one_hot(torch.multinomial(p, 1, generator=generator)[:, 0], p.shape[1]).to(p.dtype)
-        )
+        xs.append(sample_one_hot(label_probs(xs[top], lab), generator))
     return tuple(xs)
 
 

@@ -21,6 +21,7 @@ from revival.models.dbm import (
     layer_input,
     mean_field,
     noise_chains,
+    sample_one_hot,
     uniform_labels,
 )
 
@@ -74,12 +75,15 @@ def chain_probabilities(chain, ws, bs, lab=None) -> list:
     top = len(xs) - 1
     soft = None if y is None else label_probs(xs[top], lab) @ lab[0]
     out = list(xs)
-    for start, src in ((1, xs), (2, None)):
-        for l in range(start, len(xs), 2):
-            z = layer_input(l, xs if src is not None else out, ws, bs)
-            if soft is not None and l == top:
-                z = z + soft
-            out[l] = torch.sigmoid(z)
+
+    def probs(l, given):
+        z = layer_input(l, given, ws, bs)
+        return torch.sigmoid(z + soft if soft is not None and l == top else z)
+
+    for l in range(1, len(xs), 2):  # the odd layers given the chains' even states
+        out[l] = probs(l, xs)
+    for l in range(2, len(xs), 2):  # the even hidden layers given those probabilities
+        out[l] = probs(l, out)
     return out if y is None else [*out, y]
 
 
@@ -181,8 +185,7 @@ def doubled_cd_statistics(v, w, b, c, generator, up: float = 1.0, down: float = 
     for _ in range(k):
         hs = R.sample_bernoulli(hk, generator)
         if lab is not None:
-            p = label_probs(hs, lab)
-            yk = torch.nn.functional.one_hot(torch.multinomial(p, 1, generator=generator)[:, 0], p.shape[1]).to(p.dtype)
+            yk = sample_one_hot(label_probs(hs, lab), generator)
         vk = R.sample_bernoulli(torch.sigmoid(down * torch.addmm(b, hs, w)), generator)
         hk = torch.sigmoid(lin(vk, yk))
     n = v.shape[0]
