@@ -527,7 +527,7 @@ def log_prob(
     (``is_lower_bound``); ``method`` "auto" enumerates log Z when the odd layers hold at most 20 units
     (exact, but minutes near that size), "ais" always runs AIS, "exact" insists on enumeration;
     ``raise_examples`` does not apply; ``ais_schedule`` "uniform" spaces its ``ais_betas`` evenly
-    (Salakhutdinov & Hinton 2009: 20,000), "piecewise" as Salakhutdinov & Murray (an RBM always)."""
+    (Salakhutdinov & Hinton 2009: 20,000), "piecewise" as Salakhutdinov & Murray (for an RBM as well)."""
 
     for name, value, least in (("ais_runs", ais_runs, 1), ("ais_betas", ais_betas, 2)):  # one rule for every model
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
@@ -539,6 +539,8 @@ def log_prob(
             " (for a DBN: log_prob(dbn.rbms[k], ...) gives one layer's RBM on its own input)" if what == "DBN" else ""
         )
         raise TypeError(f"log_prob: takes an RBM or a DBM, got a {what}{hint}")
+    if ais_schedule not in AIS_SCHEDULES:
+        raise ValueError(f"ais_schedule: one of {', '.join(AIS_SCHEDULES)}, got {ais_schedule!r}")
     if isinstance(rbm, DBM):
         dev = rbm.w1.device
         data = visible(x, dev, binarize, D.split_seed(seed, "test"), "x").all()
@@ -552,13 +554,16 @@ def log_prob(
                 f"method='exact': a DBM's odd layers must hold at most {M_DBM.MAX_EXACT_UNITS} units to enumerate, "
                 f"this one has {rbm.odd_units}; use 'auto' or 'ais'"
             )
-        if ais_schedule not in AIS_SCHEDULES:
-            raise ValueError(f"ais_schedule: one of {', '.join(AIS_SCHEDULES)}, got {ais_schedule!r}")
         return dbm_log_prob(rbm, data, base, ais_runs, ais_betas, seed, exact=method != "ais", schedule=ais_schedule)
     dev = rbm.weight.device
     data = visible(x, dev, binarize, D.split_seed(seed, "test"), "x")
     base = data if train is None else visible(train, dev, binarize, D.split_seed(seed, "train"), "train")
-    return P.log_prob(rbm, data, base, P.Estimate(method, ais_runs, ais_betas, seed, raise_examples=raise_examples))
+    return P.log_prob(
+        rbm,
+        data,
+        base,
+        P.Estimate(method, ais_runs, ais_betas, seed, raise_examples=raise_examples, ais_schedule=ais_schedule),
+    )
 
 
 # ------------------------------------------------------------------------- experiments

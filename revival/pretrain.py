@@ -303,7 +303,7 @@ def estimate_log_prob(
 ) -> dict:
     """:func:`partition.log_prob` that honours SIGINT/SIGTERM between betas and shows its progress
     (a bar on a terminal, a line every 10% otherwise); ``sandwich``: base_rate, raise_examples,
-    raise_chains, tolerance."""
+    raise_chains, tolerance, ais_schedule."""
     bar = runs.StepProgress(ais_betas - 1, "AIS betas", progress, echo)
     bar_raise = runs.StepProgress(ais_betas - 2, "RAISE betas", progress, echo) if method == "sandwich" else None
     try:
@@ -317,7 +317,7 @@ def estimate_log_prob(
 
 
 def sandwich_options(opts: dict) -> dict:
-    out = {k: opts[k] for k in ("base_rate", "raise_chains", "tolerance") if opts.get(k) is not None}
+    out = {k: opts[k] for k in ("base_rate", "raise_chains", "tolerance", "ais_schedule") if opts.get(k) is not None}
     if opts.get("raise_examples"):
         out["raise_examples"] = opts["raise_examples"]
     return out
@@ -453,7 +453,16 @@ def evaluate_dbm(path, ck: dict, opts: dict, device) -> dict:
         raise ValueError(f"{path}: the model has {model.w1.shape[1]} visible units; {dataset} images have 784")
     train, data = evaluation_data(dataset, binarize, seed, opts, device)
     t0 = time.perf_counter()
-    res = dbm_log_prob(model, data.all(), train.all(), opts["ais_runs"], opts["ais_betas"], seed)
+    res = dbm_log_prob(
+        model,
+        data.all(),
+        train.all(),
+        opts["ais_runs"],
+        opts["ais_betas"],
+        seed,
+        exact=opts["method"] != "ais",  # --method ais runs AIS even where enumeration could
+        schedule=opts.get("ais_schedule") or "piecewise",
+    )
     res.update(
         seconds=time.perf_counter() - t0,
         **evaluation_record(path, opts, dataset, binarize, seed),

@@ -34,6 +34,7 @@ EVALUATE_DEFAULTS = {
     "method": "auto",
     "ais_runs": AIS_RUNS,
     "ais_betas": AIS_BETAS,
+    "ais_schedule": "piecewise",
     "layer": None,
     "raise_examples": 300,
     "raise_chains": 1,

@@ -399,6 +399,10 @@ def test_pretrain_dbm_writes_its_run_and_evaluate_reads_it(tmp_path):
     assert again["avg_log_prob"] == pytest.approx(lp["avg_log_prob"], abs=1e-4)
     bad = invoke("evaluate-rbm", run, "--method", "sandwich")
     assert bad.exit_code == 2 and "RAISE" in bad.output
+    even = invoke(
+        "evaluate-rbm", run, "--method", "ais", "--ais-runs", "20", "--ais-betas", "300", "--ais-schedule", "uniform"
+    )
+    assert even.exit_code == 0 and "ais_schedule  uniform" in even.output, even.output
 
 
 def test_pretrain_dbm_with_three_hidden_layers(tmp_path):
@@ -862,3 +866,8 @@ def test_the_dbm_log_probability_can_space_its_temperatures_evenly():
     assert lp["ais_schedule"] == "uniform" and abs(lp["log_Z"] - exact["log_Z"]) < 0.1
     with pytest.raises(ValueError, match="ais_schedule"):
         revival.log_prob(model, x, method="ais", ais_schedule="even")
+    rbm = revival.RBM(10, 6)  # an RBM's AIS takes the same schedule
+    torch.nn.init.normal_(rbm.weight, 0, 1.0, generator=torch.Generator().manual_seed(1))
+    exact = revival.log_prob(rbm, x)
+    lp = revival.log_prob(rbm, x, method="ais", ais_runs=200, ais_betas=1000, ais_schedule="uniform")
+    assert lp["ais_schedule"] == "uniform" and abs(lp["log_Z"] - exact["log_Z"]) < 0.1

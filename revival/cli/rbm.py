@@ -155,6 +155,13 @@ def pretrain_dbn_cmd(**o):
     help="Intermediate distributions (default: 500 + 4,000 + 10,000 as Salakhutdinov & Murray).",
 )
 @click.option(
+    "--ais-schedule",
+    type=click.Choice(T.AIS_SCHEDULES),
+    default=T.EVALUATE_DEFAULTS["ais_schedule"],
+    help="Spacing of the inverse temperatures: Salakhutdinov & Murray's piecewise one (denser near 1), or "
+    "uniform from 0 to 1 (Salakhutdinov & Hinton 2009 evaluated their DBMs with 20,000 uniform ones).",
+)
+@click.option(
     "--dataset",
     type=click.Choice(T.DATASETS),
     default=None,
@@ -234,6 +241,7 @@ def evaluate_rbm_cmd(path, as_json, **o):
         "ess",
         "ais_runs",
         "ais_betas",
+        "ais_schedule",
         "raise_examples",
         "raise_chains",
         "ais_avg_log_prob_subset",

@@ -301,8 +301,9 @@ class Estimate:
     AIS), exact, ais or sandwich (AIS, then RAISE on the first ``raise_examples`` examples with
     ``raise_chains`` chains each); ``ais_runs`` x ``ais_betas`` for AIS (RAISE uses the same
     schedule), the base-rate model (``base_rate``: clip or pseudo-counts), the ``seed``, the
-    ``tolerance`` in nats under which AIS and RAISE count as agreeing, and the ``batch`` of
-    examples whose free energies are computed at once."""
+    ``tolerance`` in nats under which AIS and RAISE count as agreeing, the ``batch`` of
+    examples whose free energies are computed at once, and the spacing of the inverse temperatures
+    (``ais_schedule``, :func:`betas_of_size`)."""
 
     method: str = "auto"
     ais_runs: int = AIS_RUNS
@@ -313,6 +314,7 @@ class Estimate:
     raise_chains: int = 1
     tolerance: float = SANDWICH_TOLERANCE
     batch: int = 10_000
+    ais_schedule: str = "piecewise"  # betas_of_size's spacing: piecewise, or uniform
 
 
 def log_prob(
@@ -359,7 +361,9 @@ def log_prob(
             raise ValueError("AIS needs --ais-runs >= 1")
         base = base_rate_bias(train.all().mean(0), kind=base_rate)
         gen = torch.Generator(device=W.device).manual_seed(seed)
-        r = ais_log_z(W, b, c, base, ais_runs, betas_of_size(ais_betas, W.device), gen, check, progress)
+        r = ais_log_z(
+            W, b, c, base, ais_runs, betas_of_size(ais_betas, W.device, how.ais_schedule), gen, check, progress
+        )
         res = {
             "method": method,
             "base_rate": base_rate,
@@ -369,6 +373,7 @@ def log_prob(
             "log_Z_base": r.log_z_base,
             "ais_runs": r.n_runs,
             "ais_betas": r.n_betas,
+            "ais_schedule": how.ais_schedule,
             "ess": r.ess,
             "log_Z_lower_markov": r.log_z_lower_markov,
         }
@@ -391,7 +396,16 @@ def log_prob(
         subset = data.batch(slice(0, n))
         gen = torch.Generator(device=W.device).manual_seed(seed + 1)
         rr = raise_log_prob(
-            subset, W, b, c, base, raise_chains, betas_of_size(ais_betas, W.device), gen, check, raise_progress
+            subset,
+            W,
+            b,
+            c,
+            base,
+            raise_chains,
+            betas_of_size(ais_betas, W.device, how.ais_schedule),
+            gen,
+            check,
+            raise_progress,
         )
         ais_subset = avg_log_prob([subset], W, b, c, res["log_Z"], vt)
         gap = ais_subset - rr.avg_log_prob
