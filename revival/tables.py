@@ -42,6 +42,7 @@ EVALUATE_DEFAULTS = {
     "tolerance": 1.0,
 }
 BASE_RATES = ("clip", "pseudo-counts")
+OPTIMIZERS = ("sgd", "cg")
 DROPOUT_SCALINGS = ("inverted", "paper")
 MAX_NORM_LAYERS = ("hidden", "all")
 INIT_SCHEMES = ("auto", "he", "fan-in", "small-gaussian", "standard-uniform", "glorot")

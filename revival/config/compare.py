@@ -163,6 +163,9 @@ class CompareConfig(_Config):
         "layer (Hinton & Salakhutdinov's backpropclassify.m: 5).",
     )
     precision: str = _net("precision")
+    optimizer: str = _net("optimizer")
+    cg_batch_size: int = _net("cg_batch_size")
+    cg_line_searches: int = _net("cg_line_searches")
     # where the points run: one after another here, or as Ray tasks (revival.experiments.executor)
     executor: str = setting(
         "local",
@@ -237,6 +240,14 @@ class CompareConfig(_Config):
                 "--restore-best and --patience choose on the validation images, which --train-on-all trains on; "
                 "leave one out (the choice on validation is a run without --train-on-all)"
             )
+        if self.optimizer == "cg":
+            fixed = [v for v in variants if any(VARIANTS[v].get(k) for k in ("dropout", "max_norm", "weight_decay"))]
+            if fixed or self.precision != "fp32":
+                what = f"the {', '.join(fixed)} variant(s)" if fixed else f"--precision {self.precision}"
+                raise ValueError(
+                    f"--optimizer cg minimises a fixed float32 objective: {what} cannot train that way "
+                    "(leave them out of --variants, or use --optimizer sgd)"
+                )
         if not pretrained and self.init:
             raise ValueError(
                 "--init only applies to the pretrained variants (pretrained, pretrained-dropout); add one to --variants"

@@ -10,6 +10,7 @@ from revival.config.base import (
     POSITIVE,
     POSITIVE_INT,
     PROBABILITY_BELOW_1,
+    ConfigError,
     Range,
     _Config,
     _positive_ints,
@@ -34,7 +35,8 @@ class NetConfig(_Config):
     ``initial_momentum`` to ``final_momentum`` over ``momentum_epochs`` (Srivastava et al. 2014,
     appendix A/B); with ``dampen`` each step is scaled by (1 - momentum) (Hinton et al. 2012); the
     learning rate of epoch e is ``lr * lr_decay ** e``. ``monitor_layers``: per-layer gradient norms and
-    activation statistics each epoch."""
+    activation statistics each epoch. ``optimizer`` "cg": conjugate gradients instead of SGD
+    (:mod:`revival.training.cg`; the learning rate and momentum then do nothing)."""
 
     layers: tuple = setting((1024, 1024), help="Hidden layer sizes, e.g. 1024,1024.")
     activation: str = setting("relu", T.ACTIVATIONS, "Hidden units.")
@@ -78,6 +80,14 @@ class NetConfig(_Config):
         "Epochs at the start of fine-tuning in which a pretrained net trains only its new output "
         "layer (Hinton & Salakhutdinov's backpropclassify.m: 5).",
     )
+    optimizer: str = setting(
+        "sgd",
+        T.OPTIMIZERS,
+        "sgd: minibatch SGD with momentum; cg: conjugate gradients, a few line searches on batches of "
+        "--cg-batch-size, as Salakhutdinov & Hinton fine-tuned their DBMs (no dropout, max-norm or weight decay).",
+    )
+    cg_batch_size: int = setting(10_000, POSITIVE_INT, "Examples per conjugate-gradient batch (--optimizer cg).")
+    cg_line_searches: int = setting(3, POSITIVE_INT, "Line searches on each batch (--optimizer cg).")
     eval_every: int = setting(
         1,
         POSITIVE_INT,
@@ -111,6 +121,15 @@ class NetConfig(_Config):
     def __post_init__(self):
         object.__setattr__(self, "layers", _positive_ints("NetConfig", "layers", self.layers))
         self._check()
+        if self.optimizer == "cg":
+            on = [n for n in ("input_dropout", "hidden_dropout", "weight_decay") if getattr(self, n)]
+            on += ["max_norm"] if self.max_norm is not None else []
+            on += ["precision bf16"] if self.precision != "fp32" else []
+            if on:
+                raise ConfigError(
+                    "NetConfig.optimizer",
+                    f"cg minimises a fixed float32 objective; it takes no {', '.join(on)} (use sgd)",
+                )
 
     def momentum_at(self, epoch: int) -> float:
         if self.momentum_epochs <= 0 or epoch >= self.momentum_epochs:

@@ -56,8 +56,8 @@ def layout() -> dict:
 def bf16_hint(cfg: CompareConfig, device) -> str | None:
     """For a long float32 run on a device that multiplies bfloat16 fast (probed at the first layer's
     product shape), one line saying that ``--precision bf16`` exists and what it did on a full run."""
-    if cfg.precision != "fp32" or all(VARIANTS[v].get("classic") for v in cfg.variants):
-        return None  # bf16 changes the nets' products only
+    if cfg.precision != "fp32" or cfg.optimizer == "cg" or all(VARIANTS[v].get("classic") for v in cfg.variants):
+        return None  # bf16 changes the nets' products only, and conjugate gradients stay in float32
     first = cfg.deepest()
     p = precision.probe(torch.device(device), (cfg.batch_size, 784, first[0] if first else 10))
     if p["ratio"] < precision.FAST_ENOUGH:

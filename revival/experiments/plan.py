@@ -27,7 +27,8 @@ from revival.presets import VARIANTS
 from revival.runs import duration
 from revival.training.dbm_train import joint_trainer
 from revival.training.layerwise import new_rbm
-from revival.training.train import ClassifierTrainer, evaluate_classifier
+from revival.training.netfit import classifier_trainer, update_rows
+from revival.training.train import evaluate_classifier
 
 PROBE_BATCHES = 8  # timed, after as many again to warm up
 
@@ -40,7 +41,9 @@ def _timed(fn) -> float:
 
 
 def net_seconds(cfg: NetConfig, x: D.Visible, y: torch.Tensor, device) -> float:
-    """Seconds of one weight update of the net ``cfg`` (with its dropout and precision), measured here."""
+    """Seconds of one weight update of the net ``cfg`` (with its dropout and precision), measured here;
+    with conjugate gradients, of one batch's line searches (timed on the probe's rows as one batch and
+    scaled to ``cg_batch_size`` rows, as its cost grows with them)."""
     cfg = cfg.replace(freeze_pretrained_epochs=0)  # every layer trains
     model = seeded_mlp([x.data.shape[1], *cfg.layers, 10], cfg.activation, 0).to(device)
     model.input_dropout, model.hidden_dropout, model.dropout_type = (
@@ -48,12 +51,14 @@ def net_seconds(cfg: NetConfig, x: D.Visible, y: torch.Tensor, device) -> float:
         cfg.hidden_dropout,
         cfg.dropout_type,
     )
-    trainer = ClassifierTrainer(
-        model, cfg, torch.Generator(device=device).manual_seed(0), torch.Generator(device=device).manual_seed(1)
-    )
     n = min(len(x), PROBE_BATCHES * cfg.batch_size)
     sub, ys = D.Visible(x.data[:n], x.scale), y[:n]
-    return _timed(lambda: trainer.train_epoch(sub, ys, 0)["loss"].item()) / -(-n // cfg.batch_size)
+    probe = cfg.replace(cg_batch_size=n) if cfg.optimizer == "cg" else cfg
+    trainer = classifier_trainer(
+        model, probe, torch.Generator(device=device).manual_seed(0), torch.Generator(device=device).manual_seed(1)
+    )
+    seconds = _timed(lambda: trainer.train_epoch(sub, ys, 0)["loss"].item())
+    return seconds * cfg.cg_batch_size / n if cfg.optimizer == "cg" else seconds / -(-n // cfg.batch_size)
 
 
 def eval_seconds(sizes, activation, x: D.Visible, y: torch.Tensor, device) -> float:
@@ -117,14 +122,14 @@ def plan(cfg: CompareConfig, d: dict, device) -> list[dict]:
         net = cfg.net_config(p, epochs)
         sizes = [784, *net.layers, 10]
         dropout = net.input_dropout > 0 or net.hidden_dropout > 0
-        key = (tuple(sizes), net.activation, dropout, net.dropout_type)
+        key = (tuple(sizes), net.activation, dropout, net.dropout_type, net.optimizer)
         if key not in cache:
             cache[key] = (
                 net_seconds(net, probe, probe_y, device),
                 eval_seconds(sizes, net.activation, x_test, y_test, device) / len(y_test),
             )
         per_update, per_image_eval = cache[key]
-        updates = epochs * -(-n // cfg.batch_size)
+        updates = epochs * -(-n // update_rows(net))
         every = net.eval_every
         evaluations = math.ceil(epochs / every)
         eval_images = min(n, cfg.eval_train_size) + n_valid + len(y_test)
@@ -132,7 +137,7 @@ def plan(cfg: CompareConfig, d: dict, device) -> list[dict]:
         mc = cfg.mc_samples if dropout else 0  # the Monte-Carlo test error at the end: one pass per mask
         seconds += mc * len(y_test) * per_image_eval * (2 if cfg.retrain_on_full else 1)
         if cfg.retrain_on_full:  # a second phase: a fresh net on train + valid, the same number of updates
-            retrain_epochs = max(1, round(updates / -(-(n + n_valid) // cfg.batch_size)))
+            retrain_epochs = max(1, round(updates / -(-(n + n_valid) // update_rows(net))))
             every = cfg.eval_interval(retrain_epochs)
             seconds += updates * per_update + math.ceil(retrain_epochs / every) * eval_images * per_image_eval
             epochs, updates, evaluations = (

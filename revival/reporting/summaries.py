@@ -80,8 +80,12 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
     else:
         used = (
             f"{o['dataset']}, {sizes} training images, 784-{'-'.join(map(str, o['layers']))}-10"
-            f"{'' if o.get('activations') else ' ' + o['activation']}, {o['epochs']} epochs, batch {o['batch_size']}, "
-            f"lr {o['lr']:g}"
+            f"{'' if o.get('activations') else ' ' + o['activation']}, {o['epochs']} epochs, "
+            + (
+                f"conjugate gradients ({o['cg_line_searches']} line searches on each batch of {o['cg_batch_size']:,})"
+                if o.get("optimizer") == "cg"
+                else f"batch {o['batch_size']}, lr {o['lr']:g}"
+            )
         )
     own = o.get("variant_options") or {}
     if own:  # a variant's own settings, not the shared ones above (e.g. --variant-lr baseline=1)

@@ -32,6 +32,21 @@ NOISE_SEED_OFFSET = 7_777_777  # the dropout masks' generator: seed + this (the 
 NO_VALIDATION = "no validation split"  # what a run that trains on its validation images reports instead
 
 
+def classifier_trainer(model, cfg, generator: torch.Generator, noise: torch.Generator):
+    """The trainer ``cfg.optimizer`` names: minibatch SGD (:class:`~revival.training.train.ClassifierTrainer`)
+    or conjugate gradients (:class:`~revival.training.cg.CGTrainer`)."""
+    if cfg.optimizer == "cg":
+        from revival.training.cg import CGTrainer
+
+        return CGTrainer(model, cfg, generator, noise)
+    return ClassifierTrainer(model, cfg, generator, noise)
+
+
+def update_rows(cfg) -> int:
+    """The examples behind one weight update: a minibatch, or a conjugate-gradient batch."""
+    return cfg.cg_batch_size if cfg.optimizer == "cg" else cfg.batch_size
+
+
 class Selection:
     """Model selection on the validation error, as Keras' ``EarlyStopping(monitor="val_error",
     mode="min", min_delta=0)`` does it: an evaluation improves on the best only when strictly lower
@@ -118,8 +133,8 @@ class NetFit:
         self.eval_every, self.monitor_x, self.echo, self.name = eval_every, monitor_x, echo, name
         self.folder = None if folder is None else Path(folder)
         device = next(model.parameters()).device
-        self.per_epoch = -(-len(x) // cfg.batch_size)  # weight updates an epoch
-        self.trainer = ClassifierTrainer(
+        self.per_epoch = -(-len(x) // update_rows(cfg))  # weight updates an epoch
+        self.trainer = classifier_trainer(
             model,
             cfg,
             torch.Generator(device=device).manual_seed(seed),
@@ -232,8 +247,9 @@ class NetFit:
                 w.add_scalar(k, v, epoch + 1)
             for k, a in enumerate(acts, 1):
                 w.add_histogram(f"activation/layer_{k}", a, epoch + 1)
-            w.add_scalar("train/lr", cfg.lr_at(epoch), epoch + 1)
-            w.add_scalar("train/momentum", cfg.momentum_at(epoch), epoch + 1)
+            if cfg.optimizer == "sgd":  # conjugate gradients have neither
+                w.add_scalar("train/lr", cfg.lr_at(epoch), epoch + 1)
+                w.add_scalar("train/momentum", cfg.momentum_at(epoch), epoch + 1)
             w.flush()
         if self.folder is not None:
             runs.save_epoch(self.folder, None, self.state(epoch + 1, vals))
