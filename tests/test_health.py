@@ -52,6 +52,19 @@ def test_the_collapsed_dbm_a_new_user_met_ends_with_warnings(tmp_path):
         assert w in r.output and w in md
 
 
+def test_a_healthy_small_dbm_ends_without_warnings(tmp_path):
+    """The README's small DBM (20 pretraining and 20 joint epochs on the sample) keeps its top layer
+    informative, and its samples, from chains started at training images, are not all alike (from its
+    biases they were: slow mixing, not a collapse)."""
+    r = invoke(
+        "pretrain-dbm", "--dataset", "mnist-sample", "--layers", "100,100", "--pretrain-epochs", 20, "--epochs", 20,
+        "--ais-betas", 1000, "--ais-runs", 20, "--no-progress", "--threads", 1, "--logdir", tmp_path,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    summary = json.loads((only_run(tmp_path, "pretrain-dbm") / "summary.json").read_text())
+    assert summary["warnings"] == [], summary["warnings"]
+
+
 def test_collapse_warnings_compare_the_last_joint_epoch_with_the_first():
     from revival.training.dbm_train import collapse_warnings, drifting_layers
 

@@ -175,13 +175,15 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
 
 def dbm_warnings(model, x_train, x_test, lp: dict | None, seed: int) -> list[str]:
     """The end-of-run checks of :mod:`revival.training.health`: the bound against the base-rate model's on the same
-    test images, AIS's effective sample size, and 100 samples after 200 Gibbs sweeps."""
+    test images, AIS's effective sample size, and 100 chains started from training images after 200 Gibbs
+    sweeps (from data a healthy DBM's chains stay apart, where chains from its biases may all fall into
+    one mode before they mix; a collapsed one's gather in one mode either way)."""
     from revival.training.health import base_rate_log_prob, degenerate_warnings  # here: the CLI starts without torch
 
     value = base = None
     if lp and "avg_log_prob" in lp:
         value, base = lp["avg_log_prob"], base_rate_log_prob(x_train, x_test)
-    samples = model.sample(100, gibbs_steps=200, seed=seed)
+    samples = model.sample(100, gibbs_steps=200, seed=seed, start=x_train[:100])
     return degenerate_warnings(value, base, (lp or {}).get("ess"), (lp or {}).get("ais_runs"), samples, "DBM")
 
 

@@ -21,6 +21,7 @@ from revival.config.base import (
     defaults,
     setting,
 )
+from revival.config.dbm import DBMConfig
 from revival.config.net import NetConfig
 from revival.presets import PRESETS, PRETRAINED_ACTIVATION, VARIANT_OPTION_KEYS, VARIANTS, hidden_layers
 
@@ -145,7 +146,11 @@ class CompareConfig(_Config):
         "dbm-pretrained variants: epochs of joint PCD training of the DBM after its two pretraining "
         "RBMs (--pretrain-epochs for the bottom one, twice that for the top one).",
     )
-    dbm_lr: float = setting(0.0003, POSITIVE, "dbm-pretrained variants: learning rate of the DBM's joint training.")
+    dbm_lr: float = setting(
+        DBMConfig.lr,  # one default with pretrain-dbm: the authors' rate, annealed as DBMConfig says
+        POSITIVE,
+        "dbm-pretrained variants: learning rate of the DBM's joint training (annealed per update as pretrain-dbm's).",
+    )
     dbm_init: str | None = setting(
         None,
         help="dbm-pretrained variants: start from this DBM (a pretrain-dbm run folder or its model.pt, e.g. one "

@@ -94,11 +94,20 @@ class DBM(nn.Module):
         return R._like(v, mean_field(R._tensor(v, self.w1), *self.params(), steps=steps)[-1])
 
     @torch.no_grad()
-    def sample(self, n: int = 100, gibbs_steps: int = 1000, seed: int = 0):
-        """``n`` fantasies P(v = 1 | h1) after ``gibbs_steps`` sweeps from noise, as a numpy array."""
+    def sample(self, n: int = 100, gibbs_steps: int = 1000, seed: int = 0, start=None):
+        """``n`` fantasies P(v = 1 | h1) after ``gibbs_steps`` sweeps, as a numpy array: from noise (each
+        layer's biases), or with ``start`` (rows of pixel values in [0, 1], binarised here; ``n`` of
+        them are used, repeated if fewer) from those images passed up (:func:`passed_up_chains`)."""
         R.sampling_args(n, gibbs_steps, seed)
         g = torch.Generator(device=self.w1.device).manual_seed(seed)
-        chain = noise_chains(n, *self.params(), generator=g)
+        if start is None:
+            chain = noise_chains(n, *self.params(), generator=g)
+        else:
+            v = torch.as_tensor(start, dtype=self.w1.dtype, device=self.w1.device).reshape(-1, self.w1.shape[1])
+            if len(v) == 0:
+                raise ValueError("sample: start holds no rows")
+            v = R.sample_bernoulli(v[torch.arange(n, device=v.device) % len(v)].clamp(0, 1), g)
+            chain = passed_up_chains(v, *self.params(), generator=g)
         lab = self.label_params()
         if lab is not None:  # the labels too, uniform to start
             chain = (*chain, uniform_labels(n, self.n_labels, g, self.w1))
@@ -246,6 +255,20 @@ def variational_bound(v, mus, ws, bs, log_z: float = 0.0):
 def noise_chains(n: int, ws, bs, generator) -> tuple:
     """``n`` Gibbs chains (v, h_1, .., h_L) started from each layer's biases alone."""
     return tuple(R.sample_bernoulli(torch.sigmoid(b).expand(n, -1).contiguous(), generator) for b in bs)
+
+
+def passed_up_chains(v, ws, bs, generator) -> tuple:
+    """Gibbs chains (v, h_1, .., h_L) started from the binary rows ``v``, each hidden layer sampled from
+    the bottom-up pass that :func:`mean_field` starts from (doubled input below the top layer,
+    sigmoid(c_l + 2 W_l x_(l-1)); the top one sigmoid(c_L + W_L x_(L-1))). With ``v`` uniform random
+    pixels this is how the authors' dbm_mf.m starts its 100 chains (``data = round(rand(100, numdims))``
+    passed up with ``2*vishid``); with training images, chains that start from the data."""
+    xs = [v]
+    top = len(ws)
+    for l in range(1, top + 1):
+        z = torch.addmm(bs[l], xs[-1], ws[l - 1].t(), alpha=2.0 if l < top else 1.0)
+        xs.append(R.sample_bernoulli(torch.sigmoid(z), generator))
+    return tuple(xs)
 
 
 def sample_one_hot(p, generator) -> torch.Tensor:

@@ -21,23 +21,10 @@ from revival.models.dbm import (
     layer_input,
     mean_field,
     noise_chains,
+    passed_up_chains,
     sample_one_hot,
     uniform_labels,
 )
-
-
-def passed_up_chains(v, ws, bs, generator) -> tuple:
-    """Gibbs chains (v, h_1, .., h_L) started from the binary rows ``v``, each hidden layer sampled from
-    the bottom-up pass that :func:`mean_field` starts from (doubled input below the top layer,
-    sigmoid(c_l + 2 W_l x_(l-1)); the top one sigmoid(c_L + W_L x_(L-1))). With ``v`` uniform random
-    pixels this is how the authors' dbm_mf.m starts its 100 chains (``data = round(rand(100, numdims))``
-    passed up with ``2*vishid``); with training images, chains that start from the data."""
-    xs = [v]
-    top = len(ws)
-    for l in range(1, top + 1):
-        z = torch.addmm(bs[l], xs[-1], ws[l - 1].t(), alpha=2.0 if l < top else 1.0)
-        xs.append(R.sample_bernoulli(torch.sigmoid(z), generator))
-    return tuple(xs)
 
 
 def chains_from(start: str, n: int, ws, bs, generator, data=None, n_labels: int = 0) -> tuple:

@@ -11,7 +11,9 @@ writes into summary.md, with what to change. Pure functions on numbers and array
   (more betas or runs).
 - **All samples alike.** Fantasies that barely differ from each other (mean over pixels of the
   standard deviation across samples under 0.02) are the sign of chains stuck in one mode, as in a
-  collapsed DBM, whatever the other monitors say.
+  collapsed DBM, whatever the other monitors say. pretrain-dbm starts these chains from different
+  training images, so that slow mixing alone (chains from the biases all falling into one mode before
+  they mix, as a healthy small DBM's do) does not read as a collapse.
 """
 
 from __future__ import annotations
