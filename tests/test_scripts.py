@@ -100,3 +100,57 @@ def test_bench_floor_counts_each_loops_matrix_work_as_the_formulas_do():
     assert 0 <= int(rows["rbm-cd1-monitored"][1]) - int(rows["rbm-cd1"][1]) <= 10
     for cells in rows.values():  # the time shares of the profiled epoch add up
         assert sum(float(c.strip().rstrip("%")) for c in cells[3:8]) == pytest.approx(100, abs=3)
+
+
+def test_dbm_trend_figure_tables_the_copies_and_draws_them(tmp_path):
+    from helpers import invoke, only_run
+
+    r = invoke(
+        "pretrain-dbm", "--dataset", "mnist-sample", "--train-size", 300, "--layers", "16,8", "--pretrain-epochs", 1,
+        "--epochs", 2, "--ais-runs", 0, "--no-progress", "--logdir", tmp_path,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    run = only_run(tmp_path, "pretrain-dbm")
+    ais = tmp_path / "e2.json"
+    ais.write_text(
+        json.dumps(
+            {
+                "avg_log_prob": -150.0,
+                "avg_log_prob_lower": -151.5,
+                "avg_log_prob_upper": "inf",
+                "ess": 7.5,
+                "ais_runs": 100,
+            }
+        )
+    )
+    runs = []
+    for name, optimizer, err in (("sgd", "sgd", 0.0123), ("cg", "cg", 0.0111)):
+        ft = tmp_path / name
+        ft.mkdir()
+        (ft / "config.json").write_text(json.dumps({"command": "compare-dropout", "options": {"optimizer": optimizer}}))
+        (ft / "summary.json").write_text(json.dumps({"rows": [{"variant": "dbm-pretrained", "test_error": err}]}))
+        runs += ["--finetune", f"2={ft}"]
+    out_png = tmp_path / "trend.png"
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPTS / "dbm_trend_figure.py"),
+            str(run),
+            "--ais",
+            f"2={ais}",
+            *runs,
+            "--out",
+            str(out_png),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "| 2 | -150.00 | [-151.50, inf] | 7.5 of 100 | 1.23 (sgd), 1.11 (cg) |" in out.stdout
+    assert out_png.stat().st_size > 10_000
+    bad = subprocess.run(
+        [sys.executable, str(SCRIPTS / "dbm_trend_figure.py"), str(run), "--ais", str(ais)],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode != 0 and "expected EPOCH=PATH" in bad.stderr
