@@ -403,6 +403,9 @@ def test_pretrain_dbm_writes_its_run_and_evaluate_reads_it(tmp_path):
         "evaluate-rbm", run, "--method", "ais", "--ais-runs", "20", "--ais-betas", "300", "--ais-schedule", "uniform"
     )
     assert even.exit_code == 0 and "ais_schedule  uniform" in even.output, even.output
+    base = invoke("evaluate-rbm", run / "composed.pt", "--json")  # the DBM before joint training
+    assert base.exit_code == 0, base.output
+    assert json.loads(base.output.strip().splitlines()[-1])["avg_log_prob"] != pytest.approx(lp["avg_log_prob"])
 
 
 def test_pretrain_dbm_with_three_hidden_layers(tmp_path):

@@ -12,6 +12,7 @@ import importlib
 
 _OWNER = {
     "Diverged": "folder",
+    "COMPOSED_FILE": "folder",
     "EXTENDABLE": "folder",
     "EpochBar": "progress",
     "EpochClock": "console",

@@ -28,6 +28,7 @@ STATUS_DIVERGED, STATUS_INTERRUPTED, STATUS_FAILED = "diverged", "interrupted", 
 STATUS_KILLED = "killed"  # left "running" by a process that died without recording how it ended
 
 MODEL_FILE, STATE_FILE, RESULT_FILE = "model.pt", "state.pt", "result.json"
+COMPOSED_FILE = "composed.pt"  # a DBM as its pretraining RBMs composed it, before joint training (its baseline)
 
 # commands (and library fits) whose finished runs a resume with more epochs extends
 EXTENDABLE = ("pretrain-rbm", "pretrain-dbn", "pretrain-dbm", "fit-net")

@@ -259,7 +259,8 @@ class RunSink:
     """Writes a DBM run into its folder after every epoch: TensorBoard scalars (``pretrain/<phase>/...``,
     ``dbm/...``), images (``dbm/samples``: P(v | h1) of the persistent chains; ``dbm/filters``: rows of
     W1), ``state.pt`` for resume and, once the DBM exists, ``model.pt`` (``revival.dbm.v1``), and one
-    console line."""
+    console line; ``composed.pt`` (the same format) when joint training starts: the DBM its pretraining
+    made, for the bound at 0 joint epochs."""
 
     def __init__(self, path, config: dict, echo=print, writer=None, preprocessing: dict | None = None):
         self.path, self.config, self.echo, self.w = Path(path), config, echo, writer
@@ -270,6 +271,8 @@ class RunSink:
         """A phase starts (or resumes): a clock of its own, as a joint epoch costs several pretraining ones."""
 
         self.clock = runs.EpochClock(fit.epoch, fit.epochs_of(fit.phase))
+        if fit.phase == "joint" and fit.epoch == 0:  # the pretraining's DBM, kept as the joint training's baseline
+            runs.save_torch(self.path / runs.COMPOSED_FILE, fit.model.checkpoint(self.config, self.preprocessing))
 
     def epoch(self, fit: DBMFit, row: dict):
 
