@@ -277,8 +277,8 @@ def fit_dbm(x, config=None, *, y=None, x_valid=None, logger: RunLogger | None = 
         onehot = torch.nn.functional.one_hot(idx, max(2, int(idx.max()) + 1)).float()
     elif y is not None:
         raise ValueError("y: labels train only a DBM with label units (DBMConfig(labels=True))")
-        if valid.shape[1] != data.shape[1]:
-            raise ValueError(f"x_valid: {valid.shape[1]} columns, x has {data.shape[1]}")
+    if valid is not None and valid.shape[1] != data.shape[1]:
+        raise ValueError(f"x_valid: {valid.shape[1]} columns, x has {data.shape[1]}")
     sizes = [data.shape[1], *cfg.layers]
     fits("DBMConfig.layers", layered_floats(sizes, 4 * cfg.chains), f"a {'-'.join(map(str, sizes))} DBM")
     fit = DBMFit(data, valid, cfg, device, onehot)

@@ -175,6 +175,14 @@ def test_fit_net_checks_its_labels_and_splits_before_training(sample):
             revival.fit_net(sample.x_train, sample.y_train, cfg, **{split: (sample.x_test[:, :100], sample.y_test)})
 
 
+def test_fit_dbm_checks_its_validation_rows_before_training(sample):
+    from revival.config import DBMConfig
+
+    cfg = DBMConfig(layers=(8, 8), pretrain_epochs=1, epochs=1, device="cpu")
+    with pytest.raises(ValueError, match="x_valid: 100 columns, x has 784"):
+        revival.fit_dbm(sample.x_train[:100], cfg, x_valid=sample.x_test[:50, :100])
+
+
 def test_log_prob_refuses_an_empty_ais_for_every_model(sample):
     from revival.config import DBMConfig
 
