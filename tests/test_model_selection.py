@@ -113,6 +113,7 @@ def test_a_run_on_its_validation_images_says_it_has_no_validation_split(tmp_path
     row = json.loads((run / "summary.json").read_text())["rows"][0]
     assert row["best_valid_epoch"] == NO_VALIDATION == row["test_error_at_best_valid"]
     assert f"| {NO_VALIDATION} |" in (run / "summary.md").read_text()
+    assert "valid (trained on) err" in r.output and " valid err" not in r.output  # the console says so too
     for flag in (["--patience", 3], ["--restore-best"]):
         r = invoke("compare-dropout", *TINY, "--epochs", 1, "--train-on-all", *flag, "--logdir", tmp_path / "x")
         assert r.exit_code == 2 and "which --train-on-all trains on" in r.output

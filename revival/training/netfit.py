@@ -255,7 +255,8 @@ class NetFit:
             runs.save_epoch(self.folder, None, self.state(epoch + 1, vals))
         self.last = vals
         if self.echo is not None:
-            errs = "  ".join(f"{s} err {100 * vals[f'error/{s}']:.2f}%" for s in self.evals)
+            said = {"valid": "valid" if self.validated else "valid (trained on)"}  # no held-out split then
+            errs = "  ".join(f"{said.get(s, s)} err {100 * vals[f'error/{s}']:.2f}%" for s in self.evals)
             loss = f"  test loss {vals['loss/test']:.4f}" if "loss/test" in vals else ""
             self.echo(f"[{self.name}] epoch {epoch + 1}/{cfg.epochs}  {errs}{loss}  {self.clock.lap(epoch + 1)}")
             if self.stopped:
