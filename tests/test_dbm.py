@@ -565,6 +565,8 @@ def test_compare_dropout_dbm_variants_train_the_dbm_once_and_resume_from_it(tmp_
     assert set(rows) == {"baseline", "dbm-pretrained", "dbm-pretrained-dropout"}
     assert rows["dbm-pretrained"]["pretrained"] and not rows["baseline"]["pretrained"]
     assert not (run / "dbm-n300-s0" / "state.pt").exists()  # finished: no resume state left
+    assert (run / "dbm-n300-s0" / "composed.pt").is_file()  # the DBM before its joint training
+    assert "the DBM variants' input adds q(h2 | v): 800 numbers" in (run / "summary.md").read_text()
     bad = invoke(*args[:-2], "--logdir", tmp_path / "x", "--layers", "32,16,8")
     assert bad.exit_code == 2 and "two-hidden-layer DBM" in bad.output
     plan = invoke(*args[:-2], "--logdir", tmp_path / "y", "--plan")

@@ -80,7 +80,13 @@ def summary_markdown(run, summary: dict, preset: Preset) -> str:
     else:
         used = (
             f"{o['dataset']}, {sizes} training images, 784-{'-'.join(map(str, o['layers']))}-10"
-            f"{'' if o.get('activations') else ' ' + o['activation']}, {o['epochs']} epochs, "
+            f"{'' if o.get('activations') else ' ' + o['activation']}"
+            + (
+                f" (the DBM variants' input adds q(h2 | v): {784 + o['layers'][-1]:,} numbers)"
+                if any(VARIANTS[v].get("dbm") for v in o["variants"])
+                else ""
+            )
+            + f", {o['epochs']} epochs, "
             + (
                 f"conjugate gradients ({o['cg_line_searches']} line searches on each batch of {o['cg_batch_size']:,})"
                 if o.get("optimizer") == "cg"
