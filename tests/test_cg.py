@@ -143,3 +143,33 @@ def test_compare_dropout_fine_tunes_by_cg_and_says_so(tmp_path):
     assert "conjugate gradients (3 line searches on each batch of 500)" in (run / "summary.md").read_text()
     assert "bfloat16" not in r.output  # no hint at a precision CG refuses
     assert json.loads((run / "config.json").read_text())["options"]["optimizer"] == "cg"
+
+
+def test_a_batch_stops_when_its_evaluations_are_spent_and_keeps_the_best_point(monkeypatch):
+    """minimize.m allows 20 evaluations per line search; here 1 per search and 3 searches: at most 4
+    evaluations, and the net ends at the evaluated point of lowest summed loss (computed in float64)."""
+    import copy
+
+    x, y = blobs()
+    model, tr = trainer([12, 6, 3], cg_batch_size=300, cg_line_searches=3)
+    monkeypatch.setattr(cg, "EVALS_PER_SEARCH", 1)
+    thetas = []
+    real = cg.set_flat_
+
+    def spy(params, theta):
+        thetas.append(np.array(theta, copy=True))
+        real(params, theta)
+
+    monkeypatch.setattr(cg, "set_flat_", spy)
+    tr.train_epoch(x, y, 0)
+    evaluated, final = thetas[:-1], thetas[-1]  # the last call writes the chosen point back
+
+    def summed_loss(theta):
+        m = copy.deepcopy(model).double()
+        real(list(m.parameters()), theta)
+        with torch.no_grad():
+            return float(loss_fn(m(x.all().double()), y, reduction="sum"))
+
+    assert len(evaluated) == 4  # spent, not finished
+    assert np.array_equal(final, min(evaluated, key=summed_loss))
+    assert np.allclose(cg.flat(list(model.parameters())), final.astype(np.float32))  # the float32 net took it

@@ -250,7 +250,7 @@ class CompareConfig(_Config):
             if fixed or self.precision != "fp32":
                 what = f"the {', '.join(fixed)} variant(s)" if fixed else f"--precision {self.precision}"
                 raise ValueError(
-                    f"--optimizer cg minimises a fixed float32 objective: {what} cannot train that way "
+                    f"--optimizer cg minimises a fixed objective (in float64): {what} cannot train that way "
                     "(leave them out of --variants, or use --optimizer sgd)"
                 )
         if not pretrained and self.init:

@@ -128,7 +128,7 @@ class NetConfig(_Config):
             if on:
                 raise ConfigError(
                     "NetConfig.optimizer",
-                    f"cg minimises a fixed float32 objective; it takes no {', '.join(on)} (use sgd)",
+                    f"cg minimises a fixed objective (in float64); it takes no {', '.join(on)} (use sgd)",
                 )
 
     def momentum_at(self, epoch: int) -> float:
