@@ -380,8 +380,8 @@ PRESETS = {
         "released code does (revival.config.DBMConfig's defaults, each with its file and line: the top RBM twice "
         "as long as the bottom one with a CD-k ramp, the joint rate annealed per update, fresh binary samples, "
         "chains from random images); the net's input adds q(h2 | v) after 50 mean-field rounds. The authors "
-        "fine-tune by conjugate gradients (3 line searches on batches of 10,000), revival by SGD: a deviation "
-        "whose effect is not measured here. pretrain_init_std and pretrain_visible_bias_init are the DBN "
+        "fine-tune by conjugate gradients (3 line searches on batches of 10,000; --optimizer cg here), this preset "
+        "by SGD; from one DBM the two were within noise of each other (docs/dbm.md). pretrain_init_std and pretrain_visible_bias_init are the DBN "
         "variants' settings; the DBM's RBMs start as DBMConfig says.",
         sources={
             "layers": "paper: the 784-500-1000 MNIST DBM (S)",
