@@ -271,7 +271,7 @@ class RunSink:
         """A phase starts (or resumes): a clock of its own, as a joint epoch costs several pretraining ones."""
 
         self.clock = runs.EpochClock(fit.epoch, fit.epochs_of(fit.phase))
-        if fit.phase == "joint" and fit.epoch == 0:  # the pretraining's DBM, kept as the joint training's baseline
+        if fit.phase == "joint" and fit.epoch == 0 and fit.model is not None:  # the baseline of the joint training
             runs.save_torch(self.path / runs.COMPOSED_FILE, fit.model.checkpoint(self.config, self.preprocessing))
 
     def epoch(self, fit: DBMFit, row: dict):
