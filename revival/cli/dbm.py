@@ -127,7 +127,7 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
                 ais_betas=opts["ais_betas"],
                 seed=opts["seed"],
                 binarize=D.evaluated_as(cfg.binarize),
-                ais_schedule=opts["ais_schedule"],
+                ais_schedule=opts.get("ais_schedule", "piecewise"),
             )
             summary["log_prob"] = lp
             click.echo(log_prob_line(lp))
