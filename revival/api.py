@@ -52,7 +52,7 @@ from revival.models.dbm import DBM
 from revival.models.mlp import seeded_mlp
 from revival.runs.progress import EpochBar, set_threads, wanted
 from revival.saved import load, save
-from revival.tables import AIS_BETAS, AIS_RUNS, AIS_SCHEDULES
+from revival.tables import AIS_BETAS, AIS_RUNS, AIS_SCHEDULE, AIS_SCHEDULES
 from revival.training.dbm_train import DBMFit, RunSink
 from revival.training.dbm_train import log_prob as dbm_log_prob
 from revival.training.layerwise import (
@@ -511,7 +511,7 @@ def log_prob(
     seed: int = 0,
     binarize: str = "none",
     raise_examples: int = 300,
-    ais_schedule: str = "piecewise",
+    ais_schedule: str = AIS_SCHEDULE,
 ) -> dict:
     """The average log-probability of the rows of ``x`` under ``rbm``, in nats: exact when the RBM is
     small enough to enumerate (``method="auto"``), else AIS (Salakhutdinov & Murray 2008) with the

@@ -12,6 +12,7 @@ from typing import Callable
 
 from revival import data as D
 from revival import runs
+from revival import tables as T
 from revival.api import RunLogger, fit_dbn, fit_rbm
 from revival.config import DBNConfig, RBMConfig, per_layer
 from revival.models import dbn as DBN
@@ -461,7 +462,7 @@ def evaluate_dbm(path, ck: dict, opts: dict, device) -> dict:
         opts["ais_betas"],
         seed,
         exact=opts["method"] != "ais",  # --method ais runs AIS even where enumeration could
-        schedule=opts.get("ais_schedule") or "piecewise",
+        schedule=opts.get("ais_schedule") or T.AIS_SCHEDULE,
     )
     res.update(
         seconds=time.perf_counter() - t0,

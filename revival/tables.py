@@ -29,12 +29,13 @@ AIS_RUNS, AIS_BETAS = 100, 14_501
 # AIS's inverse temperatures: Salakhutdinov & Murray 2008's piecewise spacing (denser near 1), or evenly
 # spaced from 0 to 1 (Salakhutdinov & Hinton 2009 evaluate their DBMs with 20,000 of them)
 AIS_SCHEDULES = ("piecewise", "uniform")
+AIS_SCHEDULE = AIS_SCHEDULES[0]  # the default spacing: Salakhutdinov & Murray's piecewise one
 EVALUATE_DEFAULTS = {
     "split": "test",
     "method": "auto",
     "ais_runs": AIS_RUNS,
     "ais_betas": AIS_BETAS,
-    "ais_schedule": "piecewise",
+    "ais_schedule": AIS_SCHEDULE,
     "layer": None,
     "raise_examples": 300,
     "raise_chains": 1,

@@ -46,11 +46,6 @@ def pairs(items: list[str], what: str) -> list[tuple[int, str]]:
     return sorted(out, key=lambda p: p[0])  # by epoch, the command line's order within one
 
 
-def number(x) -> float:
-    """A bound from the JSON, where an infinite one is the string "inf" or "-inf"."""
-    return float(x)
-
-
 def finetune_error(run: Path) -> tuple[float, str]:
     """The dbm-pretrained row's test error (%) of a compare-dropout run, and how it was fine-tuned."""
     s = json.loads((run / "summary.json").read_text())
@@ -82,7 +77,7 @@ def main(argv=None):
         if r is None:
             print(f"| {e} | - | - | - | {errs} |")
             continue
-        lo, hi = number(r["avg_log_prob_lower"]), number(r["avg_log_prob_upper"])
+        lo, hi = float(r["avg_log_prob_lower"]), float(r["avg_log_prob_upper"])  # JSON writes an open end as "inf"
         print(
             f"| {e} | {r['avg_log_prob']:.2f} | [{lo:.2f}, {hi:.2f}] | {r.get('ess', float('nan')):.1f} of "
             f"{r.get('ais_runs')} | {errs} |"
@@ -94,8 +89,8 @@ def main(argv=None):
     if ais:
         xs = [e for e, _ in ais]
         ys = [r["avg_log_prob"] for _, r in ais]
-        below = [y - number(r["avg_log_prob_lower"]) for y, (_, r) in zip(ys, ais)]
-        above = [number(r["avg_log_prob_upper"]) - y for y, (_, r) in zip(ys, ais)]
+        below = [y - float(r["avg_log_prob_lower"]) for y, (_, r) in zip(ys, ais)]
+        above = [float(r["avg_log_prob_upper"]) - y for y, (_, r) in zip(ys, ais)]
         above_open = [not math.isfinite(u) for u in above]
         above = [0 if o else u for u, o in zip(above, above_open)]
         ax.errorbar(xs, ys, yerr=[below, above], fmt="o-", color="C0", capsize=4, label="revival: AIS estimate")

@@ -35,7 +35,7 @@ def dbm_options(f):
         click.option(
             "--ais-schedule",
             type=click.Choice(T.AIS_SCHEDULES),
-            default="piecewise",
+            default=T.AIS_SCHEDULE,
             help="Spacing of AIS's inverse temperatures: Salakhutdinov & Murray's piecewise one (denser near 1), "
             "or uniform from 0 to 1 as Salakhutdinov & Hinton 2009 evaluated their DBMs (with 20,000).",
         ),
@@ -127,7 +127,7 @@ def run_pretrain_dbm(opts: dict, device, make_run, resume: bool) -> dict:
                 ais_betas=opts["ais_betas"],
                 seed=opts["seed"],
                 binarize=D.evaluated_as(cfg.binarize),
-                ais_schedule=opts.get("ais_schedule", "piecewise"),
+                ais_schedule=opts.get("ais_schedule", T.AIS_SCHEDULE),  # a run from before the option
             )
             summary["log_prob"] = lp
             click.echo(log_prob_line(lp))

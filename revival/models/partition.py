@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from revival.models import rbm as R
-from revival.tables import AIS_BETAS, AIS_RUNS, BASE_RATES
+from revival.tables import AIS_BETAS, AIS_RUNS, AIS_SCHEDULE, BASE_RATES
 
 MAX_EXACT_UNITS = 25
 # AIS's Z_hat is unbiased, so by Markov's inequality P(Z_hat >= k Z) <= 1/k: with probability >= 99%,
@@ -84,7 +84,7 @@ def default_betas(device=None) -> torch.Tensor:
     ).to(device)
 
 
-def betas_of_size(n: int, device=None, schedule: str = "piecewise") -> torch.Tensor:
+def betas_of_size(n: int, device=None, schedule: str = AIS_SCHEDULE) -> torch.Tensor:
     """A schedule of ``n`` intermediate distributions: with the default's shape (1:8:20 in the three
     ranges), or with ``schedule`` "uniform" evenly spaced from 0 to 1."""
     if schedule == "uniform":
@@ -314,7 +314,7 @@ class Estimate:
     raise_chains: int = 1
     tolerance: float = SANDWICH_TOLERANCE
     batch: int = 10_000
-    ais_schedule: str = "piecewise"  # betas_of_size's spacing: piecewise, or uniform
+    ais_schedule: str = AIS_SCHEDULE  # betas_of_size's spacing: piecewise, or uniform
 
 
 def log_prob(

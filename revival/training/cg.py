@@ -27,7 +27,7 @@ import torch
 
 from revival.data import Visible, batches
 from revival.models.mlp import loss_fn
-from revival.training.train import restore_generator
+from revival.training.train import SeededTrainer
 
 EVALS_PER_SEARCH = 20  # minimize.m's MAX: function evaluations allowed in one line search
 
@@ -36,7 +36,7 @@ class _Spent(Exception):
     """A batch's evaluations are used up."""
 
 
-class CGTrainer:
+class CGTrainer(SeededTrainer):
     """The trainer behind ``NetConfig(optimizer="cg")``, with :class:`~revival.training.train.ClassifierTrainer`'s
     interface: ``train_epoch`` makes one pass in the order ``generator`` draws, one call of the line
     searches per batch of ``cfg.cg_batch_size`` (``cfg.cg_line_searches`` each). ``noise`` is kept for the
@@ -45,14 +45,7 @@ class CGTrainer:
     def __init__(self, model, cfg, generator: torch.Generator, noise: torch.Generator):
         if cfg.input_dropout or cfg.hidden_dropout or cfg.max_norm is not None or cfg.weight_decay:
             raise ValueError("conjugate gradients need a fixed objective: no dropout, max-norm or weight decay")
-        self.model, self.cfg, self.gen, self.noise = model, cfg, generator, noise
-
-    def state_dict(self) -> dict:
-        return {"generator": self.gen.get_state(), "noise": self.noise.get_state()}
-
-    def load_state_dict(self, st: dict):
-        restore_generator(self.gen, st["generator"])
-        restore_generator(self.noise, st["noise"], None)
+        super().__init__(model, cfg, generator, noise)
 
     def train_epoch(
         self,
@@ -77,7 +70,6 @@ class CGTrainer:
         weights = model.weights()
         loss_sum, err_sum = torch.zeros((), device=dev), torch.zeros((), device=dev)
         grad_sum = torch.zeros(len(weights), device=dev) if cfg.monitor_layers else None
-        n_batches = 0
         model.train()
         for idx in batches(len(x), cfg.cg_batch_size, self.gen, dev):
             check()
@@ -127,12 +119,11 @@ class CGTrainer:
             err_sum += first["error"] * len(idx)
             if grad_sum is not None:
                 grad_sum += first["grad"]
-            n_batches += 1
             if on_batch is not None:
                 on_batch()
         out = {"loss": loss_sum / len(x), "error": err_sum / len(x)}
         if grad_sum is not None:
-            out["grad_norm"] = grad_sum / n_batches
+            out["grad_norm"] = grad_sum / -(-len(x) // cfg.cg_batch_size)  # mean over the batches
         return out
 
 

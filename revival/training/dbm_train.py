@@ -21,7 +21,7 @@ from revival.models import dbm as M
 from revival.models import dbm_learn as L
 from revival.models import partition as P
 from revival.models import rbm as R
-from revival.tables import AIS_BETAS, AIS_RUNS
+from revival.tables import AIS_BETAS, AIS_RUNS, AIS_SCHEDULE
 from revival.training.train import GracefulStop, checked_floats, restore_generator
 
 MONITOR_ROWS = 1000  # fixed subsets for the per-epoch bound and reconstruction monitors
@@ -324,7 +324,7 @@ def log_prob(
     seed: int = 0,
     mf_steps: int = 10,
     exact=True,
-    schedule: str = "piecewise",
+    schedule: str = AIS_SCHEDULE,
 ):
     """The DBM's average test log-probability, in nats, as Salakhutdinov & Hinton 2009 report it: log Z
     by AIS (:func:`revival.models.dbm.ais_log_z`, base model fitted to the rows of ``base``) and, per row of

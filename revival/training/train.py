@@ -302,7 +302,23 @@ def rbm_monitor(
 # ------------------------------------------------------------------------- classifier training
 
 
-class ClassifierTrainer:
+class SeededTrainer:
+    """What every classifier trainer keeps besides its step rule: the net, its config and the run's two
+    random streams (``generator`` orders the examples, the same for every variant of one seed; ``noise``
+    draws the dropout masks), saved and restored with the resume state."""
+
+    def __init__(self, model, cfg: NetConfig, generator: torch.Generator, noise: torch.Generator):
+        self.model, self.cfg, self.gen, self.noise = model, cfg, generator, noise
+
+    def state_dict(self) -> dict:
+        return {"generator": self.gen.get_state(), "noise": self.noise.get_state()}
+
+    def load_state_dict(self, st: dict):
+        restore_generator(self.gen, st["generator"])
+        restore_generator(self.noise, st["noise"], None)
+
+
+class ClassifierTrainer(SeededTrainer):
     """Minibatch SGD on an :class:`~revival.models.mlp.MLP` with the schedules of a
     :class:`~revival.config.NetConfig`: weight decay on weights only, max-norm projection after every
     step, dropout masks from the run's generator; the first ``freeze_pretrained_epochs`` epochs update
@@ -310,9 +326,7 @@ class ClassifierTrainer:
     layer on top of the pretrained stack for its first 5 epochs)."""
 
     def __init__(self, model, cfg: NetConfig, generator: torch.Generator, noise: torch.Generator):
-        # two streams: ``generator`` orders the examples (the same for every variant of one seed),
-        # ``noise`` draws the dropout masks
-        self.model, self.cfg, self.gen, self.noise = model, cfg, generator, noise
+        super().__init__(model, cfg, generator, noise)
         self.opt = torch.optim.SGD(
             [
                 {"params": model.weights(), "weight_decay": 0.0},  # added by decay_ (weights only)
@@ -323,12 +337,11 @@ class ClassifierTrainer:
         )
 
     def state_dict(self) -> dict:
-        return {"opt": self.opt.state_dict(), "generator": self.gen.get_state(), "noise": self.noise.get_state()}
+        return {"opt": self.opt.state_dict(), **super().state_dict()}
 
     def load_state_dict(self, st: dict):
         self.opt.load_state_dict(st["opt"])
-        restore_generator(self.gen, st["generator"])
-        restore_generator(self.noise, st["noise"], None)
+        super().load_state_dict(st)
 
     def train_epoch(
         self,
