@@ -38,14 +38,46 @@ from revival.tables import DROPOUT_SCALINGS, INIT_SCHEMES  # noqa: E402 (the cho
 def bernoulli_dropout(x, p: float, generator, inverted: bool = True):
     """Bernoulli dropout, m_i ~ Bernoulli(1 - p): inverted x * m / (1 - p) (so E[out] = x), or the
     papers' x * m. The same random draws give the same mask in both."""
-    keep = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= p
-    return x * keep / (1.0 - p) if inverted else x * keep
+    return apply_noise(x, dropout_noise(x, p, generator, "bernoulli"), p, "bernoulli", inverted)
 
 
 def gaussian_dropout(x, p: float, generator):
     """Multiplicative Gaussian noise: x * r, r ~ N(1, p / (1 - p)) (Srivastava et al. 2014, sec. 10)."""
-    sigma = (p / (1.0 - p)) ** 0.5
-    return x * (1.0 + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype))
+    return apply_noise(x, dropout_noise(x, p, generator, "gaussian"), p, "gaussian")
+
+
+def dropout_noise(x, p: float, generator, kind: str) -> torch.Tensor:
+    """The noise of one dropout layer over ``x``'s shape (and dtype): Bernoulli, the mask of kept units
+    (uniforms >= p, a bool tensor); Gaussian, the factors r = 1 + sigma z, z ~ N(0, 1), sigma^2 = p / (1 - p)."""
+    if kind == "gaussian":
+        sigma = (p / (1.0 - p)) ** 0.5
+        return 1.0 + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= p
+
+
+def apply_noise(x, noise, p: float, kind: str, inverted: bool = True):
+    """y = x * r (Gaussian), x * m / (1 - p) (inverted Bernoulli) or x * m (the papers' Bernoulli)."""
+    if kind == "gaussian":
+        return x * noise
+    return x * noise / (1.0 - p) if inverted else x * noise
+
+
+def noise_backward(g, noise, p: float, kind: str, inverted: bool = True):
+    """dL/dx from dL/dy through :func:`apply_noise`: g * r, (g / (1 - p)) * m or g * m (the order of
+    autograd's own backward of those products, so the numbers match it bit for bit)."""
+    if kind == "gaussian":
+        return g * noise
+    return (g / (1.0 - p)) * noise if inverted else g * noise
+
+
+# dL/dz from dL/da and the unit's output a = f(z) (the kernels autograd itself calls): logistic
+# g a (1 - a), tanh g (1 - a^2), ReLU g where a > 0, linear g
+ACTIVATION_BACKWARD = {
+    "logistic": torch.ops.aten.sigmoid_backward,
+    "tanh": torch.ops.aten.tanh_backward,
+    "relu": lambda g, a: torch.ops.aten.threshold_backward(g, a, 0),
+    "linear": lambda g, a: g,
+}
 
 
 @torch.no_grad()
@@ -125,12 +157,13 @@ class MLP(nn.Module):
         its outgoing weights times q)."""
         if p <= 0:
             return x
-        paper = self.dropout_scaling == "paper" and self.dropout_type == "bernoulli"
         if not stochastic:
-            return x * (1.0 - p) if paper else x
-        if self.dropout_type == "gaussian":
-            return gaussian_dropout(x, p, generator)
-        return bernoulli_dropout(x, p, generator, inverted=not paper)
+            return x * (1.0 - p) if self._paper else x
+        return apply_noise(x, dropout_noise(x, p, generator, self.dropout_type), p, self.dropout_type, not self._paper)
+
+    @property
+    def _paper(self) -> bool:
+        return self.dropout_scaling == "paper" and self.dropout_type == "bernoulli"
 
     def forward(self, x, generator: torch.Generator | None = None, stochastic: bool = False):
         """Logits. ``stochastic=True`` samples dropout noise from ``generator`` (training and
@@ -154,6 +187,54 @@ class MLP(nn.Module):
             out.append(a)
             x = self._drop(a, self.hidden_dropout, None, False)
         return out
+
+    @torch.no_grad()
+    def forward_tape(self, x, generator, dtype: torch.dtype | None = None):
+        """The training forward pass (dropout noise sampled from ``generator``, exactly as
+        ``forward(x, generator, stochastic=True)`` draws it), keeping what the backward pass needs.
+        ``dtype``: the precision of the products and the hidden units (bfloat16: the weights, biases
+        and each layer's input cast to it, as ``torch.autocast`` does; None: the weights' own). Returns
+        ``(logits, tape)``; :meth:`backward_tape` turns dL/dlogits into the layers' gradients."""
+        noise, inputs, outs, weights = [], [], [], []
+        act = ACTIVATIONS[self.activation]
+        for i, layer in enumerate(self.layers):
+            p = self.input_dropout if i == 0 else self.hidden_dropout
+            r = dropout_noise(x, p, generator, self.dropout_type) if p > 0 else None
+            if r is not None:
+                x = apply_noise(x, r, p, self.dropout_type, not self._paper)
+            w, b = layer.weight, layer.bias
+            if dtype is not None and dtype != w.dtype:
+                w, b, x = w.to(dtype), b.to(dtype), x.to(dtype)
+            noise.append(r)
+            inputs.append(x)
+            weights.append(w)
+            x = torch.addmm(b, x, w.t())  # what nn.Linear computes
+            if i < len(self.layers) - 1:
+                x = act(x)
+                outs.append(x)
+        return x, (noise, inputs, outs, weights)
+
+    @torch.no_grad()
+    def backward_tape(self, tape, d, first: int = 0) -> list:
+        """Backpropagation (Rumelhart, Hinton & Williams 1986) through a :meth:`forward_tape` pass: from
+        ``d`` = dL/dlogits, for each layer l from the last down to ``first`` (the layers below it are not
+        trained: no gradient for them), dL/dW_l = d_l^T x_l and dL/db_l = sum over the batch of d_l, where
+        d_{l-1} = f'(z_{l-1}) * noise_l(d_l W_l). The products are the ones autograd dispatches for
+        ``nn.Linear`` (``d^T x`` for the weights, ``d W`` for the input), so the gradients equal autograd's
+        bit for bit. Returns ``[(dW, db) or None per layer]`` in the weights' dtype."""
+        noise, inputs, outs, weights = tape
+        back, kind, inverted = ACTIVATION_BACKWARD[self.activation], self.dropout_type, not self._paper
+        grads = [None] * len(self.layers)
+        d = d.to(inputs[-1].dtype)
+        for i in range(len(self.layers) - 1, first - 1, -1):
+            own = self.layers[i].weight.dtype
+            grads[i] = (torch.mm(d.t(), inputs[i]).to(own), d.sum(0).to(own))
+            if i > first:
+                d = torch.mm(d, weights[i])
+                if noise[i] is not None:
+                    d = noise_backward(d, noise[i], self.hidden_dropout, kind, inverted)
+                d = back(d, outs[i - 1])
+        return grads
 
     def weights(self):
         return [l.weight for l in self.layers]

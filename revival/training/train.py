@@ -323,26 +323,48 @@ class ClassifierTrainer(SeededTrainer):
     :class:`~revival.config.NetConfig`: weight decay on weights only, max-norm projection after every
     step, dropout masks from the run's generator; the first ``freeze_pretrained_epochs`` epochs update
     the output layer alone (Hinton & Salakhutdinov's backpropclassify.m trains only the new softmax
-    layer on top of the pretrained stack for its first 5 epochs)."""
+    layer on top of the pretrained stack for its first 5 epochs), and backpropagate no further.
+
+    The step is ``torch.optim.SGD``'s, written out: with g the gradient (plus lambda W for weights),
+        v <- g (the first step), then v <- m v + (1 - dampening) g;   theta <- theta - lr v
+    (momentum 0: theta <- theta - lr g). The gradients come from :meth:`~revival.models.mlp.MLP.backward_tape`,
+    not autograd: the same numbers bit for bit (tests/test_training.py holds them to an autograd
+    reference), without autograd's graph and the optimizer's bookkeeping every batch. The state keeps
+    ``torch.optim.SGD``'s ``state_dict`` format, so a run saved by either resumes with the other."""
 
     def __init__(self, model, cfg: NetConfig, generator: torch.Generator, noise: torch.Generator):
         super().__init__(model, cfg, generator, noise)
-        self.opt = torch.optim.SGD(
-            [
-                {"params": model.weights(), "weight_decay": 0.0},  # added by decay_ (weights only)
-                {"params": model.biases(), "weight_decay": 0.0},
-            ],
-            lr=cfg.lr,
-            momentum=cfg.momentum_at(0),
-        )
+        self.params = [p.detach() for p in model.weights() + model.biases()]  # SGD's order: weights, biases
+        self.vel: list[torch.Tensor | None] = [None] * len(self.params)  # SGD's momentum buffers
+        self.hyper = {"lr": cfg.lr, "momentum": cfg.momentum_at(0), "dampening": 0.0}  # of the last epoch
 
     def state_dict(self) -> dict:
-        return {"opt": self.opt.state_dict(), **super().state_dict()}
+        n = len(self.params) // 2
+        group = {
+            "weight_decay": 0.0,
+            "nesterov": False,
+            "maximize": False,
+            "foreach": None,
+            "differentiable": False,
+            "fused": None,
+            **self.hyper,
+        }
+        opt = {
+            "state": {i: {"momentum_buffer": v.clone()} for i, v in enumerate(self.vel) if v is not None},
+            "param_groups": [{**group, "params": list(range(n))}, {**group, "params": list(range(n, 2 * n))}],
+        }
+        return {"opt": opt, **super().state_dict()}
 
     def load_state_dict(self, st: dict):
-        self.opt.load_state_dict(st["opt"])
+        state = st["opt"]["state"]
+        self.vel = [None] * len(self.params)
+        for i, p in enumerate(self.params):
+            buf = (state.get(i) or state.get(str(i)) or {}).get("momentum_buffer")
+            if buf is not None:
+                self.vel[i] = buf.to(device=p.device, dtype=p.dtype).clone()
         super().load_state_dict(st)
 
+    @torch.no_grad()
     def train_epoch(
         self,
         x: Visible,
@@ -357,56 +379,60 @@ class ClassifierTrainer(SeededTrainer):
 
         cfg, model = self.cfg, self.model
         m = cfg.momentum_at(epoch)
-        for g in self.opt.param_groups:
-            g["lr"], g["momentum"], g["dampening"] = cfg.lr_at(epoch), m, (m if cfg.dampen else 0.0)
-            # the weight decay is added to the weights' gradients here, in place (decay_), not by SGD,
-            # whose grad.add(param) allocates a fresh gradient-sized tensor every step (4% of an epoch)
-            g["weight_decay"] = 0.0
+        lr, damp = cfg.lr_at(epoch), (m if cfg.dampen else 0.0)
+        self.hyper = {"lr": lr, "momentum": m, "dampening": damp}
         dev = y.device
         loss_sum, err_sum = torch.zeros((), device=dev), torch.zeros((), device=dev)
-        weights = model.weights()
-        grad_sum = torch.zeros(len(weights), device=dev) if cfg.monitor_layers else None
-        frozen = (
-            [prm for lin in model.layers[:-1] for prm in lin.parameters()]
-            if epoch < cfg.freeze_pretrained_epochs
-            else []
-        )
+        L = len(model.layers)
+        grad_sum = torch.zeros(L, device=dev) if cfg.monitor_layers else None
+        first = L - 1 if epoch < cfg.freeze_pretrained_epochs else 0  # the lowest layer trained this epoch
+        dtype = torch.bfloat16 if cfg.precision == "bf16" else None
+        capped = set(range(first, L if cfg.max_norm_layers == "all" else L - 1)) if cfg.max_norm is not None else ()
         model.train()
         for idx in batches(len(x), cfg.batch_size, self.gen, dev):
             check()
             xb, yb = x.batch(idx), y[idx]
-            with torch.autocast(dev.type, torch.bfloat16, enabled=cfg.precision == "bf16"):
-                logits = model(xb, self.noise, stochastic=True)
-            logits = logits.float()  # the loss, its gradient seed and the weights' updates in float32
-            loss = loss_fn(logits, yb, cfg.loss)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if frozen:  # no gradient, no step: SGD leaves these weights, biases and velocities as they are
-                for prm in frozen:
-                    prm.grad = None
+            z, tape = model.forward_tape(xb, self.noise, dtype)
+            logits = z.float()  # the loss, its gradient seed and the weights' updates in float32
+            with torch.enable_grad():
+                leaf = logits.detach().requires_grad_()
+                loss = loss_fn(leaf, yb, cfg.loss)
+                (d,) = torch.autograd.grad(loss, leaf)
+            grads = model.backward_tape(tape, d, first)
             if grad_sum is not None:
-                with torch.no_grad():
-                    grad_sum += torch.stack(
-                        [
-                            torch.dot(w.grad.view(-1), w.grad.view(-1)) if w.grad is not None else w.new_zeros(())
-                            for w in weights
-                        ]
-                    ).sqrt_()
-            decay_(weights, cfg.weight_decay)
-            self.opt.step()
-            if cfg.max_norm is not None:  # each unit's incoming weights: hidden units, or every layer
-                for w in model.weights() if cfg.max_norm_layers == "all" else model.weights()[:-1]:
-                    if w.grad is not None:  # a frozen layer is left as it is
-                        max_norm_(w, cfg.max_norm)
-            with torch.no_grad():
-                loss_sum += loss.detach() * len(idx)
-                err_sum += (logits.argmax(1) != yb).sum()
+                grad_sum += torch.stack(
+                    [torch.dot(g[0].view(-1), g[0].view(-1)) if g is not None else d.new_zeros(()) for g in grads]
+                ).sqrt_()
+            self._step(grads, lr, m, damp)
+            for i in capped:  # each unit's incoming weights: hidden units, or every layer (trained ones)
+                max_norm_(self.params[i], cfg.max_norm)
+            loss_sum += loss.detach() * len(idx)
+            err_sum += (logits.argmax(1) != yb).sum()
             if on_batch is not None:
                 on_batch()
         out = {"loss": loss_sum / len(x), "error": err_sum / len(x)}
         if grad_sum is not None:
             out["grad_norm"] = grad_sum / -(-len(x) // cfg.batch_size)  # mean over the epoch's batches
         return out
+
+    def _step(self, grads: list, lr: float, m: float, damp: float):
+        """The SGD step (class docstring) on the layers with a gradient; the others, their biases and
+        their velocities stay as they are."""
+        L, wd = len(grads), self.cfg.weight_decay
+        for i, g in enumerate(grads):
+            if g is None:
+                continue
+            gw, gb = g
+            if wd:
+                gw.add_(self.params[i], alpha=wd)  # weights only (decay_'s rule)
+            for j, grad in ((i, gw), (L + i, gb)):
+                if m != 0:
+                    if self.vel[j] is None:
+                        self.vel[j] = grad.clone()
+                    else:
+                        self.vel[j].mul_(m).add_(grad, alpha=1 - damp)
+                    grad = self.vel[j]
+                self.params[j].add_(grad, alpha=-lr)
 
 
 @torch.no_grad()
