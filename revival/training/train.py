@@ -389,9 +389,10 @@ class ClassifierTrainer(SeededTrainer):
         dtype = torch.bfloat16 if cfg.precision == "bf16" else None
         capped = set(range(first, L if cfg.max_norm_layers == "all" else L - 1)) if cfg.max_norm is not None else ()
         model.train()
+        buf = torch.empty(cfg.batch_size, x.data.shape[1], device=dev)
         for idx in batches(len(x), cfg.batch_size, self.gen, dev):
             check()
-            xb, yb = x.batch(idx), y[idx]
+            xb, yb = x.batch(idx, out=buf[: len(idx)]), y[idx]  # the uint8 rows as floats, in one reused buffer
             z, tape = model.forward_tape(xb, self.noise, dtype)
             logits = z.float()  # the loss, its gradient seed and the weights' updates in float32
             with torch.enable_grad():
