@@ -7,9 +7,12 @@ For every loop a user waits for (an RBM's CD-1, CD-5 and PCD epoch, the same CD-
 per-epoch monitors, TensorBoard and checkpoint that ``revival pretrain-rbm`` adds, a DBN's second
 layer on hidden probabilities, a fine-tuning epoch of the hinton2006-dbn net 784-500-500-2000-10 with
 and without dropout, and a DBM's joint PCD epoch) it runs the revival code the commands run on
-``--rows`` MNIST training images and prints one table, every row measured in this process:
+``--rows`` MNIST training images and prints one table, every row measured in this process (the
+``-plain`` rows: the same fine-tuning epochs as a plain PyTorch loop, autograd and ``torch.optim.SGD``,
+with the ratio of revival's epoch to the plain one, round by round):
 
-- ``s / epoch``: the epoch's wall time, scaled to 60,000 images (the fastest of ``--repeats``; the
+- ``s / epoch``: the epoch's wall time, scaled to 60,000 images (the fastest of ``--repeats`` rounds,
+  each of which times one epoch of every loop in turn, so that the machine's drift falls on all alike; the
   monitored row's end of epoch, whose monitors look at fixed subsets, is counted once, not scaled);
 - ``GFLOP``: the floating-point work of the epoch's matrix products (2 m k n for every ``mm``,
   ``addmm``, ``addmm_``, ``bmm`` and ``baddbmm`` the epoch dispatches, counted by :class:`MatmulFlops`;
@@ -27,6 +30,7 @@ Salakhutdinov (2006) for the net, Salakhutdinov & Hinton (2009) for the DBM.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -163,17 +167,34 @@ def rbm_loop(x: D.Visible, cfg: RBMConfig, device, monitored: bool = False):
     return train, end
 
 
-def net_loop(x: D.Visible, y: torch.Tensor, sizes: list[int], dropout: bool, device):
-    """A fine-tuning epoch as compare-dropout's points run it (:class:`ClassifierTrainer`)."""
+def net_loop(x: D.Visible, y: torch.Tensor, sizes: list[int], dropout: bool, device, plain: bool = False):
+    """A fine-tuning epoch as compare-dropout's points run it (:class:`ClassifierTrainer`), or, ``plain``,
+    the same epoch as a careful plain PyTorch loop writes it: autograd through the net and
+    ``torch.optim.SGD`` (what the trainer itself ran until 2026-12-07; the same numbers)."""
     model = seeded_mlp(sizes, "logistic", 0).to(device)
     if dropout:
         model.input_dropout, model.hidden_dropout = 0.2, 0.5
     cfg = NetConfig(layers=tuple(sizes[1:-1]), activation="logistic", batch_size=100, lr=0.1)
-    tr = ClassifierTrainer(
-        model, cfg, torch.Generator(device=device).manual_seed(0), torch.Generator(device=device).manual_seed(1)
-    )
+    gen, noise = torch.Generator(device=device).manual_seed(0), torch.Generator(device=device).manual_seed(1)
     counter = iter(range(10**6))
-    return lambda: float(tr.train_epoch(x, y, next(counter))["loss"])
+    if not plain:
+        tr = ClassifierTrainer(model, cfg, gen, noise)
+        return lambda: float(tr.train_epoch(x, y, next(counter))["loss"])
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum_at(0))
+
+    def epoch():
+        for g in opt.param_groups:
+            g["momentum"] = cfg.momentum_at(next(counter))
+        total = torch.zeros((), device=device)
+        for idx in D.batches(len(x), cfg.batch_size, gen, device):
+            loss = torch.nn.functional.cross_entropy(model(x.batch(idx), noise, stochastic=True), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.detach()
+        return float(total)
+
+    return epoch
 
 
 def dbm_loop(x: torch.Tensor, device):
@@ -194,7 +215,9 @@ def dbm_loop(x: torch.Tensor, device):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000, help="MNIST training images each epoch runs on")
-    ap.add_argument("--repeats", type=int, default=2, help="timed epochs per loop (the fastest counts)")
+    ap.add_argument(
+        "--repeats", type=int, default=2, help="rounds of timed epochs over every loop (the fastest counts)"
+    )
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--data-dir", default=None)
@@ -223,37 +246,57 @@ def main():
         "dbn-layer2": lambda: rbm_loop(probs, RBMConfig(n_hidden=500, binarize="none"), device),
         "finetune": lambda: net_loop(grey, y, [784, 500, 500, 2000, 10], False, device),
         "finetune-dropout": lambda: net_loop(grey, y, [784, 500, 500, 2000, 10], True, device),
+        "finetune-plain": lambda: net_loop(grey, y, [784, 500, 500, 2000, 10], False, device, plain=True),
+        "finetune-dropout-plain": lambda: net_loop(grey, y, [784, 500, 500, 2000, 10], True, device, plain=True),
         "dbm-joint": lambda: dbm_loop(binary.all(), device),
     }
     wanted = a.only.split(",") if a.only else list(loops)
     scale = FULL / a.rows
+    # each loop: its training pass, scaled to 60,000 images, and the end of its epoch (monitors,
+    # TensorBoard, checkpoint: fixed sizes) counted once
+    parts = {}
+    for name in wanted:
+        made = loops[name]()
+        parts[name] = [(fn, times) for fn, times in zip(made if isinstance(made, tuple) else (made,), (scale, 1.0))]
+    gflop, shares = {}, {}
+    for name, fns in parts.items():
+        gflop[name], shares[name] = 0.0, []
+        for fn, times in fns:
+            fn()  # warm-up: allocations, the first products
+            gflop[name] += counted(fn) * times
+            shares[name].append(profiled(fn, device))
+    # the timed epochs in rounds over every loop, so the machine's drift falls on all of them alike
+    best = {name: [float("inf")] * len(fns) for name, fns in parts.items()}
+    per_round = {name: [] for name in parts}
+    for _ in range(a.repeats):
+        for name, fns in parts.items():
+            this = 0.0
+            for i, (fn, times) in enumerate(fns):
+                dt = timed(fn, device, 1)
+                best[name][i] = min(best[name][i], dt * times)
+                this += dt * times
+            per_round[name].append(this)
     rows = []
+    for name, fns in parts.items():
+        t, spent = sum(best[name]), {}
+        for dt, sh in zip(best[name], shares[name]):
+            for c, share in sh.items():
+                spent[c] = spent.get(c, 0.0) + share * dt
+        rows.append((name, t, gflop[name], {c: v / t for c, v in spent.items()}))
     print("\n| loop | s / epoch | GFLOP | of floor | matmul | random | element-wise | copies | other |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name in wanted:
-        parts = loops[name]()
-        train, end = parts if isinstance(parts, tuple) else (parts, None)
-        # an epoch of 60,000 images: the training pass scaled, the end of the epoch (monitors,
-        # TensorBoard, checkpoint: fixed sizes) once
-        t, gflop, spent = (0.0, 0.0, {})
-        for fn, times in ((train, scale), (end, 1.0)):
-            if fn is None:
-                continue
-            fn()  # warm-up: allocations, the first products
-            g = counted(fn)
-            shares = profiled(fn, device)
-            dt = timed(fn, device, a.repeats)
-            t, gflop = t + dt * times, gflop + g * times
-            for c, share in shares.items():
-                spent[c] = spent.get(c, 0.0) + share * dt * times
-        rows.append((name, t, gflop, {c: v / t for c, v in spent.items()}))
     # the floor's rate: the faster of the measurements before and after the loops (the machine drifts)
     rate = max(rate, matmul_rate(device))
-    for name, t, gflop, shares in rows:
-        cells = " | ".join(
-            f"{100 * shares.get(c, 0):.0f}%" for c in ("matmul", "random", "elementwise", "copies", "other")
-        )
-        print(f"| {name} | {t:.2f} | {gflop:.0f} | {100 * gflop / rate / t:.0f}% | {cells} |")
+    for name, t, g, sh in rows:
+        cells = " | ".join(f"{100 * sh.get(c, 0):.0f}%" for c in ("matmul", "random", "elementwise", "copies", "other"))
+        print(f"| {name} | {t:.2f} | {g:.0f} | {100 * g / rate / t:.0f}% | {cells} |")
+    for name in parts:  # revival's loop against the plain PyTorch loop of the same epoch, round by round
+        if name + "-plain" in parts:
+            ratios = sorted(x / y for x, y in zip(per_round[name], per_round[name + "-plain"]))
+            print(
+                f"{name} / {name}-plain, epoch by epoch in the same rounds: median {statistics.median(ratios):.3f} "
+                f"(range {ratios[0]:.3f} to {ratios[-1]:.3f}, {len(ratios)} rounds)"
+            )
     print(f"\nlarge float32 matmul, the faster of before and after the loops: {rate:.0f} GFLOP/s")
 
 

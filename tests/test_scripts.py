@@ -82,7 +82,7 @@ def test_bench_floor_counts_each_loops_matrix_work_as_the_formulas_do():
             "--repeats",
             "1",
             "--only",
-            "rbm-cd1,rbm-cd1-monitored,finetune",
+            "rbm-cd1,rbm-cd1-monitored,finetune,finetune-plain",
         ],
         capture_output=True,
         text=True,
@@ -95,6 +95,8 @@ def test_bench_floor_counts_each_loops_matrix_work_as_the_formulas_do():
     assert int(rows["rbm-cd1"][1]) == round(10 * n * 784 * 500 / 1e9)
     params = 784 * 500 + 500 * 500 + 500 * 2000 + 2000 * 10
     assert int(rows["finetune"][1]) == round((6 * params - 2 * 784 * 500) * n / 1e9)
+    assert rows["finetune-plain"][1] == rows["finetune"][1]  # the plain loop: the same products
+    assert "finetune / finetune-plain, epoch by epoch in the same rounds: median" in out.stdout
     # the monitors look at fixed subsets (150 images each here) and sweep 100 display chains: about
     # 4 GFLOP, counted once an epoch, not scaled with the training pass (200-fold: ~800 GFLOP more)
     assert 0 <= int(rows["rbm-cd1-monitored"][1]) - int(rows["rbm-cd1"][1]) <= 10
