@@ -27,10 +27,6 @@ def autograd_epoch(model, cfg, opt, gen, noise, x, y, epoch):
         loss.backward()
         for p in frozen:
             p.grad = None
-        with torch.no_grad():
-            for w in model.weights():
-                if w.grad is not None and cfg.weight_decay:
-                    w.grad.add_(w, alpha=cfg.weight_decay)
         opt.step()
         if cfg.max_norm is not None:
             for w in model.weights()[:-1]:
@@ -76,7 +72,9 @@ def test_the_trainer_equals_autograd_and_sgd_bit_for_bit(
             net.input_dropout, net.hidden_dropout = 0.2, 0.5
     mine = ClassifierTrainer(nets[0], cfg, torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
     ref = nets[1]
-    opt = torch.optim.SGD([{"params": ref.weights()}, {"params": ref.biases()}], lr=cfg.lr, momentum=0.5)
+    opt = torch.optim.SGD(  # weight decay on the weights alone
+        [{"params": ref.weights(), "weight_decay": decay}, {"params": ref.biases()}], lr=cfg.lr, momentum=0.5
+    )
     gen, noise = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
     for epoch in range(4):
         assert torch.equal(

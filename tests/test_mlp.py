@@ -108,25 +108,3 @@ def test_mse_loss():
     logits = torch.tensor([[10.0, -10.0]])
     assert float(M.loss_fn(logits, torch.tensor([0]), "mse")) < 1e-6
     assert float(M.loss_fn(logits, torch.tensor([1]), "mse")) == pytest.approx(2.0, abs=1e-6)
-
-
-def test_weight_decay_added_in_place_gives_sgds_own_numbers_bit_for_bit():
-    """The trainer adds the L2 term to the weights' gradients itself (train.decay_, no new tensor a
-    step) and lets SGD do the momentum step: the weights after a few steps are torch.optim.SGD's
-    with weight_decay, to the bit."""
-    from revival.training.train import decay_
-
-    g = torch.Generator().manual_seed(0)
-    start = [torch.randn(50, 30, generator=g), torch.randn(10, 50, generator=g)]
-    grads = [[torch.randn_like(w) for w in start] for _ in range(4)]
-    ours, torchs = ([w.clone().requires_grad_() for w in start] for _ in range(2))
-    mine = torch.optim.SGD(ours, lr=0.1, momentum=0.9, weight_decay=0.0)
-    ref = torch.optim.SGD(torchs, lr=0.1, momentum=0.9, weight_decay=1e-3)
-    for step in grads:
-        for ws in (ours, torchs):
-            for w, gr in zip(ws, step):
-                w.grad = gr.clone()
-        decay_(ours, 1e-3)
-        mine.step()
-        ref.step()
-    assert all(torch.equal(a, b) for a, b in zip(ours, torchs))

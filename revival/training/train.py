@@ -328,7 +328,7 @@ class ClassifierTrainer(SeededTrainer):
     The step is ``torch.optim.SGD``'s, written out: with g the gradient (plus lambda W for weights),
         v <- g (the first step), then v <- m v + (1 - dampening) g;   theta <- theta - lr v
     (momentum 0: theta <- theta - lr g). The gradients come from :meth:`~revival.models.mlp.MLP.backward_tape`,
-    not autograd: the same numbers bit for bit (tests/test_training.py holds them to an autograd
+    not autograd: the same numbers bit for bit (tests/test_backprop.py holds them to an autograd
     reference), without autograd's graph and the optimizer's bookkeeping every batch. The state keeps
     ``torch.optim.SGD``'s ``state_dict`` format, so a run saved by either resumes with the other."""
 
@@ -425,7 +425,7 @@ class ClassifierTrainer(SeededTrainer):
                 continue
             gw, gb = g
             if wd:
-                gw.add_(self.params[i], alpha=wd)  # weights only (decay_'s rule)
+                gw.add_(self.params[i], alpha=wd)  # weights only, as SGD's weight_decay adds it
             for j, grad in ((i, gw), (L + i, gb)):
                 if m != 0:
                     if self.vel[j] is None:
@@ -434,17 +434,6 @@ class ClassifierTrainer(SeededTrainer):
                         self.vel[j].mul_(m).add_(grad, alpha=1 - damp)
                     grad = self.vel[j]
                 self.params[j].add_(grad, alpha=-lr)
-
-
-@torch.no_grad()
-def decay_(weights: list, weight_decay: float):
-    """L2 weight decay added to each weight's gradient in place, dL/dW + lambda W (what
-    ``torch.optim.SGD(weight_decay=lambda)`` adds, by the same kernel: the same numbers, bit for bit,
-    without a new tensor each step). A weight without a gradient (frozen) is left alone."""
-    if weight_decay:
-        for w in weights:
-            if w.grad is not None:
-                w.grad.add_(w, alpha=weight_decay)
 
 
 @torch.no_grad()
