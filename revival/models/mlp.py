@@ -35,17 +35,6 @@ DROPOUT_TYPES = ("bernoulli", "gaussian")
 from revival.tables import DROPOUT_SCALINGS, INIT_SCHEMES  # noqa: E402 (the choices, declared once)
 
 
-def bernoulli_dropout(x, p: float, generator, inverted: bool = True):
-    """Bernoulli dropout, m_i ~ Bernoulli(1 - p): inverted x * m / (1 - p) (so E[out] = x), or the
-    papers' x * m. The same random draws give the same mask in both."""
-    return apply_noise(x, dropout_noise(x, p, generator, "bernoulli"), p, "bernoulli", inverted)
-
-
-def gaussian_dropout(x, p: float, generator):
-    """Multiplicative Gaussian noise: x * r, r ~ N(1, p / (1 - p)) (Srivastava et al. 2014, sec. 10)."""
-    return apply_noise(x, dropout_noise(x, p, generator, "gaussian"), p, "gaussian")
-
-
 def dropout_noise(x, p: float, generator, kind: str) -> torch.Tensor:
     """The noise of one dropout layer over ``x``'s shape (and dtype): Bernoulli, the mask of kept units
     (uniforms >= p, a bool tensor); Gaussian, the factors r = 1 + sigma z, z ~ N(0, 1), sigma^2 = p / (1 - p)."""
@@ -159,7 +148,12 @@ class MLP(nn.Module):
             return x
         if not stochastic:
             return x * (1.0 - p) if self._paper else x
-        return apply_noise(x, dropout_noise(x, p, generator, self.dropout_type), p, self.dropout_type, not self._paper)
+        return self._sample_drop(x, p, generator)[0]
+
+    def _sample_drop(self, x, p, generator):
+        """Dropout with noise drawn from ``generator``: ``(y, noise)``, the noise kept for the backward pass."""
+        r = dropout_noise(x, p, generator, self.dropout_type)
+        return apply_noise(x, r, p, self.dropout_type, not self._paper), r
 
     @property
     def _paper(self) -> bool:
@@ -199,9 +193,9 @@ class MLP(nn.Module):
         act = ACTIVATIONS[self.activation]
         for i, layer in enumerate(self.layers):
             p = self.input_dropout if i == 0 else self.hidden_dropout
-            r = dropout_noise(x, p, generator, self.dropout_type) if p > 0 else None
-            if r is not None:
-                x = apply_noise(x, r, p, self.dropout_type, not self._paper)
+            r = None
+            if p > 0:
+                x, r = self._sample_drop(x, p, generator)
             w, b = layer.weight, layer.bias
             if dtype is not None and dtype != w.dtype:
                 w, b, x = w.to(dtype), b.to(dtype), x.to(dtype)
