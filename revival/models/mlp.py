@@ -37,26 +37,28 @@ from revival.tables import DROPOUT_SCALINGS, INIT_SCHEMES  # noqa: E402 (the cho
 
 def dropout_noise(x, p: float, generator, kind: str) -> torch.Tensor:
     """The noise of one dropout layer over ``x``'s shape (and dtype): Bernoulli, the mask of kept units
-    (uniforms >= p, a bool tensor); Gaussian, the factors r = 1 + sigma z, z ~ N(0, 1), sigma^2 = p / (1 - p)."""
+    (1.0 where a uniform u >= p, else 0.0, written over the uniforms: no bool tensor, no cast later);
+    Gaussian, the factors r = 1 + sigma z, z ~ N(0, 1), sigma^2 = p / (1 - p), formed in place."""
     if kind == "gaussian":
         sigma = (p / (1.0 - p)) ** 0.5
-        return 1.0 + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    return torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= p
+        return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype).mul_(sigma).add_(1.0)
+    u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return torch.ge(u, p, out=u)
 
 
 def apply_noise(x, noise, p: float, kind: str, inverted: bool = True):
-    """y = x * r (Gaussian), x * m / (1 - p) (inverted Bernoulli) or x * m (the papers' Bernoulli)."""
-    if kind == "gaussian":
-        return x * noise
-    return x * noise / (1.0 - p) if inverted else x * noise
+    """y = x * r (Gaussian), x * m / (1 - p) (inverted Bernoulli) or x * m (the papers' Bernoulli);
+    the division in place on the new product (the same numbers as ``x * m / (1 - p)``)."""
+    y = x * noise
+    return y.div_(1.0 - p) if kind != "gaussian" and inverted else y
 
 
 def noise_backward(g, noise, p: float, kind: str, inverted: bool = True):
     """dL/dx from dL/dy through :func:`apply_noise`: g * r, (g / (1 - p)) * m or g * m (the order of
     autograd's own backward of those products, so the numbers match it bit for bit)."""
-    if kind == "gaussian":
+    if kind == "gaussian" or not inverted:
         return g * noise
-    return (g / (1.0 - p)) * noise if inverted else g * noise
+    return (g / (1.0 - p)).mul_(noise)
 
 
 # dL/dz from dL/da and the unit's output a = f(z) (the kernels autograd itself calls): logistic
