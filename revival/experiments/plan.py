@@ -3,7 +3,7 @@
 With ``--retrain-on-full`` a point's row counts both phases (the net on train, then a fresh one on
 train + valid for the same number of updates).
 
-Each distinct net of the grid trains a few batches here and its evaluation pass is timed once; a
+Each distinct net of the grid trains a few batches here (the median of a few timings) and its evaluation pass likewise; a
 point's estimate is its weight updates times the time of one update, plus its evaluations, plus
 (for pretrained points) the CD-1 updates of its DBN, timed the same way. The console, TensorBoard
 and checkpoints add a little on top; the machine's load can change everything, so the estimate is
@@ -13,6 +13,7 @@ for now and here.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 
 import numpy as np
@@ -30,14 +31,20 @@ from revival.training.layerwise import new_rbm
 from revival.training.netfit import classifier_trainer, update_rows
 from revival.training.train import evaluate_classifier
 
-PROBE_BATCHES = 8  # timed, after as many again to warm up
+PROBE_BATCHES = 8  # a probe's batches: run once to warm up, then timed PROBE_REPEATS times
+PROBE_REPEATS = 5  # the median of these is the estimate: one timing alone moved a long run's estimate by a quarter
 
 
 def _timed(fn) -> float:
-    fn()  # warm-up: allocations, kernels chosen
-    t0 = time.perf_counter()
+    """The median wall time of ``PROBE_REPEATS`` calls of ``fn`` after one warm-up call (allocations,
+    kernels chosen): a busy machine's pauses and a quiet instant's bursts both fall outside it."""
     fn()
-    return time.perf_counter() - t0
+    times = []
+    for _ in range(PROBE_REPEATS):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def net_seconds(cfg: NetConfig, x: D.Visible, y: torch.Tensor, device) -> float:
@@ -185,7 +192,8 @@ def plan_lines(rows: list[dict], device, threads: int | None) -> list[str]:
     known = [r["seconds"] for r in rows if r["seconds"] is not None]
     lines = [
         f"plan: {len(rows)} point(s); times measured now on {device} with {threads or torch.get_num_threads()} "
-        f"thread(s) ({PROBE_BATCHES} timed updates of each net, one evaluation pass; pretraining likewise)",
+        f"thread(s) (the median of {PROBE_REPEATS} timings of {PROBE_BATCHES} updates of each net and of its "
+        "evaluation pass; pretraining likewise)",
         "",
         "| point | images | epochs | weight updates | evaluations | estimated time |",
         "| --- | --- | --- | --- | --- | --- |",
