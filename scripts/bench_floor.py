@@ -60,9 +60,9 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def matmul_rate(device, n: int = 2048, repeats: int = 10) -> float:
-    """GFLOP/s of an n x n float32 product here (the best of ``repeats``)."""
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+def matmul_rate(device, n: int = 2048, repeats: int = 10, dtype=torch.float32) -> float:
+    """GFLOP/s of an n x n product in ``dtype`` here (the best of ``repeats``)."""
+    a, b = torch.randn(n, n, device=device).to(dtype), torch.randn(n, n, device=device).to(dtype)
     a @ b
     best = float("inf")
     for _ in range(repeats):
@@ -167,14 +167,17 @@ def rbm_loop(x: D.Visible, cfg: RBMConfig, device, monitored: bool = False):
     return train, end
 
 
-def net_loop(x: D.Visible, y: torch.Tensor, sizes: list[int], dropout: bool, device, plain: bool = False):
+def net_loop(
+    x: D.Visible, y: torch.Tensor, sizes: list[int], dropout: bool, device, plain: bool = False, precision="fp32"
+):
     """A fine-tuning epoch as compare-dropout's points run it (:class:`ClassifierTrainer`), or, ``plain``,
     the same epoch as a careful plain PyTorch loop writes it: autograd through the net and
-    ``torch.optim.SGD`` (what the trainer itself ran until 2026-12-07; the same numbers)."""
+    ``torch.optim.SGD`` (what the trainer itself ran until 2026-12-07; the same numbers), under
+    ``torch.autocast`` in bf16."""
     model = seeded_mlp(sizes, "logistic", 0).to(device)
     if dropout:
         model.input_dropout, model.hidden_dropout = 0.2, 0.5
-    cfg = NetConfig(layers=tuple(sizes[1:-1]), activation="logistic", batch_size=100, lr=0.1)
+    cfg = NetConfig(layers=tuple(sizes[1:-1]), activation="logistic", batch_size=100, lr=0.1, precision=precision)
     gen, noise = torch.Generator(device=device).manual_seed(0), torch.Generator(device=device).manual_seed(1)
     counter = iter(range(10**6))
     if not plain:
@@ -187,7 +190,9 @@ def net_loop(x: D.Visible, y: torch.Tensor, sizes: list[int], dropout: bool, dev
             g["momentum"] = cfg.momentum_at(next(counter))
         total = torch.zeros((), device=device)
         for idx in D.batches(len(x), cfg.batch_size, gen, device):
-            loss = torch.nn.functional.cross_entropy(model(x.batch(idx), noise, stochastic=True), y[idx])
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                z = model(x.batch(idx), noise, stochastic=True)
+            loss = torch.nn.functional.cross_entropy(z.float(), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -222,6 +227,13 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--only", default=None, help="comma-separated loop names to run")
+    ap.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16"),
+        help="the products' precision (the commands' --precision; the DBM's joint epoch has none: left out in "
+        "bf16); the floor is the large product in the same precision",
+    )
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -233,24 +245,33 @@ def main():
     y = torch.from_numpy(labels.astype("int64")).to(device)
     with torch.no_grad():
         probs = D.Visible(torch.sigmoid(grey.all() @ (torch.randn(784, 500, device=device) * 0.05)))
-    rate = matmul_rate(device)
+    dtype = torch.bfloat16 if a.precision == "bf16" else torch.float32
+    rate = matmul_rate(device, dtype=dtype)
     print(
         f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, {a.rows:,} images a "
-        f"measured epoch (scaled to {FULL:,})"
+        f"measured epoch (scaled to {FULL:,}), products in {a.precision}"
     )
+    rbm = RBMConfig(n_hidden=500, precision=a.precision)
+    net = [784, 500, 500, 2000, 10]
     loops = {
-        "rbm-cd1": lambda: rbm_loop(binary, RBMConfig(n_hidden=500), device),
-        "rbm-cd1-monitored": lambda: rbm_loop(binary, RBMConfig(n_hidden=500), device, monitored=True),
-        "rbm-cd5": lambda: rbm_loop(binary, RBMConfig(n_hidden=500, cd_k=5), device),
-        "rbm-pcd": lambda: rbm_loop(binary, RBMConfig(n_hidden=500, persistent=True, lr=0.05), device),
-        "dbn-layer2": lambda: rbm_loop(probs, RBMConfig(n_hidden=500, binarize="none"), device),
-        "finetune": lambda: net_loop(grey, y, [784, 500, 500, 2000, 10], False, device),
-        "finetune-dropout": lambda: net_loop(grey, y, [784, 500, 500, 2000, 10], True, device),
-        "finetune-plain": lambda: net_loop(grey, y, [784, 500, 500, 2000, 10], False, device, plain=True),
-        "finetune-dropout-plain": lambda: net_loop(grey, y, [784, 500, 500, 2000, 10], True, device, plain=True),
+        "rbm-cd1": lambda: rbm_loop(binary, rbm, device),
+        "rbm-cd1-monitored": lambda: rbm_loop(binary, rbm, device, monitored=True),
+        "rbm-cd5": lambda: rbm_loop(binary, rbm.replace(cd_k=5), device),
+        "rbm-pcd": lambda: rbm_loop(binary, rbm.replace(persistent=True, lr=0.05), device),
+        "dbn-layer2": lambda: rbm_loop(probs, rbm.replace(binarize="none"), device),
+        "finetune": lambda: net_loop(grey, y, net, False, device, precision=a.precision),
+        "finetune-dropout": lambda: net_loop(grey, y, net, True, device, precision=a.precision),
+        "finetune-plain": lambda: net_loop(grey, y, net, False, device, True, a.precision),
+        "finetune-dropout-plain": lambda: net_loop(grey, y, net, True, device, True, a.precision),
         "dbm-joint": lambda: dbm_loop(binary.all(), device),
     }
+    if a.precision != "fp32":
+        del loops["dbm-joint"]
     wanted = a.only.split(",") if a.only else list(loops)
+    if set(wanted) - set(loops):
+        sys.exit(
+            f"error: --only: no loop {', '.join(sorted(set(wanted) - set(loops)))} here (the loops: {', '.join(loops)})"
+        )
     scale = FULL / a.rows
     # each loop: its training pass, scaled to 60,000 images, and the end of its epoch (monitors,
     # TensorBoard, checkpoint: fixed sizes) counted once
@@ -286,7 +307,7 @@ def main():
     print("\n| loop | s / epoch | GFLOP | of floor | matmul | random | element-wise | copies | other |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     # the floor's rate: the faster of the measurements before and after the loops (the machine drifts)
-    rate = max(rate, matmul_rate(device))
+    rate = max(rate, matmul_rate(device, dtype=dtype))
     for name, t, g, sh in rows:
         cells = " | ".join(f"{100 * sh.get(c, 0):.0f}%" for c in ("matmul", "random", "elementwise", "copies", "other"))
         print(f"| {name} | {t:.2f} | {g:.0f} | {100 * g / rate / t:.0f}% | {cells} |")
@@ -297,7 +318,7 @@ def main():
                 f"{name} / {name}-plain, epoch by epoch in the same rounds: median {statistics.median(ratios):.3f} "
                 f"(range {ratios[0]:.3f} to {ratios[-1]:.3f}, {len(ratios)} rounds)"
             )
-    print(f"\nlarge float32 matmul, the faster of before and after the loops: {rate:.0f} GFLOP/s")
+    print(f"\nlarge {a.precision} matmul, the faster of before and after the loops: {rate:.0f} GFLOP/s")
 
 
 if __name__ == "__main__":

@@ -104,6 +104,26 @@ def test_bench_floor_counts_each_loops_matrix_work_as_the_formulas_do():
         assert sum(float(c.strip().rstrip("%")) for c in cells[3:8]) == pytest.approx(100, abs=3)
 
 
+@needs_full_mnist
+def test_bench_floor_in_bf16_counts_the_same_work_against_the_bf16_floor():
+    """``--precision bf16``: the same products (in bf16, the commands' ``--precision bf16``), the floor
+    measured in bf16; the DBM's joint epoch, which has no bf16, is refused by name, not silently run in fp32."""
+    env = {**os.environ, "REVIVAL_DATA_DIR": str(full_mnist_root())}
+    cmd = [sys.executable, str(SCRIPTS / "bench_floor.py"), "--rows", "200", "--repeats", "1", "--precision", "bf16"]
+    out = subprocess.run([*cmd, "--only", "finetune,finetune-plain"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    rows = {
+        c[1].strip(): c[2:] for c in (line.split("|") for line in out.stdout.splitlines()[4:] if line.startswith("| "))
+    }
+    params = 784 * 500 + 500 * 500 + 500 * 2000 + 2000 * 10
+    assert (
+        int(rows["finetune"][1]) == int(rows["finetune-plain"][1]) == round((6 * params - 2 * 784 * 500) * 60_000 / 1e9)
+    )
+    assert "products in bf16" in out.stdout and "large bf16 matmul" in out.stdout
+    bad = subprocess.run([*cmd, "--only", "dbm-joint"], capture_output=True, text=True, env=env)
+    assert bad.returncode != 0 and "no loop dbm-joint" in bad.stderr
+
+
 def test_dbm_trend_figure_tables_the_copies_and_draws_them(tmp_path):
     from helpers import invoke, only_run
 
