@@ -157,6 +157,8 @@ def test_plan_lists_points_updates_and_a_measured_estimate_without_a_run_folder(
     d = experiment.load_data(cfg, "cpu")
     (row,) = C.plan(cfg, d, "cpu")
     assert (row["epochs"], row["updates"], row["evaluations"]) == (3, 9, 2) and row["seconds"] > 0
+    assert 0 < row["evaluation_seconds"] < row["seconds"]  # part of the estimate, and its share is printed
+    assert "evaluations " in C.plan_lines([row], "cpu", 1)[4] and "%)" in C.plan_lines([row], "cpu", 1)[4]
     (both,) = C.plan(cfg.replace(retrain_on_full=True), d, "cpu")  # then a fresh net on 300 + 1,000 images
     assert (both["epochs"], both["updates"]) == (3 + 1, 18) and both["seconds"] > 0  # (timings: not compared)
     # --min-updates stretches 300 images to 20 epochs: the plan counts the evaluations the run makes

@@ -3,8 +3,11 @@
 With ``--retrain-on-full`` a point's row counts both phases (the net on train, then a fresh one on
 train + valid for the same number of updates).
 
-Each distinct net of the grid trains a few batches here (the median of a few timings) and its evaluation pass likewise; a
-point's estimate is its weight updates times the time of one update, plus its evaluations, plus
+A row's estimate names the share of it its evaluations take (the train subset, validation and test
+sets every ``--eval-every`` epochs, and a dropout net's Monte-Carlo test passes at the end).
+
+Each distinct net of the grid trains a few batches here (the median of a few timings) and its
+evaluation pass is timed likewise; a point's estimate is its weight updates times the time of one update, plus its evaluations, plus
 (for pretrained points) the CD-1 updates of its DBN, timed the same way. The console, TensorBoard
 and checkpoints add a little on top; the machine's load can change everything, so the estimate is
 for now and here.
@@ -140,18 +143,21 @@ def plan(cfg: CompareConfig, d: dict, device) -> list[dict]:
         every = net.eval_every
         evaluations = math.ceil(epochs / every)
         eval_images = min(n, cfg.eval_train_size) + n_valid + len(y_test)
-        seconds = updates * per_update + evaluations * eval_images * per_image_eval
+        evaluating = evaluations * eval_images * per_image_eval
         mc = cfg.mc_samples if dropout else 0  # the Monte-Carlo test error at the end: one pass per mask
-        seconds += mc * len(y_test) * per_image_eval * (2 if cfg.retrain_on_full else 1)
+        evaluating += mc * len(y_test) * per_image_eval * (2 if cfg.retrain_on_full else 1)
+        seconds = updates * per_update
         if cfg.retrain_on_full:  # a second phase: a fresh net on train + valid, the same number of updates
             retrain_epochs = max(1, round(updates / -(-(n + n_valid) // update_rows(net))))
             every = cfg.eval_interval(retrain_epochs)
-            seconds += updates * per_update + math.ceil(retrain_epochs / every) * eval_images * per_image_eval
+            seconds += updates * per_update
+            evaluating += math.ceil(retrain_epochs / every) * eval_images * per_image_eval
             epochs, updates, evaluations = (
                 epochs + retrain_epochs,
                 2 * updates,
                 evaluations + math.ceil(retrain_epochs / every),
             )
+        seconds += evaluating
         pre = 0.0
         if p.dbm and not cfg.dbm_init and ("dbm", p.size, p.seed) not in stacks:  # two RBMs, then joint PCD
             stacks.add(("dbm", p.size, p.seed))
@@ -180,6 +186,7 @@ def plan(cfg: CompareConfig, d: dict, device) -> list[dict]:
                 "updates": updates,
                 "evaluations": evaluations,
                 "pretraining_seconds": pre or None,
+                "evaluation_seconds": evaluating,
                 "seconds": seconds + pre,
             }
         )
@@ -200,8 +207,11 @@ def plan_lines(rows: list[dict], device, threads: int | None) -> list[str]:
     ]
     for r in rows:
         t = "not estimated (fitted once)" if r["seconds"] is None else duration(r["seconds"])
-        if r.get("pretraining_seconds"):
-            t += f" (pretraining {duration(r['pretraining_seconds'])})"
+        parts = [f"pretraining {duration(r['pretraining_seconds'])}"] if r.get("pretraining_seconds") else []
+        if r.get("evaluation_seconds"):  # the share the evaluations take: --eval-every sets their cadence
+            parts.append(f"evaluations {100 * r['evaluation_seconds'] / r['seconds']:.0f}%")
+        if parts:
+            t += f" ({', '.join(parts)})"
         lines.append(
             f"| {r['point']} | {r['images']:,} | {r['epochs']} | {r['updates']:,} | {r['evaluations']} | {t} |"
         )
