@@ -19,7 +19,8 @@ COMMAND_OPTIONS = [
             is_flag=True,
             default=False,
             help="Print the run's points with their epochs, weight updates and estimated time on this machine "
-            "(a few updates of each net timed now), and exit; runs of 100,000 updates or more print it at the start.",
+            "(a few updates of each net timed now; the share its evaluations take), and exit; runs of 100,000 updates "
+            "or more print it at the start.",
         ),
     ),
     (

@@ -7,8 +7,9 @@ A row's estimate names the share of it its evaluations take (the train subset, v
 sets every ``--eval-every`` epochs, and a dropout net's Monte-Carlo test passes at the end).
 
 Each distinct net of the grid trains a few batches here (the median of a few timings) and its
-evaluation pass is timed likewise; a point's estimate is its weight updates times the time of one update, plus its evaluations, plus
-(for pretrained points) the CD-1 updates of its DBN, timed the same way. The console, TensorBoard
+evaluation pass is timed likewise; a point's estimate is its weight updates times the time of one
+update, plus its evaluations, plus (for pretrained points) the CD-1 updates of its DBN, timed the
+same way. The console, TensorBoard
 and checkpoints add a little on top; the machine's load can change everything, so the estimate is
 for now and here.
 """
