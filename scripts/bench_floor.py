@@ -46,7 +46,9 @@ from revival import runs  # noqa: E402
 from revival.config import NetConfig, RBMConfig, RBMMonitorConfig  # noqa: E402
 from revival.models import dbm as M  # noqa: E402
 from revival.models.mlp import seeded_mlp  # noqa: E402
+from revival.tables import PRECISIONS  # noqa: E402
 from revival.training import layerwise as L  # noqa: E402
+from revival.training.precision import lowp  # noqa: E402
 from revival.training.train import ClassifierTrainer  # noqa: E402
 
 FULL = 60_000  # the training images every row is scaled to (all of MNIST's, as the papers trained)
@@ -190,7 +192,7 @@ def net_loop(
             g["momentum"] = cfg.momentum_at(next(counter))
         total = torch.zeros((), device=device)
         for idx in D.batches(len(x), cfg.batch_size, gen, device):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            with torch.autocast(device.type, dtype=lowp(precision), enabled=lowp(precision) is not None):
                 z = model(x.batch(idx), noise, stochastic=True)
             loss = torch.nn.functional.cross_entropy(z.float(), y[idx])
             opt.zero_grad(set_to_none=True)
@@ -230,7 +232,7 @@ def main():
     ap.add_argument(
         "--precision",
         default="fp32",
-        choices=("fp32", "bf16"),
+        choices=PRECISIONS,
         help="the products' precision (the commands' --precision; the DBM's joint epoch has none: left out in "
         "bf16); the floor is the large product in the same precision",
     )
@@ -245,7 +247,7 @@ def main():
     y = torch.from_numpy(labels.astype("int64")).to(device)
     with torch.no_grad():
         probs = D.Visible(torch.sigmoid(grey.all() @ (torch.randn(784, 500, device=device) * 0.05)))
-    dtype = torch.bfloat16 if a.precision == "bf16" else torch.float32
+    dtype = lowp(a.precision) or torch.float32
     rate = matmul_rate(device, dtype=dtype)
     print(
         f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, {a.rows:,} images a "

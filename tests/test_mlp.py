@@ -37,6 +37,23 @@ def test_drop_rates_match_the_options(p):
     assert torch.allclose(out[out != 0], torch.tensor(1 / (1 - p)))
 
 
+def test_dropout_noise_is_the_seeded_uniforms_compared_with_p_and_scales_as_the_formula():
+    """An outside reference for the helpers both the taped trainer and autograd's forward share: the
+    mask is (u >= p) for the generator's uniforms u, and x * m / (1 - p) is the bool mask's product, bit
+    for bit (Gaussian: 1 + sigma z from the same normals)."""
+    x = torch.rand(64, 300, generator=torch.Generator().manual_seed(3)) - 0.5
+    for p in (0.2, 0.5):
+        m = M.dropout_noise(x, p, torch.Generator().manual_seed(4), "bernoulli")
+        keep = torch.rand(x.shape, generator=torch.Generator().manual_seed(4)) >= p
+        assert torch.equal(m, keep.float())
+        assert torch.equal(M.apply_noise(x, m, p, "bernoulli"), x * keep / (1.0 - p))
+        assert torch.equal(M.apply_noise(x, m, p, "bernoulli", inverted=False), x * keep)
+        g = torch.rand(x.shape, generator=torch.Generator().manual_seed(5))
+        assert torch.equal(M.noise_backward(g, m, p, "bernoulli"), (g / (1.0 - p)) * keep)
+    r = M.dropout_noise(x, 0.5, torch.Generator().manual_seed(6), "gaussian")
+    assert torch.equal(r, 1.0 + 1.0 * torch.randn(x.shape, generator=torch.Generator().manual_seed(6)))
+
+
 def test_gaussian_dropout_mean_one_and_stated_variance():
     g = torch.Generator().manual_seed(2)
     p = 0.5

@@ -386,7 +386,7 @@ class ClassifierTrainer(SeededTrainer):
         L = len(model.layers)
         grad_sum = torch.zeros(L, device=dev) if cfg.monitor_layers else None
         first = L - 1 if epoch < cfg.freeze_pretrained_epochs else 0  # the lowest layer trained this epoch
-        dtype = torch.bfloat16 if cfg.precision == "bf16" else None
+        dtype = lowp(cfg.precision)  # the products' dtype (None: the weights' own)
         capped = set(range(first, L if cfg.max_norm_layers == "all" else L - 1)) if cfg.max_norm is not None else ()
         model.train()
         buf = torch.empty(cfg.batch_size, x.data.shape[1], device=dev)
